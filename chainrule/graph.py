@@ -1,0 +1,328 @@
+"""The computation graph and the chain rule over it: backward (reverse mode) and forward mode.
+
+A Tensor produced by an op points at a ``Node``; the node points at its inputs' nodes (or, for leaves, at the leaf
+Tensors themselves) and holds the arrays its rule needs. Nothing points back from a node to its output Tensor, so
+the graph has no reference cycles and is freed by reference counting as soon as nothing uses it.
+
+Nodes carry increasing sequence numbers: an op's output is always newer than its inputs, so visiting nodes from the
+newest down is a topological order, found without recursion (a heap), however deep the graph.
+
+This module knows no particular derivative: it reads each node's rule from the rule table.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import GraphError, NoDerivativeError
+from .rules import numpy_math
+from .rules.registry import ELEMENTWISE, LINEAR, MINUS_ONE, MULTILINEAR, NO_GRAD, ONE
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+_sequence = itertools.count()
+
+
+class Node:
+    """One recorded application of a rule: its inputs' values, its output value, and where its inputs came from.
+
+    ``parents[i]`` is the Node that produced input ``i``, the leaf Tensor itself, or None when no gradient flows
+    there (a constant). ``inputs`` and ``output`` are released (set to None) by backward unless retain_graph.
+    """
+
+    __slots__ = ("inputs", "output", "params", "parents", "rule", "seq")
+
+    def __init__(self, rule, inputs, output, parents, params) -> None:
+        self.rule = rule
+        self.inputs = inputs
+        self.output = output
+        self.parents = parents
+        self.params = params
+        self.seq = next(_sequence)
+
+    def __lt__(self, other: Node) -> bool:  # heap order: newest first
+        return self.seq > other.seq
+
+    def __repr__(self) -> str:
+        return f"<Node {self.rule.name} #{self.seq}>"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Grad mode.
+# ---------------------------------------------------------------------------------------------------------------
+class _GradMode:
+    enabled = True
+
+
+grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph (False inside ``no_grad``)."""
+    return grad_mode.enabled
+
+
+@contextmanager
+def set_grad_enabled(enabled: bool) -> Iterator[None]:
+    """Turn graph recording on or off inside a ``with`` block."""
+    previous = grad_mode.enabled
+    grad_mode.enabled = enabled
+    try:
+        yield
+    finally:
+        grad_mode.enabled = previous
+
+
+def no_grad():
+    """``with cr.no_grad(): ...`` computes values without recording a graph (e.g. for evaluation or updates)."""
+    return set_grad_enabled(False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One node's chain rule: upstream gradient -> a gradient for each input.
+# ---------------------------------------------------------------------------------------------------------------
+def unbroadcast(g, shape: tuple[int, ...], m):
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving an array of ``shape``."""
+    extra = np.ndim(g) - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and np.shape(g)[i + extra] != 1
+    )
+    if axes:
+        g = m.sum(g, axis=axes, keepdims=False)
+    if np.shape(g) != shape:
+        g = m.reshape(g, shape)
+    return g
+
+
+def local_gradients(node: Node, g, m, xs=None, y=None) -> list:
+    """The chain rule at one node: for each input, its gradient (``None`` where no gradient is needed).
+
+    With ``m = numpy_math`` this works on arrays; with ``m = chainrule.ops`` on Tensors, building a graph of the
+    backward pass itself (``create_graph``). ``xs`` and ``y`` default to the node's saved arrays.
+    """
+    rule = node.rule
+    if xs is None:
+        if node.output is None:
+            raise GraphError(
+                f"cannot backpropagate through '{rule.name}' again: its saved values were released by an earlier "
+                "backward(); call the first backward(retain_graph=True) to backpropagate twice"
+            )
+        xs, y = node.inputs, node.output
+    params = node.params
+    grads = []
+    for i, parent in enumerate(node.parents):
+        if parent is None:
+            grads.append(None)
+            continue
+        if rule.kind == ELEMENTWISE:
+            local = rule.derivatives[i]
+            if local is ONE:
+                gi = g
+            elif local is MINUS_ONE:
+                gi = -g
+            elif local is NO_GRAD:
+                gi = None
+            else:
+                gi = g * local(*xs, y, m, **params)
+        else:
+            vjp = rule.vjps[0] if rule.arity < 0 else rule.vjps[i]
+            if vjp is NO_GRAD:
+                gi = None
+            elif rule.arity < 0:
+                gi = vjp(i, g, xs, y, m, **params)
+            else:
+                gi = vjp(g, *xs, y, m, **params)
+        if gi is not None:
+            shape = np.shape(xs[i])
+            if np.shape(gi) != shape:
+                gi = unbroadcast(gi, shape, m)
+        grads.append(gi)
+    return grads
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reverse mode over a whole graph.
+# ---------------------------------------------------------------------------------------------------------------
+def _differentiable_inputs(node: Node, wrap: Callable[[Node], Tensor]) -> list:
+    """The node's inputs as Tensors connected to the graph (for create_graph), or constants."""
+    xs = []
+    for value, parent in zip(node.inputs, node.parents, strict=True):
+        if parent is None:
+            xs.append(value)
+        elif isinstance(parent, Node):
+            xs.append(wrap(parent))
+        else:
+            xs.append(parent)  # a leaf Tensor
+    return xs
+
+
+def backward(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Any],
+    *,
+    targets: Sequence[Any] = (),
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    accumulate: bool = True,
+) -> list:
+    """Backpropagate ``seeds`` (upstream gradients of ``roots``) through the graph.
+
+    With ``accumulate`` the gradients of leaf Tensors are added to their ``.grad``. ``targets`` (leaf Tensors or
+    Nodes) have their gradients returned instead, in order (None where no gradient reaches them); backpropagation
+    stops at a target node. Nodes are visited newest first, so each is reached after every node that uses it.
+    """
+    from . import ops  # the differentiable namespace; imported here to keep graph free of a cycle at import time
+    from .tensor import Tensor
+
+    m = ops if create_graph else numpy_math
+    wrap = Tensor._from_node
+
+    pending: dict[Any, Any] = {}  # Node or leaf Tensor -> gradient so far
+    heap: list[Node] = []
+    for root, seed in zip(roots, seeds, strict=True):
+        key = root.node if root.node is not None else root
+        if key in pending:
+            pending[key] = pending[key] + seed
+        else:
+            pending[key] = seed
+            if root.node is not None:
+                heap.append(root.node)
+    heapq.heapify(heap)
+
+    stop_at = {id(t) for t in targets if isinstance(t, Node)}
+    found: dict[int, Any] = {}
+
+    context = set_grad_enabled(True) if create_graph else no_grad()
+    with context:
+        while heap:
+            node = heapq.heappop(heap)
+            g = pending.pop(node)
+            if id(node) in stop_at:
+                found[id(node)] = g
+                continue
+            if create_graph:
+                if node.output is None:
+                    local_gradients(node, g, m)  # raises the released-graph error
+                xs = _differentiable_inputs(node, wrap)
+                grads = local_gradients(node, g, m, xs, wrap(node))
+            else:
+                grads = local_gradients(node, g, m)
+            if not retain_graph:
+                node.inputs = node.output = None
+            for parent, gi in zip(node.parents, grads, strict=True):
+                if gi is None:
+                    continue
+                if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata):
+                    gi = _owned(gi, parent)
+                if parent in pending:
+                    pending[parent] = pending[parent] + gi
+                else:
+                    pending[parent] = gi
+                    if type(parent) is Node:
+                        heapq.heappush(heap, parent)
+
+    results = []
+    for target in targets:
+        results.append(found.get(id(target)) if isinstance(target, Node) else pending.pop(target, None))
+    if accumulate:
+        for leaf, gi in pending.items():
+            if type(leaf) is not Node:
+                leaf._accumulate_grad(gi)
+    return results
+
+
+def _owned(gi, parent):
+    """A gradient that may alias another node's array is copied before a leaf keeps it as ``.grad``."""
+    if type(parent) is Node or not isinstance(gi, np.ndarray):
+        return gi
+    return gi.copy()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Forward mode over a recorded graph.
+# ---------------------------------------------------------------------------------------------------------------
+def reachable_nodes(root: Tensor) -> list[Node]:
+    """Every node the root depends on, oldest first (a topological order), found without recursion."""
+    if root.node is None:
+        return []
+    seen = {id(root.node): root.node}
+    stack = [root.node]
+    while stack:
+        for parent in stack.pop().parents:
+            if type(parent) is Node and id(parent) not in seen:
+                seen[id(parent)] = parent
+                stack.append(parent)
+    return sorted(seen.values(), key=lambda n: n.seq)
+
+
+def forward_tangents(root: Tensor, tangents: dict[Any, Any], m, wrap=None) -> Any:
+    """Push tangents (a dict from leaf Tensor to tangent) through the graph: the output's tangent, or None.
+
+    Each node's output tangent comes from its rule: for elementwise rules ``sum_i t_i * local_i``; for linear
+    rules the op applied to the tangents; for matmul the op with one input replaced by its tangent at a time.
+    """
+    tangent_of: dict[Any, Any] = dict(tangents)
+    for node in reachable_nodes(root):
+        ts = [tangent_of.get(p) if p is not None else None for p in node.parents]
+        if all(t is None for t in ts):
+            continue
+        if wrap is None:
+            xs, y = node.inputs, node.output
+        else:
+            xs, y = _differentiable_inputs(node, wrap), wrap(node)
+        tangent_of[node] = node_tangent(node, ts, xs, y, m)
+    key = root.node if root.node is not None else root
+    return tangent_of.get(key)
+
+
+def node_tangent(node: Node, ts: list, xs, y, m):
+    """Forward mode at one node: the output's tangent from the inputs' tangents ``ts`` (None means zero)."""
+    rule, params = node.rule, node.params
+    if rule.kind == ELEMENTWISE:
+        out = None
+        for i, t in enumerate(ts):
+            if t is None:
+                continue
+            local = rule.derivatives[i]
+            if local is NO_GRAD:
+                continue
+            term = t if local is ONE else -t if local is MINUS_ONE else t * local(*xs, y, m, **params)
+            out = term if out is None else out + term
+        if out is None:
+            return None
+        return out if np.shape(out) == np.shape(y) else m.broadcast_to(out, np.shape(y))
+    if rule.kind == LINEAR:
+        filled = [t if t is not None else _zeros_like(x, m) for t, x in zip(ts, xs, strict=True)]
+        return _apply_forward(rule, filled, params, m)
+    if rule.kind == MULTILINEAR:
+        out = None
+        for i, t in enumerate(ts):
+            if t is not None:
+                args = list(xs)
+                args[i] = t
+                term = _apply_forward(rule, args, params, m)
+                out = term if out is None else out + term
+        return out
+    if rule.jvp is None:
+        raise NoDerivativeError(f"no forward-mode rule for '{rule.name}'; add a jvp to its entry in the rule table")
+    filled = [t if t is not None else _zeros_like(x, m) for t, x in zip(ts, xs, strict=True)]
+    return rule.jvp(filled, *xs, y, m, **params)
+
+
+def _zeros_like(x, m):
+    return m.zeros_like(x)
+
+
+def _apply_forward(rule, args, params, m):
+    if m is numpy_math:
+        return rule.forward(*args, **params)
+    from .ops import apply
+
+    return apply(rule, args, params)

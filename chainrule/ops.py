@@ -1,0 +1,467 @@
+"""Applying rules to Tensors, and the public differentiable functions (``cr.exp``, ``cr.sum``, ``cr.matmul``...).
+
+``apply`` is the one path every op takes: compute the forward value with NumPy and, when some input needs a
+gradient, record a Node. The functions below check their arguments at this boundary (shapes, axes, dtypes), so
+users read chainrule's message rather than a NumPy traceback, and then call ``apply`` with canonical parameters.
+
+This module is also the math namespace ``m`` that rules use to build differentiable derivatives (create_graph).
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import DomainError, ShapeError
+from .graph import Node, grad_mode
+from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
+from .rules import elementwise as _elementwise  # noqa: F401 - registers the elementwise rules
+from .rules.registry import ELEMENTWISE, NO_GRAD, Rule, lookup
+from .tensor import Tensor, as_tensor
+
+_EMPTY: dict = {}
+
+
+def _flows(rule: Rule, i: int) -> bool:
+    if rule.kind == ELEMENTWISE:
+        return rule.derivatives[i] is not NO_GRAD
+    return rule.arity < 0 or rule.vjps[i] is not NO_GRAD
+
+
+def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
+    """Apply ``rule`` to ``args`` (Tensors, arrays or numbers), recording a node when a gradient is needed."""
+    values = [a.data if isinstance(a, Tensor) else a for a in args]
+    try:
+        out = rule.forward(*values, **params)
+    except (ValueError, IndexError) as exc:
+        shapes = ", ".join(str(np.shape(v)) for v in values)
+        raise ShapeError(f"'{rule.name}' cannot be applied to inputs of shapes {shapes}: {exc}") from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if grad_mode.enabled:
+        parents = None
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and a.requires_grad and _flows(rule, i):
+                if parents is None:
+                    parents = [None] * len(args)
+                parents[i] = a.node if a.node is not None else a
+        if parents is not None:
+            node = Node(rule, values, out, parents, params)
+            return Tensor._make(out, node, True)
+    return Tensor._make(out, None, False)
+
+
+def _operand(x: Any, name: str, op: str) -> Any:
+    """Accept a Tensor, a NumPy array or a real number as an op's operand; reject anything else clearly."""
+    if isinstance(x, Tensor | numbers.Real | np.ndarray | np.generic):
+        if isinstance(x, np.ndarray | np.generic) and x.dtype.kind not in "biuf":
+            raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a real numeric dtype")
+        return x
+    if isinstance(x, list | tuple):
+        return as_tensor(x).data
+    raise TypeError(
+        f"{op}: argument '{name}' must be a Tensor, a NumPy array or a real number, not {type(x).__name__}"
+    )
+
+
+def _unary(name: str):
+    rule = lookup(name)
+
+    def function(x, **params):
+        return apply(rule, (_operand(x, "x", name),), params)
+
+    function.__name__ = name
+    function.__qualname__ = name
+    function.__doc__ = f"Elementwise {name}: d/dx = {rule.text[0]} (rule ``{rule.tex[0]}``)."
+    return function
+
+
+def _binary(name: str):
+    rule = lookup(name)
+
+    def function(a, b):
+        return apply(rule, (_operand(a, "a", name), _operand(b, "b", name)))
+
+    function.__name__ = name
+    function.__qualname__ = name
+    function.__doc__ = f"Elementwise {name} with NumPy broadcasting: ∂/∂a = {rule.text[0]}, ∂/∂b = {rule.text[1]}."
+    return function
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Elementwise functions, generated from the rule table.
+# ---------------------------------------------------------------------------------------------------------------
+exp = _unary("exp")
+log2 = _unary("log2")
+log10 = _unary("log10")
+log1p = _unary("log1p")
+expm1 = _unary("expm1")
+sqrt = _unary("sqrt")
+sin = _unary("sin")
+cos = _unary("cos")
+tan = _unary("tan")
+csc = _unary("csc")
+sec = _unary("sec")
+cot = _unary("cot")
+arcsin = asin = _unary("arcsin")
+arccos = acos = _unary("arccos")
+arctan = atan = _unary("arctan")
+sinh = _unary("sinh")
+cosh = _unary("cosh")
+tanh = _unary("tanh")
+sigmoid = _unary("sigmoid")
+softplus = _unary("softplus")
+relu = _unary("relu")
+abs = absolute = _unary("abs")
+sign = _unary("sign")
+step = _unary("step")
+logical_not = _unary("logical_not")
+negative = _unary("negative")
+
+add = _binary("add")
+subtract = _binary("subtract")
+multiply = _binary("multiply")
+divide = _binary("divide")
+power = _binary("power")
+maximum = _binary("maximum")
+minimum = _binary("minimum")
+less = _binary("less")
+less_equal = _binary("less_equal")
+greater = _binary("greater")
+greater_equal = _binary("greater_equal")
+equal = _binary("equal")
+not_equal = _binary("not_equal")
+
+_LOG = lookup("log")
+_LOGB = lookup("logb")
+
+
+def log(x, base=None):
+    """Natural logarithm, or ``log(x, base)`` = log_a x. d/dx ln x = 1/x; d/dx log_a x = 1/(x ln a).
+
+    >>> float(log(8.0, 2))
+    3.0
+    """
+    x = _operand(x, "x", "log")
+    if base is None:
+        return apply(_LOG, (x,))
+    return apply(_LOGB, (x, _operand(base, "base", "log")))
+
+
+def pow(a, b):
+    """``a ** b`` with gradients for base and exponent: ∂/∂a = b a^(b−1), ∂/∂b = a^b ln a."""
+    return power(a, b)
+
+
+def leaky_relu(x, slope: float = 0.01):
+    """x where x > 0, else slope·x. Derivative 1 or slope; at 0 it is slope."""
+    return apply(lookup("leaky_relu"), (_operand(x, "x", "leaky_relu"),), {"slope": float(slope)})
+
+
+def clip(x, min=None, max=None):
+    """Limit values to [min, max] (either may be None). Derivative 1 strictly inside, 0 outside and on a bound."""
+    if min is not None and max is not None and min > max:
+        raise DomainError(f"clip: min={min} is greater than max={max}; expected min <= max")
+    return apply(lookup("clip"), (_operand(x, "x", "clip"),), {"lo": min, "hi": max})
+
+
+def where(condition, a, b):
+    """Elementwise choice: a where condition, else b. The condition gets no gradient."""
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    condition = np.asarray(condition)
+    if condition.dtype != bool:
+        condition = condition.astype(bool)
+    return apply(lookup("where"), (condition, _operand(a, "a", "where"), _operand(b, "b", "where")))
+
+
+def stop(x):
+    """The raw NumPy value of ``x``, cut from the graph (used for masks inside rules)."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def zeros_like(x):
+    """A constant Tensor of zeros with x's shape and dtype."""
+    return Tensor._make(np.zeros_like(stop(x)), None, False)
+
+
+def ones_like(x):
+    """A constant Tensor of ones with x's shape and dtype."""
+    return Tensor._make(np.ones_like(stop(x)), None, False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Axes and shapes, checked at the boundary.
+# ---------------------------------------------------------------------------------------------------------------
+def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
+    """``axis`` (None, an int or a tuple of ints) as a sorted tuple of non-negative ints; clear errors otherwise."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, numbers.Integral) else axis
+    try:
+        axes = tuple(int(a) for a in axes if isinstance(a, numbers.Integral) or _raise_axis(a, op))
+    except TypeError:
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, not {axis!r}") from None
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: axis {axis!r} repeats an axis")
+    return tuple(sorted(out)) if ndim else None
+
+
+def _raise_axis(a, op):
+    raise TypeError(f"{op}: axis entries must be ints, got {a!r}")
+
+
+def _tensor_arg(x, op: str) -> Tensor:
+    return x if isinstance(x, Tensor) else as_tensor(_operand(x, "x", op))
+
+
+def _reduce(name: str, x, axis, keepdims, **extra):
+    x = _tensor_arg(x, name)
+    axis = normalize_axis(axis, x.ndim, name)
+    if name in ("max", "min") and 0 in (x.shape if axis is None else [x.shape[a] for a in axis]):
+        raise ShapeError(f"{name}: cannot reduce over an empty axis of shape {x.shape}; max and min have no identity")
+    return apply(lookup(name), (x,), {"axis": axis, "keepdims": bool(keepdims), **extra})
+
+
+def sum(x, axis=None, keepdims: bool = False):
+    """Sum over ``axis`` (None: all). The gradient is 1 for every summed element."""
+    return _reduce("sum", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    """Mean over ``axis``. The gradient is 1/n for every averaged element."""
+    return _reduce("mean", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims: bool = False):
+    """Maximum over ``axis``; tied maxima share the gradient evenly."""
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False):
+    """Minimum over ``axis``; tied minima share the gradient evenly."""
+    return _reduce("min", x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims: bool = False):
+    """Product over ``axis``. ∂/∂x_i is the product of the other elements (exact when some are zero)."""
+    return _reduce("prod", x, axis, keepdims)
+
+
+def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
+    """Variance over ``axis`` with NumPy's ``ddof=0`` default. ∂/∂x_i = 2(x_i − mean)/(n − ddof)."""
+    return _reduce("var", x, axis, keepdims, ddof=int(ddof))
+
+
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
+    """Standard deviation over ``axis`` (``ddof=0`` by default)."""
+    return _reduce("std", x, axis, keepdims, ddof=int(ddof))
+
+
+def logsumexp(x, axis=None, keepdims: bool = False):
+    """log(sum(exp(x))) over ``axis``, computed without overflow. Its gradient is softmax(x)."""
+    return _reduce("logsumexp", x, axis, keepdims)
+
+
+def softmax(x, axis: int = -1):
+    """exp(x) / sum(exp(x)) along ``axis``, without overflow."""
+    x = _tensor_arg(x, "softmax")
+    return apply(lookup("softmax"), (x,), {"axis": _single_axis(axis, x.ndim, "softmax")})
+
+
+def log_softmax(x, axis: int = -1):
+    """x − logsumexp(x) along ``axis``, without overflow."""
+    x = _tensor_arg(x, "log_softmax")
+    return apply(lookup("log_softmax"), (x,), {"axis": _single_axis(axis, x.ndim, "log_softmax")})
+
+
+def _single_axis(axis, ndim, op):
+    if not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{op}: axis must be an int, not {axis!r}")
+    return normalize_axis(axis, ndim, op) or (0,)
+
+
+def reshape(x, *shape):
+    """The same elements in a new shape (one dimension may be -1)."""
+    x = _tensor_arg(x, "reshape")
+    if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
+        shape = shape[0]
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"reshape: shape must be ints, got {shape!r}") from None
+    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    if shape.count(-1) > 1 or (-1 not in shape and known != x.size) or (
+        -1 in shape and (known == 0 or x.size % known)
+    ):
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}")
+    if -1 in shape:
+        shape = tuple(x.size // known if s == -1 else s for s in shape)
+    return apply(lookup("reshape"), (x,), {"shape": shape})
+
+
+def transpose(x, *axes):
+    """Permute the axes like NumPy (no axes: reverse them)."""
+    x = _tensor_arg(x, "transpose")
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], Sequence)):
+        axes = axes[0]
+    if not axes:
+        axes = tuple(range(x.ndim))[::-1]
+    axes = tuple(int(a) % builtins_max(x.ndim, 1) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    return apply(lookup("transpose"), (x,), {"axes": axes})
+
+
+def swapaxes(x, a: int, b: int):
+    """Exchange two axes."""
+    x = _tensor_arg(x, "swapaxes")
+    order = list(range(x.ndim))
+    a, b = (normalize_axis(a, x.ndim, "swapaxes") or (0,))[0], (normalize_axis(b, x.ndim, "swapaxes") or (0,))[0]
+    order[a], order[b] = order[b], order[a]
+    return transpose(x, tuple(order))
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    """Merge the dimensions from ``start_dim`` to ``end_dim`` into one (all of them by default)."""
+    x = _tensor_arg(x, "flatten")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start = (normalize_axis(start_dim, x.ndim, "flatten") or (0,))[0]
+    end = (normalize_axis(end_dim, x.ndim, "flatten") or (0,))[0]
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    shape = x.shape[:start] + (-1,) + x.shape[end + 1:] if x.size else x.shape[:start] + (0,) + x.shape[end + 1:]
+    return reshape(x, shape)
+
+
+def squeeze(x, axis=None):
+    """Remove axes of length 1 (all of them, or those named)."""
+    x = _tensor_arg(x, "squeeze")
+    axes = normalize_axis(axis, x.ndim, "squeeze")
+    if axes is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x, axis):
+    """Insert axes of length 1 at ``axis`` (an int or tuple, as in ``np.expand_dims``)."""
+    x = _tensor_arg(x, "unsqueeze")
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    ndim = x.ndim + len(axes)
+    axes = normalize_axis(axes, ndim, "unsqueeze") or ()
+    shape = iter(x.shape)
+    return reshape(x, tuple(1 if i in axes else next(shape) for i in range(ndim)))
+
+
+expand_dims = unsqueeze
+
+
+def broadcast_to(x, shape):
+    """Broadcast to ``shape`` as NumPy does; the gradient sums over the broadcast axes."""
+    x = _tensor_arg(x, "broadcast_to")
+    shape = (int(shape),) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"broadcast_to: a tensor of shape {x.shape} cannot be broadcast to {shape}") from None
+    return apply(lookup("broadcast_to"), (x,), {"shape": shape})
+
+
+def astype(x, dtype):
+    """Convert to ``dtype``; the gradient is converted back to x's dtype."""
+    x = _tensor_arg(x, "astype")
+    return apply(lookup("astype"), (x,), {"dtype": np.dtype(dtype)})
+
+
+def identity(x):
+    """The same values as a new node of the graph."""
+    return apply(lookup("identity"), (x,))
+
+
+def getitem(x, index):
+    """``x[index]`` with NumPy's indexing; repeated integer indices accumulate gradient."""
+    return apply(lookup("getitem"), (x,), {"index": index})
+
+
+def scatter(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (the gradient of indexing)."""
+    return apply(lookup("scatter"), (g,), {"index": index, "shape": tuple(shape)})
+
+
+def _join(name: str, tensors, axis: int, same_shape: bool):
+    if isinstance(tensors, Tensor | np.ndarray) or not isinstance(tensors, Sequence):
+        raise TypeError(f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{name}: needs at least one tensor, got an empty sequence")
+    ts = [_tensor_arg(t, name) for t in tensors]
+    first = ts[0].shape
+    ndim = len(first) + (1 if same_shape else 0)
+    if ndim == 0:
+        raise ShapeError(f"{name}: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = normalize_axis(axis, ndim, name)[0]
+    for i, t in enumerate(ts):
+        if len(t.shape) != len(first) or (same_shape and t.shape != first) or (
+            not same_shape and t.shape[:axis] + t.shape[axis + 1:] != first[:axis] + first[axis + 1:]
+        ):
+            expected = "the same shape" if same_shape else f"the same shape except along axis {axis}"
+            raise ShapeError(f"{name}: tensor {i} has shape {t.shape} but tensor 0 has {first}; expected {expected}")
+    return apply(lookup(name), ts, {"axis": axis})
+
+
+def concatenate(tensors, axis: int = 0):
+    """Join tensors along an existing axis."""
+    return _join("concatenate", tensors, axis, same_shape=False)
+
+
+def stack(tensors, axis: int = 0):
+    """Join same-shaped tensors along a new axis."""
+    return _join("stack", tensors, axis, same_shape=True)
+
+
+def split(x, indices_or_sections, axis: int = 0) -> list[Tensor]:
+    """Split into pieces along ``axis`` as ``np.split`` does: a number of equal sections, or split indices."""
+    x = _tensor_arg(x, "split")
+    axis = (normalize_axis(axis, x.ndim, "split") or (0,))[0]
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, numbers.Integral):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise ShapeError(f"split: axis {axis} of length {n} cannot be split into {k} equal sections")
+        bounds = [i * (n // k) for i in range(k + 1)]
+    else:
+        bounds = [0, *(int(i) for i in indices_or_sections), n]
+    head = (slice(None),) * axis
+    return [getitem(x, head + (slice(a, b),)) for a, b in itertools.pairwise(bounds)]
+
+
+def matmul(a, b):
+    """Matrix product with NumPy's rules for 1-D and batched (..., n, k) @ (..., k, m) operands."""
+    a, b = _operand(a, "a", "matmul"), _operand(b, "b", "matmul")
+    sa, sb = np.shape(a), np.shape(b)
+    if not sa or not sb:
+        raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes {sa} and {sb}; use * instead")
+    if sa[-1] != sb[-2 if len(sb) > 1 else 0]:
+        raise ShapeError(
+            f"matmul: shapes {sa} and {sb} do not fit: a's last dimension ({sa[-1]}) must equal b's "
+            f"{'second-to-last' if len(sb) > 1 else 'only'} dimension ({sb[-2 if len(sb) > 1 else 0]})"
+        )
+    return apply(lookup("matmul"), (a, b))
+
+
+def builtins_max(a, b):
+    return a if a > b else b

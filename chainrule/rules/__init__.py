@@ -1,0 +1,2 @@
+"""The rule table: one entry per primitive (see registry.py for the record, elementwise.py and arrays.py for the
+entries)."""

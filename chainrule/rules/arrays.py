@@ -1,0 +1,329 @@
+"""Array primitives: shape changes, indexing, joining, reductions, matmul, and the stable softmax family.
+
+Each entry gives, per input, ``vjp(g, *xs, y, m, **params)``: the upstream gradient ``g`` (shaped like the output)
+carried back to that input. The engine sums away broadcast dimensions afterwards, so a vjp may return a gradient
+that is broadcast-compatible with its input rather than exactly its shape. Parameters (``axis``, ``shape``...)
+arrive already normalised by ``chainrule.ops``: axes are tuples of non-negative ints, or None for all axes.
+Variadic rules (concatenate, stack) take ``vjp(i, g, xs, y, m, **params)`` instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import numpy_math
+from .registry import GENERAL, LINEAR, MULTILINEAR, Rule, Sample, register
+
+
+def _expand(g, x, axis, keepdims, m):
+    """Reinsert reduced axes into ``g`` so it broadcasts against the reduction's input ``x``."""
+    if keepdims or axis is None:
+        return g
+    return m.expand_dims(g, axis)
+
+
+def _count(x, axis) -> int:
+    shape = np.shape(x)
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[a] for a in axis], dtype=np.int64))
+
+
+def _numpy_axis(axis):
+    return axis if axis is None or len(axis) != 1 else axis[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shapes: linear, so forward mode applies the op itself to the tangent.
+# ---------------------------------------------------------------------------------------------------------------
+register(Rule(
+    name="identity", forward=lambda x: x, kind=LINEAR, arity=1, vjps=(lambda g, x, y, m: g,),
+    text=("1",), tex=("1",), display="x", samples=(Sample(((3,),)),),
+))
+register(Rule(
+    name="reshape", forward=np.reshape, kind=LINEAR, arity=1,
+    vjps=(lambda g, x, y, m, shape: m.reshape(g, np.shape(x)),),
+    text=("reshape g back to x's shape",), tex=(r"\operatorname{reshape}^{-1}",), display=r"\operatorname{reshape}(x)",
+    samples=(Sample(((2, 3),), {"shape": (3, 2)}), Sample(((6,),), {"shape": (2, 1, 3)})),
+))
+register(Rule(
+    name="transpose", forward=np.transpose, kind=LINEAR, arity=1,
+    vjps=(lambda g, x, y, m, axes: m.transpose(g, tuple(np.argsort(axes))),),
+    text=("transpose g back",), tex=(r"\operatorname{transpose}^{-1}",), display="x^{T}",
+    samples=(Sample(((2, 3),), {"axes": (1, 0)}), Sample(((2, 3, 4),), {"axes": (2, 0, 1)})),
+))
+register(Rule(
+    name="broadcast_to", forward=np.broadcast_to, kind=LINEAR, arity=1,
+    # The engine sums the broadcast gradient back down to x's shape.
+    vjps=(lambda g, x, y, m, shape: g,),
+    text=("sum g over the broadcast axes",), tex=(r"\sum_{\text{broadcast}}",), display=r"\operatorname{broadcast}(x)",
+    samples=(Sample(((3,),), {"shape": (2, 3)}), Sample(((2, 1),), {"shape": (4, 2, 5)})),
+))
+register(Rule(
+    name="astype", forward=lambda x, dtype: x.astype(dtype), kind=LINEAR, arity=1,
+    vjps=(lambda g, x, y, m, dtype: m.astype(g, np.result_type(x)),),
+    text=("1 (cast back)",), tex=("1",), display=r"\operatorname{cast}(x)",
+    samples=(Sample(((3,),), {"dtype": np.dtype(np.float64)}),),
+))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Indexing: the gradient of x[index] scatters g into zeros, adding where an index repeats.
+# ---------------------------------------------------------------------------------------------------------------
+register(Rule(
+    name="getitem", forward=lambda x, index: x[index], kind=LINEAR, arity=1,
+    vjps=(lambda g, x, y, m, index: m.scatter(g, index, np.shape(x)),),
+    text=("g scattered back to the indexed places (repeats add up)",), tex=(r"\operatorname{scatter}(g)",),
+    display="x[i]",
+    samples=(Sample(((5,),), {"index": 2}), Sample(((4, 3),), {"index": (slice(1, 3), slice(None, None, 2))}),
+             Sample(((5,),), {"index": np.array([0, 2, 2, 4, 0])}),
+             Sample(((3, 4),), {"index": (np.array([0, 2, 0]), np.array([1, 1, 1]))}),
+             Sample(((2, 3),), {"index": np.array([[True, False, True], [False, True, True]])})),
+))
+register(Rule(
+    name="scatter", forward=numpy_math.scatter, kind=LINEAR, arity=1,
+    vjps=(lambda g, x, y, m, index, shape: g[index],),
+    text=("g at the indexed places",), tex=("g[i]",), display=r"\operatorname{scatter}(x)",
+    samples=(Sample(((3,),), {"index": np.array([0, 2, 2]), "shape": (4,)}),),
+))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Joining: variadic, one input per joined array.
+# ---------------------------------------------------------------------------------------------------------------
+def _concatenate_vjp(i, g, xs, y, m, axis):
+    start = sum(np.shape(x)[axis] for x in xs[:i])
+    stop = start + np.shape(xs[i])[axis]
+    return g[(slice(None),) * axis + (slice(start, stop),)]
+
+
+register(Rule(
+    name="concatenate", forward=lambda *xs, axis: np.concatenate(xs, axis=axis), kind=LINEAR, arity=-1,
+    vjps=(_concatenate_vjp,), text=("g's slice for this input",), tex=("g_{[i]}",),
+    display=r"\operatorname{concat}(x_1, \dots)", aliases=("concat",),
+    samples=(Sample(((2, 3), (4, 3)), {"axis": 0}), Sample(((2, 1), (2, 3), (2, 2)), {"axis": 1})),
+))
+register(Rule(
+    name="stack", forward=lambda *xs, axis: np.stack(xs, axis=axis), kind=LINEAR, arity=-1,
+    vjps=(lambda i, g, xs, y, m, axis: g[(slice(None),) * axis + (i,)],),
+    text=("g's slice for this input",), tex=("g_{[i]}",), display=r"\operatorname{stack}(x_1, \dots)",
+    samples=(Sample(((3,), (3,)), {"axis": 0}), Sample(((2, 3), (2, 3), (2, 3)), {"axis": 2})),
+))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reductions.
+# ---------------------------------------------------------------------------------------------------------------
+REDUCE_SAMPLES = (
+    Sample(((5,),), {"axis": None, "keepdims": False}),
+    Sample(((3, 4),), {"axis": (1,), "keepdims": False}),
+    Sample(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}),
+)
+
+
+def _sum(x, axis, keepdims):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _mean(x, axis, keepdims):
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+register(Rule(
+    name="sum", forward=_sum, kind=LINEAR, arity=1,
+    vjps=(lambda g, x, y, m, axis, keepdims: m.broadcast_to(_expand(g, x, axis, keepdims, m), np.shape(x)),),
+    text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
+))
+register(Rule(
+    name="mean", forward=_mean, kind=LINEAR, arity=1,
+    vjps=(lambda g, x, y, m, axis, keepdims:
+          m.broadcast_to(_expand(g, x, axis, keepdims, m) / _count(x, axis), np.shape(x)),),
+    text=("1/n for every averaged element",), tex=(r"\frac{1}{n}",), display=r"\frac{1}{n}\sum_i x_i",
+    samples=REDUCE_SAMPLES,
+))
+
+
+def _extreme_share(x, y, axis, keepdims, m):
+    """Where x attains its max (min): 1/k for each of the k tied elements, 0 elsewhere. A constant mask."""
+    data, out = m.stop(x), m.stop(y)
+    hit = data == _expand(out, data, axis, keepdims, numpy_math)
+    share = hit / np.sum(hit, axis=axis, keepdims=True)
+    return share.astype(np.result_type(data), copy=False)
+
+
+def _extreme_rule(name, forward, text):
+    register(Rule(
+        name=name, forward=forward, kind=GENERAL, arity=1,
+        vjps=(lambda g, x, y, m, axis, keepdims: _expand(g, x, axis, keepdims, m) * _extreme_share(x, y, axis,
+                                                                                                   keepdims, m),),
+        jvp=lambda ts, x, y, m, axis, keepdims: m.sum(ts[0] * _extreme_share(x, y, axis, keepdims, m), axis=axis,
+                                                      keepdims=keepdims),
+        text=(text,), tex=(r"\frac{[x_i = y]}{\#\{j : x_j = y\}}",), display=rf"\{name}_i x_i",
+        samples=REDUCE_SAMPLES, order=1, aliases=("a" + name,),
+        note="tied elements share the gradient evenly",
+    ))
+
+
+_extreme_rule("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+              "1/k at each of the k places where x equals the max, else 0")
+_extreme_rule("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+              "1/k at each of the k places where x equals the min, else 0")
+
+
+def _centered(x, axis, m):
+    return x - m.mean(x, axis=axis, keepdims=True)
+
+
+def _var(x, axis, keepdims, ddof):
+    return np.var(x, axis=_numpy_axis(axis), keepdims=keepdims, ddof=ddof)
+
+
+def _std(x, axis, keepdims, ddof):
+    return np.std(x, axis=_numpy_axis(axis), keepdims=keepdims, ddof=ddof)
+
+
+register(Rule(
+    name="var", forward=_var, kind=GENERAL, arity=1,
+    vjps=(lambda g, x, y, m, axis, keepdims, ddof:
+          _expand(g, x, axis, keepdims, m) * (2 / (_count(x, axis) - ddof)) * _centered(x, axis, m),),
+    jvp=lambda ts, x, y, m, axis, keepdims, ddof:
+        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) * (2 / (_count(x, axis) - ddof)),
+    text=("2*(x - mean(x))/(n - ddof)",), tex=(r"\frac{2(x_i - \bar x)}{n - \text{ddof}}",),
+    display=r"\operatorname{var}(x)",
+    samples=tuple(Sample(s.shapes, {**s.params, "ddof": d}) for s, d in zip(REDUCE_SAMPLES, (0, 1, 0), strict=True)),
+))
+register(Rule(
+    name="std", forward=_std, kind=GENERAL, arity=1,
+    vjps=(lambda g, x, y, m, axis, keepdims, ddof:
+          _expand(g / y, x, axis, keepdims, m) * (1 / (_count(x, axis) - ddof)) * _centered(x, axis, m),),
+    jvp=lambda ts, x, y, m, axis, keepdims, ddof:
+        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) / (y * (_count(x, axis) - ddof)),
+    text=("(x - mean(x))/((n - ddof)*std(x))",), tex=(r"\frac{x_i - \bar x}{(n - \text{ddof})\,\sigma}",),
+    display=r"\operatorname{std}(x)",
+    samples=tuple(Sample(s.shapes, {**s.params, "ddof": d}) for s, d in zip(REDUCE_SAMPLES, (0, 1, 0), strict=True)),
+    note="std'(x) is inf/nan where std(x) = 0, as 1/(2 sqrt(0)) is",
+))
+
+
+def _prod(x, axis, keepdims):
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def _product_of_others(x, y, axis, keepdims, m):
+    """For each element, the product of the other elements of its reduction group (exact when some are 0)."""
+    data = m.stop(x)
+    if np.all(data != 0):
+        return _expand(y, x, axis, keepdims, m) / x
+    axes = tuple(range(np.ndim(data))) if axis is None else axis
+    rest = tuple(a for a in range(np.ndim(data)) if a not in axes)
+    order = rest + axes
+    moved = m.transpose(x, order)
+    shape = np.shape(moved)
+    k = _count(data, axes)
+    flat = m.reshape(moved, shape[: len(rest)] + (k,))
+    # Row j of the (k, k) matrix holds the group with element j replaced by 1; its product is "all but j".
+    eye = np.eye(k, dtype=bool)
+    others = m.prod(m.where(eye, 1, m.expand_dims(flat, (-2,))), axis=(np.ndim(data) - len(axes) + 1,),
+                    keepdims=False) if m is not numpy_math else _others_numpy(flat)
+    return m.transpose(m.reshape(others, shape), tuple(np.argsort(order)))
+
+
+def _others_numpy(flat):
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return left * right
+
+
+register(Rule(
+    name="prod", forward=_prod, kind=GENERAL, arity=1,
+    vjps=(lambda g, x, y, m, axis, keepdims:
+          _expand(g, x, axis, keepdims, m) * _product_of_others(x, y, axis, keepdims, m),),
+    jvp=lambda ts, x, y, m, axis, keepdims:
+        m.sum(ts[0] * _product_of_others(x, y, axis, keepdims, m), axis=axis, keepdims=keepdims),
+    text=("product of the other elements",), tex=(r"\prod_{j \ne i} x_j",), display=r"\prod_i x_i",
+    samples=REDUCE_SAMPLES, domain=(0.5, 1.5),
+))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The softmax family: primitives, because the composites overflow.
+# ---------------------------------------------------------------------------------------------------------------
+def _shifted(x, axis):
+    peak = np.max(x, axis=axis, keepdims=True)
+    return x - np.where(np.isfinite(peak), peak, 0)
+
+
+def _logsumexp(x, axis, keepdims):
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _softmax(x, axis):
+    e = np.exp(_shifted(x, axis))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis):
+    z = _shifted(x, axis)
+    with np.errstate(divide="ignore"):
+        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+SOFTMAX_SAMPLES = (Sample(((5,),), {"axis": (0,)}), Sample(((3, 4),), {"axis": (1,)}),
+                   Sample(((2, 3, 4),), {"axis": (0,)}))
+
+register(Rule(
+    name="logsumexp", forward=_logsumexp, kind=GENERAL, arity=1,
+    vjps=(lambda g, x, y, m, axis, keepdims:
+          _expand(g, x, axis, keepdims, m) * m.exp(x - _expand(y, x, axis, keepdims, m)),),
+    jvp=lambda ts, x, y, m, axis, keepdims:
+        m.sum(ts[0] * m.exp(x - _expand(y, x, axis, keepdims, m)), axis=axis, keepdims=keepdims),
+    text=("softmax(x)",), tex=(r"\operatorname{softmax}(x)_i",), display=r"\ln \sum_i e^{x_i}",
+    samples=REDUCE_SAMPLES,
+))
+register(Rule(
+    name="softmax", forward=_softmax, kind=GENERAL, arity=1,
+    vjps=(lambda g, x, y, m, axis: y * (g - m.sum(g * y, axis=axis, keepdims=True)),),
+    jvp=lambda ts, x, y, m, axis: y * (ts[0] - m.sum(ts[0] * y, axis=axis, keepdims=True)),
+    text=("y_i*(delta_ij - y_j)",), tex=(r"y_i(\delta_{ij} - y_j)",), display=r"\frac{e^{x_i}}{\sum_j e^{x_j}}",
+    samples=SOFTMAX_SAMPLES,
+))
+register(Rule(
+    name="log_softmax", forward=_log_softmax, kind=GENERAL, arity=1,
+    vjps=(lambda g, x, y, m, axis: g - m.exp(y) * m.sum(g, axis=axis, keepdims=True),),
+    jvp=lambda ts, x, y, m, axis: ts[0] - m.sum(m.exp(y) * ts[0], axis=axis, keepdims=True),
+    text=("delta_ij - softmax(x)_j",), tex=(r"\delta_{ij} - \operatorname{softmax}(x)_j",),
+    display=r"x_i - \ln \sum_j e^{x_j}", samples=SOFTMAX_SAMPLES,
+))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Matrix product: linear in each input separately. 1-D operands follow NumPy (a vector is promoted, then the
+# added axis is dropped); batch dimensions broadcast, and the engine sums them back.
+# ---------------------------------------------------------------------------------------------------------------
+def _matmul_vjp_a(g, a, b, y, m):
+    if np.ndim(b) == 1:
+        return m.expand_dims(g, (-1,)) * b if np.ndim(a) > 1 else g * b
+    if np.ndim(a) == 1:
+        return m.matmul(b, m.expand_dims(g, (-1,)))[..., 0]
+    return m.matmul(g, m.swapaxes(b, -1, -2))
+
+
+def _matmul_vjp_b(g, a, b, y, m):
+    if np.ndim(a) == 1:
+        return m.expand_dims(a, (-1,)) * m.expand_dims(g, (-2,)) if np.ndim(b) > 1 else g * a
+    if np.ndim(b) == 1:
+        return m.matmul(m.swapaxes(a, -1, -2), m.expand_dims(g, (-1,)))[..., 0]
+    return m.matmul(m.swapaxes(a, -1, -2), g)
+
+
+register(Rule(
+    name="matmul", forward=np.matmul, kind=MULTILINEAR, arity=2, vjps=(_matmul_vjp_a, _matmul_vjp_b),
+    text=("g @ b.T", "a.T @ g"), tex=(r"g\,b^{T}", r"a^{T} g"), display="a b",
+    samples=(Sample(((3, 4), (4, 2))), Sample(((4,), (4,))), Sample(((4,), (4, 3))), Sample(((2, 4), (4,))),
+             Sample(((2, 3, 4), (4, 5))), Sample(((2, 1, 3, 4), (3, 4, 2)))),
+))

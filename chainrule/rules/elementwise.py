@@ -1,0 +1,299 @@
+"""The table of elementwise derivatives: the text's list, then the rest of the API.
+
+Conventions, as in PyTorch's derivatives.yaml: ``x`` (or ``a``, ``b``) is an input, ``y`` the op's output, ``m`` the
+math namespace (NumPy arrays, differentiable Tensors or SymPy symbols). Each function returns the *local derivative*
+∂y/∂input; the engine multiplies it by the upstream gradient ``g`` (backward) or by a tangent ``t`` (forward mode) and
+undoes broadcasting. Python numbers in a rule take the operand's dtype, so float32 stays float32.
+
+Kinks and edges, one convention (tested in tests/rules/test_conventions.py): a piecewise-linear function's derivative
+at its kink is that of its flat side, 0 — abs'(0) = 0, relu'(0) = 0, clip'(x) = 0 on the clip bounds — and
+maximum/minimum send gradient only to an input that strictly wins (a tie sends 0 to both). So relu(x), maximum(x, 0)
+and clip(x, 0, None) agree everywhere. leaky_relu'(0) = slope (the negative side). Reductions max/min are the
+exception: there, tied elements share the gradient evenly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule, Sample, register
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+
+UNARY_SAMPLES = (Sample(((),)), Sample(((5,),)), Sample(((2, 3),)))
+BINARY_SAMPLES = (
+    Sample(((4,), (4,))),
+    Sample(((2, 3), (3,))),
+    Sample(((2, 1), (1, 3))),
+    Sample(((), (2, 2))),
+)
+
+
+def unary(name, forward, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), order=2, note="", params=None):
+    """Register a one-input elementwise rule; decorates its local derivative ``d(x, y, m, **params)``."""
+    samples = UNARY_SAMPLES if params is None else tuple(Sample(s.shapes, params) for s in UNARY_SAMPLES)
+
+    def decorate(derivative):
+        register(
+            Rule(
+                name=name, forward=forward, kind=ELEMENTWISE, arity=1, derivatives=(derivative,),
+                text=(text,), tex=(tex,), display=display, domain=domain, samples=samples,
+                order=order, aliases=aliases, note=note,
+            )
+        )
+        return derivative
+
+    return decorate
+
+
+def binary(name, forward, da, db, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), note="", order=2):
+    """Register a two-input elementwise rule with local derivatives ``da(a, b, y, m)`` and ``db(a, b, y, m)``."""
+    register(
+        Rule(
+            name=name, forward=forward, kind=ELEMENTWISE, arity=2, derivatives=(da, db),
+            text=text, tex=tex, display=display, domain=domain, samples=BINARY_SAMPLES,
+            order=order, aliases=aliases, note=note,
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Arithmetic.
+# ---------------------------------------------------------------------------------------------------------------
+binary("add", np.add, ONE, ONE, text=("1", "1"), tex=("1", "1"), display="a + b")
+binary("subtract", np.subtract, ONE, MINUS_ONE, text=("1", "-1"), tex=("1", "-1"), display="a - b",
+       aliases=("sub",))
+binary("multiply", np.multiply, lambda a, b, y, m: b, lambda a, b, y, m: a,
+       text=("b", "a"), tex=("b", "a"), display=r"a \cdot b", aliases=("mul",))
+binary("divide", np.divide, lambda a, b, y, m: 1 / b, lambda a, b, y, m: -y / b,
+       text=("1/b", "-a/b**2"), tex=(r"\frac{1}{b}", r"-\frac{a}{b^2}"), display=r"\frac{a}{b}",
+       domain=((-2.0, 2.0), (0.5, 2.0)), aliases=("div", "true_divide"))
+binary("power", np.power, lambda a, b, y, m: b * a ** (b - 1), lambda a, b, y, m: y * m.log(a),
+       text=("b*a**(b - 1)", "a**b*log(a)"), tex=(r"b\,a^{b-1}", r"a^{b}\ln a"), display="a^{b}",
+       domain=((0.5, 2.0), (-2.0, 2.0)), aliases=("pow",),
+       note="d/db a**b = a**b ln a is nan for a <= 0, as ln a is; with a constant exponent it is never formed")
+
+
+@unary("negative", np.negative, text="-1", tex="-1", display="-x", aliases=("neg",))
+def d_negative(x, y, m):
+    return -m.ones_like(x)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The text's table: exponentials and logarithms.
+# ---------------------------------------------------------------------------------------------------------------
+@unary("exp", np.exp, text="exp(x)", tex="e^{x}", display="e^{x}")
+def d_exp(x, y, m):
+    return y
+
+
+@unary("log", np.log, text="1/x", tex=r"\frac{1}{x}", display=r"\ln x", domain=(0.2, 3.0),
+       note="log of a negative number is nan (NumPy warns), never an exception mid-graph")
+def d_log(x, y, m):
+    return 1 / x
+
+
+binary("logb", lambda x, base: np.log(x) / np.log(base),
+       lambda x, a, y, m: 1 / (x * m.log(a)), lambda x, a, y, m: -y / (a * m.log(a)),
+       text=("1/(x*log(a))", "-log(x)/(a*log(a)**2)"),
+       tex=(r"\frac{1}{x \ln a}", r"-\frac{\ln x}{a \ln^2 a}"), display=r"\log_{a} x",
+       domain=((0.2, 3.0), (1.5, 4.0)))
+
+
+@unary("log2", np.log2, text="1/(x*log(2))", tex=r"\frac{1}{x \ln 2}", display=r"\log_2 x", domain=(0.2, 3.0))
+def d_log2(x, y, m):
+    return 1 / (x * LN2)
+
+
+@unary("log10", np.log10, text="1/(x*log(10))", tex=r"\frac{1}{x \ln 10}", display=r"\log_{10} x",
+       domain=(0.2, 3.0))
+def d_log10(x, y, m):
+    return 1 / (x * LN10)
+
+
+@unary("log1p", np.log1p, text="1/(1 + x)", tex=r"\frac{1}{1+x}", display=r"\ln(1+x)", domain=(-0.5, 2.0))
+def d_log1p(x, y, m):
+    return 1 / (1 + x)
+
+
+@unary("expm1", np.expm1, text="exp(x)", tex="e^{x}", display="e^{x} - 1")
+def d_expm1(x, y, m):
+    return y + 1
+
+
+@unary("sqrt", np.sqrt, text="1/(2*sqrt(x))", tex=r"\frac{1}{2\sqrt{x}}", display=r"\sqrt{x}",
+       domain=(0.2, 3.0), note="sqrt'(0) = inf, as 1/(2*sqrt(0)) is")
+def d_sqrt(x, y, m):
+    return 0.5 / y
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The text's table: trigonometric functions and their inverses.
+# ---------------------------------------------------------------------------------------------------------------
+@unary("sin", np.sin, text="cos(x)", tex=r"\cos x", display=r"\sin x")
+def d_sin(x, y, m):
+    return m.cos(x)
+
+
+@unary("cos", np.cos, text="-sin(x)", tex=r"-\sin x", display=r"\cos x")
+def d_cos(x, y, m):
+    return -m.sin(x)
+
+
+@unary("tan", np.tan, text="sec(x)**2 = 1 + tan(x)**2", tex=r"\sec^2 x", display=r"\tan x", domain=(-1.2, 1.2))
+def d_tan(x, y, m):
+    return 1 + y * y
+
+
+@unary("csc", lambda x: 1 / np.sin(x), text="-csc(x)*cot(x)", tex=r"-\csc x \cot x", display=r"\csc x",
+       domain=(0.3, 2.8))
+def d_csc(x, y, m):
+    return -y / m.tan(x)
+
+
+@unary("sec", lambda x: 1 / np.cos(x), text="sec(x)*tan(x)", tex=r"\sec x \tan x", display=r"\sec x",
+       domain=(-1.2, 1.2))
+def d_sec(x, y, m):
+    return y * m.tan(x)
+
+
+@unary("cot", lambda x: np.cos(x) / np.sin(x), text="-csc(x)**2 = -(1 + cot(x)**2)", tex=r"-\csc^2 x",
+       display=r"\cot x", domain=(0.3, 2.8))
+def d_cot(x, y, m):
+    return -(1 + y * y)
+
+
+@unary("arcsin", np.arcsin, text="1/sqrt(1 - x**2)", tex=r"\frac{1}{\sqrt{1-x^2}}", display=r"\arcsin x",
+       domain=(-0.9, 0.9), aliases=("asin",))
+def d_arcsin(x, y, m):
+    return 1 / m.sqrt(1 - x * x)
+
+
+@unary("arccos", np.arccos, text="-1/sqrt(1 - x**2)", tex=r"-\frac{1}{\sqrt{1-x^2}}", display=r"\arccos x",
+       domain=(-0.9, 0.9), aliases=("acos",))
+def d_arccos(x, y, m):
+    return -1 / m.sqrt(1 - x * x)
+
+
+@unary("arctan", np.arctan, text="1/(1 + x**2)", tex=r"\frac{1}{1+x^2}", display=r"\arctan x",
+       aliases=("atan",))
+def d_arctan(x, y, m):
+    return 1 / (1 + x * x)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hyperbolic functions and the activations of neural networks.
+# ---------------------------------------------------------------------------------------------------------------
+@unary("sinh", np.sinh, text="cosh(x)", tex=r"\cosh x", display=r"\sinh x")
+def d_sinh(x, y, m):
+    return m.cosh(x)
+
+
+@unary("cosh", np.cosh, text="sinh(x)", tex=r"\sinh x", display=r"\cosh x")
+def d_cosh(x, y, m):
+    return m.sinh(x)
+
+
+@unary("tanh", np.tanh, text="1 - tanh(x)**2", tex=r"1 - \tanh^2 x", display=r"\tanh x")
+def d_tanh(x, y, m):
+    return 1 - y * y
+
+
+def _sigmoid(x):
+    # Stable for large |x|: only exp(-|x|) <= 1 is ever formed.
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+@unary("sigmoid", _sigmoid, text="sigmoid(x)*(1 - sigmoid(x))", tex=r"\sigma(x)\,(1 - \sigma(x))",
+       display=r"\sigma(x) = \frac{1}{1 + e^{-x}}", domain=(-4.0, 4.0))
+def d_sigmoid(x, y, m):
+    return y * (1 - y)
+
+
+@unary("softplus", lambda x: np.logaddexp(0, x), text="sigmoid(x)", tex=r"\sigma(x)", display=r"\ln(1 + e^{x})",
+       domain=(-4.0, 4.0))
+def d_softplus(x, y, m):
+    return m.sigmoid(x)
+
+
+@unary("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, x * slope),
+       text="1 if x > 0 else slope", tex=r"[x > 0] + \text{slope}\,[x \le 0]", display=r"\max(x, \text{slope}\,x)",
+       params={"slope": 0.01}, note="leaky_relu'(0) = slope")
+def d_leaky_relu(x, y, m, slope=0.01):
+    return slope + (1 - slope) * m.step(x)
+
+
+@unary("relu", lambda x: np.maximum(x, 0), text="1 if x > 0 else 0", tex=r"[x > 0]", display=r"\max(x, 0)",
+       note="relu'(0) = 0")
+def d_relu(x, y, m):
+    return m.step(x)
+
+
+@unary("abs", np.abs, text="sign(x)", tex=r"\operatorname{sign} x", display="|x|", aliases=("absolute",),
+       note="abs'(0) = 0")
+def d_abs(x, y, m):
+    return m.sign(x)
+
+
+def no_gradient(name, forward, arity, *, display, aliases=()):
+    """Register an op through which no gradient flows by definition (sign, step, comparisons)."""
+    register(
+        Rule(
+            name=name, forward=forward, kind=ELEMENTWISE, arity=arity, derivatives=(NO_GRAD,) * arity,
+            text=("0 (no gradient)",) * arity, tex=("0",) * arity, display=display, aliases=aliases,
+            samples=UNARY_SAMPLES if arity == 1 else BINARY_SAMPLES, order=0,
+        )
+    )
+
+
+no_gradient("sign", np.sign, 1, display=r"\operatorname{sign} x")
+# step(x) = [x > 0] in x's dtype: the local derivative of relu, maximum and clip.
+no_gradient("step", lambda x: np.heaviside(x, 0), 1, display="[x > 0]")
+no_gradient("logical_not", np.logical_not, 1, display=r"\lnot x")
+for _name, _ufunc, _symbol in (
+    ("less", np.less, "<"), ("less_equal", np.less_equal, r"\le"), ("greater", np.greater, ">"),
+    ("greater_equal", np.greater_equal, r"\ge"), ("equal", np.equal, "="), ("not_equal", np.not_equal, r"\ne"),
+):
+    no_gradient(_name, _ufunc, 2, display=f"a {_symbol} b")
+
+
+binary("maximum", np.maximum, lambda a, b, y, m: m.step(a - b), lambda a, b, y, m: m.step(b - a),
+       text=("1 if a > b else 0", "1 if b > a else 0"), tex=(r"[a > b]", r"[b > a]"), display=r"\max(a, b)",
+       note="a tie a == b sends 0 to both inputs, so maximum(x, 0) has relu's derivative")
+binary("minimum", np.minimum, lambda a, b, y, m: m.step(b - a), lambda a, b, y, m: m.step(a - b),
+       text=("1 if a < b else 0", "1 if b < a else 0"), tex=(r"[a < b]", r"[b < a]"), display=r"\min(a, b)",
+       note="a tie a == b sends 0 to both inputs")
+
+
+def _clip(x, lo=None, hi=None):
+    if lo is None and hi is None:
+        return x.copy() if isinstance(x, np.ndarray) else x
+    return np.clip(x, lo, hi)
+
+
+def d_clip(x, y, m, lo=None, hi=None):
+    # Strictly inside the bounds the derivative is 1; on a bound it is 0 (the flat side), like relu'(0).
+    inside = m.ones_like(x) if lo is None else m.step(x - lo)
+    return inside if hi is None else inside * m.step(hi - x)
+
+
+register(Rule(
+    name="clip", forward=_clip, kind=ELEMENTWISE, arity=1, derivatives=(d_clip,),
+    text=("1 if lo < x < hi else 0",), tex=(r"[\text{lo} < x < \text{hi}]",), display=r"\operatorname{clip}(x)",
+    samples=(Sample(((5,),), {"lo": -0.5, "hi": 0.5}), Sample(((2, 3),), {"lo": 0.0, "hi": None}),
+             Sample(((4,),), {"lo": None, "hi": 1.0})),
+    note="clip'(x) = 0 on the bounds, so clip(x, 0, None) has relu's derivative",
+))
+
+register(Rule(
+    name="where", forward=np.where, kind=ELEMENTWISE, arity=3,
+    derivatives=(NO_GRAD, lambda c, a, b, y, m: c, lambda c, a, b, y, m: m.logical_not(c)),
+    text=("0 (no gradient)", "1 where cond else 0", "0 where cond else 1"),
+    tex=("0", r"[\text{cond}]", r"[\lnot\text{cond}]"), display=r"\text{cond} \;?\; a : b",
+    samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,))),
+    note="the condition gets no gradient",
+))

@@ -1,0 +1,72 @@
+"""The math namespace ``m`` for plain NumPy arrays: what first-order backward passes compute with.
+
+Rules are written as ``d(x, y, m)``; with this namespace they run on arrays at NumPy speed. The namespace for
+differentiable Tensors is ``chainrule.ops`` (same names), and the one for formulas lives in ``chainrule.symbolic``.
+Every function here keeps the dtype of its array arguments (Python numbers are NumPy's weak scalars).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+exp = np.exp
+log = np.log
+sqrt = np.sqrt
+sin = np.sin
+cos = np.cos
+tan = np.tan
+sinh = np.sinh
+cosh = np.cosh
+tanh = np.tanh
+abs = np.abs
+sign = np.sign
+maximum = np.maximum
+minimum = np.minimum
+where = np.where
+matmul = np.matmul
+swapaxes = np.swapaxes
+expand_dims = np.expand_dims
+broadcast_to = np.broadcast_to
+reshape = np.reshape
+transpose = np.transpose
+concatenate = np.concatenate
+stack = np.stack
+zeros_like = np.zeros_like
+ones_like = np.ones_like
+
+
+def sum(x, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def sigmoid(x):
+    """Logistic function, stable for large |x|: only exp(-|x|) is ever formed."""
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def stop(x):
+    """The raw value of ``x`` (for masks and counts, through which no gradient flows)."""
+    return x
+
+
+def index_add(g, index, shape):
+    """A zero array of ``shape`` with ``g`` added at ``index``; repeated indices accumulate."""
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def is_basic_index(index) -> bool:
+    """True when ``index`` selects each element at most once (ints, slices, None, Ellipsis)."""
+    items = index if type(index) is tuple else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
+
+
+def scatter(g, index, shape):
+    """Gradient of ``x[index]``: ``g`` placed (and for repeats, summed) into zeros of ``x``'s shape."""
+    if is_basic_index(index):
+        out = np.zeros(shape, dtype=g.dtype)
+        out[index] = g
+        return out
+    return index_add(g, index, shape)

@@ -1,0 +1,1 @@
+"""Symbolic side of chainrule: a safe parser for math expressions (:mod:`chainrule.symbolic.parser`)."""

@@ -1,0 +1,503 @@
+"""The Tensor: a NumPy array, its gradient, and a link to the graph node that produced it.
+
+Tensor knows no derivatives: its operators call the functions of ``chainrule.ops``, which apply rules from the
+table. A Tensor holds ``data`` (an ndarray), ``grad`` (a Tensor or None), ``requires_grad``, and ``node`` (the graph
+node that made it; None for a leaf).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .errors import GraphError, ShapeError
+
+_REAL_KINDS = "biuf"
+
+
+def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """``data`` as an ndarray of a real numeric dtype, with chainrule's messages for everything else."""
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"unknown dtype {dtype!r}; expected e.g. 'float32', 'float64', 'int64' or 'bool'") from None
+        if dtype.kind not in _REAL_KINDS:
+            raise TypeError(f"dtype {dtype} is not supported; chainrule works with real numbers (bool, int, float)")
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        array = np.array(data, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(
+            f"cannot make a tensor from {type(data).__name__} data ({exc}); "
+            "expected numbers, nested lists of equal lengths, or a NumPy array"
+        ) from None
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(
+            f"cannot make a tensor from data of dtype {array.dtype} ({type(data).__name__}); "
+            "expected real numbers (bool, int or float)"
+        )
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it, for reverse-mode differentiation.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> y = x ** 3
+    >>> y.backward()
+    >>> float(x.grad)
+    12.0
+    """
+
+    __slots__ = ("__weakref__", "data", "grad", "node", "requires_grad")
+    __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy
+    __hash__ = object.__hash__  # identity: `==` is elementwise
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = _as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.node = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_()
+
+    @classmethod
+    def _make(cls, data: np.ndarray, node, requires_grad: bool) -> Tensor:
+        """Fast construction for results of ops: no checks, no copies."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.node = node
+        t.requires_grad = requires_grad
+        return t
+
+    @classmethod
+    def _from_node(cls, node) -> Tensor:
+        """A Tensor standing for a node's output, connected to the graph (used to differentiate derivatives)."""
+        return cls._make(node.output, node, True)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Attributes.
+    # -----------------------------------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by an op that recorded a graph)."""
+        return self.node is None
+
+    @property
+    def T(self) -> Tensor:
+        """The transpose (axes reversed)."""
+        return ops.transpose(self)
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (the same memory as ``.data``)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ShapeError(f"item() needs a tensor with one element, but this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use (t).all() or (t).any()"
+            )
+        return bool(self.data)
+
+    def all(self) -> bool:
+        return bool(np.all(self.data))
+
+    def any(self) -> bool:
+        return bool(np.any(self.data))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.dtype not in (np.float64, np.int64, np.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.node is not None:
+            extras.append(f"grad_fn={self.node.rule.name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Gradients.
+    # -----------------------------------------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf tensor as needing a gradient (in place); returns the tensor."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, but this one has dtype {self.dtype}; "
+                "make it with dtype='float64' (or float32)"
+            )
+        if not requires_grad and self.node is not None:
+            raise GraphError("requires_grad_(False) works on leaf tensors only; use .detach() for a result of an op")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing the same data, cut from the graph."""
+        return Tensor._make(self.data, None, False)
+
+    def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Backpropagate from this tensor, adding d(self)/d(leaf) to each leaf's ``.grad``.
+
+        A scalar needs no ``grad``; otherwise ``grad`` (the upstream gradient, of this tensor's shape) is required.
+        ``create_graph=True`` records the backward pass too, so the gradients can be differentiated again.
+        """
+        from .graph import backward
+
+        if not self.requires_grad:
+            raise GraphError(
+                "backward() on a tensor that does not require grad: no input of its computation was made with "
+                "requires_grad=True (or it was computed inside no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ShapeError(
+                    f"backward() on a tensor of shape {self.shape} needs `grad` of shape {self.shape}, "
+                    "or reduce it to a scalar first, e.g. y.sum().backward()"
+                )
+            seed = np.ones_like(self.data)
+        else:
+            seed = grad.data if isinstance(grad, Tensor) and not create_graph else grad
+            if not isinstance(seed, Tensor):
+                seed = np.asarray(seed, dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise ShapeError(f"backward(): `grad` has shape {seed.shape}; expected the tensor's shape {self.shape}")
+        if create_graph and not isinstance(seed, Tensor):
+            seed = Tensor._make(seed, None, False)
+        backward([self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph)
+
+    def _accumulate_grad(self, g: Any) -> None:
+        """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values)."""
+        if isinstance(g, Tensor):
+            if g.dtype != self.dtype:
+                g = g.astype(self.dtype)
+            self.grad = g if self.grad is None else self.grad + g
+            return
+        if type(g) is not np.ndarray or g.dtype != self.data.dtype:
+            g = np.asarray(g, dtype=self.data.dtype)
+        self.grad = Tensor._make(g if self.grad is None else self.grad.data + g, None, False)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Operators.
+    # -----------------------------------------------------------------------------------------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.divide(other, self)
+
+    def __pow__(self, other):
+        return ops.power(self, other)
+
+    def __rpow__(self, other):
+        return ops.power(other, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __lt__(self, other):
+        return ops.less(self, other)
+
+    def __le__(self, other):
+        return ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        return ops.greater(self, other)
+
+    def __ge__(self, other):
+        return ops.greater_equal(self, other)
+
+    def __eq__(self, other):  # type: ignore[override]
+        return ops.equal(self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return ops.not_equal(self, other)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, _index(index))
+
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "tensors do not support item assignment (it would silently break gradients); build a new tensor with "
+            "cr.where(mask, value, t), or change t.data directly on a tensor that needs no gradient"
+        )
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Methods mirroring the functions of chainrule.ops.
+    # -----------------------------------------------------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return ops.min(self, axis, keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return ops.prod(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return ops.var(self, axis, keepdims, ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return ops.std(self, axis, keepdims, ddof)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return ops.logsumexp(self, axis, keepdims)
+
+    def softmax(self, axis=-1):
+        return ops.softmax(self, axis)
+
+    def log_softmax(self, axis=-1):
+        return ops.log_softmax(self, axis)
+
+    def reshape(self, *shape):
+        return ops.reshape(self, *shape)
+
+    def transpose(self, *axes):
+        return ops.transpose(self, *axes)
+
+    def swapaxes(self, a, b):
+        return ops.swapaxes(self, a, b)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, axis=None):
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return ops.unsqueeze(self, axis)
+
+    def broadcast_to(self, shape):
+        return ops.broadcast_to(self, shape)
+
+    def astype(self, dtype):
+        return ops.astype(self, dtype)
+
+    def matmul(self, other):
+        return ops.matmul(self, other)
+
+    def abs(self):
+        return ops.abs(self)
+
+    def clip(self, min=None, max=None):
+        return ops.clip(self, min, max)
+
+    def log(self, base=None):
+        return ops.log(self, base)
+
+    def pow(self, exponent):
+        return ops.power(self, exponent)
+
+
+def _add_elementwise_methods() -> None:
+    for name in ("exp", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "csc", "sec", "cot",
+                 "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
+                 "softplus", "relu", "sign"):
+        function = getattr(ops, name)
+
+        def method(self, _f=function):
+            return _f(self)
+
+        method.__name__ = name
+        method.__doc__ = function.__doc__
+        setattr(Tensor, name, method)
+
+    def leaky_relu(self, slope=0.01):
+        return ops.leaky_relu(self, slope)
+
+    Tensor.leaky_relu = leaky_relu
+
+
+def _index(index):
+    """Indices made of Tensors or lists become arrays, so NumPy reads them as advanced indices."""
+    if isinstance(index, tuple):
+        return tuple(_index_item(i) for i in index)
+    return _index_item(index)
+
+
+def _index_item(i):
+    if isinstance(i, Tensor):
+        i = i.data
+    elif isinstance(i, list):
+        i = np.asarray(i)
+    if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
+        raise IndexError(f"tensor indices must be integers or booleans, not {i.dtype}")
+    if isinstance(i, float | np.floating):
+        raise IndexError(f"tensor indices must be integers, slices, None, ... or arrays, not the float {i}")
+    return i
+
+
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor, else a constant Tensor of it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Creation functions.
+# ---------------------------------------------------------------------------------------------------------------
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new leaf tensor holding a copy of ``data``; dtype follows NumPy (Python floats -> float64).
+
+    >>> tensor([1.0, 2.0], requires_grad=True)
+    tensor([1., 2.], requires_grad=True)
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+        shape = tuple(shape[0])
+    if not all(isinstance(s, numbers.Integral) and s >= 0 for s in shape):
+        raise ValueError(f"a shape must be non-negative ints, given as ints or a tuple; got {shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return np.dtype(np.float64 if dtype is None else dtype)
+
+
+def zeros(*shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (float64 by default)."""
+    return Tensor(np.zeros(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (float64 by default)."""
+    return Tensor(np.ones(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def full(shape, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value`` (dtype as NumPy infers it from the value)."""
+    shape = _shape((shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),))
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, stop), as ``np.arange``."""
+    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    return Tensor(values, dtype=dtype, requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n × m)."""
+    return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def _generator(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
+    if rng is not None and seed is not None:
+        raise ValueError("give either seed= or rng=, not both")
+    return rng if rng is not None else np.random.default_rng(seed)
+
+
+def rand(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | None = None,
+         rng: np.random.Generator | None = None) -> Tensor:
+    """Uniform samples in [0, 1) (float64 by default); reproducible with ``seed`` or a NumPy ``rng``."""
+    dtype = _float_dtype(dtype)
+    values = _generator(seed, rng).random(_shape(shape)).astype(dtype, copy=False)
+    return Tensor(values, requires_grad=requires_grad)
+
+
+def randn(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | None = None,
+          rng: np.random.Generator | None = None) -> Tensor:
+    """Standard normal samples (float64 by default); reproducible with ``seed`` or a NumPy ``rng``."""
+    dtype = _float_dtype(dtype)
+    values = _generator(seed, rng).standard_normal(_shape(shape)).astype(dtype, copy=False)
+    return Tensor(values, requires_grad=requires_grad)
+
+
+from . import ops  # noqa: E402 - ops needs the Tensor class defined above
+
+_add_elementwise_methods()

@@ -1,0 +1,283 @@
+"""Function transforms: grad, value_and_grad, vjp, jvp, jacobian, hessian.
+
+Each transform runs the user's function on fresh graph inputs and differentiates the recorded graph. Arguments come
+back in their own form: a float's gradient is a float, an ndarray's an ndarray, a Tensor's a Tensor.
+
+Nesting (``grad(grad(f))``): while a transform runs the user's function, any transform called inside it records its
+own backward pass (create_graph), so the outer one can differentiate the result. Each call differentiates with
+respect to its own fresh inputs (an identity node on an outer Tensor), which keeps the levels apart.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .errors import ShapeError
+from .graph import backward, forward_tangents, set_grad_enabled
+from .rules import numpy_math
+from .tensor import Tensor
+
+FLOAT, ARRAY, TENSOR = "float", "array", "tensor"
+
+
+class _Nesting:
+    depth = 0  # how many transforms are running a user function right now
+
+
+_nesting = _Nesting()
+
+
+def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
+    """A fresh differentiable input standing for argument ``x``: (tensor, graph key, form of x)."""
+    if isinstance(x, Tensor):
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        if x.requires_grad:
+            t = ops.identity(x)  # connected to the outer graph, with its own node to differentiate against
+            return t, t.node, TENSOR
+        t = Tensor._make(x.data, None, True)
+        return t, t, TENSOR
+    if isinstance(x, np.ndarray | np.generic) and not isinstance(x, np.bool_):
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"{where}: cannot differentiate with respect to an array of dtype {x.dtype}")
+        data = np.asarray(x if x.dtype.kind == "f" else x.astype(np.float64))
+        t = Tensor._make(data, None, True)
+        return t, t, ARRAY if isinstance(x, np.ndarray) else FLOAT
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        t = Tensor._make(np.asarray(float(x)), None, True)
+        return t, t, FLOAT
+    raise TypeError(
+        f"{where}: cannot differentiate with respect to {type(x).__name__}; "
+        "expected a float, a NumPy array or a Tensor"
+    )
+
+
+def _in_form(value: Any, form: str, like: Tensor) -> Any:
+    """``value`` (array, Tensor or None meaning zero) in the form of the original argument."""
+    if value is None:
+        value = np.zeros_like(like.data)
+    if isinstance(value, Tensor):
+        if value.requires_grad or form == TENSOR:
+            return value  # connected to an outer graph: keep it differentiable
+        value = value.data
+    if form == TENSOR:
+        return Tensor._make(np.asarray(value), None, False)
+    value = np.asarray(value)
+    if form == FLOAT and value.ndim == 0:
+        return float(value)
+    return value
+
+
+def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[int, ...], bool]:
+    single = isinstance(argnums, numbers.Integral)
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
+    for a in nums:
+        if not -n <= a < n:
+            raise ValueError(f"{where}: argnums {argnums!r} refers to argument {a}, but the function got {n}")
+    return tuple(a % n for a in nums), single
+
+
+class _Trace:
+    """One run of a user function on fresh differentiable inputs."""
+
+    def __init__(self, f: Callable, args: tuple, argnums, where: str) -> None:
+        self.argnums, self.single = _argnums(argnums, len(args), where)
+        args = list(args)
+        self.inputs, self.keys, self.forms = [], [], []
+        with set_grad_enabled(True):
+            for a in self.argnums:
+                t, key, form = _input(args[a], where)
+                args[a] = t
+                self.inputs.append(t)
+                self.keys.append(key)
+                self.forms.append(form)
+            self.create_graph = _nesting.depth > 0 or any(f == TENSOR and k is not t for f, k, t in
+                                                           zip(self.forms, self.keys, self.inputs, strict=True))
+            _nesting.depth += 1
+            try:
+                out = f(*args)
+            finally:
+                _nesting.depth -= 1
+        self.output = out
+        self.any_tensor = any(f == TENSOR for f in self.forms)
+
+    def output_tensor(self, where: str) -> Tensor:
+        out = self.output
+        if isinstance(out, Tensor):
+            return out
+        if isinstance(out, numbers.Real | np.ndarray | np.generic):
+            return Tensor(out)
+        raise TypeError(f"{where}: the function must return a Tensor or a number, not {type(out).__name__}")
+
+    def pullback(self, out: Tensor, seed: Any) -> list:
+        """Gradients of ⟨seed, out⟩ with respect to the traced inputs (None where no path leads)."""
+        if not out.requires_grad:
+            return [None] * len(self.inputs)
+        if self.create_graph and not isinstance(seed, Tensor):
+            seed = Tensor._make(np.asarray(seed, dtype=out.dtype), None, False)
+        return backward([out], [seed], targets=self.keys, retain_graph=True,
+                        create_graph=self.create_graph, accumulate=False)
+
+    def in_forms(self, grads: list) -> Any:
+        values = tuple(_in_form(g, f, t) for g, f, t in zip(grads, self.forms, self.inputs, strict=True))
+        return values[0] if self.single else values
+
+
+def _value_in_form(out: Tensor, any_tensor: bool) -> Any:
+    if any_tensor or (out.requires_grad and _nesting.depth > 0):
+        return out
+    return float(out.data) if out.ndim == 0 else out.data
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """A function returning ``(f(*args), gradient of f)``; f must return a scalar.
+
+    >>> import chainrule as cr
+    >>> cr.value_and_grad(lambda x: x ** 2)(3.0)
+    (9.0, 6.0)
+    """
+
+    def value_and_grad_f(*args):
+        trace = _Trace(f, args, argnums, "grad")
+        out = trace.output_tensor("grad")
+        if out.size != 1:
+            raise ShapeError(
+                f"grad needs a function with a scalar output, but it returned shape {out.shape}; "
+                "reduce it (e.g. .sum()) or use cr.jacobian"
+            )
+        seed = np.ones_like(out.data)
+        grads = trace.pullback(out, seed)
+        return _value_in_form(out.reshape(()) if out.ndim else out, trace.any_tensor), trace.in_forms(grads)
+
+    value_and_grad_f.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    return value_and_grad_f
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The gradient function of a scalar-valued ``f``, in the argument's own form; nests to any order.
+
+    >>> import chainrule as cr
+    >>> cr.grad(cr.sin)(0.0)
+    1.0
+    >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)
+    12.0
+    """
+    vg = value_and_grad(f, argnums)
+
+    def grad_f(*args):
+        return vg(*args)[1]
+
+    grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    return grad_f
+
+
+def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns ⟨cotangent, ∂f/∂primal⟩ for every primal.
+
+    ``vjp_fn`` may be called many times; it always returns a tuple with one entry per primal.
+    """
+    trace = _Trace(f, primals, tuple(range(len(primals))), "vjp")
+    out = trace.output_tensor("vjp")
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        if isinstance(cotangent, Tensor) and not trace.create_graph:
+            cotangent = cotangent.data
+        if np.shape(cotangent) != out.shape:
+            raise ShapeError(f"vjp: the cotangent has shape {np.shape(cotangent)}; expected the output's {out.shape}")
+        if not isinstance(cotangent, Tensor):
+            cotangent = np.asarray(cotangent, dtype=out.dtype)
+        grads = trace.pullback(out, cotangent)
+        return tuple(_in_form(g, f, t) for g, f, t in zip(grads, trace.forms, trace.inputs, strict=True))
+
+    return _value_in_form(out, trace.any_tensor), vjp_fn
+
+
+def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``(f(*primals), ∂f · tangents)``, pushing tangents through the graph with each rule's jvp."""
+    if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
+        raise TypeError("jvp: primals and tangents must be tuples (one entry per argument of f)")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; expected one tangent each")
+    trace = _Trace(f, tuple(primals), tuple(range(len(primals))), "jvp")
+    out = trace.output_tensor("jvp")
+    seeds = {}
+    for i, (t, key, tangent) in enumerate(zip(trace.inputs, trace.keys, tangents, strict=True)):
+        if np.shape(tangent) != t.shape:
+            raise ShapeError(f"jvp: tangent {i} has shape {np.shape(tangent)}; expected its primal's shape {t.shape}")
+        if isinstance(tangent, Tensor):
+            seeds[key] = tangent if trace.create_graph else tangent.data
+        else:
+            seeds[key] = np.asarray(tangent, dtype=t.dtype)
+            if trace.create_graph:
+                seeds[key] = Tensor._make(seeds[key], None, False)
+    if trace.create_graph:
+        with set_grad_enabled(True):
+            tangent_out = forward_tangents(out, seeds, ops, Tensor._from_node)
+    else:
+        tangent_out = forward_tangents(out, seeds, numpy_math)
+    form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)
+    return _value_in_form(out, trace.any_tensor), _in_form(tangent_out, form, out)
+
+
+def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Jacobian function of ``f``: shape ``output.shape + input.shape`` for each argument in ``argnums``.
+
+    >>> import chainrule as cr, numpy as np
+    >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+
+    def jacobian_f(*args):
+        trace = _Trace(f, args, argnums, "jacobian")
+        outputs = trace.output
+        if isinstance(outputs, tuple):
+            return tuple(_jacobian_of(trace, _output(o)) for o in outputs)
+        return _jacobian_of(trace, trace.output_tensor("jacobian"))
+
+    jacobian_f.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    return jacobian_f
+
+
+def _output(o):
+    return o if isinstance(o, Tensor) else Tensor(o)
+
+
+def _jacobian_of(trace: _Trace, out: Tensor):
+    rows: list[list] = [[] for _ in trace.inputs]
+    for k in range(out.size):
+        seed = np.zeros(out.size, dtype=out.dtype)
+        seed[k] = 1
+        grads = trace.pullback(out, seed.reshape(out.shape))
+        for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
+            rows[i].append(g if g is not None else np.zeros_like(t.data))
+    results = []
+    for i, t in enumerate(trace.inputs):
+        shape = out.shape + t.shape
+        if any(isinstance(r, Tensor) for r in rows[i]):
+            value = ops.reshape(ops.stack([ops.reshape(r, t.shape) if isinstance(r, Tensor) else
+                                           Tensor._make(np.asarray(r), None, False) for r in rows[i]]), shape)
+        elif rows[i]:
+            value = np.stack([np.asarray(r) for r in rows[i]]).reshape(shape)
+        else:
+            value = np.zeros(shape, dtype=t.dtype)
+        results.append(value)
+    return trace.in_forms(results)
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian function of a scalar-valued ``f``: ``jacobian(grad(f))``.
+
+    >>> import chainrule as cr, numpy as np
+    >>> cr.hessian(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    h = jacobian(grad(f, argnums), argnums)
+    h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+    return h
