@@ -19,7 +19,7 @@ import numpy as np
 from .errors import DomainError, ShapeError
 from .graph import Node, grad_mode
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
-from .rules import elementwise as _elementwise  # noqa: F401 - registers the elementwise rules
+from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
 from .rules.registry import ELEMENTWISE, NO_GRAD, Rule, lookup
 from .tensor import Tensor, as_tensor
 

@@ -39,7 +39,7 @@ def unary(name, forward, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), 
     def decorate(derivative):
         register(
             Rule(
-                name=name, forward=forward, kind=ELEMENTWISE, arity=1, derivatives=(derivative,),
+                name=name, forward=forward, kind=ELEMENTWISE, arity=1, args=("x",), derivatives=(derivative,),
                 text=(text,), tex=(tex,), display=display, domain=domain, samples=samples,
                 order=order, aliases=aliases, note=note,
             )
@@ -49,11 +49,12 @@ def unary(name, forward, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), 
     return decorate
 
 
-def binary(name, forward, da, db, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), note="", order=2):
+def binary(name, forward, da, db, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), note="", order=2,
+           args=("a", "b")):
     """Register a two-input elementwise rule with local derivatives ``da(a, b, y, m)`` and ``db(a, b, y, m)``."""
     register(
         Rule(
-            name=name, forward=forward, kind=ELEMENTWISE, arity=2, derivatives=(da, db),
+            name=name, forward=forward, kind=ELEMENTWISE, arity=2, args=args, derivatives=(da, db),
             text=text, tex=tex, display=display, domain=domain, samples=BINARY_SAMPLES,
             order=order, aliases=aliases, note=note,
         )
@@ -100,7 +101,7 @@ binary("logb", lambda x, base: np.log(x) / np.log(base),
        lambda x, a, y, m: 1 / (x * m.log(a)), lambda x, a, y, m: -y / (a * m.log(a)),
        text=("1/(x*log(a))", "-log(x)/(a*log(a)**2)"),
        tex=(r"\frac{1}{x \ln a}", r"-\frac{\ln x}{a \ln^2 a}"), display=r"\log_{a} x",
-       domain=((0.2, 3.0), (1.5, 4.0)))
+       domain=((0.2, 3.0), (1.5, 4.0)), args=("x", "a"))
 
 
 @unary("log2", np.log2, text="1/(x*log(2))", tex=r"\frac{1}{x \ln 2}", display=r"\log_2 x", domain=(0.2, 3.0))
@@ -244,6 +245,7 @@ def no_gradient(name, forward, arity, *, display, aliases=()):
     register(
         Rule(
             name=name, forward=forward, kind=ELEMENTWISE, arity=arity, derivatives=(NO_GRAD,) * arity,
+            args=("x",) if arity == 1 else ("a", "b"),
             text=("0 (no gradient)",) * arity, tex=("0",) * arity, display=display, aliases=aliases,
             samples=UNARY_SAMPLES if arity == 1 else BINARY_SAMPLES, order=0,
         )
@@ -282,7 +284,7 @@ def d_clip(x, y, m, lo=None, hi=None):
 
 
 register(Rule(
-    name="clip", forward=_clip, kind=ELEMENTWISE, arity=1, derivatives=(d_clip,),
+    name="clip", forward=_clip, kind=ELEMENTWISE, arity=1, args=("x",), derivatives=(d_clip,), domain=(-0.45, 0.45),
     text=("1 if lo < x < hi else 0",), tex=(r"[\text{lo} < x < \text{hi}]",), display=r"\operatorname{clip}(x)",
     samples=(Sample(((5,),), {"lo": -0.5, "hi": 0.5}), Sample(((2, 3),), {"lo": 0.0, "hi": None}),
              Sample(((4,),), {"lo": None, "hi": 1.0})),
@@ -290,7 +292,7 @@ register(Rule(
 ))
 
 register(Rule(
-    name="where", forward=np.where, kind=ELEMENTWISE, arity=3,
+    name="where", forward=np.where, kind=ELEMENTWISE, arity=3, args=("cond", "a", "b"),
     derivatives=(NO_GRAD, lambda c, a, b, y, m: c, lambda c, a, b, y, m: m.logical_not(c)),
     text=("0 (no gradient)", "1 where cond else 0", "0 where cond else 1"),
     tex=("0", r"[\text{cond}]", r"[\lnot\text{cond}]"), display=r"\text{cond} \;?\; a : b",

@@ -70,3 +70,23 @@ def scatter(g, index, shape):
         out[index] = g
         return out
     return index_add(g, index, shape)
+
+
+def astype(x, dtype):
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def prod(x, axis=None, keepdims=False):
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+def step(x):
+    """[x > 0] in x's dtype: 1 where x > 0, else 0 (also at 0, the convention at kinks)."""
+    return np.heaviside(x, 0)
+
+
+logical_not = np.logical_not

@@ -66,6 +66,7 @@ class Rule:
     forward: Callable[..., Any]
     kind: str
     arity: int  # the number of inputs; -1 for variadic rules (concatenate, stack)
+    args: tuple[str, ...] = ()  # the inputs' names in formulas: ("x",), ("a", "b"), ("x", "a") for log_a x
     derivatives: tuple[Any, ...] = ()  # elementwise: per input, d(*xs, y, m) or ONE / MINUS_ONE / NO_GRAD
     vjps: tuple[Any, ...] = ()  # other kinds: per input, vjp(g, *xs, y, m, **params) or NO_GRAD
     jvp: Callable[..., Any] | None = None  # general kind: jvp(tangents, *xs, y, m, **params)

@@ -1,0 +1,51 @@
+"""The ``chainrule`` command line: ``rules``, ``train``, and (with the explanation tools) ``derive`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from .rulecheck import check_all, format_table
+
+    rows = check_all(seed=args.seed)
+    print("The rule table, checked live: each derivative from the engine against a central difference.\n")
+    print(format_table(rows))
+    failed = [r for r in rows if not r.ok]
+    print(f"\n{len(rows) - len(failed)} of {len(rows)} derivatives OK" + (f", {len(failed)} FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chainrule", description="Backpropagation that shows its work: derivatives, chain rule, training."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    rules = commands.add_parser("rules", help="print the table of derivative rules, each checked live")
+    rules.add_argument("--seed", type=int, default=0, help="seed for the sample points (default 0)")
+    rules.set_defaults(run=_rules)
+
+    try:
+        from . import train
+    except ImportError:  # the training job is optional until its module exists
+        train = None
+    if train is not None and hasattr(train, "add_arguments"):
+        sub = commands.add_parser("train", help="train a network on the bundled digits (or MNIST)")
+        train.add_arguments(sub)
+        sub.set_defaults(run=train.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
