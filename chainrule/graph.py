@@ -47,9 +47,6 @@ class Node:
         self.params = params
         self.seq = next(_sequence)
 
-    def __lt__(self, other: Node) -> bool:  # heap order: newest first
-        return self.seq > other.seq
-
     def __repr__(self) -> str:
         return f"<Node {self.rule.name} #{self.seq}>"
 
@@ -178,14 +175,8 @@ def backward(
     Nodes) have their gradients returned instead, in order (None where no gradient reaches them); backpropagation
     stops at a target node. Nodes are visited newest first, so each is reached after every node that uses it.
     """
-    from . import ops  # the differentiable namespace; imported here to keep graph free of a cycle at import time
-    from .tensor import Tensor
-
-    m = ops if create_graph else numpy_math
-    wrap = Tensor._from_node
-
     pending: dict[Any, Any] = {}  # Node or leaf Tensor -> gradient so far
-    heap: list[Node] = []
+    heap: list[tuple[int, Node]] = []  # (-seq, node): the newest node on top, compared as ints in C
     for root, seed in zip(roots, seeds, strict=True):
         key = root.node if root.node is not None else root
         if key in pending:
@@ -193,44 +184,17 @@ def backward(
         else:
             pending[key] = seed
             if root.node is not None:
-                heap.append(root.node)
+                heap.append((-root.node.seq, root.node))
     heapq.heapify(heap)
+    stop_at = {id(t): t for t in targets if type(t) is Node}
 
-    stop_at = {id(t) for t in targets if isinstance(t, Node)}
-    found: dict[int, Any] = {}
+    if create_graph:
+        with set_grad_enabled(True):
+            found = _backward_differentiable(heap, pending, stop_at, retain_graph)
+    else:
+        found = _backward_arrays(heap, pending, stop_at, retain_graph)
 
-    context = set_grad_enabled(True) if create_graph else no_grad()
-    with context:
-        while heap:
-            node = heapq.heappop(heap)
-            g = pending.pop(node)
-            if id(node) in stop_at:
-                found[id(node)] = g
-                continue
-            if create_graph:
-                if node.output is None:
-                    local_gradients(node, g, m)  # raises the released-graph error
-                xs = _differentiable_inputs(node, wrap)
-                grads = local_gradients(node, g, m, xs, wrap(node))
-            else:
-                grads = local_gradients(node, g, m)
-            if not retain_graph:
-                node.inputs = node.output = None
-            for parent, gi in zip(node.parents, grads, strict=True):
-                if gi is None:
-                    continue
-                if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata):
-                    gi = _owned(gi, parent)
-                if parent in pending:
-                    pending[parent] = pending[parent] + gi
-                else:
-                    pending[parent] = gi
-                    if type(parent) is Node:
-                        heapq.heappush(heap, parent)
-
-    results = []
-    for target in targets:
-        results.append(found.get(id(target)) if isinstance(target, Node) else pending.pop(target, None))
+    results = [found.get(id(t)) if type(t) is Node else pending.pop(t, None) for t in targets]
     if accumulate:
         for leaf, gi in pending.items():
             if type(leaf) is not Node:
@@ -238,11 +202,92 @@ def backward(
     return results
 
 
-def _owned(gi, parent):
-    """A gradient that may alias another node's array is copied before a leaf keeps it as ``.grad``."""
-    if type(parent) is Node or not isinstance(gi, np.ndarray):
-        return gi
-    return gi.copy()
+def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
+    """First-order backward on NumPy arrays: the hot loop, kept lean (one rule call per input, no wrappers)."""
+    found = {}
+    heappop, heappush = heapq.heappop, heapq.heappush
+    m = numpy_math
+    while heap:
+        node = heappop(heap)[1]
+        g = pending.pop(node)
+        if stop_at and id(node) in stop_at:
+            found[id(node)] = g
+            continue
+        rule = node.rule
+        xs = node.inputs
+        if xs is None:
+            local_gradients(node, g, m)  # raises the released-graph error
+        if rule.kind is ELEMENTWISE:
+            y, params, derivatives = node.output, node.params, rule.derivatives
+            i = -1
+            for parent in node.parents:
+                i += 1
+                if parent is None:
+                    continue
+                local = derivatives[i]
+                if local is ONE:
+                    gi = g
+                elif local is MINUS_ONE:
+                    gi = -g
+                else:
+                    gi = g * local(*xs, y, m, **params)
+                shape = xs[i].shape
+                if gi.shape != shape:
+                    gi = unbroadcast(gi, shape, m)
+                _accumulate(pending, heap, heappush, parent, gi, g)
+        else:
+            for parent, gi in zip(node.parents, local_gradients(node, g, m)):  # noqa: B905 - same length
+                if gi is not None:
+                    _accumulate(pending, heap, heappush, parent, gi, g)
+        if not retain_graph:
+            node.inputs = node.output = None
+    return found
+
+
+def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
+    """Add ``gi`` to the gradient pending for ``parent``; a node seen for the first time joins the heap."""
+    previous = pending.get(parent)
+    if previous is not None:
+        pending[parent] = previous + gi
+    elif type(parent) is Node:
+        pending[parent] = gi
+        heappush(heap, (-parent.seq, parent))
+    else:
+        # A leaf may keep this array as .grad: copy it if it could alias another node's array.
+        if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata):
+            gi = gi.copy()
+        pending[parent] = gi
+
+
+def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
+    """Backward that records its own graph (create_graph): rules run on Tensors through ``chainrule.ops``."""
+    from . import ops  # the differentiable namespace; imported here to keep graph free of an import cycle
+    from .tensor import Tensor
+
+    wrap = Tensor._from_node
+    found = {}
+    while heap:
+        node = heapq.heappop(heap)[1]
+        g = pending.pop(node)
+        if stop_at and id(node) in stop_at:
+            found[id(node)] = g
+            continue
+        if node.output is None:
+            local_gradients(node, g, ops)  # raises the released-graph error
+        grads = local_gradients(node, g, ops, _differentiable_inputs(node, wrap), wrap(node))
+        if not retain_graph:
+            node.inputs = node.output = None
+        for parent, gi in zip(node.parents, grads, strict=True):
+            if gi is None:
+                continue
+            previous = pending.get(parent)
+            if previous is None:
+                pending[parent] = gi
+                if type(parent) is Node:
+                    heapq.heappush(heap, (-parent.seq, parent))
+            else:
+                pending[parent] = previous + gi
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -20,38 +20,77 @@ from .errors import DomainError, ShapeError
 from .graph import Node, grad_mode
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
-from .rules.registry import ELEMENTWISE, NO_GRAD, Rule, lookup
+from .rules.registry import Rule, lookup
 from .tensor import Tensor, as_tensor
 
 _EMPTY: dict = {}
+_PLAIN_NUMBERS = (float, int)
 
 
-def _flows(rule: Rule, i: int) -> bool:
-    if rule.kind == ELEMENTWISE:
-        return rule.derivatives[i] is not NO_GRAD
-    return rule.arity < 0 or rule.vjps[i] is not NO_GRAD
+def _shape_error(rule: Rule, values, exc: Exception) -> ShapeError:
+    shapes = ", ".join(str(np.shape(v)) for v in values)
+    return ShapeError(f"'{rule.name}' cannot be applied to inputs of shapes {shapes}: {exc}")
+
+
+def _array(out):
+    """Results are NumPy arrays, or NumPy scalars for 0-d results (as NumPy's own ops return them)."""
+    return np.asarray(out) if type(out) in (float, int, bool) else out
 
 
 def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     """Apply ``rule`` to ``args`` (Tensors, arrays or numbers), recording a node when a gradient is needed."""
-    values = [a.data if isinstance(a, Tensor) else a for a in args]
-    try:
-        out = rule.forward(*values, **params)
-    except (ValueError, IndexError) as exc:
-        shapes = ", ".join(str(np.shape(v)) for v in values)
-        raise ShapeError(f"'{rule.name}' cannot be applied to inputs of shapes {shapes}: {exc}") from None
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    if grad_mode.enabled:
-        parents = None
-        for i, a in enumerate(args):
-            if isinstance(a, Tensor) and a.requires_grad and _flows(rule, i):
+    values = []
+    parents = None
+    record = grad_mode.enabled
+    flows = rule.flows
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            values.append(a.data)
+            if record and a.requires_grad and flows[i]:
                 if parents is None:
                     parents = [None] * len(args)
-                parents[i] = a.node if a.node is not None else a
-        if parents is not None:
-            node = Node(rule, values, out, parents, params)
-            return Tensor._make(out, node, True)
+                parents[i] = a.node or a
+        else:
+            values.append(a)
+    try:
+        out = _array(rule.forward(*values, **params))
+    except (ValueError, IndexError) as exc:
+        raise _shape_error(rule, values, exc) from None
+    if parents is None:
+        return Tensor._make(out, None, False)
+    return Tensor._make(out, Node(rule, values, out, parents, params), True)
+
+
+def apply_unary(rule: Rule, x: Any) -> Tensor:
+    """``apply`` for one operand and no parameters: the per-op hot path, with nothing it does not need."""
+    if not isinstance(x, Tensor):
+        return apply(rule, (_operand(x, "x", rule.name),))
+    out = _array(rule.forward(x.data))
+    if x.requires_grad and grad_mode.enabled and rule.flows[0]:
+        return Tensor._make(out, Node(rule, (x.data,), out, (x.node or x,), _EMPTY), True)
+    return Tensor._make(out, None, False)
+
+
+def apply_binary(rule: Rule, a: Any, b: Any) -> Tensor:
+    """``apply`` for two operands and no parameters (arithmetic operators): the per-op hot path."""
+    if isinstance(a, Tensor):
+        av, ga = a.data, a.requires_grad
+    else:
+        av, ga = (a if type(a) in _PLAIN_NUMBERS else _operand(a, "a", rule.name)), False
+    if isinstance(b, Tensor):
+        bv, gb = b.data, b.requires_grad
+    else:
+        bv, gb = (b if type(b) in _PLAIN_NUMBERS else _operand(b, "b", rule.name)), False
+    try:
+        out = _array(rule.forward(av, bv))
+    except (ValueError, IndexError) as exc:
+        raise _shape_error(rule, (av, bv), exc) from None
+    if (ga or gb) and grad_mode.enabled:
+        flows = rule.flows
+        pa = (a.node or a) if ga and flows[0] else None
+        pb = (b.node or b) if gb and flows[1] else None
+        if pa is not None or pb is not None:
+            return Tensor._make(out, Node(rule, (av, bv), out, (pa, pb), _EMPTY), True)
     return Tensor._make(out, None, False)
 
 
@@ -71,8 +110,8 @@ def _operand(x: Any, name: str, op: str) -> Any:
 def _unary(name: str):
     rule = lookup(name)
 
-    def function(x, **params):
-        return apply(rule, (_operand(x, "x", name),), params)
+    def function(x):
+        return apply_unary(rule, x)
 
     function.__name__ = name
     function.__qualname__ = name
@@ -84,7 +123,7 @@ def _binary(name: str):
     rule = lookup(name)
 
     def function(a, b):
-        return apply(rule, (_operand(a, "a", name), _operand(b, "b", name)))
+        return apply_binary(rule, a, b)
 
     function.__name__ = name
     function.__qualname__ = name
@@ -146,10 +185,9 @@ def log(x, base=None):
     >>> float(log(8.0, 2))
     3.0
     """
-    x = _operand(x, "x", "log")
     if base is None:
-        return apply(_LOG, (x,))
-    return apply(_LOGB, (x, _operand(base, "base", "log")))
+        return apply_unary(_LOG, x)
+    return apply_binary(_LOGB, x, base)
 
 
 def pow(a, b):

@@ -111,8 +111,8 @@ class Tensor:
         return ops.transpose(self)
 
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (the same memory as ``.data``)."""
-        return self.data
+        """The values as a NumPy array (the same memory as ``.data``; 0-d results of ops hold a NumPy scalar)."""
+        return np.asarray(self.data)
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
@@ -134,9 +134,10 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        data = np.asarray(self.data)
+        if dtype is not None and dtype != data.dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
 
     def __float__(self) -> float:
         return float(self.item())
@@ -163,7 +164,7 @@ class Tensor:
         return bool(np.any(self.data))
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (np.float64, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -211,7 +212,7 @@ class Tensor:
                     f"backward() on a tensor of shape {self.shape} needs `grad` of shape {self.shape}, "
                     "or reduce it to a scalar first, e.g. y.sum().backward()"
                 )
-            seed = np.ones_like(self.data)
+            seed = np.ones_like(self.data) if self.data.ndim else self.data.dtype.type(1)
         else:
             seed = grad.data if isinstance(grad, Tensor) and not create_graph else grad
             if not isinstance(seed, Tensor):
@@ -237,34 +238,34 @@ class Tensor:
     # Operators.
     # -----------------------------------------------------------------------------------------------------------
     def __add__(self, other):
-        return ops.add(self, other)
+        return ops.apply_binary(_ADD, self, other)
 
     def __radd__(self, other):
-        return ops.add(other, self)
+        return ops.apply_binary(_ADD, other, self)
 
     def __sub__(self, other):
-        return ops.subtract(self, other)
+        return ops.apply_binary(_SUBTRACT, self, other)
 
     def __rsub__(self, other):
-        return ops.subtract(other, self)
+        return ops.apply_binary(_SUBTRACT, other, self)
 
     def __mul__(self, other):
-        return ops.multiply(self, other)
+        return ops.apply_binary(_MULTIPLY, self, other)
 
     def __rmul__(self, other):
-        return ops.multiply(other, self)
+        return ops.apply_binary(_MULTIPLY, other, self)
 
     def __truediv__(self, other):
-        return ops.divide(self, other)
+        return ops.apply_binary(_DIVIDE, self, other)
 
     def __rtruediv__(self, other):
-        return ops.divide(other, self)
+        return ops.apply_binary(_DIVIDE, other, self)
 
     def __pow__(self, other):
-        return ops.power(self, other)
+        return ops.apply_binary(_POWER, self, other)
 
     def __rpow__(self, other):
-        return ops.power(other, self)
+        return ops.apply_binary(_POWER, other, self)
 
     def __matmul__(self, other):
         return ops.matmul(self, other)
@@ -273,7 +274,7 @@ class Tensor:
         return ops.matmul(other, self)
 
     def __neg__(self):
-        return ops.negative(self)
+        return ops.apply_unary(_NEGATIVE, self)
 
     def __pos__(self):
         return self
@@ -499,5 +500,9 @@ def randn(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | No
 
 
 from . import ops  # noqa: E402 - ops needs the Tensor class defined above
+from .rules.registry import lookup  # noqa: E402
+
+_ADD, _SUBTRACT, _MULTIPLY = lookup("add"), lookup("subtract"), lookup("multiply")
+_DIVIDE, _POWER, _NEGATIVE = lookup("divide"), lookup("power"), lookup("negative")
 
 _add_elementwise_methods()

@@ -5,6 +5,9 @@ math namespace (NumPy arrays, differentiable Tensors or SymPy symbols). Each fun
 ∂y/∂input; the engine multiplies it by the upstream gradient ``g`` (backward) or by a tangent ``t`` (forward mode) and
 undoes broadcasting. Python numbers in a rule take the operand's dtype, so float32 stays float32.
 
+Arithmetic uses Python's operators rather than the ufuncs: on arrays they are the same ufuncs, and on the NumPy
+scalars that 0-d results are, they take NumPy's fast scalar path (about 10x cheaper than calling the ufunc).
+
 Kinks and edges, one convention (tested in tests/rules/test_conventions.py): a piecewise-linear function's derivative
 at its kink is that of its flat side, 0 — abs'(0) = 0, relu'(0) = 0, clip'(x) = 0 on the clip bounds — and
 maximum/minimum send gradient only to an input that strictly wins (a tie sends 0 to both). So relu(x), maximum(x, 0)
@@ -15,6 +18,7 @@ exception: there, tied elements share the gradient evenly.
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -64,21 +68,21 @@ def binary(name, forward, da, db, *, text, tex, display, domain=(-2.0, 2.0), ali
 # ---------------------------------------------------------------------------------------------------------------
 # Arithmetic.
 # ---------------------------------------------------------------------------------------------------------------
-binary("add", np.add, ONE, ONE, text=("1", "1"), tex=("1", "1"), display="a + b")
-binary("subtract", np.subtract, ONE, MINUS_ONE, text=("1", "-1"), tex=("1", "-1"), display="a - b",
+binary("add", operator.add, ONE, ONE, text=("1", "1"), tex=("1", "1"), display="a + b")
+binary("subtract", operator.sub, ONE, MINUS_ONE, text=("1", "-1"), tex=("1", "-1"), display="a - b",
        aliases=("sub",))
-binary("multiply", np.multiply, lambda a, b, y, m: b, lambda a, b, y, m: a,
+binary("multiply", operator.mul, lambda a, b, y, m: b, lambda a, b, y, m: a,
        text=("b", "a"), tex=("b", "a"), display=r"a \cdot b", aliases=("mul",))
-binary("divide", np.divide, lambda a, b, y, m: 1 / b, lambda a, b, y, m: -y / b,
+binary("divide", operator.truediv, lambda a, b, y, m: 1 / b, lambda a, b, y, m: -y / b,
        text=("1/b", "-a/b**2"), tex=(r"\frac{1}{b}", r"-\frac{a}{b^2}"), display=r"\frac{a}{b}",
        domain=((-2.0, 2.0), (0.5, 2.0)), aliases=("div", "true_divide"))
-binary("power", np.power, lambda a, b, y, m: b * a ** (b - 1), lambda a, b, y, m: y * m.log(a),
+binary("power", operator.pow, lambda a, b, y, m: b * a ** (b - 1), lambda a, b, y, m: y * m.log(a),
        text=("b*a**(b - 1)", "a**b*log(a)"), tex=(r"b\,a^{b-1}", r"a^{b}\ln a"), display="a^{b}",
        domain=((0.5, 2.0), (-2.0, 2.0)), aliases=("pow",),
        note="d/db a**b = a**b ln a is nan for a <= 0, as ln a is; with a constant exponent it is never formed")
 
 
-@unary("negative", np.negative, text="-1", tex="-1", display="-x", aliases=("neg",))
+@unary("negative", operator.neg, text="-1", tex="-1", display="-x", aliases=("neg",))
 def d_negative(x, y, m):
     return -m.ones_like(x)
 

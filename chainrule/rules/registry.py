@@ -78,11 +78,28 @@ class Rule:
     order: int = 2  # highest derivative order the tests check by finite differences
     aliases: tuple[str, ...] = ()
     note: str = ""  # the convention at kinks and edges, shown in docs
+    flows: Any = field(init=False, repr=False)  # flows[i]: does gradient flow into input i (derived)
+
+    def __post_init__(self) -> None:
+        table = self.derivatives if self.kind == ELEMENTWISE else self.vjps
+        flows = _Everywhere(table[0] is not NO_GRAD) if self.arity < 0 else tuple(d is not NO_GRAD for d in table)
+        object.__setattr__(self, "flows", flows)
 
     def differentiable(self, i: int) -> bool:
         """Whether gradient flows into input ``i``."""
-        table = self.derivatives if self.kind == ELEMENTWISE else self.vjps
-        return table[0 if self.arity < 0 else i] is not NO_GRAD
+        return self.flows[i]
+
+
+class _Everywhere:
+    """``flows`` of a variadic rule: the same answer for every input."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __getitem__(self, i: int) -> bool:
+        return self.value
 
 
 _TABLE: dict[str, Rule] = {}
