@@ -168,12 +168,14 @@ def backward(
     retain_graph: bool = False,
     create_graph: bool = False,
     accumulate: bool = True,
+    batched: bool = False,
 ) -> list:
     """Backpropagate ``seeds`` (upstream gradients of ``roots``) through the graph.
 
     With ``accumulate`` the gradients of leaf Tensors are added to their ``.grad``. ``targets`` (leaf Tensors or
     Nodes) have their gradients returned instead, in order (None where no gradient reaches them); backpropagation
     stops at a target node. Nodes are visited newest first, so each is reached after every node that uses it.
+    With ``batched`` the seeds are ``batching.Batched`` stacks of cotangents, all carried back in one pass.
     """
     pending: dict[Any, Any] = {}  # Node or leaf Tensor -> gradient so far
     heap: list[tuple[int, Node]] = []  # (-seq, node): the newest node on top, compared as ints in C
@@ -192,7 +194,12 @@ def backward(
         with set_grad_enabled(True):
             found = _backward_differentiable(heap, pending, stop_at, retain_graph)
     else:
-        found = _backward_arrays(heap, pending, stop_at, retain_graph)
+        if batched:
+            from . import batching
+
+            found = _backward_arrays(heap, pending, stop_at, retain_graph, batching)
+        else:
+            found = _backward_arrays(heap, pending, stop_at, retain_graph, numpy_math)
 
     results = [found.get(id(t)) if type(t) is Node else pending.pop(t, None) for t in targets]
     if accumulate:
@@ -202,11 +209,10 @@ def backward(
     return results
 
 
-def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
+def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: bool, m) -> dict:
     """First-order backward on NumPy arrays: the hot loop, kept lean (one rule call per input, no wrappers)."""
     found = {}
     heappop, heappush = heapq.heappop, heapq.heappush
-    m = numpy_math
     while heap:
         node = heappop(heap)[1]
         g = pending.pop(node)
@@ -236,12 +242,24 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     gi = unbroadcast(gi, shape, m)
                 _accumulate(pending, heap, heappush, parent, gi, g)
         else:
-            for parent, gi in zip(node.parents, local_gradients(node, g, m)):  # noqa: B905 - same length
+            if m is numpy_math or rule.batchable:
+                grads = local_gradients(node, g, m)
+            else:
+                grads = _rowwise_gradients(node, g)
+            for parent, gi in zip(node.parents, grads):  # noqa: B905 - same length
                 if gi is not None:
                     _accumulate(pending, heap, heappush, parent, gi, g)
         if not retain_graph:
             node.inputs = node.output = None
     return found
+
+
+def _rowwise_gradients(node: Node, g) -> list:
+    """A batch of cotangents through a rule whose vjps take one at a time: row by row, then stacked."""
+    from .batching import Batched
+
+    rows = [local_gradients(node, row, numpy_math) for row in g.value]
+    return [None if rows[0][i] is None else Batched(np.stack([r[i] for r in rows])) for i in range(len(rows[0]))]
 
 
 def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:

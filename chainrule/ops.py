@@ -9,6 +9,7 @@ This module is also the math namespace ``m`` that rules use to build differentia
 
 from __future__ import annotations
 
+import builtins  # this module defines sum, max, min, abs and pow: reach Python's own through here
 import itertools
 import numbers
 from collections.abc import Sequence
@@ -246,7 +247,7 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
         raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, not {axis!r}") from None
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
@@ -354,7 +355,7 @@ def transpose(x, *axes):
         axes = axes[0]
     if not axes:
         axes = tuple(range(x.ndim))[::-1]
-    axes = tuple(int(a) % builtins_max(x.ndim, 1) for a in axes)
+    axes = tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     return apply(lookup("transpose"), (x,), {"axes": axes})
@@ -500,6 +501,3 @@ def matmul(a, b):
         )
     return apply(lookup("matmul"), (a, b))
 
-
-def builtins_max(a, b):
-    return a if a > b else b

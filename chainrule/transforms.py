@@ -249,25 +249,50 @@ def _output(o):
 
 
 def _jacobian_of(trace: _Trace, out: Tensor):
+    if trace.create_graph:
+        rows = _jacobian_rows_differentiable(trace, out)
+    else:
+        rows = _jacobian_rows_batched(trace, out)
+    return trace.in_forms([np.reshape(r, out.shape + t.shape) if not isinstance(r, Tensor)
+                           else ops.reshape(r, out.shape + t.shape) for r, t in zip(rows, trace.inputs, strict=True)])
+
+
+# How many cotangents travel together through one backward pass (bounds the memory of a batched pass).
+_BATCH_ELEMENTS = 1 << 22
+
+
+def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
+    """The Jacobian of each input as (out.size, input.size), from batched backward passes (one per chunk)."""
+    from .batching import Batched
+
+    width = max(sum(t.size for t in trace.inputs), 1)
+    chunk = max(1, min(out.size, _BATCH_ELEMENTS // width))
+    blocks: list[list] = [[] for _ in trace.inputs]
+    eye = np.eye(out.size, dtype=out.dtype)
+    for start in range(0, out.size, chunk):
+        rows = eye[start:start + chunk]
+        seed = Batched(rows.reshape((rows.shape[0], *out.shape)))
+        grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, batched=True)
+                 if out.requires_grad else [None] * len(trace.inputs))
+        for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
+            value = np.zeros((rows.shape[0], *t.shape), dtype=t.dtype) if g is None else g.value
+            blocks[i].append(np.broadcast_to(value, (rows.shape[0], *t.shape)).reshape(rows.shape[0], -1))
+    return [np.concatenate(b, axis=0) if b else np.zeros((0, t.size), dtype=t.dtype)
+            for b, t in zip(blocks, trace.inputs, strict=True)]
+
+
+def _jacobian_rows_differentiable(trace: _Trace, out: Tensor) -> list:
+    """Row by row, recording each backward pass, so the Jacobian itself can be differentiated (nesting)."""
     rows: list[list] = [[] for _ in trace.inputs]
     for k in range(out.size):
         seed = np.zeros(out.size, dtype=out.dtype)
         seed[k] = 1
         grads = trace.pullback(out, seed.reshape(out.shape))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
-            rows[i].append(g if g is not None else np.zeros_like(t.data))
-    results = []
-    for i, t in enumerate(trace.inputs):
-        shape = out.shape + t.shape
-        if any(isinstance(r, Tensor) for r in rows[i]):
-            value = ops.reshape(ops.stack([ops.reshape(r, t.shape) if isinstance(r, Tensor) else
-                                           Tensor._make(np.asarray(r), None, False) for r in rows[i]]), shape)
-        elif rows[i]:
-            value = np.stack([np.asarray(r) for r in rows[i]]).reshape(shape)
-        else:
-            value = np.zeros(shape, dtype=t.dtype)
-        results.append(value)
-    return trace.in_forms(results)
+            rows[i].append(ops.reshape(g, (t.size,)) if isinstance(g, Tensor) else
+                           Tensor._make(np.zeros(t.size, dtype=t.dtype) if g is None else np.ravel(g), None, False))
+    return [ops.stack(r) if r else Tensor._make(np.zeros((0, t.size), dtype=t.dtype), None, False)
+            for r, t in zip(rows, trace.inputs, strict=True)]
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:

@@ -4,7 +4,8 @@ Each entry gives, per input, ``vjp(g, *xs, y, m, **params)``: the upstream gradi
 carried back to that input. The engine sums away broadcast dimensions afterwards, so a vjp may return a gradient
 that is broadcast-compatible with its input rather than exactly its shape. Parameters (``axis``, ``shape``...)
 arrive already normalised by ``chainrule.ops``: axes are tuples of non-negative ints, or None for all axes.
-Variadic rules (concatenate, stack) take ``vjp(i, g, xs, y, m, **params)`` instead.
+Variadic rules (concatenate, stack) take ``vjp(i, g, xs, y, m, **params)`` instead. Every vjp here also works on
+a batch of cotangents (``batchable=True``, checked rule by rule in tests/test_batching.py).
 """
 
 from __future__ import annotations
@@ -37,30 +38,30 @@ def _numpy_axis(axis):
 # Shapes: linear, so forward mode applies the op itself to the tangent.
 # ---------------------------------------------------------------------------------------------------------------
 register(Rule(
-    name="identity", forward=lambda x: x, kind=LINEAR, arity=1, vjps=(lambda g, x, y, m: g,),
+    name="identity", forward=lambda x: x, kind=LINEAR, batchable=True, arity=1, vjps=(lambda g, x, y, m: g,),
     text=("1",), tex=("1",), display="x", samples=(Sample(((3,),)),),
 ))
 register(Rule(
-    name="reshape", forward=np.reshape, kind=LINEAR, arity=1,
+    name="reshape", forward=np.reshape, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, shape: m.reshape(g, np.shape(x)),),
     text=("reshape g back to x's shape",), tex=(r"\operatorname{reshape}^{-1}",), display=r"\operatorname{reshape}(x)",
     samples=(Sample(((2, 3),), {"shape": (3, 2)}), Sample(((6,),), {"shape": (2, 1, 3)})),
 ))
 register(Rule(
-    name="transpose", forward=np.transpose, kind=LINEAR, arity=1,
+    name="transpose", forward=np.transpose, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axes: m.transpose(g, tuple(np.argsort(axes))),),
     text=("transpose g back",), tex=(r"\operatorname{transpose}^{-1}",), display="x^{T}",
     samples=(Sample(((2, 3),), {"axes": (1, 0)}), Sample(((2, 3, 4),), {"axes": (2, 0, 1)})),
 ))
 register(Rule(
-    name="broadcast_to", forward=np.broadcast_to, kind=LINEAR, arity=1,
+    name="broadcast_to", forward=np.broadcast_to, kind=LINEAR, batchable=True, arity=1,
     # The engine sums the broadcast gradient back down to x's shape.
     vjps=(lambda g, x, y, m, shape: g,),
     text=("sum g over the broadcast axes",), tex=(r"\sum_{\text{broadcast}}",), display=r"\operatorname{broadcast}(x)",
     samples=(Sample(((3,),), {"shape": (2, 3)}), Sample(((2, 1),), {"shape": (4, 2, 5)})),
 ))
 register(Rule(
-    name="astype", forward=lambda x, dtype: x.astype(dtype), kind=LINEAR, arity=1,
+    name="astype", forward=lambda x, dtype: x.astype(dtype), kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, dtype: m.astype(g, np.result_type(x)),),
     text=("1 (cast back)",), tex=("1",), display=r"\operatorname{cast}(x)",
     samples=(Sample(((3,),), {"dtype": np.dtype(np.float64)}),),
@@ -71,7 +72,7 @@ register(Rule(
 # Indexing: the gradient of x[index] scatters g into zeros, adding where an index repeats.
 # ---------------------------------------------------------------------------------------------------------------
 register(Rule(
-    name="getitem", forward=lambda x, index: x[index], kind=LINEAR, arity=1,
+    name="getitem", forward=lambda x, index: x[index], kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, index: m.scatter(g, index, np.shape(x)),),
     text=("g scattered back to the indexed places (repeats add up)",), tex=(r"\operatorname{scatter}(g)",),
     display="x[i]",
@@ -81,7 +82,7 @@ register(Rule(
              Sample(((2, 3),), {"index": np.array([[True, False, True], [False, True, True]])})),
 ))
 register(Rule(
-    name="scatter", forward=numpy_math.scatter, kind=LINEAR, arity=1,
+    name="scatter", forward=numpy_math.scatter, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, index, shape: g[index],),
     text=("g at the indexed places",), tex=("g[i]",), display=r"\operatorname{scatter}(x)",
     samples=(Sample(((3,),), {"index": np.array([0, 2, 2]), "shape": (4,)}),),
@@ -98,13 +99,13 @@ def _concatenate_vjp(i, g, xs, y, m, axis):
 
 
 register(Rule(
-    name="concatenate", forward=lambda *xs, axis: np.concatenate(xs, axis=axis), kind=LINEAR, arity=-1,
+    name="concatenate", forward=lambda *xs, axis: np.concatenate(xs, axis=axis), kind=LINEAR, batchable=True, arity=-1,
     vjps=(_concatenate_vjp,), text=("g's slice for this input",), tex=("g_{[i]}",),
     display=r"\operatorname{concat}(x_1, \dots)", aliases=("concat",),
     samples=(Sample(((2, 3), (4, 3)), {"axis": 0}), Sample(((2, 1), (2, 3), (2, 2)), {"axis": 1})),
 ))
 register(Rule(
-    name="stack", forward=lambda *xs, axis: np.stack(xs, axis=axis), kind=LINEAR, arity=-1,
+    name="stack", forward=lambda *xs, axis: np.stack(xs, axis=axis), kind=LINEAR, batchable=True, arity=-1,
     vjps=(lambda i, g, xs, y, m, axis: g[(slice(None),) * axis + (i,)],),
     text=("g's slice for this input",), tex=("g_{[i]}",), display=r"\operatorname{stack}(x_1, \dots)",
     samples=(Sample(((3,), (3,)), {"axis": 0}), Sample(((2, 3), (2, 3), (2, 3)), {"axis": 2})),
@@ -130,12 +131,12 @@ def _mean(x, axis, keepdims):
 
 
 register(Rule(
-    name="sum", forward=_sum, kind=LINEAR, arity=1,
+    name="sum", forward=_sum, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims: m.broadcast_to(_expand(g, x, axis, keepdims, m), np.shape(x)),),
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
 ))
 register(Rule(
-    name="mean", forward=_mean, kind=LINEAR, arity=1,
+    name="mean", forward=_mean, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims:
           m.broadcast_to(_expand(g, x, axis, keepdims, m) / _count(x, axis), np.shape(x)),),
     text=("1/n for every averaged element",), tex=(r"\frac{1}{n}",), display=r"\frac{1}{n}\sum_i x_i",
@@ -153,7 +154,7 @@ def _extreme_share(x, y, axis, keepdims, m):
 
 def _extreme_rule(name, forward, text):
     register(Rule(
-        name=name, forward=forward, kind=GENERAL, arity=1,
+        name=name, forward=forward, kind=GENERAL, batchable=True, arity=1,
         vjps=(lambda g, x, y, m, axis, keepdims: _expand(g, x, axis, keepdims, m) * _extreme_share(x, y, axis,
                                                                                                    keepdims, m),),
         jvp=lambda ts, x, y, m, axis, keepdims: m.sum(ts[0] * _extreme_share(x, y, axis, keepdims, m), axis=axis,
@@ -183,7 +184,7 @@ def _std(x, axis, keepdims, ddof):
 
 
 register(Rule(
-    name="var", forward=_var, kind=GENERAL, arity=1,
+    name="var", forward=_var, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims, ddof:
           _expand(g, x, axis, keepdims, m) * (2 / (_count(x, axis) - ddof)) * _centered(x, axis, m),),
     jvp=lambda ts, x, y, m, axis, keepdims, ddof:
@@ -193,7 +194,7 @@ register(Rule(
     samples=tuple(Sample(s.shapes, {**s.params, "ddof": d}) for s, d in zip(REDUCE_SAMPLES, (0, 1, 0), strict=True)),
 ))
 register(Rule(
-    name="std", forward=_std, kind=GENERAL, arity=1,
+    name="std", forward=_std, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims, ddof:
           _expand(g / y, x, axis, keepdims, m) * (1 / (_count(x, axis) - ddof)) * _centered(x, axis, m),),
     jvp=lambda ts, x, y, m, axis, keepdims, ddof:
@@ -223,8 +224,10 @@ def _product_of_others(x, y, axis, keepdims, m):
     flat = m.reshape(moved, shape[: len(rest)] + (k,))
     # Row j of the (k, k) matrix holds the group with element j replaced by 1; its product is "all but j".
     eye = np.eye(k, dtype=bool)
-    others = m.prod(m.where(eye, 1, m.expand_dims(flat, (-2,))), axis=(np.ndim(data) - len(axes) + 1,),
-                    keepdims=False) if m is not numpy_math else _others_numpy(flat)
+    if isinstance(flat, np.ndarray):
+        others = _others_numpy(flat)
+    else:
+        others = m.prod(m.where(eye, 1, m.expand_dims(flat, (-2,))), axis=(np.ndim(data) - len(axes) + 1,))
     return m.transpose(m.reshape(others, shape), tuple(np.argsort(order)))
 
 
@@ -236,7 +239,7 @@ def _others_numpy(flat):
 
 
 register(Rule(
-    name="prod", forward=_prod, kind=GENERAL, arity=1,
+    name="prod", forward=_prod, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims:
           _expand(g, x, axis, keepdims, m) * _product_of_others(x, y, axis, keepdims, m),),
     jvp=lambda ts, x, y, m, axis, keepdims:
@@ -277,7 +280,7 @@ SOFTMAX_SAMPLES = (Sample(((5,),), {"axis": (0,)}), Sample(((3, 4),), {"axis": (
                    Sample(((2, 3, 4),), {"axis": (0,)}))
 
 register(Rule(
-    name="logsumexp", forward=_logsumexp, kind=GENERAL, arity=1,
+    name="logsumexp", forward=_logsumexp, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims:
           _expand(g, x, axis, keepdims, m) * m.exp(x - _expand(y, x, axis, keepdims, m)),),
     jvp=lambda ts, x, y, m, axis, keepdims:
@@ -286,14 +289,14 @@ register(Rule(
     samples=REDUCE_SAMPLES,
 ))
 register(Rule(
-    name="softmax", forward=_softmax, kind=GENERAL, arity=1,
+    name="softmax", forward=_softmax, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis: y * (g - m.sum(g * y, axis=axis, keepdims=True)),),
     jvp=lambda ts, x, y, m, axis: y * (ts[0] - m.sum(ts[0] * y, axis=axis, keepdims=True)),
     text=("y_i*(delta_ij - y_j)",), tex=(r"y_i(\delta_{ij} - y_j)",), display=r"\frac{e^{x_i}}{\sum_j e^{x_j}}",
     samples=SOFTMAX_SAMPLES,
 ))
 register(Rule(
-    name="log_softmax", forward=_log_softmax, kind=GENERAL, arity=1,
+    name="log_softmax", forward=_log_softmax, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis: g - m.exp(y) * m.sum(g, axis=axis, keepdims=True),),
     jvp=lambda ts, x, y, m, axis: ts[0] - m.sum(m.exp(y) * ts[0], axis=axis, keepdims=True),
     text=("delta_ij - softmax(x)_j",), tex=(r"\delta_{ij} - \operatorname{softmax}(x)_j",),
@@ -322,7 +325,7 @@ def _matmul_vjp_b(g, a, b, y, m):
 
 
 register(Rule(
-    name="matmul", forward=np.matmul, kind=MULTILINEAR, arity=2, vjps=(_matmul_vjp_a, _matmul_vjp_b),
+    name="matmul", forward=np.matmul, kind=MULTILINEAR, batchable=True, arity=2, vjps=(_matmul_vjp_a, _matmul_vjp_b),
     text=("g @ b.T", "a.T @ g"), tex=(r"g\,b^{T}", r"a^{T} g"), display="a b",
     samples=(Sample(((3, 4), (4, 2))), Sample(((4,), (4,))), Sample(((4,), (4, 3))), Sample(((2, 4), (4,))),
              Sample(((2, 3, 4), (4, 5))), Sample(((2, 1, 3, 4), (3, 4, 2)))),

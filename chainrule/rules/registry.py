@@ -78,6 +78,10 @@ class Rule:
     order: int = 2  # highest derivative order the tests check by finite differences
     aliases: tuple[str, ...] = ()
     note: str = ""  # the convention at kinks and edges, shown in docs
+    # Whether the vjps also accept a batch of cotangents (batching.Batched), so jacobian can run them all in one
+    # pass. Elementwise rules always do; others say so once checked (tests/test_batching.py), else the engine
+    # applies them row by row.
+    batchable: bool = False
     flows: Any = field(init=False, repr=False)  # flows[i]: does gradient flow into input i (derived)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,194 @@
+"""Many backward passes in one: a cotangent with a leading batch axis, carried through the unchanged rules.
+
+``jacobian`` needs one vector-Jacobian product per output element. Rather than walking the graph once per row,
+the rows travel together: the upstream gradient becomes a ``Batched`` array of shape ``(B, *shape)``, which reports
+its per-example ``shape`` to the rules, so every rule written for one cotangent works for B of them. Arithmetic
+broadcasts the per-example part against the rules' unbatched arrays, and the namespace below (the ``m`` the rules
+receive) shifts axes by one wherever a rule names them. Each NumPy call then handles all B rows at once.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .rules import numpy_math
+
+
+class Batched:
+    """B cotangents stacked along a leading axis; ``shape`` and ``ndim`` describe one of them."""
+
+    __slots__ = ("value",)
+    __array_ufunc__ = None  # ndarray (op) Batched defers to Batched's reflected operators
+
+    def __init__(self, value: np.ndarray) -> None:
+        self.value = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape[1:]
+
+    @property
+    def ndim(self) -> int:
+        return self.value.ndim - 1
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.value.dtype
+
+    def copy(self) -> Batched:
+        return Batched(self.value.copy())
+
+    def __getitem__(self, index) -> Batched:
+        index = index if isinstance(index, tuple) else (index,)
+        return Batched(self.value[(slice(None), *index)])
+
+    def __neg__(self) -> Batched:
+        return Batched(-self.value)
+
+    def __add__(self, other):
+        a, b = _aligned(self, other)
+        return Batched(a + b)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        a, b = _aligned(self, other)
+        return Batched(a - b)
+
+    def __rsub__(self, other):
+        a, b = _aligned(self, other)
+        return Batched(b - a)
+
+    def __mul__(self, other):
+        a, b = _aligned(self, other)
+        return Batched(a * b)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        a, b = _aligned(self, other)
+        return Batched(a / b)
+
+    def __rtruediv__(self, other):
+        a, b = _aligned(self, other)
+        return Batched(b / a)
+
+
+def _aligned(x: Batched, other) -> tuple:
+    """x's array and other's, shaped so that NumPy broadcasts the per-example parts and keeps the batch axis."""
+    value = x.value
+    if type(other) is Batched:
+        extra = x.ndim - other.ndim
+        other = other.value
+        if extra > 0:
+            other = other.reshape((other.shape[0],) + (1,) * extra + other.shape[1:])
+        elif extra < 0:
+            value = value.reshape((value.shape[0],) + (1,) * -extra + value.shape[1:])
+        return value, other
+    extra = np.ndim(other) - x.ndim
+    if extra > 0:  # a per-example array with fewer axes than the unbatched operand: put the batch axis first
+        value = value.reshape((value.shape[0],) + (1,) * extra + value.shape[1:])
+    return value, other
+
+
+def _raw(x):
+    return x.value if type(x) is Batched else x
+
+
+def _shift(axis):
+    """Per-example axes as axes of the batched array (negative axes already count from the end)."""
+    if axis is None:
+        return None
+    if isinstance(axis, tuple):
+        return tuple(a + 1 if a >= 0 else a for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The namespace: NumPy's for unbatched arrays; batch-aware where a Batched cotangent can arrive.
+# ---------------------------------------------------------------------------------------------------------------
+def __getattr__(name: str):
+    return getattr(numpy_math, name)
+
+
+def sum(x, axis=None, keepdims=False):
+    if type(x) is not Batched:
+        return numpy_math.sum(x, axis, keepdims)
+    axes = tuple(range(1, x.value.ndim)) if axis is None else _shift(axis)
+    return Batched(np.sum(x.value, axis=axes, keepdims=keepdims))
+
+
+def mean(x, axis=None, keepdims=False):
+    if type(x) is not Batched:
+        return numpy_math.mean(x, axis, keepdims)
+    axes = tuple(range(1, x.value.ndim)) if axis is None else _shift(axis)
+    return Batched(np.mean(x.value, axis=axes, keepdims=keepdims))
+
+
+def reshape(x, shape):
+    if type(x) is not Batched:
+        return np.reshape(x, shape)
+    return Batched(np.reshape(x.value, (x.value.shape[0], *shape)))
+
+
+def broadcast_to(x, shape):
+    if type(x) is not Batched:
+        return np.broadcast_to(x, shape)
+    value = x.value.reshape((x.value.shape[0],) + (1,) * (len(shape) - x.ndim) + x.shape)
+    return Batched(np.broadcast_to(value, (x.value.shape[0], *shape)))
+
+
+def transpose(x, axes=None):
+    if type(x) is not Batched:
+        return np.transpose(x, axes)
+    axes = tuple(range(x.ndim))[::-1] if axes is None else axes
+    return Batched(np.transpose(x.value, (0, *(a + 1 for a in axes))))
+
+
+def expand_dims(x, axis):
+    if type(x) is not Batched:
+        return np.expand_dims(x, axis)
+    return Batched(np.expand_dims(x.value, _shift(tuple(axis) if not isinstance(axis, int) else axis)))
+
+
+def swapaxes(x, a, b):
+    if type(x) is not Batched:
+        return np.swapaxes(x, a, b)
+    return Batched(np.swapaxes(x.value, _shift(a), _shift(b)))
+
+
+def matmul(a, b):
+    if type(a) is not Batched and type(b) is not Batched:
+        return np.matmul(a, b)
+    if type(b) is Batched and b.ndim == 1:
+        # A vector per row: make each a (k, 1) matrix behind a's batch axes, multiply, drop the 1 again.
+        rows = b.value.reshape((b.value.shape[0],) + (1,) * builtins.max(np.ndim(a) - 2, 0) + (b.shape[0], 1))
+        return Batched(np.matmul(_raw(a), rows)[..., 0])
+    return Batched(np.matmul(_raw(a), _raw(b)))
+
+
+def astype(x, dtype):
+    if type(x) is not Batched:
+        return numpy_math.astype(x, dtype)
+    return Batched(x.value.astype(dtype, copy=False))
+
+
+def where(condition, a, b):
+    if type(a) is not Batched and type(b) is not Batched:
+        return np.where(condition, a, b)
+    return Batched(np.where(condition, _raw(a), _raw(b)))
+
+
+def scatter(g, index, shape):
+    if type(g) is not Batched:
+        return numpy_math.scatter(g, index, shape)
+    index = index if isinstance(index, tuple) else (index,)
+    out = np.zeros((g.value.shape[0], *shape), dtype=g.dtype)
+    full = (slice(None), *index)
+    if numpy_math.is_basic_index(index):
+        out[full] = g.value
+    else:
+        np.add.at(out, full, g.value)
+    return Batched(out)
