@@ -20,6 +20,8 @@ from .ops import (
 from .graph import is_grad_enabled, no_grad, set_grad_enabled
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
+from .explain import check_derivative, explain
+from .viz import draw
 from .errors import (
     ChainruleError, DomainError, ExpressionError, GradcheckError, GraphError, MissingDependencyError,
     NoDerivativeError, ShapeError,

@@ -29,6 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--seed", type=int, default=0, help="seed for the sample points (default 0)")
     rules.set_defaults(run=_rules)
 
+    from . import derive
+
+    sub = commands.add_parser("derive", help="value, gradient, higher orders, explanation and plot of an expression")
+    derive.add_derive_arguments(sub)
+    sub.set_defaults(run=derive.run_derive)
+    sub = commands.add_parser("demo", help="the story end to end: the table, one sigmoid neuron, a trained network")
+    derive.add_demo_arguments(sub)
+    sub.set_defaults(run=derive.run_demo)
+
     try:
         from . import train
     except ImportError:  # the training job is optional until its module exists

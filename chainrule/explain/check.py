@@ -1,0 +1,148 @@
+"""Is a hand-derived derivative right? Checked symbolically and at random points against the engine."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import DomainError, ExpressionError
+from ..graph import backward, no_grad
+from ..symbolic import parser
+from ..tensor import Tensor
+from .steps import fmt, tensor_math
+
+# Where random points are drawn, in turn: the whole line near 0, positives (log, sqrt), inside (-1, 1) (arcsin).
+_RANGES = ((-3.0, 3.0), (0.05, 3.0), (-0.95, 0.95))
+
+
+@dataclass
+class DerivativeCheck:
+    """The verdict on a claimed derivative; truthy when it is right.
+
+    ``ok``; ``symbolic`` (True: the difference simplifies to 0; False: to a nonzero constant; None: SymPy missing
+    or undecided); ``points_checked``; on a mismatch, ``point`` (variable -> value) with ``expected`` (the engine's
+    derivative there) and ``claimed`` (the claimed formula's value there). ``formula`` is the derivative from the
+    rule table (SymPy), when available.
+    """
+
+    ok: bool
+    expression: str
+    claimed_expression: str
+    wrt: str
+    symbolic: bool | None = None
+    points_checked: int = 0
+    point: dict[str, float] | None = None
+    expected: float | None = None
+    claimed: float | None = None
+    formula: Any = None
+    note: str = field(default="", repr=False)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = f"d/d{self.wrt} [{self.expression}]"
+        truth = f" (from the rule table: {self.formula})" if self.formula is not None else ""
+        if self.ok:
+            how = []
+            if self.symbolic:
+                how.append("symbolically (SymPy)")
+            how.append(f"numerically at {self.points_checked} random points")
+            return f"right: {head} = {self.claimed_expression}, checked {' and '.join(how)}"
+        if self.point is not None:
+            at = ", ".join(f"{n} = {fmt(v)}" for n, v in self.point.items())
+            return (f"wrong: {head} is not {self.claimed_expression}: at {at} the derivative is {fmt(self.expected)} "
+                    f"but the claim gives {fmt(self.claimed)}{truth}")
+        return f"wrong: {head} is not {self.claimed_expression}: their difference is a nonzero constant{truth}"
+
+
+def _values_at(tree, claimed_tree, wrt: str, point: dict[str, float]) -> tuple[float, float]:
+    """(the engine's ∂f/∂wrt, the claimed formula's value) at ``point``."""
+    leaves = {n: Tensor._make(np.asarray(v), None, n == wrt) for n, v in point.items()}
+    with np.errstate(all="ignore"):
+        out = parser.evaluate(tree, leaves, tensor_math)
+        expected = 0.0
+        if isinstance(out, Tensor) and out.requires_grad:
+            (g,) = backward([out], [np.ones_like(out.data)], targets=[leaves[wrt]], accumulate=False)
+            expected = 0.0 if g is None else float(np.asarray(g))
+        with no_grad():
+            claimed = parser.evaluate(claimed_tree, {n: float(v) for n, v in point.items()}, tensor_math)
+        claimed = float(np.asarray(claimed.data if isinstance(claimed, Tensor) else claimed))
+        if not math.isfinite(float(np.asarray(out.data if isinstance(out, Tensor) else out))):
+            expected = math.nan
+    return expected, claimed
+
+
+def _symbolic(tree, claimed_tree, wrt: str) -> tuple[bool | None, Any, str]:
+    try:
+        from ..symbolic import formulas
+    except ImportError:  # MissingDependencyError: SymPy is not installed
+        return None, None, "SymPy is not installed (pip install 'chainrule[symbolic]'): checked numerically only"
+    sympy = formulas.sympy
+    raw = formulas.derivative(tree, wrt, simplify=False)
+    difference = sympy.simplify(raw - formulas.to_sympy(claimed_tree))
+    if difference != 0 and difference.has(formulas.sigmoid):  # σ written out as 1/(1 + e^-x) on one side
+        difference = sympy.simplify(difference.rewrite(sympy.exp))
+    if difference == 0:
+        verdict = True
+    elif difference.is_number and difference.is_nonzero:
+        verdict = False
+    else:
+        verdict = None
+    return verdict, formulas.tidy(raw), ""
+
+
+def check_derivative(expr: str, claimed: str, wrt: str = "x", *, points: int = 20, seed: int = 0,
+                     rtol: float = 1e-6, atol: float = 1e-9) -> DerivativeCheck:
+    """Check a hand-derived derivative: ``claimed`` should equal d ``expr`` / d ``wrt``.
+
+    Both are parsed safely. The claim is compared symbolically (their difference simplified, with SymPy) and
+    numerically at ``points`` random points where both are finite, against the engine's own gradient. It is right
+    when no point disagrees (within ``rtol``/``atol``) and SymPy does not find a nonzero difference.
+
+    >>> import chainrule as cr
+    >>> bool(cr.check_derivative("sin(x)**2", "2*sin(x)*cos(x)"))
+    True
+    >>> r = cr.check_derivative("x**3", "3*x")
+    >>> r.ok, r.point is not None
+    (False, True)
+    """
+    if not isinstance(wrt, str) or not wrt.isidentifier():
+        raise ExpressionError(f"check_derivative: wrt must be a variable name, got {wrt!r}")
+    tree = parser.parse(expr)
+    claimed_tree = parser.parse(claimed)
+    names = set(parser.variables(tree))
+    stray = sorted(set(parser.variables(claimed_tree)) - names - {wrt})
+    if stray:
+        raise ExpressionError(
+            f"the claimed derivative uses {', '.join(map(repr, stray))}, which '{parser.to_string(tree)}' does not "
+            f"have; its variables are {', '.join(sorted(names)) or 'none'}"
+        )
+    names = sorted(names | {wrt})
+    text, claimed_text = parser.to_string(tree), parser.to_string(claimed_tree)
+    symbolic, formula, note = _symbolic(tree, claimed_tree, wrt)
+
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for attempt in range(50 * points):
+        lo, hi = _RANGES[attempt % len(_RANGES)]
+        point = {n: float(np.round(rng.uniform(lo, hi), 4)) for n in names}
+        expected, value = _values_at(tree, claimed_tree, wrt, point)
+        if not (math.isfinite(expected) and math.isfinite(value)):
+            continue
+        checked += 1
+        if abs(expected - value) > atol + rtol * abs(expected):
+            return DerivativeCheck(False, text, claimed_text, wrt, symbolic, checked, point, expected, value,
+                                   formula, note)
+        if checked >= points:
+            break
+    if checked == 0:
+        raise DomainError(
+            f"check_derivative: found no point where both '{text}' and its claimed derivative '{claimed_text}' are "
+            f"finite (tried {50 * points} points in {', '.join(map(str, _RANGES))})"
+        )
+    return DerivativeCheck(symbolic is not False, text, claimed_text, wrt, symbolic, checked, None, None, None,
+                           formula, note)

@@ -1,0 +1,556 @@
+"""Explanations: the chain rule at work on the user's own expression, read from the graph that backward uses.
+
+``explain("sigmoid(w*x + b)", w=0.5, x=2.0, b=-1.0)`` evaluates the expression with chainrule's ops on one leaf
+Tensor per variable, so the engine records its usual graph. The forward steps are that graph's nodes, oldest first
+(v1, v2, ...). The backward steps visit the nodes newest first, the order ``backward`` pops them from its heap; at
+each node and input they show the rule from the table, the local derivative computed by the very entry the engine
+calls (the rule's derivative with the NumPy namespace at the node's saved values), the upstream gradient and their
+product. Where a value feeds several places, the contributions and their sum are shown. The final gradients are
+the engine's own (``backward`` on the same graph), and the tests check that they equal ``cr.grad``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..errors import DomainError, ExpressionError
+from ..graph import Node, backward, local_gradients, reachable_nodes, unbroadcast
+from ..rules import numpy_math
+from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule
+from ..symbolic import parser
+from ..tensor import Tensor
+
+SYMBOLIC_HINT = "install SymPy for symbolic formulas: pip install 'chainrule[symbolic]'"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Step records.
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ForwardStep:
+    """``name = op(inputs) = value``: one node of the graph, in the order it was computed."""
+
+    name: str  # v1, v2, ...
+    op: str  # the rule's name
+    inputs: tuple[str, ...]  # variable names, earlier step names, or constants written as numbers
+    value: Any  # a float (an array only for functions that build arrays)
+    expression: str  # the step in the expression's own notation, e.g. "w*x" or "sigmoid(v2)"
+    kind: str = field(default="forward", init=False)
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """The chain rule at one node for one input: ∂f/∂input = ∂f/∂output · local derivative."""
+
+    node: str  # the step whose output is differentiated, e.g. v3
+    op: str
+    input: str  # the input the gradient flows to (a step or variable name)
+    index: int  # which input of the rule
+    rule: str  # the rule, e.g. "σ'(u) = σ(u)(1−σ(u))"
+    rule_tex: str  # the same rule in TeX
+    local: Any  # the local derivative at the point (None for array rules, whose vjp has no single number)
+    upstream: Any  # ∂f/∂(node's output)
+    product: Any  # upstream · local: this input's share of the gradient
+    at: str = ""  # where the local derivative was evaluated, e.g. "u = v2 = 0"
+    kind: str = field(default="backward", init=False)
+
+
+@dataclass(frozen=True)
+class Accumulation:
+    """A value that feeds several places: its gradient is the sum of the contributions (the multivariable rule)."""
+
+    name: str
+    contributions: tuple[tuple[str, Any], ...]  # (where from, e.g. "v1 (input a)", value)
+    total: Any
+    kind: str = field(default="accumulate", init=False)
+
+
+Step = ForwardStep | BackwardStep | Accumulation
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rules written for people: σ'(u) = σ(u)(1−σ(u)).
+# ---------------------------------------------------------------------------------------------------------------
+_FUNCTION_SYMBOLS = {"sigmoid": "σ", "sqrt": "√", "log": "ln"}  # on the right of a rule
+_RULE_NAMES = {"sigmoid": "σ", "log": "ln"}  # on the left: σ'(u)
+_SUPERSCRIPTS = {"2": "²", "3": "³"}
+_OPERATOR_FORMS = {
+    "add": ("a + b", "a + b"), "subtract": ("a − b", "a - b"), "multiply": ("a·b", r"a \cdot b"),
+    "divide": ("a/b", r"\frac{a}{b}"), "power": ("a^b", "a^{b}"),
+}
+_TOKEN = re.compile(r"\s+|\*\*|[A-Za-z_][A-Za-z_0-9]*|\d+(?:\.\d*)?|.")
+
+
+def pretty(text: str, rename: Mapping[str, str] | None = None) -> str:
+    """A rule's plain text in Unicode: ``sigmoid(x)*(1 - sigmoid(x))`` -> ``σ(u)(1−σ(u))`` (with x renamed u)."""
+    rename = rename or {}
+    tokens = _TOKEN.findall(text)
+    out: list[str] = []
+    depth = 0
+    skip_space = False
+    previous = ""  # the last non-space token
+    for k, tok in enumerate(tokens):
+        if not tok:  # consumed as a superscript
+            continue
+        nxt = next((t for t in tokens[k + 1:] if t and not t.isspace()), "")
+        if tok.isspace():
+            if not skip_space:
+                out.append(" ")
+            skip_space = False
+            continue
+        skip_space = False
+        binary = bool(previous) and (previous[-1].isalnum() or previous in (")", "²", "³"))
+        if tok[0].isalpha() or tok[0] == "_":
+            piece = rename.get(tok, _FUNCTION_SYMBOLS.get(tok, tok) if nxt == "(" else tok)
+        elif tok == "**":
+            following = tokens[k + 1] if k + 1 < len(tokens) else ""
+            after = tokens[k + 2] if k + 2 < len(tokens) else ""
+            if following in _SUPERSCRIPTS and after in ("", " ", ")", "*", "/"):
+                tokens[k + 1] = ""  # consumed
+                piece = _SUPERSCRIPTS[following]
+            else:
+                piece = "^"
+        elif tok == "*":
+            piece = "" if previous == ")" and nxt == "(" else "·"
+        elif tok in "+-" and binary:
+            symbol = "−" if tok == "-" else "+"
+            if depth > 0:
+                while out and out[-1] == " ":
+                    out.pop()
+                piece, skip_space = symbol, True
+            else:
+                piece = symbol
+        elif tok == "-":
+            piece = "−"
+        else:
+            piece = tok
+            depth += tok == "("
+            depth -= tok == ")"
+        if piece:
+            out.append(piece)
+            previous = piece
+    return "".join(out).strip()
+
+
+def _rename_tex(tex: str, rename: Mapping[str, str]) -> str:
+    if not rename:
+        return tex
+    pattern = re.compile(r"(?<![\\A-Za-z])\b(" + "|".join(map(re.escape, rename)) + r")\b")
+    return pattern.sub(lambda m: rename[m.group(1)], tex)
+
+
+def rule_forms(rule: Rule, i: int) -> tuple[str, str]:
+    """The rule for input ``i`` as (Unicode text, TeX): ``σ'(u) = σ(u)(1−σ(u))`` and its TeX."""
+    arg = rule.args[i] if i < len(rule.args) else f"x{i + 1}"
+    rename = {"x": "u"} if rule.arity == 1 else {}
+    tex_rhs = _rename_tex(rule.tex[i], rename)
+    display = rule.display
+    if " = " in display and "(x)" in display.split(" = ")[0]:  # "\sigma(x) = \frac{1}{1 + e^{-x}}": the name
+        display = display.split(" = ")[0]
+    display = _rename_tex(display, rename)
+    if any(op in display for op in (" - ", " + ", "<", ">", "=", r"\le", r"\ge", r"\ne", "?")):
+        display = rf"\left({display}\right)"
+    text_rhs = pretty(rule.text[i], rename)
+    tex_arg = arg if len(arg) == 1 else rf"\text{{{arg}}}"
+    if rule.arity == 1:
+        symbol = _RULE_NAMES.get(rule.name, rule.name)
+        if rule.name == "negative":
+            return f"d(−u)/du = {text_rhs}", rf"\frac{{d}}{{du}}\left(-u\right) = {tex_rhs}"
+        return f"{symbol}'(u) = {text_rhs}", rf"\frac{{d}}{{du}} {display} = {tex_rhs}"
+    if rule.name in _OPERATOR_FORMS:
+        text_f, tex_f = _OPERATOR_FORMS[rule.name]
+        left = f"∂({text_f})/∂{arg}"
+        return f"{left} = {text_rhs}", rf"\frac{{\partial}}{{\partial {tex_arg}}}\left({tex_f}\right) = {tex_rhs}"
+    call = "log(x, a)" if rule.name == "logb" else f"{rule.name}({', '.join(rule.args)})"
+    left = f"∂{call}/∂{arg}"
+    return f"{left} = {text_rhs}", rf"\frac{{\partial}}{{\partial {tex_arg}}} {display} = {tex_rhs}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Numbers.
+# ---------------------------------------------------------------------------------------------------------------
+def number(value: Any) -> Any:
+    """A step's value as a Python float, or an ndarray when it has more than one element."""
+    array = np.asarray(value)
+    return float(array) if array.size == 1 else array.astype(float)
+
+
+def fmt(value: Any, digits: int = 6) -> str:
+    """A number as people write it: 0.5, 0.125, -1, 2.71828; arrays in brackets."""
+    if value is None:
+        return "—"
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, precision=4, separator=", ", max_line_width=60)
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.{digits}g}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluating expressions with chainrule's ops.
+# ---------------------------------------------------------------------------------------------------------------
+class _TensorMath:
+    """The parser's functions and constants as chainrule ops, so evaluating an expression records a graph."""
+
+    pi = math.pi
+    e = math.e
+
+    def __getattr__(self, name: str):
+        if name not in parser.DEFAULT_FUNCTIONS:
+            raise AttributeError(name)
+        return getattr(ops, name)
+
+
+tensor_math = _TensorMath()
+
+
+def _check_value(name: str, value: Any) -> float:
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ExpressionError(
+            f"the value of '{name}' must be a real number, got {type(value).__name__} {value!r:.40}; "
+            f"e.g. {name}=1.5"
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise DomainError(f"the value of '{name}' must be finite, got {value}")
+    return value
+
+
+def check_point(wanted: tuple[str, ...], point: Mapping[str, Any], what: str) -> dict[str, float]:
+    """The point's values in ``wanted`` order, after checking names and types; clear errors otherwise."""
+    missing = [n for n in wanted if n not in point]
+    extra = [n for n in point if n not in wanted]
+    have = ", ".join(wanted) or "no variables"
+    if missing:
+        listed = ", ".join(f"{n}=..." for n in missing)
+        raise ExpressionError(f"missing value for {', '.join(map(repr, missing))}: {what} has {have}; give {listed}")
+    if extra:
+        raise ExpressionError(
+            f"unknown variable {', '.join(map(repr, extra))}: {what} has {have}; remove the extra value"
+        )
+    return {n: _check_value(n, point[n]) for n in wanted}
+
+
+def _ordered(names: tuple[str, ...], point: Mapping[str, Any]) -> tuple[str, ...]:
+    """Variables in the order the user gave them (then any missing ones, alphabetically)."""
+    given = [n for n in point if n in names]
+    return tuple(given + [n for n in names if n not in given])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The graph as a parser tree (for functions of Tensors, so their formulas come from the same rule table).
+# ---------------------------------------------------------------------------------------------------------------
+_TREE_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+
+
+def graph_to_tree(root: Tensor, names: Mapping[int, str]) -> parser.Expr | None:
+    """The recorded computation as an expression tree, or None if it uses ops outside the parser's grammar."""
+    built: dict[int, parser.Expr] = {}
+
+    def operand(node: Node, i: int) -> parser.Expr | None:
+        parent = node.parents[i]
+        if isinstance(parent, Node):
+            return built.get(id(parent))
+        if parent is not None:
+            name = names.get(id(parent))
+            return None if name is None else parser.Variable(name)
+        value = np.asarray(node.inputs[i])
+        if value.size != 1:
+            return None
+        v = float(value)
+        return parser.Number(v) if v >= 0 else parser.Negate(parser.Number(-v))
+
+    for node in reachable_nodes(root):
+        rule = node.rule
+        args = [operand(node, i) for i in range(len(node.parents))]
+        if any(a is None for a in args) or node.params:
+            return None
+        if rule.name in _TREE_OPERATORS:
+            tree = parser.Binary(_TREE_OPERATORS[rule.name], args[0], args[1])
+        elif rule.name == "negative":
+            tree = parser.Negate(args[0])
+        elif rule.name == "logb":
+            tree = parser.Call("log", tuple(args))
+        elif rule.name in parser.DEFAULT_FUNCTIONS and len(args) == 1:
+            tree = parser.Call(rule.name, tuple(args))
+        else:
+            return None
+        built[id(node)] = tree
+    if root.node is None:
+        return None
+    return built.get(id(root.node))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The walk.
+# ---------------------------------------------------------------------------------------------------------------
+def _local_derivative(node: Node, i: int) -> Any:
+    """The local derivative ∂output/∂input_i at the node's saved values: the rule entry the engine calls."""
+    local = node.rule.derivatives[i]
+    if local is ONE:
+        return 1.0
+    if local is MINUS_ONE:
+        return -1.0
+    if local is NO_GRAD:
+        return 0.0
+    return local(*node.inputs, node.output, numpy_math, **node.params)
+
+
+def _expression(rule: Rule, inputs: list[str], params: dict) -> str:
+    if rule.name in _TREE_OPERATORS:
+        return f"{inputs[0]} {_TREE_OPERATORS[rule.name]} {inputs[1]}"
+    if rule.name == "negative":
+        return f"-{inputs[0]}"
+    shown = [*inputs, *(f"{k}={v!r}" for k, v in params.items())]
+    return f"{rule.name}({', '.join(shown)})"
+
+
+def _at(rule: Rule, input_names: list[str], values: list[Any]) -> str:
+    if rule.arity == 1:
+        return f"u = {input_names[0]} = {fmt(values[0])}"
+    parts = []
+    for a, n, v in zip(rule.args, input_names, values, strict=False):
+        parts.append(f"{a} = {fmt(v)}" if n in (a, fmt(v)) else f"{a} = {n} = {fmt(v)}")
+    return ", ".join(parts)
+
+
+class _Walk:
+    """Forward and backward steps over the graph of one scalar root."""
+
+    def __init__(self, root: Tensor, names: Mapping[int, str]) -> None:
+        self.root = root
+        self.leaf_names = names
+        self.nodes = reachable_nodes(root)
+        self.node_names = {id(n): f"v{k}" for k, n in enumerate(self.nodes, start=1)}
+        self.extra_leaves: dict[int, str] = {}
+
+    def name_of(self, node: Node, i: int) -> str:
+        parent = node.parents[i]
+        if isinstance(parent, Node):
+            return self.node_names[id(parent)]
+        if parent is not None:
+            name = self.leaf_names.get(id(parent))
+            if name is None:  # a leaf made inside the user's function
+                name = self.extra_leaves.setdefault(id(parent), f"t{len(self.extra_leaves) + 1}")
+            return name
+        return fmt(number(node.inputs[i]))
+
+    def forward_steps(self) -> list[ForwardStep]:
+        steps = []
+        for node in self.nodes:
+            inputs = [self.name_of(node, i) for i in range(len(node.parents))]
+            steps.append(ForwardStep(self.node_names[id(node)], node.rule.name, tuple(inputs), number(node.output),
+                                     _expression(node.rule, inputs, node.params)))
+        return steps
+
+    def backward_steps(self) -> tuple[list[Step], dict[int, Any]]:
+        """Backward steps newest node first, and the gradient accumulated for each leaf (by id)."""
+        steps: list[Step] = []
+        received: dict[int, list[tuple[str, Any]]] = {}
+        if self.root.node is None:  # f is a variable itself (or a constant): ∂f/∂f = 1
+            return steps, ({id(self.root): 1.0} if self.root.requires_grad else {})
+        received[id(self.root.node)] = [("seed ∂f/∂f", 1.0)]
+        for node in reversed(self.nodes):
+            name = self.node_names[id(node)]
+            contributions = received.pop(id(node), [])
+            g = _total(contributions)
+            if len(contributions) > 1:
+                steps.append(Accumulation(name, tuple(contributions), number(g)))
+            rule = node.rule
+            input_names = [self.name_of(node, i) for i in range(len(node.parents))]
+            vjps = None if rule.kind == ELEMENTWISE else local_gradients(node, np.asarray(g), numpy_math)
+            for i, parent in enumerate(node.parents):
+                if parent is None:
+                    continue
+                if vjps is None:
+                    local = _local_derivative(node, i)
+                    product = g * local
+                    if np.shape(product) != np.shape(node.inputs[i]):  # a scalar broadcast against an array
+                        product = unbroadcast(product, np.shape(node.inputs[i]), numpy_math)
+                    text, tex = rule_forms(rule, i)
+                    constant = rule.derivatives[i] in (ONE, MINUS_ONE)
+                    at = "" if constant else _at(rule, input_names, list(node.inputs))
+                else:
+                    local, product = None, vjps[i]
+                    if product is None:
+                        continue
+                    text, tex = f"{rule.name}: {rule.text[0 if rule.arity < 0 else i]}", ""
+                    at = ""
+                steps.append(BackwardStep(name, rule.name, input_names[i], i, text, tex,
+                                          None if local is None else number(local), number(g), number(product), at))
+                where = f"{name}" + (f" (input {rule.args[i]})" if rule.arity > 1 and i < len(rule.args) else "")
+                received.setdefault(id(parent), []).append((where, product))
+        leaves = {}
+        for key, contributions in received.items():
+            total = _total(contributions)
+            leaf_name = self.leaf_names.get(key) or self.extra_leaves.get(key, "?")
+            if len(contributions) > 1:
+                steps.append(Accumulation(leaf_name, tuple(contributions), number(total)))
+            leaves[key] = total
+        return steps, leaves
+
+
+def _total(contributions: list[tuple[str, Any]]) -> Any:
+    """Sum in arrival order, as backward accumulates (so the floats agree to the last bit)."""
+    total = None
+    for _, value in contributions:
+        total = value if total is None else total + value
+    return 0.0 if total is None else total
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The public entry point.
+# ---------------------------------------------------------------------------------------------------------------
+def explain(expr_or_function: str | Callable[..., Any], **point: Any):
+    """Explain how the gradient of a scalar expression (or a function of Tensors) comes about, step by step.
+
+    ``f`` is evaluated at ``point`` with chainrule's ops; the result shows the forward pass (v1, v2, ...), the
+    backward pass as chain-rule steps (rule, local derivative, upstream gradient, product), the gradient for each
+    variable (the engine's) and, with SymPy installed, its simplified symbolic formula from the rule table.
+
+    >>> import chainrule as cr
+    >>> e = cr.explain("sigmoid(w*x + b)", w=0.5, x=2.0, b=-1.0)
+    >>> e.value, e.gradients
+    (0.5, {'w': 0.5, 'x': 0.125, 'b': 0.25})
+
+    A Python function of Tensors works too; its parameters name the variables. When it uses only the functions of
+    the expression grammar, its graph is read back as an expression, so formulas are given for it too.
+    """
+    from .render import Explanation
+
+    if isinstance(expr_or_function, str):
+        tree = parser.parse(expr_or_function)
+        wanted = _ordered(parser.variables(tree), point)
+        values = check_point(wanted, point, f"the expression '{parser.to_string(tree)}'")
+        leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
+        with np.errstate(all="ignore"):
+            out = parser.evaluate(tree, leaves, tensor_math)
+        text = parser.to_string(tree)
+    elif callable(expr_or_function):
+        f = expr_or_function
+        wanted, defaults = _parameters(f)
+        required = tuple(n for n in wanted if n not in defaults or n in point)
+        values = check_point(required, point, f"the function {_function_name(f)}({', '.join(wanted)})")
+        leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
+        with np.errstate(all="ignore"):
+            out = f(**leaves)
+        tree = None
+        text = None
+    else:
+        raise TypeError(
+            f"explain: expected an expression string or a function of Tensors, got {type(expr_or_function).__name__}"
+        )
+
+    out = _scalar_output(out)
+    names = {id(t): n for n, t in leaves.items()}
+    if tree is None:
+        tree = graph_to_tree(out, names)
+        text = parser.to_string(tree) if tree is not None else f"{_function_name(expr_or_function)}(...)"
+    value = number(out.data)
+
+    walk = _Walk(out, names)
+    forward = walk.forward_steps()
+    with np.errstate(all="ignore"):
+        backward_steps, walked = walk.backward_steps()
+        gradients = _engine_gradients(out, leaves)
+    _check_finite(text, value, forward, gradients, values)
+    walked_gradients = {n: number(walked.get(id(t), 0.0)) for n, t in leaves.items()}
+
+    formulas, note = _formulas(tree, tuple(leaves))
+    return Explanation(
+        expression=text, variables=tuple(leaves), point=values, value=value,
+        steps=[*forward, *backward_steps], gradients=gradients, formulas=formulas, formula_note=note,
+        root=out, leaves=leaves, walked_gradients=walked_gradients,
+    )
+
+
+def _function_name(f: Callable) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def _parameters(f: Callable) -> tuple[tuple[str, ...], dict[str, Any]]:
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):
+        raise TypeError(f"explain: cannot read the parameters of {_function_name(f)!r}") from None
+    names, defaults = [], {}
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(
+                f"explain: {_function_name(f)} takes *{p.name}; give it named parameters, one per variable"
+            )
+        if p.kind == p.POSITIONAL_ONLY:
+            raise TypeError(f"explain: parameter '{p.name}' of {_function_name(f)} is positional-only")
+        names.append(p.name)
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
+    return tuple(names), defaults
+
+
+def _scalar_output(out: Any) -> Tensor:
+    if isinstance(out, numbers.Real | np.ndarray | np.generic) and not isinstance(out, Tensor):
+        out = Tensor(out)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"explain: the function must return a Tensor or a number, not {type(out).__name__}")
+    if out.size != 1:
+        raise ExpressionError(
+            f"explain needs a scalar result, but the function returned shape {out.shape}; reduce it, e.g. .sum()"
+        )
+    if out.ndim:
+        out = out.reshape(())
+    return out
+
+
+def _engine_gradients(out: Tensor, leaves: dict[str, Tensor]) -> dict[str, float]:
+    """∂f/∂variable from the engine's own backward pass over the same graph (kept for the explanation)."""
+    if not out.requires_grad:
+        return {n: 0.0 for n in leaves}
+    targets = list(leaves.values())
+    grads = backward([out], [np.ones_like(out.data)], targets=targets, retain_graph=True, accumulate=False)
+    return {n: (0.0 if g is None else float(np.asarray(g))) for n, g in zip(leaves, grads, strict=True)}
+
+
+def _check_finite(text: str, value: float, forward: list[ForwardStep], gradients: dict, point: dict) -> None:
+    at = ", ".join(f"{n} = {fmt(v)}" for n, v in point.items()) or "this point"
+    if not np.all(np.isfinite(value)):
+        culprit = next((s for s in forward if not np.all(np.isfinite(s.value))), None)
+        where = f": {culprit.name} = {culprit.expression} is {fmt(culprit.value)}" if culprit else ""
+        raise DomainError(
+            f"'{text}' is {fmt(value)} at {at}{where}; the point is outside the function's domain "
+            "(e.g. log or sqrt of a negative number, arcsin beyond ±1)"
+        )
+    bad = [n for n, g in gradients.items() if math.isnan(g)]
+    if bad:
+        raise DomainError(
+            f"the derivative of '{text}' with respect to {', '.join(bad)} is undefined (nan) at {at}; "
+            "the point is at the edge of the function's domain"
+        )
+
+
+def _formulas(tree: parser.Expr | None, names: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """Symbolic ∂f/∂name for each variable (None each, with a note, when SymPy or a tree is missing)."""
+    if tree is None:
+        return {n: None for n in names}, "no symbolic formulas: the function uses operations outside the grammar"
+    try:
+        from ..symbolic import formulas
+    except ImportError:  # MissingDependencyError: SymPy is not installed
+        return {n: None for n in names}, SYMBOLIC_HINT
+    return {n: formulas.derivative(tree, n) for n in names}, ""

@@ -1,0 +1,419 @@
+"""Symbolic derivatives from the rule table: each rule's derivative evaluated on SymPy symbols.
+
+The rules in :mod:`chainrule.rules.elementwise` are written against a math namespace ``m``. With NumPy they compute
+a backward pass; with :data:`sympy_math` (this module) the very same line gives the formula::
+
+    >>> from chainrule.symbolic.formulas import formula
+    >>> formula("tan")
+    tan(x)**2 + 1
+    >>> formula("sigmoid")
+    (1 - sigmoid(x))*sigmoid(x)
+
+:func:`derivative` differentiates a parsed expression by the chain rule over its tree, using only those rule
+formulas (never ``sympy.diff``), then simplifies the result. SymPy is an optional extra
+(``pip install 'chainrule[symbolic]'``); this is the only module that imports it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from ..errors import ExpressionError, require
+from ..rules import elementwise as _elementwise  # noqa: F401 - registers the table this module reads
+from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule, lookup
+from . import parser
+
+sympy = require("sympy", "symbolic")
+
+__all__ = ["FORWARD", "derivative", "formula", "sigmoid", "sympy_math", "tidy", "to_sympy"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sigmoid as a SymPy function: kept whole, so formulas read σ(x)(1 − σ(x)) rather than a tower of exponentials.
+# ---------------------------------------------------------------------------------------------------------------
+class sigmoid(sympy.Function):
+    """σ(x) = 1/(1 + e^(−x)); its derivative is σ(x)(1 − σ(x)), and ``.rewrite(sympy.exp)`` expands it."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_zero:
+            return sympy.S.Half
+        if x.is_Float:
+            return 1 / (1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise sympy.ArgumentIndexError(self, argindex)
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sympy.exp(-x))
+
+    def _eval_evalf(self, prec):
+        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
+
+    def _latex(self, printer, exp=None):
+        arg = printer._print(self.args[0])
+        power = f"^{{{exp}}}" if exp else ""
+        return rf"\sigma{power}\left({arg}\right)"
+
+
+def _heaviside(x):
+    """[x > 0], the table's ``step``: H(0) = 0, the convention at kinks."""
+    return sympy.Heaviside(x, 0)
+
+
+class _SympyMath:
+    """The math namespace ``m`` for formulas: the names the rules use, on SymPy expressions."""
+
+    exp = staticmethod(sympy.exp)
+    log = staticmethod(sympy.log)
+    sqrt = staticmethod(sympy.sqrt)
+    sin = staticmethod(sympy.sin)
+    cos = staticmethod(sympy.cos)
+    tan = staticmethod(sympy.tan)
+    sinh = staticmethod(sympy.sinh)
+    cosh = staticmethod(sympy.cosh)
+    tanh = staticmethod(sympy.tanh)
+    abs = staticmethod(sympy.Abs)
+    sign = staticmethod(sympy.sign)
+    maximum = staticmethod(sympy.Max)
+    minimum = staticmethod(sympy.Min)
+    sigmoid = sigmoid
+    step = staticmethod(_heaviside)
+
+    @staticmethod
+    def ones_like(x):
+        return sympy.S.One
+
+    @staticmethod
+    def zeros_like(x):
+        return sympy.S.Zero
+
+    @staticmethod
+    def logical_not(c):
+        # A condition is a 0/1 indicator in formulas, so "not c" is 1 - c.
+        return 1 - c
+
+    @staticmethod
+    def where(c, a, b):
+        return c * a + (1 - c) * b
+
+    @staticmethod
+    def stop(x):
+        return x
+
+
+#: The math namespace that turns the rule table's derivatives into formulas.
+sympy_math = _SympyMath()
+
+
+def _clip(x, lo=None, hi=None):
+    out = x if lo is None else sympy.Max(x, lo)
+    return out if hi is None else sympy.Min(out, hi)
+
+
+#: Each elementwise rule's forward function on SymPy expressions: what ``y`` is inside a rule, and what the tests
+#: differentiate with ``sympy.diff`` to check the rule's formula.
+FORWARD: dict[str, Callable[..., Any]] = {
+    "add": lambda a, b: a + b,
+    "subtract": lambda a, b: a - b,
+    "multiply": lambda a, b: a * b,
+    "divide": lambda a, b: a / b,
+    "power": lambda a, b: a**b,
+    "negative": lambda x: -x,
+    "exp": sympy.exp,
+    "log": sympy.log,
+    "logb": lambda x, a: sympy.log(x) / sympy.log(a),
+    "log2": lambda x: sympy.log(x) / sympy.log(2),
+    "log10": lambda x: sympy.log(x) / sympy.log(10),
+    "log1p": lambda x: sympy.log(1 + x),
+    "expm1": lambda x: sympy.exp(x) - 1,
+    "sqrt": sympy.sqrt,
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "tan": sympy.tan,
+    "csc": sympy.csc,
+    "sec": sympy.sec,
+    "cot": sympy.cot,
+    "arcsin": sympy.asin,
+    "arccos": sympy.acos,
+    "arctan": sympy.atan,
+    "sinh": sympy.sinh,
+    "cosh": sympy.cosh,
+    "tanh": sympy.tanh,
+    "sigmoid": sigmoid,
+    "softplus": lambda x: sympy.log(1 + sympy.exp(x)),
+    "leaky_relu": lambda x, slope=0.01: sympy.Piecewise((x, x > 0), (_exact(slope) * x, True)),
+    "relu": lambda x: sympy.Max(x, 0),
+    "abs": sympy.Abs,
+    "sign": sympy.sign,
+    "step": _heaviside,
+    "maximum": sympy.Max,
+    "minimum": sympy.Min,
+    "clip": _clip,
+    "where": sympy_math.where,
+}
+
+# Floats that the rule table writes as Python numbers for speed (float32 stays float32), restored to exact form.
+_KNOWN_CONSTANTS = (
+    (math.log(2.0), lambda: sympy.log(2)),
+    (1 / math.log(2.0), lambda: 1 / sympy.log(2)),
+    (math.log(10.0), lambda: sympy.log(10)),
+    (1 / math.log(10.0), lambda: 1 / sympy.log(10)),
+    (math.pi, lambda: sympy.pi),
+    (math.e, lambda: sympy.E),
+)
+
+
+def exact_number(value: float):
+    """A Python number as SymPy writes it best: an integer or short fraction exactly, a known constant by name."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return sympy.Integer(int(value))
+    for known, make in _KNOWN_CONSTANTS:
+        if math.isclose(value, known, rel_tol=1e-15):
+            return make()
+    fraction = Fraction(value).limit_denominator(1000)
+    if float(fraction) == value:
+        return sympy.Rational(fraction.numerator, fraction.denominator)
+    return sympy.Float(value)
+
+
+def _exact(expr):
+    """Replace the Floats of ``expr`` by exact numbers where they are exact (0.5 -> 1/2, 1/ln 2 -> 1/log(2))."""
+    expr = sympy.sympify(expr)
+    floats = expr.atoms(sympy.Float)
+    if not floats:
+        return expr
+    return expr.xreplace({f: exact_number(float(f)) for f in floats})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One rule's formula.
+# ---------------------------------------------------------------------------------------------------------------
+def _symbols(rule: Rule) -> list:
+    return [sympy.Symbol(name, real=True) for name in rule.args]
+
+
+def _parameters(local: Callable, arity: int, given: dict) -> dict:
+    """Keyword parameters of a local derivative (slope, lo, hi): the values given, else symbols of their names."""
+    params = {}
+    for i, p in enumerate(inspect.signature(local).parameters.values()):
+        if i < arity + 2 or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        params[p.name] = given.get(p.name, sympy.Symbol(p.name, real=True))
+    return params
+
+
+def local_derivative(rule: Rule, wrt: int, xs: list, y, params: dict | None = None):
+    """The rule's local derivative for input ``wrt`` at symbolic inputs ``xs`` and output ``y``."""
+    local = rule.derivatives[wrt]
+    if local is ONE:
+        return sympy.S.One
+    if local is MINUS_ONE:
+        return sympy.S.NegativeOne
+    if local is NO_GRAD:
+        return sympy.S.Zero
+    return _exact(local(*xs, y, sympy_math, **(params or {})))
+
+
+def formula(rule_name: str, wrt: int | str = 0, **params):
+    """The derivative of an elementwise rule with respect to its input ``wrt`` (index or name), as SymPy.
+
+    The inputs are real symbols named as in the table (``x``; ``a``, ``b``; ``x``, ``a`` for log_a x); parameters
+    such as leaky_relu's ``slope`` are symbols unless given.
+
+    >>> formula("power", "b")
+    a**b*log(a)
+    """
+    try:
+        rule = lookup(rule_name)
+    except KeyError as exc:
+        raise ExpressionError(str(exc.args[0])) from None
+    if rule.kind != ELEMENTWISE:
+        raise ExpressionError(
+            f"formula: '{rule.name}' is a {rule.kind} array rule; symbolic formulas cover the elementwise table"
+        )
+    if isinstance(wrt, str):
+        if wrt not in rule.args:
+            raise ExpressionError(f"formula: '{rule.name}' has inputs {rule.args}, not {wrt!r}")
+        wrt = rule.args.index(wrt)
+    if not 0 <= wrt < rule.arity:
+        raise ExpressionError(f"formula: '{rule.name}' has {rule.arity} input(s); wrt={wrt} is out of range")
+    xs = _symbols(rule)
+    local = rule.derivatives[wrt]
+    if not callable(local):  # ONE, MINUS_ONE or NO_GRAD: a constant, whatever the output
+        return local_derivative(rule, wrt, xs, None)
+    extra = _parameters(local, rule.arity, params) if callable(local) else {}
+    forward_params = {k: v for k, v in extra.items() if k in inspect.signature(FORWARD[rule.name]).parameters}
+    y = FORWARD[rule.name](*xs, **forward_params)
+    return local_derivative(rule, wrt, xs, y, extra)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The chain rule over an expression tree, symbolically.
+# ---------------------------------------------------------------------------------------------------------------
+class _Dual:
+    """A symbolic value with its derivative along one variable; arithmetic applies the rule table."""
+
+    __slots__ = ("tangent", "value")
+
+    def __init__(self, value, tangent=sympy.S.Zero) -> None:
+        self.value = value
+        self.tangent = tangent
+
+    def __add__(self, other):
+        return _apply("add", self, other)
+
+    def __radd__(self, other):
+        return _apply("add", other, self)
+
+    def __sub__(self, other):
+        return _apply("subtract", self, other)
+
+    def __rsub__(self, other):
+        return _apply("subtract", other, self)
+
+    def __mul__(self, other):
+        return _apply("multiply", self, other)
+
+    def __rmul__(self, other):
+        return _apply("multiply", other, self)
+
+    def __truediv__(self, other):
+        return _apply("divide", self, other)
+
+    def __rtruediv__(self, other):
+        return _apply("divide", other, self)
+
+    def __pow__(self, other):
+        return _apply("power", self, other)
+
+    def __rpow__(self, other):
+        return _apply("power", other, self)
+
+    def __neg__(self):
+        return _apply("negative", self)
+
+
+def _dual(x) -> _Dual:
+    return x if isinstance(x, _Dual) else _Dual(exact_number(x))
+
+
+def _apply(name: str, *args) -> _Dual:
+    """One node of the tree: its symbolic value, and its tangent by the chain rule, sum_i local_i * tangent_i."""
+    rule = lookup(name)
+    duals = [_dual(a) for a in args]
+    xs = [d.value for d in duals]
+    y = FORWARD[rule.name](*xs)
+    tangent = sympy.S.Zero
+    for i, d in enumerate(duals):
+        if d.tangent != 0:
+            tangent += local_derivative(rule, i, xs, y) * d.tangent
+    return _Dual(y, tangent)
+
+
+class _DualNamespace:
+    """The functions of the parser's grammar, applied through the rule table to dual numbers."""
+
+    def __init__(self) -> None:
+        self.pi = _Dual(sympy.pi)
+        self.e = _Dual(sympy.E)
+
+    def __getattr__(self, name: str):
+        if name == "log":
+            return lambda x, base=None: _apply("log", x) if base is None else _apply("logb", x, base)
+        try:
+            rule = lookup(name)
+        except KeyError:
+            raise AttributeError(name) from None
+        if rule.kind != ELEMENTWISE or rule.name not in FORWARD:
+            raise AttributeError(name)
+        return lambda *args: _apply(rule.name, *args)
+
+
+def _tree(expr) -> parser.Expr:
+    return parser.parse(expr) if isinstance(expr, str) else expr
+
+
+def _symbol_env(tree, wrt: str | None) -> dict[str, _Dual]:
+    names = set(parser.variables(tree))
+    return {
+        name: _Dual(sympy.Symbol(name, real=True), sympy.S.One if name == wrt else sympy.S.Zero)
+        for name in names
+    }
+
+
+def to_sympy(expr):
+    """A parsed expression (or its text) as a SymPy expression over real symbols.
+
+    >>> to_sympy("sigmoid(w*x + b)")
+    sigmoid(b + w*x)
+    """
+    tree = _tree(expr)
+    return _dual(parser.evaluate(tree, _symbol_env(tree, None), _DualNamespace())).value
+
+
+def derivative(expr, wrt: str, simplify: bool = True):
+    """d expr / d wrt, built by the chain rule over the expression tree from the rule table's formulas.
+
+    ``expr`` is a parsed tree (:func:`chainrule.symbolic.parser.parse`) or its text. Every node contributes its
+    rule's local derivative times its inputs' derivatives (forward accumulation); ``sympy.diff`` is never used.
+
+    >>> derivative("x**3 + sin(x)", "x")
+    3*x**2 + cos(x)
+    >>> derivative("sigmoid(w*x + b)", "w")
+    x*(1 - sigmoid(b + w*x))*sigmoid(b + w*x)
+    """
+    if not isinstance(wrt, str) or not wrt.isidentifier():
+        raise ExpressionError(f"derivative: wrt must be a variable name, got {wrt!r}")
+    return _derivative(_tree(expr), wrt, simplify)
+
+
+@functools.lru_cache(maxsize=256)
+def _derivative(tree: parser.Expr, wrt: str, simplify: bool):
+    # Trees are immutable and compare by structure, so an explanation repeated at new points reuses its formulas.
+    result = _dual(parser.evaluate(tree, _symbol_env(tree, wrt), _DualNamespace())).tangent
+    return tidy(result) if simplify else result
+
+
+def tidy(expr):
+    """A simplified form that still reads like the chain rule's product.
+
+    ``sympy.simplify`` alone turns 2 sin x (sin x + cos x) e^(2x) into −√2 cos(2x + π/4) e^(2x) + …, and can take
+    seconds on hyperbolic functions. Common factors pulled out (``factor_terms``) read better and cost milliseconds.
+    A rational simplification (``cancel``), and for small expressions the full ``simplify``, are taken only when much
+    shorter (fewer than 70% of the operations), e.g. when a quotient cancels to a constant.
+    """
+    best = sympy.factor_terms(expr)
+    candidates = []
+    if not expr.has(sympy.Heaviside, sympy.Piecewise, sympy.Abs, sympy.sign, sympy.Max, sympy.Min):
+        candidates.append(lambda: sympy.factor_terms(sympy.cancel(expr)))
+    if sympy.count_ops(expr) <= SIMPLIFY_LIMIT:
+        candidates.append(lambda: sympy.simplify(expr))
+    for make in candidates:
+        try:
+            candidate = make()
+        except sympy.PolynomialError:  # cancel() cannot treat some expressions as rational functions
+            continue
+        if sympy.count_ops(candidate) < 0.7 * sympy.count_ops(best):
+            best = candidate
+    return best
+
+
+#: Expressions with at most this many operations also try the full (slow) ``sympy.simplify``.
+SIMPLIFY_LIMIT = 12
