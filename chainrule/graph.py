@@ -279,7 +279,7 @@ def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
 
 def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
     """Backward that records its own graph (create_graph): rules run on Tensors through ``chainrule.ops``."""
-    from . import ops  # the differentiable namespace; imported here to keep graph free of an import cycle
+    from .ops import tensor_math  # the differentiable namespace; imported here to avoid an import cycle
     from .tensor import Tensor
 
     wrap = Tensor._from_node
@@ -291,8 +291,8 @@ def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_gr
             found[id(node)] = g
             continue
         if node.output is None:
-            local_gradients(node, g, ops)  # raises the released-graph error
-        grads = local_gradients(node, g, ops, _differentiable_inputs(node, wrap), wrap(node))
+            local_gradients(node, g, tensor_math)  # raises the released-graph error
+        grads = local_gradients(node, g, tensor_math, _differentiable_inputs(node, wrap), wrap(node))
         if not retain_graph:
             node.inputs = node.output = None
         for parent, gi in zip(node.parents, grads, strict=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins  # this module defines sum, max, min, abs and pow: reach Python's own through here
 import itertools
 import numbers
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -246,10 +247,11 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     except TypeError:
         raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, not {axis!r}") from None
     out = []
+    limit = builtins.max(ndim, 1)  # a 0-d tensor takes axis 0 or -1, as in NumPy
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -limit <= a < limit:
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
-        out.append(a % ndim if ndim else 0)
+        out.append(a % limit)
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: axis {axis!r} repeats an axis")
     return tuple(sorted(out)) if ndim else None
@@ -501,3 +503,19 @@ def matmul(a, b):
         )
     return apply(lookup("matmul"), (a, b))
 
+
+
+def _rule_log(x, base=None):
+    # In a rule, a Python-number operand is a constant (d/db a**b = a**b ln a with a Python base a): its log stays
+    # a Python float, a weak scalar, so float32 gradients stay float32.
+    if type(x) is float or type(x) is int:
+        value = float(np.log(x))
+        return value if base is None else value / float(np.log(base))
+    return log(x, base)
+
+
+#: The math namespace ``m`` for rules on Tensors (create_graph, nested transforms): these functions, except that
+#: functions of Python-number constants stay Python numbers.
+tensor_math = types.SimpleNamespace(**{name: value for name, value in globals().items()
+                                       if callable(value) and not name.startswith("_")})
+tensor_math.log = _rule_log

@@ -75,6 +75,8 @@ def _in_form(value: Any, form: str, like: Tensor) -> Any:
 
 def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[int, ...], bool]:
     single = isinstance(argnums, numbers.Integral)
+    if not single and not (isinstance(argnums, tuple | list) and all(isinstance(a, numbers.Integral) for a in argnums)):
+        raise TypeError(f"{where}: argnums must be an int or a tuple of ints, not {argnums!r}")
     nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
     for a in nums:
         if not -n <= a < n:
@@ -217,7 +219,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
                 seeds[key] = Tensor._make(seeds[key], None, False)
     if trace.create_graph:
         with set_grad_enabled(True):
-            tangent_out = forward_tangents(out, seeds, ops, Tensor._from_node)
+            tangent_out = forward_tangents(out, seeds, ops.tensor_math, Tensor._from_node)
     else:
         tangent_out = forward_tangents(out, seeds, numpy_math)
     form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)

@@ -22,6 +22,7 @@ import operator
 
 import numpy as np
 
+from . import numpy_math
 from .registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule, Sample, register
 
 LN2 = math.log(2.0)
@@ -101,7 +102,7 @@ def d_log(x, y, m):
     return 1 / x
 
 
-binary("logb", lambda x, base: np.log(x) / np.log(base),
+binary("logb", lambda x, base: np.log(x) / numpy_math.log(base),
        lambda x, a, y, m: 1 / (x * m.log(a)), lambda x, a, y, m: -y / (a * m.log(a)),
        text=("1/(x*log(a))", "-log(x)/(a*log(a)**2)"),
        tex=(r"\frac{1}{x \ln a}", r"-\frac{\ln x}{a \ln^2 a}"), display=r"\log_{a} x",

@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 exp = np.exp
-log = np.log
+
+
+def log(x):
+    """Natural log; a Python number stays a Python float, so it remains a weak scalar next to float32 arrays."""
+    if type(x) is float or type(x) is int:
+        return float(np.log(x))
+    return np.log(x)
+
 sqrt = np.sqrt
 sin = np.sin
 cos = np.cos
