@@ -41,8 +41,10 @@ class Batched:
         return Batched(self.value.copy())
 
     def __getitem__(self, index) -> Batched:
-        index = index if isinstance(index, tuple) else (index,)
-        return Batched(self.value[(slice(None), *index)])
+        # The batch axis goes last while indexing: NumPy may move the axes of split advanced indices to the front,
+        # but it never touches trailing axes that the index does not reach.
+        moved = np.moveaxis(self.value, 0, -1)
+        return Batched(np.moveaxis(moved[_explicit(index, self.ndim)], -1, 0))
 
     def __neg__(self) -> Batched:
         return Batched(-self.value)
@@ -184,11 +186,26 @@ def where(condition, a, b):
 def scatter(g, index, shape):
     if type(g) is not Batched:
         return numpy_math.scatter(g, index, shape)
-    index = index if isinstance(index, tuple) else (index,)
-    out = np.zeros((g.value.shape[0], *shape), dtype=g.dtype)
-    full = (slice(None), *index)
+    index = _explicit(index, len(shape))
+    out = np.zeros((*shape, g.value.shape[0]), dtype=g.dtype)  # the batch axis last, as in Batched.__getitem__
+    rows = np.moveaxis(g.value, 0, -1)
     if numpy_math.is_basic_index(index):
-        out[full] = g.value
+        out[index] = rows
     else:
-        np.add.at(out, full, g.value)
-    return Batched(out)
+        np.add.at(out, index, rows)
+    return Batched(np.moveaxis(out, -1, 0))
+
+
+def _explicit(index, ndim: int) -> tuple:
+    """``index`` as a tuple that names every axis it reaches, with no Ellipsis (so a trailing axis stays free)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not any(i is Ellipsis for i in items):
+        return items
+    used = 0
+    for i in items:
+        if i is None or i is Ellipsis:
+            continue
+        used += i.ndim if isinstance(i, np.ndarray) and i.dtype == bool else 1
+    position = next(k for k, i in enumerate(items) if i is Ellipsis)
+    fill = (slice(None),) * (ndim - used)
+    return items[:position] + fill + tuple(i for i in items[position + 1:] if i is not Ellipsis)

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import ops
 from .errors import ChainruleError, DomainError, ExpressionError, MissingDependencyError, require
-from .explain.steps import explain, fmt, tensor_math
+from .explain.steps import explain, expression_math, fmt
 from .graph import no_grad
 from .symbolic import parser
 from .tensor import Tensor
@@ -78,7 +78,7 @@ def parse_point(text: str) -> dict[str, float]:
             raise ExpressionError(f"--at: the value of {name!r} must be a number, not an expression in "
                                   f"{', '.join(parser.variables(tree))}: {value!r}")
         with no_grad(), np.errstate(all="ignore"):
-            number = float(np.asarray(_data(parser.evaluate(tree, {}, tensor_math))))
+            number = float(np.asarray(_data(parser.evaluate(tree, {}, expression_math))))
         if not math.isfinite(number):
             raise DomainError(f"--at: the value of {name!r} is {number} ({value!r}); it must be finite")
         point[name] = number
@@ -94,7 +94,7 @@ def along(tree: parser.Expr, wrt: str, point: dict[str, float]) -> Callable[[Any
 
     def f(t):
         env = {n: (t if n == wrt else v) for n, v in point.items()}
-        out = parser.evaluate(tree, env, tensor_math)
+        out = parser.evaluate(tree, env, expression_math)
         if not isinstance(out, Tensor) or not out.requires_grad:
             out = ops.add(ops.multiply(t, 0.0), _data(out))  # constant in t: connect it, so derivatives are 0
         return out

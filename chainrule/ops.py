@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins  # this module defines sum, max, min, abs and pow: reach Python's own through here
 import itertools
 import numbers
-import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,7 +55,9 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
             values.append(a)
     try:
         out = _array(rule.forward(*values, **params))
-    except (ValueError, IndexError) as exc:
+    except IndexError as exc:
+        raise IndexError(f"'{rule.name}' on a tensor of shape {np.shape(values[0])}: {exc}") from None
+    except ValueError as exc:
         raise _shape_error(rule, values, exc) from None
     if parents is None:
         return Tensor._make(out, None, False)
@@ -203,10 +204,25 @@ def leaky_relu(x, slope: float = 0.01):
 
 
 def clip(x, min=None, max=None):
-    """Limit values to [min, max] (either may be None). Derivative 1 strictly inside, 0 outside and on a bound."""
-    if min is not None and max is not None and min > max:
-        raise DomainError(f"clip: min={min} is greater than max={max}; expected min <= max")
-    return apply(lookup("clip"), (_operand(x, "x", "clip"),), {"lo": min, "hi": max})
+    """Limit values to [min, max] (either may be None; numbers or arrays that broadcast against x).
+
+    Derivative 1 strictly inside, 0 outside and on a bound. The bounds are constants; for bounds that need a
+    gradient, use ``cr.minimum(cr.maximum(x, lo), hi)``.
+    """
+    bounds = []
+    for name, bound in (("min", min), ("max", max)):
+        if isinstance(bound, Tensor):
+            if bound.requires_grad:
+                raise TypeError(f"clip: the {name} bound requires grad, but clip's bounds are constants; "
+                                "use cr.minimum(cr.maximum(x, lo), hi) to differentiate with respect to bounds")
+            bound = bound.data
+        if bound is not None:
+            bound = _operand(bound, name, "clip")
+        bounds.append(bound)
+    lo, hi = bounds
+    if lo is not None and hi is not None and np.any(np.asarray(lo) > np.asarray(hi)):
+        raise DomainError(f"clip: min={lo} is greater than max={hi}; expected min <= max")
+    return apply(lookup("clip"), (_operand(x, "x", "clip"),), {"lo": lo, "hi": hi})
 
 
 def where(condition, a, b):
@@ -514,8 +530,16 @@ def _rule_log(x, base=None):
     return log(x, base)
 
 
-#: The math namespace ``m`` for rules on Tensors (create_graph, nested transforms): these functions, except that
-#: functions of Python-number constants stay Python numbers.
-tensor_math = types.SimpleNamespace(**{name: value for name, value in globals().items()
-                                       if callable(value) and not name.startswith("_")})
-tensor_math.log = _rule_log
+class _TensorMath:
+    """The math namespace ``m`` for rules on Tensors (create_graph, nested transforms): this module's functions,
+    except that functions of Python-number constants stay Python numbers."""
+
+    log = staticmethod(_rule_log)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or name not in globals():
+            raise AttributeError(f"chainrule.ops has no function '{name}' for rules to use on Tensors")
+        return globals()[name]
+
+
+tensor_math = _TensorMath()

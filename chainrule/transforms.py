@@ -18,7 +18,7 @@ import numpy as np
 
 from . import ops
 from .errors import ShapeError
-from .graph import backward, forward_tangents, set_grad_enabled
+from .graph import backward, forward_tangents, is_grad_enabled, set_grad_enabled
 from .rules import numpy_math
 from .tensor import Tensor
 
@@ -91,15 +91,20 @@ class _Trace:
         self.argnums, self.single = _argnums(argnums, len(args), where)
         args = list(args)
         self.inputs, self.keys, self.forms = [], [], []
+        # Inside no_grad, a transform still differentiates its function, but records nothing for the outside.
+        outer_recording = is_grad_enabled()
         with set_grad_enabled(True):
             for a in self.argnums:
-                t, key, form = _input(args[a], where)
+                arg = args[a]
+                if not outer_recording and isinstance(arg, Tensor) and arg.requires_grad:
+                    arg = arg.detach()
+                t, key, form = _input(arg, where)
                 args[a] = t
                 self.inputs.append(t)
                 self.keys.append(key)
                 self.forms.append(form)
-            self.create_graph = _nesting.depth > 0 or any(f == TENSOR and k is not t for f, k, t in
-                                                           zip(self.forms, self.keys, self.inputs, strict=True))
+            self.create_graph = outer_recording and (_nesting.depth > 0 or any(
+                f == TENSOR and k is not t for f, k, t in zip(self.forms, self.keys, self.inputs, strict=True)))
             _nesting.depth += 1
             try:
                 out = f(*args)
@@ -130,10 +135,11 @@ class _Trace:
         return values[0] if self.single else values
 
 
-def _value_in_form(out: Tensor, any_tensor: bool) -> Any:
-    if any_tensor or (out.requires_grad and _nesting.depth > 0):
+def _value_in_form(out: Tensor, trace: _Trace) -> Any:
+    """f's value: a Tensor if an argument was one, else a float for a scalar and an ndarray otherwise."""
+    if trace.any_tensor or (out.requires_grad and _nesting.depth > 0):
         return out
-    return float(out.data) if out.ndim == 0 else out.data
+    return float(out.data) if out.ndim == 0 else np.asarray(out.data)
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -154,7 +160,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             )
         seed = np.ones_like(out.data)
         grads = trace.pullback(out, seed)
-        return _value_in_form(out.reshape(()) if out.ndim else out, trace.any_tensor), trace.in_forms(grads)
+        return _value_in_form(out.reshape(()) if out.ndim else out, trace), trace.in_forms(grads)
 
     value_and_grad_f.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     return value_and_grad_f
@@ -196,7 +202,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
         grads = trace.pullback(out, cotangent)
         return tuple(_in_form(g, f, t) for g, f, t in zip(grads, trace.forms, trace.inputs, strict=True))
 
-    return _value_in_form(out, trace.any_tensor), vjp_fn
+    return _value_in_form(out, trace), vjp_fn
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
@@ -223,7 +229,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     else:
         tangent_out = forward_tangents(out, seeds, numpy_math)
     form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)
-    return _value_in_form(out, trace.any_tensor), _in_form(tangent_out, form, out)
+    return _value_in_form(out, trace), _in_form(tangent_out, form, out)
 
 
 def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:

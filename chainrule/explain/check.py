@@ -12,7 +12,7 @@ from ..errors import DomainError, ExpressionError
 from ..graph import backward, no_grad
 from ..symbolic import parser
 from ..tensor import Tensor
-from .steps import fmt, tensor_math
+from .steps import expression_math, fmt
 
 # Where random points are drawn, in turn: the whole line near 0, positives (log, sqrt), inside (-1, 1) (arcsin).
 _RANGES = ((-3.0, 3.0), (0.05, 3.0), (-0.95, 0.95))
@@ -63,13 +63,13 @@ def _values_at(tree, claimed_tree, wrt: str, point: dict[str, float]) -> tuple[f
     """(the engine's ∂f/∂wrt, the claimed formula's value) at ``point``."""
     leaves = {n: Tensor._make(np.asarray(v), None, n == wrt) for n, v in point.items()}
     with np.errstate(all="ignore"):
-        out = parser.evaluate(tree, leaves, tensor_math)
+        out = parser.evaluate(tree, leaves, expression_math)
         expected = 0.0
         if isinstance(out, Tensor) and out.requires_grad:
             (g,) = backward([out], [np.ones_like(out.data)], targets=[leaves[wrt]], accumulate=False)
             expected = 0.0 if g is None else float(np.asarray(g))
         with no_grad():
-            claimed = parser.evaluate(claimed_tree, {n: float(v) for n, v in point.items()}, tensor_math)
+            claimed = parser.evaluate(claimed_tree, {n: float(v) for n, v in point.items()}, expression_math)
         claimed = float(np.asarray(claimed.data if isinstance(claimed, Tensor) else claimed))
         if not math.isfinite(float(np.asarray(out.data if isinstance(out, Tensor) else out))):
             expected = math.nan

@@ -203,7 +203,7 @@ def fmt(value: Any, digits: int = 6) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Evaluating expressions with chainrule's ops.
 # ---------------------------------------------------------------------------------------------------------------
-class _TensorMath:
+class _ExpressionMath:
     """The parser's functions and constants as chainrule ops, so evaluating an expression records a graph."""
 
     pi = math.pi
@@ -215,7 +215,7 @@ class _TensorMath:
         return getattr(ops, name)
 
 
-tensor_math = _TensorMath()
+expression_math = _ExpressionMath()
 
 
 def _check_value(name: str, value: Any) -> float:
@@ -442,7 +442,7 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
         values = check_point(wanted, point, f"the expression '{parser.to_string(tree)}'")
         leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
         with np.errstate(all="ignore"):
-            out = parser.evaluate(tree, leaves, tensor_math)
+            out = parser.evaluate(tree, leaves, expression_math)
         text = parser.to_string(tree)
     elif callable(expr_or_function):
         f = expr_or_function
@@ -533,10 +533,11 @@ def _check_finite(text: str, value: float, forward: list[ForwardStep], gradients
     if not np.all(np.isfinite(value)):
         culprit = next((s for s in forward if not np.all(np.isfinite(s.value))), None)
         where = f": {culprit.name} = {culprit.expression} is {fmt(culprit.value)}" if culprit else ""
-        raise DomainError(
-            f"'{text}' is {fmt(value)} at {at}{where}; the point is outside the function's domain "
-            "(e.g. log or sqrt of a negative number, arcsin beyond ±1)"
-        )
+        if np.any(np.isnan(value)):
+            why = "the point is outside the function's domain (e.g. log or sqrt of a negative number, arcsin beyond ±1)"
+        else:
+            why = "the value overflows float64 (or a pole is hit, e.g. 1/0 or log 0); try a point of smaller magnitude"
+        raise DomainError(f"'{text}' is {fmt(value)} at {at}{where}; {why}")
     bad = [n for n, g in gradients.items() if math.isnan(g)]
     if bad:
         raise DomainError(

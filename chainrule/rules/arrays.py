@@ -79,7 +79,9 @@ register(Rule(
     samples=(Sample(((5,),), {"index": 2}), Sample(((4, 3),), {"index": (slice(1, 3), slice(None, None, 2))}),
              Sample(((5,),), {"index": np.array([0, 2, 2, 4, 0])}),
              Sample(((3, 4),), {"index": (np.array([0, 2, 0]), np.array([1, 1, 1]))}),
-             Sample(((2, 3),), {"index": np.array([[True, False, True], [False, True, True]])})),
+             Sample(((2, 3),), {"index": np.array([[True, False, True], [False, True, True]])}),
+             Sample(((2, 3, 4),), {"index": (np.array([0, 1, 1]), slice(None), np.array([1, 2, 1]))}),
+             Sample(((2, 3, 4),), {"index": (Ellipsis, np.array([3, 0]))})),
 ))
 register(Rule(
     name="scatter", forward=numpy_math.scatter, kind=LINEAR, batchable=True, arity=1,

@@ -77,10 +77,21 @@ binary("multiply", operator.mul, lambda a, b, y, m: b, lambda a, b, y, m: a,
 binary("divide", operator.truediv, lambda a, b, y, m: 1 / b, lambda a, b, y, m: -y / b,
        text=("1/b", "-a/b**2"), tex=(r"\frac{1}{b}", r"-\frac{a}{b^2}"), display=r"\frac{a}{b}",
        domain=((-2.0, 2.0), (0.5, 2.0)), aliases=("div", "true_divide"))
-binary("power", operator.pow, lambda a, b, y, m: b * a ** (b - 1), lambda a, b, y, m: y * m.log(a),
+def _d_power_base(a, b, y, m):
+    # d/da a**b = b a**(b-1); where b = 0, a**0 = 1 is flat, so 0 even at a = 0 (where the formula is 0·inf = nan).
+    if type(b) is int or type(b) is float:
+        return b * a ** (b - 1) if b != 0 else m.zeros_like(a)
+    raw = m.stop(b)
+    if isinstance(raw, np.ndarray | np.generic) and np.any(raw == 0):
+        return b * a ** m.where(raw == 0, 1, b - 1)
+    return b * a ** (b - 1)
+
+
+binary("power", operator.pow, _d_power_base, lambda a, b, y, m: y * m.log(a),
        text=("b*a**(b - 1)", "a**b*log(a)"), tex=(r"b\,a^{b-1}", r"a^{b}\ln a"), display="a^{b}",
        domain=((0.5, 2.0), (-2.0, 2.0)), aliases=("pow",),
-       note="d/db a**b = a**b ln a is nan for a <= 0, as ln a is; with a constant exponent it is never formed")
+       note="d/da a**0 = 0, also at a = 0; d/db a**b = a**b ln a is nan for a <= 0, as ln a is "
+            "(with a constant exponent it is never formed)")
 
 
 @unary("negative", operator.neg, text="-1", tex="-1", display="-x", aliases=("neg",))

@@ -98,9 +98,9 @@ def test_gradients_equal_cr_grad_and_the_steps_sum_to_them(text, point):
     names = tuple(point)
 
     def f(*values):
-        from chainrule.explain.steps import tensor_math
+        from chainrule.explain.steps import expression_math
 
-        return parser.evaluate(tree, dict(zip(names, values, strict=True)), tensor_math)
+        return parser.evaluate(tree, dict(zip(names, values, strict=True)), expression_math)
 
     expected = cr.grad(f, argnums=tuple(range(len(names))))(*point.values())
     assert e.gradients == dict(zip(names, expected, strict=True))
@@ -366,8 +366,10 @@ def _expressions():
 
 
 def test_random_expressions_explain_consistently():
-    from hypothesis import given, settings
+    from hypothesis import assume, given, settings
     from hypothesis import strategies as st
+
+    from chainrule.explain.steps import expression_math
 
     @settings(max_examples=25, deadline=None)
     @given(_expressions(), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
@@ -375,13 +377,16 @@ def test_random_expressions_explain_consistently():
         tree = parser.parse(text)
         names = parser.variables(tree)
         point = {n: v for n, v in (("x", x), ("y", y)) if n in names}
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = np.asarray(parser.evaluate(tree, point, expression_math)).astype(float)
+        # Nested exp and squares can overflow; explain rejects such points (tested apart).
+        assume(np.all(np.isfinite(value)))
         e = cr.explain(text, **point)
         assert e.walked_gradients == e.gradients
         if names:
-            from chainrule.explain.steps import tensor_math
 
             def f(*values):
-                return parser.evaluate(tree, dict(zip(point, values, strict=True)), tensor_math)
+                return parser.evaluate(tree, dict(zip(point, values, strict=True)), expression_math)
 
             expected = cr.grad(f, argnums=tuple(range(len(point))))(*point.values())
             assert tuple(e.gradients.values()) == tuple(expected)

@@ -1,0 +1,18 @@
+"""Shared test configuration: Hypothesis profiles sized for a 2-core machine.
+
+The default profile keeps the suite fast; ``HYPOTHESIS_PROFILE=thorough pytest tests`` runs 20x more examples.
+pytest puts this directory on ``sys.path`` (it has a conftest.py and no ``__init__.py``), so test modules in any
+sub-directory can ``import helpers``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {"deadline": None, "suppress_health_check": (HealthCheck.too_slow, HealthCheck.data_too_large),
+           "print_blob": True}
+settings.register_profile("chainrule", max_examples=50, **_COMMON)
+settings.register_profile("thorough", max_examples=1000, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "chainrule"))

@@ -1,0 +1,158 @@
+"""The conventions at kinks and edges, pinned (the table at the top of chainrule/rules/elementwise.py).
+
+A piecewise-linear function's derivative at its kink is that of its flat side, 0: abs'(0) = relu'(0) = 0, clip' = 0
+on a bound, and maximum/minimum send nothing to either input on a tie. leaky_relu'(0) = slope. Reductions max/min
+share the gradient evenly among tied elements. Each convention is checked in reverse mode, in reverse mode that
+records its graph (create_graph: the rules then run on Tensors, through a different namespace) and in forward mode.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+GRID = np.linspace(-2.0, 2.0, 9)  # contains 0 exactly
+assert 0.0 in GRID
+
+
+def _grad(f, x):
+    """d sum(f(x)) / dx in plain reverse mode."""
+    t = cr.tensor(x, requires_grad=True)
+    cr.sum(f(t)).backward()
+    return t.grad.data
+
+
+def _grad_recorded(f, x):
+    """The same through a recorded backward pass (create_graph=True)."""
+    t = cr.tensor(x, requires_grad=True)
+    cr.sum(f(t)).backward(create_graph=True)
+    return t.grad.data
+
+
+def _forward(f, x):
+    """The same derivative by forward mode with a tangent of ones (elementwise f: the diagonal)."""
+    _, tangent = cr.jvp(f, (np.asarray(x, dtype=np.float64),), (np.ones(np.shape(x)),))
+    return np.asarray(tangent)
+
+
+MODES = [pytest.param(_grad, id="backward"), pytest.param(_grad_recorded, id="create_graph"),
+         pytest.param(_forward, id="jvp")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_abs_derivative_at_zero_is_zero(mode):
+    np.testing.assert_array_equal(mode(cr.abs, GRID), np.sign(GRID))
+    assert mode(cr.abs, np.array([0.0]))[0] == 0.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_relu_derivative_at_zero_is_zero(mode):
+    np.testing.assert_array_equal(mode(cr.relu, GRID), (GRID > 0).astype(float))
+    assert mode(cr.relu, np.array([0.0]))[0] == 0.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("slope", [0.01, 0.2])
+def test_leaky_relu_derivative_at_zero_is_slope(mode, slope):
+    got = mode(lambda x: cr.leaky_relu(x, slope), GRID)
+    np.testing.assert_array_equal(got, np.where(GRID > 0, 1.0, slope))
+    assert mode(lambda x: cr.leaky_relu(x, slope), np.array([0.0]))[0] == slope
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_relu_maximum_and_clip_have_identical_gradients(mode):
+    relu = mode(cr.relu, GRID)
+    np.testing.assert_array_equal(mode(lambda x: cr.maximum(x, 0.0), GRID), relu)
+    np.testing.assert_array_equal(mode(lambda x: cr.maximum(0.0, x), GRID), relu)
+    np.testing.assert_array_equal(mode(lambda x: cr.clip(x, 0, None), GRID), relu)
+    np.testing.assert_array_equal(relu, [0, 0, 0, 0, 0, 1, 1, 1, 1])
+
+
+@pytest.mark.parametrize(("op", "grad_a", "grad_b"), [
+    (cr.maximum, [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]),
+    (cr.minimum, [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]),
+])
+def test_maximum_minimum_tie_sends_zero_to_both(op, grad_a, grad_b):
+    a = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = cr.tensor([1.0, 1.0, 4.0], requires_grad=True)  # element 0 is a tie
+    op(a, b).backward(np.ones(3))
+    np.testing.assert_array_equal(a.grad.data, grad_a)
+    np.testing.assert_array_equal(b.grad.data, grad_b)
+
+
+def test_maximum_tie_in_forward_mode_and_second_order():
+    _, tangent = cr.jvp(cr.maximum, (np.array([1.0, 2.0]), np.array([1.0, 1.0])), (np.ones(2), np.ones(2)))
+    np.testing.assert_array_equal(tangent, [0.0, 1.0])
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    b = cr.tensor([1.0, 1.0], requires_grad=True)
+    cr.maximum(a, b).sum().backward(create_graph=True)
+    np.testing.assert_array_equal(a.grad.data, [0.0, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_clip_bounds_get_zero(mode):
+    x = np.array([-1.0, -0.5, -0.25, 0.0, 0.5, 0.75])
+    np.testing.assert_array_equal(mode(lambda t: cr.clip(t, -0.5, 0.5), x), [0, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(mode(lambda t: cr.clip(t, None, 0.5), x), [1, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(mode(lambda t: cr.clip(t, -0.5, None), x), [0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(mode(lambda t: cr.clip(t), x), np.ones(6))
+
+
+def test_clip_rejects_reversed_bounds():
+    with pytest.raises(ValueError, match="min"):
+        cr.clip(cr.tensor([1.0]), 1.0, 0.0)
+
+
+@pytest.mark.parametrize(("op", "x", "expected"), [
+    (cr.max, [1.0, 3.0, 3.0], [0.0, 0.5, 0.5]),
+    (cr.min, [2.0, 1.0, 1.0, 1.0, 5.0], [0.0, 1 / 3, 1 / 3, 1 / 3, 0.0]),
+    (cr.max, [4.0, 4.0, 4.0, 4.0], [0.25] * 4),
+    (cr.max, [1.0, 2.0, 0.0], [0.0, 1.0, 0.0]),
+])
+def test_max_min_reductions_share_ties_evenly(op, x, expected):
+    t = cr.tensor(x, requires_grad=True)
+    op(t).backward()
+    np.testing.assert_allclose(t.grad.data, expected, rtol=1e-15, atol=0)
+    _, tangent = cr.jvp(op, (np.array(x),), (np.ones(len(x)),))
+    assert float(tangent) == pytest.approx(1.0, rel=1e-15)
+
+
+def test_max_ties_are_shared_per_reduction_group():
+    x = cr.tensor([[1.0, 1.0, 0.0], [2.0, 5.0, 5.0], [7.0, 7.0, 7.0]], requires_grad=True)
+    cr.max(x, axis=1).backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(x.grad.data, [[0.5, 0.5, 0.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]], rtol=1e-15)
+    y = cr.tensor([[3.0, 1.0], [2.0, 1.0]], requires_grad=True)
+    cr.min(y, axis=0, keepdims=True).sum().backward()
+    np.testing.assert_allclose(y.grad.data, [[0.0, 0.5], [1.0, 0.5]], rtol=1e-15)
+
+
+def test_log_of_negative_is_nan_with_warning_not_an_exception():
+    x = cr.tensor([-1.0, 2.0], requires_grad=True)
+    with pytest.warns(RuntimeWarning):
+        y = cr.log(x)
+    assert np.isnan(y.data[0]) and y.data[1] == pytest.approx(np.log(2.0), rel=1e-15)
+    y.sum().backward()  # no exception mid-graph; the local derivative 1/x is still finite
+    np.testing.assert_array_equal(x.grad.data, [-1.0, 0.5])
+
+
+def test_sqrt_derivative_at_zero_is_inf():
+    x = cr.tensor([0.0, 4.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 1/(2*0): NumPy may warn about the division
+        cr.sqrt(x).sum().backward()
+    assert np.isposinf(x.grad.data[0])
+    assert x.grad.data[1] == 0.25
+
+
+def test_std_derivative_where_the_spread_is_zero_is_not_finite():
+    # Documented: std' = (x − mean)/(n·std) is 0/0 where std = 0, as 1/(2·sqrt(0)) is (PyTorch returns 0 here).
+    x = cr.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cr.std(x).backward()
+    assert not np.any(np.isfinite(x.grad.data))
