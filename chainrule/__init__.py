@@ -20,8 +20,6 @@ from .ops import (
 from .graph import is_grad_enabled, no_grad, set_grad_enabled
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
-from .explain import check_derivative, explain
-from .viz import draw
 from .errors import (
     ChainruleError, DomainError, ExpressionError, GradcheckError, GraphError, MissingDependencyError,
     NoDerivativeError, ShapeError,
@@ -29,4 +27,33 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+# Loaded on first use, so `import chainrule` costs NumPy and the engine only (PEP 562).
+_LAZY = {
+    "explain": ("chainrule.explain", "explain"),
+    "check_derivative": ("chainrule.explain", "check_derivative"),
+    "draw": ("chainrule.viz", "draw"),
+    "save": ("chainrule.io", "save"),
+    "load": ("chainrule.io", "load"),
+    "nn": ("chainrule.nn", None),
+    "optim": ("chainrule.optim", None),
+    "data": ("chainrule.data", None),
+    "symbolic": ("chainrule.symbolic", None),
+}
+
+__all__ = [name for name in dir() if not name.startswith("_")] + list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'chainrule' has no attribute '{name}'")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
