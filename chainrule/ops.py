@@ -20,11 +20,14 @@ import numpy as np
 from .errors import DomainError, ShapeError
 from .graph import Node, grad_mode
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
+from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
+from .rules import numpy_math
 from .rules.registry import Rule, lookup
 from .tensor import Tensor, as_tensor
 
 _EMPTY: dict = {}
+Pair = tuple[int, int]
 _PLAIN_NUMBERS = (float, int)
 
 
@@ -519,6 +522,77 @@ def matmul(a, b):
         )
     return apply(lookup("matmul"), (a, b))
 
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _pair(value: Any, name: str, where: str, minimum: int) -> Pair:
+    """An int or a pair of ints as a pair, each at least ``minimum``."""
+    if _is_int(value):
+        pair = (int(value), int(value))
+    elif isinstance(value, tuple | list) and len(value) == 2 and all(_is_int(v) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{where}: {name} must be an int or a pair of ints, not {value!r}")
+    if builtins.min(pair) < minimum:
+        raise DomainError(f"{where}: {name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def _image(x: Any, where: str) -> Tensor | np.ndarray:
+    """Check that ``x`` is a 4-D NCHW batch of images."""
+    if not isinstance(x, Tensor):
+        x = np.asarray(x)
+    if x.ndim != 4:
+        raise ShapeError(
+            f"{where} expects a 4-D input of shape (batch, channels, height, width), got shape {x.shape}; "
+            "for a single image add the batch axis with x.reshape(1, *x.shape)"
+        )
+    return x
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Patches: the linear primitives behind convolution and pooling.
+# ---------------------------------------------------------------------------------------------------------------
+def unfold(x: Any, kernel_size: int | Pair, stride: int | Pair = 1, padding: int | Pair = 0) -> Tensor:
+    """im2col: the kh×kw windows of an (N, C, H, W) batch as columns, shape (N, C·kh·kw, OH·OW).
+
+    The layout is ``torch.nn.functional.unfold``'s. Windows start every ``stride`` pixels of the image padded with
+    ``padding`` zeros on each side. Its gradient is ``fold``.
+    """
+    x = _image(x, "unfold")
+    kernel_size = _pair(kernel_size, "kernel_size", "unfold", 1)
+    stride = _pair(stride, "stride", "unfold", 1)
+    padding = _pair(padding, "padding", "unfold", 0)
+    padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding, strict=True))
+    if any(k > n for k, n in zip(kernel_size, padded, strict=True)):
+        raise ShapeError(
+            f"unfold: kernel_size {kernel_size} is larger than the padded image {padded} "
+            f"(input of shape {x.shape} with padding {padding})"
+        )
+    return apply(lookup("unfold"), (x,), {"kernel_size": kernel_size, "stride": stride, "padding": padding})
+
+
+def fold(x: Any, output_size: int | Pair, kernel_size: int | Pair, stride: int | Pair = 1,
+         padding: int | Pair = 0) -> Tensor:
+    """col2im: columns (N, C·kh·kw, L) added back into an (N, C, H, W) image; overlaps add up. Adjoint of unfold."""
+    if not isinstance(x, Tensor):
+        x = np.asarray(x)
+    output_size = _pair(output_size, "output_size", "fold", 1)
+    kernel_size = _pair(kernel_size, "kernel_size", "fold", 1)
+    stride = _pair(stride, "stride", "fold", 1)
+    padding = _pair(padding, "padding", "fold", 0)
+    oh, ow = numpy_math.count_windows(output_size, kernel_size, stride, padding)
+    k = kernel_size[0] * kernel_size[1]
+    if x.ndim != 3 or x.shape[1] % k or x.shape[2] != oh * ow or builtins.min(oh, ow) < 1:
+        raise ShapeError(
+            f"fold: input of shape {x.shape} does not fit output_size {output_size}, kernel_size {kernel_size}, "
+            f"stride {stride}, padding {padding}; expected (N, C·{k}, {builtins.max(oh, 0) * builtins.max(ow, 0)})"
+        )
+    return apply(lookup("fold"), (x,), {"output_size": output_size, "kernel_size": kernel_size, "stride": stride,
+                                        "padding": padding})
 
 
 def _rule_log(x, base=None):

@@ -21,8 +21,16 @@ import chainrule as cr
 from chainrule.rules.registry import ELEMENTWISE, all_rules
 
 torch = pytest.importorskip("torch")
-torch.set_default_dtype(torch.float64)
 F = torch.nn.functional
+
+
+@pytest.fixture(autouse=True)
+def _float64_torch():
+    """torch's default dtype is float64 in these tests only (restored after each, so other modules are unaffected)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 RTOL = 1e-12
 

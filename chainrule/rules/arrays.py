@@ -327,7 +327,8 @@ def _matmul_vjp_b(g, a, b, y, m):
 
 
 register(Rule(
-    name="matmul", forward=np.matmul, kind=MULTILINEAR, batchable=True, arity=2, vjps=(_matmul_vjp_a, _matmul_vjp_b),
+    name="matmul", forward=np.matmul, kind=MULTILINEAR, batchable=True, arity=2, args=("a", "b"),
+    vjps=(_matmul_vjp_a, _matmul_vjp_b),
     text=("g @ b.T", "a.T @ g"), tex=(r"g\,b^{T}", r"a^{T} g"), display="a b",
     samples=(Sample(((3, 4), (4, 2))), Sample(((4,), (4,))), Sample(((4,), (4, 3))), Sample(((2, 4), (4,))),
              Sample(((2, 3, 4), (4, 5))), Sample(((2, 1, 3, 4), (3, 4, 2)))),

@@ -8,6 +8,7 @@ Every function here keeps the dtype of its array arguments (Python numbers are N
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 exp = np.exp
 
@@ -97,3 +98,40 @@ def step(x):
 
 
 logical_not = np.logical_not
+
+
+# Image patches: unfold (im2col) and its adjoint fold (col2im), the forwards of the rules in conv.py.
+Pair = tuple[int, int]
+
+
+def count_windows(size: Pair, kernel_size: Pair, stride: Pair, padding: Pair) -> Pair:
+    """(OH, OW): how many windows fit along each axis of an image of ``size`` after padding."""
+    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(size, kernel_size, stride, padding, strict=True))
+
+
+def unfold(x: np.ndarray, kernel_size: Pair, stride: Pair = (1, 1), padding: Pair = (0, 0)) -> np.ndarray:
+    """The windows of an (N, C, H, W) array as columns: shape (N, C·kh·kw, OH·OW)."""
+    n, c = x.shape[:2]
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    oh, ow = count_windows(x.shape[2:], kernel_size, stride, padding)
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    # A view (N, C, H', W', kh, kw) of every window at stride 1; keep every s-th one; copy once into columns.
+    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+
+
+def fold(x: np.ndarray, output_size: Pair, kernel_size: Pair, stride: Pair = (1, 1),
+         padding: Pair = (0, 0)) -> np.ndarray:
+    """Columns (N, C·kh·kw, L) added back into an (N, C, H, W) image; overlapping windows add up (col2im)."""
+    n = x.shape[0]
+    (h, w), (kh, kw), (sh, sw), (ph, pw) = output_size, kernel_size, stride, padding
+    c = x.shape[1] // (kh * kw)
+    oh, ow = count_windows(output_size, kernel_size, stride, padding)
+    patches = x.reshape(n, c, kh, kw, oh, ow)
+    image = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    # One strided add per kernel offset: kh·kw NumPy operations, whatever the image size.
+    for i in range(kh):
+        for j in range(kw):
+            image[:, :, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw] += patches[:, :, i, j]
+    return np.ascontiguousarray(image[:, :, ph : ph + h, pw : pw + w])

@@ -1,0 +1,32 @@
+"""Neural networks: Module and Parameter, layers, losses, initialisation (``cr.nn.init``), ``cr.nn.functional``.
+
+>>> import chainrule as cr
+>>> cr.nn.init.manual_seed(0)
+>>> model = cr.nn.Sequential(cr.nn.Linear(64, 32), cr.nn.ReLU(), cr.nn.Linear(32, 10))
+>>> sum(p.size for p in model.parameters())
+2410
+"""
+
+from . import functional, init
+from .layers import (
+    Conv2d,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    Unflatten,
+)
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module, Parameter, StateDictError
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "IncompatibleKeys",
+    "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid",
+    "Softmax", "StateDictError", "Tanh", "Unflatten", "functional", "init",
+]

@@ -1,0 +1,332 @@
+"""Layers: Linear, Conv2d, MaxPool2d, Flatten, Dropout, Sequential and the activations, with PyTorch's conventions.
+
+Weights are float32 by default (``dtype=`` to change) and start from PyTorch's default initialisation. Random
+numbers come from ``rng=``, or a generator seeded with ``seed=``, or else the module-level generator of
+``cr.nn.init`` (reset it with ``cr.nn.init.manual_seed(n)``), so a seeded run is reproducible.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..errors import DomainError, ShapeError
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+def _positive_int(value: Any, name: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise DomainError(f"{where}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _float_dtype(dtype: Any, where: str) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{where}: parameters must have a floating-point dtype, got {dtype}")
+    return dtype
+
+
+class Linear(Module):
+    """y = x @ weightᵀ + bias, with ``weight`` of shape (out_features, in_features) and ``bias`` of (out_features,).
+
+    Initialised as in PyTorch: weight and bias from U(−1/√in_features, 1/√in_features).
+
+    >>> import chainrule as cr
+    >>> layer = cr.nn.Linear(3, 2, seed=0)
+    >>> layer
+    Linear(in_features=3, out_features=2, bias=True)
+    >>> layer(cr.ones(5, 3, dtype="float32")).shape
+    (5, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32,
+                 seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.in_features = _positive_int(in_features, "in_features", "Linear")
+        self.out_features = _positive_int(out_features, "out_features", "Linear")
+        dtype = _float_dtype(dtype, "Linear")
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
+        self.register_parameter("bias", Parameter(np.empty(self.out_features, dtype)) if bias else None)
+        init.default_(self.weight, self.bias, init.generator(seed, rng))
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x)
+        if not shape or shape[-1] != self.in_features:
+            found = shape[-1] if shape else "no"
+            raise ShapeError(
+                f"{self!r} got an input of shape {shape} with {found} features in its last dimension; it expects "
+                f"{self.in_features} (input shape (batch, {self.in_features}))"
+            )
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Conv2d(Module):
+    """2-D convolution of NCHW input; ``weight`` has shape (out_channels, in_channels, kh, kw), ``bias`` (out,).
+
+    Output size per axis: (size + 2·padding − kernel) // stride + 1. Initialised as in PyTorch, with
+    fan_in = in_channels·kh·kw.
+
+    >>> import chainrule as cr
+    >>> conv = cr.nn.Conv2d(1, 4, kernel_size=3, padding=1, seed=0)
+    >>> conv(cr.zeros(2, 1, 8, 8, dtype="float32")).shape
+    (2, 4, 8, 8)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, bias: bool = True,
+                 dtype: Any = np.float32, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.in_channels = _positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = _positive_int(out_channels, "out_channels", "Conv2d")
+        self.kernel_size = F._pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = F._pair(stride, "stride", "Conv2d", 1)
+        self.padding = F._pair(padding, "padding", "Conv2d", 0)
+        dtype = _float_dtype(dtype, "Conv2d")
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, *self.kernel_size), dtype))
+        self.register_parameter("bias", Parameter(np.empty(self.out_channels, dtype)) if bias else None)
+        init.default_(self.weight, self.bias, init.generator(seed, rng))
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x)
+        if len(shape) != 4:
+            raise ShapeError(
+                f"{self!r} got an input of shape {shape}; it expects 4 dimensions (batch, {self.in_channels}, "
+                "height, width). For one image use x.reshape(1, *x.shape); for flat rows reshape to images first"
+            )
+        if shape[1] != self.in_channels:
+            raise ShapeError(
+                f"{self!r} got an input of shape {shape} with {shape[1]} channels in axis 1; it expects "
+                f"{self.in_channels} (input shape (batch, {self.in_channels}, height, width))"
+            )
+        padded = tuple(n + 2 * p for n, p in zip(shape[2:], self.padding, strict=True))
+        if any(k > n for k, n in zip(self.kernel_size, padded, strict=True)):
+            raise ShapeError(
+                f"{self!r} got an input of shape {shape}: the {self.kernel_size} kernel is larger than the padded "
+                f"image {padded}"
+            )
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        extra = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            extra += f", padding={self.padding}"
+        return extra + ("" if self.bias is not None else ", bias=False")
+
+
+class MaxPool2d(Module):
+    """The maximum over each window of NCHW input (stride defaults to the kernel size).
+
+    Tied maxima share the gradient evenly (PyTorch gives it all to one of them).
+    """
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.kernel_size = F._pair(kernel_size, "kernel_size", "MaxPool2d", 1)
+        self.stride = self.kernel_size if stride is None else F._pair(stride, "stride", "MaxPool2d", 1)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x)
+        if len(shape) != 4 or any(k > n for k, n in zip(self.kernel_size, shape[2:], strict=False)):
+            raise ShapeError(
+                f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) with height "
+                f"and width at least {self.kernel_size}"
+            )
+        return F.max_pool2d(x, self.kernel_size, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class Flatten(Module):
+    """Merge the axes from ``start_dim`` (default 1, keeping the batch axis) to ``end_dim`` into one."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size``: e.g. rows of 64 pixels into (1, 8, 8) images for Conv2d."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(int(n) for n in unflattened_size)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x)
+        dim = self.dim % len(shape) if shape else 0
+        if not shape or int(np.prod(self.unflattened_size)) != shape[dim]:
+            raise ShapeError(
+                f"{self!r} got an input of shape {shape}: axis {self.dim} has "
+                f"{shape[dim] if shape else 'no'} elements, but {self.unflattened_size} needs "
+                f"{int(np.prod(self.unflattened_size))}"
+            )
+        return ops.reshape(x, shape[:dim] + self.unflattened_size + shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the kept ones by 1/(1 − p); in eval, identity.
+
+    The scaling keeps each element's expected value, so nothing changes between training and evaluation.
+
+    >>> import chainrule as cr
+    >>> drop = cr.nn.Dropout(0.5, seed=0)
+    >>> sorted(set(drop(cr.ones(100)).numpy().tolist()))
+    [0.0, 2.0]
+    >>> drop.eval()(cr.ones(3)).numpy().tolist()
+    [1.0, 1.0, 1.0]
+    """
+
+    def __init__(self, p: float = 0.5, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        F._check_probability(p, "Dropout")
+        self.p = float(p)
+        # Its own generator when seeded; else the module-level one, drawn from at each call.
+        self._rng = init.generator(seed, rng) if seed is not None or rng is not None else None
+
+    def forward(self, x: Any) -> Tensor:
+        return F.dropout(x, self.p, self.training, self._rng)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Layers applied in order. Indexable (``seq[0]``, ``seq[1:]``), with ``len`` and iteration.
+
+    >>> import chainrule as cr
+    >>> net = cr.nn.Sequential(cr.nn.Linear(4, 8, seed=0), cr.nn.ReLU(), cr.nn.Linear(8, 3, seed=1))
+    >>> len(net), type(net[1]).__name__
+    (3, 'ReLU')
+    >>> net
+    Sequential(
+      (0): Linear(in_features=4, out_features=8, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=8, out_features=3, bias=True)
+    )
+    """
+
+    def __init__(self, *layers: Module | OrderedDict) -> None:
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], OrderedDict | dict):
+            for name, layer in layers[0].items():
+                self._append(str(name), layer)
+        else:
+            for i, layer in enumerate(layers):
+                self._append(str(i), layer)
+
+    def _append(self, name: str, layer: Any) -> None:
+        if not isinstance(layer, Module):
+            raise TypeError(
+                f"Sequential: layer '{name}' is a {type(layer).__name__}, not a Module; wrap functions in a Module"
+            )
+        self.add_module(name, layer)
+
+    def append(self, layer: Module) -> Sequential:
+        """Add a layer at the end; returns self."""
+        self._append(str(len(self)), layer)
+        return self
+
+    def forward(self, x: Any) -> Any:
+        for name, layer in self._modules.items():
+            try:
+                x = layer(x)
+            except ShapeError as exc:  # say which layer of the stack it was
+                raise ShapeError(f"in layer ({name}) of Sequential: {exc}") from None
+        return x
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def __getitem__(self, index: int | slice) -> Module:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"Sequential indices must be ints or slices, not {type(index).__name__}")
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"Sequential index {index} is out of range for {len(items)} layers")
+        return items[index][1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Activations: each one rule of the table, as a module.
+# ---------------------------------------------------------------------------------------------------------------
+class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e^−x); σ'(x) = σ(x)(1 − σ(x))."""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x); tanh'(x) = 1 − tanh²(x)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.tanh(x)
+
+
+class ReLU(Module):
+    """max(x, 0); the derivative is 1 for x > 0 and 0 otherwise (0 at the kink)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.relu(x)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, else negative_slope·x."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softmax(Module):
+    """exp(x) / Σ exp(x) along ``dim`` (default the last axis), computed without overflow."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+__all__ = [
+    "Conv2d", "Dropout", "Flatten", "LeakyReLU", "Linear", "MaxPool2d", "ReLU", "Sequential", "Sigmoid", "Softmax",
+    "Tanh", "Unflatten",
+]

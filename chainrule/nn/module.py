@@ -1,0 +1,314 @@
+"""Module and Parameter: the containers a network is built from, with PyTorch's habits.
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, so ``parameters()``, ``state_dict()``,
+``train()``/``eval()`` and ``zero_grad()`` find everything, however deeply nested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import ChainruleError
+from ..tensor import Tensor
+
+
+class StateDictError(ChainruleError, ValueError):
+    """A state_dict that does not fit the module: missing or unexpected keys, or a value of the wrong shape."""
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as one of its parameters; it requires grad by default.
+
+    >>> import chainrule as cr
+    >>> p = cr.nn.Parameter([1.0, 2.0])
+    >>> p.requires_grad, p.is_leaf
+    (True, True)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = True) -> None:
+        if isinstance(data, Tensor):
+            data = data.data.copy()
+        super().__init__(data, dtype=dtype, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` skipped."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of layers and networks: subclass it, assign layers in ``__init__`` and write ``forward``.
+
+    >>> import chainrule as cr
+    >>> class Net(cr.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = cr.nn.Linear(4, 8, seed=0)
+    ...         self.out = cr.nn.Linear(8, 2, seed=1)
+    ...     def forward(self, x):
+    ...         return self.out(cr.relu(self.hidden(x)))
+    >>> net = Net()
+    >>> [name for name, p in net.named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    >>> net(cr.zeros(3, 4, dtype="float32")).shape
+    (3, 2)
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Registration by attribute.
+    # -----------------------------------------------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign '{name}' before Module.__init__() ran; call super().__init__() first in "
+                f"{type(self).__name__}.__init__"
+            )
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to buffer '{name}' of {type(self).__name__}; "
+                    "expected a Tensor or None"
+                )
+            buffers[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to parameter '{name}' of {type(self).__name__}; "
+                    "expected a cr.nn.Parameter or None (wrap the value: cr.nn.Parameter(value))"
+                )
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to submodule '{name}' of {type(self).__name__}; "
+                    "expected a cr.nn.Module or None"
+                )
+            modules[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or None, an absent optional parameter such as a bias) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter('{name}'): expected a Parameter or None, not {type(param).__name__}")
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Register state that is not trained but belongs to the model (e.g. input statistics).
+
+        A buffer is a Tensor without gradient; it is saved by ``state_dict()`` and restored by
+        ``load_state_dict()``, and ``parameters()`` leaves it out, so optimizers never change it.
+        """
+        if value is not None:
+            value = Tensor(value.data if isinstance(value, Tensor) else value)
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` under ``name`` (what attribute assignment does)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module('{name}'): expected a Module or None, not {type(module).__name__}")
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Calling.
+    # -----------------------------------------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Walking the tree.
+    # -----------------------------------------------------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct submodules with their attribute names."""
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """The direct submodules."""
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (name ``prefix``) and every submodule below it, each once, with dotted names."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            below = [(f"{name}.{child_name}" if name else child_name, child)
+                     for child_name, child in module.named_children()]
+            stack.extend(reversed(below))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every submodule below it."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name (``"0.weight"``, ``"encoder.fc.bias"``), each once."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every buffer with its dotted name."""
+        for module_name, module in self.named_modules(prefix):
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self) -> Iterator[Tensor]:
+        """Every buffer."""
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Every parameter (for an optimizer: ``cr.optim.SGD(model.parameters(), lr=0.1)``)."""
+        for _, param in self.named_parameters():
+            yield param
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Modes and gradients.
+    # -----------------------------------------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (Dropout drops) for this module and all below it; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode) expects True or False, not {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (Dropout is the identity); returns self."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (``.grad = None``), before the next backward pass."""
+        for param in self.parameters():
+            param.grad = None
+
+    # -----------------------------------------------------------------------------------------------------------
+    # State.
+    # -----------------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Tensor]:
+        """Every parameter and buffer by dotted name, as Tensors without gradient that share their memory.
+
+        As in PyTorch the values follow later updates; to keep a snapshot, copy them
+        (``{k: v.numpy().copy() for k, v in model.state_dict().items()}``). ``cr.save`` writes one to disk.
+        """
+        return {name: t.detach() for name, t in self._named_state()}
+
+    def _named_state(self) -> list[tuple[str, Tensor]]:
+        return [*self.named_parameters(), *self.named_buffers()]
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values (Tensors, arrays or nested lists, e.g. from ``cr.load``) into parameters and buffers, in place.
+
+        With ``strict`` (the default) the keys must match exactly; otherwise the missing and unexpected keys are
+        skipped and returned. A value of the wrong shape is always an error. Values are converted to each
+        parameter's dtype. Nothing is changed unless every check passes.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict expects a dict from names to arrays, not {type(state_dict).__name__}")
+        own = dict(self._named_state())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        problems = []
+        values = {}
+        for key, param in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                problems.append(f"'{key}' has dtype {array.dtype}; expected numbers")
+            elif array.shape != param.shape:
+                problems.append(f"'{key}' has shape {array.shape} in the state_dict but the model expects "
+                                f"{param.shape}")
+            else:
+                values[key] = array
+        if strict:
+            if missing:
+                problems.append(f"missing key(s) {', '.join(repr(k) for k in missing)}")
+            if unexpected:
+                problems.append(f"unexpected key(s) {', '.join(repr(k) for k in unexpected)}")
+        if problems:
+            raise StateDictError(
+                f"cannot load this state_dict into {type(self).__name__}: " + "; ".join(problems)
+                + f". The model's keys are: {', '.join(own) or '(none)'}. Was it saved from another architecture?"
+            )
+        for key, array in values.items():
+            own[key].data[...] = array
+        return IncompatibleKeys(missing, unexpected)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Printing.
+    # -----------------------------------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The settings shown between the parentheses of this module's repr (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}({extra}"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+
+
+__all__ = ["IncompatibleKeys", "Module", "Parameter", "StateDictError"]

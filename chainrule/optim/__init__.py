@@ -1,0 +1,20 @@
+"""Optimizers and learning-rate schedules, with PyTorch's names, settings and update formulas.
+
+>>> import chainrule as cr
+>>> w = cr.nn.Parameter([3.0])
+>>> opt = cr.optim.Adam([w], lr=0.1)
+>>> for _ in range(100):
+...     opt.zero_grad()
+...     loss = ((w - 1.0) ** 2).sum()
+...     loss.backward()
+...     opt.step()
+>>> abs(w.item() - 1.0) < 0.05
+True
+"""
+
+from .adam import Adam, AdamW, RMSprop
+from .lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimizer", "RMSprop", "StepLR"]

@@ -1,0 +1,159 @@
+"""The Optimizer base class: parameter groups, per-parameter state, ``step()`` and ``zero_grad()``.
+
+An optimizer changes each parameter's values in place (its ``.data`` array) with plain NumPy: no graph is recorded,
+and a state_dict taken before a step sees the new values, as in PyTorch. Parameters whose ``.grad`` is None (not
+reached by the last backward pass) are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..errors import DomainError
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Base class: subclasses set ``defaults`` and implement ``update(param, grad, state, group)``.
+
+    ``params`` is an iterable of Tensors (e.g. ``model.parameters()``) or of dicts ``{"params": [...], "lr": ...}``
+    (parameter groups with their own settings). ``param_groups[i]["lr"]`` is what schedulers change.
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__} expects an iterable of tensors, e.g. model.parameters(), not a single Tensor"
+            )
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[int, dict[str, Any]] = {}
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list; pass model.parameters()")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        seen: set[int] = set()
+        for group in groups:
+            self.add_param_group(group, seen)
+
+    def add_param_group(self, group: dict[str, Any], seen: set[int] | None = None) -> None:
+        """Add a group of parameters with its own settings (missing settings take the defaults)."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{type(self).__name__}: a parameter group is a dict with a 'params' list, got {group!r}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = seen if seen is not None else {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if not p.requires_grad or p.node is not None:
+                raise ValueError(
+                    f"{type(self).__name__}: parameter {i} (shape {p.shape}) must be a leaf tensor with "
+                    "requires_grad=True, such as a cr.nn.Parameter"
+                )
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) appears more than once")
+            seen.add(id(p))
+        unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown setting(s) {sorted(unknown)} in a parameter group")
+        full = {**self.defaults, **group, "params": params}
+        self._check(full)
+        self.param_groups.append(full)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        """Validate a group's settings (subclasses extend this)."""
+        _non_negative(group["lr"], "lr", type(self).__name__)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (``.grad = None``) before the next backward pass."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = Tensor(np.zeros_like(p.data))
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = np.asarray(p.grad.data, dtype=p.dtype)
+                if grad.shape != p.shape:
+                    raise ValueError(
+                        f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape {grad.shape}"
+                    )
+                self.update(p.data, grad, self.state.setdefault(id(p), {}), group)
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # -----------------------------------------------------------------------------------------------------------
+    # State.
+    # -----------------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The settings and buffers (momentum, moments...), with parameters numbered in order, as in PyTorch."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            ids = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+        state = {index[key]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                 for key, s in self.state.items() if key in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore settings and buffers saved by ``state_dict`` from an optimizer over the same parameters."""
+        groups = state_dict.get("param_groups")
+        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected {len(self.param_groups)} "
+                             "parameter group(s) as saved by state_dict()")
+        params = [p for group in self.param_groups for p in group["params"]]
+        for saved, group in zip(groups, self.param_groups, strict=True):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: a saved group has {len(saved['params'])} "
+                                 f"parameters, this optimizer's has {len(group['params'])}")
+            group.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for i, s in state_dict.get("state", {}).items():
+            p = params[int(i)]
+            self.state[id(p)] = {k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray) else v)
+                                 for k, v in s.items()}
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        return "\n".join(lines) + "\n)"
+
+
+def _non_negative(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise DomainError(f"{where}: {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _beta(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise DomainError(f"{where}: {name} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """start += weight·(end − start), in place, rounded as PyTorch's ``lerp_`` (from the nearer end)."""
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)

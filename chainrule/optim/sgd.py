@@ -1,0 +1,56 @@
+"""Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay (PyTorch's SGD)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..errors import DomainError
+from ..tensor import Tensor
+from .optimizer import Optimizer, _non_negative
+
+
+class SGD(Optimizer):
+    """θ ← θ − lr·d, with d built from the gradient g exactly as ``torch.optim.SGD`` does:
+
+    g ← g + weight_decay·θ; with momentum μ: b ← g on the first step, else b ← μ·b + (1 − dampening)·g;
+    d = g + μ·b with ``nesterov``, else d = b; without momentum d = g.
+
+    >>> import chainrule as cr
+    >>> w = cr.nn.Parameter([1.0, -2.0])
+    >>> (w * w).sum().backward()
+    >>> cr.optim.SGD([w], lr=0.1).step()
+    >>> w.numpy().tolist()
+    [0.8, -1.6]
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "weight_decay": weight_decay, "nesterov": nesterov})
+
+    def _check(self, group: dict[str, Any]) -> None:
+        super()._check(group)
+        for name in ("momentum", "dampening", "weight_decay"):
+            _non_negative(group[name], name, "SGD")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise DomainError(
+                f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got momentum={group['momentum']} and "
+                f"dampening={group['dampening']}"
+            )
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.copy()
+            else:
+                buf *= momentum
+                buf += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        param -= lr * grad

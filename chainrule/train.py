@@ -1,0 +1,463 @@
+"""The training job behind ``chainrule train``: a forward pass, a loss, a backward pass and an optimizer step, repeated.
+
+``train()`` fits a small MLP or CNN to the bundled 8×8 digits (or to MNIST from a directory), shows a progress
+bar per epoch with the running loss (tqdm, if installed), prints train and test accuracy after each epoch, and
+saves the weights (safetensors) and a plot of the curves (PNG, if matplotlib is installed). With the defaults it
+takes seconds and reaches over 97% (MLP) and 98% (CNN) test accuracy on the digits.
+
+>>> from chainrule.train import train
+>>> result = train(model="mlp", epochs=1, out_dir=None, progress=False, verbose=False)
+>>> result.history["test_accuracy"][-1] > 0.8
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from . import nn, optim
+from .data import DataLoader, load_digits, load_mnist, train_test_split
+from .errors import ChainruleError, DomainError, ShapeError
+from .graph import no_grad
+from .io import load, save
+from .nn import functional as F
+from .tensor import Tensor
+
+MODELS = ("mlp", "cnn")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+#: Learning rates that work for the digits with each optimizer (``lr=None`` picks one).
+DEFAULT_LR = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3, "rmsprop": 1e-3}
+DEFAULT_EPOCHS = {"mlp": 30, "cnn": 20}
+
+
+class TrainingDivergedError(ChainruleError, RuntimeError):
+    """The loss became NaN or infinite; the message names the epoch and batch and suggests a lower rate."""
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns: the trained model, the per-epoch curves, where it saved files, and the time taken."""
+
+    model: nn.Module
+    history: dict[str, list[float]] = field(default_factory=dict)
+    model_path: Path | None = None
+    plot_path: Path | None = None
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Models.
+# ---------------------------------------------------------------------------------------------------------------
+class Standardize(nn.Module):
+    """(x − mean) / std with the training set's statistics, kept as buffers so a saved model carries them."""
+
+    def __init__(self, mean: np.ndarray | float, std: np.ndarray | float) -> None:
+        super().__init__()
+        self.register_buffer("mean", np.asarray(mean, dtype=np.float32))
+        self.register_buffer("std", np.asarray(std, dtype=np.float32))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"features={self.mean.size}"
+
+
+def input_statistics(model: str, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What Standardize uses: per-feature for the MLP, one mean and std over all pixels for the CNN.
+
+    The MLP treats pixels as unrelated features, so each is centred and scaled on its own (+0.1 keeps the nearly
+    constant border pixels from being blown up); the CNN slides one kernel over all pixels, so all share one scale.
+    """
+    if model == "mlp":
+        return X.mean(axis=0), X.std(axis=0) + 0.1
+    return np.asarray(X.mean()), np.asarray(X.std())
+
+
+def build_model(name: str, n_features: int, n_classes: int, rng: np.random.Generator | None = None,
+                mean: np.ndarray | float = 0.0, std: np.ndarray | float = 1.0) -> nn.Module:
+    """The MLP (one hidden layer of 256 ReLU units) or the CNN (three 3×3 convolutions, two 2×2 max pools).
+
+    Both start with ``Standardize(mean, std)``; ``load_model`` rebuilds them from a saved file.
+    """
+    if name == "mlp":
+        return nn.Sequential(
+            Standardize(np.broadcast_to(mean, (n_features,)), np.broadcast_to(std, (n_features,))),
+            nn.Linear(n_features, 256, rng=rng), nn.ReLU(),
+            nn.Linear(256, n_classes, rng=rng),
+        )
+    if name == "cnn":
+        side = math.isqrt(n_features)
+        if side * side != n_features or side < 4:
+            raise DomainError(f"the CNN needs square images, but samples have {n_features} features")
+        pooled = (side // 2) // 2
+        return nn.Sequential(
+            Standardize(mean, std),
+            nn.Unflatten(1, (1, side, side)),
+            nn.Conv2d(1, 32, 3, padding=1, rng=rng), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * pooled * pooled, 128, rng=rng), nn.ReLU(), nn.Dropout(0.3, rng=rng),
+            nn.Linear(128, n_classes, rng=rng),
+        )
+    raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
+
+
+def build_optimizer(name: str, params, lr: float) -> optim.Optimizer:
+    """The optimizer by name; SGD gets momentum 0.9, which the digits need to train in a few epochs."""
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "adam":
+        return optim.Adam(params, lr=lr)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data and evaluation.
+# ---------------------------------------------------------------------------------------------------------------
+def load_data(mnist: str | Path | None, seed: int) -> tuple[str, tuple[np.ndarray, ...]]:
+    """(name, (X_train, X_test, y_train, y_test)): the digits split 80/20 by class, or MNIST's own two parts."""
+    if mnist is None:
+        X, y = load_digits()
+        return "digits", train_test_split(X, y, test_size=0.2, seed=seed, stratify=True)
+    X_train, y_train = load_mnist(mnist, "train")
+    X_test, y_test = load_mnist(mnist, "test")
+    return "mnist", (X_train, X_test, y_train, y_test)
+
+
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
+    """The fraction of samples whose highest logit is the label (in eval mode, without a graph)."""
+    correct = 0
+    with no_grad():
+        for start in range(0, len(X), batch_size):
+            logits = model(Tensor(X[start:start + batch_size]))
+            correct += int(np.sum(np.argmax(logits.data, axis=1) == y[start:start + batch_size]))
+    return correct / len(X)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Threads: these matrices are tiny, so BLAS's extra threads only spin and, on a busy machine, fight for the cores.
+# ---------------------------------------------------------------------------------------------------------------
+_OPENBLAS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+             ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+             ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+
+def _openblas_libraries() -> list:
+    """The OpenBLAS libraries loaded in this process (Linux: from /proc/self/maps), as ctypes handles."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
+    except OSError:
+        return []
+    libraries = []
+    for path in sorted(paths):
+        try:
+            libraries.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return libraries
+
+
+@contextmanager
+def blas_threads(n: int | None):
+    """Run the block with ``n`` BLAS threads (None: leave them alone), then restore the previous number.
+
+    Uses threadpoolctl when installed, else OpenBLAS's own setter; where neither applies it does nothing.
+    """
+    if n is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if threadpool_limits is not None:
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
+        return
+    restore = []
+    for library in _openblas_libraries():
+        for set_name, get_name in _OPENBLAS:
+            if hasattr(library, set_name) and hasattr(library, get_name):
+                restore.append((getattr(library, set_name), getattr(library, get_name)()))
+                getattr(library, set_name)(n)
+                break
+    try:
+        yield
+    finally:
+        for setter, previous in restore:
+            setter(previous)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Progress: tqdm when installed, plain lines otherwise.
+# ---------------------------------------------------------------------------------------------------------------
+_hinted = False
+
+
+def _progress_bar(loader: DataLoader, description: str, stream: TextIO, enabled: bool):
+    """A tqdm bar over the loader's batches, or the loader itself (with a one-time hint if tqdm is missing)."""
+    global _hinted
+    if not enabled:
+        return loader
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        if not _hinted:
+            print("(install tqdm for progress bars: pip install 'chainrule[nn]')", file=stream)
+            _hinted = True
+        return loader
+    # Hand tqdm one iterator: tqdm.auto calls iter() on what it gets as well as iterating it, and each iter() of a
+    # DataLoader draws a new shuffle, which would make runs with and without the bar differ.
+    return tqdm(iter(loader), desc=description, total=len(loader), unit="batch", leave=False, file=stream)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The job.
+# ---------------------------------------------------------------------------------------------------------------
+def train(
+    model: str = "mlp",
+    epochs: int | None = None,
+    batch_size: int = 32,
+    lr: float | None = None,
+    optimizer: str = "adam",
+    seed: int = 0,
+    out_dir: str | Path | None = "runs",
+    mnist: str | Path | None = None,
+    progress: bool = True,
+    verbose: bool = True,
+    stream: TextIO | None = None,
+    threads: int | None = 1,
+) -> TrainResult:
+    """Train ``model`` ('mlp' or 'cnn') with cross-entropy and ``optimizer``; report, save, plot.
+
+    Args:
+        epochs: passes over the training set (default 30 for the MLP, 20 for the CNN).
+        lr: the initial learning rate (default: one that suits ``optimizer``, see ``DEFAULT_LR``); it follows a
+            cosine schedule down to 0 over the epochs.
+        seed: fixes the split, the initial weights and the batch order: the same seed gives the same run.
+        out_dir: where the weights (``<data>-<model>.safetensors``) and the curves (``.png``) go; None saves nothing.
+        mnist: a directory of MNIST IDX files to train on instead of the bundled digits.
+        progress: show a progress bar per epoch; ``verbose``: print a line per epoch and where files went.
+        stream: where the progress and lines go (default: stdout).
+        threads: BLAS threads while training (None leaves the setting alone). One is the fastest here: the
+            matrices are small, and extra threads spin and fight other processes for the cores.
+
+    Raises ``TrainingDivergedError`` if the loss becomes NaN or infinite.
+    """
+    stream = stream if stream is not None else sys.stdout
+    say: Callable[[str], None] = (lambda text: print(text, file=stream, flush=True)) if verbose else (lambda _: None)
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {OPTIMIZERS}")
+    epochs = DEFAULT_EPOCHS[model] if epochs is None else epochs
+    lr = DEFAULT_LR[optimizer] if lr is None else lr
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise DomainError(f"epochs must be a positive int, got {epochs!r}")
+    if not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
+        raise DomainError(f"lr must be a positive number, got {lr!r}")
+    with blas_threads(threads):
+        return _fit(model, epochs, batch_size, lr, optimizer, seed, out_dir, mnist, progress, stream, say)
+
+
+def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, seed: int,
+         out_dir: str | Path | None, mnist: str | Path | None, progress: bool, stream: TextIO,
+         say: Callable[[str], None]) -> TrainResult:
+    started = time.perf_counter()
+    dataset, (X_train, X_test, y_train, y_test) = load_data(mnist, seed)
+    if len(X_test) == 0:
+        raise ShapeError(f"the {dataset} test set is empty; expected at least one test sample to measure accuracy")
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    rng = np.random.default_rng(seed)
+    net = build_model(model, X_train.shape[1], n_classes, rng, *input_statistics(model, X_train))
+    opt = build_optimizer(optimizer, net.parameters(), lr)
+    schedule = optim.CosineAnnealingLR(opt, T_max=epochs)  # large steps first, fine ones at the end
+    loader = DataLoader(X_train, y_train, batch_size=batch_size, shuffle=True, seed=rng)
+    say(f"training the {model.upper()} on {dataset}: {len(X_train)} training and {len(X_test)} test samples, "
+        f"{sum(p.size for p in net.parameters()):,} parameters, {optimizer} with lr={lr:g}, "
+        f"{epochs} epochs of {len(loader)} batches")
+
+    history: dict[str, list[float]] = {"loss": [], "train_accuracy": [], "test_accuracy": [], "batch_loss": []}
+    for epoch in range(1, epochs + 1):
+        net.train()
+        bar = _progress_bar(loader, f"epoch {epoch}/{epochs}", stream, progress)
+        total, count = 0.0, 0
+        for batch, (xb, yb) in enumerate(bar, start=1):
+            # Overflow shows up as a non-finite loss, reported below with what to do about it.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss = F.cross_entropy(net(xb), yb)
+                value = loss.item()
+                if not math.isfinite(value):
+                    _close(bar)
+                    raise TrainingDivergedError(
+                        f"the loss became {value} at epoch {epoch}, batch {batch} (learning rate {lr:g}): the "
+                        f"updates overshoot. Try a lower learning rate, e.g. --lr {lr / 10:g}"
+                    )
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            total += value * len(yb)
+            count += len(yb)
+            history["batch_loss"].append(value)
+            if bar is not loader:
+                bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+        _close(bar)
+        schedule.step()
+        net.eval()
+        history["loss"].append(total / count)
+        history["train_accuracy"].append(accuracy(net, X_train, y_train))
+        history["test_accuracy"].append(accuracy(net, X_test, y_test))
+        say(f"epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {total / count:.4f}  "
+            f"train accuracy {history['train_accuracy'][-1]:.2%}  test accuracy {history['test_accuracy'][-1]:.2%}")
+
+    result = TrainResult(net, history, seconds=time.perf_counter() - started)
+    say(f"done in {result.seconds:.1f} s: test accuracy {history['test_accuracy'][-1]:.2%}")
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        result.model_path = out / f"{dataset}-{model}.safetensors"
+        settings = {"model": model, "dataset": dataset, "n_features": int(X_train.shape[1]), "n_classes": n_classes,
+                    "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "seed": seed}
+        save(net.state_dict(), result.model_path, metadata={
+            "format": "chainrule", "settings": json.dumps(settings),
+            "test_accuracy": f"{history['test_accuracy'][-1]:.6f}",
+        })
+        say(f"saved the model to {result.model_path}  (load it with "
+            f"chainrule.train.load_model('{result.model_path}'))")
+        result.plot_path = plot_history(history, out / f"{dataset}-{model}.png", f"{model.upper()} on {dataset}",
+                                        say)
+    return result
+
+
+def load_model(path: str | Path) -> nn.Module:
+    """Rebuild a model saved by ``train`` (architecture from the file's metadata, then its weights), in eval mode."""
+    arrays, metadata = load(path, with_metadata=True)
+    try:
+        settings = json.loads(metadata["settings"])
+        name = settings["model"]
+        n_features, n_classes = settings["n_features"], settings["n_classes"]
+    except (KeyError, ValueError, TypeError):
+        raise ValueError(f"{path} was not saved by chainrule's train job (its metadata has no model settings); "
+                         "build the model yourself and call model.load_state_dict(cr.load(path))") from None
+    net = build_model(name, n_features, n_classes)
+    net.load_state_dict(arrays)
+    return net.eval()
+
+
+def _close(bar) -> None:
+    if hasattr(bar, "close"):
+        bar.close()
+
+
+def plot_history(history: dict[str, list[float]], path: Path, title: str,
+                 say: Callable[[str], None] = print) -> Path | None:
+    """Save the loss and accuracy curves as a PNG (headless); None, with a hint, when matplotlib is missing."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        say("(skipped the plot: it needs matplotlib; install it with: pip install 'chainrule[nn]')")
+        return None
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)  # draws without a display, and without touching pyplot's global backend
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    per_batch = np.asarray(history["batch_loss"])
+    if per_batch.size:
+        loss_axes.plot(np.linspace(0, len(epochs), per_batch.size + 1)[1:], per_batch, color="0.75", lw=0.8,
+                       label="batch")
+    loss_axes.plot(epochs, history["loss"], marker="o", label="epoch mean")
+    loss_axes.set(xlabel="epoch", ylabel="cross-entropy loss", title="training loss", yscale="log")
+    loss_axes.legend()
+    accuracy_axes.plot(epochs, np.asarray(history["train_accuracy"]) * 100, marker="o", label="train")
+    accuracy_axes.plot(epochs, np.asarray(history["test_accuracy"]) * 100, marker="o", label="test")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    accuracy_axes.legend()
+    accuracy_axes.grid(alpha=0.3)
+    for axes in (loss_axes, accuracy_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(title)
+    figure.savefig(path, dpi=110)
+    say(f"saved the loss and accuracy curves to {path}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Command line: `chainrule train`.
+# ---------------------------------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` options to an argparse (sub)parser."""
+    parser.add_argument("--dataset", choices=("digits", "mnist"), default=None,
+                        help="the bundled 8x8 digits (default), or MNIST from --mnist")
+    parser.add_argument("--mnist", metavar="DIR", default=None,
+                        help="directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], ...)")
+    parser.add_argument("--model", choices=MODELS, default="mlp", help="network to train (default: mlp)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"passes over the data (default: {DEFAULT_EPOCHS['mlp']} for mlp, "
+                             f"{DEFAULT_EPOCHS['cnn']} for cnn)")
+    parser.add_argument("--batch-size", type=int, default=32, help="samples per gradient step (default: 32)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
+                        + ")")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default: adam")
+    parser.add_argument("--seed", type=int, default=0, help="fixes split, initial weights and batches (default: 0)")
+    parser.add_argument("--out", metavar="DIR", default="runs", help="where to save the model and plot (default: runs)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default: 1, fastest for these sizes)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the job for parsed arguments; returns the exit status (1 with a message on bad input or divergence)."""
+    if args.dataset == "mnist" and args.mnist is None:
+        print("chainrule train: --dataset mnist needs --mnist DIR (the directory with the IDX files)", file=sys.stderr)
+        return 2
+    if args.dataset == "digits" and args.mnist is not None:
+        print("chainrule train: --mnist DIR trains on MNIST; drop --dataset digits", file=sys.stderr)
+        return 2
+    try:
+        train(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+              optimizer=args.optimizer, seed=args.seed, out_dir=args.out, mnist=args.mnist, progress=args.progress,
+              threads=args.threads)
+    except TrainingDivergedError as exc:
+        print(f"chainrule train: stopped: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"chainrule train: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chainrule.train [options]``: the same as ``chainrule train``."""
+    parser = argparse.ArgumentParser(prog="chainrule train", description="Train a network on the bundled digits.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["Standardize", "TrainResult", "TrainingDivergedError", "accuracy", "add_arguments", "build_model",
+           "load_model", "main", "run", "train"]

@@ -1,0 +1,19 @@
+"""The examples in the docstrings of cr.nn, cr.optim, cr.save/cr.load and the training job run as written."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainrule.nn.losses",
+           "chainrule.nn.functional", "chainrule.nn.init", "chainrule.optim", "chainrule.optim.sgd",
+           "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.train"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0

@@ -1,0 +1,154 @@
+"""Losses: values and gradients against PyTorch for every reduction, stability at ±1e4, gradcheck, clear errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import nn
+from chainrule.errors import DomainError, ShapeError
+
+REDUCTIONS = ("mean", "sum", "none")
+rng = np.random.default_rng(0)
+LOGITS = rng.standard_normal((6, 4)) * 3
+LABELS = np.array([0, 3, 1, 1, 2, 3])
+PROBS = rng.uniform(0.05, 0.95, (5, 3))
+BINARY = (rng.random((5, 3)) < 0.5).astype(np.float64)
+SOFT = rng.random((5, 3))
+
+
+def _compare(torch, ours_fn, torch_fn, x, target, reduction, target_form):
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = torch_fn(xt, torch.tensor(target), reduction=reduction)
+    seed = np.random.default_rng(1).standard_normal(tuple(out_t.shape))
+    out_t.backward(torch.tensor(seed))
+    xc = cr.tensor(x, requires_grad=True)
+    tgt = cr.tensor(target) if target_form == "tensor" else target
+    out = ours_fn(xc, tgt, reduction=reduction)
+    out.backward(seed)
+    np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("target_form", ["array", "tensor"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, x, target", [
+    ("mse_loss", PROBS, SOFT),
+    ("binary_cross_entropy", PROBS, BINARY),
+    ("binary_cross_entropy", PROBS, SOFT),
+    ("binary_cross_entropy_with_logits", LOGITS[:5, :3], SOFT),
+    ("cross_entropy", LOGITS, LABELS),
+    ("nll_loss", np.log(np.abs(LOGITS) / np.abs(LOGITS).sum(1, keepdims=True)), LABELS),
+])
+def test_losses_match_torch(torch, name, x, target, reduction, target_form):
+    _compare(torch, getattr(F, name), getattr(torch.nn.functional, name), x, target, reduction, target_form)
+
+
+def test_cross_entropy_with_extra_dimensions_matches_torch(torch):
+    logits = np.random.default_rng(2).standard_normal((2, 4, 3, 2))
+    labels = np.random.default_rng(3).integers(0, 4, (2, 3, 2))
+    _compare(torch, F.cross_entropy, torch.nn.functional.cross_entropy, logits, labels, "none", "array")
+    _compare(torch, F.cross_entropy, torch.nn.functional.cross_entropy, logits, labels, "mean", "array")
+
+
+def test_loss_modules_call_the_functions():
+    x = cr.tensor(LOGITS)
+    assert nn.CrossEntropyLoss()(x, LABELS).item() == F.cross_entropy(x, LABELS).item()
+    assert nn.NLLLoss(reduction="sum")(x, LABELS).item() == F.nll_loss(x, LABELS, reduction="sum").item()
+    assert nn.MSELoss("none")(PROBS, SOFT).shape == (5, 3)
+    assert nn.BCELoss()(PROBS, BINARY).item() == F.binary_cross_entropy(PROBS, BINARY).item()
+    assert nn.BCEWithLogitsLoss()(PROBS, BINARY).item() == F.binary_cross_entropy_with_logits(PROBS, BINARY).item()
+    assert repr(nn.MSELoss()) == "MSELoss(reduction='mean')"
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        nn.MSELoss("average")
+
+
+def test_huge_logits_in_float32_give_finite_correct_values_and_gradients_without_warnings():
+    logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], dtype=np.float32)
+    labels = np.array([1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise", under="ignore"):  # e^-20000 underflowing to 0 is intended and exact enough
+            x = cr.tensor(logits, requires_grad=True)
+            loss = F.cross_entropy(x, labels, reduction="none")
+            loss.sum().backward()
+            z = cr.tensor(np.array([1e4, -1e4, 1e4, -1e4], dtype=np.float32), requires_grad=True)
+            y = np.array([1.0, 0.0, 0.0, 1.0], dtype=np.float32)
+            bce = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+            bce.sum().backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+    np.testing.assert_allclose(loss.numpy(), [2e4, np.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [[1, -1, 0], [0, 0.5, -0.5]], atol=1e-7)
+    np.testing.assert_allclose(bce.numpy(), [0, 0, 1e4, 1e4], rtol=1e-6)
+    np.testing.assert_allclose(z.grad.numpy(), [0, 0, 1, -1])
+    assert bce.dtype == np.float32 and z.grad.dtype == np.float32
+
+
+def test_bce_with_logits_gradient_is_exact_at_zero():
+    z = cr.tensor([0.0, 0.0], requires_grad=True)
+    F.binary_cross_entropy_with_logits(z, np.array([1.0, 0.0]), reduction="sum").backward()
+    np.testing.assert_allclose(z.grad.numpy(), [-0.5, 0.5])  # sigmoid(0) - target
+
+
+def test_bce_on_probabilities_0_and_1_is_finite_like_torch(torch):
+    p = np.array([0.0, 1.0, 0.0, 1.0])
+    t = np.array([0.0, 1.0, 1.0, 0.0])
+    ours = F.binary_cross_entropy(p, t, reduction="none").numpy()
+    theirs = torch.nn.functional.binary_cross_entropy(torch.tensor(p), torch.tensor(t), reduction="none").numpy()
+    np.testing.assert_allclose(ours, theirs)
+
+
+@pytest.mark.parametrize("name, x, target", [
+    ("mse_loss", PROBS[:2], SOFT[:2]),
+    ("binary_cross_entropy", PROBS[:2], SOFT[:2]),
+    ("binary_cross_entropy_with_logits", LOGITS[:2, :3], SOFT[:2]),
+    ("cross_entropy", LOGITS[:3], LABELS[:3]),
+])
+def test_gradcheck_losses(name, x, target):
+    assert cr.gradcheck(lambda x: getattr(F, name)(x, target), x)
+
+
+def test_float32_stays_float32_with_float64_array_targets():
+    x = cr.tensor(PROBS.astype(np.float32), requires_grad=True)
+    for fn in (F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits):
+        loss = fn(x, SOFT)
+        loss.backward()
+        assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+        x.grad = None
+
+
+def test_cross_entropy_label_out_of_range_names_it():
+    with pytest.raises(DomainError, match=r"target label 10 at index \(1,\) is out of range; with 10 classes "
+                                          r"labels must be 0..9"):
+        F.cross_entropy(cr.zeros(2, 10), np.array([3, 10]))
+    with pytest.raises(DomainError, match="label -1"):
+        F.nll_loss(cr.zeros(2, 10), np.array([-1, 0]))
+
+
+def test_cross_entropy_float_labels_are_an_error_with_a_fix():
+    with pytest.raises(TypeError, match=r"integer class labels .* got dtype float64; convert them with "
+                                        r"\.astype\(np\.int64\)"):
+        F.cross_entropy(cr.zeros(2, 3), np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="one-hot or soft targets"):
+        F.cross_entropy(cr.zeros(2, 3), cr.tensor(np.eye(3)[:2]))
+
+
+def test_cross_entropy_target_shape_is_checked():
+    with pytest.raises(ShapeError, match=r"targets have shape \(3,\), but input of 4 classes expects class labels "
+                                         r"of shape \(2,\)"):
+        F.cross_entropy(cr.zeros(2, 4), np.array([0, 1, 2]))
+
+
+def test_elementwise_losses_check_shapes_and_ranges():
+    with pytest.raises(ShapeError, match=r"target has shape \(3, 1\) but input has shape \(3,\)"):
+        F.mse_loss(cr.zeros(3), np.zeros((3, 1)))
+    with pytest.raises(DomainError, match=r"probabilities in \[0, 1\], found 1.5"):
+        F.binary_cross_entropy(np.array([0.5, 1.5]), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        F.mse_loss(cr.zeros(3), np.zeros(3), reduction="avg")
+    with pytest.raises(TypeError, match="target has dtype <U1"):
+        F.mse_loss(cr.zeros(1), np.array(["a"]))
