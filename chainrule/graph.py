@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -236,7 +237,11 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 elif local is MINUS_ONE:
                     gi = -g
                 else:
-                    gi = g * local(*xs, y, m, **params)
+                    local = local(*xs, y, m, **params)
+                    if type(local) is np.ndarray and local.size >= _IN_PLACE and _is_temporary(local, g):
+                        gi = np.multiply(g, local, out=local)  # the rule's fresh array: reuse its memory
+                    else:
+                        gi = g * local
                 shape = xs[i].shape
                 if gi.shape != shape:
                     gi = unbroadcast(gi, shape, m)
@@ -272,9 +277,30 @@ def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
         heappush(heap, (-parent.seq, parent))
     else:
         # A leaf may keep this array as .grad: copy it if it could alias another node's array.
-        if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata):
+        if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata and not _sole_view(gi)):
             gi = gi.copy()
         pending[parent] = gi
+
+
+# Arrays at least this large are worth the reference-count checks below (they save an allocation and a copy).
+_IN_PLACE = 4096
+
+
+def _is_temporary(local: np.ndarray, g) -> bool:
+    """Whether ``local`` is a fresh array nothing else refers to (so g * local may overwrite it).
+
+    Two references mean: the caller's variable and getrefcount's own argument. A rule that returns one of its
+    inputs or its output (exp' = y) returns an array the node still holds, so it never qualifies.
+    """
+    return (type(g) is np.ndarray and local.shape == g.shape and local.dtype == g.dtype and local.flags.owndata
+            and sys.getrefcount(local) <= 3)
+
+
+def _sole_view(gi: np.ndarray) -> bool:
+    """Whether ``gi`` is a writeable view of a base that nothing else refers to (e.g. the transpose of a fresh
+    matmul result), so a leaf may keep it without a copy, as PyTorch's AccumulateGrad steals a buffer."""
+    base = gi.base
+    return gi.flags.writeable and type(base) is np.ndarray and base.flags.owndata and sys.getrefcount(base) <= 3
 
 
 def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:

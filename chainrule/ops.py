@@ -509,6 +509,24 @@ def split(x, indices_or_sections, axis: int = 0) -> list[Tensor]:
     return [getitem(x, head + (slice(a, b),)) for a, b in itertools.pairwise(bounds)]
 
 
+def linear(x, weight, bias=None):
+    """x @ weightᵀ + bias with ``weight`` of shape (out_features, in_features), as in PyTorch; one primitive."""
+    x, weight = _operand(x, "x", "linear"), _operand(weight, "weight", "linear")
+    sx, sw = np.shape(x), np.shape(weight)
+    if len(sw) != 2 or not sx or sx[-1] != sw[1]:
+        raise ShapeError(
+            f"linear: input of shape {sx} has {sx[-1] if sx else 'no'} features in its last dimension, but the "
+            f"weight of shape {sw} expects {sw[1] if len(sw) == 2 else '(a 2-D weight)'}"
+        )
+    if bias is None:
+        return matmul(x, swapaxes(weight, 0, 1) if isinstance(weight, Tensor) else np.swapaxes(weight, 0, 1))
+    bias = _operand(bias, "bias", "linear")
+    if np.shape(bias) not in ((sw[0],), ()):
+        raise ShapeError(f"linear: bias of shape {np.shape(bias)} does not fit the weight of shape {sw}; "
+                         f"expected ({sw[0]},)")
+    return apply(lookup("linear"), (x, weight, bias))
+
+
 def matmul(a, b):
     """Matrix product with NumPy's rules for 1-D and batched (..., n, k) @ (..., k, m) operands."""
     a, b = _operand(a, "a", "matmul"), _operand(b, "b", "matmul")

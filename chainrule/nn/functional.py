@@ -28,6 +28,7 @@ from ..ops import (
     _pair,
     fold,
     leaky_relu,
+    linear,
     log_softmax,
     logsumexp,
     relu,
@@ -48,18 +49,6 @@ REDUCTIONS = ("mean", "sum", "none")
 # ---------------------------------------------------------------------------------------------------------------
 # Layers as functions.
 # ---------------------------------------------------------------------------------------------------------------
-def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weightᵀ + bias, with ``weight`` of shape (out_features, in_features) as in PyTorch."""
-    in_features = weight.shape[1]
-    if np.ndim(x) == 0 or np.shape(x)[-1] != in_features:
-        raise ShapeError(
-            f"linear: input of shape {np.shape(x)} has {np.shape(x)[-1] if np.ndim(x) else 'no'} features in its "
-            f"last dimension, but the weight of shape {weight.shape} expects {in_features}"
-        )
-    out = ops.matmul(x, weight.T)
-    return out if bias is None else out + bias
-
-
 def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
            padding: int | Pair = 0) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch) of an NCHW batch with a (out, in, kh, kw) kernel.

@@ -333,3 +333,33 @@ register(Rule(
     samples=(Sample(((3, 4), (4, 2))), Sample(((4,), (4,))), Sample(((4,), (4, 3))), Sample(((2, 4), (4,))),
              Sample(((2, 3, 4), (4, 5))), Sample(((2, 1, 3, 4), (3, 4, 2)))),
 ))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The linear layer x Wᵀ + b as one primitive: one node instead of three, the bias added in place, and the weight's
+# gradient formed directly as gᵀx (no transposed view to copy at the leaf).
+# ---------------------------------------------------------------------------------------------------------------
+def _linear(x, weight, bias):
+    out = np.matmul(x, np.swapaxes(weight, -1, -2))
+    if isinstance(out, np.ndarray) and np.result_type(out, bias) == out.dtype:
+        out += bias  # out is fresh from matmul: add the bias in place
+        return out
+    return out + bias
+
+
+def _linear_vjp_weight(g, x, weight, bias, y, m):
+    if np.ndim(x) == 1:
+        return m.expand_dims(g, (-1,)) * x
+    return m.matmul(m.swapaxes(g, -1, -2), x)
+
+
+register(Rule(
+    name="linear", forward=_linear, kind=GENERAL, batchable=True, arity=3, args=("x", "W", "b"),
+    vjps=(lambda g, x, weight, bias, y, m: m.matmul(g, weight), _linear_vjp_weight,
+          lambda g, x, weight, bias, y, m: g),
+    jvp=lambda ts, x, weight, bias, y, m: (m.matmul(ts[0], m.swapaxes(weight, -1, -2))
+                                           + m.matmul(x, m.swapaxes(ts[1], -1, -2)) + ts[2]),
+    text=("g @ W", "g.T @ x", "g summed over the batch"), tex=(r"g\,W", "g^{T} x", r"\sum_{\text{batch}} g"),
+    display="x W^{T} + b",
+    samples=(Sample(((4, 3), (2, 3), (2,))), Sample(((3,), (2, 3), (2,))), Sample(((2, 5, 3), (4, 3), (4,)))),
+))

@@ -270,7 +270,7 @@ def no_gradient(name, forward, arity, *, display, aliases=()):
 
 no_gradient("sign", np.sign, 1, display=r"\operatorname{sign} x")
 # step(x) = [x > 0] in x's dtype: the local derivative of relu, maximum and clip.
-no_gradient("step", lambda x: np.heaviside(x, 0), 1, display="[x > 0]")
+no_gradient("step", numpy_math.step, 1, display="[x > 0]")
 no_gradient("logical_not", np.logical_not, 1, display=r"\lnot x")
 for _name, _ufunc, _symbol in (
     ("less", np.less, "<"), ("less_equal", np.less_equal, r"\le"), ("greater", np.greater, ">"),
