@@ -245,7 +245,11 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 shape = xs[i].shape
                 if gi.shape != shape:
                     gi = unbroadcast(gi, shape, m)
-                _accumulate(pending, heap, heappush, parent, gi, g)
+                if type(parent) is Node and parent not in pending:  # the common case, inlined
+                    pending[parent] = gi
+                    heappush(heap, (-parent.seq, parent))
+                else:
+                    _accumulate(pending, heap, heappush, parent, gi, g)
         else:
             if m is numpy_math or rule.batchable:
                 grads = local_gradients(node, g, m)
@@ -271,7 +275,10 @@ def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
     """Add ``gi`` to the gradient pending for ``parent``; a node seen for the first time joins the heap."""
     previous = pending.get(parent)
     if previous is not None:
-        pending[parent] = previous + gi
+        if type(previous) is np.ndarray and previous.size >= _IN_PLACE and _is_private_sum(previous, gi):
+            previous += gi  # only this dict holds it: add in place rather than allocate a new array
+        else:
+            pending[parent] = previous + gi
     elif type(parent) is Node:
         pending[parent] = gi
         heappush(heap, (-parent.seq, parent))
@@ -294,6 +301,13 @@ def _is_temporary(local: np.ndarray, g) -> bool:
     """
     return (type(g) is np.ndarray and local.shape == g.shape and local.dtype == g.dtype and local.flags.owndata
             and sys.getrefcount(local) <= 3)
+
+
+def _is_private_sum(previous: np.ndarray, gi) -> bool:
+    """Whether the pending sum ``previous`` may be updated in place: nothing but the pending dict refers to it
+    (three references: the dict, the caller's name, getrefcount's argument) and ``gi`` fits its shape and dtype."""
+    return (previous.flags.writeable and previous.flags.owndata and type(gi) is np.ndarray
+            and gi.shape == previous.shape and gi.dtype == previous.dtype and sys.getrefcount(previous) <= 4)
 
 
 def _sole_view(gi: np.ndarray) -> bool:

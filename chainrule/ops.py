@@ -29,6 +29,8 @@ from .tensor import Tensor, as_tensor
 _EMPTY: dict = {}
 Pair = tuple[int, int]
 _PLAIN_NUMBERS = (float, int)
+_PLAIN_RESULTS = (float, int, bool)
+_new = object.__new__  # Tensor construction without __init__'s checks, on the per-op hot path
 
 
 def _shape_error(rule: Rule, values, exc: Exception) -> ShapeError:
@@ -71,10 +73,14 @@ def apply_unary(rule: Rule, x: Any) -> Tensor:
     """``apply`` for one operand and no parameters: the per-op hot path, with nothing it does not need."""
     if not isinstance(x, Tensor):
         return apply(rule, (_operand(x, "x", rule.name),))
-    out = _array(rule.forward(x.data))
+    out = rule.forward(x.data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
+    t = _new(Tensor)
+    t.data, t.grad = out, None
     if x.requires_grad and grad_mode.enabled and rule.flows[0]:
-        return Tensor._make(out, Node(rule, (x.data,), out, (x.node or x,), _EMPTY), True)
-    return Tensor._make(out, None, False)
+        t.node, t.requires_grad = Node(rule, (x.data,), out, (x.node or x,), _EMPTY), True
+    else:
+        t.node, t.requires_grad = None, False
+    return t
 
 
 def apply_binary(rule: Rule, a: Any, b: Any) -> Tensor:
@@ -88,16 +94,20 @@ def apply_binary(rule: Rule, a: Any, b: Any) -> Tensor:
     else:
         bv, gb = (b if type(b) in _PLAIN_NUMBERS else _operand(b, "b", rule.name)), False
     try:
-        out = _array(rule.forward(av, bv))
+        out = rule.forward(av, bv)
     except (ValueError, IndexError) as exc:
         raise _shape_error(rule, (av, bv), exc) from None
+    if type(out) in _PLAIN_RESULTS:  # two Python numbers in: make the result a NumPy value
+        out = np.asarray(out)
+    t = _new(Tensor)
+    t.data, t.grad, t.node, t.requires_grad = out, None, None, False
     if (ga or gb) and grad_mode.enabled:
         flows = rule.flows
         pa = (a.node or a) if ga and flows[0] else None
         pb = (b.node or b) if gb and flows[1] else None
         if pa is not None or pb is not None:
-            return Tensor._make(out, Node(rule, (av, bv), out, (pa, pb), _EMPTY), True)
-    return Tensor._make(out, None, False)
+            t.node, t.requires_grad = Node(rule, (av, bv), out, (pa, pb), _EMPTY), True
+    return t
 
 
 def _operand(x: Any, name: str, op: str) -> Any:
