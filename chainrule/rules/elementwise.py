@@ -5,6 +5,9 @@ math namespace (NumPy arrays, differentiable Tensors or SymPy symbols). Each fun
 ∂y/∂input; the engine multiplies it by the upstream gradient ``g`` (backward) or by a tangent ``t`` (forward mode) and
 undoes broadcasting. Python numbers in a rule take the operand's dtype, so float32 stays float32.
 
+Each entry also writes the function itself against ``m`` (``expression``): on SymPy symbols it is the formula that
+explanations differentiate by this table, and that the tests differentiate with ``sympy.diff`` to check the rule.
+
 Arithmetic uses Python's operators rather than the ufuncs: on arrays they are the same ufuncs, and on the NumPy
 scalars that 0-d results are, they take NumPy's fast scalar path (about 10x cheaper than calling the ufunc).
 
@@ -37,7 +40,8 @@ BINARY_SAMPLES = (
 )
 
 
-def unary(name, forward, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), order=2, note="", params=None):
+def unary(name, forward, *, text, tex, display, expression=None, domain=(-2.0, 2.0), aliases=(), order=2, note="",
+          params=None):
     """Register a one-input elementwise rule; decorates its local derivative ``d(x, y, m, **params)``."""
     samples = UNARY_SAMPLES if params is None else tuple(Sample(s.shapes, params) for s in UNARY_SAMPLES)
 
@@ -45,7 +49,7 @@ def unary(name, forward, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), 
         register(
             Rule(
                 name=name, forward=forward, kind=ELEMENTWISE, arity=1, args=("x",), derivatives=(derivative,),
-                text=(text,), tex=(tex,), display=display, domain=domain, samples=samples,
+                text=(text,), tex=(tex,), display=display, expression=expression, domain=domain, samples=samples,
                 order=order, aliases=aliases, note=note,
             )
         )
@@ -54,13 +58,13 @@ def unary(name, forward, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), 
     return decorate
 
 
-def binary(name, forward, da, db, *, text, tex, display, domain=(-2.0, 2.0), aliases=(), note="", order=2,
-           args=("a", "b")):
+def binary(name, forward, da, db, *, text, tex, display, expression=None, domain=(-2.0, 2.0), aliases=(), note="",
+           order=2, args=("a", "b")):
     """Register a two-input elementwise rule with local derivatives ``da(a, b, y, m)`` and ``db(a, b, y, m)``."""
     register(
         Rule(
             name=name, forward=forward, kind=ELEMENTWISE, arity=2, args=args, derivatives=(da, db),
-            text=text, tex=tex, display=display, domain=domain, samples=BINARY_SAMPLES,
+            text=text, tex=tex, display=display, expression=expression, domain=domain, samples=BINARY_SAMPLES,
             order=order, aliases=aliases, note=note,
         )
     )
@@ -69,12 +73,16 @@ def binary(name, forward, da, db, *, text, tex, display, domain=(-2.0, 2.0), ali
 # ---------------------------------------------------------------------------------------------------------------
 # Arithmetic.
 # ---------------------------------------------------------------------------------------------------------------
-binary("add", operator.add, ONE, ONE, text=("1", "1"), tex=("1", "1"), display="a + b")
-binary("subtract", operator.sub, ONE, MINUS_ONE, text=("1", "-1"), tex=("1", "-1"), display="a - b",
+binary("add", operator.add, ONE, ONE, expression=lambda a, b, m: a + b,
+       text=("1", "1"), tex=("1", "1"), display="a + b")
+binary("subtract", operator.sub, ONE, MINUS_ONE, expression=lambda a, b, m: a - b,
+       text=("1", "-1"), tex=("1", "-1"), display="a - b",
        aliases=("sub",))
 binary("multiply", operator.mul, lambda a, b, y, m: b, lambda a, b, y, m: a,
+       expression=lambda a, b, m: a * b,
        text=("b", "a"), tex=("b", "a"), display=r"a \cdot b", aliases=("mul",))
 binary("divide", operator.truediv, lambda a, b, y, m: 1 / b, lambda a, b, y, m: -y / b,
+       expression=lambda a, b, m: a / b,
        text=("1/b", "-a/b**2"), tex=(r"\frac{1}{b}", r"-\frac{a}{b^2}"), display=r"\frac{a}{b}",
        domain=((-2.0, 2.0), (0.5, 2.0)), aliases=("div", "true_divide"))
 def _d_power_base(a, b, y, m):
@@ -88,13 +96,15 @@ def _d_power_base(a, b, y, m):
 
 
 binary("power", operator.pow, _d_power_base, lambda a, b, y, m: y * m.log(a),
+       expression=lambda a, b, m: a**b,
        text=("b*a**(b - 1)", "a**b*log(a)"), tex=(r"b\,a^{b-1}", r"a^{b}\ln a"), display="a^{b}",
        domain=((0.5, 2.0), (-2.0, 2.0)), aliases=("pow",),
        note="d/da a**0 = 0, also at a = 0; d/db a**b = a**b ln a is nan for a <= 0, as ln a is "
             "(with a constant exponent it is never formed)")
 
 
-@unary("negative", operator.neg, text="-1", tex="-1", display="-x", aliases=("neg",))
+@unary("negative", operator.neg, expression=lambda x, m: -x,
+       text="-1", tex="-1", display="-x", aliases=("neg",))
 def d_negative(x, y, m):
     return -m.ones_like(x)
 
@@ -102,12 +112,14 @@ def d_negative(x, y, m):
 # ---------------------------------------------------------------------------------------------------------------
 # The text's table: exponentials and logarithms.
 # ---------------------------------------------------------------------------------------------------------------
-@unary("exp", np.exp, text="exp(x)", tex="e^{x}", display="e^{x}")
+@unary("exp", np.exp, expression=lambda x, m: m.exp(x),
+       text="exp(x)", tex="e^{x}", display="e^{x}")
 def d_exp(x, y, m):
     return y
 
 
-@unary("log", np.log, text="1/x", tex=r"\frac{1}{x}", display=r"\ln x", domain=(0.2, 3.0),
+@unary("log", np.log, expression=lambda x, m: m.log(x),
+       text="1/x", tex=r"\frac{1}{x}", display=r"\ln x", domain=(0.2, 3.0),
        note="log of a negative number is nan (NumPy warns), never an exception mid-graph")
 def d_log(x, y, m):
     return 1 / x
@@ -115,33 +127,39 @@ def d_log(x, y, m):
 
 binary("logb", lambda x, base: np.log(x) / numpy_math.log(base),
        lambda x, a, y, m: 1 / (x * m.log(a)), lambda x, a, y, m: -y / (a * m.log(a)),
+       expression=lambda x, a, m: m.log(x) / m.log(a),
        text=("1/(x*log(a))", "-log(x)/(a*log(a)**2)"),
        tex=(r"\frac{1}{x \ln a}", r"-\frac{\ln x}{a \ln^2 a}"), display=r"\log_{a} x",
        domain=((0.2, 3.0), (1.5, 4.0)), args=("x", "a"))
 
 
-@unary("log2", np.log2, text="1/(x*log(2))", tex=r"\frac{1}{x \ln 2}", display=r"\log_2 x", domain=(0.2, 3.0))
+@unary("log2", np.log2, expression=lambda x, m: m.log(x) / m.log(2),
+       text="1/(x*log(2))", tex=r"\frac{1}{x \ln 2}", display=r"\log_2 x", domain=(0.2, 3.0))
 def d_log2(x, y, m):
     return 1 / (x * LN2)
 
 
-@unary("log10", np.log10, text="1/(x*log(10))", tex=r"\frac{1}{x \ln 10}", display=r"\log_{10} x",
+@unary("log10", np.log10, expression=lambda x, m: m.log(x) / m.log(10),
+       text="1/(x*log(10))", tex=r"\frac{1}{x \ln 10}", display=r"\log_{10} x",
        domain=(0.2, 3.0))
 def d_log10(x, y, m):
     return 1 / (x * LN10)
 
 
-@unary("log1p", np.log1p, text="1/(1 + x)", tex=r"\frac{1}{1+x}", display=r"\ln(1+x)", domain=(-0.5, 2.0))
+@unary("log1p", np.log1p, expression=lambda x, m: m.log(1 + x),
+       text="1/(1 + x)", tex=r"\frac{1}{1+x}", display=r"\ln(1+x)", domain=(-0.5, 2.0))
 def d_log1p(x, y, m):
     return 1 / (1 + x)
 
 
-@unary("expm1", np.expm1, text="exp(x)", tex="e^{x}", display="e^{x} - 1")
+@unary("expm1", np.expm1, expression=lambda x, m: m.exp(x) - 1,
+       text="exp(x)", tex="e^{x}", display="e^{x} - 1")
 def d_expm1(x, y, m):
     return y + 1
 
 
-@unary("sqrt", np.sqrt, text="1/(2*sqrt(x))", tex=r"\frac{1}{2\sqrt{x}}", display=r"\sqrt{x}",
+@unary("sqrt", np.sqrt, expression=lambda x, m: m.sqrt(x),
+       text="1/(2*sqrt(x))", tex=r"\frac{1}{2\sqrt{x}}", display=r"\sqrt{x}",
        domain=(0.2, 3.0), note="sqrt'(0) = inf, as 1/(2*sqrt(0)) is")
 def d_sqrt(x, y, m):
     return 0.5 / y
@@ -150,52 +168,61 @@ def d_sqrt(x, y, m):
 # ---------------------------------------------------------------------------------------------------------------
 # The text's table: trigonometric functions and their inverses.
 # ---------------------------------------------------------------------------------------------------------------
-@unary("sin", np.sin, text="cos(x)", tex=r"\cos x", display=r"\sin x")
+@unary("sin", np.sin, expression=lambda x, m: m.sin(x),
+       text="cos(x)", tex=r"\cos x", display=r"\sin x")
 def d_sin(x, y, m):
     return m.cos(x)
 
 
-@unary("cos", np.cos, text="-sin(x)", tex=r"-\sin x", display=r"\cos x")
+@unary("cos", np.cos, expression=lambda x, m: m.cos(x),
+       text="-sin(x)", tex=r"-\sin x", display=r"\cos x")
 def d_cos(x, y, m):
     return -m.sin(x)
 
 
-@unary("tan", np.tan, text="sec(x)**2 = 1 + tan(x)**2", tex=r"\sec^2 x", display=r"\tan x", domain=(-1.2, 1.2))
+@unary("tan", np.tan, expression=lambda x, m: m.tan(x),
+       text="sec(x)**2 = 1 + tan(x)**2", tex=r"\sec^2 x", display=r"\tan x", domain=(-1.2, 1.2))
 def d_tan(x, y, m):
     return 1 + y * y
 
 
-@unary("csc", lambda x: 1 / np.sin(x), text="-csc(x)*cot(x)", tex=r"-\csc x \cot x", display=r"\csc x",
+@unary("csc", lambda x: 1 / np.sin(x), expression=lambda x, m: m.csc(x),
+       text="-csc(x)*cot(x)", tex=r"-\csc x \cot x", display=r"\csc x",
        domain=(0.3, 2.8))
 def d_csc(x, y, m):
     return -y / m.tan(x)
 
 
-@unary("sec", lambda x: 1 / np.cos(x), text="sec(x)*tan(x)", tex=r"\sec x \tan x", display=r"\sec x",
+@unary("sec", lambda x: 1 / np.cos(x), expression=lambda x, m: m.sec(x),
+       text="sec(x)*tan(x)", tex=r"\sec x \tan x", display=r"\sec x",
        domain=(-1.2, 1.2))
 def d_sec(x, y, m):
     return y * m.tan(x)
 
 
-@unary("cot", lambda x: np.cos(x) / np.sin(x), text="-csc(x)**2 = -(1 + cot(x)**2)", tex=r"-\csc^2 x",
+@unary("cot", lambda x: np.cos(x) / np.sin(x), expression=lambda x, m: m.cot(x),
+       text="-csc(x)**2 = -(1 + cot(x)**2)", tex=r"-\csc^2 x",
        display=r"\cot x", domain=(0.3, 2.8))
 def d_cot(x, y, m):
     return -(1 + y * y)
 
 
-@unary("arcsin", np.arcsin, text="1/sqrt(1 - x**2)", tex=r"\frac{1}{\sqrt{1-x^2}}", display=r"\arcsin x",
+@unary("arcsin", np.arcsin, expression=lambda x, m: m.arcsin(x),
+       text="1/sqrt(1 - x**2)", tex=r"\frac{1}{\sqrt{1-x^2}}", display=r"\arcsin x",
        domain=(-0.9, 0.9), aliases=("asin",))
 def d_arcsin(x, y, m):
     return 1 / m.sqrt(1 - x * x)
 
 
-@unary("arccos", np.arccos, text="-1/sqrt(1 - x**2)", tex=r"-\frac{1}{\sqrt{1-x^2}}", display=r"\arccos x",
+@unary("arccos", np.arccos, expression=lambda x, m: m.arccos(x),
+       text="-1/sqrt(1 - x**2)", tex=r"-\frac{1}{\sqrt{1-x^2}}", display=r"\arccos x",
        domain=(-0.9, 0.9), aliases=("acos",))
 def d_arccos(x, y, m):
     return -1 / m.sqrt(1 - x * x)
 
 
-@unary("arctan", np.arctan, text="1/(1 + x**2)", tex=r"\frac{1}{1+x^2}", display=r"\arctan x",
+@unary("arctan", np.arctan, expression=lambda x, m: m.arctan(x),
+       text="1/(1 + x**2)", tex=r"\frac{1}{1+x^2}", display=r"\arctan x",
        aliases=("atan",))
 def d_arctan(x, y, m):
     return 1 / (1 + x * x)
@@ -204,17 +231,20 @@ def d_arctan(x, y, m):
 # ---------------------------------------------------------------------------------------------------------------
 # Hyperbolic functions and the activations of neural networks.
 # ---------------------------------------------------------------------------------------------------------------
-@unary("sinh", np.sinh, text="cosh(x)", tex=r"\cosh x", display=r"\sinh x")
+@unary("sinh", np.sinh, expression=lambda x, m: m.sinh(x),
+       text="cosh(x)", tex=r"\cosh x", display=r"\sinh x")
 def d_sinh(x, y, m):
     return m.cosh(x)
 
 
-@unary("cosh", np.cosh, text="sinh(x)", tex=r"\sinh x", display=r"\cosh x")
+@unary("cosh", np.cosh, expression=lambda x, m: m.cosh(x),
+       text="sinh(x)", tex=r"\sinh x", display=r"\cosh x")
 def d_cosh(x, y, m):
     return m.sinh(x)
 
 
-@unary("tanh", np.tanh, text="1 - tanh(x)**2", tex=r"1 - \tanh^2 x", display=r"\tanh x")
+@unary("tanh", np.tanh, expression=lambda x, m: m.tanh(x),
+       text="1 - tanh(x)**2", tex=r"1 - \tanh^2 x", display=r"\tanh x")
 def d_tanh(x, y, m):
     return 1 - y * y
 
@@ -225,52 +255,58 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
-@unary("sigmoid", _sigmoid, text="sigmoid(x)*(1 - sigmoid(x))", tex=r"\sigma(x)\,(1 - \sigma(x))",
+@unary("sigmoid", _sigmoid, expression=lambda x, m: m.sigmoid(x),
+       text="sigmoid(x)*(1 - sigmoid(x))", tex=r"\sigma(x)\,(1 - \sigma(x))",
        display=r"\sigma(x) = \frac{1}{1 + e^{-x}}", domain=(-4.0, 4.0))
 def d_sigmoid(x, y, m):
     return y * (1 - y)
 
 
-@unary("softplus", lambda x: np.logaddexp(0, x), text="sigmoid(x)", tex=r"\sigma(x)", display=r"\ln(1 + e^{x})",
+@unary("softplus", lambda x: np.logaddexp(0, x), expression=lambda x, m: m.log(1 + m.exp(x)),
+       text="sigmoid(x)", tex=r"\sigma(x)", display=r"\ln(1 + e^{x})",
        domain=(-4.0, 4.0))
 def d_softplus(x, y, m):
     return m.sigmoid(x)
 
 
 @unary("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, x * slope),
+       expression=lambda x, m, slope=0.01: m.where_positive(x, x, slope * x),
        text="1 if x > 0 else slope", tex=r"[x > 0] + \text{slope}\,[x \le 0]", display=r"\max(x, \text{slope}\,x)",
        params={"slope": 0.01}, note="leaky_relu'(0) = slope")
 def d_leaky_relu(x, y, m, slope=0.01):
     return slope + (1 - slope) * m.step(x)
 
 
-@unary("relu", lambda x: np.maximum(x, 0), text="1 if x > 0 else 0", tex=r"[x > 0]", display=r"\max(x, 0)",
+@unary("relu", lambda x: np.maximum(x, 0), expression=lambda x, m: m.maximum(x, 0),
+       text="1 if x > 0 else 0", tex=r"[x > 0]", display=r"\max(x, 0)",
        note="relu'(0) = 0")
 def d_relu(x, y, m):
     return m.step(x)
 
 
-@unary("abs", np.abs, text="sign(x)", tex=r"\operatorname{sign} x", display="|x|", aliases=("absolute",),
+@unary("abs", np.abs, expression=lambda x, m: m.abs(x),
+       text="sign(x)", tex=r"\operatorname{sign} x", display="|x|", aliases=("absolute",),
        note="abs'(0) = 0")
 def d_abs(x, y, m):
     return m.sign(x)
 
 
-def no_gradient(name, forward, arity, *, display, aliases=()):
+def no_gradient(name, forward, arity, *, display, expression=None, aliases=()):
     """Register an op through which no gradient flows by definition (sign, step, comparisons)."""
     register(
         Rule(
             name=name, forward=forward, kind=ELEMENTWISE, arity=arity, derivatives=(NO_GRAD,) * arity,
             args=("x",) if arity == 1 else ("a", "b"),
-            text=("0 (no gradient)",) * arity, tex=("0",) * arity, display=display, aliases=aliases,
+            text=("0 (no gradient)",) * arity, tex=("0",) * arity, display=display, expression=expression,
+            aliases=aliases,
             samples=UNARY_SAMPLES if arity == 1 else BINARY_SAMPLES, order=0,
         )
     )
 
 
-no_gradient("sign", np.sign, 1, display=r"\operatorname{sign} x")
+no_gradient("sign", np.sign, 1, expression=lambda x, m: m.sign(x), display=r"\operatorname{sign} x")
 # step(x) = [x > 0] in x's dtype: the local derivative of relu, maximum and clip.
-no_gradient("step", numpy_math.step, 1, display="[x > 0]")
+no_gradient("step", numpy_math.step, 1, expression=lambda x, m: m.step(x), display="[x > 0]")
 no_gradient("logical_not", np.logical_not, 1, display=r"\lnot x")
 for _name, _ufunc, _symbol in (
     ("less", np.less, "<"), ("less_equal", np.less_equal, r"\le"), ("greater", np.greater, ">"),
@@ -280,9 +316,11 @@ for _name, _ufunc, _symbol in (
 
 
 binary("maximum", np.maximum, lambda a, b, y, m: m.step(a - b), lambda a, b, y, m: m.step(b - a),
+       expression=lambda a, b, m: m.maximum(a, b),
        text=("1 if a > b else 0", "1 if b > a else 0"), tex=(r"[a > b]", r"[b > a]"), display=r"\max(a, b)",
        note="a tie a == b sends 0 to both inputs, so maximum(x, 0) has relu's derivative")
 binary("minimum", np.minimum, lambda a, b, y, m: m.step(b - a), lambda a, b, y, m: m.step(a - b),
+       expression=lambda a, b, m: m.minimum(a, b),
        text=("1 if a < b else 0", "1 if b < a else 0"), tex=(r"[a < b]", r"[b < a]"), display=r"\min(a, b)",
        note="a tie a == b sends 0 to both inputs")
 
@@ -293,6 +331,11 @@ def _clip(x, lo=None, hi=None):
     return np.clip(x, lo, hi)
 
 
+def _clip_expression(x, m, lo=None, hi=None):
+    out = x if lo is None else m.maximum(x, lo)
+    return out if hi is None else m.minimum(out, hi)
+
+
 def d_clip(x, y, m, lo=None, hi=None):
     # Strictly inside the bounds the derivative is 1; on a bound it is 0 (the flat side), like relu'(0).
     inside = m.ones_like(x) if lo is None else m.step(x - lo)
@@ -301,7 +344,8 @@ def d_clip(x, y, m, lo=None, hi=None):
 
 register(Rule(
     name="clip", forward=_clip, kind=ELEMENTWISE, arity=1, args=("x",), derivatives=(d_clip,), domain=(-0.45, 0.45),
-    text=("1 if lo < x < hi else 0",), tex=(r"[\text{lo} < x < \text{hi}]",), display=r"\operatorname{clip}(x)",
+    expression=_clip_expression, text=("1 if lo < x < hi else 0",), tex=(r"[\text{lo} < x < \text{hi}]",),
+    display=r"\operatorname{clip}(x)",
     samples=(Sample(((5,),), {"lo": -0.5, "hi": 0.5}), Sample(((2, 3),), {"lo": 0.0, "hi": None}),
              Sample(((4,),), {"lo": None, "hi": 1.0})),
     note="clip'(x) = 0 on the bounds, so clip(x, 0, None) has relu's derivative",
@@ -310,6 +354,7 @@ register(Rule(
 register(Rule(
     name="where", forward=np.where, kind=ELEMENTWISE, arity=3, args=("cond", "a", "b"),
     derivatives=(NO_GRAD, lambda c, a, b, y, m: c, lambda c, a, b, y, m: m.logical_not(c)),
+    expression=lambda c, a, b, m: m.where(c, a, b),
     text=("0 (no gradient)", "1 where cond else 0", "0 where cond else 1"),
     tex=("0", r"[\text{cond}]", r"[\lnot\text{cond}]"), display=r"\text{cond} \;?\; a : b",
     samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,))),

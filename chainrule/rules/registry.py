@@ -73,6 +73,9 @@ class Rule:
     text: tuple[str, ...] = ()  # the derivative of each input in plain text
     tex: tuple[str, ...] = ()  # ...and in TeX: what explanations and the docs show
     display: str = ""  # the function itself in TeX, with x (and a, b) as arguments
+    # The function itself written against a math namespace, expression(*xs, m, **params): on SymPy symbols it gives
+    # the formula whose derivative the rule's must equal, and the y that symbolic derivatives use. Elementwise only.
+    expression: Callable[..., Any] | None = None
     domain: tuple[float, float] = (-2.0, 2.0)  # where tests sample inputs
     samples: tuple[Sample, ...] = ()
     order: int = 2  # highest derivative order the tests check by finite differences

@@ -21,7 +21,6 @@ import inspect
 import math
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
 
 from ..errors import ExpressionError, require
 from ..rules import elementwise as _elementwise  # noqa: F401 - registers the table this module reads
@@ -30,7 +29,7 @@ from . import parser
 
 sympy = require("sympy", "symbolic")
 
-__all__ = ["FORWARD", "derivative", "formula", "sigmoid", "sympy_math", "tidy", "to_sympy"]
+__all__ = ["derivative", "formula", "forward", "sigmoid", "sympy_math", "tidy", "to_sympy"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -94,6 +93,17 @@ class _SympyMath:
     minimum = staticmethod(sympy.Min)
     sigmoid = sigmoid
     step = staticmethod(_heaviside)
+    csc = staticmethod(sympy.csc)
+    sec = staticmethod(sympy.sec)
+    cot = staticmethod(sympy.cot)
+    arcsin = staticmethod(sympy.asin)
+    arccos = staticmethod(sympy.acos)
+    arctan = staticmethod(sympy.atan)
+
+    @staticmethod
+    def where_positive(x, a, b):
+        """a where x > 0, else b (leaky_relu's two sides)."""
+        return sympy.Piecewise((a, x > 0), (b, True))
 
     @staticmethod
     def ones_like(x):
@@ -121,52 +131,13 @@ class _SympyMath:
 sympy_math = _SympyMath()
 
 
-def _clip(x, lo=None, hi=None):
-    out = x if lo is None else sympy.Max(x, lo)
-    return out if hi is None else sympy.Min(out, hi)
+def forward(rule: Rule, *xs, **params):
+    """The rule's function on SymPy expressions (its ``expression`` entry evaluated with ``sympy_math``)."""
+    if rule.expression is None:
+        raise ExpressionError(f"'{rule.name}' has no expression in the rule table, so it has no symbolic formula")
+    accepted = inspect.signature(rule.expression).parameters
+    return rule.expression(*xs, sympy_math, **{k: v for k, v in params.items() if k in accepted})
 
-
-#: Each elementwise rule's forward function on SymPy expressions: what ``y`` is inside a rule, and what the tests
-#: differentiate with ``sympy.diff`` to check the rule's formula.
-FORWARD: dict[str, Callable[..., Any]] = {
-    "add": lambda a, b: a + b,
-    "subtract": lambda a, b: a - b,
-    "multiply": lambda a, b: a * b,
-    "divide": lambda a, b: a / b,
-    "power": lambda a, b: a**b,
-    "negative": lambda x: -x,
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "logb": lambda x, a: sympy.log(x) / sympy.log(a),
-    "log2": lambda x: sympy.log(x) / sympy.log(2),
-    "log10": lambda x: sympy.log(x) / sympy.log(10),
-    "log1p": lambda x: sympy.log(1 + x),
-    "expm1": lambda x: sympy.exp(x) - 1,
-    "sqrt": sympy.sqrt,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "tan": sympy.tan,
-    "csc": sympy.csc,
-    "sec": sympy.sec,
-    "cot": sympy.cot,
-    "arcsin": sympy.asin,
-    "arccos": sympy.acos,
-    "arctan": sympy.atan,
-    "sinh": sympy.sinh,
-    "cosh": sympy.cosh,
-    "tanh": sympy.tanh,
-    "sigmoid": sigmoid,
-    "softplus": lambda x: sympy.log(1 + sympy.exp(x)),
-    "leaky_relu": lambda x, slope=0.01: sympy.Piecewise((x, x > 0), (_exact(slope) * x, True)),
-    "relu": lambda x: sympy.Max(x, 0),
-    "abs": sympy.Abs,
-    "sign": sympy.sign,
-    "step": _heaviside,
-    "maximum": sympy.Max,
-    "minimum": sympy.Min,
-    "clip": _clip,
-    "where": sympy_math.where,
-}
 
 # Floats that the rule table writes as Python numbers for speed (float32 stays float32), restored to exact form.
 _KNOWN_CONSTANTS = (
@@ -259,8 +230,7 @@ def formula(rule_name: str, wrt: int | str = 0, **params):
     if not callable(local):  # ONE, MINUS_ONE or NO_GRAD: a constant, whatever the output
         return local_derivative(rule, wrt, xs, None)
     extra = _parameters(local, rule.arity, params) if callable(local) else {}
-    forward_params = {k: v for k, v in extra.items() if k in inspect.signature(FORWARD[rule.name]).parameters}
-    y = FORWARD[rule.name](*xs, **forward_params)
+    y = forward(rule, *xs, **extra)
     return local_derivative(rule, wrt, xs, y, extra)
 
 
@@ -319,7 +289,7 @@ def _apply(name: str, *args) -> _Dual:
     rule = lookup(name)
     duals = [_dual(a) for a in args]
     xs = [d.value for d in duals]
-    y = FORWARD[rule.name](*xs)
+    y = forward(rule, *xs)
     tangent = sympy.S.Zero
     for i, d in enumerate(duals):
         if d.tangent != 0:
@@ -341,7 +311,7 @@ class _DualNamespace:
             rule = lookup(name)
         except KeyError:
             raise AttributeError(name) from None
-        if rule.kind != ELEMENTWISE or rule.name not in FORWARD:
+        if rule.kind != ELEMENTWISE or rule.expression is None:
             raise AttributeError(name)
         return lambda *args: _apply(rule.name, *args)
 
