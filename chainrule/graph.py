@@ -226,8 +226,17 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
             local_gradients(node, g, m)  # raises the released-graph error
         if rule.kind is ELEMENTWISE:
             y, params, derivatives = node.output, node.params, rule.derivatives
+            parents = node.parents
+            if len(parents) == 2 and parents[0] is parents[1] and parents[0] is not None:
+                # x * x, x + x...: add the two local derivatives first, multiply by g once (2x, not g·x + g·x).
+                gi = _times_upstream(g, _local_value(derivatives[0], xs, y, m, params)
+                                     + _local_value(derivatives[1], xs, y, m, params))
+                if gi.shape != xs[0].shape:
+                    gi = unbroadcast(gi, xs[0].shape, m)
+                _accumulate(pending, heap, heappush, parents[0], gi, g)
+                parents = ()
             i = -1
-            for parent in node.parents:
+            for parent in parents:
                 i += 1
                 if parent is None:
                     continue
@@ -237,11 +246,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 elif local is MINUS_ONE:
                     gi = -g
                 else:
-                    local = local(*xs, y, m, **params)
-                    if type(local) is np.ndarray and local.size >= _IN_PLACE and _is_temporary(local, g):
-                        gi = np.multiply(g, local, out=local)  # the rule's fresh array: reuse its memory
-                    else:
-                        gi = g * local
+                    gi = _times_upstream(g, local(*xs, y, m, **params))
                 shape = xs[i].shape
                 if gi.shape != shape:
                     gi = unbroadcast(gi, shape, m)
@@ -261,6 +266,22 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
         if not retain_graph:
             node.inputs = node.output = None
     return found
+
+
+def _local_value(local, xs, y, m, params):
+    """An elementwise rule's local derivative for one input: a number for ONE / MINUS_ONE, else the rule's value."""
+    if local is ONE:
+        return 1
+    if local is MINUS_ONE:
+        return -1
+    return local(*xs, y, m, **params)
+
+
+def _times_upstream(g, local):
+    """g · local; into local's own memory when it is a large fresh array that nothing else refers to."""
+    if type(local) is np.ndarray and local.size >= _IN_PLACE and _is_temporary(local, g):
+        return np.multiply(g, local, out=local)
+    return g * local
 
 
 def _rowwise_gradients(node: Node, g) -> list:
