@@ -305,7 +305,7 @@ def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
         heappush(heap, (-parent.seq, parent))
     else:
         # A leaf may keep this array as .grad: copy it if it could alias another node's array.
-        if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata and not _sole_view(gi)):
+        if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata and not _sole_view(gi, g)):
             gi = gi.copy()
         pending[parent] = gi
 
@@ -331,11 +331,17 @@ def _is_private_sum(previous: np.ndarray, gi) -> bool:
             and gi.shape == previous.shape and gi.dtype == previous.dtype and sys.getrefcount(previous) <= 4)
 
 
-def _sole_view(gi: np.ndarray) -> bool:
+def _sole_view(gi: np.ndarray, g) -> bool:
     """Whether ``gi`` is a writeable view of a base that nothing else refers to (e.g. the transpose of a fresh
-    matmul result), so a leaf may keep it without a copy, as PyTorch's AccumulateGrad steals a buffer."""
+    matmul result), so a leaf may keep it without a copy, as PyTorch's AccumulateGrad steals a buffer.
+
+    Known references: the view's own, ``base`` here and getrefcount's argument; when the base is the node's upstream
+    gradient ``g``, also the three names for g (the backward loop's, ``_accumulate``'s and this function's). Any
+    more: someone else has it.
+    """
     base = gi.base
-    return gi.flags.writeable and type(base) is np.ndarray and base.flags.owndata and sys.getrefcount(base) <= 3
+    known = 6 if base is g else 3
+    return gi.flags.writeable and type(base) is np.ndarray and base.flags.owndata and sys.getrefcount(base) <= known
 
 
 def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
