@@ -89,3 +89,17 @@ def test_grads_accumulated_across_calls_stay_separate():
     (a * 2.0).sum().backward()
     assert a.grad is not first  # accumulation makes a new array: an earlier .grad keeps its values
     assert not np.shares_memory(a.grad.data, b.grad.data)
+
+
+@pytest.mark.parametrize("transposed", [True, False])
+def test_a_weight_gradient_is_laid_out_like_the_weight(transposed):
+    # x @ W.T (a Linear layer written with plain ops): W's gradient must come back C-ordered like W, or every
+    # optimizer update on it runs strided (several times slower); the values must not change with the layout.
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((16, 30)).astype(np.float32))
+    w = cr.tensor(rng.standard_normal((20, 30) if transposed else (30, 20)).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((16, 20)).astype(np.float32)
+    (x @ (w.T if transposed else w)).backward(g)
+    assert w.grad.data.flags.c_contiguous and w.grad.dtype == np.float32
+    expected = (g.T @ x.data) if transposed else (x.data.T @ g)
+    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-5, atol=1e-5)

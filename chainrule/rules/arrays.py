@@ -323,6 +323,10 @@ def _matmul_vjp_b(g, a, b, y, m):
         return m.expand_dims(a, (-1,)) * m.expand_dims(g, (-2,)) if np.ndim(b) > 1 else g * a
     if np.ndim(b) == 1:
         return m.matmul(m.swapaxes(a, -1, -2), m.expand_dims(g, (-1,)))[..., 0]
+    if isinstance(b, np.ndarray) and b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous:
+        # b is a transposed view (x @ W.T): form (gᵀa)ᵀ, the same numbers laid out like b, so W's gradient comes
+        # back C-ordered like W and later updates run contiguously.
+        return m.swapaxes(m.matmul(m.swapaxes(g, -1, -2), a), -1, -2)
     return m.matmul(m.swapaxes(a, -1, -2), g)
 
 
