@@ -86,11 +86,12 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
             k, j = (int(v) for v in np.argwhere(bad)[0])
             element = np.unravel_index(j, a.shape) if a.ndim else ()
             output = np.unravel_index(k, np.shape(out)) if np.ndim(out) else ()
+            found, expected = float(analytic[i][k, j]), float(numeric[k, j])
             raise GradcheckError(
                 f"gradcheck failed for input {i} at element {tuple(int(e) for e in element)} "
-                f"(output element {tuple(int(o) for o in output)}): analytic gradient {analytic[i][k, j]!r}, "
-                f"numerical gradient {numeric[k, j]!r}, difference {abs(analytic[i][k, j] - numeric[k, j]):.3g} > "
-                f"atol + rtol·|numerical| = {atol + rtol * abs(numeric[k, j]):.3g}; "
+                f"(output element {tuple(int(o) for o in output)}): analytic gradient {found!r}, "
+                f"numerical gradient {expected!r}, difference {abs(found - expected):.3g} > "
+                f"atol + rtol·|numerical| = {atol + rtol * abs(expected):.3g}; "
                 f"{int(bad.sum())} of {bad.size} entries of this input's Jacobian disagree"
             )
     return True

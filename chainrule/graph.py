@@ -182,6 +182,8 @@ def backward(
     heap: list[tuple[int, Node]] = []  # (-seq, node): the newest node on top, compared as ints in C
     for root, seed in zip(roots, seeds, strict=True):
         key = root.node if root.node is not None else root
+        if root.node is None and type(seed) is np.ndarray:
+            seed = seed.copy()  # a leaf keeps this as .grad: never the caller's own array
         if key in pending:
             pending[key] = pending[key] + seed
         else:
@@ -429,7 +431,7 @@ def node_tangent(node: Node, ts: list, xs, y, m):
             return None
         return out if np.shape(out) == np.shape(y) else m.broadcast_to(out, np.shape(y))
     if rule.kind == LINEAR:
-        filled = [t if t is not None else _zeros_like(x, m) for t, x in zip(ts, xs, strict=True)]
+        filled = [t if t is not None else m.zeros_like(x) for t, x in zip(ts, xs, strict=True)]
         return _apply_forward(rule, filled, params, m)
     if rule.kind == MULTILINEAR:
         out = None
@@ -442,12 +444,8 @@ def node_tangent(node: Node, ts: list, xs, y, m):
         return out
     if rule.jvp is None:
         raise NoDerivativeError(f"no forward-mode rule for '{rule.name}'; add a jvp to its entry in the rule table")
-    filled = [t if t is not None else _zeros_like(x, m) for t, x in zip(ts, xs, strict=True)]
+    filled = [t if t is not None else m.zeros_like(x) for t, x in zip(ts, xs, strict=True)]
     return rule.jvp(filled, *xs, y, m, **params)
-
-
-def _zeros_like(x, m):
-    return m.zeros_like(x)
 
 
 def _apply_forward(rule, args, params, m):

@@ -39,8 +39,11 @@ def _shape_error(rule: Rule, values, exc: Exception) -> ShapeError:
 
 
 def _array(out):
-    """Results are NumPy arrays, or NumPy scalars for 0-d results (as NumPy's own ops return them)."""
-    return np.asarray(out) if type(out) in (float, int, bool) else out
+    """Results of the general path (reductions, softmax, indexing...) as NumPy arrays, 0-d ones included.
+
+    Only the scalar fast paths (apply_unary / apply_binary on 0-d values) keep NumPy scalars, for speed.
+    """
+    return out if type(out) is np.ndarray else np.asarray(out)
 
 
 def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
@@ -73,7 +76,10 @@ def apply_unary(rule: Rule, x: Any) -> Tensor:
     """``apply`` for one operand and no parameters: the per-op hot path, with nothing it does not need."""
     if not isinstance(x, Tensor):
         return apply(rule, (_operand(x, "x", rule.name),))
-    out = rule.forward(x.data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
+    try:
+        out = rule.forward(x.data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
+    except TypeError:
+        raise TypeError(f"'{rule.name}' is not defined for a tensor of dtype {x.dtype}") from None
     t = _new(Tensor)
     t.data, t.grad = out, None
     if x.requires_grad and grad_mode.enabled and rule.flows[0]:
@@ -345,12 +351,16 @@ def logsumexp(x, axis=None, keepdims: bool = False):
 def softmax(x, axis: int = -1):
     """exp(x) / sum(exp(x)) along ``axis``, without overflow."""
     x = _tensor_arg(x, "softmax")
+    if x.ndim == 0:  # one class: softmax is 1
+        return reshape(softmax(reshape(x, (1,)), 0), ())
     return apply(lookup("softmax"), (x,), {"axis": _single_axis(axis, x.ndim, "softmax")})
 
 
 def log_softmax(x, axis: int = -1):
     """x − logsumexp(x) along ``axis``, without overflow."""
     x = _tensor_arg(x, "log_softmax")
+    if x.ndim == 0:  # one class: log_softmax is 0
+        return reshape(log_softmax(reshape(x, (1,)), 0), ())
     return apply(lookup("log_softmax"), (x,), {"axis": _single_axis(axis, x.ndim, "log_softmax")})
 
 
@@ -386,6 +396,8 @@ def transpose(x, *axes):
         axes = axes[0]
     if not axes:
         axes = tuple(range(x.ndim))[::-1]
+    if any(not -x.ndim <= int(a) < builtins.max(x.ndim, 1) for a in axes):
+        raise ShapeError(f"transpose: axes {tuple(axes)} are out of range for a tensor of shape {x.shape}")
     axes = tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
@@ -455,7 +467,10 @@ def broadcast_to(x, shape):
 def astype(x, dtype):
     """Convert to ``dtype``; the gradient is converted back to x's dtype."""
     x = _tensor_arg(x, "astype")
-    return apply(lookup("astype"), (x,), {"dtype": np.dtype(dtype)})
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":  # integers and booleans carry no gradient (as in PyTorch): the result is a constant
+        return Tensor._make(np.asarray(x.data).astype(dtype), None, False)
+    return apply(lookup("astype"), (x,), {"dtype": dtype})
 
 
 def identity(x):
@@ -548,6 +563,12 @@ def matmul(a, b):
             f"matmul: shapes {sa} and {sb} do not fit: a's last dimension ({sa[-1]}) must equal b's "
             f"{'second-to-last' if len(sb) > 1 else 'only'} dimension ({sb[-2 if len(sb) > 1 else 0]})"
         )
+    if len(sa) > 2 or len(sb) > 2:
+        try:
+            np.broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            raise ShapeError(f"matmul: the batch dimensions of shapes {sa} and {sb} ({sa[:-2]} and {sb[:-2]}) do "
+                             "not broadcast; each must be equal or 1") from None
     return apply(lookup("matmul"), (a, b))
 
 

@@ -412,7 +412,7 @@ def _index_item(i):
     if isinstance(i, Tensor):
         i = i.data
     elif isinstance(i, list):
-        i = np.asarray(i)
+        i = np.asarray(i) if i else np.asarray(i, dtype=np.intp)
     if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
         raise IndexError(f"tensor indices must be integers or booleans, not {i.dtype}")
     if isinstance(i, float | np.floating):
@@ -439,14 +439,19 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def _shape(shape: tuple) -> tuple[int, ...]:
     if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+        if not isinstance(shape[0], tuple | list):
+            raise TypeError(f"a shape must be ints or a tuple of ints, got {shape[0]!r}")
         shape = tuple(shape[0])
     if not all(isinstance(s, numbers.Integral) and s >= 0 for s in shape):
         raise ValueError(f"a shape must be non-negative ints, given as ints or a tuple; got {shape!r}")
     return tuple(int(s) for s in shape)
 
 
-def _float_dtype(dtype: Any) -> np.dtype:
-    return np.dtype(np.float64 if dtype is None else dtype)
+def _float_dtype(dtype: Any, random: bool = False) -> np.dtype:
+    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    if random and dtype.kind != "f":
+        raise TypeError(f"random tensors are floating point; dtype {dtype} was asked for (use float32 or float64)")
+    return dtype
 
 
 def zeros(*shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -486,7 +491,7 @@ def _generator(seed: int | None, rng: np.random.Generator | None) -> np.random.G
 def rand(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | None = None,
          rng: np.random.Generator | None = None) -> Tensor:
     """Uniform samples in [0, 1) (float64 by default); reproducible with ``seed`` or a NumPy ``rng``."""
-    dtype = _float_dtype(dtype)
+    dtype = _float_dtype(dtype, random=True)
     values = _generator(seed, rng).random(_shape(shape)).astype(dtype, copy=False)
     return Tensor(values, requires_grad=requires_grad)
 
@@ -494,7 +499,7 @@ def rand(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | Non
 def randn(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | None = None,
           rng: np.random.Generator | None = None) -> Tensor:
     """Standard normal samples (float64 by default); reproducible with ``seed`` or a NumPy ``rng``."""
-    dtype = _float_dtype(dtype)
+    dtype = _float_dtype(dtype, random=True)
     values = _generator(seed, rng).standard_normal(_shape(shape)).astype(dtype, copy=False)
     return Tensor(values, requires_grad=requires_grad)
 

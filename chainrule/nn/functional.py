@@ -57,7 +57,13 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pai
     windows into columns, then one matrix product with the weight reshaped to (out, in·kh·kw).
     """
     x = _image(x, "conv2d")
-    out_channels, in_channels, kh, kw = weight.shape
+    if np.ndim(weight) != 4:
+        raise ShapeError(f"conv2d: the weight must be 4-D (out_channels, in_channels, kh, kw), got shape "
+                         f"{np.shape(weight)}")
+    out_channels, in_channels, kh, kw = np.shape(weight)
+    if bias is not None and np.shape(bias) != (out_channels,):
+        raise ShapeError(f"conv2d: bias of shape {np.shape(bias)} does not fit {out_channels} output channels; "
+                         f"expected ({out_channels},)")
     if x.shape[1] != in_channels:
         raise ShapeError(
             f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape {weight.shape} "

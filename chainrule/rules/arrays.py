@@ -10,6 +10,8 @@ a batch of cotangents (``batchable=True``, checked rule by rule in tests/test_ba
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import numpy_math
@@ -124,21 +126,13 @@ REDUCE_SAMPLES = (
 )
 
 
-def _sum(x, axis, keepdims):
-    return np.sum(x, axis=axis, keepdims=keepdims)
-
-
-def _mean(x, axis, keepdims):
-    return np.mean(x, axis=axis, keepdims=keepdims)
-
-
 register(Rule(
-    name="sum", forward=_sum, kind=LINEAR, batchable=True, arity=1,
+    name="sum", forward=numpy_math.sum, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims: m.broadcast_to(_expand(g, x, axis, keepdims, m), np.shape(x)),),
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
 ))
 register(Rule(
-    name="mean", forward=_mean, kind=LINEAR, batchable=True, arity=1,
+    name="mean", forward=numpy_math.mean, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims:
           m.broadcast_to(_expand(g, x, axis, keepdims, m) / _count(x, axis), np.shape(x)),),
     text=("1/n for every averaged element",), tex=(r"\frac{1}{n}",), display=r"\frac{1}{n}\sum_i x_i",
@@ -149,7 +143,8 @@ register(Rule(
 def _extreme_share(x, y, axis, keepdims, m):
     """Where x attains its max (min): 1/k for each of the k tied elements, 0 elsewhere. A constant mask."""
     data, out = m.stop(x), m.stop(y)
-    hit = data == _expand(out, data, axis, keepdims, numpy_math)
+    expanded = _expand(out, data, axis, keepdims, numpy_math)
+    hit = (data == expanded) | (np.isnan(data) & np.isnan(expanded))  # a NaN max is where the NaN is
     share = hit / np.sum(hit, axis=axis, keepdims=True)
     return share.astype(np.result_type(data), copy=False)
 
@@ -173,6 +168,12 @@ _extreme_rule("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=kee
               "1/k at each of the k places where x equals the min, else 0")
 
 
+def _per_dof(x, axis, ddof) -> float:
+    """1 / max(n - ddof, 0) as NumPy's var uses it: inf when no degree of freedom is left (a weak Python float)."""
+    dof = _count(x, axis) - ddof
+    return 1 / dof if dof > 0 else math.inf
+
+
 def _centered(x, axis, m):
     return x - m.mean(x, axis=axis, keepdims=True)
 
@@ -188,9 +189,9 @@ def _std(x, axis, keepdims, ddof):
 register(Rule(
     name="var", forward=_var, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims, ddof:
-          _expand(g, x, axis, keepdims, m) * (2 / (_count(x, axis) - ddof)) * _centered(x, axis, m),),
+          _expand(g, x, axis, keepdims, m) * (2 * _per_dof(x, axis, ddof)) * _centered(x, axis, m),),
     jvp=lambda ts, x, y, m, axis, keepdims, ddof:
-        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) * (2 / (_count(x, axis) - ddof)),
+        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) * (2 * _per_dof(x, axis, ddof)),
     text=("2*(x - mean(x))/(n - ddof)",), tex=(r"\frac{2(x_i - \bar x)}{n - \text{ddof}}",),
     display=r"\operatorname{var}(x)",
     samples=tuple(Sample(s.shapes, {**s.params, "ddof": d}) for s, d in zip(REDUCE_SAMPLES, (0, 1, 0), strict=True)),
@@ -198,18 +199,14 @@ register(Rule(
 register(Rule(
     name="std", forward=_std, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims, ddof:
-          _expand(g / y, x, axis, keepdims, m) * (1 / (_count(x, axis) - ddof)) * _centered(x, axis, m),),
+          _expand(g / y, x, axis, keepdims, m) * _per_dof(x, axis, ddof) * _centered(x, axis, m),),
     jvp=lambda ts, x, y, m, axis, keepdims, ddof:
-        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) / (y * (_count(x, axis) - ddof)),
+        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) * _per_dof(x, axis, ddof) / y,
     text=("(x - mean(x))/((n - ddof)*std(x))",), tex=(r"\frac{x_i - \bar x}{(n - \text{ddof})\,\sigma}",),
     display=r"\operatorname{std}(x)",
     samples=tuple(Sample(s.shapes, {**s.params, "ddof": d}) for s, d in zip(REDUCE_SAMPLES, (0, 1, 0), strict=True)),
     note="std'(x) is inf/nan where std(x) = 0, as 1/(2 sqrt(0)) is",
 ))
-
-
-def _prod(x, axis, keepdims):
-    return np.prod(x, axis=axis, keepdims=keepdims)
 
 
 def _product_of_others(x, y, axis, keepdims, m):
@@ -241,7 +238,7 @@ def _others_numpy(flat):
 
 
 register(Rule(
-    name="prod", forward=_prod, kind=GENERAL, batchable=True, arity=1,
+    name="prod", forward=numpy_math.prod, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims:
           _expand(g, x, axis, keepdims, m) * _product_of_others(x, y, axis, keepdims, m),),
     jvp=lambda ts, x, y, m, axis, keepdims:

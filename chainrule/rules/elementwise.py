@@ -249,13 +249,7 @@ def d_tanh(x, y, m):
     return 1 - y * y
 
 
-def _sigmoid(x):
-    # Stable for large |x|: only exp(-|x|) <= 1 is ever formed.
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
-
-
-@unary("sigmoid", _sigmoid, expression=lambda x, m: m.sigmoid(x),
+@unary("sigmoid", numpy_math.sigmoid, expression=lambda x, m: m.sigmoid(x),
        text="sigmoid(x)*(1 - sigmoid(x))", tex=r"\sigma(x)\,(1 - \sigma(x))",
        display=r"\sigma(x) = \frac{1}{1 + e^{-x}}", domain=(-4.0, 4.0))
 def d_sigmoid(x, y, m):
