@@ -102,16 +102,13 @@ def unbroadcast(g, shape: tuple[int, ...], m):
 def local_gradients(node: Node, g, m, xs=None, y=None) -> list:
     """The chain rule at one node: for each input, its gradient (``None`` where no gradient is needed).
 
-    With ``m = numpy_math`` this works on arrays; with ``m = chainrule.ops`` on Tensors, building a graph of the
+    With ``m = numpy_math`` this works on arrays; with ``m = ops.tensor_math`` on Tensors, building a graph of the
     backward pass itself (``create_graph``). ``xs`` and ``y`` default to the node's saved arrays.
     """
     rule = node.rule
     if xs is None:
         if node.output is None:
-            raise GraphError(
-                f"cannot backpropagate through '{rule.name}' again: its saved values were released by an earlier "
-                "backward(); call the first backward(retain_graph=True) to backpropagate twice"
-            )
+            raise _released(node)
         xs, y = node.inputs, node.output
     params = node.params
     grads = []
@@ -143,6 +140,13 @@ def local_gradients(node: Node, g, m, xs=None, y=None) -> list:
                 gi = unbroadcast(gi, shape, m)
         grads.append(gi)
     return grads
+
+
+def _released(node: Node) -> GraphError:
+    return GraphError(
+        f"cannot backpropagate through '{node.rule.name}' again: its saved values were released by an earlier "
+        "backward(); call the first backward(retain_graph=True) to backpropagate twice"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -225,7 +229,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
         rule = node.rule
         xs = node.inputs
         if xs is None:
-            local_gradients(node, g, m)  # raises the released-graph error
+            raise _released(node)
         if rule.kind is ELEMENTWISE:
             y, params, derivatives = node.output, node.params, rule.derivatives
             parents = node.parents
@@ -319,8 +323,9 @@ _IN_PLACE = 4096
 def _is_temporary(local: np.ndarray, g) -> bool:
     """Whether ``local`` is a fresh array nothing else refers to (so g * local may overwrite it).
 
-    Two references mean: the caller's variable and getrefcount's own argument. A rule that returns one of its
-    inputs or its output (exp' = y) returns an array the node still holds, so it never qualifies.
+    Three references are known: ``_times_upstream``'s parameter, this function's, and getrefcount's argument. A rule
+    that returns one of its inputs or its output (exp' = y) returns an array the node still holds, so it never
+    qualifies.
     """
     return (type(g) is np.ndarray and local.shape == g.shape and local.dtype == g.dtype and local.flags.owndata
             and sys.getrefcount(local) <= 3)
@@ -347,7 +352,7 @@ def _sole_view(gi: np.ndarray, g) -> bool:
 
 
 def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
-    """Backward that records its own graph (create_graph): rules run on Tensors through ``chainrule.ops``."""
+    """Backward that records its own graph (create_graph): rules run on Tensors through ``ops.tensor_math``."""
     from .ops import tensor_math  # the differentiable namespace; imported here to avoid an import cycle
     from .tensor import Tensor
 
@@ -360,7 +365,7 @@ def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_gr
             found[id(node)] = g
             continue
         if node.output is None:
-            local_gradients(node, g, tensor_math)  # raises the released-graph error
+            raise _released(node)
         grads = local_gradients(node, g, tensor_math, _differentiable_inputs(node, wrap), wrap(node))
         if not retain_graph:
             node.inputs = node.output = None
