@@ -28,7 +28,7 @@ from .rules.registry import ELEMENTWISE, LINEAR, MINUS_ONE, MULTILINEAR, NO_GRAD
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-_sequence = itertools.count()
+node_sequence = itertools.count()
 
 
 class Node:
@@ -46,7 +46,7 @@ class Node:
         self.output = output
         self.parents = parents
         self.params = params
-        self.seq = next(_sequence)
+        self.seq = next(node_sequence)
 
     def __repr__(self) -> str:
         return f"<Node {self.rule.name} #{self.seq}>"
@@ -233,7 +233,23 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
         if rule.kind is ELEMENTWISE:
             y, params, derivatives = node.output, node.params, rule.derivatives
             parents = node.parents
-            if len(parents) == 2 and parents[0] is parents[1] and parents[0] is not None:
+            if len(parents) == 1:  # one input, recorded because it needs a gradient; g and local have its shape
+                local = derivatives[0]
+                if local is ONE:
+                    gi = g
+                elif local is MINUS_ONE:
+                    gi = -g
+                else:
+                    local = local(xs[0], y, m, **params) if params else local(xs[0], y, m)
+                    gi = g * local if type(local) is not np.ndarray else _times_upstream(g, local)
+                parent = parents[0]
+                if type(parent) is Node and parent not in pending:
+                    pending[parent] = gi
+                    heappush(heap, (-parent.seq, parent))
+                else:
+                    _accumulate(pending, heap, heappush, parent, gi, g)
+                parents = ()
+            elif len(parents) == 2 and parents[0] is parents[1] and parents[0] is not None:
                 # x * x, x + x...: add the two local derivatives first, multiply by g once (2x, not g·x + g·x).
                 gi = _times_upstream(g, _local_value(derivatives[0], xs, y, m, params)
                                      + _local_value(derivatives[1], xs, y, m, params))
@@ -252,10 +268,10 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 elif local is MINUS_ONE:
                     gi = -g
                 else:
-                    gi = _times_upstream(g, local(*xs, y, m, **params))
-                shape = xs[i].shape
-                if gi.shape != shape:
-                    gi = unbroadcast(gi, shape, m)
+                    local = local(*xs, y, m, **params) if params else local(*xs, y, m)
+                    gi = g * local if type(local) is not np.ndarray else _times_upstream(g, local)
+                if gi.shape != xs[i].shape:
+                    gi = unbroadcast(gi, xs[i].shape, m)
                 if type(parent) is Node and parent not in pending:  # the common case, inlined
                     pending[parent] = gi
                     heappush(heap, (-parent.seq, parent))

@@ -237,44 +237,28 @@ class Tensor:
     # -----------------------------------------------------------------------------------------------------------
     # Operators.
     # -----------------------------------------------------------------------------------------------------------
-    def __add__(self, other):
-        return ops.apply_binary(_ADD, self, other)
-
+    # a + b, a - b, a * b, a / b, a ** b and -a are the ops themselves, installed below the class: one call per
+    # operation. The reflected forms (2 * a) swap the operands.
     def __radd__(self, other):
-        return ops.apply_binary(_ADD, other, self)
-
-    def __sub__(self, other):
-        return ops.apply_binary(_SUBTRACT, self, other)
+        return ops.add(other, self)
 
     def __rsub__(self, other):
-        return ops.apply_binary(_SUBTRACT, other, self)
-
-    def __mul__(self, other):
-        return ops.apply_binary(_MULTIPLY, self, other)
+        return ops.subtract(other, self)
 
     def __rmul__(self, other):
-        return ops.apply_binary(_MULTIPLY, other, self)
-
-    def __truediv__(self, other):
-        return ops.apply_binary(_DIVIDE, self, other)
+        return ops.multiply(other, self)
 
     def __rtruediv__(self, other):
-        return ops.apply_binary(_DIVIDE, other, self)
-
-    def __pow__(self, other):
-        return ops.apply_binary(_POWER, self, other)
+        return ops.divide(other, self)
 
     def __rpow__(self, other):
-        return ops.apply_binary(_POWER, other, self)
+        return ops.power(other, self)
 
     def __matmul__(self, other):
         return ops.matmul(self, other)
 
     def __rmatmul__(self, other):
         return ops.matmul(other, self)
-
-    def __neg__(self):
-        return ops.apply_unary(_NEGATIVE, self)
 
     def __pos__(self):
         return self
@@ -386,14 +370,7 @@ def _add_elementwise_methods() -> None:
     for name in ("exp", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "csc", "sec", "cot",
                  "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
                  "softplus", "relu", "sign"):
-        function = getattr(ops, name)
-
-        def method(self, _f=function):
-            return _f(self)
-
-        method.__name__ = name
-        method.__doc__ = function.__doc__
-        setattr(Tensor, name, method)
+        setattr(Tensor, name, getattr(ops, name))  # the function itself: t.exp() is cr.exp(t), one call
 
     def leaky_relu(self, slope=0.01):
         return ops.leaky_relu(self, slope)
@@ -505,9 +482,8 @@ def randn(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | No
 
 
 from . import ops  # noqa: E402 - ops needs the Tensor class defined above
-from .rules.registry import lookup  # noqa: E402
 
-_ADD, _SUBTRACT, _MULTIPLY = lookup("add"), lookup("subtract"), lookup("multiply")
-_DIVIDE, _POWER, _NEGATIVE = lookup("divide"), lookup("power"), lookup("negative")
+Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.subtract, ops.multiply
+Tensor.__truediv__, Tensor.__pow__, Tensor.__neg__ = ops.divide, ops.power, ops.negative
 
 _add_elementwise_methods()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import operator
 import tracemalloc
 import weakref
 
@@ -339,6 +340,35 @@ def test_python_floats_make_float64_and_float32_mixes_follow_numpy():
     x32 = cr.tensor([1.0], dtype="float32")
     assert (x32 * 2.5).dtype == np.float32
     assert (x32 + cr.tensor([1.0])).dtype == np.float64  # float32 + float64 arrays: NumPy promotes
+
+
+@pytest.mark.parametrize("dtype_a", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("dtype_b", [np.float32, np.float64])
+@pytest.mark.parametrize("b_kind", ["0-d leaf", "scalar result", "array"])
+def test_0d_leaves_in_arithmetic_follow_numpy(dtype_a, dtype_b, b_kind):
+    # The operators read a 0-d leaf's array as its NumPy scalar (faster); values, dtypes and gradients must be what
+    # NumPy gives for the arrays themselves, and the leaf keeps its 0-d array.
+    a_data = np.array(3, dtype=dtype_a)
+    a = cr.tensor(a_data, requires_grad=dtype_a != np.int64)
+    b_data = {"0-d leaf": np.array(1.25, dtype=dtype_b), "scalar result": np.array(1.25, dtype=dtype_b),
+              "array": np.array([1.25, -0.5], dtype=dtype_b)}[b_kind]
+    b = cr.tensor(b_data, requires_grad=True)
+    if b_kind == "scalar result":
+        b = b * 1  # an op's 0-d result: a NumPy scalar of dtype_b
+    for op in (operator.add, operator.sub, operator.mul, operator.truediv):
+        out = op(a, b)
+        expected = op(a_data, b_data)
+        assert out.dtype == np.result_type(expected), (op, out.dtype, np.result_type(expected))
+        np.testing.assert_array_equal(out.numpy(), expected)
+    y = cr.sum(a * b + a / b)
+    y.backward()
+    leaf_b = b if b_kind != "scalar result" else None
+    if a.requires_grad:
+        np.testing.assert_allclose(float(a.grad), np.sum(b_data + 1 / b_data), rtol=1e-6)
+        assert type(a.data) is np.ndarray and a.data.shape == ()
+    if leaf_b is not None:
+        np.testing.assert_allclose(leaf_b.grad.numpy(), a_data - a_data / b_data ** 2, rtol=1e-6)
+        assert leaf_b.grad.dtype == dtype_b
 
 
 # ---------------------------------------------------------------------------------------------------------------
