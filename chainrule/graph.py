@@ -52,14 +52,68 @@ class Node:
         return f"<Node {self.rule.name} #{self.seq}>"
 
 
+class NotSaved:
+    """What a node keeps instead of a large array that its rule's derivatives never read: its shape and dtype.
+
+    The rule table says which values each rule reads (``Rule.saves_input``, ``Rule.saves_output``), so a graph holds
+    only those, as PyTorch's saved tensors do: ``sum(exp(-x * x))`` keeps exp's output, not ``x * x`` or its
+    negation. Reading a NotSaved's values fails loudly, never with wrong numbers.
+    """
+
+    __slots__ = ("dtype", "shape")
+    __array_ufunc__ = None  # NumPy's operators give way, so arithmetic on it raises
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.shape, self.dtype = array.shape, array.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __array__(self, *args, **kwargs):
+        raise GraphError(f"{self!r}: the graph kept only this value's shape and dtype, because its rule's "
+                         "derivatives do not read it; record with cr.keep_values() to keep every value")
+
+    def __repr__(self) -> str:
+        return f"<not saved: {self.dtype} array of shape {self.shape}>"
+
+
+def _refuse(self, *args):
+    self.__array__()
+
+
+for _name in ("add", "sub", "mul", "truediv", "pow", "matmul"):
+    setattr(NotSaved, f"__{_name}__", _refuse)
+    setattr(NotSaved, f"__r{_name}__", _refuse)
+NotSaved.__neg__ = NotSaved.__getitem__ = NotSaved.__float__ = _refuse  # type: ignore[method-assign,assignment]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Grad mode.
 # ---------------------------------------------------------------------------------------------------------------
 class _GradMode:
     enabled = True
+    # Arrays with fewer elements than this are kept whether their rule reads them or not (a NotSaved would save
+    # little); ``keep_values`` raises it to infinity for code that shows every value (explanations).
+    keep_below: float = 4096
 
 
 grad_mode = _GradMode()
+
+
+@contextmanager
+def keep_values() -> Iterator[None]:
+    """Inside this block, nodes keep every input and output value, read by their rules or not (for display)."""
+    previous = grad_mode.keep_below
+    grad_mode.keep_below = float("inf")
+    try:
+        yield
+    finally:
+        grad_mode.keep_below = previous
 
 
 def is_grad_enabled() -> bool:
@@ -152,14 +206,18 @@ def _released(node: Node) -> GraphError:
 # ---------------------------------------------------------------------------------------------------------------
 # Reverse mode over a whole graph.
 # ---------------------------------------------------------------------------------------------------------------
-def _differentiable_inputs(node: Node, wrap: Callable[[Node], Tensor]) -> list:
-    """The node's inputs as Tensors connected to the graph (for create_graph), or constants."""
+def _differentiable_inputs(node: Node, wrap: Callable[..., Tensor]) -> list:
+    """The node's inputs as Tensors connected to the graph (for create_graph), or constants.
+
+    ``wrap(parent, value)`` stands for the parent's output with the value this node kept (a NotSaved when the rule
+    does not read it).
+    """
     xs = []
     for value, parent in zip(node.inputs, node.parents, strict=True):
         if parent is None:
             xs.append(value)
         elif isinstance(parent, Node):
-            xs.append(wrap(parent))
+            xs.append(wrap(parent, value))
         else:
             xs.append(parent)  # a leaf Tensor
     return xs
@@ -240,8 +298,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 elif local is MINUS_ONE:
                     gi = -g
                 else:
-                    local = local(xs[0], y, m, **params) if params else local(xs[0], y, m)
-                    gi = g * local if type(local) is not np.ndarray else _times_upstream(g, local)
+                    value = local(xs[0], y, m, **params) if params else local(xs[0], y, m)
+                    gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value)
                 parent = parents[0]
                 if type(parent) is Node and parent not in pending:
                     pending[parent] = gi
@@ -251,8 +309,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 parents = ()
             elif len(parents) == 2 and parents[0] is parents[1] and parents[0] is not None:
                 # x * x, x + x...: add the two local derivatives first, multiply by g once (2x, not g·x + g·x).
-                gi = _times_upstream(g, _local_value(derivatives[0], xs, y, m, params)
-                                     + _local_value(derivatives[1], xs, y, m, params))
+                value = _local_value(derivatives[0], xs, y, m, params) + _local_value(derivatives[1], xs, y, m, params)
+                gi = _times_upstream(g, value)
                 if gi.shape != xs[0].shape:
                     gi = unbroadcast(gi, xs[0].shape, m)
                 _accumulate(pending, heap, heappush, parents[0], gi, g)
@@ -268,8 +326,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 elif local is MINUS_ONE:
                     gi = -g
                 else:
-                    local = local(*xs, y, m, **params) if params else local(*xs, y, m)
-                    gi = g * local if type(local) is not np.ndarray else _times_upstream(g, local)
+                    value = local(*xs, y, m, **params) if params else local(*xs, y, m)
+                    gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value)
                 if gi.shape != xs[i].shape:
                     gi = unbroadcast(gi, xs[i].shape, m)
                 if type(parent) is Node and parent not in pending:  # the common case, inlined
@@ -300,9 +358,16 @@ def _local_value(local, xs, y, m, params):
 
 
 def _times_upstream(g, local):
-    """g · local; into local's own memory when it is a large fresh array that nothing else refers to."""
-    if type(local) is np.ndarray and local.size >= _IN_PLACE and _is_temporary(local, g):
-        return np.multiply(g, local, out=local)
+    """g · local, without allocating when it can: just ``local`` when g is a broadcast one (the gradient a ``sum``
+    hands down: 1 · local = local exactly), and into local's own memory when it is a fresh array no one else holds.
+
+    The caller names ``local`` once; a leaf that receives ``local`` itself copies it (see ``_accumulate``).
+    """
+    if type(local) is np.ndarray and local.size >= _IN_PLACE:
+        if _is_unit(g, local):
+            return local
+        if _is_temporary(local, g):
+            return np.multiply(g, local, out=local)
     return g * local
 
 
@@ -326,8 +391,9 @@ def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
         pending[parent] = gi
         heappush(heap, (-parent.seq, parent))
     else:
-        # A leaf may keep this array as .grad: copy it if it could alias another node's array.
-        if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata and not _sole_view(gi, g)):
+        # A leaf may keep this array as .grad: copy it if it could alias another node's (or the user's) array.
+        if gi is g or (type(gi) is np.ndarray and not (_sole_view(gi, g) if not gi.flags.owndata else
+                                                        sys.getrefcount(gi) <= _FRESH)):
             gi = gi.copy()
         pending[parent] = gi
 
@@ -336,15 +402,28 @@ def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
 _IN_PLACE = 4096
 
 
+# A gradient array that ``_accumulate`` receives is fresh (no node or user holds it) when it has at most this many
+# references: the backward loop's one or two names for it (``gi``, and ``value`` when the product went into the
+# local derivative's memory) or the general path's list and name, ``_accumulate``'s parameter, getrefcount's
+# argument. An array a node holds (an input, an output) has one more.
+_FRESH = 4
+
+
+def _is_unit(g, local: np.ndarray) -> bool:
+    """Whether ``g`` is a broadcast 1 of local's shape and dtype (then g · local is local, bit for bit)."""
+    return (type(g) is np.ndarray and g.shape == local.shape and g.dtype == local.dtype and not any(g.strides)
+            and g.flat[0] == 1)
+
+
 def _is_temporary(local: np.ndarray, g) -> bool:
     """Whether ``local`` is a fresh array nothing else refers to (so g * local may overwrite it).
 
-    Three references are known: ``_times_upstream``'s parameter, this function's, and getrefcount's argument. A rule
-    that returns one of its inputs or its output (exp' = y) returns an array the node still holds, so it never
-    qualifies.
+    Four references are known: the backward loop's name for it, ``_times_upstream``'s parameter, this function's,
+    and getrefcount's argument. A rule that returns one of its inputs or its output (exp' = y) returns an array the
+    node still holds, so it never qualifies.
     """
     return (type(g) is np.ndarray and local.shape == g.shape and local.dtype == g.dtype and local.flags.owndata
-            and sys.getrefcount(local) <= 3)
+            and sys.getrefcount(local) <= 4)
 
 
 def _is_private_sum(previous: np.ndarray, gi) -> bool:
@@ -452,7 +531,7 @@ def node_tangent(node: Node, ts: list, xs, y, m):
             return None
         return out if np.shape(out) == np.shape(y) else m.broadcast_to(out, np.shape(y))
     if rule.kind == LINEAR:
-        filled = [t if t is not None else m.zeros_like(x) for t, x in zip(ts, xs, strict=True)]
+        filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]
         return _apply_forward(rule, filled, params, m)
     if rule.kind == MULTILINEAR:
         out = None
@@ -465,8 +544,16 @@ def node_tangent(node: Node, ts: list, xs, y, m):
         return out
     if rule.jvp is None:
         raise NoDerivativeError(f"no forward-mode rule for '{rule.name}'; add a jvp to its entry in the rule table")
-    filled = [t if t is not None else m.zeros_like(x) for t, x in zip(ts, xs, strict=True)]
+    filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]
     return rule.jvp(filled, *xs, y, m, **params)
+
+
+def _zero_tangent(x, m):
+    """A zero tangent shaped like input ``x``, which may be a NotSaved (or a Tensor holding one)."""
+    value = getattr(x, "data", x)
+    if type(value) is NotSaved:
+        return np.zeros(value.shape, value.dtype)
+    return m.zeros_like(x)
 
 
 def _apply_forward(rule, args, params, m):

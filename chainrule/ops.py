@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DomainError, ShapeError
-from .graph import Node, grad_mode, node_sequence
+from .graph import Node, NotSaved, grad_mode, node_sequence
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
@@ -69,7 +69,22 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
         raise _shape_error(rule, values, exc) from None
     if parents is None:
         return Tensor._make(out, None, False)
-    return Tensor._make(out, Node(rule, values, out, parents, params), True)
+    return Tensor._make(out, Node(rule, _kept(rule, values), _kept_output(rule, out), parents, params), True)
+
+
+def _kept(rule: Rule, values: list) -> list:
+    """The inputs a node keeps: large arrays that the rule's derivatives do not read become ``NotSaved``."""
+    saves, keep_below = rule.saves_input, grad_mode.keep_below
+    for i, v in enumerate(values):
+        if not saves[i] and type(v) is np.ndarray and v.size >= keep_below:
+            values[i] = NotSaved(v)
+    return values
+
+
+def _kept_output(rule: Rule, out):
+    if not rule.saves_output and type(out) is np.ndarray and out.size >= grad_mode.keep_below:
+        return NotSaved(out)
+    return out
 
 
 def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
@@ -78,6 +93,7 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
     Made once per rule (``cr.exp`` is one of these); it does what ``apply`` does and nothing it does not need.
     """
     forward, name, flows = rule.forward, rule.name, rule.flows[0]
+    saves_x, saves_y = rule.saves_input[0], rule.saves_output
 
     def function(x: Any) -> Tensor:
         if not isinstance(x, Tensor):
@@ -89,8 +105,13 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
         t = _new(Tensor)
         t.data, t.grad = out, None
         if x.requires_grad and flows and grad_mode.enabled:
+            xv, yv = x.data, out  # what the node keeps: large arrays its rule does not read become NotSaved
+            if not saves_x and type(xv) is np.ndarray and xv.size >= grad_mode.keep_below:
+                xv = NotSaved(xv)
+            if not saves_y and type(yv) is np.ndarray and yv.size >= grad_mode.keep_below:
+                yv = NotSaved(yv)
             node = _new(Node)  # Node's fields set here rather than through its __init__: a frame less per op
-            node.rule, node.inputs, node.output, node.params = rule, (x.data,), out, _EMPTY
+            node.rule, node.inputs, node.output, node.params = rule, (xv,), yv, _EMPTY
             node.parents, node.seq = (x.node or x,), next(node_sequence)
             t.node, t.requires_grad = node, True
         else:
@@ -109,6 +130,8 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
     """
     forward, name = rule.forward, rule.name
     flow_a, flow_b = rule.flows
+    saves_a, saves_b = rule.saves_input
+    saves_y = rule.saves_output
 
     def function(a: Any, b: Any) -> Tensor:
         if isinstance(a, Tensor):
@@ -135,8 +158,15 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
             pa = (a.node or a) if ga and flow_a else None
             pb = (b.node or b) if gb and flow_b else None
             if pa is not None or pb is not None:
+                yv, keep_below = out, grad_mode.keep_below
+                if not saves_a and type(av) is np.ndarray and av.size >= keep_below:
+                    av = NotSaved(av)
+                if not saves_b and type(bv) is np.ndarray and bv.size >= keep_below:
+                    bv = NotSaved(bv)
+                if not saves_y and type(yv) is np.ndarray and yv.size >= keep_below:
+                    yv = NotSaved(yv)
                 node = _new(Node)
-                node.rule, node.inputs, node.output, node.params = rule, (av, bv), out, _EMPTY
+                node.rule, node.inputs, node.output, node.params = rule, (av, bv), yv, _EMPTY
                 node.parents, node.seq = (pa, pb), next(node_sequence)
                 t.node, t.requires_grad = node, True
         return t

@@ -77,9 +77,10 @@ class Tensor:
         return t
 
     @classmethod
-    def _from_node(cls, node) -> Tensor:
-        """A Tensor standing for a node's output, connected to the graph (used to differentiate derivatives)."""
-        return cls._make(node.output, node, True)
+    def _from_node(cls, node, value: Any = None) -> Tensor:
+        """A Tensor standing for a node's output (or ``value``, a copy of it that another node kept), connected to
+        the graph (used to differentiate derivatives)."""
+        return cls._make(node.output if value is None else value, node, True)
 
     # -----------------------------------------------------------------------------------------------------------
     # Attributes.

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, MissingDependencyError
-from .graph import Node, local_gradients, reachable_nodes
+from .graph import Node, NotSaved, local_gradients, reachable_nodes
 from .rules import numpy_math
 from .tensor import Tensor
 
@@ -53,6 +53,8 @@ def _drawing(text: str, format: str) -> Drawing:
 def _value(v: Any) -> str:
     from .explain.steps import fmt
 
+    if type(v) is NotSaved:
+        return f"array{tuple(v.shape)} (not saved)"
     array = np.asarray(v)
     if array.size == 1:
         return fmt(float(array))

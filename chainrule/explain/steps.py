@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import DomainError, ExpressionError
-from ..graph import Node, backward, local_gradients, reachable_nodes, unbroadcast
+from ..graph import Node, backward, keep_values, local_gradients, reachable_nodes, unbroadcast
 from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule
 from ..symbolic import parser
@@ -441,7 +441,7 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
         wanted = _ordered(parser.variables(tree), point)
         values = check_point(wanted, point, f"the expression '{parser.to_string(tree)}'")
         leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), keep_values():  # every step shows its values
             out = parser.evaluate(tree, leaves, expression_math)
         text = parser.to_string(tree)
     elif callable(expr_or_function):
@@ -450,7 +450,7 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
         required = tuple(n for n in wanted if n not in defaults or n in point)
         values = check_point(required, point, f"the function {_function_name(f)}({', '.join(wanted)})")
         leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), keep_values():
             out = f(**leaves)
         tree = None
         text = None

@@ -45,7 +45,7 @@ register(Rule(
 ))
 register(Rule(
     name="reshape", forward=np.reshape, kind=LINEAR, batchable=True, arity=1,
-    vjps=(lambda g, x, y, m, shape: m.reshape(g, np.shape(x)),),
+    vjps=(lambda g, x, y, m, shape: m.reshape(g, np.shape(x)),), shape_only=("x",),
     text=("reshape g back to x's shape",), tex=(r"\operatorname{reshape}^{-1}",), display=r"\operatorname{reshape}(x)",
     samples=(Sample(((2, 3),), {"shape": (3, 2)}), Sample(((6,),), {"shape": (2, 1, 3)})),
 ))
@@ -64,7 +64,7 @@ register(Rule(
 ))
 register(Rule(
     name="astype", forward=lambda x, dtype: x.astype(dtype), kind=LINEAR, batchable=True, arity=1,
-    vjps=(lambda g, x, y, m, dtype: m.astype(g, np.result_type(x)),),
+    vjps=(lambda g, x, y, m, dtype: m.astype(g, x.dtype),), shape_only=("x",),
     text=("1 (cast back)",), tex=("1",), display=r"\operatorname{cast}(x)",
     samples=(Sample(((3,),), {"dtype": np.dtype(np.float64)}),),
 ))
@@ -75,7 +75,7 @@ register(Rule(
 # ---------------------------------------------------------------------------------------------------------------
 register(Rule(
     name="getitem", forward=lambda x, index: x[index], kind=LINEAR, batchable=True, arity=1,
-    vjps=(lambda g, x, y, m, index: m.scatter(g, index, np.shape(x)),),
+    vjps=(lambda g, x, y, m, index: m.scatter(g, index, np.shape(x)),), shape_only=("x",),
     text=("g scattered back to the indexed places (repeats add up)",), tex=(r"\operatorname{scatter}(g)",),
     display="x[i]",
     samples=(Sample(((5,),), {"index": 2}), Sample(((4, 3),), {"index": (slice(1, 3), slice(None, None, 2))}),
@@ -104,7 +104,7 @@ def _concatenate_vjp(i, g, xs, y, m, axis):
 
 register(Rule(
     name="concatenate", forward=lambda *xs, axis: np.concatenate(xs, axis=axis), kind=LINEAR, batchable=True, arity=-1,
-    vjps=(_concatenate_vjp,), text=("g's slice for this input",), tex=("g_{[i]}",),
+    vjps=(_concatenate_vjp,), shape_only=("xs",), text=("g's slice for this input",), tex=("g_{[i]}",),
     display=r"\operatorname{concat}(x_1, \dots)", aliases=("concat",),
     samples=(Sample(((2, 3), (4, 3)), {"axis": 0}), Sample(((2, 1), (2, 3), (2, 2)), {"axis": 1})),
 ))
@@ -129,12 +129,13 @@ REDUCE_SAMPLES = (
 register(Rule(
     name="sum", forward=numpy_math.sum, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims: m.broadcast_to(_expand(g, x, axis, keepdims, m), np.shape(x)),),
+    shape_only=("x",),
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
 ))
 register(Rule(
     name="mean", forward=numpy_math.mean, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims:
-          m.broadcast_to(_expand(g, x, axis, keepdims, m) / _count(x, axis), np.shape(x)),),
+          m.broadcast_to(_expand(g, x, axis, keepdims, m) / _count(x, axis), np.shape(x)),), shape_only=("x",),
     text=("1/n for every averaged element",), tex=(r"\frac{1}{n}",), display=r"\frac{1}{n}\sum_i x_i",
     samples=REDUCE_SAMPLES,
 ))

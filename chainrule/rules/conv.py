@@ -21,7 +21,7 @@ from .registry import LINEAR, Rule, Sample, register
 register(Rule(
     name="unfold", forward=unfold, kind=LINEAR, arity=1, args=("x",),
     vjps=(lambda g, x, y, m, kernel_size, stride, padding:
-          m.fold(g, np.shape(x)[2:], kernel_size, stride=stride, padding=padding),),
+          m.fold(g, np.shape(x)[2:], kernel_size, stride=stride, padding=padding),), shape_only=("x",),
     text=("fold g: add each patch element back to the pixel it came from",), tex=(r"\operatorname{fold}(g)",),
     display=r"\operatorname{unfold}(x)",
     samples=(Sample(((2, 3, 5, 5),), {"kernel_size": (3, 3), "stride": (1, 1), "padding": (1, 1)}),

@@ -103,10 +103,8 @@ binary("power", operator.pow, _d_power_base, lambda a, b, y, m: y * m.log(a),
             "(with a constant exponent it is never formed)")
 
 
-@unary("negative", operator.neg, expression=lambda x, m: -x,
-       text="-1", tex="-1", display="-x", aliases=("neg",))
-def d_negative(x, y, m):
-    return -m.ones_like(x)
+unary("negative", operator.neg, expression=lambda x, m: -x,
+      text="-1", tex="-1", display="-x", aliases=("neg",))(MINUS_ONE)
 
 
 # ---------------------------------------------------------------------------------------------------------------

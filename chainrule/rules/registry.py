@@ -18,6 +18,7 @@ Kinds of rule:
 
 from __future__ import annotations
 
+import dis
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,12 +86,22 @@ class Rule:
     # pass. Elementwise rules always do; others say so once checked (tests/test_batching.py), else the engine
     # applies them row by row.
     batchable: bool = False
+    # Arguments of the vjps / jvp whose values are never read, only their shape and dtype (``np.shape(x)``): the
+    # graph may keep a large one as a ``NotSaved`` record rather than the array (tests check the claim).
+    shape_only: tuple[str, ...] = ()
     flows: Any = field(init=False, repr=False)  # flows[i]: does gradient flow into input i (derived)
+    # Which values the node must keep for the derivatives (derived from the derivative code, see ``_values_read``):
+    # saves_input[i] for each input (one answer for all inputs of a variadic rule), saves_output for y.
+    saves_input: Any = field(init=False, repr=False)
+    saves_output: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         table = self.derivatives if self.kind == ELEMENTWISE else self.vjps
         flows = _Everywhere(table[0] is not NO_GRAD) if self.arity < 0 else tuple(d is not NO_GRAD for d in table)
         object.__setattr__(self, "flows", flows)
+        inputs, output = _values_read(self)
+        object.__setattr__(self, "saves_input", _Everywhere(inputs[0]) if self.arity < 0 else inputs)
+        object.__setattr__(self, "saves_output", output)
 
     def differentiable(self, i: int) -> bool:
         """Whether gradient flows into input ``i``."""
@@ -107,6 +118,51 @@ class _Everywhere:
 
     def __getitem__(self, i: int) -> bool:
         return self.value
+
+
+def _values_read(rule: Rule) -> tuple[tuple[bool, ...], bool]:
+    """Which inputs, and whether the output, the rule's derivative code reads: (per input, output).
+
+    Read from the functions' code: a parameter counts as read if the code mentions it at all (conservative: passing
+    it on counts). A function without Python code (a builtin) reads everything. Multilinear rules also need every
+    input for forward mode, which applies the op with one input replaced by its tangent.
+    """
+    n = 1 if rule.arity < 0 else rule.arity
+    if rule.kind == MULTILINEAR:
+        return (True,) * n, True
+    inputs, output = [False] * n, False
+    if rule.kind == ELEMENTWISE:  # d(*xs, y, m, **params); forward mode uses the same functions
+        functions, first = rule.derivatives, 0
+    else:  # vjp(g, *xs, y, m, **params), or vjp(i, g, xs, y, m, **params) when variadic; jvp(ts, *xs, y, m, ...)
+        functions, first = (*rule.vjps, rule.jvp), 1 if rule.arity >= 0 else 2
+    for function in functions:
+        if function is None or isinstance(function, _Marker):
+            continue
+        read = _parameters_read(function)
+        if read is None or (function is rule.jvp and rule.arity < 0):
+            return (True,) * n, True
+        position = 1 if function is rule.jvp else first  # where the inputs start; y follows them
+        for i in range(n):
+            name = read.get(position + i)
+            inputs[i] = inputs[i] or (name is not None and name not in rule.shape_only)
+        name = read.get(position + n)
+        output = output or (name is not None and name not in rule.shape_only)
+    return tuple(inputs), output
+
+
+def _parameters_read(function: Callable) -> dict[int, str] | None:
+    """{position: name} of the positional parameters that ``function``'s code mentions; None if it has no code."""
+    code = getattr(function, "__code__", None)
+    if code is None or code.co_flags & 0x04:  # not Python code, or *args: assume everything is read
+        return None
+    mentioned = set()
+    for instruction in dis.get_instructions(code):
+        value = instruction.argval
+        if isinstance(value, str):
+            mentioned.add(value)
+        elif isinstance(value, tuple):  # e.g. LOAD_FAST_LOAD_FAST in newer Pythons
+            mentioned.update(v for v in value if isinstance(v, str))
+    return {i: name for i, name in enumerate(code.co_varnames[:code.co_argcount]) if name in mentioned}
 
 
 _TABLE: dict[str, Rule] = {}
