@@ -299,7 +299,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     gi = -g
                 else:
                     value = local(xs[0], y, m, **params) if params else local(xs[0], y, m)
-                    gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value)
+                    gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value, parents[0])
                 parent = parents[0]
                 if type(parent) is Node and parent not in pending:
                     pending[parent] = gi
@@ -310,7 +310,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
             elif len(parents) == 2 and parents[0] is parents[1] and parents[0] is not None:
                 # x * x, x + x...: add the two local derivatives first, multiply by g once (2x, not g·x + g·x).
                 value = _local_value(derivatives[0], xs, y, m, params) + _local_value(derivatives[1], xs, y, m, params)
-                gi = _times_upstream(g, value)
+                gi = _times_upstream(g, value, parents[0])
                 if gi.shape != xs[0].shape:
                     gi = unbroadcast(gi, xs[0].shape, m)
                 _accumulate(pending, heap, heappush, parents[0], gi, g)
@@ -327,7 +327,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     gi = -g
                 else:
                     value = local(*xs, y, m, **params) if params else local(*xs, y, m)
-                    gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value)
+                    gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value, parent)
                 if gi.shape != xs[i].shape:
                     gi = unbroadcast(gi, xs[i].shape, m)
                 if type(parent) is Node and parent not in pending:  # the common case, inlined
@@ -357,14 +357,15 @@ def _local_value(local, xs, y, m, params):
     return local(*xs, y, m, **params)
 
 
-def _times_upstream(g, local):
+def _times_upstream(g, local, parent):
     """g · local, without allocating when it can: just ``local`` when g is a broadcast one (the gradient a ``sum``
-    hands down: 1 · local = local exactly), and into local's own memory when it is a fresh array no one else holds.
+    hands down: 1 · local = local exactly) and the gradient goes to a node, and into local's own memory when it is
+    a fresh array no one else holds. The caller names ``local`` once.
 
-    The caller names ``local`` once; a leaf that receives ``local`` itself copies it (see ``_accumulate``).
+    A leaf keeps its gradient as ``.grad``, so it never receives ``local`` itself (a node's or the user's array).
     """
     if type(local) is np.ndarray and local.size >= _IN_PLACE:
-        if _is_unit(g, local):
+        if type(parent) is Node and _is_unit(g, local):
             return local
         if _is_temporary(local, g):
             return np.multiply(g, local, out=local)
@@ -391,22 +392,14 @@ def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
         pending[parent] = gi
         heappush(heap, (-parent.seq, parent))
     else:
-        # A leaf may keep this array as .grad: copy it if it could alias another node's (or the user's) array.
-        if gi is g or (type(gi) is np.ndarray and not (_sole_view(gi, g) if not gi.flags.owndata else
-                                                        sys.getrefcount(gi) <= _FRESH)):
+        # A leaf may keep this array as .grad: copy it if it could alias another node's array.
+        if gi is g or (type(gi) is np.ndarray and not gi.flags.owndata and not _sole_view(gi, g)):
             gi = gi.copy()
         pending[parent] = gi
 
 
 # Arrays at least this large are worth the reference-count checks below (they save an allocation and a copy).
 _IN_PLACE = 4096
-
-
-# A gradient array that ``_accumulate`` receives is fresh (no node or user holds it) when it has at most this many
-# references: the backward loop's one or two names for it (``gi``, and ``value`` when the product went into the
-# local derivative's memory) or the general path's list and name, ``_accumulate``'s parameter, getrefcount's
-# argument. An array a node holds (an input, an output) has one more.
-_FRESH = 4
 
 
 def _is_unit(g, local: np.ndarray) -> bool:

@@ -103,3 +103,33 @@ def test_a_weight_gradient_is_laid_out_like_the_weight(transposed):
     assert w.grad.data.flags.c_contiguous and w.grad.dtype == np.float32
     expected = (g.T @ x.data) if transposed else (x.data.T @ g)
     np.testing.assert_allclose(w.grad.data, expected, rtol=1e-5, atol=1e-5)
+
+
+SUMMED = {  # under a sum the upstream gradient is a broadcast 1, and 1 · local is local itself: not multiplied
+    "product": (lambda a, b: a * b, lambda a, b: (b, a)),
+    "product through exp": (lambda a, b: cr.exp(a) * b, lambda a, b: (np.exp(a) * b, np.exp(a))),
+    "exp kept by the user": (lambda a, b: cr.exp(a) + b, lambda a, b: (np.exp(a), np.ones_like(b))),
+    "sin times tanh": (lambda a, b: cr.sin(a) * cr.tanh(b), lambda a, b: (np.cos(a) * np.tanh(b),
+                                                                           np.sin(a) * (1 - np.tanh(b) ** 2))),
+}
+
+
+@pytest.mark.parametrize("name", list(SUMMED))
+def test_gradients_under_a_sum_never_alias_values(name):
+    f, expected = SUMMED[name]
+    a, b = _leaves(BIG, BIG)
+    a_data, b_data = a.data.copy(), b.data.copy()
+    inner = f(a, b)
+    inner_data = inner.data.copy()
+    cr.sum(inner).backward()
+    ga, gb = a.grad.data, b.grad.data
+    np.testing.assert_allclose(ga, expected(a_data, b_data)[0], rtol=1e-12)
+    np.testing.assert_allclose(gb, expected(a_data, b_data)[1], rtol=1e-12)
+    for grad in (ga, gb):
+        for value in (a.data, b.data, inner.data):
+            assert not np.shares_memory(grad, value)
+    ga[...] = 7.0  # an optimizer writing into .grad leaves every value alone
+    gb[...] = 8.0
+    np.testing.assert_array_equal(a.data, a_data)
+    np.testing.assert_array_equal(b.data, b_data)
+    np.testing.assert_array_equal(inner.data, inner_data)
