@@ -142,10 +142,9 @@ def no_grad():
 # ---------------------------------------------------------------------------------------------------------------
 def unbroadcast(g, shape: tuple[int, ...], m):
     """Sum ``g`` over the axes that broadcasting added or stretched, giving an array of ``shape``."""
-    extra = np.ndim(g) - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        i + extra for i, n in enumerate(shape) if n == 1 and np.shape(g)[i + extra] != 1
-    )
+    g_shape = np.shape(g)
+    extra = len(g_shape) - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and g_shape[i + extra] != 1)
     if axes:
         g = m.sum(g, axis=axes, keepdims=False)
     if np.shape(g) != shape:

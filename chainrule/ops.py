@@ -198,6 +198,8 @@ def apply_binary(rule: Rule, a: Any, b: Any) -> Tensor:
 
 def _operand(x: Any, name: str, op: str) -> Any:
     """Accept a Tensor, a NumPy array or a real number as an op's operand; reject anything else clearly."""
+    if type(x) is Tensor:
+        return x
     if isinstance(x, Tensor | numbers.Real | np.ndarray | np.generic):
         if isinstance(x, np.ndarray | np.generic) and x.dtype.kind not in "biuf":
             raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a real numeric dtype")
@@ -619,7 +621,10 @@ def linear(x, weight, bias=None):
     if np.shape(bias) not in ((sw[0],), ()):
         raise ShapeError(f"linear: bias of shape {np.shape(bias)} does not fit the weight of shape {sw}; "
                          f"expected ({sw[0]},)")
-    return apply(lookup("linear"), (x, weight, bias))
+    return apply(_LINEAR, (x, weight, bias))
+
+
+_LINEAR = lookup("linear")
 
 
 def matmul(a, b):

@@ -39,6 +39,7 @@ from ..ops import (
     unfold,
 )
 from ..rules import numpy_math
+from ..rules.registry import lookup
 from ..tensor import Tensor
 from . import init
 
@@ -243,8 +244,9 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Cross-entropy of logits (N, C) and integer labels (N,): −log softmax(input)[n, target[n]], averaged.
 
-    Computed as ``nll_loss(log_softmax(input, axis=1), target)``; log_softmax never overflows, so logits of
-    ±1e4 give finite values and the gradient softmax − onehot. Also accepts (C,) logits with a scalar label.
+    For (N, C) logits this is one primitive of the rule table, whose gradient is (softmax − onehot) · g; other
+    shapes ((C,) logits with a scalar label, (N, C, ...)) go through ``nll_loss(log_softmax(input, axis=1),
+    target)``. Both shift by the maximum, so logits of ±1e4 give finite values.
     """
     if not isinstance(input, Tensor):
         input = Tensor(input)
@@ -252,8 +254,16 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
         raise ShapeError("cross_entropy: input must have a class axis, got a scalar")
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got dtype {input.dtype}")
+    if input.ndim == 2:
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        labels = _class_targets(target, input.shape[1], input.shape[:1], "cross_entropy")
+        return ops.apply(_CROSS_ENTROPY, (input,), {"labels": labels, "reduction": reduction})
     axis = 0 if input.ndim == 1 else 1
     return nll_loss(log_softmax(input, axis=axis), target, reduction)
+
+
+_CROSS_ENTROPY = lookup("cross_entropy")
 
 
 __all__ = [

@@ -304,6 +304,50 @@ register(Rule(
 ))
 
 
+# Softmax cross-entropy with integer labels, −log softmax(x)[n, labels[n]], as one primitive (what
+# nn.functional.cross_entropy uses for (N, C) logits): one node instead of log_softmax, indexing and a mean, and
+# the gradient (softmax(x) − onehot) · g formed at once. ``reduction`` is "mean", "sum" or "none".
+def _cross_entropy(x, labels, reduction):
+    z = _shifted(x, 1)
+    with np.errstate(divide="ignore"):
+        losses = np.log(np.sum(np.exp(z), axis=1)) - z[np.arange(len(labels)), labels]
+    return losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" else losses.sum()
+
+
+def _one_hot(labels, x):
+    onehot = np.zeros(np.shape(x), dtype=x.dtype)
+    onehot[np.arange(len(labels)), labels] = 1
+    return onehot
+
+
+def _per_sample(g, x, reduction, m):
+    """The upstream gradient of each sample's loss, as a column that broadcasts against x's classes."""
+    if reduction == "none":
+        return m.expand_dims(g, 1)
+    return g / np.shape(x)[0] if reduction == "mean" else g
+
+
+def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
+    per_sample = m.sum((m.softmax(x, axis=1) - _one_hot(labels, x)) * ts[0], axis=1)
+    if reduction == "none":
+        return per_sample
+    total = m.sum(per_sample)
+    return total / np.shape(x)[0] if reduction == "mean" else total
+
+
+register(Rule(
+    name="cross_entropy", forward=_cross_entropy, kind=GENERAL, arity=1, args=("x",),
+    vjps=(lambda g, x, y, m, labels, reduction:
+          (m.softmax(x, axis=1) - _one_hot(labels, x)) * _per_sample(g, x, reduction, m),),
+    jvp=_cross_entropy_jvp,
+    text=("softmax(x) - onehot(labels), per sample",), tex=(r"\operatorname{softmax}(x)_{nj} - [j = t_n]",),
+    display=r"-\log \operatorname{softmax}(x)_{n t_n}",
+    samples=(Sample(((4, 3),), {"labels": np.array([0, 2, 1, 2]), "reduction": "mean"}),
+             Sample(((3, 5),), {"labels": np.array([4, 0, 4]), "reduction": "sum"}),
+             Sample(((2, 4),), {"labels": np.array([1, 3]), "reduction": "none"})),
+))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Matrix product: linear in each input separately. 1-D operands follow NumPy (a vector is promoted, then the
 # added axis is dropped); batch dimensions broadcast, and the engine sums them back.
