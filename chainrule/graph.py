@@ -188,8 +188,9 @@ def local_gradients(node: Node, g, m, xs=None, y=None) -> list:
             else:
                 gi = vjp(g, *xs, y, m, **params)
         if gi is not None:
-            shape = np.shape(xs[i])
-            if np.shape(gi) != shape:
+            x = xs[i]
+            shape = x.shape if type(x) is np.ndarray else np.shape(x)
+            if (gi.shape if type(gi) is np.ndarray else np.shape(gi)) != shape:
                 gi = unbroadcast(gi, shape, m)
         grads.append(gi)
     return grads

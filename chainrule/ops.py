@@ -196,6 +196,11 @@ def apply_binary(rule: Rule, a: Any, b: Any) -> Tensor:
     return function(a, b)
 
 
+def _shape_of(x: Any) -> tuple[int, ...]:
+    """np.shape, without its dispatch for Tensors and arrays."""
+    return x.shape if type(x) is Tensor or type(x) is np.ndarray else np.shape(x)
+
+
 def _operand(x: Any, name: str, op: str) -> Any:
     """Accept a Tensor, a NumPy array or a real number as an op's operand; reject anything else clearly."""
     if type(x) is Tensor:
@@ -609,7 +614,7 @@ def split(x, indices_or_sections, axis: int = 0) -> list[Tensor]:
 def linear(x, weight, bias=None):
     """x @ weightᵀ + bias with ``weight`` of shape (out_features, in_features), as in PyTorch; one primitive."""
     x, weight = _operand(x, "x", "linear"), _operand(weight, "weight", "linear")
-    sx, sw = np.shape(x), np.shape(weight)
+    sx, sw = _shape_of(x), _shape_of(weight)
     if len(sw) != 2 or not sx or sx[-1] != sw[1]:
         raise ShapeError(
             f"linear: input of shape {sx} has {sx[-1] if sx else 'no'} features in its last dimension, but the "
@@ -618,7 +623,7 @@ def linear(x, weight, bias=None):
     if bias is None:
         return matmul(x, swapaxes(weight, 0, 1) if isinstance(weight, Tensor) else np.swapaxes(weight, 0, 1))
     bias = _operand(bias, "bias", "linear")
-    if np.shape(bias) not in ((sw[0],), ()):
+    if _shape_of(bias) not in ((sw[0],), ()):
         raise ShapeError(f"linear: bias of shape {np.shape(bias)} does not fit the weight of shape {sw}; "
                          f"expected ({sw[0]},)")
     return apply(_LINEAR, (x, weight, bias))

@@ -59,7 +59,7 @@ class Linear(Module):
         init.default_(self.weight, self.bias, init.generator(seed, rng))
 
     def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x)
+        shape = x.shape if isinstance(x, Tensor) else np.shape(x)
         if not shape or shape[-1] != self.in_features:
             found = shape[-1] if shape else "no"
             raise ShapeError(

@@ -86,8 +86,10 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = np.asarray(p.grad.data, dtype=p.dtype)
-                if grad.shape != p.shape:
+                grad = p.grad.data
+                if type(grad) is not np.ndarray or grad.dtype != p.data.dtype:
+                    grad = np.asarray(grad, dtype=p.data.dtype)
+                if grad.shape != p.data.shape:
                     raise ValueError(
                         f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape {grad.shape}"
                     )
