@@ -42,7 +42,7 @@ def test_the_rule_table_says_what_each_rule_reads():
         "sum": ((False,), False),  # x's shape only (shape_only)
         "reshape": ((False,), False),
         "log_softmax": ((False,), True),
-        "matmul": ((True, True), True),  # multilinear: forward mode needs every input
+        "matmul": ((True, True), False),  # multilinear: forward mode needs every input, not the output
     }
 
 

@@ -128,9 +128,7 @@ def _values_read(rule: Rule) -> tuple[tuple[bool, ...], bool]:
     input for forward mode, which applies the op with one input replaced by its tangent.
     """
     n = 1 if rule.arity < 0 else rule.arity
-    if rule.kind == MULTILINEAR:
-        return (True,) * n, True
-    inputs, output = [False] * n, False
+    inputs, output = [rule.kind == MULTILINEAR] * n, False
     if rule.kind == ELEMENTWISE:  # d(*xs, y, m, **params); forward mode uses the same functions
         functions, first = rule.derivatives, 0
     else:  # vjp(g, *xs, y, m, **params), or vjp(i, g, xs, y, m, **params) when variadic; jvp(ts, *xs, y, m, ...)
