@@ -430,13 +430,21 @@ def _sole_view(gi: np.ndarray, g) -> bool:
     """Whether ``gi`` is a writeable view of a base that nothing else refers to (e.g. the transpose of a fresh
     matmul result), so a leaf may keep it without a copy, as PyTorch's AccumulateGrad steals a buffer.
 
-    Known references: the view's own, ``base`` here and getrefcount's argument; when the base is the node's upstream
-    gradient ``g``, also the three names for g (the backward loop's, ``_accumulate``'s and this function's). Any
-    more: someone else has it.
+    Known references to the base: the view's own, ``base`` here and getrefcount's argument; when the base is the
+    node's upstream gradient ``g``, also the three names for g (the backward loop's, ``_accumulate``'s and this
+    function's); when g is another view of the same base that only those names hold (a transpose of a transpose,
+    as in ``x @ W.T``), g's own reference. Any more: someone else has it.
     """
     base = gi.base
-    known = 6 if base is g else 3
-    return gi.flags.writeable and type(base) is np.ndarray and base.flags.owndata and sys.getrefcount(base) <= known
+    if not gi.flags.writeable or type(base) is not np.ndarray or not base.flags.owndata:
+        return False
+    if base is g:
+        known = 6
+    elif type(g) is np.ndarray and g.base is base and sys.getrefcount(g) <= 4:
+        known = 4
+    else:
+        known = 3
+    return sys.getrefcount(base) <= known
 
 
 def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:

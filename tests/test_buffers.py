@@ -38,6 +38,8 @@ CASES = {
     "same tensor twice": (lambda a, b, m: a * a + b, [BIG, BIG]),
     "many uses accumulate": (lambda a, b, m: m.sin(a) * a + m.tanh(a) * b + a * b, [BIG, BIG]),
     "broadcast bias": (lambda a, b, m: a + b[0], [BIG, BIG]),
+    # a's gradient is a view of a view of the seed (g.T.T): the seed's owner still holds it, so a gets a copy.
+    "transpose of a transpose": (lambda a, b, m: a.T.T + b, [BIG, BIG]),
     # S = P + Q hands one gradient object to both P and Q; R, visited after S, adds to P's: it must not touch Q's.
     "one gradient shared by two pending sums": (_shared_pending, [BIG, BIG]),
 }
