@@ -469,6 +469,8 @@ def reshape(x, *shape):
 def transpose(x, *axes):
     """Permute the axes like NumPy (no axes: reverse them)."""
     x = _tensor_arg(x, "transpose")
+    if not axes:  # x.T: reversed axes, always a permutation
+        return apply(_TRANSPOSE, (x,), {"axes": tuple(range(x.ndim))[::-1]})
     if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], Sequence)):
         axes = axes[0]
     if not axes:
@@ -478,7 +480,10 @@ def transpose(x, *axes):
     axes = tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
-    return apply(lookup("transpose"), (x,), {"axes": axes})
+    return apply(_TRANSPOSE, (x,), {"axes": axes})
+
+
+_TRANSPOSE = lookup("transpose")
 
 
 def swapaxes(x, a: int, b: int):
@@ -635,7 +640,7 @@ _LINEAR = lookup("linear")
 def matmul(a, b):
     """Matrix product with NumPy's rules for 1-D and batched (..., n, k) @ (..., k, m) operands."""
     a, b = _operand(a, "a", "matmul"), _operand(b, "b", "matmul")
-    sa, sb = np.shape(a), np.shape(b)
+    sa, sb = _shape_of(a), _shape_of(b)
     if not sa or not sb:
         raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes {sa} and {sb}; use * instead")
     if sa[-1] != sb[-2 if len(sb) > 1 else 0]:
@@ -649,7 +654,10 @@ def matmul(a, b):
         except ValueError:
             raise ShapeError(f"matmul: the batch dimensions of shapes {sa} and {sb} ({sa[:-2]} and {sb[:-2]}) do "
                              "not broadcast; each must be equal or 1") from None
-    return apply(lookup("matmul"), (a, b))
+    return apply(_MATMUL, (a, b))
+
+
+_MATMUL = lookup("matmul")
 
 
 

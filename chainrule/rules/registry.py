@@ -185,7 +185,7 @@ def register(rule: Rule) -> Rule:
 
 def lookup(name: str) -> Rule:
     """The rule called ``name`` (or one of its aliases)."""
-    rule = _TABLE.get(_ALIASES.get(name, name))
+    rule = _TABLE.get(name) or _TABLE.get(_ALIASES.get(name, name))
     if rule is None:
         raise KeyError(f"no rule named '{name}' in the rule table; known rules: {', '.join(sorted(_TABLE))}")
     return rule
