@@ -328,8 +328,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 else:
                     value = local(*xs, y, m, **params) if params else local(*xs, y, m)
                     gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value, parent)
-                if gi.shape != xs[i].shape:
-                    gi = unbroadcast(gi, xs[i].shape, m)
+                if (type(gi) is np.ndarray or m is not numpy_math) and gi.shape != xs[i].shape:  # a NumPy scalar
+                    gi = unbroadcast(gi, xs[i].shape, m)  # came from 0-d values only: no broadcasting to undo
                 if type(parent) is Node and parent not in pending:  # the common case, inlined
                     pending[parent] = gi
                     heappush(heap, (-parent.seq, parent))
