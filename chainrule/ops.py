@@ -93,8 +93,6 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
     Made once per rule (``cr.exp`` is one of these); it does what ``apply`` does and nothing it does not need.
     """
     forward, name, flows = rule.forward, rule.name, rule.flows[0]
-    saves_x, saves_y = rule.saves_input[0], rule.saves_output
-    saves_all = saves_x and saves_y
 
     def function(x: Any) -> Tensor:
         if not isinstance(x, Tensor):
@@ -107,9 +105,9 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
         t.data, t.grad = out, None
         if x.requires_grad and flows and grad_mode.enabled:
             xv, yv = x.data, out  # what the node keeps: large arrays its rule does not read become NotSaved
-            if type(out) is np.ndarray and not saves_all and out.size >= grad_mode.keep_below:
-                xv = xv if saves_x else NotSaved(xv)
-                yv = yv if saves_y else NotSaved(yv)
+            if type(out) is np.ndarray and out.size >= grad_mode.keep_below:
+                xv = xv if rule.saves_input[0] else NotSaved(xv)
+                yv = yv if rule.saves_output else NotSaved(yv)
             node = _new(Node)  # Node's fields set here rather than through its __init__: a frame less per op
             node.rule, node.inputs, node.output, node.params = rule, (xv,), yv, _EMPTY
             node.parents, node.seq = (x.node or x,), next(node_sequence)
@@ -130,9 +128,6 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
     """
     forward, name = rule.forward, rule.name
     flow_a, flow_b = rule.flows
-    saves_a, saves_b = rule.saves_input
-    saves_y = rule.saves_output
-    saves_all = saves_a and saves_b and saves_y
 
     def function(a: Any, b: Any) -> Tensor:
         if isinstance(a, Tensor):
@@ -160,13 +155,14 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
             pb = (b.node or b) if gb and flow_b else None
             if pa is not None or pb is not None:
                 yv = out  # what the node keeps: large arrays its rule does not read become NotSaved
-                if type(out) is np.ndarray and not saves_all and out.size >= grad_mode.keep_below:
+                if type(out) is np.ndarray and out.size >= grad_mode.keep_below:
                     keep_below = grad_mode.keep_below  # inputs may be smaller than the output (broadcasting)
+                    saves_a, saves_b = rule.saves_input
                     if not saves_a and type(av) is np.ndarray and av.size >= keep_below:
                         av = NotSaved(av)
                     if not saves_b and type(bv) is np.ndarray and bv.size >= keep_below:
                         bv = NotSaved(bv)
-                    yv = yv if saves_y else NotSaved(yv)
+                    yv = yv if rule.saves_output else NotSaved(yv)
                 node = _new(Node)
                 node.rule, node.inputs, node.output, node.params = rule, (av, bv), yv, _EMPTY
                 node.parents, node.seq = (pa, pb), next(node_sequence)

@@ -18,7 +18,6 @@ Kinds of rule:
 
 from __future__ import annotations
 
-import dis
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,18 +89,30 @@ class Rule:
     # graph may keep a large one as a ``NotSaved`` record rather than the array (tests check the claim).
     shape_only: tuple[str, ...] = ()
     flows: Any = field(init=False, repr=False)  # flows[i]: does gradient flow into input i (derived)
-    # Which values the node must keep for the derivatives (derived from the derivative code, see ``_values_read``):
-    # saves_input[i] for each input (one answer for all inputs of a variadic rule), saves_output for y.
-    saves_input: Any = field(init=False, repr=False)
-    saves_output: bool = field(init=False, repr=False)
+    _reads: Any = field(init=False, repr=False, default=None)  # cache of saves_input and saves_output
 
     def __post_init__(self) -> None:
         table = self.derivatives if self.kind == ELEMENTWISE else self.vjps
         flows = _Everywhere(table[0] is not NO_GRAD) if self.arity < 0 else tuple(d is not NO_GRAD for d in table)
         object.__setattr__(self, "flows", flows)
-        inputs, output = _values_read(self)
-        object.__setattr__(self, "saves_input", _Everywhere(inputs[0]) if self.arity < 0 else inputs)
-        object.__setattr__(self, "saves_output", output)
+
+    @property
+    def saves_input(self) -> Any:
+        """saves_input[i]: whether the derivatives read input i's value (one answer for a variadic rule's inputs)."""
+        return self._values_read()[0]
+
+    @property
+    def saves_output(self) -> bool:
+        """Whether the derivatives read the output's value."""
+        return self._values_read()[1]
+
+    def _values_read(self) -> tuple[Any, bool]:
+        reads = self._reads
+        if reads is None:  # read from the derivative code once, when a graph first needs it (keeps import light)
+            inputs, output = _values_read(self)
+            reads = (_Everywhere(inputs[0]) if self.arity < 0 else inputs, output)
+            object.__setattr__(self, "_reads", reads)
+        return reads
 
     def differentiable(self, i: int) -> bool:
         """Whether gradient flows into input ``i``."""
@@ -150,6 +161,8 @@ def _values_read(rule: Rule) -> tuple[tuple[bool, ...], bool]:
 
 def _parameters_read(function: Callable) -> dict[int, str] | None:
     """{position: name} of the positional parameters that ``function``'s code mentions; None if it has no code."""
+    import dis  # only when a graph first keeps values: not at import
+
     code = getattr(function, "__code__", None)
     if code is None or code.co_flags & 0x04:  # not Python code, or *args: assume everything is read
         return None
