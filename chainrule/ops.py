@@ -109,8 +109,8 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
                 xv = xv if rule.saves_input[0] else NotSaved(xv)
                 yv = yv if rule.saves_output else NotSaved(yv)
             node = _new(Node)  # Node's fields set here rather than through its __init__: a frame less per op
-            node.rule, node.inputs, node.output, node.params = rule, (xv,), yv, _EMPTY
-            node.parents, node.seq = (x.node or x,), next(node_sequence)
+            node.rule, node.x0, node.output, node.params = rule, xv, yv, _EMPTY
+            node.p0, node.seq = x.node or x, next(node_sequence)
             t.node, t.requires_grad = node, True
         else:
             t.node, t.requires_grad = None, False
@@ -164,8 +164,8 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
                         bv = NotSaved(bv)
                     yv = yv if rule.saves_output else NotSaved(yv)
                 node = _new(Node)
-                node.rule, node.inputs, node.output, node.params = rule, (av, bv), yv, _EMPTY
-                node.parents, node.seq = (pa, pb), next(node_sequence)
+                node.rule, node.x0, node.x1, node.output, node.params = rule, av, bv, yv, _EMPTY
+                node.p0, node.p1, node.seq = pa, pb, next(node_sequence)
                 t.node, t.requires_grad = node, True
         return t
 
