@@ -306,15 +306,24 @@ def backward(
 
 
 def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: bool, m) -> dict:
-    """First-order backward on NumPy arrays: the hot loop, kept lean (one rule call per input, no wrappers)."""
+    """First-order backward on NumPy arrays: the hot loop, kept lean (one rule call per input, no wrappers).
+
+    Along a chain it skips the heap: when an elementwise node's first newly reached parent is newer than every node
+    waiting in the heap, that parent is next in the order anyway and its gradient is complete (every node that
+    uses it is newer, so done), and it is processed at once.
+    """
     found = {}
     heappop, heappush = heapq.heappop, heapq.heappush
-    while heap:
-        node = heappop(heap)[1]
-        g = pending.pop(node)
+    node = None
+    while node is not None or heap:
+        if node is None:
+            node = heappop(heap)[1]
+            g = pending.pop(node)
         if stop_at and id(node) in stop_at:
             found[id(node)] = g
+            node = None
             continue
+        follow = None  # a newly reached parent to process next, if nothing in the heap is newer
         rule = node.rule
         y = node.output
         if y is None:
@@ -332,7 +341,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value, parent)
                 if type(parent) is Node and parent not in pending:
                     pending[parent] = gi
-                    heappush(heap, (-parent.seq, parent))
+                    follow = parent
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
                 parents = ()
@@ -365,7 +374,10 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     gi = unbroadcast(gi, xs[i].shape, m)  # came from 0-d values only: no broadcasting to undo
                 if type(parent) is Node and parent not in pending:  # the common case, inlined
                     pending[parent] = gi
-                    heappush(heap, (-parent.seq, parent))
+                    if follow is None:
+                        follow = parent
+                    else:
+                        heappush(heap, (-parent.seq, parent))
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
         else:
@@ -378,6 +390,13 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     _accumulate(pending, heap, heappush, parent, gi, g)
         if not retain_graph:
             node.release()
+        if follow is None:
+            node = None
+        elif heap and -heap[0][0] > follow.seq:  # a newer node waits: follow takes its turn
+            heappush(heap, (-follow.seq, follow))
+            node = None
+        else:
+            node, g = follow, pending.pop(follow)
     return found
 
 
