@@ -174,6 +174,8 @@ def no_grad():
 def unbroadcast(g, shape: tuple[int, ...], m):
     """Sum ``g`` over the axes that broadcasting added or stretched, giving an array of ``shape``."""
     g_shape = np.shape(g)
+    if g_shape[1:] == shape and len(g_shape) == len(shape) + 1:  # the common case: a bias summed over the batch
+        return m.sum(g, axis=0)
     extra = len(g_shape) - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and g_shape[i + extra] != 1)
     if axes:
