@@ -73,11 +73,7 @@ class Node:
 
     def release(self) -> None:
         """Drop the saved values (backward does this unless retain_graph); the graph's structure stays."""
-        self.output = None
-        if self.rule.arity == 1 or self.rule.arity == 2:
-            self.x0 = self.x1 = None
-        else:
-            self.x0 = None
+        self.output = self.x0 = self.x1 = None
 
     def __repr__(self) -> str:
         return f"<Node {self.rule.name} #{self.seq}>"
