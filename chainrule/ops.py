@@ -54,7 +54,7 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     flows = rule.flows
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            values.append(a.data)
+            values.append(a._data)
             if record and a.requires_grad and flows[i]:
                 if parents is None:
                     parents = [None] * len(args)
@@ -98,13 +98,13 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
         if not isinstance(x, Tensor):
             return apply(rule, (_operand(x, "x", name),))
         try:
-            out = forward(x.data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
+            out = forward(x._data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
         except TypeError:
             raise TypeError(f"'{name}' is not defined for a tensor of dtype {x.dtype}") from None
         t = _new(Tensor)
-        t.data, t.grad = out, None
+        t._data, t.grad = out, None
         if x.requires_grad and flows and grad_mode.enabled:
-            xv, yv = x.data, out  # what the node keeps: large arrays its rule does not read become NotSaved
+            xv, yv = x._data, out  # what the node keeps: large arrays its rule does not read become NotSaved
             if type(out) is np.ndarray and out.size >= grad_mode.keep_below:
                 xv = xv if rule.saves_input[0] else NotSaved(xv)
                 yv = yv if rule.saves_output else NotSaved(yv)
@@ -131,13 +131,13 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
 
     def function(a: Any, b: Any) -> Tensor:
         if isinstance(a, Tensor):
-            av, ga = a.data, a.requires_grad
+            av, ga = a._data, a.requires_grad
             if type(av) is np.ndarray and not av.shape:
                 av = av[()]
         else:
             av, ga = (a if type(a) in _PLAIN_NUMBERS else _operand(a, "a", name)), False
         if isinstance(b, Tensor):
-            bv, gb = b.data, b.requires_grad
+            bv, gb = b._data, b.requires_grad
             if type(bv) is np.ndarray and not bv.shape:
                 bv = bv[()]
         else:
@@ -149,7 +149,7 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
         if type(out) in _PLAIN_RESULTS:  # two Python numbers in: make the result a NumPy value
             out = np.asarray(out)
         t = _new(Tensor)
-        t.data, t.grad, t.node, t.requires_grad = out, None, None, False
+        t._data, t.grad, t.node, t.requires_grad = out, None, None, False
         if (ga or gb) and grad_mode.enabled:
             pa = (a.node or a) if ga and flow_a else None
             pb = (b.node or b) if gb and flow_b else None

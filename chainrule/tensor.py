@@ -54,12 +54,15 @@ class Tensor:
     12.0
     """
 
-    __slots__ = ("__weakref__", "data", "grad", "node", "requires_grad")
+    # _data: the values. A 0-d result of an op holds a NumPy scalar there (NumPy's scalar arithmetic is ten times
+    # cheaper than on 0-d arrays); ``.data`` turns it into a 0-d array the first time it is read, so users always see
+    # an array (and in-place changes to it stick).
+    __slots__ = ("__weakref__", "_data", "grad", "node", "requires_grad")
     __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy
     __hash__ = object.__hash__  # identity: `==` is elementwise
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = _as_array(data, dtype)
+        self._data = _as_array(data, dtype)
         self.grad: Tensor | None = None
         self.node = None
         self.requires_grad = False
@@ -70,7 +73,7 @@ class Tensor:
     def _make(cls, data: np.ndarray, node, requires_grad: bool) -> Tensor:
         """Fast construction for results of ops: no checks, no copies."""
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
         t.grad = None
         t.node = node
         t.requires_grad = requires_grad
@@ -86,20 +89,32 @@ class Tensor:
     # Attributes.
     # -----------------------------------------------------------------------------------------------------------
     @property
+    def data(self) -> np.ndarray:
+        """The values: a NumPy array (0-d for a scalar tensor)."""
+        data = self._data
+        if type(data) is not np.ndarray:
+            data = self._data = np.asarray(data)
+        return data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -112,8 +127,8 @@ class Tensor:
         return ops.transpose(self)
 
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (the same memory as ``.data``; 0-d results of ops hold a NumPy scalar)."""
-        return np.asarray(self.data)
+        """The values as a NumPy array (the same memory as ``.data``)."""
+        return self.data
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""

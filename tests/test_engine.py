@@ -665,3 +665,16 @@ def test_a_shared_node_gets_every_contribution_before_its_turn(first_is_older):
     out.backward()
     expected = (1 + 2 * np.cos(np.exp(x0))) * np.exp(x0)
     np.testing.assert_allclose(float(x.grad), expected, rtol=1e-14)
+
+
+def test_data_is_always_an_array():
+    # 0-d results of scalar arithmetic are NumPy scalars inside (speed); .data shows the array API.md promises.
+    x = cr.tensor(0.5, requires_grad=True)
+    for t in (x * 2.0, cr.sin(x), x + x, -x, cr.sum(cr.tensor([1.0, 2.0])), x ** 2):
+        assert type(t.data) is np.ndarray and t.data.shape == (), type(t.data)
+        assert t.data is t.data  # the same array each time
+    y = cr.tanh(x * 3.0)
+    y.data += 1.0  # in place on the array .data gave: it sticks
+    np.testing.assert_allclose(float(y), np.tanh(1.5) + 1.0)
+    assert (x * np.float32(2)).data.dtype == np.float64
+    assert (cr.tensor(np.float32(0.5)) * np.float32(2)).data.dtype == np.float32
