@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .arguments import class_labels, image, pair
 from .errors import DomainError, ShapeError
 from .graph import Node, NotSaved, grad_mode, node_sequence
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
@@ -437,6 +438,27 @@ def log_softmax(x, axis: int = -1):
     return apply(lookup("log_softmax"), (x,), {"axis": _single_axis(axis, x.ndim, "log_softmax")})
 
 
+def softmax_cross_entropy(x, labels, reduction: str = "mean", *, where: str = "softmax_cross_entropy"):
+    """−log softmax(x)[n, labels[n]] for (N, C) logits and integer labels (N,), as one primitive.
+
+    ``reduction``: "mean" (the default), "sum" or "none" (one loss per sample). The gradient is
+    (softmax(x) − onehot(labels)) · g; the logits are shifted by their maximum, so ±1e4 stays finite.
+    ``where`` names the caller in error messages.
+    """
+    x = _tensor_arg(x, where)
+    if x.ndim != 2:
+        raise ShapeError(f"{where}: logits must have shape (N, C), got {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{where}: logits must be floating point, got dtype {x.dtype}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{where}: reduction must be one of ('mean', 'sum', 'none'), got {reduction!r}")
+    labels = class_labels(labels, x.shape[1], x.shape[:1], where)
+    return apply(_CROSS_ENTROPY, (x,), {"labels": labels, "reduction": reduction})
+
+
+_CROSS_ENTROPY = lookup("cross_entropy")
+
+
 def _single_axis(axis, ndim, op):
     if not isinstance(axis, numbers.Integral):
         raise TypeError(f"{op}: axis must be an int, not {axis!r}")
@@ -657,35 +679,6 @@ _MATMUL = lookup("matmul")
 
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _pair(value: Any, name: str, where: str, minimum: int) -> Pair:
-    """An int or a pair of ints as a pair, each at least ``minimum``."""
-    if _is_int(value):
-        pair = (int(value), int(value))
-    elif isinstance(value, tuple | list) and len(value) == 2 and all(_is_int(v) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{where}: {name} must be an int or a pair of ints, not {value!r}")
-    if builtins.min(pair) < minimum:
-        raise DomainError(f"{where}: {name} must be >= {minimum}, got {value!r}")
-    return pair
-
-
-def _image(x: Any, where: str) -> Tensor | np.ndarray:
-    """Check that ``x`` is a 4-D NCHW batch of images."""
-    if not isinstance(x, Tensor):
-        x = np.asarray(x)
-    if x.ndim != 4:
-        raise ShapeError(
-            f"{where} expects a 4-D input of shape (batch, channels, height, width), got shape {x.shape}; "
-            "for a single image add the batch axis with x.reshape(1, *x.shape)"
-        )
-    return x
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Patches: the linear primitives behind convolution and pooling.
 # ---------------------------------------------------------------------------------------------------------------
@@ -695,10 +688,10 @@ def unfold(x: Any, kernel_size: int | Pair, stride: int | Pair = 1, padding: int
     The layout is ``torch.nn.functional.unfold``'s. Windows start every ``stride`` pixels of the image padded with
     ``padding`` zeros on each side. Its gradient is ``fold``.
     """
-    x = _image(x, "unfold")
-    kernel_size = _pair(kernel_size, "kernel_size", "unfold", 1)
-    stride = _pair(stride, "stride", "unfold", 1)
-    padding = _pair(padding, "padding", "unfold", 0)
+    x = image(x, "unfold")
+    kernel_size = pair(kernel_size, "kernel_size", "unfold", 1)
+    stride = pair(stride, "stride", "unfold", 1)
+    padding = pair(padding, "padding", "unfold", 0)
     padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding, strict=True))
     if any(k > n for k, n in zip(kernel_size, padded, strict=True)):
         raise ShapeError(
@@ -713,10 +706,10 @@ def fold(x: Any, output_size: int | Pair, kernel_size: int | Pair, stride: int |
     """col2im: columns (N, C·kh·kw, L) added back into an (N, C, H, W) image; overlaps add up. Adjoint of unfold."""
     if not isinstance(x, Tensor):
         x = np.asarray(x)
-    output_size = _pair(output_size, "output_size", "fold", 1)
-    kernel_size = _pair(kernel_size, "kernel_size", "fold", 1)
-    stride = _pair(stride, "stride", "fold", 1)
-    padding = _pair(padding, "padding", "fold", 0)
+    output_size = pair(output_size, "output_size", "fold", 1)
+    kernel_size = pair(kernel_size, "kernel_size", "fold", 1)
+    stride = pair(stride, "stride", "fold", 1)
+    padding = pair(padding, "padding", "fold", 0)
     oh, ow = numpy_math.count_windows(output_size, kernel_size, stride, padding)
     k = kernel_size[0] * kernel_size[1]
     if x.ndim != 3 or x.shape[1] % k or x.shape[2] != oh * ow or builtins.min(oh, ow) < 1:

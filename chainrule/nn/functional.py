@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..arguments import class_labels, image, pair
 from ..errors import DomainError, ShapeError
 from ..ops import (
-    _image,
-    _pair,
     fold,
     leaky_relu,
     linear,
@@ -39,7 +38,6 @@ from ..ops import (
     unfold,
 )
 from ..rules import numpy_math
-from ..rules.registry import lookup
 from ..tensor import Tensor
 from . import init
 
@@ -57,7 +55,7 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pai
     out[n, o, r, q] = bias[o] + Σ_c Σ_ij weight[o, c, i, j] · x_padded[n, c, s_h·r + i, s_w·q + j]: ``unfold`` the
     windows into columns, then one matrix product with the weight reshaped to (out, in·kh·kw).
     """
-    x = _image(x, "conv2d")
+    x = image(x, "conv2d")
     if np.ndim(weight) != 4:
         raise ShapeError(f"conv2d: the weight must be 4-D (out_channels, in_channels, kh, kw), got shape "
                          f"{np.shape(weight)}")
@@ -70,7 +68,7 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pai
             f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape {weight.shape} "
             f"expects {in_channels} (inputs are (batch, channels, height, width))"
         )
-    stride, padding = _pair(stride, "stride", "conv2d", 1), _pair(padding, "padding", "conv2d", 0)
+    stride, padding = pair(stride, "stride", "conv2d", 1), pair(padding, "padding", "conv2d", 0)
     n = x.shape[0]
     oh, ow = numpy_math.count_windows(x.shape[2:], (kh, kw), stride, padding)
     columns = unfold(x, (kh, kw), stride, padding)
@@ -82,9 +80,9 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pai
 
 def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None) -> Tensor:
     """The maximum of each kh×kw window (stride defaults to the kernel size); tied maxima share the gradient."""
-    x = _image(x, "max_pool2d")
-    kernel_size = _pair(kernel_size, "kernel_size", "max_pool2d", 1)
-    stride = kernel_size if stride is None else _pair(stride, "stride", "max_pool2d", 1)
+    x = image(x, "max_pool2d")
+    kernel_size = pair(kernel_size, "kernel_size", "max_pool2d", 1)
+    stride = kernel_size if stride is None else pair(stride, "stride", "max_pool2d", 1)
     n, c = x.shape[:2]
     oh, ow = numpy_math.count_windows(x.shape[2:], kernel_size, stride, (0, 0))
     columns = unfold(x, kernel_size, stride)
@@ -195,32 +193,6 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-def _class_targets(target: Any, n_classes: int, expected_shape: tuple[int, ...], where: str) -> np.ndarray:
-    """Integer class labels: checked for dtype, shape and range."""
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if labels.dtype.kind not in "iu":
-        hint = ("; convert them with .astype(np.int64)" if labels.dtype.kind == "f" and labels.size
-                and np.all(labels == np.round(labels)) else "")
-        raise TypeError(
-            f"{where}: targets must be integer class labels (e.g. int64), got dtype {labels.dtype}{hint}. "
-            "For one-hot or soft targets p use -(p * cr.log_softmax(logits, axis=1)).sum(axis=1).mean()"
-        )
-    if labels.shape != expected_shape:
-        raise ShapeError(
-            f"{where}: targets have shape {labels.shape}, but input of {n_classes} classes expects class labels "
-            f"of shape {expected_shape} (one label per sample, classes along axis 1 of the input)"
-        )
-    if labels.size:
-        bad = (labels < 0) | (labels >= n_classes)
-        if bad.any():
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise DomainError(
-                f"{where}: target label {int(labels[index])} at index {index} is out of range; with {n_classes} "
-                f"classes labels must be 0..{n_classes - 1}"
-            )
-    return labels.astype(np.intp, copy=False)
-
-
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: −input[n, target[n]], for log-probabilities ``input`` of shape (N, C) or (N, C, ...).
 
@@ -231,10 +203,10 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     if input.ndim < 1:
         raise ShapeError(f"nll_loss: input must have a class axis, got a scalar of shape {input.shape}")
     if input.ndim == 1:  # a single sample of C classes
-        labels = _class_targets(target, input.shape[0], (), "nll_loss")
+        labels = class_labels(target, input.shape[0], (), "nll_loss")
         return _reduce(-input[labels], reduction, "nll_loss")
     n_classes = input.shape[1]
-    labels = _class_targets(target, n_classes, input.shape[:1] + input.shape[2:], "nll_loss")
+    labels = class_labels(target, n_classes, input.shape[:1] + input.shape[2:], "nll_loss")
     # Pick input[n, labels[n, ...], ...]: index axis 0 and the trailing axes with broadcast grids.
     grids = np.ogrid[tuple(slice(0, s) for s in labels.shape)]
     picked = input[(grids[0], labels, *grids[1:])]
@@ -255,15 +227,9 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got dtype {input.dtype}")
     if input.ndim == 2:
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-        labels = _class_targets(target, input.shape[1], input.shape[:1], "cross_entropy")
-        return ops.apply(_CROSS_ENTROPY, (input,), {"labels": labels, "reduction": reduction})
+        return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
     axis = 0 if input.ndim == 1 else 1
     return nll_loss(log_softmax(input, axis=axis), target, reduction)
-
-
-_CROSS_ENTROPY = lookup("cross_entropy")
 
 
 __all__ = [

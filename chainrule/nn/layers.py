@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..arguments import pair
 from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
 from . import functional as F
@@ -90,9 +91,9 @@ class Conv2d(Module):
         super().__init__()
         self.in_channels = _positive_int(in_channels, "in_channels", "Conv2d")
         self.out_channels = _positive_int(out_channels, "out_channels", "Conv2d")
-        self.kernel_size = F._pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = F._pair(stride, "stride", "Conv2d", 1)
-        self.padding = F._pair(padding, "padding", "Conv2d", 0)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = pair(stride, "stride", "Conv2d", 1)
+        self.padding = pair(padding, "padding", "Conv2d", 0)
         dtype = _float_dtype(dtype, "Conv2d")
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels, *self.kernel_size), dtype))
         self.register_parameter("bias", Parameter(np.empty(self.out_channels, dtype)) if bias else None)
@@ -133,8 +134,8 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
         super().__init__()
-        self.kernel_size = F._pair(kernel_size, "kernel_size", "MaxPool2d", 1)
-        self.stride = self.kernel_size if stride is None else F._pair(stride, "stride", "MaxPool2d", 1)
+        self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d", 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d", 1)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)

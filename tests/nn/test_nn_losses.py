@@ -152,3 +152,30 @@ def test_elementwise_losses_check_shapes_and_ranges():
         F.mse_loss(cr.zeros(3), np.zeros(3), reduction="avg")
     with pytest.raises(TypeError, match="target has dtype <U1"):
         F.mse_loss(cr.zeros(1), np.array(["a"]))
+
+
+def test_the_cross_entropy_primitive_second_order_matches_torch(torch):
+    # F.cross_entropy of (N, C) logits is one rule-table primitive: its gradient must itself differentiate right.
+    x = LOGITS[:4]
+    labels = LABELS[:4]
+    direction = np.random.default_rng(4).standard_normal(x.shape)
+    g = cr.grad(lambda v: F.cross_entropy(v, labels))(x)
+    hvp = cr.grad(lambda v: cr.sum(cr.grad(lambda w: F.cross_entropy(w, labels))(v) * direction))(x)
+    xt = torch.tensor(x, requires_grad=True)
+    (gt,) = torch.autograd.grad(torch.nn.functional.cross_entropy(xt, torch.tensor(labels)), xt, create_graph=True)
+    (hvp_t,) = torch.autograd.grad((gt * torch.tensor(direction)).sum(), xt)
+    np.testing.assert_allclose(g, gt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(hvp, hvp_t.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_the_cross_entropy_primitive_keeps_float32_and_checks_its_arguments():
+    x32 = cr.tensor(LOGITS.astype(np.float32), requires_grad=True)
+    loss = cr.ops.softmax_cross_entropy(x32, LABELS)
+    loss.backward()
+    assert loss.dtype == np.float32 and x32.grad.dtype == np.float32
+    with pytest.raises(ShapeError, match=r"softmax_cross_entropy: logits must have shape \(N, C\)"):
+        cr.ops.softmax_cross_entropy(cr.tensor(LOGITS[None]), LABELS)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        cr.ops.softmax_cross_entropy(cr.tensor(LOGITS), LABELS, reduction="avg")
+    with pytest.raises(DomainError, match="target label 7 at index"):
+        cr.ops.softmax_cross_entropy(cr.tensor(LOGITS), np.array([0, 7, 1, 1, 2, 3]))

@@ -1,0 +1,70 @@
+"""Checks of the arguments that ops and layers share (sizes given as an int or a pair, batches of images), so that
+every function that takes them reports a bad one in the same words."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .errors import DomainError, ShapeError
+from .tensor import Tensor
+
+Pair = tuple[int, int]
+
+
+def is_int(value: Any) -> bool:
+    """An integer, and not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def pair(value: Any, name: str, where: str, minimum: int) -> Pair:
+    """An int or a pair of ints as a pair, each at least ``minimum``."""
+    if is_int(value):
+        result = (int(value), int(value))
+    elif isinstance(value, tuple | list) and len(value) == 2 and all(is_int(v) for v in value):
+        result = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{where}: {name} must be an int or a pair of ints, not {value!r}")
+    if min(result) < minimum:
+        raise DomainError(f"{where}: {name} must be >= {minimum}, got {value!r}")
+    return result
+
+
+def image(x: Any, where: str) -> Tensor | np.ndarray:
+    """Check that ``x`` is a 4-D NCHW batch of images."""
+    if not isinstance(x, Tensor):
+        x = np.asarray(x)
+    if x.ndim != 4:
+        raise ShapeError(
+            f"{where} expects a 4-D input of shape (batch, channels, height, width), got shape {x.shape}; "
+            "for a single image add the batch axis with x.reshape(1, *x.shape)"
+        )
+    return x
+
+
+def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], where: str) -> np.ndarray:
+    """Integer class labels: checked for dtype, shape and range."""
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if labels.dtype.kind not in "iu":
+        hint = ("; convert them with .astype(np.int64)" if labels.dtype.kind == "f" and labels.size
+                and np.all(labels == np.round(labels)) else "")
+        raise TypeError(
+            f"{where}: targets must be integer class labels (e.g. int64), got dtype {labels.dtype}{hint}. "
+            "For one-hot or soft targets p use -(p * cr.log_softmax(logits, axis=1)).sum(axis=1).mean()"
+        )
+    if labels.shape != expected_shape:
+        raise ShapeError(
+            f"{where}: targets have shape {labels.shape}, but input of {n_classes} classes expects class labels "
+            f"of shape {expected_shape} (one label per sample, classes along axis 1 of the input)"
+        )
+    if labels.size:
+        bad = (labels < 0) | (labels >= n_classes)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise DomainError(
+                f"{where}: target label {int(labels[index])} at index {index} is out of range; with {n_classes} "
+                f"classes labels must be 0..{n_classes - 1}"
+            )
+    return labels.astype(np.intp, copy=False)
