@@ -162,9 +162,10 @@ def _values_read(rule: Rule) -> tuple[tuple[bool, ...], bool]:
 def _parameters_read(function: Callable) -> dict[int, str] | None:
     """{position: name} of the positional parameters that ``function``'s code mentions; None if it has no code."""
     import dis  # only when a graph first keeps values: not at import
+    import inspect
 
     code = getattr(function, "__code__", None)
-    if code is None or code.co_flags & 0x04:  # not Python code, or *args: assume everything is read
+    if code is None or code.co_flags & inspect.CO_VARARGS:  # not Python code, or *args: assume everything is read
         return None
     mentioned = set()
     for instruction in dis.get_instructions(code):
