@@ -69,6 +69,9 @@ def test_reads_are_found_in_the_code_conservatively():
     # A vjp that is not Python code (a builtin) is assumed to read everything.
     rule = _rule(kind=LINEAR, arity=1, vjps=(max,))
     assert (rule.saves_input, rule.saves_output) == ((True,), True)
+    # Nor can a vjp that takes *args say which it reads.
+    rule = _rule(kind=LINEAR, arity=1, vjps=(lambda g, *args: g,))
+    assert (rule.saves_input, rule.saves_output) == ((True,), True)
     # The general kind's jvp counts too.
     rule = _rule(kind=GENERAL, arity=1, vjps=(lambda g, x, y, m: g * y,), jvp=lambda ts, x, y, m: ts[0] * x)
     assert (rule.saves_input, rule.saves_output) == ((True,), True)
