@@ -85,6 +85,9 @@ DEFAULT_FUNCTIONS: Mapping[str, tuple[int, int]] = MappingProxyType(
         "sigmoid": _ONE,
         "relu": _ONE,
         "softplus": _ONE,
+        "sign": _ONE,
+        "maximum": (2, 2),
+        "minimum": (2, 2),
     }
 )
 

@@ -88,6 +88,7 @@ CASES = [
     ("log1p(x) + expm1(x) + log2(x) + log10(x)", {"x": 0.9}),
     ("-(x - pi)**3 / e", {"x": 1.0}),
     ("x*x*x - 2*x*y + y", {"x": -1.25, "y": 0.5}),
+    ("maximum(x, y)**2 + minimum(x*y, 1) * sign(x)", {"x": 1.5, "y": 0.5}),
 ]
 
 
@@ -395,3 +396,11 @@ def test_random_expressions_explain_consistently():
                     assert e.formula_value(name) == pytest.approx(g, rel=1e-9, abs=1e-12)
 
     check()
+
+
+@pytest.mark.skipif(not HAS_SYMPY, reason="symbolic formulas need SymPy")
+def test_maximum_minimum_and_sign_are_in_the_grammar():
+    # by hand at x = 1.5, y = 0.5: maximum picks x (2x = 3), minimum picks x·y (y·sign x = 0.5), sign' = 0
+    e = cr.explain("maximum(x, y)**2 + minimum(x*y, 1) * sign(x)", x=1.5, y=0.5)
+    assert e.gradients == {"x": 3.5, "y": 1.5}
+    assert e.formula_value("x") == pytest.approx(3.5) and e.formula_value("y") == pytest.approx(1.5)

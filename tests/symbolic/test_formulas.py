@@ -166,7 +166,7 @@ EXPRESSIONS = [
     ("sqrt(1 + x**2)", "x"), ("tan(x)*sec(x)", "x"), ("asin(x/2) + acos(x/3) + atan(x)", "x"),
     ("tanh(x*y) + cosh(x) - sinh(y)", "y"), ("log1p(x) + expm1(x) + log2(x) + log10(x)", "x"),
     ("softplus(-x) * csc(x) + cot(x)", "x"), ("pi*x + e**x", "x"), ("-(-x)**3", "x"), ("exp(-x**2/2)", "x"),
-    ("y", "x"), ("7", "x"),
+    ("y", "x"), ("7", "x"), ("maximum(x, y)**2 + minimum(x*y, 1)", "x"),
 ]
 
 
@@ -176,6 +176,8 @@ def test_derivative_of_expression_matches_sympy_diff(text, wrt):
     got = derivative(tree, wrt)
     forward = to_sympy(tree).rewrite(sympy.exp)
     expected = sympy.diff(forward, sympy.Symbol(wrt, real=True))
+    # At a kink SymPy takes H(0) = 1/2; the rule table's convention is 0 (documented): compare away from kinks.
+    expected = expected.replace(lambda v: isinstance(v, sympy.Heaviside), lambda v: sympy.Heaviside(v.args[0], 0))
     assert sympy.simplify(got.rewrite(sympy.exp) - expected) == 0
 
 

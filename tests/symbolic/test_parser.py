@@ -156,6 +156,9 @@ def _math_namespace() -> types.SimpleNamespace:
         sigmoid=lambda v: 1 / (1 + math.exp(-v)),
         relu=lambda v: max(v, 0.0),
         softplus=lambda v: math.log1p(math.exp(v)),
+        sign=lambda v: math.copysign(1.0, v) if v else 0.0,
+        maximum=max,
+        minimum=min,
     )
 
 
@@ -173,6 +176,7 @@ def _math_namespace() -> types.SimpleNamespace:
         ("arctan(1) + asin(1)", {}, math.pi / 4 + math.pi / 2),
         ("abs(x - 5) / 2 + e", {"x": 1.0}, 2.0 + math.e),
         ("log2(8) + log10(100) + log1p(0) + expm1(0) + sqrt(16)", {}, 9.0),
+        ("maximum(x, 1) + minimum(x, 1) * sign(-x) + sign(0)", {"x": 3.0}, 2.0),
     ],
 )
 def test_evaluate_math(text: str, env: dict[str, float], expected: float) -> None:
