@@ -12,6 +12,8 @@ from .errors import DomainError, ShapeError
 from .tensor import Tensor
 
 Pair = tuple[int, int]
+#: How a loss over a batch may be reduced.
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def is_int(value: Any) -> bool:

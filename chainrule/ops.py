@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import class_labels, image, pair
+from .arguments import REDUCTIONS, class_labels, image, pair
 from .errors import DomainError, ShapeError
 from .graph import Node, NotSaved, grad_mode, node_sequence
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
@@ -450,8 +450,8 @@ def softmax_cross_entropy(x, labels, reduction: str = "mean", *, where: str = "s
         raise ShapeError(f"{where}: logits must have shape (N, C), got {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{where}: logits must be floating point, got dtype {x.dtype}")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{where}: reduction must be one of ('mean', 'sum', 'none'), got {reduction!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     labels = class_labels(labels, x.shape[1], x.shape[:1], where)
     return apply(_CROSS_ENTROPY, (x,), {"labels": labels, "reduction": reduction})
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..arguments import class_labels, image, pair
+from ..arguments import REDUCTIONS, class_labels, image, pair
 from ..errors import DomainError, ShapeError
 from ..ops import (
     fold,
@@ -42,7 +42,6 @@ from ..tensor import Tensor
 from . import init
 
 Pair = tuple[int, int]
-REDUCTIONS = ("mean", "sum", "none")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -265,11 +265,6 @@ def _logsumexp(x, axis, keepdims):
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-def _softmax(x, axis):
-    e = np.exp(_shifted(x, axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
 def _log_softmax(x, axis):
     z = _shifted(x, axis)
     with np.errstate(divide="ignore"):
@@ -289,7 +284,7 @@ register(Rule(
     samples=REDUCE_SAMPLES,
 ))
 register(Rule(
-    name="softmax", forward=_softmax, kind=GENERAL, batchable=True, arity=1,
+    name="softmax", forward=numpy_math.softmax, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis: y * (g - m.sum(g * y, axis=axis, keepdims=True)),),
     jvp=lambda ts, x, y, m, axis: y * (ts[0] - m.sum(ts[0] * y, axis=axis, keepdims=True)),
     text=("y_i*(delta_ij - y_j)",), tex=(r"y_i(\delta_{ij} - y_j)",), display=r"\frac{e^{x_i}}{\sum_j e^{x_j}}",
