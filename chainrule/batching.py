@@ -111,8 +111,21 @@ def _shift(axis):
 # ---------------------------------------------------------------------------------------------------------------
 # The namespace: NumPy's for unbatched arrays; batch-aware where a Batched cotangent can arrive.
 # ---------------------------------------------------------------------------------------------------------------
+batched = True  # chain_rule applies rules that are not ``batchable`` row by row (``rows``, ``stack_rows``)
+
+
 def __getattr__(name: str):
     return getattr(numpy_math, name)
+
+
+def rows(g: Batched) -> np.ndarray:
+    """The cotangents one at a time."""
+    return g.value
+
+
+def stack_rows(gradients: list) -> Batched:
+    """Row-by-row gradients as one batch again."""
+    return Batched(np.stack(gradients))
 
 
 def sum(x, axis=None, keepdims=False):

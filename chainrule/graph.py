@@ -17,16 +17,13 @@ import itertools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .errors import GraphError, NoDerivativeError
 from .rules import numpy_math
 from .rules.registry import ELEMENTWISE, LINEAR, MINUS_ONE, MULTILINEAR, NO_GRAD, ONE
-
-if TYPE_CHECKING:
-    from .tensor import Tensor
 
 node_sequence = itertools.count()
 
@@ -165,7 +162,9 @@ def no_grad():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# One node's chain rule: upstream gradient -> a gradient for each input.
+# One node's chain rule: upstream gradient -> a gradient for each input; input tangents -> the output's tangent.
+# Every consumer calls these two (backward on arrays, on Tensors for create_graph, on batches for jacobian,
+# forward mode, explanations, drawings, symbolic formulas through ``local_derivative``).
 # ---------------------------------------------------------------------------------------------------------------
 def unbroadcast(g, shape: tuple[int, ...], m):
     """Sum ``g`` over the axes that broadcasting added or stretched, giving an array of ``shape``."""
@@ -181,48 +180,123 @@ def unbroadcast(g, shape: tuple[int, ...], m):
     return g
 
 
-def local_gradients(node: Node, g, m, xs=None, y=None) -> list:
-    """The chain rule at one node: for each input, its gradient (``None`` where no gradient is needed).
+def local_derivative(rule, i: int, xs, y, m, params: dict):
+    """An elementwise rule's local derivative ∂y/∂x_i: the rule's function at (xs, y) in namespace ``m``, or the
+    number its marker stands for (1 for ONE, -1 for MINUS_ONE, 0 for NO_GRAD)."""
+    local = rule.derivatives[i]
+    if local is ONE:
+        return 1
+    if local is MINUS_ONE:
+        return -1
+    if local is NO_GRAD:
+        return 0
+    return local(*xs, y, m, **params)
 
-    With ``m = numpy_math`` this works on arrays; with ``m = ops.tensor_math`` on Tensors, building a graph of the
-    backward pass itself (``create_graph``). ``xs`` and ``y`` default to the node's saved arrays.
+
+def _shape(x) -> tuple[int, ...]:
+    return x.shape if type(x) is np.ndarray else np.shape(x)
+
+
+def chain_rule(node: Node, g, m, xs=None, y=None) -> list:
+    """The chain rule at one node: for each input, ``upstream × local derivative`` (None where no gradient flows).
+
+    ``m`` is the math namespace the rule computes in: ``numpy_math`` on arrays; the differentiable Tensor namespace
+    for ``create_graph``, with ``xs`` and ``y`` the node's values as Tensors connected to the graph; a batching
+    namespace (``m.batched``) for many cotangents at once. ``xs`` and ``y`` default to the node's saved arrays.
+    Each gradient has its input's shape: broadcasting, by inputs or by parameters (clip's bounds), is undone here.
+    An input that appears twice (``x * x``) gets one gradient, upstream × the sum of its local derivatives, in the
+    first of its places (None in the second): the same numbers as the fast loop, which saves a product that way.
     """
     rule = node.rule
     if xs is None:
         if node.output is None:
             raise _released(node)
         xs, y = node.inputs, node.output
-    params = node.params
+    params, parents = node.params, node.parents
+    if rule.kind == ELEMENTWISE:
+        grads = [None] * len(parents)
+        if len(parents) == 2 and parents[0] is parents[1] and parents[0] is not None:
+            local = (local_derivative(rule, 0, xs, y, m, params) + local_derivative(rule, 1, xs, y, m, params))
+            grads[0] = _unbroadcast_to(g * local, xs[0], m)
+            return grads
+        for i, parent in enumerate(parents):
+            if parent is None or rule.derivatives[i] is NO_GRAD:
+                continue
+            local = rule.derivatives[i]
+            gi = g if local is ONE else -g if local is MINUS_ONE else g * local(*xs, y, m, **params)
+            grads[i] = _unbroadcast_to(gi, xs[i], m)
+        return grads
+    if getattr(m, "batched", False) and not rule.batchable:
+        return _rowwise(node, g, m, xs, y)
+    variadic = rule.arity < 0
     grads = []
-    for i, parent in enumerate(node.parents):
-        if parent is None:
+    for i, parent in enumerate(parents):
+        vjp = rule.vjps[0] if variadic else rule.vjps[i]
+        if parent is None or vjp is NO_GRAD:
             grads.append(None)
             continue
-        if rule.kind == ELEMENTWISE:
-            local = rule.derivatives[i]
-            if local is ONE:
-                gi = g
-            elif local is MINUS_ONE:
-                gi = -g
-            elif local is NO_GRAD:
-                gi = None
-            else:
-                gi = g * local(*xs, y, m, **params)
-        else:
-            vjp = rule.vjps[0] if rule.arity < 0 else rule.vjps[i]
-            if vjp is NO_GRAD:
-                gi = None
-            elif rule.arity < 0:
-                gi = vjp(i, g, xs, y, m, **params)
-            else:
-                gi = vjp(g, *xs, y, m, **params)
-        if gi is not None:
-            x = xs[i]
-            shape = x.shape if type(x) is np.ndarray else np.shape(x)
-            if (gi.shape if type(gi) is np.ndarray else np.shape(gi)) != shape:
-                gi = unbroadcast(gi, shape, m)
-        grads.append(gi)
+        gi = vjp(i, g, xs, y, m, **params) if variadic else vjp(g, *xs, y, m, **params)
+        grads.append(None if gi is None else _unbroadcast_to(gi, xs[i], m))
     return grads
+
+
+def _unbroadcast_to(gi, x, m):
+    shape = _shape(x)
+    return gi if _shape(gi) == shape else unbroadcast(gi, shape, m)
+
+
+def _rowwise(node: Node, g, m, xs, y) -> list:
+    """A batch of cotangents through a rule whose vjps take one at a time: row by row, then stacked."""
+    rows = [chain_rule(node, row, numpy_math, xs, y) for row in m.rows(g)]
+    return [None if rows[0][i] is None else m.stack_rows([r[i] for r in rows]) for i in range(len(rows[0]))]
+
+
+def tangent_rule(node: Node, ts: list, m, xs=None, y=None):
+    """Forward mode at one node: the output's tangent from the inputs' tangents ``ts`` (None means zero).
+
+    Elementwise rules: ``Σ t_i × local_i``; linear rules: the op applied to the tangents; multilinear rules (matmul):
+    the op with one input replaced by its tangent at a time, summed; general rules: their ``jvp``.
+    """
+    rule, params = node.rule, node.params
+    if xs is None:
+        if node.output is None:
+            raise _released(node)
+        xs, y = node.inputs, node.output
+    if rule.kind == ELEMENTWISE:
+        out = None
+        for i, t in enumerate(ts):
+            local = rule.derivatives[i]
+            if t is None or local is NO_GRAD:
+                continue
+            term = t if local is ONE else -t if local is MINUS_ONE else t * local(*xs, y, m, **params)
+            out = term if out is None else out + term
+        if out is None:
+            return None
+        return out if np.shape(out) == np.shape(y) else m.broadcast_to(out, np.shape(y))
+    if rule.kind == LINEAR:
+        filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]
+        return m.apply_rule(rule, filled, params)
+    if rule.kind == MULTILINEAR:
+        out = None
+        for i, t in enumerate(ts):
+            if t is not None:
+                args = list(xs)
+                args[i] = t
+                term = m.apply_rule(rule, args, params)
+                out = term if out is None else out + term
+        return out
+    if rule.jvp is None:
+        raise NoDerivativeError(f"no forward-mode rule for '{rule.name}'; add a jvp to its entry in the rule table")
+    filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]
+    return rule.jvp(filled, *xs, y, m, **params)
+
+
+def _zero_tangent(x, m):
+    """A zero tangent shaped like input ``x``, which may be a NotSaved (or a Tensor holding one)."""
+    value = getattr(x, "data", x)
+    if type(value) is NotSaved:
+        return np.zeros(value.shape, value.dtype)
+    return m.zeros_like(x)
 
 
 def _released(node: Node) -> GraphError:
@@ -233,9 +307,9 @@ def _released(node: Node) -> GraphError:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reverse mode over a whole graph.
+# Reverse mode over a whole graph: one loop, and a fast path for plain arrays that a differential test holds to it.
 # ---------------------------------------------------------------------------------------------------------------
-def _differentiable_inputs(node: Node, wrap: Callable[..., Tensor]) -> list:
+def _differentiable_inputs(node: Node, wrap: Callable[..., Any]) -> list:
     """The node's inputs as Tensors connected to the graph (for create_graph), or constants.
 
     ``wrap(parent, value)`` stands for the parent's output with the value this node kept (a NotSaved when the rule
@@ -253,21 +327,29 @@ def _differentiable_inputs(node: Node, wrap: Callable[..., Tensor]) -> list:
 
 
 def backward(
-    roots: Sequence[Tensor],
+    roots: Sequence[Any],
     seeds: Sequence[Any],
     *,
     targets: Sequence[Any] = (),
     retain_graph: bool = False,
-    create_graph: bool = False,
     accumulate: bool = True,
-    batched: bool = False,
+    m: Any = numpy_math,
+    wrap: Callable[..., Any] | None = None,
+    on_node: Callable[[Node, Any, list], None] | None = None,
+    fast: bool = True,
 ) -> list:
     """Backpropagate ``seeds`` (upstream gradients of ``roots``) through the graph.
 
-    With ``accumulate`` the gradients of leaf Tensors are added to their ``.grad``. ``targets`` (leaf Tensors or
-    Nodes) have their gradients returned instead, in order (None where no gradient reaches them); backpropagation
-    stops at a target node. Nodes are visited newest first, so each is reached after every node that uses it.
-    With ``batched`` the seeds are ``batching.Batched`` stacks of cotangents, all carried back in one pass.
+    Nodes are visited newest first, so each is reached after every node that uses it, and ``chain_rule`` turns its
+    upstream gradient into its inputs' gradients in the math namespace ``m``. With ``wrap`` (the Tensor class's
+    ``_from_node``) the rules see the node's values as Tensors connected to the graph and ``m`` is the Tensor
+    namespace: the backward pass is recorded (create_graph). A batching namespace carries many cotangents at once.
+    ``on_node(node, upstream, input_gradients)`` observes each step (explanations and drawings use it).
+
+    With ``accumulate`` the gradients of leaves are added to their ``.grad``. ``targets`` (leaves or Nodes) have
+    their gradients returned instead, in order (None where no gradient reaches them); backpropagation stops at a
+    target node. Plain NumPy backward without an observer takes the fast loop; ``fast=False`` forces the plain one
+    (the reference that the differential test compares the fast loop with).
     """
     pending: dict[Any, Any] = {}  # Node or leaf Tensor -> gradient so far
     heap: list[tuple[int, Node]] = []  # (-seq, node): the newest node on top, compared as ints in C
@@ -284,16 +366,13 @@ def backward(
     heapq.heapify(heap)
     stop_at = {id(t): t for t in targets if type(t) is Node}
 
-    if create_graph:
+    if fast and m is numpy_math and wrap is None and on_node is None:
+        found = _backward_arrays(heap, pending, stop_at, retain_graph)
+    elif wrap is not None:
         with set_grad_enabled(True):
-            found = _backward_differentiable(heap, pending, stop_at, retain_graph)
+            found = backward_pass(heap, pending, stop_at, retain_graph, m, wrap, on_node)
     else:
-        if batched:
-            from . import batching
-
-            found = _backward_arrays(heap, pending, stop_at, retain_graph, batching)
-        else:
-            found = _backward_arrays(heap, pending, stop_at, retain_graph, numpy_math)
+        found = backward_pass(heap, pending, stop_at, retain_graph, m, wrap, on_node)
 
     results = [found.get(id(t)) if type(t) is Node else pending.pop(t, None) for t in targets]
     if accumulate:
@@ -303,13 +382,52 @@ def backward(
     return results
 
 
-def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: bool, m) -> dict:
-    """First-order backward on NumPy arrays: the hot loop, kept lean (one rule call per input, no wrappers).
+def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, m, wrap=None, on_node=None) -> dict:
+    """The backward loop: pop the newest node, apply the chain rule, add each input's share to what it has so far.
 
-    Along a chain it skips the heap: when an elementwise node's first newly reached parent is newer than every node
-    waiting in the heap, that parent is next in the order anyway and its gradient is complete (every node that
-    uses it is newer, so done), and it is processed at once.
+    Returns the gradients that reached the ``stop_at`` nodes (by id); leaves' gradients stay in ``pending``.
     """
+    found = {}
+    heappop, heappush = heapq.heappop, heapq.heappush
+    while heap:
+        node = heappop(heap)[1]
+        g = pending.pop(node)
+        if stop_at and id(node) in stop_at:
+            found[id(node)] = g
+            continue
+        if node.output is None:
+            raise _released(node)
+        if wrap is None:
+            grads = chain_rule(node, g, m)
+        else:
+            grads = chain_rule(node, g, m, _differentiable_inputs(node, wrap), wrap(node))
+        if on_node is not None:
+            on_node(node, g, grads)
+        if not retain_graph:
+            node.release()
+        for parent, gi in zip(node.parents, grads, strict=True):
+            if gi is None:
+                continue
+            previous = pending.get(parent)
+            if previous is None:
+                pending[parent] = gi
+                if type(parent) is Node:
+                    heappush(heap, (-parent.seq, parent))
+            else:
+                pending[parent] = previous + gi
+    return found
+
+
+def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
+    """``backward_pass`` on NumPy arrays, kept lean: the same chain rule, the same numbers, less Python per node.
+
+    It inlines ``chain_rule`` for elementwise rules (one call per input, no list), and along a chain it skips the
+    heap: when an elementwise node's first newly reached parent is newer than every node waiting in the heap, that
+    parent is next in the order anyway and its gradient is complete (every node that uses it is newer, so done), and
+    it is processed at once. It reuses memory that only this pass holds (see ``_times_upstream``, ``_accumulate``).
+    tests/test_engine_differential.py checks that it gives bit-identical gradients to ``backward_pass``.
+    """
+    m = numpy_math
     found = {}
     heappop, heappush = heapq.heappop, heapq.heappush
     node = None
@@ -328,7 +446,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
             raise _released(node)
         if rule.kind is ELEMENTWISE:
             params, derivatives, arity = node.params, rule.derivatives, rule.arity
-            if arity == 1:  # one input, recorded because it needs a gradient; g and local have its shape
+            if arity == 1:  # one input, recorded because it needs a gradient
                 local, parent = derivatives[0], node.p0
                 if local is ONE:
                     gi = g
@@ -337,6 +455,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 else:
                     value = local(node.x0, y, m, **params) if params else local(node.x0, y, m)
                     gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value, parent)
+                if params and _shape(gi) != _shape(node.x0):  # parameters broadcast the input (clip's bounds)
+                    gi = unbroadcast(gi, _shape(node.x0), m)
                 if type(parent) is Node and parent not in pending:
                     pending[parent] = gi
                     follow = parent
@@ -349,10 +469,10 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 xs, parents = node.inputs, node.parents
             if len(parents) == 2 and parents[0] is parents[1] and parents[0] is not None:
                 # x * x, x + x...: add the two local derivatives first, multiply by g once (2x, not g·x + g·x).
-                value = _local_value(derivatives[0], xs, y, m, params) + _local_value(derivatives[1], xs, y, m, params)
+                value = (local_derivative(rule, 0, xs, y, m, params) + local_derivative(rule, 1, xs, y, m, params))
                 gi = _times_upstream(g, value, parents[0])
-                if gi.shape != xs[0].shape:
-                    gi = unbroadcast(gi, xs[0].shape, m)
+                if _shape(gi) != _shape(xs[0]):
+                    gi = unbroadcast(gi, _shape(xs[0]), m)
                 _accumulate(pending, heap, heappush, parents[0], gi, g)
                 parents = ()
             i = -1
@@ -365,11 +485,13 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     gi = g
                 elif local is MINUS_ONE:
                     gi = -g
+                elif local is NO_GRAD:
+                    continue
                 else:
                     value = local(*xs, y, m, **params) if params else local(*xs, y, m)
                     gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value, parent)
-                if (type(gi) is np.ndarray or m is not numpy_math) and gi.shape != xs[i].shape:  # a NumPy scalar
-                    gi = unbroadcast(gi, xs[i].shape, m)  # came from 0-d values only: no broadcasting to undo
+                if type(gi) is np.ndarray and gi.shape != _shape(xs[i]):  # a NumPy scalar came from 0-d values
+                    gi = unbroadcast(gi, _shape(xs[i]), m)  # only: no broadcasting to undo
                 if type(parent) is Node and parent not in pending:  # the common case, inlined
                     pending[parent] = gi
                     if follow is None:
@@ -379,11 +501,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
         else:
-            if m is numpy_math or rule.batchable:
-                grads = local_gradients(node, g, m)
-            else:
-                grads = _rowwise_gradients(node, g)
-            for parent, gi in zip(node.parents, grads):  # noqa: B905 - same length
+            for parent, gi in zip(node.parents, chain_rule(node, g, m)):  # noqa: B905 - same length
                 if gi is not None:
                     _accumulate(pending, heap, heappush, parent, gi, g)
         if not retain_graph:
@@ -398,15 +516,13 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
     return found
 
 
-def _local_value(local, xs, y, m, params):
-    """An elementwise rule's local derivative for one input: a number for ONE / MINUS_ONE, else the rule's value."""
-    if local is ONE:
-        return 1
-    if local is MINUS_ONE:
-        return -1
-    return local(*xs, y, m, **params)
-
-
+# ---------------------------------------------------------------------------------------------------------------
+# Memory the fast loop may reuse. Whether an array is held elsewhere is read from its reference count, with
+# thresholds counted by hand for the loop's own names. CPython does not promise reference counts (3.14 changes
+# them), so the reuse is switched on only where ``_refcounts_as_counted`` sees the counts behave as assumed, on the
+# very functions the loop calls; elsewhere every guard answers "held elsewhere": a wrong guess costs speed, never
+# correctness.
+# ---------------------------------------------------------------------------------------------------------------
 def _times_upstream(g, local, parent):
     """g · local, without allocating when it can: just ``local`` when g is a broadcast one (the gradient a ``sum``
     hands down: 1 · local = local exactly) and the gradient goes to a node, and into local's own memory when it is
@@ -420,14 +536,6 @@ def _times_upstream(g, local, parent):
         if _is_temporary(local, g):
             return np.multiply(g, local, out=local)
     return g * local
-
-
-def _rowwise_gradients(node: Node, g) -> list:
-    """A batch of cotangents through a rule whose vjps take one at a time: row by row, then stacked."""
-    from .batching import Batched
-
-    rows = [local_gradients(node, row, numpy_math) for row in g.value]
-    return [None if rows[0][i] is None else Batched(np.stack([r[i] for r in rows])) for i in range(len(rows[0]))]
 
 
 def _accumulate(pending: dict, heap: list, heappush, parent, gi, g) -> None:
@@ -465,14 +573,14 @@ def _is_temporary(local: np.ndarray, g) -> bool:
     and getrefcount's argument. A rule that returns one of its inputs or its output (exp' = y) returns an array the
     node still holds, so it never qualifies.
     """
-    return (type(g) is np.ndarray and local.shape == g.shape and local.dtype == g.dtype and local.flags.owndata
-            and sys.getrefcount(local) <= 4)
+    return (_REUSE and type(g) is np.ndarray and local.shape == g.shape and local.dtype == g.dtype
+            and local.flags.owndata and sys.getrefcount(local) <= 4)
 
 
 def _is_private_sum(previous: np.ndarray, gi) -> bool:
     """Whether the pending sum ``previous`` may be updated in place: nothing but the pending dict refers to it
     (three references: the dict, the caller's name, getrefcount's argument) and ``gi`` fits its shape and dtype."""
-    return (previous.flags.writeable and previous.flags.owndata and type(gi) is np.ndarray
+    return (_REUSE and previous.flags.writeable and previous.flags.owndata and type(gi) is np.ndarray
             and gi.shape == previous.shape and gi.dtype == previous.dtype and sys.getrefcount(previous) <= 4)
 
 
@@ -486,7 +594,7 @@ def _sole_view(gi: np.ndarray, g) -> bool:
     as in ``x @ W.T``), g's own reference. Any more: someone else has it.
     """
     base = gi.base
-    if not gi.flags.writeable or type(base) is not np.ndarray or not base.flags.owndata:
+    if not _REUSE or not gi.flags.writeable or type(base) is not np.ndarray or not base.flags.owndata:
         return False
     if base is g:
         known = 6
@@ -497,41 +605,51 @@ def _sole_view(gi: np.ndarray, g) -> bool:
     return sys.getrefcount(base) <= known
 
 
-def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_graph: bool) -> dict:
-    """Backward that records its own graph (create_graph): rules run on Tensors through ``ops.tensor_math``."""
-    from .ops import tensor_math  # the differentiable namespace; imported here to avoid an import cycle
-    from .tensor import Tensor
+def _refcounts_as_counted() -> bool:
+    """Whether this interpreter's reference counts read as the guards above assume, checked on the guards
+    themselves, called as the fast loop calls them, with an array held elsewhere and one that is not.
 
-    wrap = Tensor._from_node
-    found = {}
-    while heap:
-        node = heapq.heappop(heap)[1]
-        g = pending.pop(node)
-        if stop_at and id(node) in stop_at:
-            found[id(node)] = g
-            continue
-        if node.output is None:
-            raise _released(node)
-        grads = local_gradients(node, g, tensor_math, _differentiable_inputs(node, wrap), wrap(node))
-        if not retain_graph:
-            node.release()
-        for parent, gi in zip(node.parents, grads, strict=True):
-            if gi is None:
-                continue
-            previous = pending.get(parent)
-            if previous is None:
-                pending[parent] = gi
-                if type(parent) is Node:
-                    heapq.heappush(heap, (-parent.seq, parent))
-            else:
-                pending[parent] = previous + gi
-    return found
+    CPython 3.11-3.13 only (the versions the test suite proves); other interpreters reuse nothing.
+    """
+    if sys.implementation.name != "cpython" or not (3, 11) <= sys.version_info[:2] <= (3, 13):
+        return False
+    n, held = _IN_PLACE, []
+
+    def times_upstream(keep: bool) -> bool:  # the loop's frame: one name for the rule's local derivative
+        g = np.full(n, 2.0)
+        value = np.ones(n)
+        if keep:
+            held.append(value)
+        return _times_upstream(g, value, None) is value
+
+    def accumulate(keep: bool) -> bool:  # a pending sum: the dict's reference only, or one more
+        key, pending = object(), {}
+        pending[key] = np.ones(n)
+        if keep:
+            held.append(pending[key])
+        before = id(pending[key])  # the new sum, if one is made, is allocated while this array is alive
+        _accumulate(pending, [], None, key, np.ones(n), None)
+        return id(pending[key]) == before
+
+    def sole_view(keep: bool) -> bool:  # a leaf's gradient that is a view of the node's fresh upstream g
+        g = np.ones((64, 64))
+        if keep:
+            held.append(g.T)
+        pending = {}
+        _accumulate(pending, [], None, "leaf", g.T, g)
+        return pending["leaf"].base is g
+
+    return all(check(False) and not check(True) for check in (times_upstream, accumulate, sole_view))
+
+
+_REUSE = True
+_REUSE = _refcounts_as_counted()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Forward mode over a recorded graph.
 # ---------------------------------------------------------------------------------------------------------------
-def reachable_nodes(root: Tensor) -> list[Node]:
+def reachable_nodes(root: Any) -> list[Node]:
     """Every node the root depends on, oldest first (a topological order), found without recursion."""
     if root.node is None:
         return []
@@ -545,11 +663,10 @@ def reachable_nodes(root: Tensor) -> list[Node]:
     return sorted(seen.values(), key=lambda n: n.seq)
 
 
-def forward_tangents(root: Tensor, tangents: dict[Any, Any], m, wrap=None) -> Any:
+def forward_tangents(root: Any, tangents: dict[Any, Any], m, wrap=None) -> Any:
     """Push tangents (a dict from leaf Tensor to tangent) through the graph: the output's tangent, or None.
 
-    Each node's output tangent comes from its rule: for elementwise rules ``sum_i t_i * local_i``; for linear
-    rules the op applied to the tangents; for matmul the op with one input replaced by its tangent at a time.
+    Each node's output tangent comes from ``tangent_rule``; with ``wrap``, on Tensors connected to the graph.
     """
     tangent_of: dict[Any, Any] = dict(tangents)
     for node in reachable_nodes(root):
@@ -557,59 +674,8 @@ def forward_tangents(root: Tensor, tangents: dict[Any, Any], m, wrap=None) -> An
         if all(t is None for t in ts):
             continue
         if wrap is None:
-            xs, y = node.inputs, node.output
+            tangent_of[node] = tangent_rule(node, ts, m)
         else:
-            xs, y = _differentiable_inputs(node, wrap), wrap(node)
-        tangent_of[node] = node_tangent(node, ts, xs, y, m)
+            tangent_of[node] = tangent_rule(node, ts, m, _differentiable_inputs(node, wrap), wrap(node))
     key = root.node if root.node is not None else root
     return tangent_of.get(key)
-
-
-def node_tangent(node: Node, ts: list, xs, y, m):
-    """Forward mode at one node: the output's tangent from the inputs' tangents ``ts`` (None means zero)."""
-    rule, params = node.rule, node.params
-    if rule.kind == ELEMENTWISE:
-        out = None
-        for i, t in enumerate(ts):
-            if t is None:
-                continue
-            local = rule.derivatives[i]
-            if local is NO_GRAD:
-                continue
-            term = t if local is ONE else -t if local is MINUS_ONE else t * local(*xs, y, m, **params)
-            out = term if out is None else out + term
-        if out is None:
-            return None
-        return out if np.shape(out) == np.shape(y) else m.broadcast_to(out, np.shape(y))
-    if rule.kind == LINEAR:
-        filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]
-        return _apply_forward(rule, filled, params, m)
-    if rule.kind == MULTILINEAR:
-        out = None
-        for i, t in enumerate(ts):
-            if t is not None:
-                args = list(xs)
-                args[i] = t
-                term = _apply_forward(rule, args, params, m)
-                out = term if out is None else out + term
-        return out
-    if rule.jvp is None:
-        raise NoDerivativeError(f"no forward-mode rule for '{rule.name}'; add a jvp to its entry in the rule table")
-    filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]
-    return rule.jvp(filled, *xs, y, m, **params)
-
-
-def _zero_tangent(x, m):
-    """A zero tangent shaped like input ``x``, which may be a NotSaved (or a Tensor holding one)."""
-    value = getattr(x, "data", x)
-    if type(value) is NotSaved:
-        return np.zeros(value.shape, value.dtype)
-    return m.zeros_like(x)
-
-
-def _apply_forward(rule, args, params, m):
-    if m is numpy_math:
-        return rule.forward(*args, **params)
-    from .ops import apply
-
-    return apply(rule, args, params)

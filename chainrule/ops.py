@@ -743,3 +743,5 @@ class _TensorMath:
 
 
 tensor_math = _TensorMath()
+apply_rule = apply  # forward mode applies linear rules to tangents with the namespace's apply_rule
+Tensor._math = tensor_math  # Tensor.backward(create_graph=True) computes its rules in this namespace

@@ -58,6 +58,7 @@ class Tensor:
     # cheaper than on 0-d arrays); ``.data`` turns it into a 0-d array the first time it is read, so users always see
     # an array (and in-place changes to it stick).
     __slots__ = ("__weakref__", "_data", "grad", "node", "requires_grad")
+    _math: Any = None  # the differentiable math namespace (chainrule.ops installs it): create_graph's rules use it
     __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy
     __hash__ = object.__hash__  # identity: `==` is elementwise
 
@@ -237,7 +238,10 @@ class Tensor:
                 raise ShapeError(f"backward(): `grad` has shape {seed.shape}; expected the tensor's shape {self.shape}")
         if create_graph and not isinstance(seed, Tensor):
             seed = Tensor._make(seed, None, False)
-        backward([self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph)
+        if create_graph:  # the rules compute on Tensors (the namespace ops installs as Tensor._math): recorded
+            backward([self], [seed], retain_graph=True, m=Tensor._math, wrap=Tensor._from_node)
+        else:
+            backward([self], [seed], retain_graph=retain_graph)
 
     def _accumulate_grad(self, g: Any) -> None:
         """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values)."""

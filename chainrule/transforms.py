@@ -129,8 +129,10 @@ class _Trace:
             return [None] * len(self.inputs)
         if self.create_graph and not isinstance(seed, Tensor):
             seed = Tensor._make(np.asarray(seed, dtype=out.dtype), None, False)
-        return backward([out], [seed], targets=self.keys, retain_graph=True,
-                        create_graph=self.create_graph, accumulate=False)
+        if self.create_graph:
+            return backward([out], [seed], targets=self.keys, retain_graph=True, accumulate=False,
+                            m=ops.tensor_math, wrap=Tensor._from_node)
+        return backward([out], [seed], targets=self.keys, retain_graph=True, accumulate=False)
 
     def in_forms(self, grads: list) -> Any:
         values = tuple(_in_form(g, f, t) for g, f, t in zip(grads, self.forms, self.inputs, strict=True))
@@ -273,6 +275,7 @@ _BATCH_ELEMENTS = 1 << 22
 
 def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
     """The Jacobian of each input as (out.size, input.size), from batched backward passes (one per chunk)."""
+    from . import batching
     from .batching import Batched
 
     width = max(sum(t.size for t in trace.inputs), 1)
@@ -282,7 +285,7 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
     for start in range(0, out.size, chunk):
         rows = eye[start:start + chunk]
         seed = Batched(rows.reshape((rows.shape[0], *out.shape)))
-        grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, batched=True)
+        grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, m=batching)
                  if out.requires_grad else [None] * len(trace.inputs))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
             value = np.zeros((rows.shape[0], *t.shape), dtype=t.dtype) if g is None else g.value

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, MissingDependencyError
-from .graph import Node, NotSaved, local_gradients, reachable_nodes
-from .rules import numpy_math
+from .graph import Node, NotSaved, backward, reachable_nodes
 from .tensor import Tensor
 
 FORMATS = ("dot", "mermaid", "svg")
@@ -62,7 +61,7 @@ def _value(v: Any) -> str:
 
 
 def node_gradients(root: Tensor, seed: Any = None) -> dict[int, Any]:
-    """∂root/∂(each node and leaf), by id, walking newest node first with the engine's chain rule at each node.
+    """∂root/∂(each node and leaf), by id, observed on the engine's backward loop (its ``on_node`` hook).
 
     Needs the graph's saved values (before backward, or after ``backward(retain_graph=True)``).
     """
@@ -72,18 +71,17 @@ def node_gradients(root: Tensor, seed: Any = None) -> dict[int, Any]:
         if root.size != 1:
             raise GraphError(f"draw: gradients of a root of shape {root.shape} need a seed of that shape")
         seed = np.ones_like(root.data)
-    pending: dict[int, Any] = {id(root.node): seed}
-    for node in reversed(reachable_nodes(root)):
-        g = pending.get(id(node))
-        if g is None:
-            continue
-        with np.errstate(all="ignore"):
-            grads = local_gradients(node, g, numpy_math)
-        for parent, gi in zip(node.parents, grads, strict=True):
-            if gi is not None:
-                key = id(parent)
-                pending[key] = gi if key not in pending else pending[key] + gi
-    return pending
+    gradients: dict[int, Any] = {}
+
+    def on_node(node: Node, g: Any, grads: list) -> None:
+        gradients[id(node)] = g
+
+    leaves = list({id(p): p for n in reachable_nodes(root) for p in n.parents
+                   if p is not None and not isinstance(p, Node)}.values())
+    with np.errstate(all="ignore"):
+        totals = backward([root], [seed], targets=leaves, retain_graph=True, accumulate=False, on_node=on_node)
+    gradients.update((id(leaf), g) for leaf, g in zip(leaves, totals, strict=True) if g is not None)
+    return gradients
 
 
 class _Graph:

@@ -23,9 +23,9 @@ import numpy as np
 
 from .. import ops
 from ..errors import DomainError, ExpressionError
-from ..graph import Node, backward, keep_values, local_gradients, reachable_nodes, unbroadcast
+from ..graph import Node, backward, keep_values, local_derivative, reachable_nodes, unbroadcast
 from ..rules import numpy_math
-from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule
+from ..rules.registry import ELEMENTWISE, MINUS_ONE, ONE, Rule
 from ..symbolic import parser
 from ..tensor import Tensor
 
@@ -302,18 +302,6 @@ def graph_to_tree(root: Tensor, names: Mapping[int, str]) -> parser.Expr | None:
 # ---------------------------------------------------------------------------------------------------------------
 # The walk.
 # ---------------------------------------------------------------------------------------------------------------
-def _local_derivative(node: Node, i: int) -> Any:
-    """The local derivative ∂output/∂input_i at the node's saved values: the rule entry the engine calls."""
-    local = node.rule.derivatives[i]
-    if local is ONE:
-        return 1.0
-    if local is MINUS_ONE:
-        return -1.0
-    if local is NO_GRAD:
-        return 0.0
-    return local(*node.inputs, node.output, numpy_math, **node.params)
-
-
 def _expression(rule: Rule, inputs: list[str], params: dict) -> str:
     if rule.name in _TREE_OPERATORS:
         return f"{inputs[0]} {_TREE_OPERATORS[rule.name]} {inputs[1]}"
@@ -362,58 +350,66 @@ class _Walk:
         return steps
 
     def backward_steps(self) -> tuple[list[Step], dict[int, Any]]:
-        """Backward steps newest node first, and the gradient accumulated for each leaf (by id)."""
+        """Backward steps newest node first, and the gradient accumulated for each leaf (by id).
+
+        The steps are observed on the engine's own backward loop (``on_node``): each shows the gradients that
+        ``chain_rule`` computed there, next to the local derivative from the same rule entry.
+        """
         steps: list[Step] = []
-        received: dict[int, list[tuple[str, Any]]] = {}
         if self.root.node is None:  # f is a variable itself (or a constant): ∂f/∂f = 1
             return steps, ({id(self.root): 1.0} if self.root.requires_grad else {})
-        received[id(self.root.node)] = [("seed ∂f/∂f", 1.0)]
-        for node in reversed(self.nodes):
+        received: dict[int, list[tuple[str, Any]]] = {id(self.root.node): [("seed ∂f/∂f", 1.0)]}
+        leaves: dict[int, Any] = {}
+
+        def on_node(node: Node, g: Any, grads: list) -> None:
             name = self.node_names[id(node)]
             contributions = received.pop(id(node), [])
-            g = _total(contributions)
             if len(contributions) > 1:
                 steps.append(Accumulation(name, tuple(contributions), number(g)))
             rule = node.rule
             input_names = [self.name_of(node, i) for i in range(len(node.parents))]
-            vjps = None if rule.kind == ELEMENTWISE else local_gradients(node, np.asarray(g), numpy_math)
+            twice = len(grads) == 2 and node.parents[0] is node.parents[1]  # x * x: one gradient for both
             for i, parent in enumerate(node.parents):
-                if parent is None:
+                product = grads[i]
+                if parent is None or (product is None and not twice):
                     continue
-                if vjps is None:
-                    local = _local_derivative(node, i)
-                    product = g * local
-                    if np.shape(product) != np.shape(node.inputs[i]):  # a scalar broadcast against an array
-                        product = unbroadcast(product, np.shape(node.inputs[i]), numpy_math)
+                if rule.kind == ELEMENTWISE:
+                    local = local_derivative(rule, i, node.inputs, node.output, numpy_math, node.params)
+                    if twice:  # the engine forms g·(local_a + local_b) at once; each input's share, for the reader
+                        product = unbroadcast(g * local, np.shape(node.inputs[i]), numpy_math)
                     text, tex = rule_forms(rule, i)
                     constant = rule.derivatives[i] in (ONE, MINUS_ONE)
                     at = "" if constant else _at(rule, input_names, list(node.inputs))
                 else:
-                    local, product = None, vjps[i]
-                    if product is None:
-                        continue
+                    local, at = None, ""
                     text, tex = f"{rule.name}: {rule.text[0 if rule.arity < 0 else i]}", ""
-                    at = ""
                 steps.append(BackwardStep(name, rule.name, input_names[i], i, text, tex,
                                           None if local is None else number(local), number(g), number(product), at))
                 where = f"{name}" + (f" (input {rule.args[i]})" if rule.arity > 1 and i < len(rule.args) else "")
                 received.setdefault(id(parent), []).append((where, product))
-        leaves = {}
-        for key, contributions in received.items():
-            total = _total(contributions)
-            leaf_name = self.leaf_names.get(key) or self.extra_leaves.get(key, "?")
+
+        targets = self.leaf_tensors()
+        with np.errstate(all="ignore"):
+            totals = backward([self.root], [np.ones_like(self.root.data)], targets=targets, retain_graph=True,
+                              accumulate=False, on_node=on_node, fast=False)
+        for leaf, total in zip(targets, totals, strict=True):
+            contributions = received.get(id(leaf), [])
+            if not contributions:
+                continue
             if len(contributions) > 1:
+                leaf_name = self.leaf_names.get(id(leaf)) or self.extra_leaves.get(id(leaf), "?")
                 steps.append(Accumulation(leaf_name, tuple(contributions), number(total)))
-            leaves[key] = total
+            leaves[id(leaf)] = total
         return steps, leaves
 
-
-def _total(contributions: list[tuple[str, Any]]) -> Any:
-    """Sum in arrival order, as backward accumulates (so the floats agree to the last bit)."""
-    total = None
-    for _, value in contributions:
-        total = value if total is None else total + value
-    return 0.0 if total is None else total
+    def leaf_tensors(self) -> list:
+        """The leaves that gradients reach, in the order the graph first uses them."""
+        seen: dict[int, Any] = {}
+        for node in self.nodes:
+            for parent in node.parents:
+                if parent is not None and not isinstance(parent, Node):
+                    seen.setdefault(id(parent), parent)
+        return list(seen.values())
 
 
 # ---------------------------------------------------------------------------------------------------------------

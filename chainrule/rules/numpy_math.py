@@ -75,6 +75,11 @@ def stop(x):
     return x
 
 
+def apply_rule(rule, args, params):
+    """The rule's forward on arrays (forward mode applies linear rules to tangents this way)."""
+    return rule.forward(*args, **params)
+
+
 def index_add(g, index, shape):
     """A zero array of ``shape`` with ``g`` added at ``index``; repeated indices accumulate."""
     out = np.zeros(shape, dtype=g.dtype)

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from ..errors import ExpressionError, require
+from ..graph import local_derivative as engine_local_derivative
 from ..rules import elementwise as _elementwise  # noqa: F401 - registers the table this module reads
-from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule, lookup
+from ..rules.registry import ELEMENTWISE, Rule, lookup
 from . import parser
 
 sympy = require("sympy", "symbolic")
@@ -191,15 +192,9 @@ def _parameters(local: Callable, arity: int, given: dict) -> dict:
 
 
 def local_derivative(rule: Rule, wrt: int, xs: list, y, params: dict | None = None):
-    """The rule's local derivative for input ``wrt`` at symbolic inputs ``xs`` and output ``y``."""
-    local = rule.derivatives[wrt]
-    if local is ONE:
-        return sympy.S.One
-    if local is MINUS_ONE:
-        return sympy.S.NegativeOne
-    if local is NO_GRAD:
-        return sympy.S.Zero
-    return _exact(local(*xs, y, sympy_math, **(params or {})))
+    """The rule's local derivative for input ``wrt`` at symbolic inputs ``xs`` and output ``y``: the engine's
+    ``local_derivative`` in the SymPy namespace."""
+    return _exact(sympy.sympify(engine_local_derivative(rule, wrt, xs, y, sympy_math, params or {})))
 
 
 def formula(rule_name: str, wrt: int | str = 0, **params):

@@ -1,0 +1,162 @@
+"""The fast backward loop against the plain one: random graphs of random rules must give bit-identical gradients.
+
+``graph._backward_arrays`` inlines the chain rule for elementwise rules, skips the heap along chains and reuses
+memory that only it holds; ``graph.backward_pass`` applies ``chain_rule`` node by node and nothing else. Hypothesis
+builds graphs with shapes that broadcast, parameters that broadcast (clip's bounds, where's condition), repeated
+inputs (x * x, a value feeding many places) and arrays large enough (4096 elements) for the memory reuse to run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule import graph
+
+SMALL = ((), (3,), (2, 1), (2, 3), (1, 3))
+LARGE = ((64, 64), (64, 1), (1, 64), (64,), ())  # 4096 elements: the in-place paths of the fast loop run
+
+UNARY = {
+    "sin": cr.sin, "cos": cr.cos, "tanh": cr.tanh, "sigmoid": cr.sigmoid, "softplus": cr.softplus,
+    "exp": lambda x: cr.exp(cr.tanh(x)), "abs": cr.abs, "relu": cr.relu, "neg": lambda x: -x,
+    "square": lambda x: x ** 2, "leaky": lambda x: cr.leaky_relu(x, 0.1), "sum0": lambda x: x.sum(axis=0),
+    "mean": lambda x: x.mean(), "sumkeep": lambda x: x.sum(axis=-1, keepdims=True), "T": lambda x: x.T,
+    "max": lambda x: x.max(axis=0) if x.ndim else x, "scale": lambda x: 3.0 * x,
+}
+BINARY = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (1.5 + cr.tanh(b)), "maximum": cr.maximum, "minimum": cr.minimum,
+    "where": None, "clip": None,
+}
+
+
+@st.composite
+def programs(draw, shapes):
+    """A list of leaves (shape, values) and ops (name, operand indices, parameters) over a growing pool."""
+    n_leaves = draw(st.integers(1, 3))
+    leaves = [draw(st.sampled_from(shapes)) for _ in range(n_leaves)]
+    ops = []
+    for _ in range(draw(st.integers(1, 10))):
+        pool = n_leaves + len(ops)
+        name = draw(st.sampled_from(sorted(UNARY) + sorted(BINARY)))
+        a = draw(st.integers(0, pool - 1))
+        b = draw(st.integers(0, pool - 1))  # may equal a: the same input twice
+        params = draw(st.sampled_from(shapes))  # shape of clip's bounds / where's condition: they broadcast
+        ops.append((name, a, b, params))
+    outputs = draw(st.lists(st.integers(0, n_leaves + len(ops) - 1), min_size=1, max_size=3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return leaves, ops, outputs, seed
+
+
+def build(program):
+    leaves_shapes, ops, outputs, seed = program
+    rng = np.random.default_rng(seed)
+    leaves = [cr.tensor(rng.uniform(-2, 2, s), requires_grad=True) for s in leaves_shapes]
+    pool = list(leaves)
+    for name, a, b, pshape in ops:
+        x, y = pool[a], pool[b]
+        if name in UNARY:
+            out = UNARY[name](x)
+        elif name == "where":
+            out = cr.where(rng.random(pshape) > 0.5, x, y)
+        elif name == "clip":
+            lo = rng.uniform(-1.5, 0, pshape)
+            out = cr.clip(x, lo, lo + rng.uniform(0.2, 2, pshape))
+        else:
+            try:
+                out = BINARY[name](x, y)
+            except cr.ShapeError:  # shapes that do not broadcast: use x alone
+                out = UNARY["sin"](x)
+        pool.append(out)
+    root = sum((pool[i] * pool[i].sum()).sum() if i % 2 else pool[i].sum() for i in outputs)
+    return leaves, root
+
+
+def gradients(program, fast: bool):
+    leaves, root = build(program)
+    if not root.requires_grad:
+        return None
+    seed = np.ones_like(root.data)
+    with np.errstate(all="ignore"):
+        first = graph.backward([root], [seed], targets=leaves, retain_graph=True, accumulate=False, fast=fast)
+        again = graph.backward([root], [seed], targets=leaves, retain_graph=True, accumulate=False, fast=not fast)
+        root.backward()  # the user's path, into .grad
+    return first, again, [leaf.grad for leaf in leaves]
+
+
+def assert_identical(a, b):
+    if a is None or b is None:
+        assert a is None and b is None
+        return
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)  # bit for bit (nan where nan)
+
+
+def check(program):
+    result = gradients(program, fast=True)
+    if result is None:
+        return
+    fast, plain_after_fast, user = result
+    plain, fast_after_plain, _ = gradients(program, fast=False)
+    for f, p, pf, fp, u in zip(fast, plain, plain_after_fast, fast_after_plain, user, strict=True):
+        assert_identical(f, p)
+        assert_identical(f, pf)  # the fast pass did not overwrite any value the graph keeps
+        assert_identical(f, fp)
+        assert_identical(f, None if u is None else u.data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(SMALL))
+def test_fast_loop_equals_plain_loop_small(program):
+    check(program)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(LARGE))
+def test_fast_loop_equals_plain_loop_large_arrays(program):
+    check(program)
+
+
+def test_differential_test_can_fail(monkeypatch):
+    """A planted fault in the fast loop's inlined elementwise rule (upstream dropped) is caught."""
+    program = ([(3,)], [("sin", 0, 0, ())], [1], 0)
+    check(program)
+    original = graph._times_upstream
+    monkeypatch.setattr(graph, "_times_upstream", lambda g, local, parent: original(g, local, parent) * 1.0000001)
+    leaves_shapes = [(64, 64)]
+    with pytest.raises(AssertionError):
+        check((leaves_shapes, [("sin", 0, 0, ())], [1], 0))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reference counts: the memory reuse is on only where the interpreter counts as the guards assume.
+# ---------------------------------------------------------------------------------------------------------------
+def test_reuse_is_on_for_the_interpreters_the_suite_proves():
+    import sys
+
+    expected = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
+    assert graph._REUSE is expected
+    assert graph._refcounts_as_counted() is expected
+
+
+def test_without_reuse_the_fast_loop_gives_the_same_gradients(monkeypatch):
+    program = ([(64, 64), (64,)], [("mul", 0, 0, ()), ("exp", 2, 2, ()), ("add", 3, 1, ()), ("sin", 4, 4, ())],
+               [4, 5], 7)
+    with_reuse = gradients(program, fast=True)
+    monkeypatch.setattr(graph, "_REUSE", False)
+    without = gradients(program, fast=True)
+    for a, b in zip(with_reuse[0], without[0], strict=True):
+        assert_identical(a, b)
+
+
+def test_the_refcount_probe_notices_counts_that_differ(monkeypatch):
+    """If the interpreter counted one reference fewer (as 3.14's borrowed references can), the probe says no."""
+    import sys
+
+    real = sys.getrefcount
+    monkeypatch.setattr(graph.sys, "getrefcount", lambda x: real(x) - 2)  # the lambda holds one more itself
+    assert graph._refcounts_as_counted() is False
