@@ -17,7 +17,7 @@ import itertools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -255,7 +255,8 @@ def tangent_rule(node: Node, ts: list, m, xs=None, y=None):
     """Forward mode at one node: the output's tangent from the inputs' tangents ``ts`` (None means zero).
 
     Elementwise rules: ``Σ t_i × local_i``; linear rules: the op applied to the tangents; multilinear rules (matmul):
-    the op with one input replaced by its tangent at a time, summed; general rules: their ``jvp``.
+    the op with one input replaced by its tangent at a time, summed; general rules: their ``jvp``. ``node`` needs
+    only ``rule`` and ``params`` when ``xs`` and ``y`` are given (symbolic formulas pass a ``RuleApplication``).
     """
     rule, params = node.rule, node.params
     if xs is None:
@@ -289,6 +290,13 @@ def tangent_rule(node: Node, ts: list, m, xs=None, y=None):
         raise NoDerivativeError(f"no forward-mode rule for '{rule.name}'; add a jvp to its entry in the rule table")
     filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]
     return rule.jvp(filled, *xs, y, m, **params)
+
+
+class RuleApplication(NamedTuple):
+    """A rule applied with parameters, outside any graph: what ``tangent_rule`` reads of a node."""
+
+    rule: Any
+    params: dict
 
 
 def _zero_tangent(x, m):

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from ..errors import ExpressionError, require
+from ..graph import RuleApplication, tangent_rule
 from ..graph import local_derivative as engine_local_derivative
 from ..rules import elementwise as _elementwise  # noqa: F401 - registers the table this module reads
 from ..rules.registry import ELEMENTWISE, Rule, lookup
@@ -285,11 +286,9 @@ def _apply(name: str, *args) -> _Dual:
     duals = [_dual(a) for a in args]
     xs = [d.value for d in duals]
     y = forward(rule, *xs)
-    tangent = sympy.S.Zero
-    for i, d in enumerate(duals):
-        if d.tangent != 0:
-            tangent += local_derivative(rule, i, xs, y) * d.tangent
-    return _Dual(y, tangent)
+    ts = [d.tangent if d.tangent != 0 else None for d in duals]
+    tangent = tangent_rule(RuleApplication(rule, {}), ts, sympy_math, xs, y)
+    return _Dual(y, sympy.S.Zero if tangent is None else _exact(tangent))
 
 
 class _DualNamespace:
