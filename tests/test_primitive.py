@@ -141,7 +141,7 @@ def test_derived_jvp_inside_grad_is_differentiable():
     g = cr.grad(lambda x: cr.jvp(p, (x,), (t,))[1].sum())(x)
     np.testing.assert_allclose(g, -t / (1 + x) ** 2, rtol=1e-14)
     xt = torch.tensor(x, requires_grad=True)
-    _, tangent = torch.func.jvp(torch.log1p, (xt,), (torch.tensor(t),))
+    _, tangent = torch.autograd.functional.jvp(torch.log1p, (xt,), (torch.tensor(t),), create_graph=True)
     tangent.sum().backward()
     np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-14)
 
