@@ -20,6 +20,7 @@ from .ops import (
 from .graph import is_grad_enabled, keep_values, no_grad, set_grad_enabled
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
+from .extend import primitive
 from .explain import check_derivative, explain  # light: the machinery loads on first use
 from .errors import (
     ChainruleError, DomainError, ExpressionError, GradcheckError, GraphError, MissingDependencyError,

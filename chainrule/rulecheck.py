@@ -1,7 +1,8 @@
 """The rule table checked live: each rule's derivative from the engine against a central difference.
 
 This is what ``chainrule rules`` prints: for each primitive, its derivative formula, a sample point, the engine's
-derivative there, the central-difference estimate, and OK or FAIL.
+derivative there, the central-difference estimate, and OK or FAIL. A user's primitive (``cr.primitive``) is checked
+at the sample it was given, or listed as not checked when it has none.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .extend import MissingDerivative
 from .graph import backward
 from .ops import apply
-from .rules.registry import ELEMENTWISE, Rule, all_rules
+from .rules.registry import ELEMENTWISE, Rule, all_rules, is_replaceable
 from .tensor import Tensor
 
 
@@ -27,6 +29,7 @@ class RuleCheck:
     engine: float
     numeric: float
     ok: bool
+    checked: bool = True  # False: listed only (no sample to check at, no vjp given); ``point`` says why
 
 
 def _domain(rule: Rule, i: int) -> tuple[float, float]:
@@ -35,6 +38,8 @@ def _domain(rule: Rule, i: int) -> tuple[float, float]:
 
 
 def _sample_inputs(rule: Rule, sample, rng) -> list[np.ndarray]:
+    if sample.values is not None:  # fixed inputs (a user's primitive); floats in float64 for central differences
+        return [np.array(v, dtype=np.float64 if np.asarray(v).dtype.kind == "f" else None) for v in sample.values]
     inputs = []
     for i, shape in enumerate(sample.shapes):
         if i in sample.boolean:
@@ -48,13 +53,13 @@ def _sample_inputs(rule: Rule, sample, rng) -> list[np.ndarray]:
 def _directional(rule: Rule, inputs: list, params: dict, rng, eps: float = 1e-6,
                  unit: bool = False) -> list[tuple[int, float, float]]:
     """For each differentiable input: ⟨u, J v⟩ by the engine and by central differences (u = v = 1 if ``unit``)."""
-    leaves = [Tensor._make(x, None, x.dtype.kind == "f") for x in inputs]
+    leaves = [Tensor._make(x, None, x.dtype.kind == "f" and _has_vjp(rule, i)) for i, x in enumerate(inputs)]
     out = apply(rule, leaves, params)
     u = np.ones(out.shape) if unit else rng.standard_normal(out.shape)
     grads = backward([out], [u], targets=leaves, accumulate=False) if out.requires_grad else [None] * len(leaves)
     rows = []
     for i, x in enumerate(inputs):
-        if x.dtype.kind != "f" or not rule.differentiable(i):
+        if x.dtype.kind != "f" or not rule.differentiable(i) or not _has_vjp(rule, i):
             continue
         v = np.ones(x.shape) if unit else rng.standard_normal(x.shape)
         plus, minus = list(inputs), list(inputs)
@@ -65,12 +70,40 @@ def _directional(rule: Rule, inputs: list, params: dict, rng, eps: float = 1e-6,
     return rows
 
 
+def _has_vjp(rule: Rule, i: int) -> bool:
+    """False where a user's primitive was given no vjp for input ``i`` (asking for that gradient would raise)."""
+    return rule.kind == ELEMENTWISE or not isinstance(rule.vjps[0 if rule.arity < 0 else i], MissingDerivative)
+
+
+def _unchecked(rule: Rule, why: str) -> list[RuleCheck]:
+    """Rows for a rule listed but not checked: one per input, with its formula and the reason."""
+    n = max(rule.arity, 1)
+    names = rule.args or tuple(f"x{i + 1}" for i in range(n))
+    return [RuleCheck(rule.name, names[i], rule.text[i] if i < len(rule.text) else "", why, float("nan"),
+                      float("nan"), True, checked=False) for i in range(n) if rule.differentiable(i)]
+
+
 def check_rule(rule: Rule, seed: int = 0, rtol: float = 1e-5, atol: float = 1e-7) -> list[RuleCheck]:
     """Check one rule on its first sample.
 
     Elementwise rules are checked at a scalar point, where the engine's number is the derivative itself; array
-    rules along random directions u, v, where it is ⟨u, J v⟩.
+    rules along random directions u, v, where it is ⟨u, J v⟩. A rule without a sample is listed, not checked; an
+    error raised by a user's primitive is a FAIL row that quotes it.
     """
+    if not rule.samples:
+        return _unchecked(rule, "no sample: give cr.primitive(..., sample=(args...))")
+    if not is_replaceable(rule.name):
+        return _check_rule(rule, seed, rtol, atol)
+    try:
+        rows = _check_rule(rule, seed, rtol, atol)
+    except Exception as exc:  # the user's code failed: report it as the row, so the rest of the table still prints
+        return [RuleCheck(rule.name, "", rule.text[0] if rule.text else "", f"error: {type(exc).__name__}: {exc}",
+                          float("nan"), float("nan"), False)]
+    missing = [r for r in _unchecked(rule, "no vjp given") if not _has_vjp(rule, rule.args.index(r.wrt))]
+    return rows + missing
+
+
+def _check_rule(rule: Rule, seed: int, rtol: float, atol: float) -> list[RuleCheck]:
     rng = np.random.default_rng(seed)
     sample = rule.samples[0]
     names = rule.args or tuple(f"x{i + 1}" for i in range(len(sample.shapes)))
@@ -115,7 +148,7 @@ def format_table(rows: list[RuleCheck]) -> str:
     header = ("rule", "d/d", "derivative", "at", "engine", "central diff.", "")
     # Elementwise rows show f'(point); array rows show the directional derivative <u, J v>.
     body = [(r.rule, r.wrt, r.formula, r.point, f"{r.engine:.10g}", f"{r.numeric:.10g}", "OK" if r.ok else "FAIL")
-            for r in rows]
+            if r.checked else (r.rule, r.wrt, r.formula, r.point, "", "", "not checked") for r in rows]
     widths = [max(len(str(row[k])) for row in (header, *body)) for k in range(len(header))]
     widths[2] = min(widths[2], 34)
     lines = []

@@ -58,18 +58,18 @@ def build(program):
     pool = list(leaves)
     for name, a, b, pshape in ops:
         x, y = pool[a], pool[b]
-        if name in UNARY:
-            out = UNARY[name](x)
-        elif name == "where":
-            out = cr.where(rng.random(pshape) > 0.5, x, y)
-        elif name == "clip":
-            lo = rng.uniform(-1.5, 0, pshape)
-            out = cr.clip(x, lo, lo + rng.uniform(0.2, 2, pshape))
-        else:
-            try:
+        try:
+            if name in UNARY:
+                out = UNARY[name](x)
+            elif name == "where":
+                out = cr.where(rng.random(pshape) > 0.5, x, y)
+            elif name == "clip":
+                lo = rng.uniform(-1.5, 0, pshape)
+                out = cr.clip(x, lo, lo + rng.uniform(0.2, 2, pshape))
+            else:
                 out = BINARY[name](x, y)
-            except cr.ShapeError:  # shapes that do not broadcast: use x alone
-                out = UNARY["sin"](x)
+        except cr.ShapeError:  # shapes that do not broadcast: use x alone
+            out = cr.sin(x)
         pool.append(out)
     root = sum((pool[i] * pool[i].sum()).sum() if i % 2 else pool[i].sum() for i in outputs)
     return leaves, root

@@ -71,7 +71,8 @@ def _tex_step(step: ForwardStep) -> str:
         return rf"\sqrt{{{ins[0]}}}"
     if step.op == "logb":
         return rf"\log_{{{ins[1]}}}\left({ins[0]}\right)"
-    name = _TEX_FUNCTIONS.get(step.op, rf"\operatorname{{{step.op}}}")
+    escaped = step.op.replace("_", r"\_")  # a user's primitive may be called my_op
+    name = _TEX_FUNCTIONS.get(step.op, rf"\operatorname{{{escaped}}}")
     return rf"{name}\left({', '.join(ins)}\right)"
 
 
@@ -260,7 +261,8 @@ class Explanation:
                 continue
             lhs = rf"\frac{{\partial f}}{{\partial {tex_name(s.input)}}}"
             if s.local is None:
-                rows.append(rf"{lhs} &\mathrel{{+}}= {tex_number(s.product)}")
+                rule = rf" && {s.rule_tex}" if s.rule_tex else ""
+                rows.append(rf"{lhs} &\mathrel{{+}}= {tex_number(s.product)}{rule}")
                 continue
             rows.append(rf"{lhs} &\leftarrow \frac{{\partial f}}{{\partial {tex_name(s.node)}}} \cdot "
                         rf"{tex_number(s.local)} = {tex_number(s.upstream)} \cdot {tex_number(s.local)} = "

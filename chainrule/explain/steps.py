@@ -175,6 +175,16 @@ def rule_forms(rule: Rule, i: int) -> tuple[str, str]:
     return f"{left} = {text_rhs}", rf"\frac{{\partial}}{{\partial {tex_arg}}} {display} = {tex_rhs}"
 
 
+def vjp_forms(rule: Rule, i: int) -> tuple[str, str]:
+    """The rule of a non-elementwise input as (text, TeX): its name and the gradient formula from the entry."""
+    k = 0 if rule.arity < 0 else i
+    text = f"{rule.name}: {rule.text[k]}"
+    if k >= len(rule.tex) or not rule.tex[k] or not rule.display:
+        return text, ""
+    arg = rule.args[i] if i < len(rule.args) else f"x_{{{i + 1}}}"
+    return text, rf"\frac{{\partial}}{{\partial {arg}}} {rule.display}:\quad {rule.tex[k]}"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Numbers.
 # ---------------------------------------------------------------------------------------------------------------
@@ -382,7 +392,7 @@ class _Walk:
                     at = "" if constant else _at(rule, input_names, list(node.inputs))
                 else:
                     local, at = None, ""
-                    text, tex = f"{rule.name}: {rule.text[0 if rule.arity < 0 else i]}", ""
+                    text, tex = vjp_forms(rule, i)
                 steps.append(BackwardStep(name, rule.name, input_names[i], i, text, tex,
                                           None if local is None else number(local), number(g), number(product), at))
                 where = f"{name}" + (f" (input {rule.args[i]})" if rule.arity > 1 and i < len(rule.args) else "")

@@ -56,6 +56,7 @@ class Sample:
     params: dict[str, Any] = field(default_factory=dict)
     domain: tuple[float, float] | None = None
     boolean: tuple[int, ...] = ()  # inputs sampled as random boolean masks (a condition)
+    values: tuple[Any, ...] | None = None  # fixed inputs instead of random ones (a user primitive's own sample)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -179,22 +180,40 @@ def _parameters_read(function: Callable) -> dict[int, str] | None:
 
 _TABLE: dict[str, Rule] = {}
 _ALIASES: dict[str, str] = {}
+_REPLACEABLE: set[str] = set()  # names registered with replace=True (users' primitives): a new definition wins
 
 
-def register(rule: Rule) -> Rule:
-    """Add a rule to the table; its name and aliases must be new."""
+def register(rule: Rule, *, replace: bool = False) -> Rule:
+    """Add a rule to the table; its name and aliases must be new.
+
+    With ``replace`` (used by ``cr.primitive`` only), a rule registered the same way under the same name is
+    replaced, so that re-running a notebook cell redefines a user's primitive; built-in rules are never replaced.
+    Graphs recorded earlier keep the rule object they were recorded with.
+    """
     if rule.kind not in KINDS:
         raise ValueError(f"rule '{rule.name}': kind must be one of {KINDS}, got {rule.kind!r}")
     per_input = rule.derivatives if rule.kind == ELEMENTWISE else rule.vjps
     if len(per_input) != (1 if rule.arity < 0 else rule.arity):
         raise ValueError(f"rule '{rule.name}' has {rule.arity} inputs but {len(per_input)} derivative entries")
+    if replace and rule.aliases:
+        raise ValueError(f"rule '{rule.name}': a replaceable rule has no aliases")
     for name in (rule.name, *rule.aliases):
-        if name in _TABLE or name in _ALIASES:
+        if name in _ALIASES or (name in _TABLE and not (replace and name in _REPLACEABLE)):
+            if replace:
+                raise ValueError(f"'{name}' is the name of a built-in rule of chainrule, which a primitive cannot "
+                                 "replace; give your primitive another name")
             raise ValueError(f"a rule named '{name}' is already registered")
     _TABLE[rule.name] = rule
     for alias in rule.aliases:
         _ALIASES[alias] = rule.name
+    if replace:
+        _REPLACEABLE.add(rule.name)
     return rule
+
+
+def is_replaceable(name: str) -> bool:
+    """Whether the rule called ``name`` was registered with ``replace=True`` (a user's primitive)."""
+    return name in _REPLACEABLE
 
 
 def lookup(name: str) -> Rule:
