@@ -11,6 +11,7 @@ respect to its own fresh inputs (an identity node on an outer Tensor), which kee
 from __future__ import annotations
 
 import numbers
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,8 +26,10 @@ from .tensor import Tensor
 FLOAT, ARRAY, TENSOR = "float", "array", "tensor"
 
 
-class _Nesting:
-    depth = 0  # how many transforms are running a user function right now
+class _Nesting(threading.local):
+    """Per thread (a transform in one thread is not nested in another's); the class attribute is the default."""
+
+    depth = 0  # how many transforms are running a user function right now, in this thread
 
 
 _nesting = _Nesting()
