@@ -8,11 +8,14 @@ node that made it; None for a leaf).
 from __future__ import annotations
 
 import numbers
+import threading
 from typing import Any
 
 import numpy as np
 
 from .errors import GraphError, ShapeError
+
+_GRAD_LOCK = threading.RLock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
 _REAL_KINDS = "biuf"
 
@@ -240,15 +243,21 @@ class Tensor:
         backward([self], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph)
 
     def _accumulate_grad(self, g: Any) -> None:
-        """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values)."""
+        """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values).
+
+        Under a lock: backward passes in several threads may reach the same leaf, and a read-add-write that another
+        thread interleaves would lose its update.
+        """
         if isinstance(g, Tensor):
             if g.dtype != self.dtype:
                 g = g.astype(self.dtype)
-            self.grad = g if self.grad is None else self.grad + g
+            with _GRAD_LOCK:
+                self.grad = g if self.grad is None else self.grad + g
             return
         if type(g) is not np.ndarray or g.dtype != self.data.dtype:
             g = np.asarray(g, dtype=self.data.dtype)
-        self.grad = Tensor._make(g if self.grad is None else self.grad.data + g, None, False)
+        with _GRAD_LOCK:
+            self.grad = Tensor._make(g if self.grad is None else self.grad.data + g, None, False)
 
     # -----------------------------------------------------------------------------------------------------------
     # Operators.
