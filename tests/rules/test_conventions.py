@@ -198,3 +198,42 @@ def test_power_exponent_derivative_matches_torch_with_its_second_order():
     # d²/db² 0 ** b = 0 (the function is 0 for all b > 0), where torch says nan.
     zero = (POWER_A == 0) & (POWER_B > 0)
     np.testing.assert_array_equal(db[1][zero], 0.0)
+
+
+# std over groups of one element is 0 for every x, so its derivative is 0 (the formula's (x − mean)/(n·std) is 0/0).
+SINGLE_GROUPS = [((1,), None, False), ((3, 1), (1,), False), ((1, 4), (0,), True), ((2, 1, 3), (1,), False)]
+
+
+@pytest.mark.parametrize(("shape", "axis", "keepdims"), SINGLE_GROUPS)
+def test_std_over_a_single_element_has_zero_gradient(shape, axis, keepdims):
+    x = np.random.default_rng(3).standard_normal(shape)
+
+    def f(v):
+        return cr.std(v, axis=axis, keepdims=keepdims)
+
+    u = np.random.default_rng(4).standard_normal(np.shape(np.std(x, axis=axis, keepdims=keepdims)))
+    # Finite differences of NumPy's std: exactly 0, since std is 0 at every point.
+    h = 1e-3 * np.random.default_rng(5).standard_normal(shape)
+    numeric = np.sum(u * (np.std(x + h, axis=axis, keepdims=keepdims) - np.std(x - h, axis=axis, keepdims=keepdims)))
+    assert numeric == 0.0
+    zeros = np.zeros(shape)
+    np.testing.assert_array_equal(cr.grad(lambda v: cr.sum(f(v) * u))(x), zeros)
+    t = cr.tensor(x, requires_grad=True)
+    cr.sum(f(t) * u).backward(create_graph=True)
+    np.testing.assert_array_equal(t.grad.data, zeros)
+    _, tangent = cr.jvp(f, (x,), (np.ones(shape),))
+    np.testing.assert_array_equal(tangent, np.zeros(u.shape))
+    np.testing.assert_array_equal(cr.jacobian(f)(x), np.zeros(u.shape + shape))
+    np.testing.assert_array_equal(cr.hessian(lambda v: cr.sum(f(v) * u))(x), np.zeros(shape + shape))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    dims = None if axis is None else axis
+    (torch.std(tx, dim=dims, keepdim=keepdims, correction=0) * torch.tensor(u)).sum().backward()
+    np.testing.assert_array_equal(tx.grad.numpy(), zeros)  # PyTorch agrees here (it masks every std = 0 to 0)
+
+
+def test_std_over_a_single_element_without_a_degree_of_freedom_stays_nan():
+    # ddof=1 over one element: std itself is nan (0/0), and so is its derivative, as in PyTorch.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert np.isnan(cr.grad(lambda v: cr.std(v, ddof=1))(np.array([2.0]))[0])
