@@ -373,6 +373,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 else:
                     value = local(node.x0, y, m, **params) if params else local(node.x0, y, m)
                     gi = g * value if type(value) is not np.ndarray else _times_upstream(g, value, parent)
+                if params and np.shape(gi) != np.shape(node.x0):  # a parameter broadcast the output beyond x
+                    gi = unbroadcast(gi, np.shape(node.x0), m)  # (clip's bounds): sum back to x's shape
                 if type(parent) is Node and parent not in pending:
                     pending[parent] = gi
                     follow = parent

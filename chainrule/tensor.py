@@ -248,6 +248,10 @@ class Tensor:
         Under a lock: backward passes in several threads may reach the same leaf, and a read-add-write that another
         thread interleaves would lose its update.
         """
+        shape = g.shape if type(g) is np.ndarray else np.shape(g)
+        if shape != self._data.shape:  # never kept: it would broadcast silently into wrong numbers later
+            raise GraphError(f"backward computed a gradient of shape {shape} for a leaf of shape {self.shape}; "
+                             "this is a bug in chainrule's engine or in a rule's vjp, please report it")
         if isinstance(g, Tensor):
             if g.dtype != self.dtype:
                 g = g.astype(self.dtype)

@@ -352,7 +352,11 @@ register(Rule(
     expression=_clip_expression, text=("1 if lo < x < hi else 0",), tex=(r"[\text{lo} < x < \text{hi}]",),
     display=r"\operatorname{clip}(x)",
     samples=(Sample(((5,),), {"lo": -0.5, "hi": 0.5}), Sample(((2, 3),), {"lo": 0.0, "hi": None}),
-             Sample(((4,),), {"lo": None, "hi": 1.0})),
+             Sample(((4,),), {"lo": None, "hi": 1.0}),
+             # Bounds that broadcast the output beyond x: x's gradient sums over the added and stretched axes.
+             Sample(((3,),), {"lo": np.array([[-0.6], [0.1]]), "hi": 0.35}),
+             Sample(((),), {"lo": None, "hi": np.array([-0.2, 0.1, 0.6])}),
+             Sample(((2, 1),), {"lo": np.array([-0.3, 0.0, -0.6]), "hi": np.array([[0.2], [0.6]])})),
     note="clip'(x) = 0 on the bounds, so clip(x, 0, None) has relu's derivative",
 ))
 
@@ -362,6 +366,8 @@ register(Rule(
     expression=lambda c, a, b, m: m.where(c, a, b),
     text=("0 (no gradient)", "1 where cond else 0", "0 where cond else 1"),
     tex=("0", r"[\text{cond}]", r"[\lnot\text{cond}]"), display=r"\text{cond} \;?\; a : b",
-    samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,))),
+    samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,)),
+             # The condition broadcasting a scalar a and a smaller b.
+             Sample(((2, 3), (), (1, 3)), boolean=(0,))),
     note="the condition gets no gradient",
 ))
