@@ -19,7 +19,7 @@ import numpy as np
 
 from .arguments import REDUCTIONS, class_labels, image, pair
 from .errors import DomainError, ShapeError
-from .graph import Node, NotSaved, grad_mode, node_sequence
+from .graph import Node, NotSaved, grad_mode, node_sequence, thread_mode
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
@@ -51,7 +51,7 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     """Apply ``rule`` to ``args`` (Tensors, arrays or numbers), recording a node when a gradient is needed."""
     values = []
     parents = None
-    record = grad_mode.enabled
+    record = grad_mode.all_recording or thread_mode.enabled
     flows = rule.flows
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
@@ -75,15 +75,20 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
 
 def _kept(rule: Rule, values: list) -> list:
     """The inputs a node keeps: large arrays that the rule's derivatives do not read become ``NotSaved``."""
-    saves, keep_below = rule.saves_input, grad_mode.keep_below
+    saves, keep_below = rule.saves_input, _keep_below()
     for i, v in enumerate(values):
         if not saves[i] and type(v) is np.ndarray and v.size >= keep_below:
             values[i] = NotSaved(v)
     return values
 
 
+def _keep_below() -> float:
+    """The size from which this thread's nodes keep only the values their rules read (all of them in keep_values)."""
+    return float("inf") if thread_mode.keep_all else grad_mode.keep_below
+
+
 def _kept_output(rule: Rule, out):
-    if not rule.saves_output and type(out) is np.ndarray and out.size >= grad_mode.keep_below:
+    if not rule.saves_output and type(out) is np.ndarray and out.size >= _keep_below():
         return NotSaved(out)
     return out
 
@@ -104,9 +109,9 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
             raise TypeError(f"'{name}' is not defined for a tensor of dtype {x.dtype}") from None
         t = _new(Tensor)
         t._data, t.grad = out, None
-        if x.requires_grad and flows and grad_mode.enabled:
+        if x.requires_grad and flows and (grad_mode.all_recording or thread_mode.enabled):
             xv, yv = x._data, out  # what the node keeps: large arrays its rule does not read become NotSaved
-            if type(out) is np.ndarray and out.size >= grad_mode.keep_below:
+            if type(out) is np.ndarray and out.size >= grad_mode.keep_below and not thread_mode.keep_all:
                 xv = xv if rule.saves_input[0] else NotSaved(xv)
                 yv = yv if rule.saves_output else NotSaved(yv)
             node = _new(Node)  # Node's fields set here rather than through its __init__: a frame less per op
@@ -151,12 +156,12 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
             out = np.asarray(out)
         t = _new(Tensor)
         t._data, t.grad, t.node, t.requires_grad = out, None, None, False
-        if (ga or gb) and grad_mode.enabled:
+        if (ga or gb) and (grad_mode.all_recording or thread_mode.enabled):
             pa = (a.node or a) if ga and flow_a else None
             pb = (b.node or b) if gb and flow_b else None
             if pa is not None or pb is not None:
                 yv = out  # what the node keeps: large arrays its rule does not read become NotSaved
-                if type(out) is np.ndarray and out.size >= grad_mode.keep_below:
+                if type(out) is np.ndarray and out.size >= grad_mode.keep_below and not thread_mode.keep_all:
                     keep_below = grad_mode.keep_below  # inputs may be smaller than the output (broadcasting)
                     saves_a, saves_b = rule.saves_input
                     if not saves_a and type(av) is np.ndarray and av.size >= keep_below:

@@ -8,11 +8,14 @@ node that made it; None for a leaf).
 from __future__ import annotations
 
 import numbers
+import threading
 from typing import Any
 
 import numpy as np
 
 from .errors import GraphError, ShapeError
+
+_GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
 _REAL_KINDS = "biuf"
 
@@ -244,15 +247,36 @@ class Tensor:
             backward([self], [seed], retain_graph=retain_graph)
 
     def _accumulate_grad(self, g: Any) -> None:
-        """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values)."""
+        """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values).
+
+        Under a lock: backward passes in several threads may reach the same leaf, and a read-add-write that another
+        thread interleaves would lose its update.
+        """
         if isinstance(g, Tensor):
+            if g.shape != self._data.shape:
+                raise self._wrong_grad_shape(g.shape)
             if g.dtype != self.dtype:
                 g = g.astype(self.dtype)
-            self.grad = g if self.grad is None else self.grad + g
+            _GRAD_LOCK.acquire()
+            try:
+                self.grad = g if self.grad is None else self.grad + g
+            finally:
+                _GRAD_LOCK.release()
             return
         if type(g) is not np.ndarray or g.dtype != self.data.dtype:
             g = np.asarray(g, dtype=self.data.dtype)
-        self.grad = Tensor._make(g if self.grad is None else self.grad.data + g, None, False)
+        if g.shape != self._data.shape:
+            raise self._wrong_grad_shape(g.shape)
+        _GRAD_LOCK.acquire()  # not `with`: half the cost, on every leaf of every backward
+        try:
+            self.grad = Tensor._make(g if self.grad is None else self.grad.data + g, None, False)
+        finally:
+            _GRAD_LOCK.release()
+
+    def _wrong_grad_shape(self, shape: tuple[int, ...]) -> GraphError:
+        # Never kept as .grad: a gradient of another shape would broadcast silently into wrong numbers later.
+        return GraphError(f"backward computed a gradient of shape {shape} for a leaf of shape {self.shape}; "
+                          "this is a bug in chainrule's engine or in a rule's vjp, please report it")
 
     # -----------------------------------------------------------------------------------------------------------
     # Operators.

@@ -11,6 +11,7 @@ respect to its own fresh inputs (an identity node on an outer Tensor), which kee
 from __future__ import annotations
 
 import numbers
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,8 +26,10 @@ from .tensor import Tensor
 FLOAT, ARRAY, TENSOR = "float", "array", "tensor"
 
 
-class _Nesting:
-    depth = 0  # how many transforms are running a user function right now
+class _Nesting(threading.local):
+    """Per thread (a transform in one thread is not nested in another's); the class attribute is the default."""
+
+    depth = 0  # how many transforms are running a user function right now, in this thread
 
 
 _nesting = _Nesting()
@@ -78,11 +81,13 @@ def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[in
     if not single and not (isinstance(argnums, tuple | list) and all(isinstance(a, numbers.Integral) for a in argnums)):
         raise TypeError(f"{where}: argnums must be an int or a tuple of ints, not {argnums!r}")
     nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
-    if len({a % n for a in nums if -n <= a < n}) != len(nums):
-        raise ValueError(f"{where}: argnums {argnums!r} names an argument twice; give each argument once")
-    for a in nums:
+    for a in nums:  # before the repeats: an out-of-range number is not counted among the distinct ones
         if not -n <= a < n:
-            raise ValueError(f"{where}: argnums {argnums!r} refers to argument {a}, but the function got {n}")
+            valid = f"; valid: {-n} to {n - 1}" if n else "; pass the argument to differentiate"
+            raise ValueError(f"{where}: argnums {argnums!r}: argument {a} is out of range for a function called "
+                             f"with {n} argument{'' if n == 1 else 's'}{valid}")
+    if len({a % n for a in nums}) != len(nums):
+        raise ValueError(f"{where}: argnums {argnums!r} names an argument twice; give each argument once")
     return tuple(a % n for a in nums), single
 
 

@@ -91,6 +91,8 @@ def directional_derivative(rule: Rule, inputs: Sequence[np.ndarray], params: dic
     vs = [rng.standard_normal(np.shape(inputs[i])) for i in wrt]
     if out.requires_grad:
         out.backward(u)
+    for t in leaves:
+        assert t.grad is None or t.grad.shape == t.shape, f"a gradient of shape {t.grad.shape} for shape {t.shape}"
     analytic = sum(0.0 if t.grad is None else float(np.sum(t.grad.data * v)) for t, v in zip(leaves, vs, strict=True))
     forward = numpy_function(rule, inputs, params, wrt)
     plus = forward(*[inputs[i] + eps * v for i, v in zip(wrt, vs, strict=True)])

@@ -123,3 +123,27 @@ def test_gradcheck_error_shows_plain_numbers():
     with pytest.raises(cr.GradcheckError) as info:
         cr.gradcheck(lambda x: cr.Tensor(x.data ** 2) + x, np.array([1.0]))  # the square is cut from the graph
     assert "np.float64" not in str(info.value) and "analytic gradient 1.0" in str(info.value)
+
+
+def test_parameters_that_broadcast_are_unbroadcast_like_inputs():
+    # clip's bounds broadcast a scalar x to shape (2,): d/dx sum(clip(x, [0, .6], 1)) at 0.5 is 1 + 0, a scalar.
+    def f(x):
+        return cr.clip(x, np.array([0.0, 0.6]), 1.0)
+
+    assert cr.grad(lambda x: f(x).sum())(0.5) == 1.0
+    t = cr.tensor(0.5, requires_grad=True)
+    f(t).sum().backward()
+    assert t.grad.shape == () and float(t.grad.data) == 1.0
+    np.testing.assert_array_equal(cr.jacobian(f)(0.5), [1.0, 0.0])
+    assert cr.explain(lambda x: f(x).sum(), x=0.5).gradients == {"x": 1.0}
+    # Bounds of shape (3, 1) against x of shape (2,): the gradient sums over the added axis.
+    x = np.array([0.1, 0.5])
+    hi = np.array([[0.3], [0.8], [1.0]])
+    np.testing.assert_array_equal(cr.grad(lambda v: cr.clip(v, None, hi).sum())(x), [3.0, 2.0])
+
+
+def test_a_gradient_of_the_wrong_shape_never_reaches_a_leaf():
+    t = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(cr.GraphError, match=r"shape \(2, 2\) for a leaf of shape \(2,\)"):
+        t._accumulate_grad(np.ones((2, 2)))
+    assert t.grad is None

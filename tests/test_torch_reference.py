@@ -12,13 +12,13 @@ import zlib
 
 import numpy as np
 import pytest
-from helpers import API_ELEMENTWISE, assert_close
+from helpers import API_ELEMENTWISE, assert_close, sample_inputs
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
-from chainrule.rules.registry import ELEMENTWISE, all_rules
+from chainrule.rules.registry import ELEMENTWISE, all_rules, lookup
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -192,6 +192,33 @@ def test_where():
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4,))
     _compare(lambda x, y: cr.where(cond, x * x, cr.sin(y)),
              lambda x, y: torch.where(torch.as_tensor(cond), x * x, torch.sin(y)), [a, b])
+
+
+def _bounds(lo, hi):
+    """clip's bounds for torch.clamp, which takes two numbers or two tensors."""
+    if not isinstance(lo, np.ndarray) and not isinstance(hi, np.ndarray):
+        return lo, hi
+    return tuple(None if b is None else torch.as_tensor(np.asarray(b, dtype=np.float64)) for b in (lo, hi))
+
+
+@pytest.mark.parametrize("k", range(len(lookup("clip").samples)))
+def test_clip_on_the_tables_samples(k):
+    # Samples include bounds that broadcast x to a larger shape: x's gradient has x's shape, summed over the rest.
+    sample = lookup("clip").samples[k]
+    x = sample_inputs(lookup("clip"), sample, seed=k)[0]
+    lo, hi = sample.params["lo"], sample.params["hi"]
+    for second in (False, True):  # plain backward, then the recorded one with second derivatives
+        _compare(lambda x: cr.clip(cr.sin(x), lo, hi), lambda x: torch.clamp(torch.sin(x), *_bounds(lo, hi)), [x],
+                 second=second)
+
+
+@pytest.mark.parametrize("k", range(len(lookup("where").samples)))
+def test_where_on_the_tables_samples(k):
+    # Samples include a condition that broadcasts a scalar a and a smaller b.
+    cond, a, b = sample_inputs(lookup("where"), lookup("where").samples[k], seed=k)
+    for second in (False, True):
+        _compare(lambda a, b: cr.where(cond, a * a, cr.sin(b)),
+                 lambda a, b: torch.where(torch.as_tensor(cond), a * a, torch.sin(b)), [a, b], second=second)
 
 
 def test_sign_value_and_no_gradient():

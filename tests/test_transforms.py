@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import assert_close
@@ -303,10 +305,21 @@ def test_grad_of_a_non_scalar_function_names_the_shape():
         cr.value_and_grad(lambda x: x * 2)(np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("argnums", [2, -3, (0, 5)])
-def test_grad_with_argnums_out_of_range(argnums):
-    with pytest.raises(ValueError, match="argnums"):
-        cr.grad(lambda x, y: x * y, argnums=argnums)(1.0, 2.0)
+@pytest.mark.parametrize(("argnums", "bad"), [(2, 2), (-3, -3), ((0, 5), 5), ((5, 0), 5), ((1, 2, 1), 2)])
+@pytest.mark.parametrize("transform", [cr.grad, cr.value_and_grad, cr.jacobian, cr.hessian])
+def test_argnums_out_of_range_says_so(transform, argnums, bad):
+    # Out of range, not "names an argument twice" (which an out-of-range number used to be counted as).
+    # The message names the transform that checks: grad is value_and_grad's, hessian is jacobian(grad(f)).
+    name = {cr.value_and_grad: "grad", cr.hessian: "jacobian"}.get(transform, transform.__name__)
+    message = (f"{name}: argnums {argnums!r}: argument {bad} is out of range for a function called with 2 "
+               "arguments; valid: -2 to 1")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        transform(lambda x, y: x * y, argnums=argnums)(1.0, 2.0)
+
+
+def test_argnums_for_a_function_called_without_arguments():
+    with pytest.raises(ValueError, match="argument 0 is out of range for a function called with 0 arguments"):
+        cr.grad(lambda: cr.tensor(1.0))()
 
 
 @pytest.mark.parametrize("argnums", [1.5, "0", (0, 1.0)], ids=["float", "str", "tuple with a float"])

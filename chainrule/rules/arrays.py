@@ -197,16 +197,26 @@ register(Rule(
     display=r"\operatorname{var}(x)",
     samples=tuple(Sample(s.shapes, {**s.params, "ddof": d}) for s, d in zip(REDUCE_SAMPLES, (0, 1, 0), strict=True)),
 ))
+def _std_divisor(x, y, axis):
+    """What std's derivative divides by: std itself, or 1 over groups of one element. There std is 0 for every x
+    (x - mean(x) = 0 identically), so its derivative is 0, not the formula's 0/0; dividing the exact zeros of
+    x - mean(x) by 1 gives it, at every order. Groups of equal values with n > 1 keep 0/0 (std is not flat there)."""
+    return y if _count(x, axis) != 1 else 1
+
+
 register(Rule(
     name="std", forward=_std, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims, ddof:
-          _expand(g / y, x, axis, keepdims, m) * _per_dof(x, axis, ddof) * _centered(x, axis, m),),
+          _expand(g / _std_divisor(x, y, axis), x, axis, keepdims, m) * _per_dof(x, axis, ddof)
+          * _centered(x, axis, m),),
     jvp=lambda ts, x, y, m, axis, keepdims, ddof:
-        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) * _per_dof(x, axis, ddof) / y,
+        m.sum(_centered(x, axis, m) * ts[0], axis=axis, keepdims=keepdims) * _per_dof(x, axis, ddof)
+        / _std_divisor(x, y, axis),
     text=("(x - mean(x))/((n - ddof)*std(x))",), tex=(r"\frac{x_i - \bar x}{(n - \text{ddof})\,\sigma}",),
     display=r"\operatorname{std}(x)",
     samples=tuple(Sample(s.shapes, {**s.params, "ddof": d}) for s, d in zip(REDUCE_SAMPLES, (0, 1, 0), strict=True)),
-    note="std'(x) is inf/nan where std(x) = 0, as 1/(2 sqrt(0)) is",
+    note="std'(x) is inf/nan where std(x) = 0 over n > 1 equal values, as 1/(2 sqrt(0)) is; 0 over a single "
+         "element (std is 0 for every x there)",
 ))
 
 

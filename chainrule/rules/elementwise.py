@@ -95,12 +95,25 @@ def _d_power_base(a, b, y, m):
     return b * a ** (b - 1)
 
 
-binary("power", operator.pow, _d_power_base, lambda a, b, y, m: y * m.log(a),
+def _d_power_exponent(a, b, y, m):
+    # d/db a**b = a**b ln a. At a = 0, 0**b = 0 is flat for b > 0, so 0 there (as PyTorch, JAX and autograd), where
+    # the formula is 0·(-inf) = nan. ln a is taken with a's zeros replaced by 1, which makes the product y·0: 0 for
+    # b >= 0, still nan for b < 0 (y = inf, no derivative). Masking ln a rather than the product keeps the second
+    # derivative finite as well (a masked product's derivative would be 0·ln 0 again).
+    if type(a) is int or type(a) is float:
+        return y * m.log(a if a != 0 else 1)
+    raw = m.stop(a)
+    if isinstance(raw, np.ndarray | np.generic) and np.any(raw == 0):
+        return y * m.log(m.where(raw == 0, 1, a))
+    return y * m.log(a)
+
+
+binary("power", operator.pow, _d_power_base, _d_power_exponent,
        expression=lambda a, b, m: a**b,
        text=("b*a**(b - 1)", "a**b*log(a)"), tex=(r"b\,a^{b-1}", r"a^{b}\ln a"), display="a^{b}",
        domain=((0.5, 2.0), (-2.0, 2.0)), aliases=("pow",),
-       note="d/da a**0 = 0, also at a = 0; d/db a**b = a**b ln a is nan for a <= 0, as ln a is "
-            "(with a constant exponent it is never formed)")
+       note="d/da a**0 = 0, also at a = 0; d/db a**b = 0 at a = 0 for b >= 0 (0**b is flat there), nan for "
+            "a < 0 as ln a is, and for a = 0, b < 0 (0**b = inf); with a constant exponent it is never formed")
 
 
 unary("negative", operator.neg, expression=lambda x, m: -x,
@@ -339,7 +352,11 @@ register(Rule(
     expression=_clip_expression, text=("1 if lo < x < hi else 0",), tex=(r"[\text{lo} < x < \text{hi}]",),
     display=r"\operatorname{clip}(x)",
     samples=(Sample(((5,),), {"lo": -0.5, "hi": 0.5}), Sample(((2, 3),), {"lo": 0.0, "hi": None}),
-             Sample(((4,),), {"lo": None, "hi": 1.0})),
+             Sample(((4,),), {"lo": None, "hi": 1.0}),
+             # Bounds that broadcast the output beyond x: x's gradient sums over the added and stretched axes.
+             Sample(((3,),), {"lo": np.array([[-0.6], [0.1]]), "hi": 0.35}),
+             Sample(((),), {"lo": None, "hi": np.array([-0.2, 0.1, 0.6])}),
+             Sample(((2, 1),), {"lo": np.array([-0.3, 0.0, -0.6]), "hi": np.array([[0.2], [0.6]])})),
     note="clip'(x) = 0 on the bounds, so clip(x, 0, None) has relu's derivative",
 ))
 
@@ -349,6 +366,8 @@ register(Rule(
     expression=lambda c, a, b, m: m.where(c, a, b),
     text=("0 (no gradient)", "1 where cond else 0", "0 where cond else 1"),
     tex=("0", r"[\text{cond}]", r"[\lnot\text{cond}]"), display=r"\text{cond} \;?\; a : b",
-    samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,))),
+    samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,)),
+             # The condition broadcasting a scalar a and a smaller b.
+             Sample(((2, 3), (), (1, 3)), boolean=(0,))),
     note="the condition gets no gradient",
 ))

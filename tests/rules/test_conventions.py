@@ -156,3 +156,84 @@ def test_std_derivative_where_the_spread_is_zero_is_not_finite():
         warnings.simplefilter("ignore", RuntimeWarning)
         cr.std(x).backward()
     assert not np.any(np.isfinite(x.grad.data))
+
+
+# a ** b with respect to the exponent at a = 0: 0 ** b = 0 for every b > 0, a flat function of b, so the derivative
+# is 0 (PyTorch, JAX and autograd agree); ln a is nan for a < 0, and 0 ** b = inf for b < 0 has none.
+POWER_A = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 2.0, -1.5, 0.0])
+POWER_B = np.array([2.0, 0.5, 1.0, 3.0, 0.0, 0.7, -1.5, 2.0, -1.0])
+POWER_DB = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.3 ** 0.7 * np.log(0.3), 2.0 ** -1.5 * np.log(2.0), np.nan, np.nan])
+
+
+def _exponent_gradient(mode, a):
+    """d sum(a ** b) / db at POWER_B for the base ``a`` (an array, a Tensor or a Python number)."""
+    return mode(lambda b: (a if not isinstance(a, np.ndarray) else cr.tensor(a)) ** b, POWER_B)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_power_exponent_derivative_at_a_zero_base_is_zero(mode):
+    np.testing.assert_allclose(_exponent_gradient(mode, POWER_A), POWER_DB, rtol=1e-15, atol=0, equal_nan=True)
+    for a in (0.0, 0, np.float64(0.0)):  # a constant base: a Python number or a NumPy scalar
+        np.testing.assert_array_equal(_exponent_gradient(mode, a), np.where(POWER_B >= 0, 0.0, np.nan))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_power_exponent_derivative_matches_torch_with_its_second_order():
+    torch = pytest.importorskip("torch")
+    a, b = cr.tensor(POWER_A, requires_grad=True), cr.tensor(POWER_B, requires_grad=True)
+    ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (POWER_A, POWER_B))
+    (a ** b).sum().backward(create_graph=True)
+    torch_da, torch_db = torch.autograd.grad((ta ** tb).sum(), (ta, tb), create_graph=True)
+    # At a = 0, b < 0 (the last element; 0 ** b = inf) torch says -inf, we say nan as JAX and autograd do.
+    np.testing.assert_allclose(b.grad.data[:-1], torch_db.detach().numpy()[:-1], rtol=1e-15, atol=0, equal_nan=True)
+    assert np.isnan(b.grad.data[-1]) and torch_db[-1] == -np.inf
+    np.testing.assert_allclose(a.grad.data, torch_da.detach().numpy(), rtol=1e-15, atol=0, equal_nan=True)
+    # Second order: torch gives nan at a = 0 (0 · ln 0 inside its own derivative); elsewhere the two agree.
+    second = [t.numpy() for t in torch.autograd.grad(torch_db.sum(), (ta, tb))]
+    db = cr.grad(lambda a, b: cr.grad(lambda b: cr.sum(a ** b))(b).sum(), argnums=(0, 1))(POWER_A, POWER_B)
+    positive = POWER_A > 0
+    for ours, theirs in zip(db, second, strict=True):
+        np.testing.assert_allclose(ours[positive], theirs[positive], rtol=1e-14, atol=0)
+    # d²/db² 0 ** b = 0 (the function is 0 for all b > 0), where torch says nan.
+    zero = (POWER_A == 0) & (POWER_B > 0)
+    np.testing.assert_array_equal(db[1][zero], 0.0)
+
+
+# std over groups of one element is 0 for every x, so its derivative is 0 (the formula's (x − mean)/(n·std) is 0/0).
+SINGLE_GROUPS = [((1,), None, False), ((3, 1), (1,), False), ((1, 4), (0,), True), ((2, 1, 3), (1,), False)]
+
+
+@pytest.mark.parametrize(("shape", "axis", "keepdims"), SINGLE_GROUPS)
+def test_std_over_a_single_element_has_zero_gradient(shape, axis, keepdims):
+    x = np.random.default_rng(3).standard_normal(shape)
+
+    def f(v):
+        return cr.std(v, axis=axis, keepdims=keepdims)
+
+    u = np.random.default_rng(4).standard_normal(np.shape(np.std(x, axis=axis, keepdims=keepdims)))
+    # Finite differences of NumPy's std: exactly 0, since std is 0 at every point.
+    h = 1e-3 * np.random.default_rng(5).standard_normal(shape)
+    numeric = np.sum(u * (np.std(x + h, axis=axis, keepdims=keepdims) - np.std(x - h, axis=axis, keepdims=keepdims)))
+    assert numeric == 0.0
+    zeros = np.zeros(shape)
+    np.testing.assert_array_equal(cr.grad(lambda v: cr.sum(f(v) * u))(x), zeros)
+    t = cr.tensor(x, requires_grad=True)
+    cr.sum(f(t) * u).backward(create_graph=True)
+    np.testing.assert_array_equal(t.grad.data, zeros)
+    _, tangent = cr.jvp(f, (x,), (np.ones(shape),))
+    np.testing.assert_array_equal(tangent, np.zeros(u.shape))
+    np.testing.assert_array_equal(cr.jacobian(f)(x), np.zeros(u.shape + shape))
+    np.testing.assert_array_equal(cr.hessian(lambda v: cr.sum(f(v) * u))(x), np.zeros(shape + shape))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    dims = None if axis is None else axis
+    (torch.std(tx, dim=dims, keepdim=keepdims, correction=0) * torch.tensor(u)).sum().backward()
+    np.testing.assert_array_equal(tx.grad.numpy(), zeros)  # PyTorch agrees here (it masks every std = 0 to 0)
+
+
+def test_std_over_a_single_element_without_a_degree_of_freedom_stays_nan():
+    # ddof=1 over one element: std itself is nan (0/0), and so is its derivative, as in PyTorch.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert np.isnan(cr.grad(lambda v: cr.std(v, ddof=1))(np.array([2.0]))[0])
