@@ -442,7 +442,9 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
         values = check_point(wanted, point, f"the expression '{parser.to_string(tree)}'")
         leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
         with np.errstate(all="ignore"), keep_values():  # every step shows its values
-            out = parser.evaluate(tree, leaves, expression_math)
+            # Constant parts in float64, as the variable parts: 1/0 is inf and (-8)**(1/3) nan, so they meet the
+            # same DomainError below instead of Python's ZeroDivisionError or a complex number.
+            out = parser.evaluate(tree, leaves, expression_math, number=np.float64)
         text = parser.to_string(tree)
     elif callable(expr_or_function):
         f = expr_or_function
@@ -554,4 +556,19 @@ def _formulas(tree: parser.Expr | None, names: tuple[str, ...]) -> tuple[dict[st
         from ..symbolic import formulas
     except ImportError:  # MissingDependencyError: SymPy is not installed
         return {n: None for n in names}, SYMBOLIC_HINT
-    return {n: formulas.derivative(tree, n) for n in names}, ""
+    found, finished = formulas.derivatives(tree, names, max_chars=MAX_FORMULA_CHARS)
+    if found is None:
+        return {n: None for n in names}, (
+            f"no symbolic formulas: SymPy ran past its budget ({formulas.budget.SECONDS:g} s) before the chain "
+            "rule's formula was ready; the numbers above are complete")
+    notes = []
+    if not finished:
+        notes.append(f"formulas not fully simplified: SymPy ran past its budget ({formulas.budget.SECONDS:g} s)")
+    long = [n for n in names if found.get(n) is None]
+    if long:
+        notes.append(f"no formula for {', '.join(long)}: longer than {MAX_FORMULA_CHARS} characters")
+    return found, "; ".join(notes)
+
+
+#: Longest symbolic formula an explanation shows.
+MAX_FORMULA_CHARS = 2000
