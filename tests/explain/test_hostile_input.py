@@ -181,3 +181,52 @@ def test_a_formula_past_the_budget_is_reported_in_the_explanation(monkeypatch):
     assert e.formulas == {"x": None} and "SymPy ran past its budget" in e.formula_note
     assert e.gradients["x"] == pytest.approx(math.cos(0.6), rel=1e-12)
     assert "SymPy ran past its budget" in str(e)
+
+
+# --- Long functions: shared values stay named, never expanded; no recursion. --------------------------------
+def test_explaining_a_function_of_210_chained_ops():
+    def chain(x):
+        y = x
+        for _ in range(70):  # three ops a step, each value used once: a chain, not a tree
+            y = cr.log(cr.exp(y) + 0.01)
+        return y
+
+    def plain(t):
+        for _ in range(70):
+            t = math.log(math.exp(t) + 0.01)
+        return t
+
+    start = time.perf_counter()
+    e = cr.explain(chain, x=0.3)
+    text = str(e)
+    assert time.perf_counter() - start < 10
+    y, slope = 0.3, 1.0
+    for _ in range(70):  # the chain rule by hand: d log(e^y + c) = e^y / (e^y + c) dy
+        slope *= math.exp(y) / (math.exp(y) + 0.01)
+        y = math.log(math.exp(y) + 0.01)
+    assert e.value == pytest.approx(y, rel=1e-14)
+    assert e.gradients["x"] == pytest.approx(slope, rel=1e-12)
+    assert e.gradients["x"] == pytest.approx((plain(0.3 + 1e-6) - plain(0.3 - 1e-6)) / 2e-6, rel=1e-7)
+    assert e.formulas == {"x": None} and "nest deeper than 100" in e.formula_note
+    assert "chain(...)" in text and len(text) < 200_000
+
+
+def test_explaining_a_function_whose_expression_doubles_at_every_step():
+    out = _probe(
+        "def doubling(x):\n"
+        "    y = x\n"
+        "    for _ in range(28):\n"
+        "        y = cr.sin(y + y)\n"
+        "    return y\n"
+        "start = time.perf_counter()\n"
+        "e = cr.explain(doubling, x=0.3)\n"
+        "text = str(e) + e.to_markdown() + e.to_latex() + e.to_json()\n"
+        "print(time.perf_counter() - start, e.value, e.gradients['x'], len(text))\n", memory=2 * 2**30)
+    seconds, value, gradient, length = out.split()
+    y, slope = 0.3, 1.0
+    for _ in range(28):
+        slope *= 2 * math.cos(2 * y)
+        y = math.sin(2 * y)
+    assert float(value) == pytest.approx(y, rel=1e-12)
+    assert float(gradient) == pytest.approx(slope, rel=1e-9)
+    assert float(seconds) < 10 and int(length) < 200_000
