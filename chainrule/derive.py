@@ -77,7 +77,7 @@ def parse_point(text: str) -> dict[str, float]:
             raise ExpressionError(f"--at: the value of {name!r} must be a number, not an expression in "
                                   f"{', '.join(parser.variables(tree))}: {value!r}")
         with no_grad(), np.errstate(all="ignore"):
-            number = float(np.asarray(_data(parser.evaluate(tree, {}, expression_math))))
+            number = float(np.asarray(_data(parser.evaluate(tree, {}, expression_math, number=np.float64))))
         if not math.isfinite(number):
             raise DomainError(f"--at: the value of {name!r} is {number} ({value!r}); it must be finite")
         point[name] = number
@@ -93,7 +93,7 @@ def along(tree: parser.Expr, wrt: str, point: dict[str, float]) -> Callable[[Any
 
     def f(t):
         env = {n: (t if n == wrt else v) for n, v in point.items()}
-        out = parser.evaluate(tree, env, expression_math)
+        out = parser.evaluate(tree, env, expression_math, number=np.float64)  # 1/0 is inf, not an exception
         if not isinstance(out, Tensor) or not out.requires_grad:
             out = ops.add(ops.multiply(t, 0.0), _data(out))  # constant in t: connect it, so derivatives are 0
         return out

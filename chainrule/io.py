@@ -3,11 +3,14 @@
 The format (https://github.com/huggingface/safetensors): 8 bytes, the header's length N as a little-endian
 unsigned 64-bit int; N bytes of UTF-8 JSON mapping each name to ``{"dtype", "shape", "data_offsets": [begin,
 end]}`` (offsets into the data that follows; an optional ``"__metadata__"`` maps strings to strings); then the raw
-little-endian bytes of every array in row-major order. Reading it only parses JSON and copies bytes, so a crafted
-file can execute nothing; every field is checked, and a bad file raises ``SafetensorsError`` (a ValueError).
+little-endian bytes of every array in row-major order.
 
-This module reads and writes the format itself, so chainrule needs no extra package; files interoperate with the
-``safetensors`` package (``safetensors.numpy.load_file`` / ``save_file``) and with PyTorch's loader.
+Writing goes through the ``safetensors`` package (the ``nn`` extra). Reading a file checks it twice before any
+array is allocated: chainrule reads only the header (never the whole file) and checks every field against the
+file's size, so a bad file raises ``SafetensorsError`` (a ValueError) naming the tensor and the field; then the
+package's bounds-checked reader (``safe_open``) must accept it too. The arrays are then read straight into their
+final buffers: a file costs its own size in memory, once (``safe_open`` copies each tensor out of a memory map,
+which measured twice the file's size at peak).
 
 >>> import os, tempfile, numpy as np, chainrule as cr
 >>> path = os.path.join(tempfile.mkdtemp(), "weights.safetensors")
@@ -22,6 +25,7 @@ import contextlib
 import json
 import math
 import os
+import reprlib
 import struct
 import tempfile
 from collections.abc import Mapping
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ChainruleError
+from .errors import ChainruleError, require
 from .tensor import Tensor
 
 PathLike = str | os.PathLike
@@ -44,10 +48,23 @@ DTYPES = {
 }
 _NAMES = {dtype.newbyteorder("="): name for name, dtype in DTYPES.items()}
 MAX_HEADER_BYTES = 100_000_000  # as the reference implementation: a bigger header is not a real file
+MAX_DIMS = 32  # NumPy 1.x's limit (2.x allows 64); no real weight has more
+MAX_BYTES = 2**62  # a shape describing more than this (zero dimensions counted as 1) is not a real array
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60  # crafted values can be huge or deeply nested: quote them briefly
 
 
 class SafetensorsError(ChainruleError, ValueError):
     """A file that is not valid safetensors (truncated, corrupted or crafted), or values that cannot be saved."""
+
+
+def _safetensors() -> Any:
+    """The ``safetensors`` package (imported lazily), or an error naming the extra that provides it."""
+    require("safetensors", "nn")
+    import safetensors
+    import safetensors.numpy
+
+    return safetensors
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -67,31 +84,22 @@ def _as_array(name: Any, value: Any) -> np.ndarray:
             f"save: value '{name}' has dtype {array.dtype}, which safetensors cannot store; supported: "
             + ", ".join(str(d) for d in _NAMES)
         )
-    return array
+    # Little-endian and contiguous, as the format stores it; a copy only when the array is not already so.
+    return array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)
+
+
+def _checked(state_dict: Mapping[str, Any], metadata: Mapping[str, str] | None) -> dict[str, np.ndarray]:
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"save expects a dict from names to arrays, not {type(state_dict).__name__}")
+    if metadata and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("save: metadata must map strings to strings")
+    return {name: _as_array(name, value) for name, value in state_dict.items()}
 
 
 def serialize(state_dict: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
-    """The safetensors bytes of ``state_dict`` (names to Tensors or arrays), names in sorted order."""
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"save expects a dict from names to arrays, not {type(state_dict).__name__}")
-    arrays = {name: _as_array(name, value) for name, value in state_dict.items()}
-    header: dict[str, Any] = {}
-    if metadata:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise TypeError("save: metadata must map strings to strings")
-        header["__metadata__"] = dict(metadata)
-    chunks = []
-    offset = 0
-    for name in sorted(arrays):
-        array = arrays[name]
-        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": _NAMES[array.dtype.newbyteorder("=")], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # pad with spaces so the data starts 8-byte aligned, as the reference does
-    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
+    """The safetensors bytes of ``state_dict`` (names to Tensors or arrays)."""
+    arrays = _checked(state_dict, metadata)
+    return bytes(_safetensors().numpy.save(arrays, metadata=dict(metadata) if metadata else None))
 
 
 def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
@@ -101,16 +109,22 @@ def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, s
     an interrupted or failed save leaves any earlier file at ``path`` intact. ``metadata`` (strings to strings)
     goes into the header's ``__metadata__``.
     """
-    payload = serialize(state_dict, metadata)
+    arrays = _checked(state_dict, metadata)
+    st = _safetensors()
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise FileNotFoundError(f"save: directory {directory} does not exist; create it first")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        found = "is a file, not a directory" if directory.exists() else "does not exist; create it first"
+        raise FileNotFoundError(f"save: cannot write {path}: directory {directory} {found}")
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(payload)
-            file.flush()
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except PermissionError as exc:  # name the file asked for, not the hidden temporary one
+        raise PermissionError(exc.errno, f"save: cannot write {path}: no permission to create files in "
+                                         f"{directory}", str(path)) from None
+    try:
+        os.close(fd)
+        st.numpy.save_file(arrays, temporary, metadata=dict(metadata) if metadata else None)
+        with open(temporary, "rb+") as file:
             os.fsync(file.fileno())
         os.chmod(temporary, _file_mode(path))
         os.replace(temporary, path)
@@ -131,66 +145,86 @@ def _file_mode(path: Path) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reading.
+# Reading: every field is checked against the bytes available before anything is allocated.
 # ---------------------------------------------------------------------------------------------------------------
 def _fail(source: str, problem: str) -> SafetensorsError:
     return SafetensorsError(f"{source} is not a valid safetensors file: {problem}")
 
 
-def _header(raw: bytes, source: str) -> tuple[dict[str, Any], int]:
-    if len(raw) < 8:
-        raise _fail(source, f"it has {len(raw)} bytes, fewer than the 8-byte header length")
-    (size,) = struct.unpack("<Q", raw[:8])
+def _header_length(first: bytes, available: int, source: str) -> int:
+    """The header's length from the first 8 bytes, checked against the ``available`` bytes of the file."""
+    if available < 8:
+        raise _fail(source, f"it has {available} bytes, fewer than the 8-byte header length")
+    (size,) = struct.unpack("<Q", first[:8])
     if size > MAX_HEADER_BYTES:
         raise _fail(source, f"its header claims {size} bytes, more than the limit of {MAX_HEADER_BYTES}")
-    if 8 + size > len(raw):
-        raise _fail(source, f"its header claims {size} bytes but only {len(raw) - 8} follow (truncated?)")
+    if 8 + size > available:
+        raise _fail(source, f"its header claims {size} bytes but only {available - 8} follow (truncated?)")
+    return size
+
+
+def _parse_header(text: bytes, source: str) -> tuple[dict[str, tuple], dict[str, str]]:
+    """Parse and check the JSON header: ({name: (dtype, shape, begin, end)}, metadata)."""
     try:
-        header = json.loads(raw[8 : 8 + size].decode("utf-8"))
+        header = json.loads(text.decode("utf-8"))
+    except RecursionError:
+        raise _fail(source, "its header nests JSON too deeply (a real header nests 3 levels)") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise _fail(source, f"its header is not UTF-8 JSON ({exc})") from None
     if not isinstance(header, dict):
         raise _fail(source, f"its header is a JSON {type(header).__name__}, not an object")
-    return header, 8 + size
-
-
-def _entry(name: str, info: Any, source: str) -> tuple[np.dtype, tuple[int, ...], int, int]:
-    if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
-        raise _fail(source, f"entry '{name}' must be an object with exactly dtype, shape and data_offsets")
-    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if dtype not in DTYPES:
-        raise _fail(source, f"entry '{name}' has dtype {dtype!r}; chainrule reads {', '.join(DTYPES)}")
-    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
-        raise _fail(source, f"entry '{name}' has shape {shape!r}; expected a list of non-negative ints")
-    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
-            or not 0 <= offsets[0] <= offsets[1]):
-        raise _fail(source, f"entry '{name}' has data_offsets {offsets!r}; expected [begin, end], 0 <= begin <= end")
-    expected = math.prod(shape) * DTYPES[dtype].itemsize
-    if offsets[1] - offsets[0] != expected:
-        raise _fail(source, f"entry '{name}' of dtype {dtype} and shape {tuple(shape)} needs {expected} bytes, but "
-                            f"its data_offsets {offsets} span {offsets[1] - offsets[0]}")
-    return DTYPES[dtype], tuple(shape), offsets[0], offsets[1]
-
-
-def deserialize(raw: bytes, source: str = "the data") -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Parse safetensors bytes into (arrays, metadata), checking every field; never executes anything."""
-    header, start = _header(raw, source)
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                  for k, v in metadata.items()):
         raise _fail(source, "its __metadata__ must map strings to strings")
-    data = memoryview(raw)[start:]
-    entries = {name: _entry(name, info, source) for name, info in header.items()}
-    # The arrays must tile the data exactly: no gaps, no overlaps, nothing left over.
+    return {name: _entry(name, info, source) for name, info in header.items()}, metadata
+
+
+def _entry(name: str, info: Any, source: str) -> tuple[np.dtype, tuple[int, ...], int, int]:
+    label = f"entry {_REPR.repr(name)}"
+    if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+        raise _fail(source, f"{label} must be an object with exactly dtype, shape and data_offsets")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise _fail(source, f"{label} has dtype {_REPR.repr(dtype)}; chainrule reads {', '.join(DTYPES)}")
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        raise _fail(source, f"{label} has shape {_REPR.repr(shape)}; expected a list of non-negative ints")
+    if len(shape) > MAX_DIMS:
+        raise _fail(source, f"{label} has a shape of {len(shape)} dimensions; at most {MAX_DIMS} are read")
+    itemsize = DTYPES[dtype].itemsize
+    if math.prod(max(n, 1) for n in shape) * itemsize > MAX_BYTES:
+        raise _fail(source, f"{label} has shape {_REPR.repr(shape)}, too large for any array "
+                            f"(more than 2**62 bytes even with its zero dimensions counted as 1)")
+    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1]):
+        raise _fail(source, f"{label} has data_offsets {_REPR.repr(offsets)}; expected [begin, end], "
+                            "0 <= begin <= end")
+    expected = math.prod(shape) * itemsize
+    if offsets[1] - offsets[0] != expected:
+        raise _fail(source, f"{label} of dtype {dtype} and shape {tuple(shape)} needs {expected} bytes, but "
+                            f"its data_offsets {offsets} span {offsets[1] - offsets[0]}")
+    return DTYPES[dtype], tuple(shape), offsets[0], offsets[1]
+
+
+def _check_tiling(entries: dict[str, tuple], data_size: int, source: str) -> None:
+    """The arrays must tile the data exactly: no gaps, no overlaps, nothing left over, nothing past the end."""
     end = 0
     for name, (_, _, begin, stop) in sorted(entries.items(), key=lambda item: (item[1][2], item[1][3])):
         if begin != end:
-            raise _fail(source, f"entry '{name}' starts at byte {begin} of the data, expected {end} "
+            raise _fail(source, f"entry {_REPR.repr(name)} starts at byte {begin} of the data, expected {end} "
                                 "(entries overlap or leave a gap)")
         end = stop
-    if end != len(data):
-        raise _fail(source, f"its entries cover {end} bytes of data but the file holds {len(data)} "
-                            f"({'truncated' if end > len(data) else 'trailing bytes'})")
+    if end != data_size:
+        raise _fail(source, f"its entries cover {end} bytes of data but the file holds {data_size} "
+                            f"({'truncated' if end > data_size else 'trailing bytes'})")
+
+
+def deserialize(raw: bytes, source: str = "the data") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Parse safetensors bytes into (arrays, metadata), checking every field; never executes anything."""
+    size = _header_length(raw[:8], len(raw), source)
+    entries, metadata = _parse_header(raw[8 : 8 + size], source)
+    data = memoryview(raw)[8 + size :]
+    _check_tiling(entries, len(data), source)
     arrays = {}
     for name, (dtype, shape, begin, stop) in entries.items():
         array = np.frombuffer(data[begin:stop], dtype=dtype).reshape(shape)
@@ -198,18 +232,57 @@ def deserialize(raw: bytes, source: str = "the data") -> tuple[dict[str, np.ndar
     return arrays, dict(metadata)
 
 
+def _agrees_with_safetensors(path: Path, entries: dict[str, tuple], source: str) -> None:
+    """The audited reader must accept the file and see the same names, dtypes and shapes as our checks."""
+    st = _safetensors()
+    try:
+        with st.safe_open(str(path), framework="numpy") as file:
+            seen = {name: (file.get_slice(name).get_dtype(), tuple(file.get_slice(name).get_shape()))
+                    for name in file.keys()}  # noqa: SIM118 (safe_open is not a mapping)
+    except (st.SafetensorError, OSError, ValueError, TypeError) as exc:
+        raise _fail(source, f"the safetensors reader refuses it ({exc})") from None
+    ours = {name: (_NAMES[dtype.newbyteorder("=")], shape) for name, (dtype, shape, _, _) in entries.items()}
+    if seen != ours:
+        raise _fail(source, "the safetensors reader sees other tensors than its header describes")
+
+
+def _read_into(file: Any, array: np.ndarray, source: str, name: str) -> None:
+    """Fill ``array`` from the file's current position; a file that shrank meanwhile is reported as truncated."""
+    view = memoryview(array.reshape(-1).view(np.uint8))
+    done = 0
+    while done < len(view):
+        count = file.readinto(view[done:])
+        if not count:
+            raise _fail(source, f"entry {_REPR.repr(name)} ends after {done} of its {len(view)} bytes (truncated "
+                                "while reading?)")
+        done += count
+
+
 def load(path: PathLike, with_metadata: bool = False) -> dict[str, np.ndarray] | tuple[dict, dict[str, str]]:
     """Read a safetensors file: a dict from names to NumPy arrays (writable copies, native byte order).
 
     ``model.load_state_dict(cr.load(path))`` restores a model saved with ``cr.save(model.state_dict(), path)``.
     With ``with_metadata=True`` returns ``(arrays, metadata)``. A truncated, corrupted or crafted file raises
-    ``SafetensorsError`` naming the problem.
+    ``SafetensorsError`` naming the problem, after reading only its header.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no file at {path}" + (" (it is a directory)" if path.is_dir() else ""))
-    arrays, metadata = deserialize(path.read_bytes(), f"'{path}'")
-    return (arrays, metadata) if with_metadata else arrays
+    source = f"'{path}'"
+    with open(path, "rb") as file:
+        available = os.fstat(file.fileno()).st_size
+        size = _header_length(file.read(8), available, source)
+        entries, metadata = _parse_header(file.read(size), source)
+        _check_tiling(entries, available - 8 - size, source)
+        _agrees_with_safetensors(path, entries, source)
+        arrays = {}
+        for name, (dtype, shape, begin, _) in sorted(entries.items(), key=lambda item: item[1][2]):
+            array = np.empty(shape, dtype=dtype)
+            file.seek(8 + size + begin)
+            _read_into(file, array, source, name)
+            arrays[name] = array if dtype.isnative else array.astype(dtype.newbyteorder("="))
+    arrays = {name: arrays[name] for name in entries}  # the header's order
+    return (arrays, dict(metadata)) if with_metadata else arrays
 
 
 __all__ = ["DTYPES", "SafetensorsError", "deserialize", "load", "save", "serialize"]

@@ -359,6 +359,16 @@ def load_model(path: str | Path) -> nn.Module:
     except (KeyError, ValueError, TypeError):
         raise ValueError(f"{path} was not saved by chainrule's train job (its metadata has no model settings); "
                          "build the model yourself and call model.load_state_dict(cr.load(path))") from None
+    # Check the claims against the weights before building anything: a genuine file holds at least the first
+    # layer (256 x n_features for the MLP, 128 x 64 x n_features / 16 for the CNN) and the last (n_classes rows).
+    weights = sum(int(array.size) for array in arrays.values())
+    if name not in ("mlp", "cnn") or not all(type(n) is int and n >= 1 for n in (n_features, n_classes)):
+        raise ValueError(f"{path}: its metadata names model {name!r} with n_features={n_features!r}, "
+                         f"n_classes={n_classes!r}; expected 'mlp' or 'cnn' and positive integers")
+    if 256 * n_features > weights or 128 * n_classes > weights:
+        raise ValueError(f"{path}: its metadata claims n_features={n_features}, n_classes={n_classes}, but the "
+                         f"file holds only {weights} weights, too few for such a model; the file is not a model "
+                         "saved by train, or it was altered")
     net = build_model(name, n_features, n_classes)
     net.load_state_dict(arrays)
     return net.eval()

@@ -174,3 +174,125 @@ def test_save_keeps_the_replaced_files_permissions(tmp_path):
     os.chmod(path, 0o640)
     cr.save({"x": np.zeros(1)}, path)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+# --- Hostile headers: the library's own error, naming the entry and the field, and nothing allocated. ---------
+@pytest.mark.parametrize("entry, message", [
+    ({"dtype": ["F32"], "shape": [2], "data_offsets": [0, 8]}, r"entry 'x' has dtype \['F32'\]"),
+    ({"dtype": {"a": 1}, "shape": [2], "data_offsets": [0, 8]}, "entry 'x' has dtype"),
+    ({"dtype": "F32", "shape": [1] * 100, "data_offsets": [0, 4]}, "entry 'x' has a shape of 100 dimensions"),
+    ({"dtype": "F32", "shape": [2**62, 2**62, 0], "data_offsets": [0, 0]}, "entry 'x' has shape .* too large"),
+    ({"dtype": "F32", "shape": [10**30, 0], "data_offsets": [0, 0]}, "entry 'x' has shape .* too large"),
+    ({"dtype": "F32", "shape": [2**40], "data_offsets": [0, 2**42]}, "truncated"),
+    ({"dtype": "F32", "shape": [2], "data_offsets": [2**70, 2**70 + 8]}, "starts at byte"),
+    ({"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}, "entry 'x' has shape"),
+    ({"dtype": "F32", "shape": [2], "data_offsets": [0, True]}, "entry 'x' has data_offsets"),
+])
+def test_crafted_fields_raise_safetensors_error_naming_entry_and_field(tmp_path, entry, message):
+    path = tmp_path / "crafted.safetensors"
+    path.write_bytes(_file({"x": entry}, b"\0" * 8))
+    with pytest.raises(SafetensorsError, match=message):
+        cr.load(path)
+    with pytest.raises(SafetensorsError, match=message):
+        deserialize(path.read_bytes())
+
+
+def test_deeply_nested_json_is_refused_without_recursion_error(tmp_path):
+    text = b"[" * 100_000
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text)
+    with pytest.raises(SafetensorsError, match="nests JSON too deeply"):
+        cr.load(path)
+
+
+def _run_limited(code: str, limit_bytes: int) -> str:
+    """Run ``code`` in a child Python whose address space is capped, with a wall-clock limit; its stdout."""
+    import subprocess
+    import sys
+    prelude = ("import resource\n"
+               f"resource.setrlimit(resource.RLIMIT_AS, ({limit_bytes}, {limit_bytes}))\n")
+    result = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=60,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(cr.__file__))))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_a_huge_file_with_a_garbage_header_is_refused_after_reading_the_header(tmp_path):
+    path = tmp_path / "huge.safetensors"
+    with open(path, "wb") as file:
+        file.write(struct.pack("<Q", 16) + b"not json at all!")
+        file.truncate(3 * 2**30)  # sparse: 3 GiB on paper, a few bytes on disk
+    out = _run_limited(
+        "import time, chainrule as cr\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        f"    cr.load({str(path)!r})\n"
+        "except cr.io.SafetensorsError as exc:\n"
+        "    print('refused', time.perf_counter() - start, exc)\n", 2**30)
+    assert out.startswith("refused") and "not UTF-8 JSON" in out
+    assert float(out.split()[1]) < 5
+
+
+def test_a_valid_file_is_loaded_without_holding_it_twice(tmp_path):
+    size = 160 * 2**20
+    path = tmp_path / "big.safetensors"
+    header = json.dumps({"w": {"dtype": "U8", "shape": [size], "data_offsets": [0, size]}}).encode()
+    header += b" " * (-len(header) % 8)
+    with open(path, "wb") as file:
+        file.write(struct.pack("<Q", len(header)) + header)
+        file.truncate(8 + len(header) + size)  # zeros, sparse on disk
+    out = _run_limited(
+        "import resource, chainrule as cr\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"w = cr.load({str(path)!r})['w']\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) * 1024, w.shape[0], int(w[::4096].sum()))\n", 3 * 2**30)
+    grown, length, total = map(int, out.split())
+    assert length == size and total == 0
+    assert grown < 1.3 * size, f"loading a {size}-byte file grew the peak memory by {grown} bytes"
+
+
+def test_missing_safetensors_package_names_the_extra(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    with pytest.raises(ImportError, match=r"chainrule\[nn\]"):
+        cr.save({"x": np.zeros(1)}, tmp_path / "x.safetensors")
+
+
+def test_save_names_the_target_when_its_directory_is_unusable(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(FileNotFoundError, match="is a file, not a directory"):
+        cr.save({"x": np.zeros(1)}, blocker / "model.safetensors")
+
+    def no_permission(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".model.safetensors.abc.tmp"))
+
+    monkeypatch.setattr("tempfile.mkstemp", no_permission)
+    with pytest.raises(PermissionError, match=r"cannot write .*model\.safetensors: no permission") as info:
+        cr.save({"x": np.zeros(1)}, tmp_path / "model.safetensors")
+    assert ".tmp" not in str(info.value)
+
+
+def test_fuzzed_files_load_or_raise_safetensors_error(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as hs
+
+    valid = serialize({"a": np.arange(3.0), "b": np.ones((2, 2), np.float32)}, metadata={"k": "v"})
+    path = tmp_path / "fuzz.safetensors"
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(hs.lists(hs.tuples(hs.integers(0, len(valid) - 1), hs.integers(0, 255)), max_size=6),
+           hs.integers(0, len(valid)))
+    def check(edits, cut):
+        raw = bytearray(valid)
+        for position, value in edits:
+            raw[position] = value
+        path.write_bytes(bytes(raw[:cut]))
+        try:
+            arrays = cr.load(path)
+        except SafetensorsError:
+            return
+        assert all(isinstance(array, np.ndarray) for array in arrays.values())
+
+    check()

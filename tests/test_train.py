@@ -49,6 +49,25 @@ def test_a_saved_model_loads_back_and_predicts_the_same(tmp_path):
         load_model(bare)
 
 
+def test_a_tiny_file_claiming_a_huge_model_is_refused_before_building_it(tmp_path, monkeypatch):
+    import json
+
+    import chainrule.train as train_module
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("load_model built the network before checking the metadata")
+
+    monkeypatch.setattr(train_module, "build_model", no_building)
+    path = tmp_path / "crafted.safetensors"
+    for settings, message in [({"model": "mlp", "n_features": 1_000_000, "n_classes": 10}, "too few"),
+                              ({"model": "mlp", "n_features": 4, "n_classes": 10**9}, "too few"),
+                              ({"model": "mlp", "n_features": -1, "n_classes": 10}, "positive integers"),
+                              ({"model": "rnn", "n_features": 4, "n_classes": 2}, "expected 'mlp' or 'cnn'")]:
+        cr.save({"1.weight": np.zeros((2, 2), np.float32)}, path, metadata={"settings": json.dumps(settings)})
+        with pytest.raises(ValueError, match=message):
+            load_model(path)
+
+
 def test_the_cnn_trains(tmp_path):
     result = _quiet(model="cnn", epochs=3, out_dir=tmp_path)
     assert result.history["test_accuracy"][-1] >= 0.93

@@ -5,6 +5,7 @@ Everything here returns plain NumPy arrays; wrap them in tensors yourself or let
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import operator
@@ -77,20 +78,32 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------------- MNIST
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Read a file whole, decompressing it when it starts with the gzip magic bytes (whatever its name)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"IDX file not found: {path}")
-    raw = path.read_bytes()
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
+_MAX_IDX_DIMS = 32
+_MAX_DEFLATE_RATIO = 1032  # deflate inflates at most ~1032:1, so a gzip file bounds the data it can hold
+_TRAILING_PEEK = 1 << 20  # after the data, look this far for trailing bytes (never inflate a bomb's tail)
+
+
+@contextlib.contextmanager
+def _gzip_errors(path: Path):
+    """Turn a broken gzip stream into a DataFormatError that names the file."""
     try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
+        yield
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataFormatError(
             f"{path} starts with the gzip magic bytes 1f 8b but is not a complete gzip stream ({exc}); "
             "the file is probably truncated or corrupt: download it again"
         ) from None
+
+
+def _read_full(stream, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the stream ends; the number of bytes read."""
+    done = 0
+    while done < len(view):
+        count = stream.readinto(view[done:])
+        if not count:
+            break
+        done += count
+    return done
 
 
 def read_idx(path: PathLike, expected_magic: int | None = None) -> np.ndarray:
@@ -100,6 +113,10 @@ def read_idx(path: PathLike, expected_magic: int | None = None) -> np.ndarray:
     NN: number of dimensions), then NN big-endian 32-bit sizes, then the elements in row-major order.
     MNIST uses ``0x00000803`` for images (n, 28, 28) and ``0x00000801`` for labels (n,).
 
+    The header is read first and checked against the file's size (for gzip, against the most its compressed
+    size can inflate to) before the array is allocated; the data is then read straight into it, so a crafted
+    or truncated file is refused without reading it whole, and a gzip file is never inflated past its data.
+
     Args:
         path: the file. Gzip is detected from its first two bytes (1f 8b), not from its name.
         expected_magic: if given, any other magic number is an error.
@@ -108,45 +125,84 @@ def read_idx(path: PathLike, expected_magic: int | None = None) -> np.ndarray:
     ``DataFormatError`` (a ``ValueError``) for a bad magic number, a short header or a wrong data length.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    with open(path, "rb") as file, _gzip_errors(path):
+        file_size = os.fstat(file.fileno()).st_size
+        compressed = file.read(2) == _GZIP_MAGIC
+        file.seek(0)
+        stream = gzip.GzipFile(fileobj=file, mode="rb") if compressed else file
+        return _read_idx_stream(stream, path, expected_magic, file_size, compressed)
+
+
+def _read_idx_stream(stream, path: Path, expected_magic: int | None, file_size: int,
+                     compressed: bool) -> np.ndarray:
+    head = stream.read(4)
+    if len(head) < 4:
         raise DataFormatError(
-            f"{path} has {len(raw)} bytes; an IDX file needs at least a 4-byte magic number"
+            f"{path} has {len(head)} bytes; an IDX file needs at least a 4-byte magic number"
         )
-    magic = int.from_bytes(raw[:4], "big")
-    type_code, ndim = raw[2], raw[3]
+    magic = int.from_bytes(head, "big")
+    type_code, ndim = head[2], head[3]
     if expected_magic is not None and magic != expected_magic:
         raise DataFormatError(
             f"{path} has IDX magic number 0x{magic:08X}, expected 0x{expected_magic:08X}; "
             "is it the right file (images vs labels) and an IDX file at all?"
         )
-    if raw[:2] != b"\x00\x00" or type_code not in _IDX_DTYPES:
+    if head[:2] != b"\x00\x00" or type_code not in _IDX_DTYPES:
         raise DataFormatError(
             f"{path} has magic number 0x{magic:08X}, which is not an IDX header; expected 0x0000TTNN with "
             f"type TT in {{{', '.join(f'0x{code:02X}' for code in _IDX_DTYPES)}}}"
         )
+    if ndim > _MAX_IDX_DIMS:
+        raise DataFormatError(
+            f"{path} has an IDX header declaring {ndim} dimensions; at most {_MAX_IDX_DIMS} are supported "
+            "(MNIST uses 3 for images, 1 for labels)"
+        )
     header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DataFormatError(
             f"{path} is truncated: its header declares {ndim} dimensions, which needs {header_size} header "
-            f"bytes, but the file has only {len(raw)} bytes"
+            f"bytes, but the file has only {4 + len(sizes)} bytes"
         )
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(sizes[4 * i : 4 + 4 * i], "big") for i in range(ndim))
     dtype = _IDX_DTYPES[type_code]
     expected = math.prod(shape) * dtype.itemsize
-    found = len(raw) - header_size
+    if not compressed:
+        found = file_size - header_size
+        if found < expected:
+            _raise_truncated(path, shape, expected, found)
+        if found > expected:
+            _raise_trailing(path, shape, expected, str(found - expected))
+    elif expected > _MAX_DEFLATE_RATIO * file_size:
+        raise DataFormatError(
+            f"{path} has an IDX header giving shape {shape} ({expected} data bytes), more than a gzip file of "
+            f"{file_size} bytes can hold; the file is truncated or crafted"
+        )
+    data = np.empty(shape, dtype=dtype)
+    found = _read_full(stream, memoryview(data.reshape(-1).view(np.uint8)))
     if found < expected:
-        raise DataFormatError(
-            f"{path} is truncated: its header gives shape {shape} ({expected} data bytes) but only {found} "
-            "data bytes follow; download the file again"
-        )
-    if found > expected:
-        raise DataFormatError(
-            f"{path} has {found - expected} bytes past the end of the data its header describes "
-            f"(shape {shape}, {expected} data bytes); is the header from another file?"
-        )
-    data = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=header_size)
-    return data.reshape(shape).astype(dtype.newbyteorder("="))
+        _raise_truncated(path, shape, expected, found)
+    if compressed:
+        extra = len(stream.read(_TRAILING_PEEK))
+        if extra:
+            _raise_trailing(path, shape, expected, str(extra) if extra < _TRAILING_PEEK else f"at least {extra}")
+    return data if dtype.isnative else data.byteswap(inplace=True).view(dtype.newbyteorder("="))
+
+
+def _raise_truncated(path: Path, shape: tuple[int, ...], expected: int, found: int) -> None:
+    raise DataFormatError(
+        f"{path} is truncated: its header gives shape {shape} ({expected} data bytes) but only {found} "
+        "data bytes follow; download the file again"
+    )
+
+
+def _raise_trailing(path: Path, shape: tuple[int, ...], expected: int, extra: str) -> None:
+    raise DataFormatError(
+        f"{path} has {extra} bytes past the end of the data its header describes "
+        f"(shape {shape}, {expected} data bytes); is the header from another file?"
+    )
 
 
 def _find_idx(directory: Path, stem: str) -> Path:
@@ -202,7 +258,9 @@ def load_mnist_files(images_path: PathLike, labels_path: PathLike) -> tuple[np.n
             f"{images_path} holds {images.shape[0]} images but {labels_path} holds {labels.shape[0]} labels; "
             "expected the same count: are the two files from the same split (train vs t10k)?"
         )
-    X = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255.0)
+    if images.shape[0] == 0:
+        raise DataFormatError(f"{images_path} holds 0 images; expected at least one")
+    X = images.reshape(images.shape[0], math.prod(images.shape[1:])).astype(np.float32) / np.float32(255.0)
     y = labels.astype(np.int64)
     return X, y
 

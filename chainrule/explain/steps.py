@@ -448,7 +448,9 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
         values = check_point(wanted, point, f"the expression '{parser.to_string(tree)}'")
         leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
         with np.errstate(all="ignore"), keep_values():  # every step shows its values
-            out = parser.evaluate(tree, leaves, expression_math)
+            # Constant parts in float64, as the variable parts: 1/0 is inf and (-8)**(1/3) nan, so they meet the
+            # same DomainError below instead of Python's ZeroDivisionError or a complex number.
+            out = parser.evaluate(tree, leaves, expression_math, number=np.float64)
         text = parser.to_string(tree)
     elif callable(expr_or_function):
         f = expr_or_function
@@ -467,8 +469,15 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
 
     out = _scalar_output(out)
     names = {id(t): n for n, t in leaves.items()}
+    why_no_tree = "no symbolic formulas: the function uses operations outside the grammar"
     if tree is None:
         tree = graph_to_tree(out, names)
+        if tree is not None and _too_large(tree):
+            # 28 steps of y = sin(y + y) share each y in the graph, but written out it has 2**28 copies of x.
+            tree = None
+            why_no_tree = (f"no symbolic formulas: written out, the function's expression would have more than "
+                           f"{parser.MAX_NODES} nodes or nest deeper than {parser.MAX_DEPTH}; the steps name each "
+                           "shared value (v1, v2, ...) instead")
         text = parser.to_string(tree) if tree is not None else f"{_function_name(expr_or_function)}(...)"
     value = number(out.data)
 
@@ -480,7 +489,7 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
     _check_finite(text, value, forward, gradients, values)
     walked_gradients = {n: number(walked.get(id(t), 0.0)) for n, t in leaves.items()}
 
-    formulas, note = _formulas(tree, tuple(leaves))
+    formulas, note = _formulas(tree, tuple(leaves), why_no_tree)
     return Explanation(
         expression=text, variables=tuple(leaves), point=values, value=value,
         steps=[*forward, *backward_steps], gradients=gradients, formulas=formulas, formula_note=note,
@@ -552,12 +561,48 @@ def _check_finite(text: str, value: float, forward: list[ForwardStep], gradients
         )
 
 
-def _formulas(tree: parser.Expr | None, names: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+def _too_large(tree: parser.Expr) -> bool:
+    """Whether the tree, with its shared subtrees written out, passes the parser's limits of size or depth."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    for node in parser._postorder(tree):  # each shared node once, children first: no recursion, no expansion
+        children = parser._children(node)
+        size[id(node)] = 1 + sum(size[id(c)] for c in children)
+        depth[id(node)] = max((depth[id(c)] + (0 if _same_chain(node, c) else 1) for c in children), default=1)
+        if size[id(node)] > parser.MAX_NODES or depth[id(node)] > parser.MAX_DEPTH:
+            return True
+    return False
+
+
+def _same_chain(node: parser.Expr, child: parser.Expr) -> bool:
+    """A flat sum (or product) nests no deeper for each term, as the parser counts depth."""
+    families = ({"+", "-"}, {"*", "/"})
+    return (isinstance(node, parser.Binary) and isinstance(child, parser.Binary) and child is node.left
+            and any(node.op in family and child.op in family for family in families))
+
+
+def _formulas(tree: parser.Expr | None, names: tuple[str, ...],
+              why_no_tree: str = "no symbolic formulas") -> tuple[dict[str, Any], str]:
     """Symbolic ∂f/∂name for each variable (None each, with a note, when SymPy or a tree is missing)."""
     if tree is None:
-        return {n: None for n in names}, "no symbolic formulas: the function uses operations outside the grammar"
+        return {n: None for n in names}, why_no_tree
     try:
         from ..symbolic import formulas
     except ImportError:  # MissingDependencyError: SymPy is not installed
         return {n: None for n in names}, SYMBOLIC_HINT
-    return {n: formulas.derivative(tree, n) for n in names}, ""
+    found, finished = formulas.derivatives(tree, names, max_chars=MAX_FORMULA_CHARS)
+    if found is None:
+        return {n: None for n in names}, (
+            f"no symbolic formulas: SymPy ran past its budget ({formulas.budget.SECONDS:g} s) before the chain "
+            "rule's formula was ready; the numbers above are complete")
+    notes = []
+    if not finished:
+        notes.append(f"formulas not fully simplified: SymPy ran past its budget ({formulas.budget.SECONDS:g} s)")
+    long = [n for n in names if found.get(n) is None]
+    if long:
+        notes.append(f"no formula for {', '.join(long)}: longer than {MAX_FORMULA_CHARS} characters")
+    return found, "; ".join(notes)
+
+
+#: Longest symbolic formula an explanation shows.
+MAX_FORMULA_CHARS = 2000

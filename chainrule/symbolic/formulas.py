@@ -16,7 +16,6 @@ formulas (never ``sympy.diff``), then simplifies the result. SymPy is an optiona
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
 from collections.abc import Callable
@@ -27,11 +26,12 @@ from ..graph import RuleApplication, tangent_rule
 from ..graph import local_derivative as engine_local_derivative
 from ..rules import elementwise as _elementwise  # noqa: F401 - registers the table this module reads
 from ..rules.registry import ELEMENTWISE, Rule, lookup
-from . import parser
+from . import budget, parser
 
 sympy = require("sympy", "symbolic")
 
-__all__ = ["derivative", "formula", "forward", "sigmoid", "sympy_math", "tidy", "to_sympy"]
+__all__ = ["chain_rule", "derivative", "derivatives", "formula", "forward", "sigmoid", "sympy_math", "tidy",
+           "tidy_stages", "to_sympy"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -322,14 +322,28 @@ def _symbol_env(tree, wrt: str | None) -> dict[str, _Dual]:
     }
 
 
+def _exact_dual(value: float) -> _Dual:
+    return _Dual(exact_number(value))
+
+
+def _evaluate(tree: parser.Expr, wrt: str | None) -> _Dual:
+    # Numbers enter as exact SymPy numbers, so constant parts are SymPy's arithmetic too (1/0 is zoo, not a
+    # ZeroDivisionError); what that costs (9**9**9 exactly) is bounded by the budget.
+    return _dual(parser.evaluate(tree, _symbol_env(tree, wrt), _DualNamespace(), number=_exact_dual))
+
+
 def to_sympy(expr):
     """A parsed expression (or its text) as a SymPy expression over real symbols.
 
     >>> to_sympy("sigmoid(w*x + b)")
     sigmoid(b + w*x)
     """
-    tree = _tree(expr)
-    return _dual(parser.evaluate(tree, _symbol_env(tree, None), _DualNamespace())).value
+    return _evaluate(_tree(expr), None).value
+
+
+def chain_rule(tree: parser.Expr, wrt: str):
+    """The unsimplified d tree / d wrt by forward accumulation over the tree (no budget: see :func:`derivative`)."""
+    return _evaluate(tree, wrt).tangent
 
 
 def derivative(expr, wrt: str, simplify: bool = True):
@@ -337,6 +351,8 @@ def derivative(expr, wrt: str, simplify: bool = True):
 
     ``expr`` is a parsed tree (:func:`chainrule.symbolic.parser.parse`) or its text. Every node contributes its
     rule's local derivative times its inputs' derivatives (forward accumulation); ``sympy.diff`` is never used.
+    SymPy works within a budget (:mod:`chainrule.symbolic.budget`): past it, the formula is returned as far as it
+    was simplified, and if not even the unsimplified one was ready, ExpressionError says so.
 
     >>> derivative("x**3 + sin(x)", "x")
     3*x**2 + cos(x)
@@ -345,18 +361,63 @@ def derivative(expr, wrt: str, simplify: bool = True):
     """
     if not isinstance(wrt, str) or not wrt.isidentifier():
         raise ExpressionError(f"derivative: wrt must be a variable name, got {wrt!r}")
-    return _derivative(_tree(expr), wrt, simplify)
+    tree = _tree(expr)
+    found, _ = derivatives(tree, (wrt,), simplify)
+    if found is None:
+        raise ExpressionError(
+            f"no symbolic derivative of '{parser.to_string(tree)}': SymPy ran past its budget "
+            f"({budget.SECONDS:g} s, {budget.MEMORY >> 20} MB) before the chain rule's formula was ready"
+        )
+    return found[wrt]
 
 
-@functools.lru_cache(maxsize=256)
-def _derivative(tree: parser.Expr, wrt: str, simplify: bool):
-    # Trees are immutable and compare by structure, so an explanation repeated at new points reuses its formulas.
-    result = _dual(parser.evaluate(tree, _symbol_env(tree, wrt), _DualNamespace())).tangent
-    return tidy(result) if simplify else result
+_CACHE: dict = {}  # finished results only: trees are immutable and compare by structure
+_CACHE_SIZE = 256
+
+
+def derivatives(tree: parser.Expr, names: tuple[str, ...], simplify: bool = True,
+                max_chars: int | None = None) -> tuple[dict | None, bool]:
+    """({name: d tree / d name} as far as SymPy got within its budget, or None; whether it finished).
+
+    The unsimplified formulas come first, then each one tidied in turn, so a budget that runs out still leaves the
+    chain rule's raw formulas. With ``max_chars``, a formula whose text is longer becomes None (a 75-level power
+    tower's derivative is some 70,000 characters, which nobody reads).
+    """
+    key = (tree, tuple(names), simplify, max_chars)
+    if key in _CACHE:
+        return _CACHE[key], True
+
+    def bounded(form):
+        return None if max_chars is not None and len(str(form)) > max_chars else form
+
+    def stages():
+        raw = {name: chain_rule(tree, name) for name in names}
+        current = {name: bounded(form) for name, form in raw.items()}
+        yield current
+        if simplify:
+            for name in names:
+                for form in tidy_stages(raw[name]):
+                    current = {**current, name: bounded(form) or current[name]}
+                    yield current
+
+    result, finished = budget.run(stages)
+    if finished:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = result
+    return result, finished
 
 
 def tidy(expr):
-    """A simplified form that still reads like the chain rule's product.
+    """A simplified form that still reads like the chain rule's product (the last of :func:`tidy_stages`)."""
+    best = expr
+    for best in tidy_stages(expr):  # noqa: B007 - the last one is the answer
+        pass
+    return best
+
+
+def tidy_stages(expr):
+    """Ever simpler forms of ``expr`` that still read like the chain rule's product, cheapest first.
 
     ``sympy.simplify`` alone turns 2 sin x (sin x + cos x) e^(2x) into −√2 cos(2x + π/4) e^(2x) + …, and can take
     seconds on hyperbolic functions. Common factors pulled out (``factor_terms``) read better and cost milliseconds.
@@ -364,6 +425,7 @@ def tidy(expr):
     shorter (fewer than 70% of the operations), e.g. when a quotient cancels to a constant.
     """
     best = sympy.factor_terms(expr)
+    yield best
     candidates = []
     if not expr.has(sympy.Heaviside, sympy.Piecewise, sympy.Abs, sympy.sign, sympy.Max, sympy.Min):
         candidates.append(lambda: sympy.factor_terms(sympy.cancel(expr)))
@@ -376,7 +438,7 @@ def tidy(expr):
             continue
         if sympy.count_ops(candidate) < 0.7 * sympy.count_ops(best):
             best = candidate
-    return best
+            yield best
 
 
 #: Expressions with at most this many operations also try the full (slow) ``sympy.simplify``.

@@ -511,6 +511,19 @@ def _build(node: ast.expr, built: dict[int, Expr], span: tuple[int, int]) -> Exp
     raise AssertionError(f"unchecked node {type(node).__name__}")  # _check rejected everything else
 
 
+_CHAINS = ((ast.Add, ast.Sub), (ast.Mult, ast.Div))
+
+
+def _chain_depth(node: ast.AST, child: ast.AST, depth: int, child_depth: int) -> int:
+    """Depth counts nesting, not list length: ``a + b + c`` is one flat sum, so the left operand of a sum that is
+    itself a sum (likewise products) stays at its parent's depth. Every tree walker here is iterative."""
+    if isinstance(node, ast.BinOp) and child is node.left and isinstance(child, ast.BinOp):
+        for family in _CHAINS:
+            if isinstance(node.op, family) and isinstance(child.op, family):
+                return depth
+    return child_depth
+
+
 def parse(text: str, functions: Mapping[str, tuple[int, int]] | None = None) -> Expr:
     """Parse a math expression into an expression tree, allowing only ``functions`` (name -> arg range).
 
@@ -550,7 +563,7 @@ def parse(text: str, functions: Mapping[str, tuple[int, int]] | None = None) -> 
                 too_deep = node
         # Unary plus is dropped from the tree, so it adds no depth.
         child_depth = depth if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd) else depth + 1
-        stack.extend((child, child_depth) for child in reversed(children))
+        stack.extend((child, _chain_depth(node, child, depth, child_depth)) for child in reversed(children))
     if too_deep is not None:
         raise source.error(
             f"expression nested too deeply (depth {deepest}; the limit is {MAX_DEPTH})",
@@ -656,12 +669,14 @@ def _namespace_name(namespace: object) -> str:
     return getattr(namespace, "__name__", None) or type(namespace).__name__
 
 
-def evaluate(expr: Expr, env: Mapping[str, Any], namespace: object) -> Any:
+def evaluate(expr: Expr, env: Mapping[str, Any], namespace: object,
+             number: Callable[[float], Any] = float) -> Any:
     """Compute ``expr`` with variable values from ``env`` and functions/constants from ``namespace``.
 
     ``namespace`` is any object with the functions as attributes (``namespace.sin``, ``namespace.log(x,
     base)`` ...) and ``namespace.pi``, ``namespace.e``; e.g. the ``math`` or ``numpy`` module.  Numbers are
-    passed as Python floats.  Runs without recursion.
+    passed as ``number(value)``: Python floats by default; ``numpy.float64`` makes constant parts follow IEEE
+    rules (``1/0`` is inf, ``(-8)**(1/3)`` nan) instead of raising or turning complex.  Runs without recursion.
     """
     missing = [name for name in variables(expr) if name not in env]
     if missing:
@@ -684,7 +699,7 @@ def evaluate(expr: Expr, env: Mapping[str, Any], namespace: object) -> Any:
     values: dict[int, Any] = {}
     for node in _postorder(expr):
         if isinstance(node, Number):
-            value = float(node.value)
+            value = number(node.value)
         elif isinstance(node, Constant):
             value = lookup(node.name)
         elif isinstance(node, Variable):

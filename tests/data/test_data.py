@@ -233,6 +233,51 @@ def test_mnist_bad_kind(tmp_path: Path) -> None:
         load_mnist(tmp_path, kind="validation")
 
 
+def test_idx_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bomb = tmp_path / "bomb.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as file:  # 10 labels, then 256 MiB of zeros
+        file.write(bytes([0, 0, 8, 1]) + struct.pack(">I", 10) + bytes(10))
+        chunk = bytes(1 << 20)
+        for _ in range(256):
+            file.write(chunk)
+    code = ("import resource, time\n"
+            "from chainrule.data import read_idx\n"
+            "start = time.perf_counter()\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "try:\n"
+            f"    read_idx({str(bomb)!r})\n"
+            "except ValueError as exc:\n"
+            "    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
+            "    print(grown * 1024, time.perf_counter() - start, type(exc).__name__, exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    grown, seconds, kind = out.split()[:3]
+    assert kind == "DataFormatError" and "bytes past the end" in out
+    assert int(grown) < 32 * 2**20, f"refusing a gzip bomb grew memory by {grown} bytes"
+    assert float(seconds) < 5
+
+
+def test_idx_header_larger_than_the_file_can_hold_is_refused(tmp_path: Path) -> None:
+    huge = bytes([0, 0, 8, 3]) + struct.pack(">III", 2**32 - 1, 2**32 - 1, 2**32 - 1)
+    with pytest.raises(DataFormatError, match="more than a gzip file of"):
+        read_idx(write(tmp_path / "huge.gz", huge + bytes(100), compress=True))
+    with pytest.raises(DataFormatError, match="is truncated"):
+        read_idx(write(tmp_path / "huge", huge + bytes(100)))
+
+
+def test_idx_with_too_many_dimensions_or_no_images(tmp_path: Path, tiny_mnist) -> None:
+    many = write(tmp_path / "many", bytes([0, 0, 8, 65]) + struct.pack(">I", 1) * 65 + b"\x07")
+    with pytest.raises(DataFormatError, match="declaring 65 dimensions; at most 32"):
+        read_idx(many)
+    empty_images = write(tmp_path / "img", bytes([0, 0, 8, 3]) + struct.pack(">III", 0, 28, 28))
+    empty_labels = write(tmp_path / "lab", bytes([0, 0, 8, 1]) + struct.pack(">I", 0))
+    with pytest.raises(DataFormatError, match="img holds 0 images"):
+        load_mnist_files(empty_images, empty_labels)
+
+
 # ---------------------------------------------------------------------------------------------------- split
 
 

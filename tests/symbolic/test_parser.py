@@ -365,13 +365,23 @@ def test_one_megabyte_rejected_quickly() -> None:
     assert len(message) < 300
 
 
-@pytest.mark.parametrize("chain", ["-" * 150 + "x", "x" + "+x" * 150, "x" + "**x" * 150, "-" * 9_000 + "x"])
+@pytest.mark.parametrize("chain", ["-" * 150 + "x", "x" + "**x" * 150, "-" * 9_000 + "x",
+                                   "sin(" * 150 + "x" + ")" * 150, "x" + "+x" * 150 + "**x" * 150])
 def test_tree_depth_limit(chain: str) -> None:
     rejection(chain, "nested too deeply")
 
 
 def test_tree_depth_limit_message_names_depth() -> None:
-    rejection("x" + "+x" * 150, f"depth 151; the limit is {MAX_DEPTH}")
+    rejection("-" * 150 + "x", f"depth 151; the limit is {MAX_DEPTH}")
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_flat_sums_and_products_are_not_nesting(op: str) -> None:
+    text = op.join(["x"] * 400)
+    tree = parse(text)
+    assert to_string(tree).replace(" ", "") == text
+    assert evaluate(tree, {"x": 2.0}, math) == pytest.approx(eval(text, {"x": 2.0}), rel=1e-12)
+    rejection("(" + text + ")" + "**x" * 100, "nested too deeply")  # a sum's operands still nest
     assert parse("+" * 150 + "x") == x  # unary plus adds nothing to the tree
 
 
