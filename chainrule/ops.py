@@ -26,6 +26,7 @@ from .rules import elementwise as _elementwise  # noqa: F401 - registers the tex
 from .rules import numpy_math
 from .rules.registry import Rule, lookup
 from .tensor import Tensor, as_tensor
+from .versions import CLOCK, VERSIONS
 
 _EMPTY: dict = {}
 Pair = tuple[int, int]
@@ -112,6 +113,8 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
             node = _new(Node)  # Node's fields set here rather than through its __init__: a frame less per op
             node.rule, node.x0, node.output, node.params = rule, xv, yv, _EMPTY
             node.p0, node.seq = x.node or x, next(node_sequence)
+            if VERSIONS:  # something was written in place once: stamp the node (chainrule.versions)
+                node.stamp = CLOCK[0]
             t.node, t.requires_grad = node, True
         else:
             t.node, t.requires_grad = None, False
@@ -167,6 +170,8 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
                 node = _new(Node)
                 node.rule, node.x0, node.x1, node.output, node.params = rule, av, bv, yv, _EMPTY
                 node.p0, node.p1, node.seq = pa, pb, next(node_sequence)
+                if VERSIONS:  # something was written in place once: stamp the node (chainrule.versions)
+                    node.stamp = CLOCK[0]
                 t.node, t.requires_grad = node, True
         return t
 
@@ -207,7 +212,7 @@ def _operand(x: Any, name: str, op: str) -> Any:
             raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a real numeric dtype")
         return x
     if isinstance(x, list | tuple):
-        return as_tensor(x).data
+        return as_tensor(x)._data
     raise TypeError(
         f"{op}: argument '{name}' must be a Tensor, a NumPy array or a real number, not {type(x).__name__}"
     )
@@ -308,7 +313,7 @@ def clip(x, min=None, max=None):
             if bound.requires_grad:
                 raise TypeError(f"clip: the {name} bound requires grad, but clip's bounds are constants; "
                                 "use cr.minimum(cr.maximum(x, lo), hi) to differentiate with respect to bounds")
-            bound = bound.data
+            bound = bound._data
         if bound is not None:
             bound = _operand(bound, name, "clip")
         bounds.append(bound)
@@ -321,7 +326,7 @@ def clip(x, min=None, max=None):
 def where(condition, a, b):
     """Elementwise choice: a where condition, else b. The condition gets no gradient."""
     if isinstance(condition, Tensor):
-        condition = condition.data
+        condition = condition._data
     condition = np.asarray(condition)
     if condition.dtype != bool:
         condition = condition.astype(bool)
@@ -330,7 +335,7 @@ def where(condition, a, b):
 
 def stop(x):
     """The raw NumPy value of ``x``, cut from the graph (used for masks inside rules)."""
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def zeros_like(x):
@@ -569,7 +574,7 @@ def astype(x, dtype):
     x = _tensor_arg(x, "astype")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":  # integers and booleans carry no gradient (as in PyTorch): the result is a constant
-        return Tensor._make(np.asarray(x.data).astype(dtype), None, False)
+        return Tensor._make(np.asarray(x._data).astype(dtype), None, False)
     return apply(lookup("astype"), (x,), {"dtype": dtype})
 
 
