@@ -333,7 +333,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
         y = node.output
         if y is None:
             raise _released(node)
-        if VERSIONS:
+        if VERSIONS and getattr(node, "stamp", 0) < CLOCK[0]:  # written since the node was made: check it
             check_versions(node)
         if rule.kind is ELEMENTWISE:
             params, derivatives, arity = node.params, rule.derivatives, rule.arity
