@@ -13,7 +13,6 @@ This module knows no particular derivative: it reads each node's rule from the r
 from __future__ import annotations
 
 import heapq
-import itertools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,13 +23,11 @@ import numpy as np
 from .errors import GraphError, NoDerivativeError
 from .rules import numpy_math
 from .rules.registry import ELEMENTWISE, LINEAR, MINUS_ONE, MULTILINEAR, NO_GRAD, ONE
-from .versions import CLOCK, VERSIONS
+from .versions import LAST_WRITE, node_sequence
 from .versions import check as check_versions
 
 if TYPE_CHECKING:
     from .tensor import Tensor
-
-node_sequence = itertools.count()
 
 
 class Node:
@@ -46,16 +43,13 @@ class Node:
     ``inputs`` and ``parents`` give tuples either way.
     """
 
-    # ``stamp``: the write clock when the node was made (chainrule.versions); set only once something was written.
-    __slots__ = ("output", "p0", "p1", "params", "rule", "seq", "stamp", "x0", "x1")
+    __slots__ = ("output", "p0", "p1", "params", "rule", "seq", "x0", "x1")
 
     def __init__(self, rule, inputs, output, parents, params) -> None:
         self.rule = rule
         self.output = output
         self.params = params
         self.seq = next(node_sequence)
-        if VERSIONS:
-            self.stamp = CLOCK[0]
         if rule.arity == 1:
             (self.x0,), (self.p0,) = inputs, parents
         elif rule.arity == 2:
@@ -196,7 +190,7 @@ def local_gradients(node: Node, g, m, xs=None, y=None) -> list:
     if xs is None:
         if node.output is None:
             raise _released(node)
-        if VERSIONS:
+        if LAST_WRITE[0] > node.seq:  # something was changed in place after the node was made
             check_versions(node)
         xs, y = node.inputs, node.output
     params = node.params
@@ -333,7 +327,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
         y = node.output
         if y is None:
             raise _released(node)
-        if VERSIONS and getattr(node, "stamp", 0) < CLOCK[0]:  # written since the node was made: check it
+        if LAST_WRITE[0] > node.seq:  # something was changed in place after the node was made
             check_versions(node)
         if rule.kind is ELEMENTWISE:
             params, derivatives, arity = node.params, rule.derivatives, rule.arity
@@ -521,7 +515,7 @@ def _backward_differentiable(heap: list, pending: dict, stop_at: dict, retain_gr
             continue
         if node.output is None:
             raise _released(node)
-        if VERSIONS:
+        if LAST_WRITE[0] > node.seq:  # something was changed in place after the node was made
             check_versions(node)
         grads = local_gradients(node, g, tensor_math, _differentiable_inputs(node, wrap), wrap(node))
         if not retain_graph:
@@ -567,7 +561,7 @@ def forward_tangents(root: Tensor, tangents: dict[Any, Any], m, wrap=None) -> An
         ts = [tangent_of.get(p) if p is not None else None for p in node.parents]
         if all(t is None for t in ts):
             continue
-        if VERSIONS and node.output is not None:
+        if LAST_WRITE[0] > node.seq and node.output is not None:
             check_versions(node, forward=True)
         if wrap is None:
             xs, y = node.inputs, node.output

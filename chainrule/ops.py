@@ -26,7 +26,6 @@ from .rules import elementwise as _elementwise  # noqa: F401 - registers the tex
 from .rules import numpy_math
 from .rules.registry import Rule, lookup
 from .tensor import Tensor, as_tensor
-from .versions import CLOCK, VERSIONS
 
 _EMPTY: dict = {}
 Pair = tuple[int, int]
@@ -113,8 +112,6 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
             node = _new(Node)  # Node's fields set here rather than through its __init__: a frame less per op
             node.rule, node.x0, node.output, node.params = rule, xv, yv, _EMPTY
             node.p0, node.seq = x.node or x, next(node_sequence)
-            if VERSIONS:  # something was written in place once: stamp the node (chainrule.versions)
-                node.stamp = CLOCK[0]
             t.node, t.requires_grad = node, True
         else:
             t.node, t.requires_grad = None, False
@@ -170,8 +167,6 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
                 node = _new(Node)
                 node.rule, node.x0, node.x1, node.output, node.params = rule, av, bv, yv, _EMPTY
                 node.p0, node.p1, node.seq = pa, pb, next(node_sequence)
-                if VERSIONS:  # something was written in place once: stamp the node (chainrule.versions)
-                    node.stamp = CLOCK[0]
                 t.node, t.requires_grad = node, True
         return t
 

@@ -8,16 +8,18 @@ whole array: the count is kept per *root* array (the one that owns the memory), 
 a slice of ``.data``, the ``.data`` of a reshaped or transposed result — counts, as PyTorch's views share their
 base's counter.
 
-The per-op cost is one test while nothing was ever written (``if VERSIONS``): a node made then keeps nothing, which
-means "before every write". Once something was written, each new node keeps one integer, the write clock at its
-creation, and backward compares it with the last write of each array the node's derivatives read (only when the
-clock moved since). Writes that bypass NumPy's Python-level entry points (``.flat[...] =``, ``ctypes``, the buffer
-protocol) and writes to plain NumPy arrays passed to ops as constants are not seen.
+Nodes and writes share one timeline: a node's sequence number (``Node.seq``, which orders backward) and the time of
+each write are drawn from the same counter, ``node_sequence``. So recording costs nothing at all: "changed after the
+node was made" is "last written at a time later than the node's ``seq``". Backward tests ``LAST_WRITE[0] >
+node.seq`` per node (one comparison), and only a node older than the latest write has the arrays its derivatives
+read looked up. Writes that bypass NumPy's Python-level entry points (``.flat[...] =``, ``ctypes``, the buffer
+protocol, ``np.asarray(t)``) and writes to plain NumPy arrays passed to ops as constants are not seen.
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 import weakref
 from typing import Any
 
@@ -26,11 +28,12 @@ import numpy as np
 from .errors import GraphError
 from .rules.registry import ELEMENTWISE, _Marker, _parameters_read
 
-# id(root array) -> [times it was changed in place, write clock at the last change]. An array that was never
-# changed has no entry; an entry dies with its array (weakref.finalize), so an id is never mistaken for another's.
+# The timeline: graph nodes take their sequence numbers from it, and each write takes its time from it.
+node_sequence = itertools.count()
+# id(root array) -> [times it was changed in place, time of the last change]. An array that was never changed has
+# no entry; an entry dies with its array (weakref.finalize), so an id is never mistaken for another array's.
 VERSIONS: dict[int, list[int]] = {}
-# The write clock: how many in-place changes there were, in all. Nodes keep its value when they are made.
-CLOCK = [0]
+LAST_WRITE = [-1]  # the time of the latest write of any array
 
 
 def root(array: np.ndarray) -> np.ndarray:
@@ -45,14 +48,14 @@ def bump(array: np.ndarray) -> None:
     """Count one in-place change of ``array`` (any view of it counts for its root array)."""
     owner = root(array)
     key = id(owner)
-    CLOCK[0] += 1
+    now = LAST_WRITE[0] = next(node_sequence)  # after every node made so far, before every node made later
     entry = VERSIONS.get(key)
     if entry is None:
-        VERSIONS[key] = [1, CLOCK[0]]
+        VERSIONS[key] = [1, now]
         weakref.finalize(owner, VERSIONS.pop, key, None)
     else:
         entry[0] += 1
-        entry[1] = CLOCK[0]
+        entry[1] = now
 
 
 def version(array: Any) -> int:
@@ -66,11 +69,10 @@ def version(array: Any) -> int:
 def check(node: Any, forward: bool = False) -> None:
     """Raise GraphError if a value that ``node``'s derivatives read was changed in place after the node was made.
 
-    ``forward`` checks the values forward mode reads (the rule's jvp) instead of those its backward reads. A node
-    without a stamp was made before anything was written (stamp 0).
+    ``forward`` checks the values forward mode reads (the rule's jvp) instead of those its backward reads.
     """
-    stamp = getattr(node, "stamp", 0)
-    if CLOCK[0] <= stamp:  # nothing was written since the node was made
+    made = node.seq
+    if LAST_WRITE[0] < made:  # nothing was written since the node was made
         return
     xs, y, parents = node.inputs, node.output, node.parents
     n = len(xs)
@@ -82,14 +84,14 @@ def check(node: Any, forward: bool = False) -> None:
             value = getattr(parents[position], "_data", value)
         if isinstance(value, np.ndarray):  # NotSaved holds no values; op results' NumPy scalars are immutable
             entry = VERSIONS.get(id(root(value)))
-            if entry is not None and entry[1] > stamp:
+            if entry is not None and entry[1] > made:
                 which = "its output" if position == n else f"input {position}"
                 raise _changed(node, f"({which}, shape {value.shape})", entry[0], forward)
     for name, value in node.params.items():  # constants such as clip's bounds, which the derivatives may read
         for array in value if isinstance(value, tuple) else (value,):
             if isinstance(array, np.ndarray):
                 entry = VERSIONS.get(id(root(array)))
-                if entry is not None and entry[1] > stamp:
+                if entry is not None and entry[1] > made:
                     raise _changed(node, f"(its parameter '{name}', shape {array.shape})", entry[0], forward)
 
 
