@@ -177,6 +177,16 @@ def test_writing_after_backward_and_computing_again_gives_the_new_gradient():
         y.backward()
 
 
+def test_a_write_before_the_forward_does_not_count_when_something_else_is_written_after():
+    x = cr.tensor(VALUES, requires_grad=True)
+    other = cr.tensor([1.0, 2.0])
+    x.data[:] = [4.0, -1.0, 0.5]  # before the graph is made
+    y = (x * x).sum()
+    other.data[0] = 0.0  # after it, but the graph never saw `other`: backward must look at x's own last write
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [8.0, -2.0, 1.0], rtol=1e-15)
+
+
 def test_reading_data_does_not_raise():
     x = cr.tensor(VALUES, requires_grad=True)
     h = x * 2.0
