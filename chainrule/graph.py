@@ -313,6 +313,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
     """
     found = {}
     heappop, heappush = heapq.heappop, heapq.heappush
+    last_write = LAST_WRITE[0]  # rules write no arrays in place, so it holds for the whole pass
     node = None
     while node is not None or heap:
         if node is None:
@@ -327,7 +328,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
         y = node.output
         if y is None:
             raise _released(node)
-        if LAST_WRITE[0] > node.seq:  # something was changed in place after the node was made
+        if last_write > node.seq:  # something was changed in place after the node was made
             check_versions(node)
         if rule.kind is ELEMENTWISE:
             params, derivatives, arity = node.params, rule.derivatives, rule.arity
