@@ -52,7 +52,7 @@ def bump(array: np.ndarray) -> None:
     entry = VERSIONS.get(key)
     if entry is None:
         VERSIONS[key] = [1, now]
-        weakref.finalize(owner, VERSIONS.pop, key, None)
+        weakref.finalize(owner, VERSIONS.pop, key, None).atexit = False  # nothing to tidy at exit
     else:
         entry[0] += 1
         entry[1] = now
