@@ -48,7 +48,7 @@ def image(x: Any, where: str) -> Tensor | np.ndarray:
 
 def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], where: str) -> np.ndarray:
     """Integer class labels: checked for dtype, shape and range."""
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    labels = target._array() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind not in "iu":
         hint = ("; convert them with .astype(np.int64)" if labels.dtype.kind == "f" and labels.size
                 and np.all(labels == np.round(labels)) else "")

@@ -13,7 +13,6 @@ This module knows no particular derivative: it reads each node's rule from the r
 from __future__ import annotations
 
 import heapq
-import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +24,8 @@ import numpy as np
 from .errors import GraphError, NoDerivativeError
 from .rules import numpy_math
 from .rules.registry import ELEMENTWISE, LINEAR, MINUS_ONE, MULTILINEAR, NO_GRAD, ONE
-
-node_sequence = itertools.count()
+from .versions import LAST_WRITE, node_sequence
+from .versions import check as check_versions
 
 
 class Node:
@@ -441,6 +440,8 @@ def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, 
             continue
         if node.output is None:
             raise _released(node)
+        if LAST_WRITE[0] > node.seq:  # something was changed in place after the node was made
+            check_versions(node)
         if wrap is None:
             grads = chain_rule(node, g, m)
         else:
@@ -474,6 +475,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
     m = numpy_math
     found = {}
     heappop, heappush = heapq.heappop, heapq.heappush
+    last_write = LAST_WRITE[0]  # rules write no arrays in place, so it holds for the whole pass
     node = None
     while node is not None or heap:
         if node is None:
@@ -488,6 +490,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
         y = node.output
         if y is None:
             raise _released(node)
+        if last_write > node.seq:  # something was changed in place after the node was made
+            check_versions(node)
         if rule.kind is ELEMENTWISE:
             params, derivatives, arity = node.params, rule.derivatives, rule.arity
             if arity == 1:  # one input, recorded because it needs a gradient
@@ -717,6 +721,8 @@ def forward_tangents(root: Any, tangents: dict[Any, Any], m, wrap=None) -> Any:
         ts = [tangent_of.get(p) if p is not None else None for p in node.parents]
         if all(t is None for t in ts):
             continue
+        if LAST_WRITE[0] > node.seq and node.output is not None:
+            check_versions(node, forward=True)
         if wrap is None:
             tangent_of[node] = tangent_rule(node, ts, m)
         else:

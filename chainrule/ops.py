@@ -212,7 +212,7 @@ def _operand(x: Any, name: str, op: str) -> Any:
             raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a real numeric dtype")
         return x
     if isinstance(x, list | tuple):
-        return as_tensor(x).data
+        return as_tensor(x)._data
     raise TypeError(
         f"{op}: argument '{name}' must be a Tensor, a NumPy array or a real number, not {type(x).__name__}"
     )
@@ -313,7 +313,7 @@ def clip(x, min=None, max=None):
             if bound.requires_grad:
                 raise TypeError(f"clip: the {name} bound requires grad, but clip's bounds are constants; "
                                 "use cr.minimum(cr.maximum(x, lo), hi) to differentiate with respect to bounds")
-            bound = bound.data
+            bound = bound._data
         if bound is not None:
             bound = _operand(bound, name, "clip")
         bounds.append(bound)
@@ -326,7 +326,7 @@ def clip(x, min=None, max=None):
 def where(condition, a, b):
     """Elementwise choice: a where condition, else b. The condition gets no gradient."""
     if isinstance(condition, Tensor):
-        condition = condition.data
+        condition = condition._data
     condition = np.asarray(condition)
     if condition.dtype != bool:
         condition = condition.astype(bool)
@@ -335,7 +335,7 @@ def where(condition, a, b):
 
 def stop(x):
     """The raw NumPy value of ``x``, cut from the graph (used for masks inside rules)."""
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def zeros_like(x):
@@ -574,7 +574,7 @@ def astype(x, dtype):
     x = _tensor_arg(x, "astype")
     dtype = np.dtype(dtype)
     if dtype.kind != "f":  # integers and booleans carry no gradient (as in PyTorch): the result is a constant
-        return Tensor._make(np.asarray(x.data).astype(dtype), None, False)
+        return Tensor._make(np.asarray(x._data).astype(dtype), None, False)
     return apply(lookup("astype"), (x,), {"dtype": dtype})
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GraphError, ShapeError
+from .versions import TrackedArray
 
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
@@ -30,7 +31,7 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
         if dtype.kind not in _REAL_KINDS:
             raise TypeError(f"dtype {dtype} is not supported; chainrule works with real numbers (bool, int, float)")
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     try:
         array = np.array(data, dtype=dtype)
     except (ValueError, TypeError) as exc:
@@ -59,8 +60,9 @@ class Tensor:
 
     # _data: the values. A 0-d result of an op holds a NumPy scalar there (NumPy's scalar arithmetic is ten times
     # cheaper than on 0-d arrays); ``.data`` turns it into a 0-d array the first time it is read, so users always see
-    # an array (and in-place changes to it stick).
-    __slots__ = ("__weakref__", "_data", "grad", "node", "requires_grad")
+    # an array (and in-place changes to it stick). _view: the TrackedArray that ``.data`` handed out for _data, made
+    # on the first read (never by ops, which read _data); see chainrule.versions.
+    __slots__ = ("__weakref__", "_data", "_view", "grad", "node", "requires_grad")
     _math: Any = None  # the differentiable math namespace (chainrule.ops installs it): create_graph's rules use it
     __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy
     __hash__ = object.__hash__  # identity: `==` is elementwise
@@ -94,15 +96,31 @@ class Tensor:
     # -----------------------------------------------------------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
-        """The values: a NumPy array (0-d for a scalar tensor)."""
+        """The values: a NumPy array (0-d for a scalar tensor), the tensor's own memory.
+
+        Changing it in place after an op saved it for backward makes that backward raise GraphError (a version
+        counter, see ``chainrule.versions``); assigning ``t.data = new_array`` replaces the values instead.
+        """
+        data = self._array()
+        view = getattr(self, "_view", None)
+        if view is None or view.base is not data:  # a TrackedArray view's base is the plain array it views
+            view = self._view = data.view(TrackedArray)
+        return view
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if type(value) is TrackedArray:
+            if value is getattr(self, "_view", None) and value.base is self._data:  # t.data += 1 assigns back
+                return  # the array it changed: nothing to replace
+            value = value.view(np.ndarray)  # the same memory, as a plain array for the ops to read
+        self._data = value
+
+    def _array(self) -> np.ndarray:
+        """``_data`` as an ndarray (a 0-d op result holds a NumPy scalar until someone asks for an array)."""
         data = self._data
         if type(data) is not np.ndarray:
             data = self._data = np.asarray(data)
         return data
-
-    @data.setter
-    def data(self, value: Any) -> None:
-        self._data = value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -131,17 +149,17 @@ class Tensor:
         return ops.transpose(self)
 
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (the same memory as ``.data``)."""
+        """The values as a NumPy array: ``.data``, the same memory."""
         return self.data
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ShapeError(f"item() needs a tensor with one element, but this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -154,7 +172,7 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        data = np.asarray(self.data)
+        data = self._array()
         if dtype is not None and dtype != data.dtype:
             return data.astype(dtype)
         return data.copy() if copy else data
@@ -171,20 +189,20 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; use (t).all() or (t).any()"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def all(self) -> bool:
-        return bool(np.all(self.data))
+        return bool(np.all(self._data))
 
     def any(self) -> bool:
-        return bool(np.any(self.data))
+        return bool(np.any(self._data))
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (np.float64, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -199,7 +217,7 @@ class Tensor:
     # -----------------------------------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as needing a gradient (in place); returns the tensor."""
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients, but this one has dtype {self.dtype}; "
                 "make it with dtype='float64' (or float32)"
@@ -211,7 +229,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing the same data, cut from the graph."""
-        return Tensor._make(self.data, None, False)
+        return Tensor._make(self._array(), None, False)
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Backpropagate from this tensor, adding d(self)/d(leaf) to each leaf's ``.grad``.
@@ -227,14 +245,14 @@ class Tensor:
                 "requires_grad=True (or it was computed inside no_grad())"
             )
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise ShapeError(
                     f"backward() on a tensor of shape {self.shape} needs `grad` of shape {self.shape}, "
                     "or reduce it to a scalar first, e.g. y.sum().backward()"
                 )
-            seed = np.ones_like(self.data) if self.data.ndim else self.data.dtype.type(1)
+            seed = np.ones_like(self._data) if self._data.ndim else self._data.dtype.type(1)
         else:
-            seed = grad.data if isinstance(grad, Tensor) and not create_graph else grad
+            seed = grad._data if isinstance(grad, Tensor) and not create_graph else grad
             if not isinstance(seed, Tensor):
                 seed = np.asarray(seed, dtype=self.dtype)
             if seed.shape != self.shape:
@@ -263,13 +281,13 @@ class Tensor:
             finally:
                 _GRAD_LOCK.release()
             return
-        if type(g) is not np.ndarray or g.dtype != self.data.dtype:
-            g = np.asarray(g, dtype=self.data.dtype)
+        if type(g) is not np.ndarray or g.dtype != self._data.dtype:
+            g = np.asarray(g, dtype=self._data.dtype)
         if g.shape != self._data.shape:
             raise self._wrong_grad_shape(g.shape)
         _GRAD_LOCK.acquire()  # not `with`: half the cost, on every leaf of every backward
         try:
-            self.grad = Tensor._make(g if self.grad is None else self.grad.data + g, None, False)
+            self.grad = Tensor._make(g if self.grad is None else self.grad._data + g, None, False)
         finally:
             _GRAD_LOCK.release()
 
@@ -431,7 +449,7 @@ def _index(index):
 
 def _index_item(i):
     if isinstance(i, Tensor):
-        i = i.data
+        i = i._array()
     elif isinstance(i, list):
         i = np.asarray(i) if i else np.asarray(i, dtype=np.intp)
     if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":

@@ -43,7 +43,7 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
         if x.requires_grad:
             t = ops.identity(x)  # connected to the outer graph, with its own node to differentiate against
             return t, t.node, TENSOR
-        t = Tensor._make(x.data, None, True)
+        t = Tensor._make(x._array(), None, True)
         return t, t, TENSOR
     if isinstance(x, np.ndarray | np.generic) and not isinstance(x, np.bool_):
         if x.dtype.kind not in "iuf":
@@ -63,11 +63,11 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
 def _in_form(value: Any, form: str, like: Tensor) -> Any:
     """``value`` (array, Tensor or None meaning zero) in the form of the original argument."""
     if value is None:
-        value = np.zeros_like(like.data)
+        value = np.zeros_like(like._data)
     if isinstance(value, Tensor):
         if value.requires_grad or form == TENSOR:
             return value  # connected to an outer graph: keep it differentiable
-        value = value.data
+        value = value._data
     if form == TENSOR:
         return Tensor._make(np.asarray(value), None, False)
     value = np.asarray(value)
@@ -148,7 +148,7 @@ def _value_in_form(out: Tensor, trace: _Trace) -> Any:
     """f's value: a Tensor if an argument was one, else a float for a scalar and an ndarray otherwise."""
     if trace.any_tensor or (out.requires_grad and _nesting.depth > 0):
         return out
-    return float(out.data) if out.ndim == 0 else np.asarray(out.data)
+    return float(out._data) if out.ndim == 0 else np.asarray(out._data)
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -167,7 +167,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 f"grad needs a function with a scalar output, but it returned shape {out.shape}; "
                 "reduce it (e.g. .sum()) or use cr.jacobian"
             )
-        seed = np.ones_like(out.data)
+        seed = np.ones_like(out._data)
         grads = trace.pullback(out, seed)
         return _value_in_form(out.reshape(()) if out.ndim else out, trace), trace.in_forms(grads)
 
@@ -203,7 +203,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 
     def vjp_fn(cotangent: Any) -> tuple:
         if isinstance(cotangent, Tensor) and not trace.create_graph:
-            cotangent = cotangent.data
+            cotangent = cotangent._data
         if np.shape(cotangent) != out.shape:
             raise ShapeError(f"vjp: the cotangent has shape {np.shape(cotangent)}; expected the output's {out.shape}")
         if not isinstance(cotangent, Tensor):
@@ -227,7 +227,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         if np.shape(tangent) != t.shape:
             raise ShapeError(f"jvp: tangent {i} has shape {np.shape(tangent)}; expected its primal's shape {t.shape}")
         if isinstance(tangent, Tensor):
-            seeds[key] = tangent if trace.create_graph else tangent.data
+            seeds[key] = tangent if trace.create_graph else tangent._data
         else:
             seeds[key] = np.asarray(tangent, dtype=t.dtype)
             if trace.create_graph:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
+from ..versions import bump
 
 _generator = np.random.default_rng()
 
@@ -87,7 +88,9 @@ def _fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init functions fill a Tensor (or Parameter) in place, not {type(tensor).__name__}")
-    tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    target = tensor._array()
+    target[...] = values.astype(tensor.dtype, copy=False)
+    bump(target)  # a graph that saved the old values must not backpropagate through them now
     return tensor
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ChainruleError
 from ..tensor import Tensor
+from ..versions import bump
 
 
 class StateDictError(ChainruleError, ValueError):
@@ -286,7 +287,9 @@ class Module:
                 + f". The model's keys are: {', '.join(own) or '(none)'}. Was it saved from another architecture?"
             )
         for key, array in values.items():
-            own[key].data[...] = array
+            target = own[key]._array()
+            target[...] = array
+            bump(target)  # a graph that saved the old values must not backpropagate through them now
         return IncompatibleKeys(missing, unexpected)
 
     # -----------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DomainError
 from ..tensor import Tensor
+from ..versions import bump
 
 
 class Optimizer:
@@ -78,7 +79,7 @@ class Optimizer:
                 if set_to_none or p.grad is None:
                     p.grad = None
                 else:
-                    p.grad = Tensor(np.zeros_like(p.data))
+                    p.grad = Tensor(np.zeros_like(p._data))
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
@@ -86,14 +87,16 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad.data
-                if type(grad) is not np.ndarray or grad.dtype != p.data.dtype:
-                    grad = np.asarray(grad, dtype=p.data.dtype)
-                if grad.shape != p.data.shape:
+                param = p._array()
+                grad = p.grad._data
+                if type(grad) is not np.ndarray or grad.dtype != param.dtype:
+                    grad = np.asarray(grad, dtype=param.dtype)
+                if grad.shape != param.shape:
                     raise ValueError(
                         f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape {grad.shape}"
                     )
-                self.update(p.data, grad, self.state.setdefault(id(p), {}), group)
+                self.update(param, grad, self.state.setdefault(id(p), {}), group)
+                bump(param)  # a graph that saved the old values must not backpropagate through them now
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
