@@ -17,7 +17,7 @@ from .ops import (
     softplus, split, sqrt, squeeze, stack, std, subtract, sum, swapaxes, tan, tanh, transpose, unsqueeze, var,
     where,
 )
-from .graph import is_grad_enabled, keep_values, no_grad, set_grad_enabled
+from .engine import is_grad_enabled, keep_values, no_grad, set_grad_enabled
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
 from .extend import primitive

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .engine import no_grad
 from .errors import ChainruleError, DomainError, ExpressionError, MissingDependencyError, require
 from .explain.steps import explain, expression_math, fmt
-from .graph import no_grad
 from .symbolic import parser
 from .tensor import Tensor
 from .transforms import grad

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine import backward, set_grad_enabled
 from .errors import NoDerivativeError, ShapeError
-from .graph import backward, set_grad_enabled
 from .ops import apply, multiply
 from .ops import sum as total
 from .rules import numpy_math

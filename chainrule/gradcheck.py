@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine import backward, set_grad_enabled
 from .errors import GradcheckError
-from .graph import backward, set_grad_enabled
 from .tensor import Tensor
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .arguments import REDUCTIONS, class_labels, image, pair
+from .engine import Node, NotSaved, grad_mode, node_sequence, thread_mode
 from .errors import DomainError, ShapeError
-from .graph import Node, NotSaved, grad_mode, node_sequence, thread_mode
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .engine import backward
 from .extend import MissingDerivative
-from .graph import backward
 from .ops import apply
 from .rules.registry import ELEMENTWISE, Rule, all_rules, is_replaceable
 from .tensor import Tensor

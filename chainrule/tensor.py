@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine import TrackedArray
 from .errors import GraphError, ShapeError
-from .versions import TrackedArray
 
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
@@ -61,7 +61,7 @@ class Tensor:
     # _data: the values. A 0-d result of an op holds a NumPy scalar there (NumPy's scalar arithmetic is ten times
     # cheaper than on 0-d arrays); ``.data`` turns it into a 0-d array the first time it is read, so users always see
     # an array (and in-place changes to it stick). _view: the TrackedArray that ``.data`` handed out for _data, made
-    # on the first read (never by ops, which read _data); see chainrule.versions.
+    # on the first read (never by ops, which read _data); see chainrule.engine.versions.
     __slots__ = ("__weakref__", "_data", "_view", "grad", "node", "requires_grad")
     _math: Any = None  # the differentiable math namespace (chainrule.ops installs it): create_graph's rules use it
     __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy
@@ -99,7 +99,7 @@ class Tensor:
         """The values: a NumPy array (0-d for a scalar tensor), the tensor's own memory.
 
         Changing it in place after an op saved it for backward makes that backward raise GraphError (a version
-        counter, see ``chainrule.versions``); assigning ``t.data = new_array`` replaces the values instead.
+        counter, see ``chainrule.engine.versions``); assigning ``t.data = new_array`` replaces the values instead.
         """
         data = self._array()
         view = getattr(self, "_view", None)
@@ -237,7 +237,7 @@ class Tensor:
         A scalar needs no ``grad``; otherwise ``grad`` (the upstream gradient, of this tensor's shape) is required.
         ``create_graph=True`` records the backward pass too, so the gradients can be differentiated again.
         """
-        from .graph import backward
+        from .engine import backward
 
         if not self.requires_grad:
             raise GraphError(

@@ -28,8 +28,8 @@ import numpy as np
 
 from . import nn, optim
 from .data import DataLoader, load_digits, load_mnist, train_test_split
+from .engine import no_grad
 from .errors import ChainruleError, DomainError, ShapeError
-from .graph import no_grad
 from .io import load, save
 from .nn import functional as F
 from .tensor import Tensor

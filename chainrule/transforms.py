@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .engine import backward, forward_tangents, is_grad_enabled, set_grad_enabled
 from .errors import ShapeError
-from .graph import backward, forward_tangents, is_grad_enabled, set_grad_enabled
 from .rules import numpy_math
 from .tensor import Tensor
 
@@ -280,8 +280,8 @@ _BATCH_ELEMENTS = 1 << 22
 
 def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
     """The Jacobian of each input as (out.size, input.size), from batched backward passes (one per chunk)."""
-    from . import batching
-    from .batching import Batched
+    from .engine import batching
+    from .engine.batching import Batched
 
     width = max(sum(t.size for t in trace.inputs), 1)
     chunk = max(1, min(out.size, _BATCH_ELEMENTS // width))

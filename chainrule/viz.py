@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine import Node, NotSaved, backward, reachable_nodes
 from .errors import GraphError, MissingDependencyError
-from .graph import Node, NotSaved, backward, reachable_nodes
 from .tensor import Tensor
 
 FORMATS = ("dot", "mermaid", "svg")

@@ -20,6 +20,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "chainrule"))
 # Graphs keep large arrays that their rules do not read only as shapes (graph.NotSaved); the tests use small arrays,
 # so by default every unread array of any size becomes a NotSaved here: a rule that claims not to read a value but
 # does fails loudly in every test. CHAINRULE_KEEP_BELOW=4096 tests with the library's own threshold.
-from chainrule.graph import grad_mode  # noqa: E402
+from chainrule.engine import grad_mode  # noqa: E402
 
 grad_mode.keep_below = float(os.environ.get("CHAINRULE_KEEP_BELOW", "0"))

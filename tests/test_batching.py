@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.graph import backward
+from chainrule.engine import backward
 from chainrule.ops import apply
 from chainrule.rulecheck import _sample_inputs
 from chainrule.rules.registry import all_rules

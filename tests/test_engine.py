@@ -210,7 +210,7 @@ def test_graph_is_freed_by_reference_counting_alone():
     try:
         x = cr.tensor(np.ones(5), requires_grad=True)
         h = x * 2.0
-        saved = weakref.ref(h.data.base)  # .data is a view (chainrule.versions) of the array the graph keeps
+        saved = weakref.ref(h.data.base)  # .data is a view (chainrule.engine.versions) of the array the graph keeps
         y = cr.sin(h).sum()
         del h
         assert saved() is not None  # the graph of y holds h's value

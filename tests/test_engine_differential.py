@@ -1,9 +1,10 @@
 """The fast backward loop against the plain one: random graphs of random rules must give bit-identical gradients.
 
-``graph._backward_arrays`` inlines the chain rule for elementwise rules, skips the heap along chains and reuses
-memory that only it holds; ``graph.backward_pass`` applies ``chain_rule`` node by node and nothing else. Hypothesis
-builds graphs with shapes that broadcast, parameters that broadcast (clip's bounds, where's condition), repeated
-inputs (x * x, a value feeding many places) and arrays large enough (4096 elements) for the memory reuse to run.
+``engine.reverse._backward_arrays`` inlines the chain rule for elementwise rules, skips the heap along chains and
+reuses memory that only it holds; ``engine.reverse.backward_pass`` applies ``chain_rule`` node by node and nothing
+else. Hypothesis builds graphs with shapes that broadcast, parameters that broadcast (clip's bounds, where's
+condition), repeated inputs (x * x, a value feeding many places) and arrays large enough (4096 elements) for the
+memory reuse to run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import graph
+from chainrule.engine import reverse
 
 SMALL = ((), (3,), (2, 1), (2, 3), (1, 3))
 LARGE = ((64, 64), (64, 1), (1, 64), (64,), ())  # 4096 elements: the in-place paths of the fast loop run
@@ -81,8 +82,8 @@ def gradients(program, fast: bool):
         return None
     seed = np.ones_like(root.data)
     with np.errstate(all="ignore"):
-        first = graph.backward([root], [seed], targets=leaves, retain_graph=True, accumulate=False, fast=fast)
-        again = graph.backward([root], [seed], targets=leaves, retain_graph=True, accumulate=False, fast=not fast)
+        first = reverse.backward([root], [seed], targets=leaves, retain_graph=True, accumulate=False, fast=fast)
+        again = reverse.backward([root], [seed], targets=leaves, retain_graph=True, accumulate=False, fast=not fast)
         root.backward()  # the user's path, into .grad
     return first, again, [leaf.grad for leaf in leaves]
 
@@ -125,8 +126,8 @@ def test_differential_test_can_fail(monkeypatch):
     """A planted fault in the fast loop's inlined elementwise rule (upstream dropped) is caught."""
     program = ([(3,)], [("sin", 0, 0, ())], [1], 0)
     check(program)
-    original = graph._times_upstream
-    monkeypatch.setattr(graph, "_times_upstream", lambda g, local, parent: original(g, local, parent) * 1.0000001)
+    original = reverse._times_upstream
+    monkeypatch.setattr(reverse, "_times_upstream", lambda g, local, parent: original(g, local, parent) * 1.0000001)
     leaves_shapes = [(64, 64)]
     with pytest.raises(AssertionError):
         check((leaves_shapes, [("sin", 0, 0, ())], [1], 0))
@@ -139,15 +140,15 @@ def test_reuse_is_on_for_the_interpreters_the_suite_proves():
     import sys
 
     expected = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
-    assert graph._REUSE is expected
-    assert graph._refcounts_as_counted() is expected
+    assert reverse._REUSE is expected
+    assert reverse._refcounts_as_counted() is expected
 
 
 def test_without_reuse_the_fast_loop_gives_the_same_gradients(monkeypatch):
     program = ([(64, 64), (64,)], [("mul", 0, 0, ()), ("exp", 2, 2, ()), ("add", 3, 1, ()), ("sin", 4, 4, ())],
                [4, 5], 7)
     with_reuse = gradients(program, fast=True)
-    monkeypatch.setattr(graph, "_REUSE", False)
+    monkeypatch.setattr(reverse, "_REUSE", False)
     without = gradients(program, fast=True)
     for a, b in zip(with_reuse[0], without[0], strict=True):
         assert_identical(a, b)
@@ -158,5 +159,5 @@ def test_the_refcount_probe_notices_counts_that_differ(monkeypatch):
     import sys
 
     real = sys.getrefcount
-    monkeypatch.setattr(graph.sys, "getrefcount", lambda x: real(x) - 2)  # the lambda holds one more itself
-    assert graph._refcounts_as_counted() is False
+    monkeypatch.setattr(reverse.sys, "getrefcount", lambda x: real(x) - 2)  # the lambda holds one more itself
+    assert reverse._refcounts_as_counted() is False

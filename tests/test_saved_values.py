@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.engine import NotSaved, grad_mode, reachable_nodes
 from chainrule.errors import GraphError
-from chainrule.graph import NotSaved, grad_mode, reachable_nodes
 from chainrule.rules.registry import ELEMENTWISE, GENERAL, LINEAR, ONE, Rule, lookup
 
 ROOT = Path(__file__).resolve().parents[1]

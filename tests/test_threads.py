@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.graph import NotSaved, grad_mode, reachable_nodes
+from chainrule.engine import NotSaved, grad_mode, reachable_nodes
 
 TIMEOUT = 10.0  # seconds; a thread that waits longer means the test is broken, not slow
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import nn, optim, versions
+from chainrule import nn, optim
+from chainrule.engine import versions
 
 # Ways to change an array in place, each given the array that .data (or a view of it) handed out.
 WRITES = {

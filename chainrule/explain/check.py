@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import backward, no_grad
 from ..errors import DomainError, ExpressionError
-from ..graph import backward, no_grad
 from ..symbolic import parser
 from ..tensor import Tensor
 from .steps import expression_math, fmt

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..engine import Node, backward, keep_values, local_derivative, reachable_nodes, unbroadcast
 from ..errors import DomainError, ExpressionError
-from ..graph import Node, backward, keep_values, local_derivative, reachable_nodes, unbroadcast
 from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, MINUS_ONE, ONE, Rule
 from ..symbolic import parser

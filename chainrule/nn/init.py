@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
+from ..engine import bump
 from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
-from ..versions import bump
 
 _generator = np.random.default_rng()
 

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..engine import bump
 from ..errors import ChainruleError
 from ..tensor import Tensor
-from ..versions import bump
 
 
 class StateDictError(ChainruleError, ValueError):

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import bump
 from ..errors import DomainError
 from ..tensor import Tensor
-from ..versions import bump
 
 
 class Optimizer:

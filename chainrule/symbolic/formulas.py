@@ -21,9 +21,9 @@ import math
 from collections.abc import Callable
 from fractions import Fraction
 
+from ..engine import RuleApplication, tangent_rule
+from ..engine import local_derivative as engine_local_derivative
 from ..errors import ExpressionError, require
-from ..graph import RuleApplication, tangent_rule
-from ..graph import local_derivative as engine_local_derivative
 from ..rules import elementwise as _elementwise  # noqa: F401 - registers the table this module reads
 from ..rules.registry import ELEMENTWISE, Rule, lookup
 from . import budget, parser

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GraphError
-from .rules.registry import ELEMENTWISE, _Marker, _parameters_read
+from ..errors import GraphError
+from ..rules.registry import ELEMENTWISE, _Marker, _parameters_read
 
 # The timeline: graph nodes take their sequence numbers from it, and each write takes its time from it.
 node_sequence = itertools.count()

@@ -13,7 +13,7 @@ import builtins
 
 import numpy as np
 
-from .rules import numpy_math
+from ..rules import numpy_math
 
 
 class Batched:
