@@ -31,7 +31,7 @@ __version__ = "0.1.0"
 
 # Loaded on first use, so `import chainrule` costs NumPy and the engine only (PEP 562).
 _LAZY = {
-    "draw": ("chainrule.viz", "draw"),
+    "draw": ("chainrule.explain.draw", "draw"),
     "save": ("chainrule.io", "save"),
     "load": ("chainrule.io", "load"),
     "nn": ("chainrule.nn", None),

@@ -9,8 +9,8 @@ import stat
 import pytest
 
 import chainrule as cr
-from chainrule import viz
 from chainrule.errors import GraphError, MissingDependencyError
+from chainrule.explain import draw as viz
 
 
 def _graph():

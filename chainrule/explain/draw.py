@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, NotSaved, backward, reachable_nodes
-from .errors import GraphError, MissingDependencyError
-from .tensor import Tensor
+from ..engine import Node, NotSaved, backward, reachable_nodes
+from ..errors import GraphError, MissingDependencyError
+from ..tensor import Tensor
 
 FORMATS = ("dot", "mermaid", "svg")
 
@@ -50,7 +50,7 @@ def _drawing(text: str, format: str) -> Drawing:
 
 
 def _value(v: Any) -> str:
-    from .explain.steps import fmt
+    from .steps import fmt
 
     if type(v) is NotSaved:
         return f"array{tuple(v.shape)} (not saved)"
@@ -177,7 +177,7 @@ def draw(obj: Any, format: str = "dot", *, names: Mapping[str, Tensor] | None = 
     """
     if format not in FORMATS:
         raise ValueError(f"draw: format must be one of {', '.join(FORMATS)}, not {format!r}")
-    from .explain.render import Explanation
+    from .render import Explanation
 
     if isinstance(obj, Explanation):
         root, names = obj.root, {**obj.leaves, **(names or {})}
