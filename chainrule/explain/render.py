@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..rules.registry import find
 from .steps import Accumulation, BackwardStep, ForwardStep, Step, fmt
 
 
@@ -49,11 +50,12 @@ def _tex_operand(text: str) -> str:
     return text if re.fullmatch(r"-?[\d.]+(e[+-]?\d+)?|inf|nan", text) else tex_name(text)
 
 
-_TEX_FUNCTIONS = {
-    "sigmoid": r"\sigma", "log": r"\ln", "log2": r"\log_2", "log10": r"\log_{10}", "abs": r"\operatorname{abs}",
-    **{f: "\\" + f for f in ("exp", "sin", "cos", "tan", "csc", "sec", "cot", "arcsin", "arccos", "arctan", "sinh",
-                              "cosh", "tanh")},
-}
+def _tex_function(op: str) -> str:
+    """A function's name in TeX: the rule entry's ``tex_name`` (\\sin, \\sigma, \\log_2), else \\operatorname{op}."""
+    rule = find(op)
+    return rule.tex_name if rule is not None and rule.tex_name else rf"\operatorname{{{op}}}"
+
+
 _TEX_OPS = {"add": "+", "subtract": "-", "multiply": r"\cdot", "divide": "/", "power": "^"}
 
 
@@ -71,7 +73,7 @@ def _tex_step(step: ForwardStep) -> str:
         return rf"\sqrt{{{ins[0]}}}"
     if step.op == "logb":
         return rf"\log_{{{ins[1]}}}\left({ins[0]}\right)"
-    name = _TEX_FUNCTIONS.get(step.op, rf"\operatorname{{{step.op}}}")
+    name = _tex_function(step.op)
     return rf"{name}\left({', '.join(ins)}\right)"
 
 
