@@ -99,6 +99,8 @@ def _operator_forms(rule: Rule) -> tuple[str, str]:
     a, b = rule.args
     text = f"{a} {rule.operator} {b}" if rule.operator in "+-" else f"{a}{rule.operator}{b}"
     return pretty(text), rule.display
+
+
 _TOKEN = re.compile(r"\s+|\*\*|[A-Za-z_][A-Za-z_0-9]*|\d+(?:\.\d*)?|.")
 
 
