@@ -8,15 +8,15 @@
 0.393224
 """
 
-from .tensor import Tensor, arange, eye, full, ones, rand, randn, tensor, zeros  # noqa: I001 - tensor first
+from typing import TYPE_CHECKING  # noqa: I001 - tensor first, then ops
+
+from .tensor import Tensor, arange, eye, full, ones, rand, randn, tensor, zeros
+from . import ops as _ops
 from .ops import (
-    abs, absolute, acos, add, arccos, arcsin, arctan, asin, astype, atan, broadcast_to, clip, concatenate, cos,
-    cosh, cot, csc, divide, equal, exp, expand_dims, expm1, flatten, greater, greater_equal, leaky_relu, less,
-    less_equal, log, log1p, log2, log10, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum,
-    multiply, negative, not_equal, pow, power, prod, relu, reshape, sec, sigmoid, sign, sin, sinh, softmax,
-    softplus, split, sqrt, squeeze, stack, std, subtract, sum, swapaxes, tan, tanh, transpose, unsqueeze, var,
-    where,
+    astype, broadcast_to, concatenate, expand_dims, flatten, log_softmax, logsumexp, matmul, max, mean, min, prod,
+    reshape, softmax, split, squeeze, stack, std, sum, swapaxes, transpose, unsqueeze, var,
 )
+from .rules.registry import on_register as _on_register
 from .engine import is_grad_enabled, keep_values, no_grad, set_grad_enabled
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
@@ -40,7 +40,41 @@ _LAZY = {
     "symbolic": ("chainrule.symbolic", None),
 }
 
-__all__ = [name for name in dir() if not name.startswith("_")] + list(_LAZY)
+__all__ = [name for name in dir() if not name.startswith("_") and name != "TYPE_CHECKING"] + list(_LAZY)
+
+
+def _export(rule, registered: bool) -> None:
+    """``cr.<name>`` (and its aliases) for each entry of the rule table marked ``public``: chainrule.ops's function."""
+    if not rule.public:
+        return
+    names = (rule.name, *rule.aliases)
+    if not registered:
+        for name in names:
+            if _EXPORTED.pop(name, None) is not None:
+                del globals()[name]
+                __all__.remove(name)
+        return
+    taken = [name for name in names if name in globals() or name in _LAZY]
+    if taken:  # never replace a name of the API written here (grad, tensor, nn...)
+        raise ValueError(f"rule '{rule.name}': chainrule already has a name {taken[0]!r}; choose another")
+    for name in names:
+        _EXPORTED[name] = rule
+        globals()[name] = getattr(_ops, name)
+        __all__.append(name)
+
+
+_EXPORTED: dict = {}  # name -> the rule it was made from
+
+
+_on_register(_export)  # the elementwise functions: exp, sin, asin, add, maximum, log, clip, where...
+
+if TYPE_CHECKING:  # for static readers (IDEs, type checkers); at run time these names come from _export above
+    from .ops import (  # noqa: I001 - the names as _export makes them
+        abs, absolute, acos, add, arccos, arcsin, arctan, asin, atan, clip, cos, cosh, cot, csc, divide, equal, exp,
+        expm1, greater, greater_equal, leaky_relu, less, less_equal, log, log1p, log2, log10, maximum, minimum,
+        multiply, negative, not_equal, pow, power, relu, sec, sigmoid, sign, sin, sinh, softplus, sqrt, subtract,
+        tan, tanh, where,
+    )
 
 
 def __getattr__(name: str):

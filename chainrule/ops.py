@@ -24,7 +24,7 @@ from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
 from .rules import numpy_math
-from .rules.registry import Rule, lookup
+from .rules.registry import ELEMENTWISE, Rule, lookup, on_register
 from .tensor import Tensor, as_tensor
 
 _EMPTY: dict = {}
@@ -218,66 +218,49 @@ def _operand(x: Any, name: str, op: str) -> Any:
     )
 
 
-def _unary(name: str):
-    rule = lookup(name)
-    function = _OPS[name] = unary_op(rule)
-    function.__doc__ = f"Elementwise {name}: d/dx = {rule.text[0]} (rule ``{rule.tex[0]}``)."
+def _unary(rule: Rule):
+    function = _OPS[rule.name] = unary_op(rule)
+    function.__doc__ = f"Elementwise {rule.name}: d/dx = {rule.text[0]} (rule ``{rule.tex[0]}``)."
     return function
 
 
-def _binary(name: str):
-    rule = lookup(name)
-    function = _OPS[name] = binary_op(rule)
-    function.__doc__ = f"Elementwise {name} with NumPy broadcasting: ∂/∂a = {rule.text[0]}, ∂/∂b = {rule.text[1]}."
+def _binary(rule: Rule):
+    function = _OPS[rule.name] = binary_op(rule)
+    function.__doc__ = (f"Elementwise {rule.name} with NumPy broadcasting: ∂/∂a = {rule.text[0]}, "
+                        f"∂/∂b = {rule.text[1]}.")
     return function
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Elementwise functions, generated from the rule table.
+# Elementwise functions, generated from the rule table: ``exp``, ``sin``, ``arcsin`` and its alias ``asin``, ``add``,
+# ``maximum``... one per elementwise rule of one or two inputs (rules use them as ``m.step`` and so on; the entries
+# marked ``public`` are also ``cr.<name>``). Functions with parameters (log's base, leaky_relu's slope, clip's
+# bounds) are written below under the rule's name and replace the generated one.
 # ---------------------------------------------------------------------------------------------------------------
-exp = _unary("exp")
-log2 = _unary("log2")
-log10 = _unary("log10")
-log1p = _unary("log1p")
-expm1 = _unary("expm1")
-sqrt = _unary("sqrt")
-sin = _unary("sin")
-cos = _unary("cos")
-tan = _unary("tan")
-csc = _unary("csc")
-sec = _unary("sec")
-cot = _unary("cot")
-arcsin = asin = _unary("arcsin")
-arccos = acos = _unary("arccos")
-arctan = atan = _unary("arctan")
-sinh = _unary("sinh")
-cosh = _unary("cosh")
-tanh = _unary("tanh")
-sigmoid = _unary("sigmoid")
-softplus = _unary("softplus")
-relu = _unary("relu")
-abs = absolute = _unary("abs")
-sign = _unary("sign")
-step = _unary("step")
-logical_not = _unary("logical_not")
-negative = _unary("negative")
+def _publish(rule: Rule, registered: bool) -> None:
+    if rule.kind != ELEMENTWISE or rule.arity not in (1, 2):
+        return
+    names = (rule.name, *rule.aliases)
+    namespace = globals()
+    if not registered:
+        function = _OPS.pop(rule.name, None)
+        for name in names:
+            if function is not None and namespace.get(name) is function:
+                del namespace[name]
+        return
+    taken = [name for name in names if name in namespace]
+    if taken:  # a helper of this module, never replaced by a rule
+        raise ValueError(f"rule '{rule.name}': the name {taken[0]!r} is taken in chainrule.ops; choose another")
+    function = _unary(rule) if rule.arity == 1 else _binary(rule)
+    for name in names:
+        namespace[name] = function
 
-add = _binary("add")
-subtract = _binary("subtract")
-multiply = _binary("multiply")
-divide = _binary("divide")
-power = _binary("power")
-maximum = _binary("maximum")
-minimum = _binary("minimum")
-less = _binary("less")
-less_equal = _binary("less_equal")
-greater = _binary("greater")
-greater_equal = _binary("greater_equal")
-equal = _binary("equal")
-not_equal = _binary("not_equal")
+
+on_register(_publish)
 
 _LOG = lookup("log")
 _LOGB = lookup("logb")
+_POWER = lookup("power")
 
 
 def log(x, base=None):
@@ -293,7 +276,7 @@ def log(x, base=None):
 
 def pow(a, b):
     """``a ** b`` with gradients for base and exponent: ∂/∂a = b a^(b−1), ∂/∂b = a^b ln a."""
-    return power(a, b)
+    return apply_binary(_POWER, a, b)
 
 
 def leaky_relu(x, slope: float = 0.01):

@@ -15,6 +15,7 @@ import numpy as np
 
 from .engine import TrackedArray
 from .errors import GraphError, ShapeError
+from .rules.registry import on_register
 
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
@@ -415,29 +416,29 @@ class Tensor:
     def matmul(self, other):
         return ops.matmul(self, other)
 
-    def abs(self):
-        return ops.abs(self)
 
-    def clip(self, min=None, max=None):
-        return ops.clip(self, min, max)
+def _elementwise_method(rule, registered: bool) -> None:
+    """``t.<name>()`` for each entry of the rule table marked ``method`` (``t.exp()``, ``t.asin()``, ``t.clip(lo)``).
 
-    def log(self, base=None):
-        return ops.log(self, base)
+    The method is the function of chainrule.ops itself, so ``t.exp()`` is ``cr.exp(t)``: one call.
+    """
+    if not rule.method:
+        return
+    names = (rule.name, *rule.aliases)
+    if not registered:
+        for name in names:
+            if _METHODS.pop(name, None) is not None:
+                delattr(Tensor, name)
+        return
+    taken = [name for name in names if hasattr(Tensor, name)]
+    if taken:  # never replace a method or attribute written in the class
+        raise ValueError(f"rule '{rule.name}': Tensor already has an attribute {taken[0]!r}; choose another name")
+    for name in names:
+        _METHODS[name] = rule
+        setattr(Tensor, name, getattr(ops, name))
 
-    def pow(self, exponent):
-        return ops.power(self, exponent)
 
-
-def _add_elementwise_methods() -> None:
-    for name in ("exp", "log2", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "csc", "sec", "cot",
-                 "arcsin", "arccos", "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
-                 "softplus", "relu", "sign"):
-        setattr(Tensor, name, getattr(ops, name))  # the function itself: t.exp() is cr.exp(t), one call
-
-    def leaky_relu(self, slope=0.01):
-        return ops.leaky_relu(self, slope)
-
-    Tensor.leaky_relu = leaky_relu
+_METHODS: dict[str, object] = {}  # method name -> the rule it was made from
 
 
 def _index(index):
@@ -548,4 +549,4 @@ from . import ops  # noqa: E402 - ops needs the Tensor class defined above
 Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.subtract, ops.multiply
 Tensor.__truediv__, Tensor.__pow__, Tensor.__neg__ = ops.divide, ops.power, ops.negative
 
-_add_elementwise_methods()
+on_register(_elementwise_method)

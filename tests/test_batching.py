@@ -1,6 +1,9 @@
-"""Batched backward (all Jacobian rows in one pass) against one backward pass per row, for every rule sample."""
+"""Batched backward (all Jacobian rows in one pass) against one backward pass per row and central differences, for
+every rule sample; and the ``batchable`` flag checked both ways."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ import chainrule as cr
 from chainrule.engine import backward
 from chainrule.ops import apply
 from chainrule.rulecheck import _sample_inputs
-from chainrule.rules.registry import all_rules
+from chainrule.rules.registry import ELEMENTWISE, all_rules
 from chainrule.tensor import Tensor
 
 CASES = [(rule, k) for rule in all_rules() if rule.order > 0 for k in range(len(rule.samples))]
@@ -29,23 +32,78 @@ def _rowwise_jacobians(rule, inputs, params):
     return out, jacobians
 
 
-@pytest.mark.parametrize(("rule", "k"), CASES, ids=[f"{r.name}-{k}" for r, k in CASES])
-def test_batched_jacobian_equals_rowwise(rule, k):
-    sample = rule.samples[k]
-    rng = np.random.default_rng(k)
-    inputs = _sample_inputs(rule, sample, rng)
-    differentiable = [i for i, x in enumerate(inputs) if x.dtype.kind == "f" and rule.differentiable(i)]
-    out, expected = _rowwise_jacobians(rule, inputs, sample.params)
+def _jacobians(rule, inputs, params, differentiable):
+    """cr.jacobian of the rule applied to ``inputs`` (one batched backward pass), per differentiable input."""
 
     def f(*xs):
         args = list(inputs)
         for i, x in zip(differentiable, xs, strict=True):
             args[i] = x
-        return apply(rule, args, sample.params)
+        return apply(rule, args, params)
 
     got = cr.jacobian(f, argnums=tuple(range(len(differentiable))))(*[inputs[i] for i in differentiable])
+    return [np.reshape(g, (np.size(g) // inputs[i].size, inputs[i].size)) for g, i in zip(got, differentiable,
+                                                                                          strict=True)]
+
+
+def _central_differences(rule, inputs, params, i, eps=1e-6):
+    """The Jacobian with respect to input ``i`` from the rule's NumPy forward alone, one element at a time."""
+    columns = []
+    for e in range(inputs[i].size):
+        step = np.zeros(inputs[i].size)
+        step[e] = eps
+        plus, minus = list(inputs), list(inputs)
+        plus[i] = inputs[i] + step.reshape(inputs[i].shape)
+        minus[i] = inputs[i] - step.reshape(inputs[i].shape)
+        columns.append(np.ravel(rule.forward(*plus, **params) - rule.forward(*minus, **params)) / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+def _sample(rule, k):
+    sample = rule.samples[k]
+    inputs = _sample_inputs(rule, sample, np.random.default_rng(k))
+    differentiable = [i for i, x in enumerate(inputs) if x.dtype.kind == "f" and rule.differentiable(i)]
+    return sample, inputs, differentiable
+
+
+@pytest.mark.parametrize(("rule", "k"), CASES, ids=[f"{r.name}-{k}" for r, k in CASES])
+def test_batched_jacobian_equals_rowwise(rule, k):
+    # Row by row, and by central differences of the NumPy forward (independent of every backward pass): the
+    # rows of a rule that is not batchable travel one at a time, and central differences still check them.
+    sample, inputs, differentiable = _sample(rule, k)
+    _, expected = _rowwise_jacobians(rule, inputs, sample.params)
+    got = _jacobians(rule, inputs, sample.params, differentiable)
     for j, i in enumerate(differentiable):
-        np.testing.assert_allclose(np.reshape(got[j], (out.size, -1)), expected[i], rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(got[j], expected[i], rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(got[j], _central_differences(rule, inputs, sample.params, i),
+                                   rtol=1e-6, atol=1e-8)
+
+
+ARRAY_RULES = [rule for rule in all_rules() if rule.order > 0 and rule.kind != ELEMENTWISE]
+
+
+@pytest.mark.parametrize("rule", ARRAY_RULES, ids=[r.name for r in ARRAY_RULES])
+def test_batchable_is_marked_exactly_when_the_vjps_take_a_batch(rule):
+    """A rule marked batchable gives the row-by-row Jacobian on every sample when its vjps see all rows at once; a
+    rule not marked fails or differs on some sample when forced to (else mark it: jacobian would be faster)."""
+    forced = dataclasses.replace(rule, batchable=True)
+    failures = []
+    for k in range(len(rule.samples)):
+        sample, inputs, differentiable = _sample(rule, k)
+        _, expected = _rowwise_jacobians(rule, inputs, sample.params)
+        try:
+            with np.errstate(all="ignore"):
+                got = _jacobians(forced, inputs, sample.params, differentiable)
+        except Exception as exc:  # any failure of the vjps on a batch is the answer sought
+            failures.append(f"sample {k}: {type(exc).__name__}: {exc}")
+            continue
+        for j, i in enumerate(differentiable):
+            if got[j].shape != expected[i].shape or not np.allclose(got[j], expected[i], rtol=1e-13, atol=1e-14):
+                failures.append(f"sample {k}: input {i} differs from the row-by-row Jacobian")
+    if rule.batchable:
+        assert not failures, f"'{rule.name}' is marked batchable, but on a batch: {failures}"
+    else:
+        assert failures, f"'{rule.name}' is not marked batchable, but its vjps work on a batch: mark it batchable"
 
 
 def test_batched_matches_torch_hessian():

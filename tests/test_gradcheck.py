@@ -79,7 +79,7 @@ def bad_sin():
     try:
         yield rule
     finally:
-        registry._TABLE.pop(BAD_NAME, None)
+        registry.unregister(BAD_NAME)
     assert BAD_NAME not in {r.name for r in registry.all_rules()}
 
 
@@ -145,4 +145,4 @@ def test_gradcheck_catches_a_wrong_vjp_in_a_general_rule():
         with pytest.raises(cr.GradcheckError, match=r"input 0 at element \(0,\)"):
             cr.gradcheck(lambda t: cr.ops.apply(rule, (t,)), np.array([1.0, 2.0, 3.0, 4.0]))
     finally:
-        registry._TABLE.pop(name, None)
+        registry.unregister(name)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..rules.registry import find
 from .steps import Accumulation, BackwardStep, ForwardStep, Step, fmt
 
 
@@ -49,11 +50,15 @@ def _tex_operand(text: str) -> str:
     return text if re.fullmatch(r"-?[\d.]+(e[+-]?\d+)?|inf|nan", text) else tex_name(text)
 
 
-_TEX_FUNCTIONS = {
-    "sigmoid": r"\sigma", "log": r"\ln", "log2": r"\log_2", "log10": r"\log_{10}", "abs": r"\operatorname{abs}",
-    **{f: "\\" + f for f in ("exp", "sin", "cos", "tan", "csc", "sec", "cot", "arcsin", "arccos", "arctan", "sinh",
-                              "cosh", "tanh")},
-}
+def _tex_function(op: str) -> str:
+    """A function's name in TeX: the rule entry's ``tex_name`` (\\sin, \\sigma, \\log_2), else \\operatorname{op}."""
+    rule = find(op)
+    if rule is not None and rule.tex_name:
+        return rule.tex_name
+    escaped = op.replace("_", r"\_")  # a user's primitive may be called my_op
+    return rf"\operatorname{{{escaped}}}"
+
+
 _TEX_OPS = {"add": "+", "subtract": "-", "multiply": r"\cdot", "divide": "/", "power": "^"}
 
 
@@ -71,8 +76,7 @@ def _tex_step(step: ForwardStep) -> str:
         return rf"\sqrt{{{ins[0]}}}"
     if step.op == "logb":
         return rf"\log_{{{ins[1]}}}\left({ins[0]}\right)"
-    escaped = step.op.replace("_", r"\_")  # a user's primitive may be called my_op
-    name = _TEX_FUNCTIONS.get(step.op, rf"\operatorname{{{escaped}}}")
+    name = _tex_function(step.op)
     return rf"{name}\left({', '.join(ins)}\right)"
 
 

@@ -25,7 +25,7 @@ from .. import ops
 from ..engine import Node, backward, keep_values, local_derivative, reachable_nodes, unbroadcast
 from ..errors import DomainError, ExpressionError
 from ..rules import numpy_math
-from ..rules.registry import ELEMENTWISE, MINUS_ONE, ONE, Rule
+from ..rules.registry import ELEMENTWISE, MINUS_ONE, ONE, Rule, all_rules, find
 from ..symbolic import parser
 from ..tensor import Tensor
 
@@ -80,13 +80,27 @@ Step = ForwardStep | BackwardStep | Accumulation
 # ---------------------------------------------------------------------------------------------------------------
 # Rules written for people: σ'(u) = σ(u)(1−σ(u)).
 # ---------------------------------------------------------------------------------------------------------------
-_FUNCTION_SYMBOLS = {"sigmoid": "σ", "sqrt": "√", "log": "ln"}  # on the right of a rule
-_RULE_NAMES = {"sigmoid": "σ", "log": "ln"}  # on the left: σ'(u)
 _SUPERSCRIPTS = {"2": "²", "3": "³"}
-_OPERATOR_FORMS = {
-    "add": ("a + b", "a + b"), "subtract": ("a − b", "a - b"), "multiply": ("a·b", r"a \cdot b"),
-    "divide": ("a/b", r"\frac{a}{b}"), "power": ("a^b", "a^{b}"),
-}
+
+
+def _function_symbol(name: str) -> str:
+    """How a rule's text writes the function ``name``: the entry's ``symbol`` (σ, ln, √), else its name."""
+    rule = find(name)
+    return rule.symbol if rule is not None and rule.symbol else name
+
+
+def _rule_name(rule: Rule) -> str:
+    """The function's name on the left of its rule, σ'(u): its symbol when that is a name (σ, ln, not √)."""
+    return rule.symbol if rule.symbol.isalpha() else rule.name
+
+
+def _operator_forms(rule: Rule) -> tuple[str, str]:
+    """An operator's function as (Unicode text, TeX): ("a − b", "a - b"); the TeX is the entry's display."""
+    a, b = rule.args
+    text = f"{a} {rule.operator} {b}" if rule.operator in "+-" else f"{a}{rule.operator}{b}"
+    return pretty(text), rule.display
+
+
 _TOKEN = re.compile(r"\s+|\*\*|[A-Za-z_][A-Za-z_0-9]*|\d+(?:\.\d*)?|.")
 
 
@@ -110,7 +124,7 @@ def pretty(text: str, rename: Mapping[str, str] | None = None) -> str:
         skip_space = False
         binary = bool(previous) and (previous[-1].isalnum() or previous in (")", "²", "³"))
         if tok[0].isalpha() or tok[0] == "_":
-            piece = rename.get(tok, _FUNCTION_SYMBOLS.get(tok, tok) if nxt == "(" else tok)
+            piece = rename.get(tok, _function_symbol(tok) if nxt == "(" else tok)
         elif tok == "**":
             following = tokens[k + 1] if k + 1 < len(tokens) else ""
             after = tokens[k + 2] if k + 2 < len(tokens) else ""
@@ -162,15 +176,15 @@ def rule_forms(rule: Rule, i: int) -> tuple[str, str]:
     text_rhs = pretty(rule.text[i], rename)
     tex_arg = arg if len(arg) == 1 else rf"\text{{{arg}}}"
     if rule.arity == 1:
-        symbol = _RULE_NAMES.get(rule.name, rule.name)
-        if rule.name == "negative":
+        symbol = _rule_name(rule)
+        if rule.operator == "-":  # negative
             return f"d(−u)/du = {text_rhs}", rf"\frac{{d}}{{du}}\left(-u\right) = {tex_rhs}"
         return f"{symbol}'(u) = {text_rhs}", rf"\frac{{d}}{{du}} {display} = {tex_rhs}"
-    if rule.name in _OPERATOR_FORMS:
-        text_f, tex_f = _OPERATOR_FORMS[rule.name]
+    if rule.operator:
+        text_f, tex_f = _operator_forms(rule)
         left = f"∂({text_f})/∂{arg}"
         return f"{left} = {text_rhs}", rf"\frac{{\partial}}{{\partial {tex_arg}}}\left({tex_f}\right) = {tex_rhs}"
-    call = "log(x, a)" if rule.name == "logb" else f"{rule.name}({', '.join(rule.args)})"
+    call = f"{rule.written_as or rule.name}({', '.join(rule.args)})"  # logb is written log(x, a)
     left = f"∂{call}/∂{arg}"
     return f"{left} = {text_rhs}", rf"\frac{{\partial}}{{\partial {tex_arg}}} {display} = {tex_rhs}"
 
@@ -268,7 +282,7 @@ def _ordered(names: tuple[str, ...], point: Mapping[str, Any]) -> tuple[str, ...
 # ---------------------------------------------------------------------------------------------------------------
 # The graph as a parser tree (for functions of Tensors, so their formulas come from the same rule table).
 # ---------------------------------------------------------------------------------------------------------------
-_TREE_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+_TREE_OPERATORS = {rule.name: rule.operator for rule in all_rules() if rule.operator and rule.arity == 2}
 
 
 def graph_to_tree(root: Tensor, names: Mapping[int, str]) -> parser.Expr | None:
@@ -295,12 +309,10 @@ def graph_to_tree(root: Tensor, names: Mapping[int, str]) -> parser.Expr | None:
             return None
         if rule.name in _TREE_OPERATORS:
             tree = parser.Binary(_TREE_OPERATORS[rule.name], args[0], args[1])
-        elif rule.name == "negative":
+        elif rule.operator == "-" and rule.arity == 1:  # negative
             tree = parser.Negate(args[0])
-        elif rule.name == "logb":
-            tree = parser.Call("log", tuple(args))
-        elif rule.name in parser.DEFAULT_FUNCTIONS and len(args) == 1:
-            tree = parser.Call(rule.name, tuple(args))
+        elif rule.grammar and len(args) == rule.arity:  # a function of the grammar: exp(v1), log(x, a)...
+            tree = parser.Call(rule.written_as or rule.name, tuple(args))
         else:
             return None
         built[id(node)] = tree

@@ -341,7 +341,7 @@ def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
 
 
 register(Rule(
-    name="cross_entropy", forward=_cross_entropy, kind=GENERAL, arity=1, args=("x",),
+    name="cross_entropy", forward=_cross_entropy, kind=GENERAL, batchable=True, arity=1, args=("x",),
     vjps=(lambda g, x, y, m, labels, reduction:
           (m.softmax(x, axis=1) - _one_hot(labels, x)) * _per_sample(g, x, reduction, m),),
     jvp=_cross_entropy_jvp,

@@ -41,8 +41,12 @@ BINARY_SAMPLES = (
 
 
 def unary(name, forward, *, text, tex, display, expression=None, domain=(-2.0, 2.0), aliases=(), order=2, note="",
-          params=None):
-    """Register a one-input elementwise rule; decorates its local derivative ``d(x, y, m, **params)``."""
+          params=None, public=True, method=True, grammar=True, **names):
+    """Register a one-input elementwise rule; decorates its local derivative ``d(x, y, m, **params)``.
+
+    By default it is ``cr.<name>``, ``t.<name>()`` and a function of the expression grammar; ``names`` are the
+    entry's other names (symbol, tex_name, operator, written_as).
+    """
     samples = UNARY_SAMPLES if params is None else tuple(Sample(s.shapes, params) for s in UNARY_SAMPLES)
 
     def decorate(derivative):
@@ -50,7 +54,7 @@ def unary(name, forward, *, text, tex, display, expression=None, domain=(-2.0, 2
             Rule(
                 name=name, forward=forward, kind=ELEMENTWISE, arity=1, args=("x",), derivatives=(derivative,),
                 text=(text,), tex=(tex,), display=display, expression=expression, domain=domain, samples=samples,
-                order=order, aliases=aliases, note=note,
+                order=order, aliases=aliases, note=note, public=public, method=method, grammar=grammar, **names,
             )
         )
         return derivative
@@ -59,13 +63,17 @@ def unary(name, forward, *, text, tex, display, expression=None, domain=(-2.0, 2
 
 
 def binary(name, forward, da, db, *, text, tex, display, expression=None, domain=(-2.0, 2.0), aliases=(), note="",
-           order=2, args=("a", "b")):
-    """Register a two-input elementwise rule with local derivatives ``da(a, b, y, m)`` and ``db(a, b, y, m)``."""
+           order=2, args=("a", "b"), public=True, method=False, grammar=False, **names):
+    """Register a two-input elementwise rule with local derivatives ``da(a, b, y, m)`` and ``db(a, b, y, m)``.
+
+    By default it is ``cr.<name>`` (not a Tensor method, nor a function of the expression grammar); ``names`` are
+    the entry's other names (operator, written_as...).
+    """
     register(
         Rule(
             name=name, forward=forward, kind=ELEMENTWISE, arity=2, args=args, derivatives=(da, db),
             text=text, tex=tex, display=display, expression=expression, domain=domain, samples=BINARY_SAMPLES,
-            order=order, aliases=aliases, note=note,
+            order=order, aliases=aliases, note=note, public=public, method=method, grammar=grammar, **names,
         )
     )
 
@@ -74,17 +82,17 @@ def binary(name, forward, da, db, *, text, tex, display, expression=None, domain
 # Arithmetic.
 # ---------------------------------------------------------------------------------------------------------------
 binary("add", operator.add, ONE, ONE, expression=lambda a, b, m: a + b,
-       text=("1", "1"), tex=("1", "1"), display="a + b")
+       text=("1", "1"), tex=("1", "1"), display="a + b", operator="+")
 binary("subtract", operator.sub, ONE, MINUS_ONE, expression=lambda a, b, m: a - b,
        text=("1", "-1"), tex=("1", "-1"), display="a - b",
-       aliases=("sub",))
+       aliases=("sub",), operator="-")
 binary("multiply", operator.mul, lambda a, b, y, m: b, lambda a, b, y, m: a,
        expression=lambda a, b, m: a * b,
-       text=("b", "a"), tex=("b", "a"), display=r"a \cdot b", aliases=("mul",))
+       text=("b", "a"), tex=("b", "a"), display=r"a \cdot b", aliases=("mul",), operator="*")
 binary("divide", operator.truediv, lambda a, b, y, m: 1 / b, lambda a, b, y, m: -y / b,
        expression=lambda a, b, m: a / b,
        text=("1/b", "-a/b**2"), tex=(r"\frac{1}{b}", r"-\frac{a}{b^2}"), display=r"\frac{a}{b}",
-       domain=((-2.0, 2.0), (0.5, 2.0)), aliases=("div", "true_divide"))
+       domain=((-2.0, 2.0), (0.5, 2.0)), aliases=("div", "true_divide"), operator="/")
 def _d_power_base(a, b, y, m):
     # d/da a**b = b a**(b-1); where b = 0, a**0 = 1 is flat, so 0 even at a = 0 (where the formula is 0·inf = nan).
     if type(b) is int or type(b) is float:
@@ -111,27 +119,29 @@ def _d_power_exponent(a, b, y, m):
 binary("power", operator.pow, _d_power_base, _d_power_exponent,
        expression=lambda a, b, m: a**b,
        text=("b*a**(b - 1)", "a**b*log(a)"), tex=(r"b\,a^{b-1}", r"a^{b}\ln a"), display="a^{b}",
-       domain=((0.5, 2.0), (-2.0, 2.0)), aliases=("pow",),
+       domain=((0.5, 2.0), (-2.0, 2.0)), aliases=("pow",), operator="**", method=True,
        note="d/da a**0 = 0, also at a = 0; d/db a**b = 0 at a = 0 for b >= 0 (0**b is flat there), nan for "
             "a < 0 as ln a is, and for a = 0, b < 0 (0**b = inf); with a constant exponent it is never formed")
 
 
 unary("negative", operator.neg, expression=lambda x, m: -x,
-      text="-1", tex="-1", display="-x", aliases=("neg",))(MINUS_ONE)
+      text="-1", tex="-1", display="-x", aliases=("neg",), operator="-", method=False,
+      grammar=False)(MINUS_ONE)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The text's table: exponentials and logarithms.
 # ---------------------------------------------------------------------------------------------------------------
 @unary("exp", np.exp, expression=lambda x, m: m.exp(x),
-       text="exp(x)", tex="e^{x}", display="e^{x}")
+       text="exp(x)", tex="e^{x}", display="e^{x}", tex_name=r"\exp")
 def d_exp(x, y, m):
     return y
 
 
 @unary("log", np.log, expression=lambda x, m: m.log(x),
        text="1/x", tex=r"\frac{1}{x}", display=r"\ln x", domain=(0.2, 3.0),
-       note="log of a negative number is nan (NumPy warns), never an exception mid-graph")
+       note="log of a negative number is nan (NumPy warns), never an exception mid-graph",
+       symbol="ln", tex_name=r"\ln")  # cr.log(x, base) and t.log(base) are written in ops.py: they reach logb too
 def d_log(x, y, m):
     return 1 / x
 
@@ -141,18 +151,19 @@ binary("logb", lambda x, base: np.log(x) / numpy_math.log(base),
        expression=lambda x, a, m: m.log(x) / m.log(a),
        text=("1/(x*log(a))", "-log(x)/(a*log(a)**2)"),
        tex=(r"\frac{1}{x \ln a}", r"-\frac{\ln x}{a \ln^2 a}"), display=r"\log_{a} x",
-       domain=((0.2, 3.0), (1.5, 4.0)), args=("x", "a"))
+       domain=((0.2, 3.0), (1.5, 4.0)), args=("x", "a"), public=False, grammar=True, written_as="log")
 
 
 @unary("log2", np.log2, expression=lambda x, m: m.log(x) / m.log(2),
-       text="1/(x*log(2))", tex=r"\frac{1}{x \ln 2}", display=r"\log_2 x", domain=(0.2, 3.0))
+       text="1/(x*log(2))", tex=r"\frac{1}{x \ln 2}", display=r"\log_2 x", domain=(0.2, 3.0),
+       tex_name=r"\log_2")
 def d_log2(x, y, m):
     return 1 / (x * LN2)
 
 
 @unary("log10", np.log10, expression=lambda x, m: m.log(x) / m.log(10),
        text="1/(x*log(10))", tex=r"\frac{1}{x \ln 10}", display=r"\log_{10} x",
-       domain=(0.2, 3.0))
+       domain=(0.2, 3.0), tex_name=r"\log_{10}")
 def d_log10(x, y, m):
     return 1 / (x * LN10)
 
@@ -171,7 +182,7 @@ def d_expm1(x, y, m):
 
 @unary("sqrt", np.sqrt, expression=lambda x, m: m.sqrt(x),
        text="1/(2*sqrt(x))", tex=r"\frac{1}{2\sqrt{x}}", display=r"\sqrt{x}",
-       domain=(0.2, 3.0), note="sqrt'(0) = inf, as 1/(2*sqrt(0)) is")
+       domain=(0.2, 3.0), note="sqrt'(0) = inf, as 1/(2*sqrt(0)) is", symbol="√")
 def d_sqrt(x, y, m):
     return 0.5 / y
 
@@ -180,61 +191,61 @@ def d_sqrt(x, y, m):
 # The text's table: trigonometric functions and their inverses.
 # ---------------------------------------------------------------------------------------------------------------
 @unary("sin", np.sin, expression=lambda x, m: m.sin(x),
-       text="cos(x)", tex=r"\cos x", display=r"\sin x")
+       text="cos(x)", tex=r"\cos x", display=r"\sin x", tex_name=r"\sin")
 def d_sin(x, y, m):
     return m.cos(x)
 
 
 @unary("cos", np.cos, expression=lambda x, m: m.cos(x),
-       text="-sin(x)", tex=r"-\sin x", display=r"\cos x")
+       text="-sin(x)", tex=r"-\sin x", display=r"\cos x", tex_name=r"\cos")
 def d_cos(x, y, m):
     return -m.sin(x)
 
 
 @unary("tan", np.tan, expression=lambda x, m: m.tan(x),
-       text="sec(x)**2 = 1 + tan(x)**2", tex=r"\sec^2 x", display=r"\tan x", domain=(-1.2, 1.2))
+       text="sec(x)**2 = 1 + tan(x)**2", tex=r"\sec^2 x", display=r"\tan x", domain=(-1.2, 1.2), tex_name=r"\tan")
 def d_tan(x, y, m):
     return 1 + y * y
 
 
 @unary("csc", lambda x: 1 / np.sin(x), expression=lambda x, m: m.csc(x),
        text="-csc(x)*cot(x)", tex=r"-\csc x \cot x", display=r"\csc x",
-       domain=(0.3, 2.8))
+       domain=(0.3, 2.8), tex_name=r"\csc")
 def d_csc(x, y, m):
     return -y / m.tan(x)
 
 
 @unary("sec", lambda x: 1 / np.cos(x), expression=lambda x, m: m.sec(x),
        text="sec(x)*tan(x)", tex=r"\sec x \tan x", display=r"\sec x",
-       domain=(-1.2, 1.2))
+       domain=(-1.2, 1.2), tex_name=r"\sec")
 def d_sec(x, y, m):
     return y * m.tan(x)
 
 
 @unary("cot", lambda x: np.cos(x) / np.sin(x), expression=lambda x, m: m.cot(x),
        text="-csc(x)**2 = -(1 + cot(x)**2)", tex=r"-\csc^2 x",
-       display=r"\cot x", domain=(0.3, 2.8))
+       display=r"\cot x", domain=(0.3, 2.8), tex_name=r"\cot")
 def d_cot(x, y, m):
     return -(1 + y * y)
 
 
 @unary("arcsin", np.arcsin, expression=lambda x, m: m.arcsin(x),
        text="1/sqrt(1 - x**2)", tex=r"\frac{1}{\sqrt{1-x^2}}", display=r"\arcsin x",
-       domain=(-0.9, 0.9), aliases=("asin",))
+       domain=(-0.9, 0.9), aliases=("asin",), tex_name=r"\arcsin")
 def d_arcsin(x, y, m):
     return 1 / m.sqrt(1 - x * x)
 
 
 @unary("arccos", np.arccos, expression=lambda x, m: m.arccos(x),
        text="-1/sqrt(1 - x**2)", tex=r"-\frac{1}{\sqrt{1-x^2}}", display=r"\arccos x",
-       domain=(-0.9, 0.9), aliases=("acos",))
+       domain=(-0.9, 0.9), aliases=("acos",), tex_name=r"\arccos")
 def d_arccos(x, y, m):
     return -1 / m.sqrt(1 - x * x)
 
 
 @unary("arctan", np.arctan, expression=lambda x, m: m.arctan(x),
        text="1/(1 + x**2)", tex=r"\frac{1}{1+x^2}", display=r"\arctan x",
-       aliases=("atan",))
+       aliases=("atan",), tex_name=r"\arctan")
 def d_arctan(x, y, m):
     return 1 / (1 + x * x)
 
@@ -243,26 +254,27 @@ def d_arctan(x, y, m):
 # Hyperbolic functions and the activations of neural networks.
 # ---------------------------------------------------------------------------------------------------------------
 @unary("sinh", np.sinh, expression=lambda x, m: m.sinh(x),
-       text="cosh(x)", tex=r"\cosh x", display=r"\sinh x")
+       text="cosh(x)", tex=r"\cosh x", display=r"\sinh x", tex_name=r"\sinh")
 def d_sinh(x, y, m):
     return m.cosh(x)
 
 
 @unary("cosh", np.cosh, expression=lambda x, m: m.cosh(x),
-       text="sinh(x)", tex=r"\sinh x", display=r"\cosh x")
+       text="sinh(x)", tex=r"\sinh x", display=r"\cosh x", tex_name=r"\cosh")
 def d_cosh(x, y, m):
     return m.sinh(x)
 
 
 @unary("tanh", np.tanh, expression=lambda x, m: m.tanh(x),
-       text="1 - tanh(x)**2", tex=r"1 - \tanh^2 x", display=r"\tanh x")
+       text="1 - tanh(x)**2", tex=r"1 - \tanh^2 x", display=r"\tanh x", tex_name=r"\tanh")
 def d_tanh(x, y, m):
     return 1 - y * y
 
 
 @unary("sigmoid", numpy_math.sigmoid, expression=lambda x, m: m.sigmoid(x),
        text="sigmoid(x)*(1 - sigmoid(x))", tex=r"\sigma(x)\,(1 - \sigma(x))",
-       display=r"\sigma(x) = \frac{1}{1 + e^{-x}}", domain=(-4.0, 4.0))
+       display=r"\sigma(x) = \frac{1}{1 + e^{-x}}", domain=(-4.0, 4.0), symbol="σ",
+       tex_name=r"\sigma")
 def d_sigmoid(x, y, m):
     return y * (1 - y)
 
@@ -277,7 +289,7 @@ def d_softplus(x, y, m):
 @unary("leaky_relu", lambda x, slope=0.01: np.where(x > 0, x, x * slope),
        expression=lambda x, m, slope=0.01: m.where_positive(x, x, slope * x),
        text="1 if x > 0 else slope", tex=r"[x > 0] + \text{slope}\,[x \le 0]", display=r"\max(x, \text{slope}\,x)",
-       params={"slope": 0.01}, note="leaky_relu'(0) = slope")
+       params={"slope": 0.01}, note="leaky_relu'(0) = slope", grammar=False)
 def d_leaky_relu(x, y, m, slope=0.01):
     return slope + (1 - slope) * m.step(x)
 
@@ -296,23 +308,26 @@ def d_abs(x, y, m):
     return m.sign(x)
 
 
-def no_gradient(name, forward, arity, *, display, expression=None, aliases=()):
+def no_gradient(name, forward, arity, *, display, expression=None, aliases=(), public=True, method=False,
+                grammar=False):
     """Register an op through which no gradient flows by definition (sign, step, comparisons)."""
     register(
         Rule(
             name=name, forward=forward, kind=ELEMENTWISE, arity=arity, derivatives=(NO_GRAD,) * arity,
             args=("x",) if arity == 1 else ("a", "b"),
             text=("0 (no gradient)",) * arity, tex=("0",) * arity, display=display, expression=expression,
-            aliases=aliases,
+            aliases=aliases, public=public, method=method, grammar=grammar,
             samples=UNARY_SAMPLES if arity == 1 else BINARY_SAMPLES, order=0,
         )
     )
 
 
-no_gradient("sign", np.sign, 1, expression=lambda x, m: m.sign(x), display=r"\operatorname{sign} x")
+no_gradient("sign", np.sign, 1, expression=lambda x, m: m.sign(x), display=r"\operatorname{sign} x", method=True,
+            grammar=True)
 # step(x) = [x > 0] in x's dtype: the local derivative of relu, maximum and clip.
-no_gradient("step", numpy_math.step, 1, expression=lambda x, m: m.step(x), display="[x > 0]")
-no_gradient("logical_not", np.logical_not, 1, display=r"\lnot x")
+# step and logical_not serve the rules (m.step, m.logical_not): ops has them, cr does not.
+no_gradient("step", numpy_math.step, 1, expression=lambda x, m: m.step(x), display="[x > 0]", public=False)
+no_gradient("logical_not", np.logical_not, 1, display=r"\lnot x", public=False)
 for _name, _ufunc, _symbol in (
     ("less", np.less, "<"), ("less_equal", np.less_equal, r"\le"), ("greater", np.greater, ">"),
     ("greater_equal", np.greater_equal, r"\ge"), ("equal", np.equal, "="), ("not_equal", np.not_equal, r"\ne"),
@@ -323,11 +338,11 @@ for _name, _ufunc, _symbol in (
 binary("maximum", np.maximum, lambda a, b, y, m: m.step(a - b), lambda a, b, y, m: m.step(b - a),
        expression=lambda a, b, m: m.maximum(a, b),
        text=("1 if a > b else 0", "1 if b > a else 0"), tex=(r"[a > b]", r"[b > a]"), display=r"\max(a, b)",
-       note="a tie a == b sends 0 to both inputs, so maximum(x, 0) has relu's derivative")
+       note="a tie a == b sends 0 to both inputs, so maximum(x, 0) has relu's derivative", grammar=True)
 binary("minimum", np.minimum, lambda a, b, y, m: m.step(b - a), lambda a, b, y, m: m.step(a - b),
        expression=lambda a, b, m: m.minimum(a, b),
        text=("1 if a < b else 0", "1 if b < a else 0"), tex=(r"[a < b]", r"[b < a]"), display=r"\min(a, b)",
-       note="a tie a == b sends 0 to both inputs")
+       note="a tie a == b sends 0 to both inputs", grammar=True)
 
 
 def _clip(x, lo=None, hi=None):
@@ -357,7 +372,7 @@ register(Rule(
              Sample(((3,),), {"lo": np.array([[-0.6], [0.1]]), "hi": 0.35}),
              Sample(((),), {"lo": None, "hi": np.array([-0.2, 0.1, 0.6])}),
              Sample(((2, 1),), {"lo": np.array([-0.3, 0.0, -0.6]), "hi": np.array([[0.2], [0.6]])})),
-    note="clip'(x) = 0 on the bounds, so clip(x, 0, None) has relu's derivative",
+    note="clip'(x) = 0 on the bounds, so clip(x, 0, None) has relu's derivative", public=True, method=True,
 ))
 
 register(Rule(
@@ -369,5 +384,5 @@ register(Rule(
     samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,)),
              # The condition broadcasting a scalar a and a smaller b.
              Sample(((2, 3), (), (1, 3)), boolean=(0,))),
-    note="the condition gets no gradient",
+    note="the condition gets no gradient", public=True,
 ))

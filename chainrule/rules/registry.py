@@ -18,7 +18,7 @@ Kinds of rule:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,19 @@ class Rule:
     order: int = 2  # highest derivative order the tests check by finite differences
     aliases: tuple[str, ...] = ()
     note: str = ""  # the convention at kinks and edges, shown in docs
+    # Where the entry's name appears, so that each public list is generated from the table (one place to add a
+    # function). ``public``: ``cr.<name>`` and ``cr.<alias>`` (ops makes the function of an elementwise rule of one
+    # or two inputs; a function with parameters, such as clip, is written in ops.py under the rule's name).
+    # ``method``: also ``t.<name>()`` and ``t.<alias>()`` on Tensors. ``grammar``: expressions may call it (parser,
+    # explain, formulas), by ``written_as`` when that is set (logb is written log(x, a)); the number of arguments
+    # accepted comes from the arities of the entries written under the name.
+    public: bool = False
+    method: bool = False
+    grammar: bool = False
+    written_as: str = ""
+    operator: str = ""  # the Python operator that writes it in expressions: "+", "-", "*", "/", "**"
+    symbol: str = ""  # its name in the plain text of rules and steps, when not its own: "σ", "ln", "√"
+    tex_name: str = ""  # its name in TeX, e.g. r"\sin", r"\sigma", r"\log_2"; default \operatorname{name}
     # Whether the vjps also accept a batch of cotangents (batching.Batched), so jacobian can run them all in one
     # pass. Elementwise rules always do; others say so once checked (tests/test_batching.py), else the engine
     # applies them row by row.
@@ -181,6 +194,9 @@ def _parameters_read(function: Callable) -> dict[int, str] | None:
 _TABLE: dict[str, Rule] = {}
 _ALIASES: dict[str, str] = {}
 _REPLACEABLE: set[str] = set()  # names registered with replace=True (users' primitives): a new definition wins
+# Called with (rule, True) for each rule registered and (rule, False) for each one removed: how ops, Tensor and
+# ``chainrule`` put an entry's functions and methods in place (registry imports none of them).
+_LISTENERS: list[Callable[[Rule, bool], None]] = []
 
 
 def register(rule: Rule, *, replace: bool = False) -> Rule:
@@ -203,12 +219,50 @@ def register(rule: Rule, *, replace: bool = False) -> Rule:
                 raise ValueError(f"'{name}' is the name of a built-in rule of chainrule, which a primitive cannot "
                                  "replace; give your primitive another name")
             raise ValueError(f"a rule named '{name}' is already registered")
+    previous = _TABLE.get(rule.name)
+    if previous is not None:  # a user's primitive defined again: its functions and methods go first
+        for listener in reversed(_LISTENERS):
+            listener(previous, False)
     _TABLE[rule.name] = rule
     for alias in rule.aliases:
         _ALIASES[alias] = rule.name
     if replace:
         _REPLACEABLE.add(rule.name)
+    GRAMMAR.clear_cache()
+    try:
+        for listener in _LISTENERS:
+            listener(rule, True)
+    except Exception:  # e.g. a name that ops already uses: leave the table as it was
+        unregister(rule.name)
+        raise
     return rule
+
+
+def unregister(name: str) -> Rule:
+    """Remove the rule called ``name`` (and its aliases) from the table, and its functions and methods with it."""
+    rule = _TABLE.pop(name, None)
+    if rule is None:
+        raise KeyError(f"no rule named '{name}' in the rule table")
+    for alias in rule.aliases:
+        _ALIASES.pop(alias, None)
+    _REPLACEABLE.discard(name)
+    GRAMMAR.clear_cache()
+    for listener in reversed(_LISTENERS):
+        listener(rule, False)
+    return rule
+
+
+def on_register(listener: Callable[[Rule, bool], None]) -> None:
+    """Call ``listener(rule, True)`` for every rule in the table now and every rule registered later, and
+    ``listener(rule, False)`` for every rule unregistered."""
+    _LISTENERS.append(listener)
+    for rule in tuple(_TABLE.values()):
+        listener(rule, True)
+
+
+def find(name: str) -> Rule | None:
+    """The rule called ``name`` (or one of its aliases), or None."""
+    return _TABLE.get(name) or _TABLE.get(_ALIASES.get(name, name))
 
 
 def is_replaceable(name: str) -> bool:
@@ -218,7 +272,7 @@ def is_replaceable(name: str) -> bool:
 
 def lookup(name: str) -> Rule:
     """The rule called ``name`` (or one of its aliases)."""
-    rule = _TABLE.get(name) or _TABLE.get(_ALIASES.get(name, name))
+    rule = find(name)
     if rule is None:
         raise KeyError(f"no rule named '{name}' in the rule table; known rules: {', '.join(sorted(_TABLE))}")
     return rule
@@ -227,3 +281,47 @@ def lookup(name: str) -> Rule:
 def all_rules() -> tuple[Rule, ...]:
     """Every registered rule, in registration order (the order of the table in the source)."""
     return tuple(_TABLE.values())
+
+
+class _Grammar(Mapping[str, tuple[int, int]]):
+    """The functions expressions may call, read from the table: name -> (min_args, max_args).
+
+    An entry marked ``grammar`` is called by its name and aliases, or by ``written_as``; a name shared by several
+    entries (log x and log_a x as ``log``) accepts the arities of all of them. Read-only and always current.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[int, int]] | None = None
+
+    def clear_cache(self) -> None:
+        self._cache = None
+
+    def _functions(self) -> dict[str, tuple[int, int]]:
+        functions = self._cache
+        if functions is None:
+            functions = {}
+            for rule in _TABLE.values():
+                if not rule.grammar:
+                    continue
+                names = (rule.written_as,) if rule.written_as else (rule.name, *rule.aliases)
+                for name in names:
+                    low, high = functions.get(name, (rule.arity, rule.arity))
+                    functions[name] = (min(low, rule.arity), max(high, rule.arity))
+            self._cache = functions
+        return functions
+
+    def __getitem__(self, name: str) -> tuple[int, int]:
+        return self._functions()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(self._functions()))
+
+    def __len__(self) -> int:
+        return len(self._functions())
+
+    def __repr__(self) -> str:
+        return f"GRAMMAR({self._functions()!r})"
+
+
+#: The expression grammar's functions (name -> (min_args, max_args)), generated from the table.
+GRAMMAR = _Grammar()

@@ -18,10 +18,10 @@ import operator
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from chainrule.errors import ExpressionError
+from chainrule.rules.registry import GRAMMAR
 
 __all__ = [
     "BINARY_OPERATORS",
@@ -55,41 +55,9 @@ CONSTANTS: frozenset[str] = frozenset({"pi", "e"})
 #: The binary operators of :class:`Binary`.
 BINARY_OPERATORS: frozenset[str] = frozenset({"+", "-", "*", "/", "**"})
 
-_ONE = (1, 1)
-#: Functions accepted by :func:`parse` by default, each mapped to its (min_args, max_args).
-DEFAULT_FUNCTIONS: Mapping[str, tuple[int, int]] = MappingProxyType(
-    {
-        "exp": _ONE,
-        "log": (1, 2),
-        "log2": _ONE,
-        "log10": _ONE,
-        "log1p": _ONE,
-        "expm1": _ONE,
-        "sqrt": _ONE,
-        "abs": _ONE,
-        "sin": _ONE,
-        "cos": _ONE,
-        "tan": _ONE,
-        "csc": _ONE,
-        "sec": _ONE,
-        "cot": _ONE,
-        "asin": _ONE,
-        "acos": _ONE,
-        "atan": _ONE,
-        "arcsin": _ONE,
-        "arccos": _ONE,
-        "arctan": _ONE,
-        "sinh": _ONE,
-        "cosh": _ONE,
-        "tanh": _ONE,
-        "sigmoid": _ONE,
-        "relu": _ONE,
-        "softplus": _ONE,
-        "sign": _ONE,
-        "maximum": (2, 2),
-        "minimum": (2, 2),
-    }
-)
+#: Functions accepted by :func:`parse` by default, each mapped to its (min_args, max_args): the entries of the rule
+#: table marked ``grammar`` (exp, log with one or two arguments, sin, asin, maximum...), read from the table.
+DEFAULT_FUNCTIONS: Mapping[str, tuple[int, int]] = GRAMMAR
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -276,12 +276,48 @@ def test_entry_is_complete(rule):
         assert all(0 <= b < len(sample.shapes) for b in sample.boolean)
 
 
+# Which samples each parametrized test above must run, stated apart from the lists it is parametrized with.
+COVERAGE = {
+    "test_first_order_elementwise_central_differences": lambda rule, sample: rule.order >= 1,
+    "test_first_order_random_direction": lambda rule, sample: rule.order >= 1,
+    "test_second_order_gradcheck_of_grad": lambda rule, sample: rule.order >= 2,
+    "test_hessian_agrees_with_finite_differences_of_grad": lambda rule, sample: rule.order >= 2,
+    "test_jvp_agrees_with_vjp_and_finite_differences": lambda rule, sample: rule.order >= 1,
+    "test_jacobian_batched_backward_agrees_with_finite_differences": lambda rule, sample: rule.order >= 1,
+    "test_float32_values_and_gradients": lambda rule, sample: True,
+    "test_float32_through_the_transforms": lambda rule, sample: rule.order >= 1 and "dtype" not in sample.params,
+    "test_no_gradient_rules_record_nothing": lambda rule, sample: rule.order == 0,
+}
+
+
+def _every_rule_of_the_package():
+    """The table once every module of chainrule is imported (a rule registered by any of them counts)."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(cr.__path__, "chainrule."):
+        if module.name != "chainrule.__main__":  # runs the command line
+            importlib.import_module(module.name)
+    return all_rules()
+
+
+def _parametrized_ids(function) -> list[str]:
+    marks = [m for m in getattr(function, "pytestmark", []) if m.name == "parametrize"]
+    return [getattr(p, "id", None) or str(p) for m in marks for p in m.args[1]]
+
+
 def test_parametrization_covers_every_rule_and_sample():
-    ids = {p.id for p in CASES}
-    for rule in all_rules():
-        for k in range(len(rule.samples)):
-            assert f"{rule.name}-{k}" in ids
-    assert len(ids) == len(CASES) == sum(len(r.samples) for r in all_rules())
+    """Each parametrized test runs every rule and sample it should: the ids pytest collects, against the table."""
+    rules = _every_rule_of_the_package()
+    tests = {name: f for name, f in globals().items() if name.startswith("test_") and _parametrized_ids(f)}
+    assert set(tests) - set(COVERAGE) == {"test_entry_is_complete", "test_every_api_elementwise_function_is_a_rule"}
+    for name, covers in COVERAGE.items():
+        expected = [f"{r.name}-{k}" for r in rules for k, s in enumerate(r.samples) if covers(r, s)]
+        ids = _parametrized_ids(tests[name])
+        assert len(ids) == len(set(ids)), f"{name} runs a case twice"
+        assert sorted(ids) == sorted(expected), (
+            f"{name}: missing {sorted(set(expected) - set(ids))}, extra {sorted(set(ids) - set(expected))}")
+    assert sorted(_parametrized_ids(test_entry_is_complete)) == sorted(r.name for r in rules)
 
 
 @pytest.mark.parametrize("name", API_ELEMENTWISE)

@@ -234,7 +234,7 @@ def test_deep_trees_built_by_hand_need_no_recursion() -> None:
 def test_unknown_function_message() -> None:
     message = rejection("foo(x) + 1", "unknown function 'foo' in expression:")
     assert message.splitlines()[1:3] == ["  foo(x) + 1", "  ^^^"]
-    assert "allowed functions: abs, acos," in message
+    assert "allowed functions: abs, absolute, acos," in message
 
 
 @pytest.mark.parametrize(
