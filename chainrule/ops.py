@@ -568,7 +568,26 @@ def identity(x):
 
 def getitem(x, index):
     """``x[index]`` with NumPy's indexing; repeated integer indices accumulate gradient."""
-    return apply(lookup("getitem"), (x,), {"index": index})
+    return apply(lookup("getitem"), (x,), {"index": _index(index)})
+
+
+def _index(index):
+    """Indices made of Tensors or lists become arrays, so NumPy reads them as advanced indices."""
+    if isinstance(index, tuple):
+        return tuple(_index_item(i) for i in index)
+    return _index_item(index)
+
+
+def _index_item(i):
+    if isinstance(i, Tensor):
+        i = i._array()
+    elif isinstance(i, list):
+        i = np.asarray(i) if i else np.asarray(i, dtype=np.intp)
+    if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
+        raise IndexError(f"tensor indices must be integers or booleans, not {i.dtype}")
+    if isinstance(i, float | np.floating):
+        raise IndexError(f"tensor indices must be integers, slices, None, ... or arrays, not the float {i}")
+    return i
 
 
 def scatter(g, index, shape):
@@ -733,3 +752,59 @@ class _TensorMath:
 tensor_math = _TensorMath()
 apply_rule = apply  # forward mode applies linear rules to tangents with the namespace's apply_rule
 Tensor._math = tensor_math  # Tensor.backward(create_graph=True) computes its rules in this namespace
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tensor's operators and methods are this module's functions (tensor.py knows no op): one call per operation.
+# ---------------------------------------------------------------------------------------------------------------
+def _reflected(function: Callable) -> Callable:
+    def reflected(self, other):
+        return function(other, self)
+
+    reflected.__name__ = f"r{function.__name__}"
+    return reflected
+
+
+def _install_operators() -> None:
+    functions = globals()  # the elementwise functions are generated from the rule table into this namespace
+    operators = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide", "pow": "power",
+                 "matmul": "matmul"}
+    for name, function in operators.items():
+        setattr(Tensor, f"__{name}__", functions[function])
+        setattr(Tensor, f"__r{name}__", _reflected(functions[function]))
+    comparisons = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal", "eq": "equal",
+                   "ne": "not_equal"}
+    for name, function in comparisons.items():
+        setattr(Tensor, f"__{name}__", functions[function])
+    Tensor.__neg__, Tensor.__abs__, Tensor.__getitem__ = functions["negative"], functions["abs"], getitem
+    Tensor.__pos__ = lambda self: self
+    Tensor.T = property(transpose, doc="The transpose (axes reversed).")
+    for function in (sum, mean, max, min, prod, var, std, logsumexp, softmax, log_softmax, reshape, transpose,
+                     swapaxes, flatten, squeeze, unsqueeze, broadcast_to, astype, matmul):
+        setattr(Tensor, function.__name__, function)  # the signatures read the same with self as the first input
+
+
+def _elementwise_method(rule: Rule, registered: bool) -> None:
+    """``t.<name>()`` for each entry of the rule table marked ``method`` (``t.exp()``, ``t.asin()``, ``t.clip(lo)``).
+
+    The method is this module's function itself, so ``t.exp()`` is ``cr.exp(t)``: one call.
+    """
+    if not rule.method:
+        return
+    names = (rule.name, *rule.aliases)
+    if not registered:
+        for name in names:
+            if _METHODS.pop(name, None) is not None:
+                delattr(Tensor, name)
+        return
+    taken = [name for name in names if hasattr(Tensor, name)]
+    if taken:  # never replace a method or attribute of the class
+        raise ValueError(f"rule '{rule.name}': Tensor already has an attribute {taken[0]!r}; choose another name")
+    for name in names:
+        _METHODS[name] = rule
+        setattr(Tensor, name, globals()[name])
+
+
+_METHODS: dict[str, Rule] = {}  # method name -> the rule it was made from
+_install_operators()
+on_register(_elementwise_method)

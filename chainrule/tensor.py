@@ -1,8 +1,8 @@
 """The Tensor: a NumPy array, its gradient, and a link to the graph node that produced it.
 
-Tensor knows no derivatives: its operators call the functions of ``chainrule.ops``, which apply rules from the
-table. A Tensor holds ``data`` (an ndarray), ``grad`` (a Tensor or None), ``requires_grad``, and ``node`` (the graph
-node that made it; None for a leaf).
+Tensor knows no derivatives and no op: ``chainrule.ops`` installs its operators and methods (its own functions,
+which apply rules from the table). A Tensor holds ``data`` (an ndarray), ``grad`` (a Tensor or None),
+``requires_grad``, and ``node`` (the graph node that made it; None for a leaf).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 
 from .engine import TrackedArray
 from .errors import GraphError, ShapeError
-from .rules.registry import on_register
 
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
@@ -143,11 +142,6 @@ class Tensor:
     def is_leaf(self) -> bool:
         """True for tensors made by the user (not by an op that recorded a graph)."""
         return self.node is None
-
-    @property
-    def T(self) -> Tensor:
-        """The transpose (axes reversed)."""
-        return ops.transpose(self)
 
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array: ``.data``, the same memory."""
@@ -297,167 +291,15 @@ class Tensor:
         return GraphError(f"backward computed a gradient of shape {shape} for a leaf of shape {self.shape}; "
                           "this is a bug in chainrule's engine or in a rule's vjp, please report it")
 
-    # -----------------------------------------------------------------------------------------------------------
-    # Operators.
-    # -----------------------------------------------------------------------------------------------------------
-    # a + b, a - b, a * b, a / b, a ** b and -a are the ops themselves, installed below the class: one call per
-    # operation. The reflected forms (2 * a) swap the operands.
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __rsub__(self, other):
-        return ops.subtract(other, self)
-
-    def __rmul__(self, other):
-        return ops.multiply(other, self)
-
-    def __rtruediv__(self, other):
-        return ops.divide(other, self)
-
-    def __rpow__(self, other):
-        return ops.power(other, self)
-
-    def __matmul__(self, other):
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.matmul(other, self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return ops.abs(self)
-
-    def __lt__(self, other):
-        return ops.less(self, other)
-
-    def __le__(self, other):
-        return ops.less_equal(self, other)
-
-    def __gt__(self, other):
-        return ops.greater(self, other)
-
-    def __ge__(self, other):
-        return ops.greater_equal(self, other)
-
-    def __eq__(self, other):  # type: ignore[override]
-        return ops.equal(self, other)
-
-    def __ne__(self, other):  # type: ignore[override]
-        return ops.not_equal(self, other)
-
-    def __getitem__(self, index):
-        return ops.getitem(self, _index(index))
-
     def __setitem__(self, index, value):
         raise TypeError(
             "tensors do not support item assignment (it would silently break gradients); build a new tensor with "
             "cr.where(mask, value, t), or change t.data directly on a tensor that needs no gradient"
         )
 
-    # -----------------------------------------------------------------------------------------------------------
-    # Methods mirroring the functions of chainrule.ops.
-    # -----------------------------------------------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False):
-        return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return ops.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return ops.max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return ops.min(self, axis, keepdims)
-
-    def prod(self, axis=None, keepdims=False):
-        return ops.prod(self, axis, keepdims)
-
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return ops.var(self, axis, keepdims, ddof)
-
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return ops.std(self, axis, keepdims, ddof)
-
-    def logsumexp(self, axis=None, keepdims=False):
-        return ops.logsumexp(self, axis, keepdims)
-
-    def softmax(self, axis=-1):
-        return ops.softmax(self, axis)
-
-    def log_softmax(self, axis=-1):
-        return ops.log_softmax(self, axis)
-
-    def reshape(self, *shape):
-        return ops.reshape(self, *shape)
-
-    def transpose(self, *axes):
-        return ops.transpose(self, *axes)
-
-    def swapaxes(self, a, b):
-        return ops.swapaxes(self, a, b)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return ops.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, axis=None):
-        return ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis):
-        return ops.unsqueeze(self, axis)
-
-    def broadcast_to(self, shape):
-        return ops.broadcast_to(self, shape)
-
-    def astype(self, dtype):
-        return ops.astype(self, dtype)
-
-    def matmul(self, other):
-        return ops.matmul(self, other)
-
-
-def _elementwise_method(rule, registered: bool) -> None:
-    """``t.<name>()`` for each entry of the rule table marked ``method`` (``t.exp()``, ``t.asin()``, ``t.clip(lo)``).
-
-    The method is the function of chainrule.ops itself, so ``t.exp()`` is ``cr.exp(t)``: one call.
-    """
-    if not rule.method:
-        return
-    names = (rule.name, *rule.aliases)
-    if not registered:
-        for name in names:
-            if _METHODS.pop(name, None) is not None:
-                delattr(Tensor, name)
-        return
-    taken = [name for name in names if hasattr(Tensor, name)]
-    if taken:  # never replace a method or attribute written in the class
-        raise ValueError(f"rule '{rule.name}': Tensor already has an attribute {taken[0]!r}; choose another name")
-    for name in names:
-        _METHODS[name] = rule
-        setattr(Tensor, name, getattr(ops, name))
-
-
-_METHODS: dict[str, object] = {}  # method name -> the rule it was made from
-
-
-def _index(index):
-    """Indices made of Tensors or lists become arrays, so NumPy reads them as advanced indices."""
-    if isinstance(index, tuple):
-        return tuple(_index_item(i) for i in index)
-    return _index_item(index)
-
-
-def _index_item(i):
-    if isinstance(i, Tensor):
-        i = i._array()
-    elif isinstance(i, list):
-        i = np.asarray(i) if i else np.asarray(i, dtype=np.intp)
-    if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
-        raise IndexError(f"tensor indices must be integers or booleans, not {i.dtype}")
-    if isinstance(i, float | np.floating):
-        raise IndexError(f"tensor indices must be integers, slices, None, ... or arrays, not the float {i}")
-    return i
+    # Operators (+ - * / ** @, comparisons, indexing), ``.T`` and the methods that mirror chainrule's functions
+    # (``t.sum()``, ``t.reshape()``, ``t.exp()``...) are those functions themselves, installed on the class by
+    # chainrule.ops: this module knows no op.
 
 
 def as_tensor(x: Any) -> Tensor:
@@ -542,11 +384,3 @@ def randn(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | No
     dtype = _float_dtype(dtype, random=True)
     values = _generator(seed, rng).standard_normal(_shape(shape)).astype(dtype, copy=False)
     return Tensor(values, requires_grad=requires_grad)
-
-
-from . import ops  # noqa: E402 - ops needs the Tensor class defined above
-
-Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = ops.add, ops.subtract, ops.multiply
-Tensor.__truediv__, Tensor.__pow__, Tensor.__neg__ = ops.divide, ops.power, ops.negative
-
-on_register(_elementwise_method)
