@@ -12,7 +12,8 @@ from ..engine import backward, no_grad
 from ..errors import DomainError, ExpressionError
 from ..symbolic import parser
 from ..tensor import Tensor
-from .steps import expression_math, fmt
+from .records import fmt
+from .steps import expression_math
 
 # Where random points are drawn, in turn: the whole line near 0, positives (log, sqrt), inside (-1, 1) (arcsin).
 _RANGES = ((-3.0, 3.0), (0.05, 3.0), (-0.95, 0.95))

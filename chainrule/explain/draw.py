@@ -50,7 +50,7 @@ def _drawing(text: str, format: str) -> Drawing:
 
 
 def _value(v: Any) -> str:
-    from .steps import fmt
+    from .records import fmt
 
     if type(v) is NotSaved:
         return f"array{tuple(v.shape)} (not saved)"

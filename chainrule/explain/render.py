@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..rules.registry import find
-from .steps import Accumulation, BackwardStep, ForwardStep, Step, fmt
+from .records import Accumulation, BackwardStep, ForwardStep, Step, fmt
 
 
 def _jsonable(value: Any) -> Any:

@@ -18,8 +18,8 @@ import pytest
 
 import chainrule as cr
 from chainrule.cli import main
+from chainrule.explain.records import BackwardStep, ForwardStep
 from chainrule.explain.render import _tex_step
-from chainrule.explain.steps import BackwardStep, ForwardStep
 from chainrule.rules.elementwise import unary
 from chainrule.rules.registry import ELEMENTWISE, all_rules, find, unregister
 from chainrule.symbolic import parser
