@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .cli import int_option, seed_option
 from .engine import no_grad
 from .errors import ChainruleError, DomainError, ExpressionError, MissingDependencyError, require
 from .explain.steps import explain, expression_math, fmt
@@ -47,7 +48,7 @@ def add_derive_arguments(parser_: argparse.ArgumentParser) -> None:
                          help="the point, e.g. x=1,y=2 (values may be expressions such as pi/4)")
     parser_.add_argument("--wrt", metavar="VAR",
                          help="the variable for higher orders and the plot (default: the first variable)")
-    parser_.add_argument("--order", type=int, default=1, metavar="N",
+    parser_.add_argument("--order", type=int_option(1, MAX_ORDER), default=1, metavar="N",
                          help=f"also print derivatives up to order N along --wrt (1 to {MAX_ORDER}; default 1)")
     parser_.add_argument("--explain", action="store_true", help="show the forward pass and every chain-rule step")
     parser_.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
@@ -275,7 +276,7 @@ def run_derive(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------------------------
 def add_demo_arguments(parser_: argparse.ArgumentParser) -> None:
     """The arguments of ``chainrule demo``."""
-    parser_.add_argument("--seed", type=int, default=0, help="seed for the sample points and the network")
+    parser_.add_argument("--seed", type=seed_option, default=0, help="seed for the sample points and the network")
     parser_.add_argument("--no-train", action="store_true", help="skip the network training at the end")
 
 

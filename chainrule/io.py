@@ -112,15 +112,7 @@ def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, s
     arrays = _checked(state_dict, metadata)
     st = _safetensors()
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        found = "is a file, not a directory" if directory.exists() else "does not exist; create it first"
-        raise FileNotFoundError(f"save: cannot write {path}: directory {directory} {found}")
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except PermissionError as exc:  # name the file asked for, not the hidden temporary one
-        raise PermissionError(exc.errno, f"save: cannot write {path}: no permission to create files in "
-                                         f"{directory}", str(path)) from None
+    fd, temporary = _temporary_next_to(path)
     try:
         os.close(fd)
         st.numpy.save_file(arrays, temporary, metadata=dict(metadata) if metadata else None)
@@ -132,6 +124,32 @@ def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, s
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def check_writable(path: PathLike) -> None:
+    """Raise the error ``save(..., path)`` would raise for an unusable place (a missing directory or one that is a
+    file, no permission, ``path`` a directory), without writing anything: create the temporary file ``save`` would
+    use, and remove it. A long job calls this first, so a bad path fails at once instead of after the work."""
+    fd, temporary = _temporary_next_to(Path(path))
+    os.close(fd)
+    os.unlink(temporary)
+
+
+def _temporary_next_to(path: Path) -> tuple[int, str]:
+    """A new hidden temporary file in ``path``'s directory (renamed over ``path`` once written), with errors that
+    name ``path`` rather than the temporary file."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        found = "is a file, not a directory" if directory.exists() else "does not exist; create it first"
+        raise FileNotFoundError(f"save: cannot write {path}: directory {directory} {found}")
+    if path.is_dir():
+        raise IsADirectoryError(f"save: cannot write {path}: it is a directory; give a file name")
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:  # no permission, a read-only file system...: OSError picks the matching subclass
+        why = "no permission to create files in" if isinstance(exc, PermissionError) else "cannot create files in"
+        raise OSError(exc.errno, f"save: cannot write {path}: {why} {directory} ({exc.strerror})",
+                      str(path)) from None
 
 
 def _file_mode(path: Path) -> int:
@@ -285,4 +303,4 @@ def load(path: PathLike, with_metadata: bool = False) -> dict[str, np.ndarray] |
     return (arrays, dict(metadata)) if with_metadata else arrays
 
 
-__all__ = ["DTYPES", "SafetensorsError", "deserialize", "load", "save", "serialize"]
+__all__ = ["DTYPES", "SafetensorsError", "check_writable", "deserialize", "load", "save", "serialize"]

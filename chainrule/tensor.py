@@ -109,10 +109,32 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
+        """Replace the values: ``t.data = array`` (no copy of an ndarray), a Tensor's values, or numbers/lists.
+
+        The dtype must be real (bool, int or float), as for ``cr.tensor``, and floating point if the tensor
+        requires a gradient; anything else is a TypeError. Another shape is allowed, as in PyTorch, where
+        ``p.data = new`` is the usual way to swap a parameter's storage: the graph recorded before still refers
+        to the old array, and the next op sees the new one.
+        """
         if type(value) is TrackedArray:
             if value is getattr(self, "_view", None) and value.base is self._data:  # t.data += 1 assigns back
                 return  # the array it changed: nothing to replace
             value = value.view(np.ndarray)  # the same memory, as a plain array for the ops to read
+        elif isinstance(value, Tensor):
+            value = value._array()
+        elif isinstance(value, np.ndarray):
+            value = np.asarray(value)  # a subclass (np.matrix, ...) as a plain array over the same memory
+        elif isinstance(value, numbers.Real | np.generic | list | tuple):
+            value = _as_array(value)  # refuses ragged or non-numeric lists with cr.tensor's message
+        else:
+            raise TypeError(f"Tensor.data must be a NumPy array, a Tensor, a number or a (nested) list of numbers, "
+                            f"not {type(value).__name__}")
+        if value.dtype.kind not in _REAL_KINDS:
+            raise TypeError(f"Tensor.data must hold real numbers (bool, int or float), as cr.tensor does; got an "
+                            f"array of dtype {value.dtype}")
+        if self.requires_grad and value.dtype.kind != "f":
+            raise TypeError(f"this tensor requires a gradient, so its data must be floating point (float32 or "
+                            f"float64); got dtype {value.dtype}. Convert it first, e.g. array.astype('float64')")
         self._data = value
 
     def _array(self) -> np.ndarray:

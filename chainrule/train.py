@@ -1,9 +1,9 @@
 """The training job behind ``chainrule train``: a forward pass, a loss, a backward pass and an optimizer step, repeated.
 
 ``train()`` fits a small MLP or CNN to the bundled 8×8 digits (or to MNIST from a directory), shows a progress
-bar per epoch with the running loss (tqdm, if installed), prints train and test accuracy after each epoch, and
-saves the weights (safetensors) and a plot of the curves (PNG, if matplotlib is installed). With the defaults it
-takes seconds and reaches over 97% (MLP) and 98% (CNN) test accuracy on the digits.
+bar per epoch with the running loss (tqdm, if installed; on stderr, when it is a terminal), prints train and test
+accuracy after each epoch, and saves the weights (safetensors) and a plot of the curves (PNG, if matplotlib is
+installed). With the defaults it takes seconds and reaches over 97% (MLP) and 98% (CNN) test accuracy on the digits.
 
 >>> from chainrule.train import train
 >>> result = train(model="mlp", epochs=1, out_dir=None, progress=False, verbose=False)
@@ -27,10 +27,11 @@ from typing import TextIO
 import numpy as np
 
 from . import nn, optim
+from .cli import int_option, positive_float, seed_option
 from .data import DataLoader, load_digits, load_mnist, train_test_split
 from .engine import no_grad
 from .errors import ChainruleError, DomainError, ShapeError
-from .io import load, save
+from .io import check_writable, load, save
 from .nn import functional as F
 from .tensor import Tensor
 
@@ -39,6 +40,11 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: Learning rates that work for the digits with each optimizer (``lr=None`` picks one).
 DEFAULT_LR = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3, "rmsprop": 1e-3}
 DEFAULT_EPOCHS = {"mlp": 30, "cnn": 20}
+# Bounds of the command line's options: far above any useful run, low enough that a typo or a hostile value is
+# refused at once instead of running for days or allocating gigabytes for one batch.
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 4096
+MAX_THREADS = 256
 
 
 class TrainingDivergedError(ChainruleError, RuntimeError):
@@ -209,13 +215,22 @@ def blas_threads(n: int | None):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Progress: tqdm when installed, plain lines otherwise.
+# Progress: tqdm when installed, on stderr, by default only when stderr is a terminal.
 # ---------------------------------------------------------------------------------------------------------------
 _hinted = False
 
 
-def _progress_bar(loader: DataLoader, description: str, stream: TextIO, enabled: bool):
-    """A tqdm bar over the loader's batches, or the loader itself (with a one-time hint if tqdm is missing)."""
+def _shows_progress(progress: bool | None) -> bool:
+    """None (the default) means: only on a terminal, so redirected output and logs get no ``\\r`` lines."""
+    if progress is not None:
+        return bool(progress)
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def _progress_bar(loader: DataLoader, description: str, enabled: bool):
+    """A tqdm bar on stderr over the loader's batches, or the loader itself (with a one-time hint if tqdm is
+    missing)."""
     global _hinted
     if not enabled:
         return loader
@@ -223,12 +238,12 @@ def _progress_bar(loader: DataLoader, description: str, stream: TextIO, enabled:
         from tqdm.auto import tqdm
     except ImportError:
         if not _hinted:
-            print("(install tqdm for progress bars: pip install 'chainrule[nn]')", file=stream)
+            print("(install tqdm for progress bars: pip install 'chainrule[nn]')", file=sys.stderr)
             _hinted = True
         return loader
     # Hand tqdm one iterator: tqdm.auto calls iter() on what it gets as well as iterating it, and each iter() of a
     # DataLoader draws a new shuffle, which would make runs with and without the bar differ.
-    return tqdm(iter(loader), desc=description, total=len(loader), unit="batch", leave=False, file=stream)
+    return tqdm(iter(loader), desc=description, total=len(loader), unit="batch", leave=False, file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -243,7 +258,7 @@ def train(
     seed: int = 0,
     out_dir: str | Path | None = "runs",
     mnist: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     verbose: bool = True,
     stream: TextIO | None = None,
     threads: int | None = 1,
@@ -257,8 +272,9 @@ def train(
         seed: fixes the split, the initial weights and the batch order: the same seed gives the same run.
         out_dir: where the weights (``<data>-<model>.safetensors``) and the curves (``.png``) go; None saves nothing.
         mnist: a directory of MNIST IDX files to train on instead of the bundled digits.
-        progress: show a progress bar per epoch; ``verbose``: print a line per epoch and where files went.
-        stream: where the progress and lines go (default: stdout).
+        progress: show a progress bar per epoch on stderr (None, the default: only when stderr is a terminal);
+            ``verbose``: print a line per epoch and where files went.
+        stream: where those lines go (default: stdout).
         threads: BLAS threads while training (None leaves the setting alone). One is the fastest here: the
             matrices are small, and extra threads spin and fight other processes for the cores.
 
@@ -276,14 +292,20 @@ def train(
         raise DomainError(f"epochs must be a positive int, got {epochs!r}")
     if not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
         raise DomainError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise DomainError(f"seed must be a non-negative int, got {seed!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise DomainError(f"threads must be a positive int or None, got {threads!r}")
     with blas_threads(threads):
-        return _fit(model, epochs, batch_size, lr, optimizer, seed, out_dir, mnist, progress, stream, say)
+        return _fit(model, epochs, batch_size, lr, optimizer, seed, out_dir, mnist, _shows_progress(progress),
+                    say)
 
 
 def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, seed: int,
-         out_dir: str | Path | None, mnist: str | Path | None, progress: bool, stream: TextIO,
+         out_dir: str | Path | None, mnist: str | Path | None, progress: bool,
          say: Callable[[str], None]) -> TrainResult:
     started = time.perf_counter()
+    files = _output_files(out_dir, "digits" if mnist is None else "mnist", model)  # fail now, not after the epochs
     dataset, (X_train, X_test, y_train, y_test) = load_data(mnist, seed)
     if len(X_test) == 0:
         raise ShapeError(f"the {dataset} test set is empty; expected at least one test sample to measure accuracy")
@@ -300,7 +322,7 @@ def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, se
     history: dict[str, list[float]] = {"loss": [], "train_accuracy": [], "test_accuracy": [], "batch_loss": []}
     for epoch in range(1, epochs + 1):
         net.train()
-        bar = _progress_bar(loader, f"epoch {epoch}/{epochs}", stream, progress)
+        bar = _progress_bar(loader, f"epoch {epoch}/{epochs}", progress)
         total, count = 0.0, 0
         for batch, (xb, yb) in enumerate(bar, start=1):
             # Overflow shows up as a non-finite loss, reported below with what to do about it.
@@ -332,10 +354,8 @@ def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, se
 
     result = TrainResult(net, history, seconds=time.perf_counter() - started)
     say(f"done in {result.seconds:.1f} s: test accuracy {history['test_accuracy'][-1]:.2%}")
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        result.model_path = out / f"{dataset}-{model}.safetensors"
+    if files is not None:
+        result.model_path, plot_path = files
         settings = {"model": model, "dataset": dataset, "n_features": int(X_train.shape[1]), "n_classes": n_classes,
                     "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "seed": seed}
         save(net.state_dict(), result.model_path, metadata={
@@ -344,9 +364,25 @@ def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, se
         })
         say(f"saved the model to {result.model_path}  (load it with "
             f"chainrule.train.load_model('{result.model_path}'))")
-        result.plot_path = plot_history(history, out / f"{dataset}-{model}.png", f"{model.upper()} on {dataset}",
-                                        say)
+        result.plot_path = plot_history(history, plot_path, f"{model.upper()} on {dataset}", say)
     return result
+
+
+def _output_files(out_dir: str | Path | None, dataset: str, model: str) -> tuple[Path, Path] | None:
+    """The model's and the plot's paths in ``out_dir``, made if missing and checked writable (OSError if not)."""
+    if out_dir is None:
+        return None
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(f"cannot save into {out}: it is a file, not a directory") from None
+    except OSError as exc:
+        raise type(exc)(f"cannot save into {out}: cannot create the directory: {exc.strerror}") from None
+    paths = out / f"{dataset}-{model}.safetensors", out / f"{dataset}-{model}.png"
+    for path in paths:
+        check_writable(path)
+    return paths
 
 
 def load_model(path: str | Path) -> nn.Module:
@@ -423,18 +459,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mnist", metavar="DIR", default=None,
                         help="directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], ...)")
     parser.add_argument("--model", choices=MODELS, default="mlp", help="network to train (default: mlp)")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=int_option(1, MAX_EPOCHS), default=None,
                         help=f"passes over the data (default: {DEFAULT_EPOCHS['mlp']} for mlp, "
                              f"{DEFAULT_EPOCHS['cnn']} for cnn)")
-    parser.add_argument("--batch-size", type=int, default=32, help="samples per gradient step (default: 32)")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--batch-size", type=int_option(1, MAX_BATCH_SIZE), default=32,
+                        help="samples per gradient step (default: 32)")
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
                         + ")")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default: adam")
-    parser.add_argument("--seed", type=int, default=0, help="fixes split, initial weights and batches (default: 0)")
+    parser.add_argument("--seed", type=seed_option, default=0,
+                        help="fixes split, initial weights and batches (default: 0)")
     parser.add_argument("--out", metavar="DIR", default="runs", help="where to save the model and plot (default: runs)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default: 1, fastest for these sizes)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    parser.add_argument("--threads", type=int_option(1, MAX_THREADS), default=1,
+                        help="BLAS threads (default: 1, fastest for these sizes)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                        help="no progress bars (by default they show on stderr when it is a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
