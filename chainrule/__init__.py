@@ -27,7 +27,7 @@ from .errors import (
     NoDerivativeError, ShapeError,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Loaded on first use, so `import chainrule` costs NumPy and the engine only (PEP 562).
 _LAZY = {

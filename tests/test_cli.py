@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import chainrule as cr
-from chainrule import train as job
 from chainrule.cli import main
+from chainrule.cli import train as job
 from chainrule.errors import DomainError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from chainrule import derive
-from chainrule.cli import main
+from chainrule.cli import derive, main
 
 HAS_SYMPY = importlib.util.find_spec("sympy") is not None
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None

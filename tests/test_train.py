@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import train as job
-from chainrule.train import TrainingDivergedError, load_model, train
+from chainrule.cli import train as job
+from chainrule.cli.train import TrainingDivergedError, load_model, train
 
 
 def _quiet(**kwargs):
@@ -52,7 +52,7 @@ def test_a_saved_model_loads_back_and_predicts_the_same(tmp_path):
 def test_a_tiny_file_claiming_a_huge_model_is_refused_before_building_it(tmp_path, monkeypatch):
     import json
 
-    import chainrule.train as train_module
+    import chainrule.cli.train as train_module
 
     def no_building(*args, **kwargs):
         raise AssertionError("load_model built the network before checking the metadata")
@@ -179,7 +179,7 @@ def test_trains_on_mnist_files(tmp_path):
 
 
 def test_cli_runs_and_reports_divergence(tmp_path, capsys):
-    from chainrule.train import main
+    from chainrule.cli.train import main
 
     assert main(["--epochs", "1", "--out", str(tmp_path), "--no-progress"]) == 0
     assert "saved the model to" in capsys.readouterr().out

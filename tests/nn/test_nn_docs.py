@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainrule.nn.losses",
            "chainrule.nn.functional", "chainrule.nn.init", "chainrule.optim", "chainrule.optim.sgd",
-           "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.train"]
+           "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.cli.train"]
 
 
 @pytest.mark.parametrize("name", MODULES)

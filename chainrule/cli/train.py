@@ -5,7 +5,7 @@ bar per epoch with the running loss (tqdm, if installed; on stderr, when it is a
 accuracy after each epoch, and saves the weights (safetensors) and a plot of the curves (PNG, if matplotlib is
 installed). With the defaults it takes seconds and reaches over 97% (MLP) and 98% (CNN) test accuracy on the digits.
 
->>> from chainrule.train import train
+>>> from chainrule.cli.train import train
 >>> result = train(model="mlp", epochs=1, out_dir=None, progress=False, verbose=False)
 >>> result.history["test_accuracy"][-1] > 0.8
 True
@@ -26,14 +26,14 @@ from typing import TextIO
 
 import numpy as np
 
-from . import nn, optim
-from .cli import int_option, positive_float, seed_option
-from .data import DataLoader, load_digits, load_mnist, train_test_split
-from .engine import no_grad
-from .errors import ChainruleError, DomainError, ShapeError
-from .io import check_writable, load, save
-from .nn import functional as F
-from .tensor import Tensor
+from .. import nn, optim
+from ..data import DataLoader, load_digits, load_mnist, train_test_split
+from ..engine import no_grad
+from ..errors import ChainruleError, DomainError, ShapeError
+from ..io import check_writable, load, save
+from ..nn import functional as F
+from ..tensor import Tensor
+from .options import int_option, positive_float, seed_option
 
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -363,7 +363,7 @@ def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, se
             "test_accuracy": f"{history['test_accuracy'][-1]:.6f}",
         })
         say(f"saved the model to {result.model_path}  (load it with "
-            f"chainrule.train.load_model('{result.model_path}'))")
+            f"chainrule.cli.train.load_model('{result.model_path}'))")
         result.plot_path = plot_history(history, plot_path, f"{model.upper()} on {dataset}", say)
     return result
 
@@ -499,7 +499,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m chainrule.train [options]``: the same as ``chainrule train``."""
+    """``python -m chainrule.cli.train [options]``: the same as ``chainrule train``."""
     parser = argparse.ArgumentParser(prog="chainrule train", description="Train a network on the bundled digits.")
     add_arguments(parser)
     return run(parser.parse_args(argv))
