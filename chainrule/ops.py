@@ -728,6 +728,14 @@ def fold(x: Any, output_size: int | Pair, kernel_size: int | Pair, stride: int |
                                         "padding": padding})
 
 
+def product_of_others(x):
+    """For each element along the last axis, the product of the other elements, differentiably (prod's
+    derivative on Tensors): row j of a (k, k) stack holds x with element j replaced by 1."""
+    x = _tensor_arg(x, "product_of_others")
+    k = x.shape[-1]
+    return prod(where(np.eye(k, dtype=bool), 1.0, unsqueeze(x, -2)), axis=-1)
+
+
 def _rule_log(x, base=None):
     # In a rule, a Python-number operand is a constant (d/db a**b = a**b ln a with a Python base a): its log stays
     # a Python float, a weak scalar, so float32 gradients stay float32.

@@ -232,20 +232,8 @@ def _product_of_others(x, y, axis, keepdims, m):
     shape = np.shape(moved)
     k = _count(data, axes)
     flat = m.reshape(moved, shape[: len(rest)] + (k,))
-    # Row j of the (k, k) matrix holds the group with element j replaced by 1; its product is "all but j".
-    eye = np.eye(k, dtype=bool)
-    if isinstance(flat, np.ndarray):
-        others = _others_numpy(flat)
-    else:
-        others = m.prod(m.where(eye, 1, m.expand_dims(flat, (-2,))), axis=(np.ndim(data) - len(axes) + 1,))
-    return m.transpose(m.reshape(others, shape), tuple(np.argsort(order)))
-
-
-def _others_numpy(flat):
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
-    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return left * right
+    others = m.product_of_others(flat)  # along the last axis: the namespace knows how (cumulative products, or
+    return m.transpose(m.reshape(others, shape), tuple(np.argsort(order)))  # differentiable ones on Tensors)
 
 
 register(Rule(
