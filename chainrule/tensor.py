@@ -100,6 +100,9 @@ class Tensor:
 
         Changing it in place after an op saved it for backward makes that backward raise GraphError (a version
         counter, see ``chainrule.engine.versions``); assigning ``t.data = new_array`` replaces the values instead.
+        Writes that go around NumPy's Python-level methods are not seen: through ``np.asarray(t.data)`` or
+        ``np.asarray(t)``, ``np.ndarray.sort(t.data)``, ``.flat[...] =``, or another library sharing the memory
+        (``torch.from_numpy``); change a copy in those cases.
         """
         data = self._array()
         view = getattr(self, "_view", None)

@@ -260,3 +260,15 @@ def test_counts_die_with_their_arrays():
     del x, array
     gc.collect()
     assert key not in versions.VERSIONS
+
+
+@pytest.mark.parametrize("function", [np.linalg.svd, np.linalg.qr, np.linalg.eigh, np.linalg.slogdet,
+                                      np.unique_counts])
+def test_numpy_functions_returning_named_tuples_work_on_data(function):
+    a = cr.tensor(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    result = function(a.data)
+    expected = function(a.data.view(np.ndarray))
+    assert type(result) is type(expected)
+    for got, want in zip(result, expected, strict=True):
+        assert type(got) is type(want)
+        np.testing.assert_array_equal(got, want)

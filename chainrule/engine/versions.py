@@ -103,7 +103,8 @@ def _changed(node: Any, which: str, now: int, forward: bool) -> GraphError:
     )
 
 
-_READ: dict[tuple, tuple[int, ...]] = {}  # (rule, which inputs get a gradient, forward) -> positions read
+# rule -> {(which inputs get a gradient, forward): positions read}; weak, so a user's redefined primitive goes
+_READ: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _positions_read(node: Any, forward: bool) -> tuple[int, ...]:
@@ -114,10 +115,10 @@ def _positions_read(node: Any, forward: bool) -> tuple[int, ...]:
     """
     rule = node.rule
     mask = tuple(parent is not None for parent in node.parents)
-    key = (rule, mask, forward)
-    positions = _READ.get(key)
+    known = _READ.setdefault(rule, {})
+    positions = known.get((mask, forward))
     if positions is None:
-        positions = _READ[key] = _read_by(rule, mask, forward)
+        positions = known[(mask, forward)] = _read_by(rule, mask, forward)
     return positions
 
 
@@ -200,7 +201,8 @@ def _untracked_unless_view(result: Any, roots: set[int]) -> Any:
     if isinstance(result, TrackedArray):
         return result if id(root(result)) in roots else result.view(np.ndarray)
     if isinstance(result, tuple | list):
-        return type(result)(_untracked_unless_view(r, roots) for r in result)
+        items = [_untracked_unless_view(r, roots) for r in result]
+        return type(result)(*items) if hasattr(result, "_fields") else type(result)(items)  # named: SVDResult
     return result
 
 
@@ -309,7 +311,3 @@ class TrackedArray(np.ndarray):
     def __repr__(self) -> str:
         return repr(self.view(np.ndarray))
 
-
-def track(array: np.ndarray) -> TrackedArray:
-    """A TrackedArray viewing ``array``."""
-    return array.view(TrackedArray)

@@ -59,7 +59,7 @@ class Sample:
     values: tuple[Any, ...] | None = None  # fixed inputs instead of random ones (a user primitive's own sample)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Rule:
     """One primitive of the rule table."""
 
