@@ -26,11 +26,16 @@ UNARY = {
     "square": lambda x: x ** 2, "leaky": lambda x: cr.leaky_relu(x, 0.1), "sum0": lambda x: x.sum(axis=0),
     "mean": lambda x: x.mean(), "sumkeep": lambda x: x.sum(axis=-1, keepdims=True), "T": lambda x: x.T,
     "max": lambda x: x.max(axis=0) if x.ndim else x, "scale": lambda x: 3.0 * x,
+    "reshape": lambda x: x.reshape(-1), "repeat_index": lambda x: x[np.array([0, 0, -1])] if x.ndim else x,
+    "self_outer": lambda x: x.reshape(-1, 1) @ x.reshape(1, -1) if x.size <= 64 else x,  # the same input twice
+    "gram": lambda x: x @ x.T if x.ndim == 2 and x.size <= 4096 else x,
 }
 BINARY = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
     "div": lambda a, b: a / (1.5 + cr.tanh(b)), "maximum": cr.maximum, "minimum": cr.minimum,
-    "where": None, "clip": None,
+    "where": None, "clip": None, "matmul": lambda a, b: a @ b, "concat": lambda a, b: cr.concatenate(
+        [a.reshape(-1), b.reshape(-1)]) if a.size + b.size <= 8192 else a, "stack": lambda a, b: cr.stack([a, b])
+    if a.size <= 4096 else a,
 }
 
 
@@ -49,13 +54,15 @@ def programs(draw, shapes):
         ops.append((name, a, b, params))
     outputs = draw(st.lists(st.integers(0, n_leaves + len(ops) - 1), min_size=1, max_size=3))
     seed = draw(st.integers(0, 2**32 - 1))
-    return leaves, ops, outputs, seed
+    dtype = draw(st.sampled_from(("float64", "float32")))
+    return leaves, ops, outputs, seed, dtype
 
 
 def build(program):
-    leaves_shapes, ops, outputs, seed = program
+    leaves_shapes, ops, outputs, seed, *dtype = program
     rng = np.random.default_rng(seed)
-    leaves = [cr.tensor(rng.uniform(-2, 2, s), requires_grad=True) for s in leaves_shapes]
+    dtype = dtype[0] if dtype else "float64"
+    leaves = [cr.tensor(rng.uniform(-2, 2, s), dtype=dtype, requires_grad=True) for s in leaves_shapes]
     pool = list(leaves)
     for name, a, b, pshape in ops:
         x, y = pool[a], pool[b]
@@ -65,19 +72,25 @@ def build(program):
             elif name == "where":
                 out = cr.where(rng.random(pshape) > 0.5, x, y)
             elif name == "clip":
-                lo = rng.uniform(-1.5, 0, pshape)
-                out = cr.clip(x, lo, lo + rng.uniform(0.2, 2, pshape))
+                lo = rng.uniform(-1.5, 0, pshape).astype(dtype)  # bounds of the leaves' dtype: float32 stays
+                out = cr.clip(x, lo, lo + rng.uniform(0.2, 2, pshape).astype(dtype))
             else:
                 out = BINARY[name](x, y)
-        except cr.ShapeError:  # shapes that do not broadcast: use x alone
+        except (cr.ShapeError, IndexError):  # shapes that do not fit: use x alone
             out = cr.sin(x)
         pool.append(out)
-    root = sum((pool[i] * pool[i].sum()).sum() if i % 2 else pool[i].sum() for i in outputs)
+    # Weights make the upstream gradients full, writeable arrays (a plain sum hands down a read-only broadcast 1),
+    # so the fast loop's in-place paths run; a value used twice at the root gives them sums to reuse.
+    weights = [rng.uniform(0.5, 1.5, pool[i].shape).astype(dtype) for i in outputs]
+    root = sum((pool[i] * w).sum() if k % 2 else (pool[i] * pool[i].sum()).sum()
+               for k, (i, w) in enumerate(zip(outputs, weights, strict=True)))
     return leaves, root
 
 
 def gradients(program, fast: bool):
+    global result_leaves
     leaves, root = build(program)
+    result_leaves = leaves
     if not root.requires_grad:
         return None
     seed = np.ones_like(root.data)
@@ -97,6 +110,9 @@ def assert_identical(a, b):
     np.testing.assert_array_equal(a, b)  # bit for bit (nan where nan)
 
 
+result_leaves: list = []
+
+
 def check(program):
     result = gradients(program, fast=True)
     if result is None:
@@ -108,6 +124,10 @@ def check(program):
         assert_identical(f, pf)  # the fast pass did not overwrite any value the graph keeps
         assert_identical(f, fp)
         assert_identical(f, None if u is None else u.data)
+    grads = [u.data for u in user if u is not None]
+    for k, a in enumerate(grads):  # each leaf's .grad is its own memory: no other leaf's, no value of the graph's
+        assert not any(np.shares_memory(a, b) for b in grads[k + 1:])
+        assert not any(np.shares_memory(a, leaf.data) for leaf in result_leaves)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
