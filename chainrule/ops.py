@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins  # this module defines sum, max, min, abs and pow: reach Python's own through here
 import itertools
 import numbers
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -459,7 +460,7 @@ def reshape(x, *shape):
     if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
         shape = shape[0]
     try:
-        shape = tuple(int(s) for s in shape)
+        shape = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"reshape: shape must be ints, got {shape!r}") from None
     known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))

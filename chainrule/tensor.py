@@ -7,6 +7,7 @@ which apply rules from the table). A Tensor holds ``data`` (an ndarray), ``grad`
 
 from __future__ import annotations
 
+import functools
 import numbers
 import threading
 from typing import Any
@@ -354,6 +355,24 @@ def _shape(shape: tuple) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+def _allocation_checked(make):
+    """Creation functions report a size beyond memory (NumPy's MemoryError, or its "array is too big") as a
+    ShapeError naming the function and the size asked for."""
+
+    @functools.wraps(make)
+    def checked(*args, **kwargs):
+        try:
+            return make(*args, **kwargs)
+        except (MemoryError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "too big" not in str(exc) and "maximum" not in str(exc).lower():
+                raise
+            shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+            raise ShapeError(f"{make.__name__}({shown:.80}) asks for more memory than can be allocated; "
+                             "expected a size that fits in memory") from None
+
+    return checked
+
+
 def _float_dtype(dtype: Any, random: bool = False) -> np.dtype:
     dtype = np.dtype(np.float64 if dtype is None else dtype)
     if random and dtype.kind != "f":
@@ -361,22 +380,26 @@ def _float_dtype(dtype: Any, random: bool = False) -> np.dtype:
     return dtype
 
 
+@_allocation_checked
 def zeros(*shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (float64 by default)."""
     return Tensor(np.zeros(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
+@_allocation_checked
 def ones(*shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones (float64 by default)."""
     return Tensor(np.ones(_shape(shape), dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
+@_allocation_checked
 def full(shape, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value`` (dtype as NumPy infers it from the value)."""
     shape = _shape((shape,) if isinstance(shape, numbers.Integral) else (tuple(shape),))
     return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
+@_allocation_checked
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, stop), as ``np.arange``."""
@@ -384,6 +407,7 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     return Tensor(values, dtype=dtype, requires_grad=requires_grad)
 
 
+@_allocation_checked
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n × m)."""
     return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
@@ -395,6 +419,7 @@ def _generator(seed: int | None, rng: np.random.Generator | None) -> np.random.G
     return rng if rng is not None else np.random.default_rng(seed)
 
 
+@_allocation_checked
 def rand(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | None = None,
          rng: np.random.Generator | None = None) -> Tensor:
     """Uniform samples in [0, 1) (float64 by default); reproducible with ``seed`` or a NumPy ``rng``."""
@@ -403,6 +428,7 @@ def rand(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | Non
     return Tensor(values, requires_grad=requires_grad)
 
 
+@_allocation_checked
 def randn(*shape, dtype: Any = None, requires_grad: bool = False, seed: int | None = None,
           rng: np.random.Generator | None = None) -> Tensor:
     """Standard normal samples (float64 by default); reproducible with ``seed`` or a NumPy ``rng``."""

@@ -23,3 +23,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "chainrule"))
 from chainrule.engine import grad_mode  # noqa: E402
 
 grad_mode.keep_below = float(os.environ.get("CHAINRULE_KEEP_BELOW", "0"))
+
+
+def pytest_configure(config):
+    # Probes of tests/test_probe_sweep.py that wait on SymPy's budget: `-m "not slow"` skips them.
+    config.addinivalue_line("markers", "slow: a test that takes seconds (deselect with -m 'not slow')")

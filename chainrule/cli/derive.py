@@ -210,8 +210,11 @@ def plot_function(tree: parser.Expr, wrt: str, point: dict[str, float], order: i
     path = Path(path)
     if path.suffix.lower() not in PLOT_SUFFIXES:
         raise ExpressionError(f"--plot: the file name must end in .png or .svg, got {str(path)!r}")
-    if not path.parent.exists():
-        raise ExpressionError(f"--plot: the directory {str(path.parent)!r} does not exist")
+    if not path.parent.is_dir():
+        found = "is not a directory" if path.parent.exists() else "does not exist"
+        raise ExpressionError(f"--plot: the directory {str(path.parent)!r} {found}")
+    if path.is_dir():
+        raise ExpressionError(f"--plot: {str(path)!r} is a directory; give a file name ending in .png or .svg")
     matplotlib = require("matplotlib", "plot")
     matplotlib.use("Agg", force=True)
     from matplotlib import pyplot as plt
@@ -246,8 +249,12 @@ def plot_function(tree: parser.Expr, wrt: str, point: dict[str, float], order: i
         pad = 0.1 * (hi - lo) or 1.0
         ax.set_ylim(lo - pad, hi + pad)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        fig.savefig(path)
+    except OSError as exc:  # no permission, a read-only or pseudo file system...
+        raise OSError(f"--plot: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .options import seed_option
 
@@ -21,7 +22,12 @@ def run(args: argparse.Namespace) -> int:
     from ..rulecheck import check_all, format_table
 
     for module in args.imports:  # modules that define the user's own primitives (cr.primitive)
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # a missing module, a bad name, or an error in the module's own code
+            print(f"chainrule rules: error: --import {module}: cannot import it: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return 2
     rows = check_all(seed=args.seed)
     print("The rule table, checked live: each derivative from the engine against a central difference.\n")
     print(format_table(rows))

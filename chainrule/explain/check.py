@@ -17,6 +17,7 @@ from .steps import expression_math
 
 # Where random points are drawn, in turn: the whole line near 0, positives (log, sqrt), inside (-1, 1) (arcsin).
 _RANGES = ((-3.0, 3.0), (0.05, 3.0), (-0.95, 0.95))
+MAX_POINTS = 10_000  # each point costs a forward and a backward pass; far more adds nothing but time
 
 
 @dataclass
@@ -131,6 +132,10 @@ def check_derivative(expr: str, claimed: str, wrt: str = "x", *, points: int = 2
     """
     if not isinstance(wrt, str) or not wrt.isidentifier():
         raise ExpressionError(f"check_derivative: wrt must be a variable name, got {wrt!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_POINTS:
+        raise DomainError(f"check_derivative: points must be an int from 1 to {MAX_POINTS}, got {points!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise DomainError(f"check_derivative: seed must be a non-negative int, got {seed!r}")
     tree = parser.parse(expr)
     claimed_tree = parser.parse(claimed)
     names = set(parser.variables(tree))

@@ -183,7 +183,11 @@ def _check_value(name: str, value: Any) -> float:
             f"the value of '{name}' must be a real number, got {type(value).__name__} {value!r:.40}; "
             f"e.g. {name}=1.5"
         )
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float64
+        raise DomainError(f"the value of '{name}' is too large for float64 (got an int of {len(str(value))} "
+                          "digits); it must be finite") from None
     if not math.isfinite(value):
         raise DomainError(f"the value of '{name}' must be finite, got {value}")
     return value

@@ -505,6 +505,11 @@ def parse(text: str, functions: Mapping[str, tuple[int, int]] | None = None) -> 
             f"expression is too long: {len(text)} characters; the limit is {MAX_LENGTH} "
             f"(it starts {text[:40]!r})"
         )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (e.g. from undecodable bytes): ast cannot read it
+        raise ExpressionError(f"character {text[exc.start]!r} at column {exc.start} is not valid Unicode text; "
+                              "expected a math expression such as 'sin(x)**2 + 1'") from None
     if functions is None:
         functions = DEFAULT_FUNCTIONS
     else:
