@@ -285,7 +285,12 @@ def load(path: PathLike, with_metadata: bool = False) -> dict[str, np.ndarray] |
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load: no file at {path}" + (" (it is a directory)" if path.is_dir() else ""))
+        if path.is_dir():
+            raise FileNotFoundError(f"load: no file at {path} (it is a directory)")
+        if path.exists():
+            raise SafetensorsError(f"load: {path} is not a regular file (a device, pipe or socket); expected a "
+                                   "safetensors file")
+        raise FileNotFoundError(f"load: no file at {path}")
     source = f"'{path}'"
     with open(path, "rb") as file:
         available = os.fstat(file.fileno()).st_size

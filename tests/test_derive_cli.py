@@ -175,3 +175,9 @@ def test_demo_tells_the_story(capsys):
 def test_demo_without_training(capsys):
     assert main(["demo", "--no-train"]) == 0
     assert "3. A network" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "infinity"])
+def test_a_non_finite_point_is_named_as_such(value):
+    with pytest.raises(cr.DomainError, match=rf"the value of 'x' is '{value}'; it must be a finite number"):
+        derive.parse_point(f"x={value}")

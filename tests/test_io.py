@@ -296,3 +296,8 @@ def test_fuzzed_files_load_or_raise_safetensors_error(tmp_path):
         assert all(isinstance(array, np.ndarray) for array in arrays.values())
 
     check()
+
+
+def test_loading_a_device_says_it_is_not_a_regular_file():
+    with pytest.raises(SafetensorsError, match="/dev/zero is not a regular file"):
+        cr.load("/dev/zero")

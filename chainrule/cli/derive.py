@@ -70,6 +70,8 @@ def parse_point(text: str) -> dict[str, float]:
             tree = parser.parse(value)
         except ExpressionError as exc:
             raise ExpressionError(f"--at: the value of {name!r} is not a number: {exc}") from None
+        if set(parser.variables(tree)) & {"nan", "inf", "infinity"}:  # not names of the grammar: say what is meant
+            raise DomainError(f"--at: the value of {name!r} is {value!r}; it must be a finite number")
         if parser.variables(tree):
             raise ExpressionError(f"--at: the value of {name!r} must be a number, not an expression in "
                                   f"{', '.join(parser.variables(tree))}: {value!r}")
