@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from chainrule.cli import derive, main
+from chainrule.errors import DomainError
 
 HAS_SYMPY = importlib.util.find_spec("sympy") is not None
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -179,5 +180,5 @@ def test_demo_without_training(capsys):
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "infinity"])
 def test_a_non_finite_point_is_named_as_such(value):
-    with pytest.raises(cr.DomainError, match=rf"the value of 'x' is '{value}'; it must be a finite number"):
+    with pytest.raises(DomainError, match=rf"the value of 'x' is '{value}'; it must be a finite number"):
         derive.parse_point(f"x={value}")
