@@ -4,7 +4,10 @@
 gradient, record a Node. The functions below check their arguments at this boundary (shapes, axes, dtypes), so
 users read chainrule's message rather than a NumPy traceback, and then call ``apply`` with canonical parameters.
 
-This module is also the math namespace ``m`` that rules use to build differentiable derivatives (create_graph).
+This module is also the math namespace ``m`` that rules use to build differentiable derivatives (create_graph):
+``Tensor._math``, which ``Tensor.backward`` and the transforms hand to the engine. The elementwise functions are
+generated from the rule table (one per entry); Tensor's operators, ``.T`` and methods are installed on the class at
+the end of this module, so ``tensor.py`` imports no op.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 hand-derived derivative symbolically and at random points.
 
 This package is imported with chainrule itself (``cr.explain`` is its function), so it stays light: the machinery
-in ``steps``, ``render`` and ``check`` loads on first use.
+loads on first use. ``records`` (the step records), ``steps`` (observes the engine's backward loop through its
+``on_node`` hook), ``render`` (text, Markdown, LaTeX, JSON, HTML), ``check`` (check_derivative), ``draw`` (cr.draw).
 """
 
 from __future__ import annotations
