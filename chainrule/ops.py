@@ -67,6 +67,8 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
         out = _array(rule.forward(*values, **params))
     except IndexError as exc:
         raise IndexError(f"'{rule.name}' on a tensor of shape {np.shape(values[0])}: {exc}") from None
+    except DomainError:  # a forward's own message (a singular matrix...), already naming the function
+        raise
     except ValueError as exc:
         raise _shape_error(rule, values, exc) from None
     if parents is None:
@@ -817,3 +819,25 @@ def _elementwise_method(rule: Rule, registered: bool) -> None:
 _METHODS: dict[str, Rule] = {}  # method name -> the rule it was made from
 _install_operators()
 on_register(_elementwise_method)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Linear algebra (rules/linalg.py): the namespace functions its derivatives call, on Tensors. The public functions,
+# with NumPy's names and checks, are in chainrule.numpy.linalg.
+# ---------------------------------------------------------------------------------------------------------------
+from .rules import linalg as _linalg  # noqa: E402 - registers the linear-algebra rules
+
+
+def solve(a, b):
+    """A⁻¹ b, differentiably (NumPy 2's rule: b is a vector when 1-D, else a stack of matrices)."""
+    return apply(lookup("solve"), (a, b))
+
+
+def eigh(x):
+    """Eigenvalues and eigenvectors of x's lower triangle, packed as (..., n + 1, n) (eigenvalues in row 0)."""
+    return apply(lookup("eigh"), (x,))
+
+
+def svd(x):
+    """The reduced SVD of x, packed as U, S, Vh flattened and concatenated along the last axis."""
+    return apply(lookup("svd"), (x,))
