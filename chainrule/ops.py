@@ -24,6 +24,7 @@ from .errors import DomainError, ShapeError
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
+from .rules import linalg as _linalg  # noqa: F401 - registers solve, inv, det, eigh, svd...
 from .rules import numpy_math
 from .rules.registry import ELEMENTWISE, Rule, lookup, on_register
 from .tensor import Tensor, as_tensor
@@ -825,9 +826,6 @@ on_register(_elementwise_method)
 # Linear algebra (rules/linalg.py): the namespace functions its derivatives call, on Tensors. The public functions,
 # with NumPy's names and checks, are in chainrule.numpy.linalg.
 # ---------------------------------------------------------------------------------------------------------------
-from .rules import linalg as _linalg  # noqa: E402 - registers the linear-algebra rules
-
-
 def solve(a, b):
     """A⁻¹ b, differentiably (NumPy 2's rule: b is a vector when 1-D, else a stack of matrices)."""
     return apply(lookup("solve"), (a, b))

@@ -90,8 +90,7 @@ def _onto_lower(grad, m):
 def _gaps(w, m):
     """F with F_ij = 1/(w_j − w_i) off the diagonal and 0 on it; inf where two values are equal."""
     eye = _eye(w)
-    with np.errstate(divide="warn"):
-        return (1 - eye) / (w[..., None, :] - w[..., :, None] + eye)
+    return (1 - eye) / (w[..., None, :] - w[..., :, None] + eye)  # NumPy warns of the division by zero
 
 
 def _nonzero(g, m) -> bool:
@@ -136,7 +135,7 @@ register(Rule(
 ))
 
 register(Rule(
-    name="inv", forward=numpy_math.inv, kind=GENERAL, arity=1,
+    name="inv", forward=numpy_math.inv, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m: -m.matmul(_t(y, m), m.matmul(g, _t(y, m))),),
     jvp=lambda ts, x, y, m: -m.matmul(y, m.matmul(ts[0], y)), shape_only=("x",),
     text=("-Y^T g Y^T",), tex=(r"-Y^{T} g\, Y^{T}",), display=r"X^{-1}",
@@ -249,7 +248,7 @@ def _eigvalsh_jvp(ts, x, y, m):
 
 
 register(Rule(
-    name="eigvalsh", forward=np.linalg.eigvalsh, kind=GENERAL, arity=1,
+    name="eigvalsh", forward=np.linalg.eigvalsh, kind=GENERAL, batchable=True, arity=1,
     vjps=(_eigvalsh_vjp,), jvp=_eigvalsh_jvp,
     text=("V diag(g) V^T",), tex=(r"V \operatorname{diag}(g)\, V^{T}",), display=r"\lambda(X)",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
@@ -339,7 +338,7 @@ def _svdvals_jvp(ts, x, y, m):
 
 
 register(Rule(
-    name="svdvals", forward=lambda x: np.linalg.svd(x, compute_uv=False), kind=GENERAL, arity=1,
+    name="svdvals", forward=lambda x: np.linalg.svd(x, compute_uv=False), kind=GENERAL, batchable=True, arity=1,
     vjps=(_svdvals_vjp,), jvp=_svdvals_jvp,
     text=("U diag(g) V^T",), tex=(r"U \operatorname{diag}(g)\, V^{T}",), display=r"\sigma(X)",
     samples=(Sample(((3, 3),)), Sample(((4, 2),)), Sample(((2, 2, 3),))),
@@ -415,7 +414,7 @@ def _pinv_jvp(ts, x, y, m):
 
 
 register(Rule(
-    name="pinv", forward=np.linalg.pinv, kind=GENERAL, arity=1,
+    name="pinv", forward=np.linalg.pinv, kind=GENERAL, batchable=True, arity=1,
     vjps=(_pinv_vjp,), jvp=_pinv_jvp,
     text=("-Y^T g Y^T + (I - AY) g^T Y Y^T + Y^T Y g^T (I - YA)",),
     tex=(r"-Y^{T} g Y^{T} + (I - AY)\, g^{T} Y Y^{T} + Y^{T} Y g^{T} (I - YA)",), display=r"X^{+}",
