@@ -27,6 +27,7 @@ from .errors import DomainError, ShapeError
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
+from .rules import linalg as _linalg  # noqa: F401 - registers solve, inv, det, eigh, svd...
 from .rules import numpy_math
 from .rules.registry import ELEMENTWISE, Rule, lookup, on_register
 from .tensor import Tensor, as_tensor
@@ -70,6 +71,8 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
         out = _array(rule.forward(*values, **params))
     except IndexError as exc:
         raise IndexError(f"'{rule.name}' on a tensor of shape {np.shape(values[0])}: {exc}") from None
+    except DomainError:  # a forward's own message (a singular matrix...), already naming the function
+        raise
     except ValueError as exc:
         raise _shape_error(rule, values, exc) from None
     if parents is None:
@@ -820,3 +823,22 @@ def _elementwise_method(rule: Rule, registered: bool) -> None:
 _METHODS: dict[str, Rule] = {}  # method name -> the rule it was made from
 _install_operators()
 on_register(_elementwise_method)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Linear algebra (rules/linalg.py): the namespace functions its derivatives call, on Tensors. The public functions,
+# with NumPy's names and checks, are in chainrule.numpy.linalg.
+# ---------------------------------------------------------------------------------------------------------------
+def solve(a, b):
+    """A⁻¹ b, differentiably (NumPy 2's rule: b is a vector when 1-D, else a stack of matrices)."""
+    return apply(lookup("solve"), (a, b))
+
+
+def eigh(x):
+    """Eigenvalues and eigenvectors of x's lower triangle, packed as (..., n + 1, n) (eigenvalues in row 0)."""
+    return apply(lookup("eigh"), (x,))
+
+
+def svd(x):
+    """The reduced SVD of x, packed as U, S, Vh flattened and concatenated along the last axis."""
+    return apply(lookup("svd"), (x,))

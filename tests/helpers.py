@@ -40,7 +40,10 @@ def input_domain(rule: Rule, sample: Sample, i: int) -> tuple[float, float]:
 
 
 def sample_inputs(rule: Rule, sample: Sample, seed: int = 0, dtype=np.float64) -> list[np.ndarray]:
-    """Random inputs for one sample of a rule: uniform inside its domain, boolean masks where the sample says so."""
+    """Inputs for one sample of a rule: its fixed ``values``, or uniform inside its domain (boolean masks where the
+    sample says so)."""
+    if sample.values is not None:  # fixed inputs (a positive-definite matrix for cholesky)
+        return [np.array(v, dtype=dtype if np.asarray(v).dtype.kind == "f" else None) for v in sample.values]
     rng = np.random.default_rng(seed)
     inputs = []
     for i, shape in enumerate(sample.shapes):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..errors import DomainError
+
 exp = np.exp
 
 
@@ -167,3 +169,53 @@ def fold(x: np.ndarray, output_size: Pair, kernel_size: Pair, stride: Pair = (1,
         for j in range(kw):
             image[:, :, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw] += patches[:, :, i, j]
     return np.ascontiguousarray(image[:, :, ph : ph + h, pw : pw + w])
+
+
+# Linear algebra: the forwards of the rules in linalg.py, and what their derivatives call on arrays. NumPy's
+# LinAlgError becomes a DomainError that says which function, which operand and what was expected.
+def solve(a, b):
+    """A⁻¹ b by LU (NumPy 2's rule for b: a vector when 1-D, else a stack of (n, k) matrices)."""
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        raise DomainError(f"solve: the matrix `a` of shape {np.shape(a)} is singular; expected an invertible "
+                          "matrix (the gradients of det, slogdet, cholesky and qr also solve with their input)"
+                          ) from None
+
+
+def inv(x):
+    try:
+        return np.linalg.inv(x)
+    except np.linalg.LinAlgError:
+        raise DomainError(f"inv: the matrix `a` of shape {np.shape(x)} is singular; expected an invertible "
+                          "matrix (pinv gives a least-squares inverse)") from None
+
+
+def cholesky(x):
+    try:
+        return np.linalg.cholesky(x)
+    except np.linalg.LinAlgError:
+        raise DomainError(f"cholesky: the matrix `a` of shape {np.shape(x)} is not positive definite (its lower "
+                          "triangle is read as a symmetric matrix); expected a symmetric positive-definite matrix"
+                          ) from None
+
+
+def eigh(x):
+    """Eigenvalues and eigenvectors of the symmetric matrix in x's lower triangle, packed as (..., n + 1, n):
+    the eigenvalues in row 0, the eigenvectors (columns) below."""
+    w, v = np.linalg.eigh(x)
+    return np.concatenate([w[..., None, :], v], axis=-2)
+
+
+def svd(x):
+    """The reduced SVD U, S, Vh of x, packed as one array (..., m·k + k + k·n), k = min(m, n)."""
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    lead = x.shape[:-2]
+    return np.concatenate([u.reshape(lead + (-1,)), s, vh.reshape(lead + (-1,))], axis=-1)
+
+
+def qr(x):
+    """The reduced QR Q, R of x, packed as one array (..., m·k + k·n), k = min(m, n)."""
+    q, r = np.linalg.qr(x)
+    lead = x.shape[:-2]
+    return np.concatenate([q.reshape(lead + (-1,)), r.reshape(lead + (-1,))], axis=-1)

@@ -1,0 +1,1 @@
+"""NumPy's names and signatures, differentiable: ``import chainrule.numpy as cnp`` (placeholder; see linalg.py)."""
