@@ -65,7 +65,16 @@ class Tensor:
     # on the first read (never by ops, which read _data); see chainrule.engine.versions.
     __slots__ = ("__weakref__", "_data", "_view", "grad", "node", "requires_grad")
     _math: Any = None  # the differentiable math namespace (chainrule.ops installs it): create_graph's rules use it
-    __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy
+    # NumPy's protocols: np.sin(t), np.sum(t, axis=0), np.dot(t, t), ndarray + t run chainrule.numpy's functions.
+    # The module that does it (chainrule.numpy._protocol) is above this layer: chainrule's __init__ installs a loader.
+    _numpy_protocol: Any = None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return Tensor._numpy_protocol.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return Tensor._numpy_protocol.array_function(func, types, args, kwargs)
+
     __hash__ = object.__hash__  # identity: `==` is elementwise
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
