@@ -77,6 +77,20 @@ if TYPE_CHECKING:  # for static readers (IDEs, type checkers); at run time these
     )
 
 
+class _NumpyProtocol:
+    """Loads chainrule.numpy's protocol module on the first NumPy function called on a Tensor, then steps aside."""
+
+    def __getattr__(self, name: str):
+        import importlib
+
+        module = importlib.import_module("chainrule.numpy._protocol")
+        Tensor._numpy_protocol = module
+        return getattr(module, name)
+
+
+Tensor._numpy_protocol = _NumpyProtocol()
+
+
 def __getattr__(name: str):
     if name not in _LAZY:
         raise AttributeError(f"module 'chainrule' has no attribute '{name}'")

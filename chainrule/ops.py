@@ -219,7 +219,7 @@ def _operand(x: Any, name: str, op: str) -> Any:
             raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a real numeric dtype")
         return x
     if isinstance(x, list | tuple):
-        return as_tensor(x)._data
+        return stack_nested(x) if holds_tensor(x) else as_tensor(x)._data
     raise TypeError(
         f"{op}: argument '{name}' must be a Tensor, a NumPy array or a real number, not {type(x).__name__}"
     )
@@ -630,6 +630,24 @@ def concatenate(tensors, axis: int = 0):
 def stack(tensors, axis: int = 0):
     """Join same-shaped tensors along a new axis."""
     return _join("stack", tensors, axis, same_shape=True)
+
+
+def holds_tensor(items) -> bool:
+    """Whether a (nested) list or tuple holds a Tensor anywhere."""
+    return builtins.any(isinstance(i, Tensor) or (isinstance(i, list | tuple) and holds_tensor(i)) for i in items)
+
+
+def stack_nested(items) -> Tensor:
+    """A (nested) list or tuple holding Tensors as one Tensor, stacked differentiably (``cr.mean([x, x + 2])``).
+
+    Each level is a ``stack`` along a new first axis, so the gradient flows back to every Tensor in it; numbers and
+    arrays among them are constants.
+    """
+    if not items:
+        raise ValueError("cannot stack an empty list; expected at least one tensor or number")
+    parts = [stack_nested(i) if isinstance(i, list | tuple) else i if isinstance(i, Tensor) else Tensor(i)
+             for i in items]
+    return stack(parts, 0)
 
 
 def split(x, indices_or_sections, axis: int = 0) -> list[Tensor]:

@@ -65,7 +65,16 @@ class Tensor:
     # on the first read (never by ops, which read _data); see chainrule.engine.versions.
     __slots__ = ("__weakref__", "_data", "_view", "grad", "node", "requires_grad")
     _math: Any = None  # the differentiable math namespace (chainrule.ops installs it): create_graph's rules use it
-    __array_ufunc__ = None  # makes `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy
+    # NumPy's protocols: np.sin(t), np.sum(t, axis=0), np.dot(t, t), ndarray + t run chainrule.numpy's functions.
+    # The module that does it (chainrule.numpy._protocol) is above this layer: chainrule's __init__ installs a loader.
+    _numpy_protocol: Any = None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return Tensor._numpy_protocol.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return Tensor._numpy_protocol.array_function(func, types, args, kwargs)
+
     __hash__ = object.__hash__  # identity: `==` is elementwise
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
@@ -193,16 +202,29 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if self.requires_grad:  # np.asarray(t), np.array([t1, t2]): the array would silently lose the gradient
+            raise TypeError(
+                "a tensor that requires grad cannot become a NumPy array implicitly (np.asarray, np.array, or a "
+                "NumPy function that converts its input): its gradient would silently be lost. Use NumPy's "
+                "functions on the tensor itself or chainrule.numpy (import chainrule.numpy as cnp) to keep the "
+                "gradient, cr.stack([t1, t2]) for a list of tensors, or t.detach().numpy() for constant values"
+            )
         data = self._array()
         if dtype is not None and dtype != data.dtype:
             return data.astype(dtype)
         return data.copy() if copy else data
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._number("float"))
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._number("int"))
+
+    def _number(self, function: str) -> float | int | bool:
+        if self._data.size != 1:  # as NumPy: only a one-element array is a number
+            raise TypeError(f"{function}() of a tensor of shape {self.shape}: only a one-element tensor is a number; "
+                            "reduce it first (e.g. t.sum()), or take one element (t[0])")
+        return self._data.item()
 
     def __index__(self) -> int:
         if self.dtype.kind not in "iu":
@@ -342,6 +364,14 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> tensor([1.0, 2.0], requires_grad=True)
     tensor([1., 2.], requires_grad=True)
     """
+    if isinstance(data, list | tuple) and Tensor._math is not None and Tensor._math.holds_tensor(data):
+        # [x, 2 * x]: stacked differentiably (chainrule.ops's stack), never copied into a constant
+        stacked = Tensor._math.stack_nested(data)
+        if stacked.requires_grad:
+            if dtype is not None and np.dtype(dtype) != stacked.dtype:
+                stacked = Tensor._math.astype(stacked, dtype)
+            return stacked
+        data = stacked._data
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 

@@ -1,1 +1,790 @@
-"""NumPy's names and signatures, differentiable: ``import chainrule.numpy as cnp`` (placeholder; see linalg.py)."""
+"""``import chainrule.numpy as cnp``: NumPy's names and signatures, differentiable.
+
+A function with a Tensor among its inputs returns a Tensor whose gradient flows to it; with none, it returns what
+NumPy returns. Each function is a rule of the table (``cnp.sin`` is ``cr.sin``) or an honest composition of rules:
+rearrangements (``roll``, ``tile``, ``sort``, ``pad``...) gather the elements by index, so their gradient is the
+scatter-add of ``getitem``; products (``dot``, ``tensordot``, ``einsum``...) are ``matmul``, or broadcast products and
+sums. ``cnp.linalg`` is loaded on first use. The same functions answer NumPy's own calls on Tensors (``np.sin(t)``).
+
+>>> import numpy as np, chainrule as cr, chainrule.numpy as cnp
+>>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> ((x * 2).sum() + cnp.dot(x, x)).backward()
+>>> x.grad
+tensor([4., 6., 8.])
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import itertools
+import numbers
+import string
+
+import numpy as np
+
+from .. import ops
+from ..errors import ShapeError
+from ..tensor import Tensor
+
+__all__: list[str] = []
+
+
+def _holds_tensor(values) -> bool:
+    return builtins.any(isinstance(v, Tensor) or (isinstance(v, list | tuple) and _holds_tensor(v)) for v in values)
+
+
+def _numpy_name(function):
+    """``function`` under NumPy's name: with no Tensor among the inputs it is NumPy's function itself."""
+    numpy_function = getattr(np, function.__name__)
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if not _holds_tensor(args) and not _holds_tensor(kwargs.values()):
+            return numpy_function(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    __all__.append(function.__name__)
+    return wrapper
+
+
+def _t(x) -> Tensor:
+    return x if isinstance(x, Tensor) else ops.as_tensor(ops._operand(x, "x", "chainrule.numpy"))
+
+
+def _no_out(name: str, out=None, **unsupported) -> None:
+    if out is not None:
+        raise TypeError(f"cnp.{name}: out= is not supported (a tensor is never written in place); use the result")
+    extra = [k for k, v in unsupported.items() if v is not None]
+    if extra:
+        raise TypeError(f"cnp.{name}: the argument {extra[0]!r} is not supported on tensors")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Elementwise functions: the rule table's entries under NumPy's names.
+# ---------------------------------------------------------------------------------------------------------------
+_ELEMENTWISE = (
+    "add", "subtract", "multiply", "divide", "true_divide", "power", "negative", "exp", "expm1", "exp2", "log",
+    "log2", "log10", "log1p", "sqrt", "square", "reciprocal", "cbrt", "sin", "cos", "tan", "arcsin", "arccos",
+    "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "sinc", "abs", "absolute", "sign", "maximum",
+    "minimum", "arctan2", "hypot", "logaddexp", "logaddexp2", "floor", "ceil", "rint", "trunc", "less",
+    "less_equal", "greater", "greater_equal", "equal", "not_equal",
+)
+
+
+def _elementwise(name: str):
+    op = ops.log if name == "log" else getattr(ops, name)
+
+    def function(*args):
+        return op(*args)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"NumPy's {name}, differentiable: chainrule's rule '{name}'."
+    return _numpy_name(function)
+
+
+for _name in _ELEMENTWISE:
+    globals()[_name] = _elementwise(_name)
+fabs = absolute = globals()["absolute"]
+
+
+@_numpy_name
+def positive(x):
+    return _t(x)
+
+
+@_numpy_name
+def mod(a, b):
+    """a mod b with the sign of b (NumPy's values exactly). ∂/∂a = 1, ∂/∂b = −floor(a/b)."""
+    return _remainder(a, b, np.mod, np.floor)
+
+
+@_numpy_name
+def remainder(a, b):
+    """The same as :func:`mod`."""
+    return _remainder(a, b, np.remainder, np.floor)
+
+
+@_numpy_name
+def fmod(a, b):
+    """C's fmod: the remainder with the sign of a. ∂/∂a = 1, ∂/∂b = −trunc(a/b)."""
+    return _remainder(a, b, np.fmod, np.trunc)
+
+
+def _remainder(a, b, numpy_function, rounding):
+    # a − b·q with the integer quotient q a constant: that is the derivative everywhere except at the jumps. The
+    # difference between NumPy's exact remainder and a − b·q (rounding, a few ulps) is added as a constant, so the
+    # values are NumPy's own.
+    av, bv = ops.stop(a), ops.stop(b)
+    quotient = rounding(np.divide(av, bv))
+    approximate = a - b * quotient
+    return approximate + (numpy_function(av, bv) - ops.stop(approximate))
+
+
+@_numpy_name
+def round(a, decimals: int = 0, out=None):
+    """Round to ``decimals`` places; no gradient (piecewise constant)."""
+    _no_out("round", out)
+    if decimals == 0:
+        return ops.apply(ops.lookup("rint"), (_t(a),))
+    scale = 10.0 ** decimals
+    return ops.apply(ops.lookup("rint"), (_t(a) * scale,)) / scale
+
+
+around = round
+
+
+@_numpy_name
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+    """Limit values to [a_min, a_max]; bounds that require grad get theirs too (as maximum and minimum)."""
+    _no_out("clip", out)
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    if _holds_tensor([lo, hi]) and any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
+        out = _t(a) if lo is None else ops.maximum(a, lo)
+        return out if hi is None else ops.minimum(out, hi)
+    return ops.clip(a, ops.stop(lo), ops.stop(hi))
+
+
+@_numpy_name
+def where(condition, x=None, y=None):
+    """x where condition, else y; with the condition only, NumPy's indices of its nonzero elements."""
+    if x is None and y is None:
+        return np.nonzero(ops.stop(condition))
+    return ops.where(condition, x, y)
+
+
+@_numpy_name
+def select(condlist, choicelist, default=0):
+    """The choice of the first condition that holds, element by element (nested ``where``)."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"select: {len(condlist)} conditions but {len(choicelist)} choices; expected as many")
+    out = default
+    for condition, choice in zip(reversed(condlist), reversed(choicelist), strict=True):
+        out = ops.where(condition, choice, out)
+    return _t(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reductions.
+# ---------------------------------------------------------------------------------------------------------------
+def _reduction(name: str, op):
+    def function(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
+        _no_out(name, out, dtype=dtype, **rest)
+        return op(a, axis=axis, keepdims=keepdims)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"NumPy's {name} over ``axis``, differentiable."
+    return _numpy_name(function)
+
+
+sum = _reduction("sum", ops.sum)
+mean = _reduction("mean", ops.mean)
+prod = _reduction("prod", ops.prod)
+
+
+def _extreme(name: str, op):
+    def function(a, axis=None, out=None, keepdims=False, **rest):
+        _no_out(name, out, **rest)
+        return op(a, axis=axis, keepdims=keepdims)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"NumPy's {name}; tied elements share the gradient evenly."
+    return _numpy_name(function)
+
+
+max = _extreme("max", ops.max)
+min = _extreme("min", ops.min)
+amax = _extreme("amax", ops.max)
+amin = _extreme("amin", ops.min)
+
+
+def _spread(name: str, op):
+    def function(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **rest):
+        _no_out(name, out, dtype=dtype, **rest)
+        return op(a, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"NumPy's {name} with ``ddof``, differentiable."
+    return _numpy_name(function)
+
+
+var = _spread("var", ops.var)
+std = _spread("std", ops.std)
+
+
+@_numpy_name
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+    """Sum with NaNs counted as 0 (they get no gradient)."""
+    _no_out("nansum", out, dtype=dtype)
+    a = _t(a)
+    return ops.sum(ops.where(np.isnan(a._array()), 0.0, a), axis=axis, keepdims=keepdims)
+
+
+@_numpy_name
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """Mean of the non-NaN elements (they get 1/count each; NaNs get no gradient)."""
+    _no_out("nanmean", out, dtype=dtype)
+    a = _t(a)
+    count = np.sum(~np.isnan(a._array()), axis=_axis(axis), keepdims=keepdims)
+    return nansum(a, axis=axis, keepdims=keepdims) / count.astype(a.dtype)
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+@_numpy_name
+def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """The (weighted) mean: Σ w·a / Σ w over ``axis``; the weights may be tensors too."""
+    a = _t(a)
+    if weights is None:
+        result = ops.mean(a, axis=axis, keepdims=keepdims)
+        total = np.broadcast_to(np.asarray(a.size // builtins.max(result.size, 1), dtype=a.dtype), result.shape)
+        return (result, total) if returned else result
+    w = _t(weights)
+    if w.shape != a.shape:
+        if axis is None or not isinstance(axis, numbers.Integral) or w.ndim != 1 or w.shape[0] != a.shape[axis]:
+            raise ShapeError(f"average: weights of shape {w.shape} do not fit a of shape {a.shape} along axis "
+                             f"{axis}; expected a's shape, or 1-D of a's length along axis")
+        shape = [1] * a.ndim
+        shape[axis] = w.shape[0]
+        w = ops.reshape(w, tuple(shape))
+    total = ops.sum(ops.broadcast_to(w, a.shape), axis=axis, keepdims=keepdims)
+    result = ops.sum(a * w, axis=axis, keepdims=keepdims) / total
+    return (result, total) if returned else result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shapes.
+# ---------------------------------------------------------------------------------------------------------------
+@_numpy_name
+def reshape(a, shape=None, order="C", *, newshape=None):
+    """NumPy's reshape (C order)."""
+    if order != "C":
+        raise TypeError(f"cnp.reshape: order={order!r} is not supported on tensors; expected 'C'")
+    return ops.reshape(a, shape if shape is not None else newshape)
+
+
+@_numpy_name
+def transpose(a, axes=None):
+    """Permute the axes (reverse them by default)."""
+    return ops.transpose(a, axes) if axes is not None else ops.transpose(a)
+
+
+@_numpy_name
+def swapaxes(a, axis1, axis2):
+    """Exchange two axes."""
+    return ops.swapaxes(a, axis1, axis2)
+
+
+@_numpy_name
+def moveaxis(a, source, destination):
+    """Move axes to new positions; the others keep their order."""
+    a = _t(a)
+    src = _positions(source, a.ndim)
+    dst = _positions(destination, a.ndim)
+    if len(src) != len(dst):
+        raise ValueError("moveaxis: source and destination must have the same number of axes")
+    order = [n for n in range(a.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return ops.transpose(a, tuple(order))
+
+
+def _positions(axes, ndim):
+    axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
+    out = []
+    for axis in axes:
+        if not -ndim <= axis < ndim:
+            raise ShapeError(f"axis {axis} is out of range for an array with {ndim} dimension(s)")
+        out.append(int(axis) % ndim)
+    return out
+
+
+@_numpy_name
+def ravel(a, order="C"):
+    """The elements as a 1-D tensor."""
+    return ops.reshape(a, (-1,))
+
+
+@_numpy_name
+def squeeze(a, axis=None):
+    return ops.squeeze(a, axis)
+
+
+@_numpy_name
+def expand_dims(a, axis):
+    return ops.unsqueeze(a, axis)
+
+
+@_numpy_name
+def broadcast_to(array, shape):
+    return ops.broadcast_to(array, shape)
+
+
+def _atleast(a, ndim):
+    a = _t(a)
+    if a.ndim >= ndim:
+        return a
+    shape = {0: {1: (1,), 2: (1, 1), 3: (1, 1, 1)}, 1: {2: (1, -1), 3: (1, -1, 1)}, 2: {3: a.shape + (1,)}}
+    return ops.reshape(a, shape[a.ndim][ndim])
+
+
+def _atleast_function(ndim):
+    def function(*arys):
+        out = [_atleast(a, ndim) for a in arys]
+        return out[0] if len(out) == 1 else out
+
+    function.__name__ = function.__qualname__ = f"atleast_{ndim}d"
+    function.__doc__ = f"Inputs viewed with at least {ndim} dimension(s), as NumPy does."
+    return _numpy_name(function)
+
+
+atleast_1d, atleast_2d, atleast_3d = (_atleast_function(n) for n in (1, 2, 3))
+
+
+@_numpy_name
+def concatenate(arrays, axis=0, out=None, **rest):
+    _no_out("concatenate", out, **rest)
+    if axis is None:
+        return ops.concatenate([ravel(a) for a in arrays], 0)
+    return ops.concatenate(list(arrays), axis)
+
+
+@_numpy_name
+def stack(arrays, axis=0, out=None, **rest):
+    _no_out("stack", out, **rest)
+    return ops.stack(list(arrays), axis)
+
+
+@_numpy_name
+def hstack(tup, **rest):
+    arrays = [_atleast(a, 1) for a in tup]
+    return ops.concatenate(arrays, 0 if arrays[0].ndim == 1 else 1)
+
+
+@_numpy_name
+def vstack(tup, **rest):
+    return ops.concatenate([_atleast(a, 2) for a in tup], 0)
+
+
+@_numpy_name
+def dstack(tup, **rest):
+    return ops.concatenate([_atleast(a, 3) for a in tup], 2)
+
+
+@_numpy_name
+def column_stack(tup):
+    arrays = [_t(a) for a in tup]
+    return ops.concatenate([ops.reshape(a, (-1, 1)) if a.ndim < 2 else a for a in arrays], 1)
+
+
+@_numpy_name
+def array_split(ary, indices_or_sections, axis=0):
+    """Split into pieces along ``axis``; sections need not divide the length (the first ones are one longer)."""
+    a = _t(ary)
+    axis = _positions(axis, a.ndim)[0]
+    n = a.shape[axis]
+    if isinstance(indices_or_sections, numbers.Integral):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f"array_split: the number of sections must be positive, got {sections}")
+        each, extra = divmod(n, sections)
+        sizes = [0] + [each + 1] * extra + [each] * (sections - extra)
+        bounds = np.cumsum(sizes).tolist()
+    else:
+        bounds = [0, *(int(i) for i in indices_or_sections), n]
+    head = (slice(None),) * axis
+    return [ops.getitem(a, head + (slice(lo, hi),)) for lo, hi in itertools.pairwise(bounds)]
+
+
+@_numpy_name
+def split(ary, indices_or_sections, axis=0):
+    """Split into equal sections (an error if they do not divide the length), or at indices."""
+    a = _t(ary)
+    if isinstance(indices_or_sections, numbers.Integral):
+        n = a.shape[_positions(axis, a.ndim)[0]]
+        if indices_or_sections <= 0 or n % indices_or_sections:
+            raise ShapeError(f"split: an axis of length {n} cannot be split into {indices_or_sections} equal "
+                             "sections; use array_split")
+    return array_split(a, indices_or_sections, axis)
+
+
+@_numpy_name
+def hsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, 1 if _t(ary).ndim > 1 else 0)
+
+
+@_numpy_name
+def vsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, 0)
+
+
+@_numpy_name
+def dsplit(ary, indices_or_sections):
+    return split(ary, indices_or_sections, 2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rearrangements: the elements gathered by index (NumPy's function applied to their positions), so the gradient is
+# getitem's scatter-add, exact for every order.
+# ---------------------------------------------------------------------------------------------------------------
+def _gather(a, positions_of) -> Tensor:
+    a = _t(a)
+    positions = positions_of(np.arange(a.size).reshape(a.shape))
+    return ops.getitem(ops.reshape(a, (-1,)), np.asarray(positions))
+
+
+@_numpy_name
+def roll(a, shift, axis=None):
+    return _gather(a, lambda p: np.roll(p, shift, axis))
+
+
+@_numpy_name
+def tile(A, reps):
+    return _gather(A, lambda p: np.tile(p, reps))
+
+
+@_numpy_name
+def repeat(a, repeats, axis=None):
+    return _gather(a, lambda p: np.repeat(p, ops.stop(repeats), axis))
+
+
+@_numpy_name
+def rot90(m, k=1, axes=(0, 1)):
+    return _gather(m, lambda p: np.rot90(p, k, axes))
+
+
+@_numpy_name
+def flip(m, axis=None):
+    m = _t(m)
+    axes = range(m.ndim) if axis is None else _positions(axis, m.ndim)
+    index = [slice(None)] * m.ndim
+    for a in axes:
+        index[a] = slice(None, None, -1)
+    return ops.getitem(m, tuple(index))
+
+
+@_numpy_name
+def fliplr(m):
+    return flip(m, 1)
+
+
+@_numpy_name
+def flipud(m):
+    return flip(m, 0)
+
+
+@_numpy_name
+def take(a, indices, axis=None, out=None, mode="raise"):
+    _no_out("take", out)
+    return _gather(a, lambda p: np.take(p, ops.stop(indices), axis=axis, mode=mode))
+
+
+@_numpy_name
+def take_along_axis(arr, indices, axis):
+    return _gather(arr, lambda p: np.take_along_axis(p, ops.stop(indices), axis))
+
+
+@_numpy_name
+def sort(a, axis=-1, kind=None, order=None):
+    """Sorted values; each carries the gradient of the element it came from (ties: NumPy's stable order)."""
+    a = _t(a)
+    if axis is None:
+        a, axis = ops.reshape(a, (-1,)), 0
+    order_ = np.argsort(a._array(), axis=axis, kind="stable")
+    return _gather(a, lambda p: np.take_along_axis(p, order_, axis))
+
+
+@_numpy_name
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    return _gather(a, lambda p: np.diagonal(p, offset, axis1, axis2))
+
+
+@_numpy_name
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    _no_out("trace", out, dtype=dtype)
+    return ops.sum(diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+@_numpy_name
+def diag(v, k=0):
+    """The k-th diagonal of a matrix, or the square matrix with v on its k-th diagonal."""
+    v = _t(v)
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ShapeError(f"diag: expected a 1-D or 2-D input, got shape {v.shape}")
+    # Positions of v's elements, and -1 (an appended zero) everywhere else.
+    positions = np.diag(np.arange(1, v.size + 1), k) - 1
+    return ops.getitem(ops.concatenate([v, ops.zeros_like(v[:1])], 0), positions)
+
+
+@_numpy_name
+def pad(array, pad_width, mode="constant", **kwargs):
+    """NumPy's pad for the modes that copy elements: constant (a number), edge, reflect, symmetric, wrap."""
+    a = _t(array)
+    if mode not in ("constant", "edge", "reflect", "symmetric", "wrap") or kwargs.get("reflect_type", "even") != "even":
+        raise TypeError(f"cnp.pad: mode={mode!r} is not supported on tensors; expected 'constant', 'edge', "
+                        "'reflect', 'symmetric' or 'wrap' (reflect_type='even')")
+    if mode == "constant":
+        value = kwargs.get("constant_values", 0)
+        if np.ndim(ops.stop(value)) != 0:
+            raise TypeError("cnp.pad: constant_values must be one number on tensors")
+        positions = np.pad(np.arange(a.size).reshape(a.shape), pad_width, constant_values=a.size)
+        fill = ops.reshape(ops.astype(ops.as_tensor(value), a.dtype), (1,)) if isinstance(value, Tensor) else \
+            ops.as_tensor(np.full(1, value, dtype=a.dtype))
+        return ops.getitem(ops.concatenate([ops.reshape(a, (-1,)), fill], 0), positions)
+    return _gather(a, lambda p: np.pad(p, pad_width, mode=mode))
+
+
+@_numpy_name
+def tril(m, k=0):
+    m = _t(m)
+    return ops.where(np.tri(*m.shape[-2:], k=k, dtype=bool), m, 0.0)
+
+
+@_numpy_name
+def triu(m, k=0):
+    m = _t(m)
+    return ops.where(np.tri(*m.shape[-2:], k=k - 1, dtype=bool), 0.0, m)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cumulative functions and differences.
+# ---------------------------------------------------------------------------------------------------------------
+def _along_last(a, axis, function):
+    a = _t(a)
+    if axis is None:
+        return function(ops.reshape(a, (-1,)))
+    axis = _positions(axis, a.ndim)[0]
+    return ops.swapaxes(function(ops.swapaxes(a, axis, -1)), axis, -1)
+
+
+@_numpy_name
+def cumsum(a, axis=None, dtype=None, out=None):
+    """Running sums: a product with the upper-triangular ones (its gradient is the reversed running sum of g)."""
+    _no_out("cumsum", out, dtype=dtype)
+    return _along_last(a, axis, lambda x: ops.matmul(x, np.triu(np.ones((x.shape[-1],) * 2, dtype=x.dtype))))
+
+
+@_numpy_name
+def cumprod(a, axis=None, dtype=None, out=None):
+    """Running products, as products over prefixes (prod's rule: exact where elements are 0)."""
+    _no_out("cumprod", out, dtype=dtype)
+
+    def running(x):
+        n = x.shape[-1]
+        return ops.prod(ops.where(np.tri(n, dtype=bool), ops.unsqueeze(x, -2), 1.0), axis=-1)
+
+    return _along_last(a, axis, running)
+
+
+@_numpy_name
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    a = _t(a)
+    axis = _positions(axis, a.ndim)[0]
+    parts = []
+    for extra, at_end in ((prepend, False), (append, True)):
+        if extra is not None:
+            extra = _t(extra)
+            if extra.ndim == 0:
+                extra = ops.broadcast_to(extra, a.shape[:axis] + (1,) + a.shape[axis + 1:])
+            parts.append((extra, at_end))
+    for extra, at_end in parts:
+        a = ops.concatenate([a, extra] if at_end else [extra, a], axis)
+    head = (slice(None),) * axis
+    for _ in range(n):
+        a = ops.getitem(a, head + (slice(1, None),)) - ops.getitem(a, head + (slice(None, -1),))
+    return a
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Products.
+# ---------------------------------------------------------------------------------------------------------------
+@_numpy_name
+def matmul(a, b, **rest):
+    _no_out("matmul", **rest)
+    return ops.matmul(a, b)
+
+
+@_numpy_name
+def dot(a, b, out=None):
+    """NumPy's dot: a product for scalars, matmul for 1-D and 2-D, a sum over a's last and b's second-to-last
+    axis otherwise."""
+    _no_out("dot", out)
+    a, b = _t(a), _t(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if b.ndim <= 2:
+        return ops.matmul(a, b)
+    return tensordot(a, b, ([a.ndim - 1], [b.ndim - 2]))
+
+
+@_numpy_name
+def vdot(a, b):
+    """Σ a·b over the flattened inputs."""
+    return ops.sum(ravel(a) * ravel(b))
+
+
+@_numpy_name
+def inner(a, b):
+    """Σ over the last axes of a and b."""
+    a, b = _t(a), _t(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]))
+
+
+@_numpy_name
+def outer(a, b, out=None):
+    _no_out("outer", out)
+    return ops.reshape(ravel(a), (-1, 1)) * ops.reshape(ravel(b), (1, -1))
+
+
+@_numpy_name
+def tensordot(a, b, axes=2):
+    """Σ over the paired axes: the axes moved together, then one matmul."""
+    a, b = _t(a), _t(b)
+    if isinstance(axes, numbers.Integral):
+        axes_a, axes_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
+    else:
+        axes_a, axes_b = ([x] if isinstance(x, numbers.Integral) else list(x) for x in axes)
+    axes_a, axes_b = _positions(axes_a, a.ndim), _positions(axes_b, b.ndim)
+    if len(axes_a) != len(axes_b) or any(a.shape[i] != b.shape[j] for i, j in zip(axes_a, axes_b, strict=True)):
+        raise ShapeError(f"tensordot: axes {axes_a} of shape {a.shape} and {axes_b} of shape {b.shape} do not match")
+    free_a = [i for i in range(a.ndim) if i not in axes_a]
+    free_b = [j for j in range(b.ndim) if j not in axes_b]
+    k = int(np.prod([a.shape[i] for i in axes_a], dtype=np.int64))
+    left = ops.reshape(ops.transpose(a, tuple(free_a + axes_a)), (-1, k))
+    right = ops.reshape(ops.transpose(b, tuple(axes_b + free_b)), (k, -1))
+    shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[j] for j in free_b)
+    return ops.reshape(ops.matmul(left, right), shape)
+
+
+@_numpy_name
+def kron(a, b):
+    """The Kronecker product: every element of a times all of b, in blocks."""
+    a, b = _t(a), _t(b)
+    nd = builtins.max(a.ndim, b.ndim)
+    a = ops.reshape(a, (1,) * (nd - a.ndim) + a.shape)
+    b = ops.reshape(b, (1,) * (nd - b.ndim) + b.shape)
+    product = ops.reshape(a, _interleave(a.shape, 0)) * ops.reshape(b, _interleave(b.shape, 1))
+    return ops.reshape(product, tuple(p * q for p, q in zip(a.shape, b.shape, strict=True)))
+
+
+def _interleave(shape, position):
+    """(n1, 1, n2, 1, ...) for position 0, (1, n1, 1, n2, ...) for position 1."""
+    return tuple(d for n in shape for d in ((n, 1) if position == 0 else (1, n)))
+
+
+@_numpy_name
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of 3-vectors (or the z component for 2-vectors) along the last axis."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(_t(a), axisa, -1), moveaxis(_t(b), axisb, -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ShapeError(f"cross: vectors must have 2 or 3 components, got shapes {a.shape} and {b.shape}")
+    a0, a1 = a[..., 0], a[..., 1]
+    b0, b1 = b[..., 0], b[..., 1]
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return a0 * b1 - a1 * b0
+    a2 = a[..., 2] if a.shape[-1] == 3 else 0.0
+    b2 = b[..., 2] if b.shape[-1] == 3 else 0.0
+    components = [a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0]
+    shape = np.broadcast_shapes(*(np.shape(ops.stop(c)) for c in components))
+    out = ops.stack([ops.broadcast_to(c, shape) for c in components], -1)
+    return moveaxis(out, -1, axisc)
+
+
+@_numpy_name
+def einsum(subscripts, *operands, optimize=False, **rest):
+    """Einstein summation, as broadcast products and sums (repeated labels within an operand take its diagonal).
+
+    Memory is that of the largest product of the operands' dimensions; the gradient flows to every operand.
+    """
+    _no_out("einsum", **rest)
+    if not isinstance(subscripts, str):
+        raise TypeError("cnp.einsum: expected the subscripts as a string, e.g. 'ij,jk->ik'")
+    inputs, output = _einsum_labels(subscripts, [_t(x) for x in operands])
+    labels: list[str] = []
+    sizes: dict[str, int] = {}
+    aligned = []
+    for spec, x in zip(inputs, operands, strict=True):
+        x = _t(x)
+        x, spec = _distinct_labels(x, spec)
+        for label, n in zip(spec, x.shape, strict=True):
+            if sizes.get(label, n) != n and 1 not in (n, sizes[label]):
+                raise ShapeError(f"einsum: label {label!r} has sizes {sizes[label]} and {n} in '{subscripts}'")
+            sizes[label] = builtins.max(sizes.get(label, n), n) if n != 1 else sizes.get(label, n)
+            if label not in labels:
+                labels.append(label)
+        aligned.append((x, spec))
+    order = list(output) + [c for c in labels if c not in output]
+    product = None
+    for x, spec in aligned:
+        moved = ops.transpose(x, tuple(spec.index(c) for c in order if c in spec)) if x.ndim else x
+        shape = tuple(x.shape[spec.index(c)] if c in spec else 1 for c in order)
+        term = ops.reshape(moved, shape)
+        product = term if product is None else product * term
+    summed = tuple(range(len(output), len(order)))
+    if summed:
+        product = ops.sum(product, axis=summed)
+    return ops.broadcast_to(product, tuple(sizes[c] for c in output)) if output else product
+
+
+def _einsum_labels(subscripts: str, operands: list) -> tuple[list[str], str]:
+    spec = subscripts.replace(" ", "")
+    left, arrow, output = spec.partition("->")
+    inputs = left.split(",")
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum: '{subscripts}' names {len(inputs)} operands, but {len(operands)} were given")
+    used = set(spec) - set(",->.")
+    spare = [c for c in string.ascii_letters if c not in used]
+    ellipsis_ndim = 0
+    for s, x in zip(inputs, operands, strict=True):
+        explicit = len(s.replace("...", ""))
+        if "..." in s:
+            ellipsis_ndim = builtins.max(ellipsis_ndim, x.ndim - explicit)
+        elif explicit != x.ndim:
+            raise ShapeError(f"einsum: operand of shape {x.shape} has {x.ndim} dimensions but '{s}' names {explicit}")
+    broadcast = "".join(spare[:ellipsis_ndim])
+    expanded = []
+    for s, x in zip(inputs, operands, strict=True):
+        if "..." in s:
+            k = x.ndim - len(s.replace("...", ""))
+            s = s.replace("...", broadcast[ellipsis_ndim - k:])
+        expanded.append(s)
+    if not arrow:
+        counts = {c: "".join(expanded).count(c) for c in "".join(expanded)}
+        output = broadcast + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in broadcast))
+    else:
+        output = output.replace("...", broadcast)
+    for c in output:
+        if c not in "".join(expanded):
+            raise ValueError(f"einsum: output label {c!r} of '{subscripts}' names no input axis")
+    return expanded, output
+
+
+def _distinct_labels(x: Tensor, spec: str) -> tuple[Tensor, str]:
+    """A repeated label within one operand (``'ii'``) takes the diagonal over those axes."""
+    while len(set(spec)) != len(spec):
+        label = next(c for c in spec if spec.count(c) > 1)
+        first = spec.index(label)
+        second = spec.index(label, first + 1)
+        x = diagonal(x, 0, first, second)  # the diagonal axis goes last
+        spec = spec[:first] + spec[first + 1:second] + spec[second + 1:] + label
+    return x, spec
+
+
+def __getattr__(name: str):
+    if name == "linalg":  # written in its own module, loaded on first use
+        import importlib
+
+        module = importlib.import_module("chainrule.numpy.linalg")
+        globals()["linalg"] = module
+        return module
+    raise AttributeError(f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
+                         "has, or define one with cr.primitive")

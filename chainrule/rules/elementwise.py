@@ -386,3 +386,98 @@ register(Rule(
              Sample(((2, 3), (), (1, 3)), boolean=(0,))),
     note="the condition gets no gradient", public=True,
 ))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# NumPy's other elementwise functions (chainrule.numpy, and NumPy's own ufuncs on Tensors).
+# ---------------------------------------------------------------------------------------------------------------
+@unary("square", np.square, expression=lambda x, m: x * x,
+       text="2*x", tex="2 x", display="x^2", method=False, grammar=False)
+def d_square(x, y, m):
+    return 2 * x
+
+
+@unary("reciprocal", np.reciprocal, expression=lambda x, m: 1 / x,
+       text="-1/x**2", tex=r"-\frac{1}{x^2}", display=r"\frac{1}{x}", domain=(0.5, 2.0), method=False,
+       grammar=False)
+def d_reciprocal(x, y, m):
+    return -y * y
+
+
+@unary("cbrt", np.cbrt, expression=lambda x, m: m.cbrt(x),
+       text="1/(3*x**(2/3))", tex=r"\frac{1}{3 x^{\frac{2}{3}}}", display=r"\sqrt[3]{x}", domain=(0.2, 3.0),
+       method=False, grammar=False, note="cbrt'(0) = inf; defined for negative x too, as 1/(3 cbrt(x)^2)")
+def d_cbrt(x, y, m):
+    return 1 / (3 * y * y)
+
+
+@unary("exp2", np.exp2, expression=lambda x, m: 2**x,
+       text="2**x*log(2)", tex=r"2^{x} \ln 2", display="2^{x}", method=False, grammar=False)
+def d_exp2(x, y, m):
+    return y * LN2
+
+
+def _sinc_safe(x, m):
+    """x with its zeros replaced by 1, so that sinc's derivative formula never divides by 0 (see d_sinc)."""
+    raw = m.stop(x)
+    if isinstance(raw, np.ndarray | np.generic) and np.any(raw == 0):
+        return m.where(raw == 0, 1, x), raw == 0
+    return x, None
+
+
+@unary("sinc", np.sinc, expression=lambda x, m: m.sin(m.pi * x) / (m.pi * x),
+       text="(cos(pi*x) - sin(pi*x)/(pi*x))/x", tex=r"\frac{\cos(\pi x) - \frac{\sin(\pi x)}{\pi x}}{x}",
+       display=r"\frac{\sin \pi x}{\pi x}", method=False, grammar=False,
+       note="sinc'(0) = 0 (sinc is even); the formula is evaluated at x = 1 there and masked, so no nan")
+def d_sinc(x, y, m):
+    safe, zero = _sinc_safe(x, m)
+    d = (m.cos(math.pi * safe) - m.sinc(safe)) / safe
+    return d if zero is None else m.where(zero, 0, d)
+
+
+@unary("arcsinh", np.arcsinh, expression=lambda x, m: m.arcsinh(x),
+       text="1/sqrt(x**2 + 1)", tex=r"\frac{1}{\sqrt{x^2 + 1}}", display=r"\operatorname{arsinh} x",
+       aliases=("asinh",), method=False, grammar=False)
+def d_arcsinh(x, y, m):
+    return 1 / m.sqrt(x * x + 1)
+
+
+@unary("arccosh", np.arccosh, expression=lambda x, m: m.arccosh(x),
+       text="1/sqrt(x**2 - 1)", tex=r"\frac{1}{\sqrt{x^2 - 1}}", display=r"\operatorname{arcosh} x",
+       domain=(1.2, 3.0), aliases=("acosh",), method=False, grammar=False,
+       note="arccosh is defined for x >= 1 (nan below, as NumPy); its derivative is inf at 1")
+def d_arccosh(x, y, m):
+    return 1 / m.sqrt(x * x - 1)
+
+
+@unary("arctanh", np.arctanh, expression=lambda x, m: m.arctanh(x),
+       text="1/(1 - x**2)", tex=r"\frac{1}{1 - x^2}", display=r"\operatorname{artanh} x",
+       domain=(-0.9, 0.9), aliases=("atanh",), method=False, grammar=False)
+def d_arctanh(x, y, m):
+    return 1 / (1 - x * x)
+
+
+binary("arctan2", np.arctan2, lambda a, b, y, m: b / (a * a + b * b), lambda a, b, y, m: -a / (a * a + b * b),
+       expression=lambda a, b, m: m.arctan2(a, b),
+       text=("b/(a**2 + b**2)", "-a/(a**2 + b**2)"), tex=(r"\frac{b}{a^2 + b^2}", r"-\frac{a}{a^2 + b^2}"),
+       display=r"\operatorname{atan2}(a, b)", domain=((-2.0, 2.0), (0.3, 2.0)), aliases=("atan2",),
+       note="the angle of the point (b, a); at the origin the derivative is nan (0/0)")
+binary("hypot", np.hypot, lambda a, b, y, m: a / y, lambda a, b, y, m: b / y,
+       expression=lambda a, b, m: m.sqrt(a * a + b * b),
+       text=("a/sqrt(a**2 + b**2)", "b/sqrt(a**2 + b**2)"),
+       tex=(r"\frac{a}{\sqrt{a^2 + b^2}}", r"\frac{b}{\sqrt{a^2 + b^2}}"), display=r"\sqrt{a^2 + b^2}",
+       note="at the origin the derivative is nan (0/0), as for sqrt(a**2 + b**2)")
+binary("logaddexp", np.logaddexp, lambda a, b, y, m: m.exp(a - y), lambda a, b, y, m: m.exp(b - y),
+       expression=lambda a, b, m: m.log(m.exp(a) + m.exp(b)),
+       text=("exp(a)/(exp(a) + exp(b))", "exp(b)/(exp(a) + exp(b))"),
+       tex=(r"\frac{e^{a}}{e^{a} + e^{b}}", r"\frac{e^{b}}{e^{a} + e^{b}}"), display=r"\ln(e^{a} + e^{b})",
+       note="the derivatives are formed as exp(a - y), never overflowing")
+binary("logaddexp2", np.logaddexp2, lambda a, b, y, m: 2 ** (a - y), lambda a, b, y, m: 2 ** (b - y),
+       expression=lambda a, b, m: m.log(2**a + 2**b) / m.log(2),
+       text=("2**a/(2**a + 2**b)", "2**b/(2**a + 2**b)"),
+       tex=(r"\frac{2^{a}}{2^{a} + 2^{b}}", r"\frac{2^{b}}{2^{a} + 2^{b}}"), display=r"\log_2(2^{a} + 2^{b})")
+
+# Rounding: piecewise constant, so no gradient (0 almost everywhere; at a jump there is no derivative, and 0 is
+# the convention of NumPy-based autodiff: autograd, JAX and PyTorch).
+for _name, _ufunc in (("floor", np.floor), ("ceil", np.ceil), ("rint", np.rint), ("trunc", np.trunc)):
+    no_gradient(_name, _ufunc, 1, display=rf"\operatorname{{{_name}}} x")

@@ -22,6 +22,7 @@ def log(x):
     return np.log(x)
 
 sqrt = np.sqrt
+sinc = np.sinc
 sin = np.sin
 cos = np.cos
 tan = np.tan

@@ -101,6 +101,17 @@ class _SympyMath:
     arcsin = staticmethod(sympy.asin)
     arccos = staticmethod(sympy.acos)
     arctan = staticmethod(sympy.atan)
+    arctan2 = staticmethod(sympy.atan2)
+    arcsinh = staticmethod(sympy.asinh)
+    arccosh = staticmethod(sympy.acosh)
+    arctanh = staticmethod(sympy.atanh)
+    cbrt = staticmethod(sympy.cbrt)
+    pi = sympy.pi
+
+    @staticmethod
+    def sinc(x):
+        """NumPy's normalised sinc, sin(πx)/(πx) (SymPy's own sinc is sin(x)/x)."""
+        return sympy.sin(sympy.pi * x) / (sympy.pi * x)
 
     @staticmethod
     def where_positive(x, a, b):

@@ -122,6 +122,8 @@ class _TexReader:
                 exponent = self.group_or_token()
             value = _TEX_FUNCTIONS[token](self.atom())
             return value if exponent is None else value**exponent
+        if token == r"\pi":
+            return sympy.pi
         if token == "e" and "e" not in self.symbols:
             return sympy.E
         if re.fullmatch(r"\d+(\.\d+)?", token):
