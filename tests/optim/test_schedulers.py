@@ -116,7 +116,7 @@ RESUMABLE = [
 
 
 @pytest.mark.parametrize("name, settings, case", RESUMABLE, ids=[r[0] + "-" + r[2][0] for r in RESUMABLE])
-@pytest.mark.parametrize("through_file", [False])
+@pytest.mark.parametrize("through_file", [False, True])
 def test_resumed_run_equals_uninterrupted_bit_for_bit(tmp_path, name, settings, case, through_file):
     def fresh(start):
         net = nn.Linear(3, 2, seed=0)
