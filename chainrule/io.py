@@ -96,19 +96,27 @@ def _checked(state_dict: Mapping[str, Any], metadata: Mapping[str, str] | None) 
     return {name: _as_array(name, value) for name, value in state_dict.items()}
 
 
-def serialize(state_dict: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
-    """The safetensors bytes of ``state_dict`` (names to Tensors or arrays)."""
+def serialize(state_dict: Any, metadata: Mapping[str, str] | None = None) -> bytes:
+    """The safetensors bytes of ``state_dict`` (names to Tensors or arrays, or a nested checkpoint as ``save``)."""
+    state_dict, metadata = _flatten_if_nested(state_dict, metadata)
     arrays = _checked(state_dict, metadata)
     return bytes(_safetensors().numpy.save(arrays, metadata=dict(metadata) if metadata else None))
 
 
-def save(state_dict: Mapping[str, Any], path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
-    """Write ``state_dict`` (names to Tensors or arrays) to ``path`` in the safetensors format.
+def save(state_dict: Any, path: PathLike, metadata: Mapping[str, str] | None = None) -> None:
+    """Write ``state_dict`` to ``path`` in the safetensors format: names to Tensors or arrays, or a checkpoint.
+
+    A checkpoint is a nested dict of Tensors, arrays and plain values (None, bools, ints, floats, strings, and
+    lists/tuples/dicts of them), e.g. ``{"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}``:
+    its arrays are the file's tensors (named by their path, ``model.weight``) and its structure and plain values a
+    JSON tree in the header's metadata (never pickle). A flat dict of arrays is written as plain safetensors, which
+    PyTorch's ``safetensors.torch.load_file`` reads too.
 
     The file is written to a temporary file in the same directory, flushed to disk, then renamed over ``path``:
     an interrupted or failed save leaves any earlier file at ``path`` intact. ``metadata`` (strings to strings)
     goes into the header's ``__metadata__``.
     """
+    state_dict, metadata = _flatten_if_nested(state_dict, metadata)
     arrays = _checked(state_dict, metadata)
     st = _safetensors()
     path = Path(path)
@@ -247,7 +255,7 @@ def deserialize(raw: bytes, source: str = "the data") -> tuple[dict[str, np.ndar
     for name, (dtype, shape, begin, stop) in entries.items():
         array = np.frombuffer(data[begin:stop], dtype=dtype).reshape(shape)
         arrays[name] = array.astype(dtype.newbyteorder("="), copy=True)
-    return arrays, dict(metadata)
+    return _rebuild_if_nested(arrays, dict(metadata), source, True)
 
 
 def _agrees_with_safetensors(path: Path, entries: dict[str, tuple], source: str) -> None:
@@ -276,8 +284,9 @@ def _read_into(file: Any, array: np.ndarray, source: str, name: str) -> None:
         done += count
 
 
-def load(path: PathLike, with_metadata: bool = False) -> dict[str, np.ndarray] | tuple[dict, dict[str, str]]:
-    """Read a safetensors file: a dict from names to NumPy arrays (writable copies, native byte order).
+def load(path: PathLike, with_metadata: bool = False) -> Any:
+    """Read a safetensors file: a dict from names to NumPy arrays (writable copies, native byte order), or the
+    nested checkpoint ``save`` wrote, rebuilt (Tensors as Tensors, arrays as arrays, tuples as tuples).
 
     ``model.load_state_dict(cr.load(path))`` restores a model saved with ``cr.save(model.state_dict(), path)``.
     With ``with_metadata=True`` returns ``(arrays, metadata)``. A truncated, corrupted or crafted file raises
@@ -305,7 +314,134 @@ def load(path: PathLike, with_metadata: bool = False) -> dict[str, np.ndarray] |
             _read_into(file, array, source, name)
             arrays[name] = array if dtype.isnative else array.astype(dtype.newbyteorder("="))
     arrays = {name: arrays[name] for name in entries}  # the header's order
-    return (arrays, dict(metadata)) if with_metadata else arrays
+    return _rebuild_if_nested(arrays, dict(metadata), source, with_metadata)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checkpoints: nested dicts of arrays and plain values. The arrays are the file's tensors; the structure is a JSON
+# tree of tagged nodes in the metadata under CHECKPOINT_KEY: ["tensor", name], ["array", name], ["none"],
+# ["bool", b], ["int", "digits"], ["float", "repr"] (exact, and inf/nan), ["str", s], ["list", [...]],
+# ["tuple", [...]], ["dict", [[key node, value node], ...]] (keys may be strings, ints, floats, bools or None, so an
+# optimizer's state {0: {...}} comes back with int keys).
+# ---------------------------------------------------------------------------------------------------------------
+CHECKPOINT_KEY = "chainrule.checkpoint"
+MAX_DEPTH = 64
+
+
+def _is_flat(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and all(
+        isinstance(k, str) and isinstance(v, Tensor | np.ndarray | np.generic) for k, v in obj.items())
+
+
+def _flatten_if_nested(obj: Any, metadata: Mapping[str, str] | None) -> tuple[Any, Mapping[str, str] | None]:
+    if _is_flat(obj) or not isinstance(obj, Mapping):
+        return obj, metadata  # plain safetensors, as before (a non-dict gets _checked's message)
+    if metadata and CHECKPOINT_KEY in metadata:
+        raise SafetensorsError(f"save: the metadata key '{CHECKPOINT_KEY}' is chainrule's own; use another")
+    arrays: dict[str, Any] = {}
+
+    def where(path: list[Any]) -> str:
+        return "".join(f"[{p!r}]" for p in path) or "the object"
+
+    def encode(value: Any, path: list[Any]) -> list[Any]:
+        if len(path) > MAX_DEPTH:
+            raise SafetensorsError(f"save: {where(path[:3])}... nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, Tensor | np.ndarray):
+            name = ".".join(str(p) for p in path) or "tensor"
+            while name in arrays:  # paths like ["a.b"] and ["a", "b"] meet: keep both
+                name += "'"
+            arrays[name] = value
+            return ["tensor" if isinstance(value, Tensor) else "array", name]
+        if value is None:
+            return ["none"]
+        if isinstance(value, bool | np.bool_):
+            return ["bool", bool(value)]
+        if isinstance(value, int | np.integer):
+            return ["int", str(int(value))]
+        if isinstance(value, float | np.floating):
+            return ["float", repr(float(value))]
+        if isinstance(value, str):
+            return ["str", value]
+        if isinstance(value, list | tuple):
+            return ["tuple" if isinstance(value, tuple) else "list",
+                    [encode(v, [*path, i]) for i, v in enumerate(value)]]
+        if isinstance(value, Mapping):
+            items = []
+            for k, v in value.items():
+                if not (k is None or isinstance(k, str | int | float | bool)):
+                    raise TypeError(f"save: a key of {where(path)} is a {type(k).__name__}; keys must be strings, "
+                                    "numbers, bools or None")
+                items.append([encode(k, path), encode(v, [*path, k])])
+            return ["dict", items]
+        raise TypeError(f"save: the value at {where(path)} is a {type(value).__name__}; cr.save stores Tensors, "
+                        "arrays, None, bools, numbers, strings, and lists/tuples/dicts of them (never pickle)")
+
+    tree = encode(obj, [])
+    return arrays, {**(metadata or {}), CHECKPOINT_KEY: json.dumps(tree, separators=(",", ":"))}
+
+
+def _rebuild_if_nested(arrays: dict[str, np.ndarray], metadata: dict[str, str], source: str,
+                       with_metadata: bool) -> Any:
+    text = metadata.pop(CHECKPOINT_KEY, None)
+    if text is None:
+        return (arrays, metadata) if with_metadata else arrays
+    try:
+        tree = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _fail(source, f"its '{CHECKPOINT_KEY}' metadata is not valid JSON") from None
+    used: set[str] = set()
+
+    def bad(problem: str) -> SafetensorsError:
+        return _fail(source, f"its '{CHECKPOINT_KEY}' metadata {problem}")
+
+    def decode(node: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise bad(f"nests deeper than {MAX_DEPTH} levels")
+        if not isinstance(node, list) or not node or not isinstance(node[0], str):
+            raise bad(f"has a node {_REPR.repr(node)} that is not a tagged list")
+        tag, rest = node[0], node[1:]
+        if tag == "none" and not rest:
+            return None
+        if len(rest) != 1:
+            raise bad(f"has a {_REPR.repr(tag)} node with {len(rest)} values; expected 1")
+        value = rest[0]
+        if tag in ("tensor", "array"):
+            if not isinstance(value, str) or value not in arrays:
+                raise bad(f"names a tensor {_REPR.repr(value)} that the file does not hold")
+            if value in used:
+                raise bad(f"names tensor {_REPR.repr(value)} twice")
+            used.add(value)
+            return Tensor(arrays[value]) if tag == "tensor" else arrays[value]
+        if tag == "bool" and isinstance(value, bool):
+            return value
+        if tag == "int" and isinstance(value, str) and len(value) <= 400:
+            with contextlib.suppress(ValueError):
+                return int(value)
+        if tag == "float" and isinstance(value, str) and len(value) <= 40:
+            with contextlib.suppress(ValueError):
+                return float(value)
+        if tag == "str" and isinstance(value, str):
+            return value
+        if tag in ("list", "tuple") and isinstance(value, list):
+            items = [decode(v, depth + 1) for v in value]
+            return items if tag == "list" else tuple(items)
+        if tag == "dict" and isinstance(value, list):
+            out = {}
+            for pair in value:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise bad("has a dict entry that is not a [key, value] pair")
+                key = decode(pair[0], depth + 1)
+                if not (key is None or isinstance(key, str | int | float | bool)):
+                    raise bad(f"has a dict key of type {type(key).__name__}")
+                out[key] = decode(pair[1], depth + 1)
+            return out
+        raise bad(f"has a node {_REPR.repr(node)} of unknown tag or bad value")
+
+    obj = decode(tree, 0)
+    if used != set(arrays):
+        raise _fail(source, f"holds tensors its '{CHECKPOINT_KEY}' metadata does not place: "
+                            f"{_REPR.repr(sorted(set(arrays) - used))}")
+    return (obj, metadata) if with_metadata else obj
 
 
 __all__ = ["DTYPES", "SafetensorsError", "check_writable", "deserialize", "load", "save", "serialize"]

@@ -815,6 +815,72 @@ def _install_operators() -> None:
     for function in (sum, mean, max, min, prod, var, std, logsumexp, softmax, log_softmax, reshape, transpose,
                      swapaxes, flatten, squeeze, unsqueeze, broadcast_to, astype, matmul):
         setattr(Tensor, function.__name__, function)  # the signatures read the same with self as the first input
+    _install_torch_habits()
+
+
+class _Size(int):
+    """``t.size``: NumPy's element count (an int), which PyTorch users may also call: ``t.size()`` is the shape
+    and ``t.size(d)`` one dimension."""
+
+    _shape: tuple[int, ...] = ()
+
+    def __call__(self, dim: int | None = None) -> tuple[int, ...] | int:
+        if dim is None:
+            return self._shape
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not -len(self._shape) <= dim < len(
+                self._shape):
+            raise IndexError(f"size({dim!r}): dimension out of range for a tensor of shape {self._shape}")
+        return self._shape[dim]
+
+
+def _size(self: Tensor) -> _Size:
+    size = _Size(self._data.size)
+    size._shape = self._data.shape
+    return size
+
+
+def _permute(x, *dims):
+    """PyTorch's ``t.permute(*dims)``: every axis named once (NumPy's ``transpose(axes)``)."""
+    if len(dims) == 1 and isinstance(dims[0], Sequence):
+        dims = tuple(dims[0])
+    if len(dims) != x.ndim:
+        raise ShapeError(f"permute: give all {x.ndim} axes of shape {x.shape} in their new order, got {dims}")
+    return transpose(x, *dims)
+
+
+def clone(x):
+    """A copy with its own memory that stays in the graph (the gradient passes through unchanged)."""
+    y = identity(_tensor_arg(x, "clone"))
+    y._data = np.array(y._data, copy=True)  # identity shares x's array; a clone must not
+    return y
+
+
+def argmax(x, axis=None, keepdims: bool = False):
+    """Index of the largest value (along ``axis``; over the flattened tensor by default), an int64 Tensor without
+    gradient (the index is piecewise constant)."""
+    x = _tensor_arg(x, "argmax")
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim, "argmax")[0]
+    if x.size == 0:
+        raise ShapeError(f"argmax of an empty tensor (shape {x.shape})")
+    return Tensor._make(np.asarray(np.argmax(x._data, axis=axis, keepdims=bool(keepdims)), dtype=np.int64),
+                        None, False)
+
+
+def _install_torch_habits() -> None:
+    """PyTorch's spellings where they cost nothing; NumPy's meaning wins where the two disagree (``transpose``
+    permutes like NumPy, ``std``/``var`` default to ddof=0, ``t.size`` is the element count until called)."""
+    Tensor.size = property(_size, doc=_Size.__doc__)
+    Tensor.numel = lambda self: int(self._data.size)
+    Tensor.view = reshape  # a new array, never shared memory: writes to a view do not reach the original
+    Tensor.permute = _permute
+    Tensor.clone = clone
+    Tensor.clamp = clip
+    Tensor.argmax = argmax
+    Tensor.float = lambda self: astype(self, np.float32)
+    Tensor.double = lambda self: astype(self, np.float64)
+    Tensor.grad_fn = property(lambda self: self.node, doc="The graph node that made this tensor (None for a leaf), "
+                                                          "read-only.")
 
 
 def _elementwise_method(rule: Rule, registered: bool) -> None:

@@ -1,4 +1,5 @@
-"""Data for training: the bundled 8x8 digits, MNIST IDX files, a train/test split and a mini-batch loader."""
+"""Data for training: the bundled 8x8 digits and English text, MNIST IDX files, a train/test split, datasets and a
+mini-batch loader."""
 
 from .datasets import (
     DataFormatError,
@@ -8,14 +9,20 @@ from .datasets import (
     read_idx,
     train_test_split,
 )
-from .loader import DataLoader
+from .loader import DataLoader, Dataset, TensorDataset, default_collate
+from .text import CharTokenizer, load_text
 
 __all__ = [
+    "CharTokenizer",
     "DataFormatError",
     "DataLoader",
+    "Dataset",
+    "TensorDataset",
+    "default_collate",
     "load_digits",
     "load_mnist",
     "load_mnist_files",
+    "load_text",
     "read_idx",
     "train_test_split",
 ]

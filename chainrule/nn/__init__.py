@@ -7,7 +7,8 @@
 2410
 """
 
-from . import functional, init
+from . import functional, init, utils
+from .containers import Identity, ModuleDict, ModuleList
 from .layers import (
     Conv2d,
     Dropout,
@@ -30,3 +31,4 @@ __all__ = [
     "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "StateDictError", "Tanh", "Unflatten", "functional", "init",
 ]
+__all__ += ["Identity", "ModuleDict", "ModuleList", "utils"]  # issue 12's containers and utilities

@@ -6,7 +6,8 @@ Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, so ``par
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -112,6 +113,13 @@ class Module:
                     "expected a cr.nn.Module or None"
                 )
             modules[name] = None
+        elif _holds_modules(value):  # PyTorch silently leaves these out of parameters(); say so
+            kind, container = ("dict", "ModuleDict") if isinstance(value, dict) else (type(value).__name__,
+                                                                                      "ModuleList")
+            warnings.warn(
+                f"{type(self).__name__}.{name} is a plain {kind} holding Modules: they are not registered, so "
+                f"parameters(), state_dict(), train()/eval() and optimizers will not see them; use "
+                f"cr.nn.{container}(...) instead", UserWarning, stacklevel=2)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -231,6 +239,51 @@ class Module:
         """Evaluation mode (Dropout is the identity); returns self."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Turn gradients on or off for every parameter (e.g. to freeze a pretrained part); returns self."""
+        if not isinstance(requires_grad, bool):
+            raise TypeError(f"requires_grad_ expects True or False, not {requires_grad!r}")
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every submodule (children first, as PyTorch does) and then on this module; returns self.
+
+        >>> import chainrule as cr
+        >>> net = cr.nn.Sequential(cr.nn.Linear(2, 2), cr.nn.ReLU())
+        >>> names = []
+        >>> _ = net.apply(lambda m: names.append(type(m).__name__))
+        >>> names
+        ['Linear', 'ReLU', 'Sequential']
+        """
+        if not callable(fn):
+            raise TypeError(f"apply expects a function of a Module, not {type(fn).__name__}")
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, dtype: Any) -> Module:
+        """Convert every floating-point parameter and buffer (and gradient) to ``dtype``, in place; returns self.
+
+        The Parameter objects stay the same (an optimizer built before still holds them). Integer buffers, such as
+        counters, keep their dtype, as in PyTorch.
+        """
+        try:
+            target = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"Module.to expects a floating dtype such as 'float32' or 'float64', got {dtype!r}; "
+                            "moving to devices or array libraries is not supported yet") from None
+        if target.kind != "f":
+            raise TypeError(f"Module.to only converts to a floating dtype ('float32', 'float64'), got {target}")
+        for tensor in [*self.parameters(), *self.buffers()]:
+            if tensor.dtype.kind == "f" and tensor.dtype != target:
+                tensor.data = tensor.data.astype(target)
+                if tensor.grad is not None:
+                    tensor.grad = Tensor(tensor.grad.data.astype(target))
+        return self
+
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``.grad = None``), before the next backward pass."""
         for param in self.parameters():
@@ -312,6 +365,14 @@ class Module:
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+
+
+def _holds_modules(value: Any) -> bool:
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list | tuple):
+        return False
+    return any(isinstance(v, Module) for v in value)
 
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter", "StateDictError"]

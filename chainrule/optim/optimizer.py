@@ -129,12 +129,13 @@ class Optimizer:
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{type(self).__name__}.load_state_dict: a saved group has {len(saved['params'])} "
                                  f"parameters, this optimizer's has {len(group['params'])}")
-            group.update({k: v for k, v in saved.items() if k != "params"})
+            for k, v in saved.items():
+                if k != "params":  # a file gives lists back where the group held tuples (betas)
+                    group[k] = tuple(v) if isinstance(group.get(k), tuple) and isinstance(v, list) else v
         self.state = {}
         for i, s in state_dict.get("state", {}).items():
             p = params[int(i)]
-            self.state[id(p)] = {k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray) else v)
-                                 for k, v in s.items()}
+            self.state[id(p)] = {k: _restored(v, p) for k, v in s.items()}
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -142,6 +143,15 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join(lines) + "\n)"
+
+
+def _restored(value: Any, param: Tensor) -> Any:
+    """A saved buffer as a fresh array of the parameter's dtype (a Tensor from cr.load too); numbers unchanged."""
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    if isinstance(value, np.ndarray):
+        return np.array(value, dtype=value.dtype if value.ndim == 0 else param.dtype)
+    return value
 
 
 def _non_negative(value: Any, name: str, where: str) -> float:

@@ -9,7 +9,9 @@ import pytest
 
 MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainrule.nn.losses",
            "chainrule.nn.functional", "chainrule.nn.init", "chainrule.optim", "chainrule.optim.sgd",
-           "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.cli.train"]
+           "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.cli.train",
+           "chainrule.nn.containers", "chainrule.nn.utils", "chainrule.optim.adagrad", "chainrule.data.loader",
+           "chainrule.data.text"]
 
 
 @pytest.mark.parametrize("name", MODULES)
