@@ -271,10 +271,17 @@ def test_vjp_returning_none_is_an_error():
         cr.grad(p)(0.5)
 
 
-def test_numpy_in_a_vjp_breaks_only_higher_order_with_a_clear_error():
+def test_numpy_in_a_vjp_differentiates_again_through_numpys_protocols():
+    # np.cos on a Tensor is chainrule's cos (NumPy's __array_ufunc__ protocol), so a vjp written with NumPy
+    # functions that chainrule.numpy has can be differentiated again.
     p = cr.primitive(np.sin, name="np_sin").defvjp(lambda g, y, x: g * np.cos(x))
     assert cr.grad(p)(0.5) == pytest.approx(np.cos(0.5), rel=1e-15)
-    with pytest.raises(TypeError, match=r"primitive 'np_sin' failed on Tensors.*chainrule functions"):
+    assert cr.grad(cr.grad(p))(0.5) == pytest.approx(-np.sin(0.5), rel=1e-15)
+
+
+def test_a_numpy_function_without_a_derivative_in_a_vjp_is_a_clear_error_at_higher_order():
+    p = cr.primitive(np.sin, name="np_sin2").defvjp(lambda g, y, x: g * np.frexp(np.cos(x))[0] * 2)
+    with pytest.raises(TypeError, match=r"primitive 'np_sin2' failed on Tensors.*chainrule functions"):
         cr.grad(cr.grad(p))(0.5)
 
 

@@ -146,6 +146,14 @@ UNARY = {
     "softmax": (cr.softmax, lambda x: torch.softmax(x, -1), (-2, 2)),
     "log_softmax": (cr.log_softmax, lambda x: torch.log_softmax(x, -1), (-2, 2)),
     "logsumexp": (cr.logsumexp, lambda x: torch.logsumexp(x, (0, 1)), (-2, 2)),
+    "square": (cr.square, torch.square, (-2, 2)),
+    "reciprocal": (cr.reciprocal, torch.reciprocal, (0.3, 2)),
+    "cbrt": (cr.cbrt, lambda x: torch.sign(x) * torch.abs(x) ** (1 / 3), (0.2, 2)),
+    "exp2": (cr.exp2, torch.exp2, (-2, 2)),
+    "sinc": (cr.sinc, torch.sinc, (-2, 2)),
+    "arcsinh": (cr.arcsinh, torch.asinh, (-2, 2)),
+    "arccosh": (cr.arccosh, torch.acosh, (1.2, 3)),
+    "arctanh": (cr.arctanh, torch.atanh, (-0.8, 0.8)),
 }
 
 # name -> (chainrule function, torch function, domains of the inputs)
@@ -159,6 +167,10 @@ BINARY = {
     "maximum": (cr.maximum, torch.maximum, ((-2, 2), (-2, 2))),
     "minimum": (cr.minimum, torch.minimum, ((-2, 2), (-2, 2))),
     "logb": (cr.log, lambda x, a: torch.log(x) / torch.log(a), ((0.2, 3), (1.5, 4))),
+    "arctan2": (cr.arctan2, torch.atan2, ((-2, 2), (0.5, 2))),
+    "hypot": (cr.hypot, torch.hypot, ((0.3, 2), (0.3, 2))),
+    "logaddexp": (cr.logaddexp, torch.logaddexp, ((-2, 2), (-2, 2))),
+    "logaddexp2": (cr.logaddexp2, torch.logaddexp2, ((-2, 2), (-2, 2))),
 }
 
 def test_every_elementwise_rule_and_api_function_has_a_torch_reference():
