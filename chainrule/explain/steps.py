@@ -756,6 +756,7 @@ def _formulas(tree: parser.Expr | None, names: tuple[str, ...],
         return {n: None for n in names}, (
             f"no symbolic formulas: SymPy ran past its budget ({formulas.budget.SECONDS:g} s) before the chain "
             "rule's formula was ready; the numbers above are complete")
+    found = {n: None if f is None else _reciprocal_trig(f) for n, f in found.items()}
     notes = []
     if not finished:
         notes.append(f"formulas not fully simplified: SymPy ran past its budget ({formulas.budget.SECONDS:g} s)")
@@ -763,6 +764,23 @@ def _formulas(tree: parser.Expr | None, names: tuple[str, ...],
     if long:
         notes.append(f"no formula for {', '.join(long)}: longer than {MAX_FORMULA_CHARS} characters")
     return found, "; ".join(notes)
+
+
+def _reciprocal_trig(formula: Any) -> Any:
+    """Where the formula already uses csc, sec or cot, write 1/tan as cot (and 1/sin, 1/cos as csc, sec).
+
+    SymPy's simplification turns the rule −csc·cot into −csc/tan; a learner who wrote csc(x) reads the rule back.
+    """
+    import sympy
+
+    if not formula.has(sympy.csc, sympy.sec, sympy.cot):
+        return formula
+    reciprocals = {sympy.tan: sympy.cot, sympy.sin: sympy.csc, sympy.cos: sympy.sec}
+
+    def is_reciprocal(e: Any) -> bool:
+        return e.is_Pow and e.exp.is_negative and e.exp.is_integer and e.base.func in reciprocals
+
+    return formula.replace(is_reciprocal, lambda e: reciprocals[e.base.func](*e.base.args) ** (-e.exp))
 
 
 #: Longest symbolic formula an explanation shows.
