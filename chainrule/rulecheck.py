@@ -149,12 +149,20 @@ def format_table(rows: list[RuleCheck]) -> str:
     # Elementwise rows show f'(point); array rows show the directional derivative <u, J v>.
     body = [(r.rule, r.wrt, r.formula, r.point, f"{r.engine:.10g}", f"{r.numeric:.10g}", "OK" if r.ok else "FAIL")
             if r.checked else (r.rule, r.wrt, r.formula, r.point, "", "", "not checked") for r in rows]
+    import textwrap
+
     widths = [max(len(str(row[k])) for row in (header, *body)) for k in range(len(header))]
     widths[2] = min(widths[2], 34)
     lines = []
     for row in (header, *body):
-        cells = [str(c)[: widths[k]].ljust(widths[k]) for k, c in enumerate(row)]
+        # A long derivative wraps onto more lines at spaces, never cut mid-word ("... the indexed places").
+        parts = textwrap.wrap(str(row[2]), widths[2], break_long_words=False) or [""]
+        widths_now = [*widths[:2], max(widths[2], *map(len, parts)), *widths[3:]]
+        cells = [str(c).ljust(widths_now[k]) for k, c in enumerate(row)]
+        cells[2] = parts[0].ljust(widths[2])
         lines.append("  ".join(cells).rstrip())
+        indent = sum(w + 2 for w in widths[:2])
+        lines.extend((" " * indent + part).rstrip() for part in parts[1:])
         if row is header:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -85,3 +85,20 @@ def set_grad_enabled(enabled: bool) -> Iterator[None]:
 def no_grad():
     """``with cr.no_grad(): ...`` computes values without recording a graph (e.g. for evaluation or updates)."""
     return set_grad_enabled(False)
+
+
+#: Observers of module calls: ``observer(module, first_seq, end_seq)`` learns which node sequence numbers a call
+#: made. Explanations add one while they run (to group steps by layer); empty otherwise, so a call pays one check.
+call_observers: list = []
+
+
+def observe_call(owner: object, call, *args, **kwargs):
+    """``call(*args, **kwargs)``, telling each of ``call_observers`` the span of node numbers it made for ``owner``."""
+    from .versions import node_sequence
+
+    first = next(node_sequence)
+    out = call(*args, **kwargs)
+    end = next(node_sequence)
+    for observer in list(call_observers):
+        observer(owner, first, end)
+    return out

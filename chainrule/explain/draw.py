@@ -101,8 +101,10 @@ class _Graph:
         grads = gradients or {}
         ids: dict[int, str] = {}
         constants = leaves = 0
+        shown: dict[str, str] = {}  # box id -> the name its box shows (x, leaf 1, c1, v2)
         for k, node in enumerate(nodes, start=1):
             node_id = f"n{k}"
+            shown[node_id] = f"v{k}"
             for i, parent in enumerate(node.parents):
                 label = node.rule.args[i] if node.rule.arity > 1 and i < len(node.rule.args) else ""
                 if isinstance(parent, Node):
@@ -112,7 +114,7 @@ class _Graph:
                     if source is None:
                         leaves += 1
                         source = ids[id(parent)] = f"x{leaves}"
-                        name = leaf_names.get(id(parent), f"leaf {source[1:]}")
+                        name = shown[source] = leaf_names.get(id(parent), f"leaf {source[1:]}")
                         lines = [name, f"value = {_value(parent.data)}"]
                         g = grads.get(id(parent), parent.grad.data if parent.grad is not None else None)
                         if g is not None:
@@ -121,12 +123,19 @@ class _Graph:
                 else:
                     constants += 1
                     source = f"c{constants}"
-                    self.boxes.append((source, [_value(node.inputs[i]) if node.inputs is not None else "const"],
-                                       "constant"))
+                    shown[source] = source
+                    if node.inputs is not None:
+                        lines = [f"{source} = {_value(node.inputs[i])}", "(a constant: nothing flows back to it)"]
+                    else:
+                        lines = [f"{source}: a constant", "(value released by backward)"]
+                    self.boxes.append((source, lines, "constant"))
                 self.arrows.append((source, node_id, label))
-            lines = [node.rule.name]
+            sources = [shown[a] for a, b, _ in self.arrows if b == node_id]
+            lines = [f"v{k} = {node.rule.name}({', '.join(sources)})"]
             if node.output is not None:
                 lines.append(f"value = {_value(node.output)}")
+            else:
+                lines.append("(values released by backward; draw before it)")
             if id(node) in grads:
                 lines.append(f"grad = {_value(grads[id(node)])}")
             self.boxes.append((node_id, lines, "box"))

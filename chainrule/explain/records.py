@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import NotSaved
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Step records.
@@ -42,6 +44,8 @@ class BackwardStep:
     upstream: Any  # ∂f/∂(node's output)
     product: Any  # upstream · local: this input's share of the gradient
     at: str = ""  # where the local derivative was evaluated, e.g. "u = v2 = 0"
+    form: str = ""  # over arrays: the rule in matrix form, e.g. "∂f/∂W = gᵀx  (g = ∂f/∂v3, x = v2)"
+    shapes: str = ""  # over arrays: "upstream (128, 10), input (10, 256)"
     kind: str = field(default="backward", init=False)
 
 
@@ -58,13 +62,30 @@ class Accumulation:
 Step = ForwardStep | BackwardStep | Accumulation
 
 
+@dataclass(frozen=True)
+class Layer:
+    """The backward steps one ``nn`` module's nodes took: δ (the gradient at its output) and what it sends on."""
+
+    name: str  # the module's dotted name ("0", "hidden"), or "" for the top module, "(outside modules)" for the loss
+    module: str  # its class, e.g. "Linear"
+    nodes: tuple[str, ...]  # its forward steps (v1, v2, ...)
+    delta: Any  # ∂f/∂(the module's output): the δ of the text's recipe
+    steps: tuple[Step, ...]  # its backward steps, newest node first
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Numbers.
 # ---------------------------------------------------------------------------------------------------------------
 def number(value: Any) -> Any:
-    """A step's value as a Python float, or an ndarray when it has more than one element."""
+    """A step's value as a Python float, or an ndarray when it has more than one element (None if not kept)."""
+    if type(value) is NotSaved:  # a graph recorded outside explain keeps only what its rules read
+        return None
     array = np.asarray(value)
-    return float(array) if array.size == 1 else array.astype(float)
+    if array.size == 1:
+        return float(array.reshape(()))
+    # A float array is shown as it is, not copied: a network's steps hold many large ones, and copying them would
+    # cost more than the backward pass. Integer arrays become floats.
+    return array if array.dtype.kind == "f" else array.astype(float)
 
 
 def fmt(value: Any, digits: int = 6) -> str:
@@ -74,10 +95,31 @@ def fmt(value: Any, digits: int = 6) -> str:
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(())[()]
     if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=4, separator=", ", max_line_width=60)
+        if value.size > FULL_ARRAY:
+            return summary(value)
+        text = np.array2string(value, precision=4, separator=", ", max_line_width=60)
+        return " ".join(line.strip() for line in text.splitlines())  # one line: steps stay one line each
     value = float(value)
     if math.isnan(value) or math.isinf(value):
         return str(value)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.{digits}g}"
+
+
+#: Arrays up to this many elements are shown in full; larger ones as shape and summary.
+FULL_ARRAY = 16
+
+
+def summary(value: np.ndarray) -> str:
+    """A large array in one line: shape, min/mean/max and the first entries (a network's steps stay readable)."""
+    flat = np.asarray(value, dtype=float).reshape(-1)
+    first = ", ".join(f"{float(v):.4g}" for v in flat[:4])
+    with np.errstate(all="ignore"):
+        stats = f"min {flat.min():.4g}, mean {flat.mean():.4g}, max {flat.max():.4g}"
+    return f"shape {tuple(value.shape)}: {stats}; first [{first}, …]"
+
+
+def shape_of(value: Any) -> tuple[int, ...]:
+    """The shape of a value, a kept array or a NotSaved."""
+    return tuple(value.shape) if type(value) is NotSaved else tuple(np.shape(value))

@@ -12,11 +12,15 @@ from typing import Any
 import numpy as np
 
 from ..rules.registry import find
-from .records import Accumulation, BackwardStep, ForwardStep, Step, fmt
+from .records import FULL_ARRAY, Accumulation, BackwardStep, ForwardStep, Step, fmt
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
+        if value.size > FULL_ARRAY:  # a network's arrays: shape and summary, so the JSON stays small
+            flat = value.reshape(-1)
+            return {"shape": list(value.shape), "min": float(flat.min()), "mean": float(flat.mean()),
+                    "max": float(flat.max()), "first": flat[:4].tolist()}
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
@@ -90,7 +94,7 @@ class Explanation:
 
     def __init__(self, *, expression: str, variables: tuple[str, ...], point: dict[str, float], value: Any,
                  steps: list[Step], gradients: dict[str, float], formulas: dict[str, Any], formula_note: str = "",
-                 root=None, leaves=None, walked_gradients=None) -> None:
+                 root=None, leaves=None, walked_gradients=None, layers=None) -> None:
         self.expression = expression
         self.variables = variables
         self.point = point
@@ -102,6 +106,7 @@ class Explanation:
         self.root = root  # the output Tensor, its graph retained (for cr.draw)
         self.leaves = leaves or {}  # name -> leaf Tensor
         self.walked_gradients = walked_gradients or {}  # the sums of the backward steps (equal to gradients)
+        self.layers = layers or []  # Layer records: the backward steps grouped by nn module, output layer first
 
     # -------------------------------------------------------------------------------------------------------
     @property
@@ -177,6 +182,15 @@ class Explanation:
                 lines.append(f"  {s.node} = {expressions.get(s.node, s.op)}")
                 current = s.node
             target = f"∂f/∂{s.input}" + (" (one part)" if fan_in[s.input] > 1 else "")
+            if s.form:  # over arrays: the matrix form, the shapes, then each factor (summarised when large)
+                lines.append(f"    rule     {s.rule}")
+                lines.append(f"    matrix   {s.form}")
+                lines.append(f"    shapes   {s.shapes}")
+                if s.local is not None:
+                    lines.append(f"    local    {fmt(s.local)}" + (f"  (at {s.at})" if s.at else ""))
+                lines.append(f"    upstream ∂f/∂{s.node} = {fmt(s.upstream)}")
+                lines.append(f"    product  {target} = {fmt(s.product)}")
+                continue
             if s.local is None:
                 lines.append(f"    rule  {s.rule}")
                 lines.append(f"    {target} = {fmt(s.product)}")
@@ -186,15 +200,48 @@ class Explanation:
                 lines.append(f"    {target} = ∂f/∂{s.node} × local = {fmt(s.upstream)} × {fmt(s.local)} "
                              f"= {fmt(s.product)}")
 
+        if not self.backward_steps:
+            why = "f is a variable itself: its gradient is 1" if not forward and self.root is not None and \
+                self.root.requires_grad else "f does not depend on the variables, so each gradient is 0"
+            lines.append(f"  (no chain-rule steps: {why})")
+        lines += self._layers_text()
+
         lines += ["", "Gradient"]
-        width = max((len(fmt(g)) for g in self.gradients.values()), default=0)
+        width = max((len(fmt(g)) for g in self.gradients.values() if np.size(g) == 1), default=0)
+        reached = self._reached()
         for n, g in self.gradients.items():
             formula = self.formula_text(n)
             tail = f"   = {formula}" if formula is not None else ""
+            if n not in reached and not np.any(g):
+                tail += f"   (no path from {n} to f: f does not depend on {n})"
             lines.append(f"  ∂f/∂{n} = {fmt(g).ljust(width)}{tail}")
         if self.formula_note and self.gradients:
             lines.append(f"  ({self.formula_note})")
         return "\n".join(lines)
+
+    def _reached(self) -> set[str]:
+        """The variables that some chain-rule step (or f itself) sends a gradient to."""
+        reached = {s.input for s in self.steps if isinstance(s, BackwardStep)}
+        reached.update(n for n, t in self.leaves.items() if t is self.root)
+        return reached
+
+    def _layers_text(self) -> list[str]:
+        """The backward pass by nn module: δ at each module's output, then what each of its steps sends on."""
+        if not self.layers:
+            return []
+        lines = ["", "Layers (the backward pass by nn module, output layer first: δ is ∂f/∂ the module's output)"]
+        for layer in self.layers:
+            title = layer.name + (f" ({layer.module})" if layer.module and layer.module != layer.name else "")
+            lines.append(f"  {title}: δ = {fmt(layer.delta)}")
+            for s in layer.steps:
+                if isinstance(s, Accumulation):
+                    lines.append(f"    ∂f/∂{s.name} = sum of {len(s.contributions)} parts = {fmt(s.total)}")
+                elif s.form:
+                    lines.append(f"    {s.form}")
+                    lines.append(f"      = {fmt(s.product)}")
+                else:
+                    lines.append(f"    ∂f/∂{s.input} = {fmt(s.upstream)} × {fmt(s.local)} = {fmt(s.product)}")
+        return lines
 
     def __str__(self) -> str:
         return self.to_text()
@@ -290,11 +337,11 @@ class Explanation:
         return {
             "expression": self.expression,
             "variables": list(self.variables),
-            "point": dict(self.point),
+            "point": {n: _jsonable(v) for n, v in self.point.items()},
             "value": _jsonable(self.value),
             "forward": [s for s in steps if s["kind"] == "forward"],
             "backward": [s for s in steps if s["kind"] != "forward"],
-            "gradients": dict(self.gradients),
+            "gradients": {n: _jsonable(g) for n, g in self.gradients.items()},
             "formulas": {n: self.formula_text(n) for n in self.gradients},
             "formulas_tex": {n: self.formula_tex(n) for n in self.gradients},
             "note": self.formula_note or None,

@@ -22,12 +22,13 @@ import numpy as np
 
 from .. import ops
 from ..engine import Node, backward, keep_values, local_derivative, reachable_nodes, unbroadcast
+from ..engine.mode import call_observers
 from ..errors import DomainError, ExpressionError
 from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, MINUS_ONE, ONE, Rule, all_rules, find
 from ..symbolic import parser
 from ..tensor import Tensor
-from .records import Accumulation, BackwardStep, ForwardStep, Step, fmt, number
+from .records import Accumulation, BackwardStep, ForwardStep, Layer, Step, fmt, number, shape_of
 from .render import Explanation
 
 SYMBOLIC_HINT = "install SymPy for symbolic formulas: pip install 'chainrule[symbolic]'"
@@ -173,15 +174,40 @@ class _ExpressionMath:
 expression_math = _ExpressionMath()
 
 
-def _check_value(name: str, value: Any) -> float:
+def _describe(value: Any) -> str:
+    """What a refused value is, in a few words (never a clipped repr)."""
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _check_value(name: str, value: Any) -> float | np.ndarray:
+    """A variable's value: a finite real number (a float), or an array of them (for networks)."""
     if isinstance(value, Tensor):
         value = value.data
-    if isinstance(value, np.ndarray) and value.ndim == 0:
+    if isinstance(value, list | tuple):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError):
+            raise ExpressionError(f"the value of '{name}' must be a real number or an array of them, got a ragged "
+                                  f"{type(value).__name__}; give a number or a rectangular array") from None
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        if value.dtype.kind not in "fiu" or value.size == 0:
+            raise ExpressionError(f"the value of '{name}' must be a real number or a non-empty array of them, got "
+                                  f"{_describe(value)}; e.g. {name}=np.ones((3, 2))")
+        # Integers become float64; float32 stays float32, as the network it feeds (and as fast).
+        array = value.astype(np.float64) if value.dtype.kind != "f" else value.copy()
+        if not np.all(np.isfinite(array)):
+            raise DomainError(f"the value of '{name}' must be finite, but {int(np.sum(~np.isfinite(array)))} of its "
+                              f"{array.size} entries are not")
+        return array
+    if isinstance(value, np.ndarray):
         value = value[()]
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise ExpressionError(
-            f"the value of '{name}' must be a real number, got {type(value).__name__} {value!r:.40}; "
-            f"e.g. {name}=1.5"
+            f"the value of '{name}' must be a real number, got {_describe(value)}; give a number or an array of "
+            f"numbers, e.g. {name}=1.5 or {name}=np.ones((3, 2))"
         )
     try:
         value = float(value)
@@ -193,7 +219,7 @@ def _check_value(name: str, value: Any) -> float:
     return value
 
 
-def check_point(wanted: tuple[str, ...], point: Mapping[str, Any], what: str) -> dict[str, float]:
+def check_point(wanted: tuple[str, ...], point: Mapping[str, Any], what: str) -> dict[str, Any]:
     """The point's values in ``wanted`` order, after checking names and types; clear errors otherwise."""
     missing = [n for n in wanted if n not in point]
     extra = [n for n in point if n not in wanted]
@@ -259,20 +285,57 @@ def graph_to_tree(root: Tensor, names: Mapping[int, str]) -> parser.Expr | None:
 # ---------------------------------------------------------------------------------------------------------------
 # The walk.
 # ---------------------------------------------------------------------------------------------------------------
+def _param_text(value: Any) -> str:
+    """A rule's parameter as a step shows it: an array of labels by its shape, not 128 numbers."""
+    if isinstance(value, np.ndarray) and value.size > 8:
+        return f"<{value.dtype} array {value.shape}>"
+    return repr(value)
+
+
 def _expression(rule: Rule, inputs: list[str], params: dict) -> str:
     if rule.name in _TREE_OPERATORS:
         return f"{inputs[0]} {_TREE_OPERATORS[rule.name]} {inputs[1]}"
     if rule.name == "negative":
         return f"-{inputs[0]}"
-    shown = [*inputs, *(f"{k}={v!r}" for k, v in params.items())]
+    shown = [*inputs, *(f"{k}={_param_text(v)}" for k, v in params.items())]
     return f"{rule.name}({', '.join(shown)})"
+
+
+_MATRIX_TEXT = ((".T", "ᵀ"), (" @ ", "·"), ("@", "·"))
+
+
+def _matrix_form(rule: Rule, i: int, node: str, inputs: list[str], text: str, constant: bool, g: Any,
+                 x: Any) -> str:
+    """The rule as arrays see it: ∂f/∂input from ∂f/∂node (g): g ⊙ local, gᵀx, or the sum that undoes broadcasting."""
+    target, upstream = f"∂f/∂{inputs[i]}", f"∂f/∂{node}"
+    gs, xs = shape_of(g), shape_of(x)
+    extra = len(gs) - len(xs)
+    summed = () if extra < 0 else tuple(range(extra)) + tuple(
+        k + extra for k, n in enumerate(xs) if n == 1 and gs[k + extra] != 1)
+    if rule.kind == ELEMENTWISE:
+        local = text.split(" = ")[0].replace("(u)", f"({inputs[i]})")  # "σ'(v1)", "∂(a·b)/∂a"
+        sign = "−" if rule.derivatives[i] is MINUS_ONE else ""
+        body = f"{sign}{upstream}" if constant else f"{upstream} ⊙ {local}"
+        if summed:  # the engine sums the broadcast axes back (a bias added to every row of a batch)
+            axes = ", ".join(map(str, summed))
+            return f"{target} = Σ over axis {axes} of ({body})  (the sum that undoes broadcasting)"
+        return f"{target} = {body}"
+    k = 0 if rule.arity < 0 else i
+    formula = rule.text[k] if k < len(rule.text) else ""
+    for old, new in _MATRIX_TEXT:
+        formula = formula.replace(old, new)
+    legend = [f"g = {upstream}"] + [f"{a} = {n}" for a, n in zip(rule.args, inputs, strict=False) if a != n]
+    note = ""
+    if len(gs) < len(xs):
+        note = f"; g spread back over the reduced axes to shape {xs}"
+    return f"{target} = {formula}  ({', '.join(legend)}{note})"
 
 
 def _at(rule: Rule, input_names: list[str], values: list[Any]) -> str:
     if rule.arity == 1:
-        return f"u = {input_names[0]} = {fmt(values[0])}"
+        return f"u = {input_names[0]} = {fmt(number(values[0]))}"
     parts = []
-    for a, n, v in zip(rule.args, input_names, values, strict=False):
+    for a, n, v in zip(rule.args, input_names, map(number, values), strict=False):
         parts.append(f"{a} = {fmt(v)}" if n in (a, fmt(v)) else f"{a} = {n} = {fmt(v)}")
     return ", ".join(parts)
 
@@ -296,7 +359,10 @@ class _Walk:
             if name is None:  # a leaf made inside the user's function
                 name = self.extra_leaves.setdefault(id(parent), f"t{len(self.extra_leaves) + 1}")
             return name
-        return fmt(number(node.inputs[i]))
+        value = node.inputs[i]
+        if math.prod(shape_of(value)) > 1:  # an array made inside the function (not a variable): named by its shape
+            return f"const{tuple(np.shape(value))}"
+        return fmt(number(value))
 
     def forward_steps(self) -> list[ForwardStep]:
         steps = []
@@ -317,6 +383,8 @@ class _Walk:
             return steps, ({id(self.root): 1.0} if self.root.requires_grad else {})
         received: dict[int, list[tuple[str, Any]]] = {id(self.root.node): [("seed ∂f/∂f", 1.0)]}
         leaves: dict[int, Any] = {}
+        # Over arrays every step also shows shapes and the rule in matrix form (gᵀx, ⊙, the sums of broadcasting).
+        arrays = any(math.prod(shape_of(x)) > 1 for n in self.nodes for x in (n.output, *n.inputs))
 
         def on_node(node: Node, g: Any, grads: list) -> None:
             name = self.node_names[id(node)]
@@ -330,18 +398,25 @@ class _Walk:
                 product = grads[i]
                 if parent is None or (product is None and not twice):
                     continue
+                constant = rule.kind == ELEMENTWISE and rule.derivatives[i] in (ONE, MINUS_ONE)
                 if rule.kind == ELEMENTWISE:
                     local = local_derivative(rule, i, node.inputs, node.output, numpy_math, node.params)
                     if twice:  # the engine forms g·(local_a + local_b) at once; each input's share, for the reader
                         product = unbroadcast(g * local, np.shape(node.inputs[i]), numpy_math)
                     text, tex = rule_forms(rule, i)
-                    constant = rule.derivatives[i] in (ONE, MINUS_ONE)
                     at = "" if constant else _at(rule, input_names, list(node.inputs))
                 else:
                     local, at = None, ""
                     text, tex = vjp_forms(rule, i)
+                form = shapes = ""
+                if arrays:
+                    form = _matrix_form(rule, i, name, input_names, text, constant, g, node.inputs[i])
+                    shapes = (f"∂f/∂{name} {shape_of(g)} → ∂f/∂{input_names[i]} {shape_of(node.inputs[i])}")
+                    if local is not None and not constant:
+                        local = np.broadcast_to(local, np.shape(g))  # the ⊙ factor, entry by entry
                 steps.append(BackwardStep(name, rule.name, input_names[i], i, text, tex,
-                                          None if local is None else number(local), number(g), number(product), at))
+                                          None if local is None else number(local), number(g), number(product), at,
+                                          form, shapes))
                 where = f"{name}" + (f" (input {rule.args[i]})" if rule.arity > 1 and i < len(rule.args) else "")
                 received.setdefault(id(parent), []).append((where, product))
 
@@ -372,7 +447,7 @@ class _Walk:
 # ---------------------------------------------------------------------------------------------------------------
 # The public entry point.
 # ---------------------------------------------------------------------------------------------------------------
-def explain(expr_or_function: str | Callable[..., Any], **point: Any):
+def explain(expr_or_function: str | Callable[..., Any] | Tensor, **point: Any):
     """Explain how the gradient of a scalar expression (or a function of Tensors) comes about, step by step.
 
     ``f`` is evaluated at ``point`` with chainrule's ops; the result shows the forward pass (v1, v2, ...), the
@@ -384,9 +459,15 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
     >>> e.value, e.gradients
     (0.5, {'w': 0.5, 'x': 0.125, 'b': 0.25})
 
-    A Python function of Tensors works too; its parameters name the variables. When it uses only the functions of
-    the expression grammar, its graph is read back as an expression, so formulas are given for it too.
+    A Python function of Tensors works too; its parameters name the variables, which may be arrays. When it uses
+    only the functions of the expression grammar, its graph is read back as an expression, so formulas are given for
+    it too. When it calls ``nn`` modules, their parameters join the variables (named by ``named_parameters``) and
+    ``.layers`` groups the steps by module. ``explain(loss, model=net)`` explains a loss already computed.
     """
+    calls: list[tuple[Any, int, int]] = []  # (module, first node number, end) for each module call
+    params: dict[str, Tensor] = {}
+    if isinstance(expr_or_function, Tensor):
+        return _explain_tensor(expr_or_function, **point)
     if isinstance(expr_or_function, str):
         tree = parser.parse(expr_or_function)
         wanted = _ordered(parser.variables(tree), point)
@@ -403,20 +484,28 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
         required = tuple(n for n in wanted if n not in defaults or n in point)
         values = check_point(required, point, f"the function {_function_name(f)}({', '.join(wanted)})")
         leaves = {n: Tensor._make(np.asarray(v), None, True) for n, v in values.items()}
-        with np.errstate(all="ignore"), keep_values():
-            out = f(**leaves)
+        call_observers.append(lambda module, first, end: calls.append((module, first, end)))
+        try:
+            with np.errstate(all="ignore"), keep_values():
+                out = f(**leaves)
+        finally:
+            call_observers.pop()
         tree = None
         text = None
+        params = _module_parameters(calls, leaves)
     else:
         raise TypeError(
-            f"explain: expected an expression string or a function of Tensors, got {type(expr_or_function).__name__}"
+            "explain: expected an expression string or a function of Tensors (or a loss Tensor), got "
+            f"{type(expr_or_function).__name__}"
         )
 
     out = _scalar_output(out)
-    names = {id(t): n for n, t in leaves.items()}
+    names = {id(t): n for n, t in {**leaves, **params}.items()}
     why_no_tree = "no symbolic formulas: the function uses operations outside the grammar"
     if tree is None:
-        tree = graph_to_tree(out, names)
+        tree = None if params or any(np.ndim(v) for v in values.values()) else graph_to_tree(out, names)
+        if params or any(np.ndim(v) for v in values.values()):
+            why_no_tree = "no symbolic formulas: the variables are arrays"
         if tree is not None and _too_large(tree):
             # 28 steps of y = sin(y + y) share each y in the graph, but written out it has 2**28 copies of x.
             tree = None
@@ -424,22 +513,146 @@ def explain(expr_or_function: str | Callable[..., Any], **point: Any):
                            f"{parser.MAX_NODES} nodes or nest deeper than {parser.MAX_DEPTH}; the steps name each "
                            "shared value (v1, v2, ...) instead")
         text = parser.to_string(tree) if tree is not None else f"{_function_name(expr_or_function)}(...)"
-    value = number(out.data)
+    return _finish(out, text, tree, leaves, params, values, why_no_tree, _module_names(calls), calls)
 
+
+def _finish(out: Tensor, text: str, tree, leaves: dict, params: dict, values: dict, why_no_tree: str,
+            module_names: dict, calls: list, owners: dict | None = None):
+    """Walk the graph of ``out`` and build the Explanation (shared by functions, expressions and loss Tensors)."""
+    value = number(out.data)
+    names = {id(t): n for n, t in {**leaves, **params}.items()}
     walk = _Walk(out, names)
     forward = walk.forward_steps()
+    every = {**leaves, **params}
     with np.errstate(all="ignore"):
         backward_steps, walked = walk.backward_steps()
-        gradients = _engine_gradients(out, leaves)
+        if any(np.ndim(t.data) for t in every.values()):
+            # Over arrays, the walk's own totals (the engine's backward loop, observed) are the gradients: a
+            # second backward pass would double the cost for a network. The tests hold them to .grad and torch.
+            gradients = {n: _zero_if_none(walked.get(id(t)), t) for n, t in every.items()}
+        else:
+            gradients = _engine_gradients(out, every)
     _check_finite(text, value, forward, gradients, values)
-    walked_gradients = {n: number(walked.get(id(t), 0.0)) for n, t in leaves.items()}
+    walked_gradients = {n: _zero_if_none(walked.get(id(t)), t) for n, t in every.items()}
+    layers = _layers(walk, backward_steps, module_names, calls, owners or {})
 
-    formulas, note = _formulas(tree, tuple(leaves), why_no_tree)
+    formulas, note = _formulas(tree, tuple(every), why_no_tree)
     return Explanation(
-        expression=text, variables=tuple(leaves), point=values, value=value,
+        expression=text, variables=tuple(every), point=values, value=value,
         steps=[*forward, *backward_steps], gradients=gradients, formulas=formulas, formula_note=note,
-        root=out, leaves=leaves, walked_gradients=walked_gradients,
+        root=out, leaves=every, walked_gradients=walked_gradients, layers=layers,
     )
+
+
+def _explain_tensor(loss: Tensor, model: Any = None, **unexpected: Any):
+    """``explain(loss)``: the recorded graph of a scalar Tensor; leaves named by ``model.named_parameters()``."""
+    if unexpected:
+        raise TypeError(f"explain(loss) takes only model=..., got {', '.join(map(repr, unexpected))}; the values "
+                        "are already in the loss's graph")
+    if loss.node is None:
+        raise ExpressionError("explain(loss): the Tensor has no recorded graph (it is a leaf or was computed "
+                              "without gradients); compute it from Tensors that require grad, outside no_grad()")
+    out = _scalar_output(loss)
+    named: dict[int, str] = {}
+    owners: dict[int, str] = {}  # parameter id -> the name of the module that holds it
+    if model is not None:
+        if not hasattr(model, "named_parameters") or not hasattr(model, "named_modules"):
+            raise TypeError(f"explain(loss, model=...): model must be a cr.nn.Module, got {type(model).__name__}")
+        for module_name, module in model.named_modules():
+            for p in module._parameters.values():
+                if p is not None:
+                    owners.setdefault(id(p), module_name)
+        named = {id(p): n for n, p in model.named_parameters()}
+    leaves: dict[str, Tensor] = {}
+    for leaf in _Walk(out, {}).leaf_tensors():
+        leaves[named.get(id(leaf)) or f"p{len(leaves) + 1}"] = leaf
+    module_names = {}
+    if model is not None:
+        module_names = {id(m): (n or type(model).__name__, type(m).__name__) for n, m in model.named_modules()}
+    return _finish(out, "loss", None, {}, leaves, {}, "no symbolic formulas: a loss over arrays",
+                   module_names, [], {k: (v, module_names) for k, v in owners.items()})
+
+
+def _module_parameters(calls: list, leaves: dict) -> dict[str, Tensor]:
+    """The parameters of the outermost modules the function called, by ``named_parameters`` (not already inputs)."""
+    taken = {id(t) for t in leaves.values()}
+    found: dict[str, Tensor] = {}
+    for module in _outermost(calls):
+        for name, p in module.named_parameters():
+            if id(p) not in taken and p.requires_grad:
+                taken.add(id(p))
+                found[name if name not in leaves and name not in found else f"{type(module).__name__}.{name}"] = p
+    return found
+
+
+def _outermost(calls: list) -> list:
+    """Modules called directly by the function (not from inside another module), each once."""
+    tops, seen = [], set()
+    for module, first, end in calls:
+        inside = any(f < first and end < e for _, f, e in calls)
+        if not inside and id(module) not in seen:
+            seen.add(id(module))
+            tops.append(module)
+    return tops
+
+
+def _module_names(calls: list) -> dict[int, tuple[str, str]]:
+    """id(module) -> (dotted name, class name) for every module below the outermost ones."""
+    names: dict[int, tuple[str, str]] = {}
+    for module in _outermost(calls):
+        for name, sub in module.named_modules():
+            names.setdefault(id(sub), (name or type(module).__name__, type(sub).__name__))
+    return names
+
+
+def _layers(walk: _Walk, steps: list, module_names: dict, calls: list, owners: dict) -> list[Layer]:
+    """The backward steps grouped by the module that made each node (the innermost call around it), in order."""
+    if not module_names:
+        return []
+    outside = "(outside modules)"
+
+    def module_of(node: Node) -> tuple[str, str]:
+        best = None
+        for module, first, end in calls:  # the innermost call whose span holds the node
+            if first < node.seq < end and (best is None or end - first < best[2] - best[1]):
+                best = (module, first, end)
+        if best is not None:
+            return module_names.get(id(best[0]), (type(best[0]).__name__, type(best[0]).__name__))
+        for parent in node.parents:  # a loss given with model=: the module whose parameter the node reads
+            if parent is not None and id(parent) in owners:
+                name, names = owners[id(parent)]
+                return next(v for v in names.values() if v[0] == (name or v[0]))
+        return outside, ""
+
+    by_name = {walk.node_names[id(n)]: n for n in walk.nodes}
+    module_by_node = {name: module_of(node) for name, node in by_name.items()}
+    layers: list[Layer] = []
+    group: list = []
+    current = None
+    for step in steps:
+        key = module_by_node.get(step.node if isinstance(step, BackwardStep) else step.name, current)
+        if key != current and group:
+            layers.append(_layer(current, group, module_by_node))
+            group = []
+        current = key
+        group.append(step)
+    if group:
+        layers.append(_layer(current, group, module_by_node))
+    return layers
+
+
+def _layer(key: tuple[str, str], steps: list, module_by_node: dict) -> Layer:
+    first = next((s for s in steps if isinstance(s, BackwardStep)), None)
+    nodes = tuple(n for n, k in module_by_node.items() if k == key)
+    return Layer(key[0], key[1], nodes, None if first is None else first.upstream, tuple(steps))
+
+
+def _zero_if_none(g: Any, leaf: Tensor) -> Any:
+    """A leaf's gradient as shown: a float for a number, an array of the leaf's shape for an array (even (1, 1))."""
+    if leaf.ndim == 0:
+        return 0.0 if g is None else number(g)
+    dtype = leaf.dtype if leaf.dtype.kind == "f" else np.float64  # as backward leaves it in .grad
+    return np.zeros(leaf.shape, dtype) if g is None else np.asarray(g, dtype=dtype).reshape(leaf.shape)
 
 
 def _function_name(f: Callable) -> str:
@@ -479,13 +692,16 @@ def _scalar_output(out: Any) -> Tensor:
     return out
 
 
-def _engine_gradients(out: Tensor, leaves: dict[str, Tensor]) -> dict[str, float]:
-    """∂f/∂variable from the engine's own backward pass over the same graph (kept for the explanation)."""
+def _engine_gradients(out: Tensor, leaves: dict[str, Tensor]) -> dict[str, Any]:
+    """∂f/∂variable from the engine's own backward pass over the same graph (kept for the explanation).
+
+    A float for a number, an array (the variable's shape) for an array: 0 where no path reaches the variable.
+    """
     if not out.requires_grad:
-        return {n: 0.0 for n in leaves}
+        return {n: _zero_if_none(None, t) for n, t in leaves.items()}
     targets = list(leaves.values())
     grads = backward([out], [np.ones_like(out.data)], targets=targets, retain_graph=True, accumulate=False)
-    return {n: (0.0 if g is None else float(np.asarray(g))) for n, g in zip(leaves, grads, strict=True)}
+    return {n: _zero_if_none(g, t) for (n, t), g in zip(leaves.items(), grads, strict=True)}
 
 
 def _check_finite(text: str, value: float, forward: list[ForwardStep], gradients: dict, point: dict) -> None:
@@ -498,7 +714,7 @@ def _check_finite(text: str, value: float, forward: list[ForwardStep], gradients
         else:
             why = "the value overflows float64 (or a pole is hit, e.g. 1/0 or log 0); try a point of smaller magnitude"
         raise DomainError(f"'{text}' is {fmt(value)} at {at}{where}; {why}")
-    bad = [n for n, g in gradients.items() if math.isnan(g)]
+    bad = [n for n, g in gradients.items() if np.any(np.isnan(g))]
     if bad:
         raise DomainError(
             f"the derivative of '{text}' with respect to {', '.join(bad)} is undefined (nan) at {at}; "
@@ -540,6 +756,7 @@ def _formulas(tree: parser.Expr | None, names: tuple[str, ...],
         return {n: None for n in names}, (
             f"no symbolic formulas: SymPy ran past its budget ({formulas.budget.SECONDS:g} s) before the chain "
             "rule's formula was ready; the numbers above are complete")
+    found = {n: None if f is None else _reciprocal_trig(f) for n, f in found.items()}
     notes = []
     if not finished:
         notes.append(f"formulas not fully simplified: SymPy ran past its budget ({formulas.budget.SECONDS:g} s)")
@@ -547,6 +764,23 @@ def _formulas(tree: parser.Expr | None, names: tuple[str, ...],
     if long:
         notes.append(f"no formula for {', '.join(long)}: longer than {MAX_FORMULA_CHARS} characters")
     return found, "; ".join(notes)
+
+
+def _reciprocal_trig(formula: Any) -> Any:
+    """Where the formula already uses csc, sec or cot, write 1/tan as cot (and 1/sin, 1/cos as csc, sec).
+
+    SymPy's simplification turns the rule −csc·cot into −csc/tan; a learner who wrote csc(x) reads the rule back.
+    """
+    import sympy
+
+    if not formula.has(sympy.csc, sympy.sec, sympy.cot):
+        return formula
+    reciprocals = {sympy.tan: sympy.cot, sympy.sin: sympy.csc, sympy.cos: sympy.sec}
+
+    def is_reciprocal(e: Any) -> bool:
+        return e.is_Pow and e.exp.is_negative and e.exp.is_integer and e.base.func in reciprocals
+
+    return formula.replace(is_reciprocal, lambda e: reciprocals[e.base.func](*e.base.args) ** (-e.exp))
 
 
 #: Longest symbolic formula an explanation shows.

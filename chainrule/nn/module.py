@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engine import bump
+from ..engine.mode import call_observers, observe_call
 from ..errors import ChainruleError
 from ..tensor import Tensor
 
@@ -162,6 +163,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if call_observers:  # an explanation is noting which nodes each module makes (cr.explain(...).layers)
+            return observe_call(self, self.forward, *args, **kwargs)
         return self.forward(*args, **kwargs)
 
     # -----------------------------------------------------------------------------------------------------------

@@ -25,9 +25,9 @@ def test_dot_lists_each_node_with_operation_and_value():
     assert isinstance(dot, str) and dot.format == "dot"
     assert dot.startswith("digraph chainrule {") and dot.rstrip().endswith("}")
     assert 'x1 [label="x\\nvalue = 2", shape=ellipse];' in dot
-    assert 'n1 [label="multiply\\nvalue = 4"' in dot
-    assert 'n2 [label="sin\\nvalue = -0.756802"' in dot
-    assert 'c1 [label="3"' in dot  # the constant input of add
+    assert 'n1 [label="v1 = multiply(x, x)\\nvalue = 4"' in dot
+    assert 'n2 [label="v2 = sin(v1)\\nvalue = -0.756802"' in dot
+    assert 'c1 [label="c1 = 3\\n(a constant: nothing flows back to it)"' in dot  # the constant input of add
     assert 'x1 -> n1 [label="a"];' in dot and 'x1 -> n1 [label="b"];' in dot
     assert "n1 -> n2;" in dot and "grad" not in dot
 
@@ -51,7 +51,7 @@ def test_mermaid_renders_without_any_program():
     lines = text.splitlines()
     assert lines[0] == "flowchart LR"
     assert '  x1(["x<br/>value = 2<br/>grad = -2.61457"])' in lines
-    assert '  n1["multiply<br/>value = 4<br/>grad = -0.653644"]' in lines
+    assert '  n1["v1 = multiply(x, x)<br/>value = 4<br/>grad = -0.653644"]' in lines
     assert "  x1 -->|a| n1" in lines and "  n1 --> n2" in lines
     assert text._repr_markdown_() == f"```mermaid\n{text}\n```"
 
@@ -61,7 +61,7 @@ def test_draw_an_explanation_labels_variables_and_gradients():
     text = cr.draw(e, "mermaid")
     for name, g in e.gradients.items():
         assert f"{name}<br/>value = " in text and f"grad = {viz._value(g)}" in text
-    assert 'n3["sigmoid<br/>value = 0.5<br/>grad = 1"]' in text
+    assert 'n3["v3 = sigmoid(v2)<br/>value = 0.5<br/>grad = 1"]' in text
 
 
 def test_mermaid_escapes_quotes_and_brackets():
