@@ -146,6 +146,8 @@ UNARY = {
     "softmax": (cr.softmax, lambda x: torch.softmax(x, -1), (-2, 2)),
     "log_softmax": (cr.log_softmax, lambda x: torch.log_softmax(x, -1), (-2, 2)),
     "logsumexp": (cr.logsumexp, lambda x: torch.logsumexp(x, (0, 1)), (-2, 2)),
+    "erf": (cr.ops.erf, torch.erf, (-2, 2)),  # the rules of nn layers: in chainrule.ops, not cr
+    "gelu": (cr.ops.gelu, F.gelu, (-3, 3)),
 }
 
 # name -> (chainrule function, torch function, domains of the inputs)

@@ -8,6 +8,7 @@
 """
 
 from . import functional, init
+from .activation import GELU, SiLU, Softplus
 from .layers import (
     Conv2d,
     Dropout,
@@ -24,9 +25,21 @@ from .layers import (
 )
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .normalization import BatchNorm1d, BatchNorm2d, Embedding, GroupNorm, LayerNorm, RMSNorm
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "IncompatibleKeys",
     "LeakyReLU", "Linear", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "StateDictError", "Tanh", "Unflatten", "functional", "init",
+]
+__all__ += [
+    "GELU",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Embedding",
+    "GroupNorm",
+    "LayerNorm",
+    "RMSNorm",
+    "SiLU",
+    "Softplus",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import ops
 from ..arguments import REDUCTIONS, class_labels, image, pair
+from ..engine import bump
 from ..errors import DomainError, ShapeError
 from ..ops import (
     fold,
@@ -33,7 +34,6 @@ from ..ops import (
     relu,
     sigmoid,
     softmax,
-    softplus,
     tanh,
     unfold,
 )
@@ -104,6 +104,228 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Genera
 def _check_probability(p: float, where: str) -> None:
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise DomainError(f"{where}: p must be a probability in [0, 1], got {p!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Activations.
+# ---------------------------------------------------------------------------------------------------------------
+def _tensor(x: Any, where: str) -> Tensor:
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{where}: input must be floating point, got dtype {x.dtype}")
+    return x
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """GELU(x) = x·Φ(x), Φ the standard normal CDF: one rule of the table, GELU'(x) = Φ(x) + x·φ(x).
+
+    ``approximate="tanh"``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), composed of tanh (as PyTorch's option).
+
+    >>> import chainrule as cr, chainrule.nn.functional as F
+    >>> round(F.gelu(cr.tensor(1.0)).item(), 6)
+    0.841345
+    """
+    x = _tensor(x, "gelu")
+    if approximate == "none":
+        return ops.gelu(x)
+    if approximate == "tanh":
+        inner = (x + 0.044715 * (x * x * x)) * math.sqrt(2 / math.pi)
+        return 0.5 * x * (1 + tanh(inner))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x: Any) -> Tensor:
+    """SiLU (swish): x·σ(x), composed of sigmoid; its derivative is σ(x)(1 + x(1 − σ(x)))."""
+    x = _tensor(x, "silu")
+    return x * sigmoid(x)
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(βx))/β, and x itself where βx > threshold (as PyTorch, which also passes gradient 1 there)."""
+    x = _tensor(x, "softplus")
+    for name, value in (("beta", beta), ("threshold", threshold)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"softplus: {name} must be a real number, got {value!r}")
+    if beta == 1:
+        smooth = ops.softplus(x)
+    else:
+        smooth = ops.softplus(x * beta) / beta
+    return ops.where(x.data * beta > threshold, x, smooth)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Integer labels of any shape as one-hot rows: shape (*labels.shape, num_classes), int64, no gradient.
+
+    ``num_classes=-1`` takes the largest label + 1.
+    """
+    labels = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers (e.g. int64), got dtype {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        raise DomainError(f"one_hot: labels must be >= 0, found {int(labels.min())}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < -1:
+        raise DomainError(f"one_hot: num_classes must be a non-negative int or -1, got {num_classes!r}")
+    if num_classes == -1:
+        if not labels.size:
+            raise ShapeError("one_hot: cannot infer num_classes from empty labels; pass num_classes")
+        num_classes = int(labels.max()) + 1
+    elif labels.size and labels.max() >= num_classes:
+        raise DomainError(f"one_hot: label {int(labels.max())} does not fit {num_classes} classes")
+    return Tensor((labels[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Embedding and normalization.
+# ---------------------------------------------------------------------------------------------------------------
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer ``input`` of any shape: shape (*input, dim).
+
+    The gradient of a row is the sum of the upstream gradients of the places that picked it; rows picked by
+    ``padding_idx`` get none (their output is still the row's value, zero when initialised by ``Embedding``).
+    """
+    if np.ndim(weight) != 2:
+        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {np.shape(weight)}")
+    n = np.shape(weight)[0]
+    index = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers (e.g. int64), got dtype {index.dtype}")
+    if index.size and (index.min() < 0 or index.max() >= n):
+        bad = int(index.min()) if index.min() < 0 else int(index.max())
+        raise DomainError(f"embedding: index {bad} is out of range for {n} embeddings (0..{n - 1})")
+    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    out = weight[index.astype(np.intp, copy=False)]
+    if padding_idx is not None:
+        padding_idx = _padding_index(padding_idx, n, "embedding")
+        pad = index == padding_idx
+        if pad.any():  # those places take the row's value as a constant: no gradient flows back to it
+            out = ops.where(pad[..., None], weight.data[index], out)
+    return out
+
+
+def _padding_index(padding_idx: Any, n: int, where: str) -> int:
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral) or not -n <= padding_idx < n:
+        raise DomainError(f"{where}: padding_idx must be an int in [-{n}, {n}), got {padding_idx!r}")
+    return int(padding_idx) % n
+
+
+def _trailing_axes(x: Tensor, normalized_shape: Any, where: str) -> tuple[int, ...]:
+    """The axes that ``normalized_shape`` names: the last len(normalized_shape) ones, whose sizes it must match."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != tuple(int(n) for n in shape):
+        raise ShapeError(
+            f"{where}: input of shape {x.shape} does not end with normalized_shape {shape}; the last "
+            f"{k} dimension(s) are the ones normalized"
+        )
+    return tuple(range(x.ndim - k, x.ndim))
+
+
+def _affine(y: Tensor, weight: Any, bias: Any, shape: tuple[int, ...], where: str) -> Tensor:
+    """y·weight + bias, each reshaped to ``shape`` to broadcast over the normalized axes."""
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and np.size(value) != int(np.prod(shape)):
+            raise ShapeError(f"{where}: {name} of shape {np.shape(value)} does not fit; expected "
+                             f"{int(np.prod(shape))} elements")
+    if weight is not None:
+        y = y * ops.reshape(weight, shape)
+    if bias is not None:
+        y = y + ops.reshape(bias, shape)
+    return y
+
+
+def layer_norm(input: Any, normalized_shape: int | tuple[int, ...], weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> Tensor:
+    """(x − mean) / √(var + eps) · weight + bias over the trailing ``normalized_shape`` axes (biased variance).
+
+    The normalization is one rule of the table (``normalize``); weight and bias are a product and a sum.
+
+    >>> import chainrule as cr, chainrule.nn.functional as F
+    >>> F.layer_norm(cr.tensor([[1.0, 2.0, 3.0]]), 3).numpy().round(4).tolist()
+    [[-1.2247, 0.0, 1.2247]]
+    """
+    x = _tensor(input, "layer_norm")
+    axes = _trailing_axes(x, normalized_shape, "layer_norm")
+    y = ops.normalize(x, axes, eps)
+    return _affine(y, weight, bias, x.shape[axes[0]:], "layer_norm")
+
+
+def rms_norm(input: Any, normalized_shape: int | tuple[int, ...], weight: Any = None,
+             eps: float | None = None) -> Tensor:
+    """x / √(mean(x²) + eps) · weight over the trailing axes; eps defaults to the dtype's machine epsilon.
+
+    A composition of mean, sqrt and a division (stable as it is: mean(x²) ≥ 0).
+    """
+    x = _tensor(input, "rms_norm")
+    axes = _trailing_axes(x, normalized_shape, "rms_norm")
+    eps = float(np.finfo(x.dtype).eps) if eps is None else float(eps)
+    y = x / ops.sqrt(ops.mean(x * x, axis=axes, keepdims=True) + eps)
+    return _affine(y, weight, None, x.shape[axes[0]:], "rms_norm")
+
+
+def _channels(x: Tensor, where: str) -> tuple[int, tuple[int, ...]]:
+    if x.ndim < 2:
+        raise ShapeError(f"{where}: input of shape {x.shape} needs a batch and a channel axis: (N, C, ...)")
+    return x.shape[1], (x.shape[1],) + (1,) * (x.ndim - 2)
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalize each group of C/num_groups channels of each sample (over those channels and all positions),
+    then scale and shift per channel: x of shape (N, C, ...)."""
+    x = _tensor(input, "group_norm")
+    channels, shape = _channels(x, "group_norm")
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or num_groups <= 0 \
+            or channels % num_groups:
+        raise DomainError(f"group_norm: num_groups must be a positive divisor of the {channels} channels, got "
+                          f"{num_groups!r}")
+    grouped = ops.reshape(x, (x.shape[0], int(num_groups), -1))
+    y = ops.reshape(ops.normalize(grouped, -1, eps), x.shape)
+    return _affine(y, weight, bias, shape, "group_norm")
+
+
+def _update_running(buffer: Any, statistic: np.ndarray, momentum: float) -> None:
+    """buffer ← (1 − momentum)·buffer + momentum·statistic, in place (a Tensor buffer or an array)."""
+    array = buffer._array() if isinstance(buffer, Tensor) else buffer
+    if not isinstance(array, np.ndarray) or array.shape != statistic.shape:
+        raise ShapeError(f"batch_norm: a running statistic must be an array of shape {statistic.shape}, got "
+                         f"{np.shape(array)}")
+    array *= 1 - momentum
+    array += momentum * statistic.astype(array.dtype, copy=False)
+    bump(array)  # a graph that saved the old values must not use them as if unchanged
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization of (N, C) or (N, C, ...) input, per channel.
+
+    Training: normalize with the batch's mean and (biased) variance — the ``normalize`` rule over every axis but
+    the channels — and update ``running_mean`` / ``running_var`` in place (when given) with ``momentum`` and the
+    unbiased variance, as PyTorch. Evaluation: (x − running_mean) / √(running_var + eps), constants.
+    Then ·weight + bias per channel.
+    """
+    x = _tensor(input, "batch_norm")
+    channels, shape = _channels(x, "batch_norm")
+    axes = (0,) + tuple(range(2, x.ndim))
+    if training:
+        count = x.size // channels
+        if count <= 1:
+            raise ShapeError(f"batch_norm: training needs more than one value per channel, got input of shape "
+                             f"{x.shape}")
+        y = ops.normalize(x, axes, eps)
+        data = x.data
+        if running_mean is not None:
+            _update_running(running_mean, data.mean(axis=axes), momentum)
+        if running_var is not None:
+            _update_running(running_var, data.var(axis=axes, ddof=1), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+        mean = np.asarray(running_mean.data if isinstance(running_mean, Tensor) else running_mean, x.dtype)
+        var = np.asarray(running_var.data if isinstance(running_var, Tensor) else running_var, x.dtype)
+        if mean.shape != (channels,) or var.shape != (channels,):
+            raise ShapeError(f"batch_norm: running statistics must have shape ({channels},), got {mean.shape} and "
+                             f"{var.shape}")
+        y = (x - mean.reshape(shape)) * (1 / np.sqrt(var + x.dtype.type(eps))).reshape(shape)
+    return _affine(y, weight, bias, shape, "batch_norm")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -232,7 +454,8 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 
 __all__ = [
-    "REDUCTIONS", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "cross_entropy",
-    "dropout", "fold", "leaky_relu", "linear", "log_softmax", "logsumexp", "max_pool2d", "mse_loss", "nll_loss",
-    "relu", "sigmoid", "softmax", "softplus", "tanh", "unfold",
+    "REDUCTIONS", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
+    "cross_entropy", "dropout", "embedding", "fold", "gelu", "group_norm", "layer_norm", "leaky_relu", "linear",
+    "log_softmax", "logsumexp", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "rms_norm", "sigmoid",
+    "silu", "softmax", "softplus", "tanh", "unfold",
 ]

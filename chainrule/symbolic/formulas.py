@@ -101,6 +101,7 @@ class _SympyMath:
     arcsin = staticmethod(sympy.asin)
     arccos = staticmethod(sympy.acos)
     arctan = staticmethod(sympy.atan)
+    erf = staticmethod(sympy.erf)
 
     @staticmethod
     def where_positive(x, a, b):
@@ -149,6 +150,9 @@ _KNOWN_CONSTANTS = (
     (1 / math.log(10.0), lambda: 1 / sympy.log(10)),
     (math.pi, lambda: sympy.pi),
     (math.e, lambda: sympy.E),
+    (math.sqrt(0.5), lambda: 1 / sympy.sqrt(2)),
+    (1 / math.sqrt(2 * math.pi), lambda: 1 / sympy.sqrt(2 * sympy.pi)),
+    (2 / math.sqrt(math.pi), lambda: 2 / sympy.sqrt(sympy.pi)),
 )
 
 
