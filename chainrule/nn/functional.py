@@ -434,12 +434,17 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(-picked, reduction, "nll_loss")
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of logits (N, C) and integer labels (N,): −log softmax(input)[n, target[n]], averaged.
+def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100,
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits (N, C) (or (C,), or (N, C, ...)) and integer labels: −log softmax(input)[n, target[n]].
 
-    For (N, C) logits this is one primitive of the rule table, whose gradient is (softmax − onehot) · g; other
-    shapes ((C,) logits with a scalar label, (N, C, ...)) go through ``nll_loss(log_softmax(input, axis=1),
-    target)``. Both shift by the maximum, so logits of ±1e4 give finite values.
+    ``weight`` (C,): a weight per class; the mean then divides by the summed weights of the targets, as PyTorch.
+    ``ignore_index``: samples with this label add nothing (nor to the mean's count). ``label_smoothing`` ε: the
+    target is (1 − ε)·onehot + ε/C. ``target`` may also hold class probabilities of the input's shape (floats).
+
+    The plain call (no weight, no smoothing, no ignored label) on (N, C) logits is one primitive of the rule table,
+    whose gradient is (softmax − onehot) · g; the rest is composed of ``log_softmax``, indexing and sums. Both shift
+    by the maximum, so logits of ±1e4 give finite values.
     """
     if not isinstance(input, Tensor):
         input = Tensor(input)
@@ -447,15 +452,131 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
         raise ShapeError("cross_entropy: input must have a class axis, got a scalar")
     if input.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got dtype {input.dtype}")
-    if input.ndim == 2:
-        return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+            or not 0 <= label_smoothing <= 1:
+        raise DomainError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     axis = 0 if input.ndim == 1 else 1
-    return nll_loss(log_softmax(input, axis=axis), target, reduction)
+    n_classes = input.shape[axis]
+    if weight is not None:
+        weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+        if weight.shape != (n_classes,):
+            raise ShapeError(f"cross_entropy: weight must have shape ({n_classes},), one per class, got "
+                             f"{weight.shape}")
+        weight = weight.astype(input.dtype)
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if labels.dtype.kind == "f" and labels.shape == input.shape:
+        return _soft_cross_entropy(input, target, axis, weight, label_smoothing, reduction)
+    ignored = labels == ignore_index if labels.dtype.kind in "iu" else np.zeros(labels.shape, bool)
+    if weight is None and not label_smoothing and not ignored.any():
+        if input.ndim == 2:
+            return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
+        return nll_loss(log_softmax(input, axis=axis), target, reduction)
+    kept = np.where(ignored, 0, labels) if ignored.any() else labels
+    log_p = log_softmax(input, axis=axis)
+    picked = -_pick(log_p, kept, "cross_entropy")  # −log p of each target, shape of the labels
+    valid = (~ignored).astype(input.dtype)
+    per_target = valid if weight is None else weight[kept] * valid  # each sample's weight; 0 when ignored
+    loss = picked * per_target
+    if label_smoothing:
+        class_shape = (n_classes,) + (1,) * (input.ndim - 1 - axis)
+        weighted = -log_p if weight is None else -log_p * weight.reshape(class_shape)
+        smooth = ops.sum(weighted, axis=axis) * valid
+        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+    if reduction == "mean":
+        return ops.sum(loss) / per_target.sum()
+    return ops.sum(loss) if reduction == "sum" else loss
+
+
+def _pick(log_p: Tensor, labels: Any, where: str) -> Tensor:
+    """log_p[n, labels[n, ...], ...] (log_p[labels] for one sample of shape (C,)), labels checked."""
+    if log_p.ndim == 1:
+        return log_p[class_labels(labels, log_p.shape[0], (), where)]
+    labels = class_labels(labels, log_p.shape[1], log_p.shape[:1] + log_p.shape[2:], where)
+    grids = np.ogrid[tuple(slice(0, s) for s in labels.shape)]
+    return log_p[(grids[0], labels, *grids[1:])]
+
+
+def _soft_cross_entropy(input: Tensor, target: Any, axis: int, weight: Any, label_smoothing: float,
+                        reduction: str) -> Tensor:
+    """−Σ_c target_c · weight_c · log softmax(input)_c for class probabilities ``target``."""
+    n_classes = input.shape[axis]
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+    terms = -log_softmax(input, axis=axis) * target
+    if weight is not None:
+        terms = terms * weight.reshape((n_classes,) + (1,) * (input.ndim - 1 - axis))
+    loss = ops.sum(terms, axis=axis)
+    if reduction == "mean":
+        return ops.mean(loss) if input.ndim > 1 else loss
+    return ops.sum(loss) if reduction == "sum" else loss
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error: mean|input − target|; the derivative at a tie is 0 (abs'(0) = 0, as PyTorch)."""
+    target = _float_target(_target(target, "l1_loss"), input)
+    _same_shape(input, target, "l1_loss")
+    return _reduce(ops.abs(ops.subtract(input, target)), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5·d²/β where |d| < β, else |d| − 0.5·β, with d = input − target (β = 0: the L1 loss)."""
+    return _piecewise_quadratic(input, target, reduction, beta, "smooth_l1_loss", scale_linear=False)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5·d² where |d| < δ, else δ·(|d| − 0.5·δ): smooth_l1_loss times δ (with β = δ)."""
+    return _piecewise_quadratic(input, target, reduction, delta, "huber_loss", scale_linear=True)
+
+
+def _piecewise_quadratic(input: Any, target: Any, reduction: str, beta: float, where: str,
+                         scale_linear: bool) -> Tensor:
+    name = "delta" if scale_linear else "beta"
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0 or (scale_linear and beta == 0):
+        raise DomainError(f"{where}: {name} must be a number {'> 0' if scale_linear else '>= 0'}, got {beta!r}")
+    target = _float_target(_target(target, where), input)
+    _same_shape(input, target, where)
+    diff = ops.subtract(input, target)
+    size = ops.abs(diff)
+    if beta == 0:
+        return _reduce(size, reduction, where)
+    inside = size.data < beta
+    if scale_linear:  # huber: 0.5 d² inside, δ(|d| − δ/2) outside
+        loss = ops.where(inside, 0.5 * diff * diff, beta * (size - 0.5 * beta))
+    else:
+        loss = ops.where(inside, (0.5 / beta) * diff * diff, size - 0.5 * beta)
+    return _reduce(loss, reduction, where)
+
+
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence with ``input`` log-probabilities: target·(log target − input) summed as ``reduction`` says.
+
+    ``log_target``: the target is given as log-probabilities too (then exp(target)·(target − input)). A target of
+    0 adds 0 (0·log 0 = 0). ``reduction="batchmean"`` divides the sum by the batch size, the true KL divergence
+    per sample; "mean" (PyTorch's default) divides by the number of elements.
+    """
+    if reduction not in (*REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*REDUCTIONS, 'batchmean')}, got {reduction!r}")
+    target = _float_target(_target(target, "kl_div"), input)
+    _same_shape(input, target, "kl_div")
+    if log_target:
+        loss = ops.exp(target) * (target - input)
+    else:
+        raw = target.data if isinstance(target, Tensor) else target
+        if np.any(raw < 0):
+            raise DomainError("kl_div: target probabilities must be >= 0 (pass log_target=True for log-probabilities)")
+        # target·log(target), 0 where target = 0: log is taken of 1 there, so neither value nor gradient is nan.
+        safe = ops.where(raw > 0, target, 1)
+        loss = target * ops.log(safe) - target * input
+    if reduction == "batchmean":
+        return ops.sum(loss) / (np.shape(input)[0] if np.ndim(input) else 1)
+    return _reduce(loss, reduction, "kl_div")
 
 
 __all__ = [
     "REDUCTIONS", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
-    "cross_entropy", "dropout", "embedding", "fold", "gelu", "group_norm", "layer_norm", "leaky_relu", "linear",
-    "log_softmax", "logsumexp", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "rms_norm", "sigmoid",
-    "silu", "softmax", "softplus", "tanh", "unfold",
+    "cross_entropy", "dropout", "embedding", "fold", "gelu", "group_norm", "huber_loss", "kl_div", "l1_loss",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsumexp", "max_pool2d", "mse_loss", "nll_loss",
+    "one_hot", "relu", "rms_norm", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
 ]
