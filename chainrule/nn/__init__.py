@@ -10,6 +10,9 @@
 from . import functional, init
 from .activation import GELU, SiLU, Softplus
 from .layers import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv1d,
     Conv2d,
     Dropout,
     Flatten,
@@ -44,8 +47,11 @@ __all__ = [
 ]
 __all__ += [
     "GELU",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Embedding",
     "GroupNorm",
     "HuberLoss",

@@ -48,26 +48,54 @@ Pair = tuple[int, int]
 # Layers as functions.
 # ---------------------------------------------------------------------------------------------------------------
 def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
-           padding: int | Pair = 0) -> Tensor:
-    """2-D convolution (cross-correlation, as in PyTorch) of an NCHW batch with a (out, in, kh, kw) kernel.
+           padding: int | Pair | str = 0, dilation: int | Pair = 1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch) of an NCHW batch with a (out, in/groups, kh, kw) kernel.
 
-    out[n, o, r, q] = bias[o] + Σ_c Σ_ij weight[o, c, i, j] · x_padded[n, c, s_h·r + i, s_w·q + j]: ``unfold`` the
-    windows into columns, then one matrix product with the weight reshaped to (out, in·kh·kw).
+    out[n, o, r, q] = bias[o] + Σ_c Σ_ij weight[o, c, i, j] · x_padded[n, c, s_h·r + d_h·i, s_w·q + d_w·j]:
+    ``unfold`` the windows into columns, then one matrix product with the weight reshaped to (out, in·kh·kw).
+    ``padding="same"`` keeps the size (stride 1; an odd total puts the extra zero at the end, as PyTorch);
+    ``dilation`` spreads the kernel (a kernel with zeros between its taps); ``groups`` convolves each of
+    ``groups`` slices of the channels with its own slice of the filters, then concatenates.
     """
     x = image(x, "conv2d")
     if np.ndim(weight) != 4:
-        raise ShapeError(f"conv2d: the weight must be 4-D (out_channels, in_channels, kh, kw), got shape "
+        raise ShapeError(f"conv2d: the weight must be 4-D (out_channels, in_channels/groups, kh, kw), got shape "
                          f"{np.shape(weight)}")
-    out_channels, in_channels, kh, kw = np.shape(weight)
+    out_channels, in_per_group, kh, kw = np.shape(weight)
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
+            or out_channels % groups:
+        raise DomainError(f"conv2d: groups must be a positive int dividing the {out_channels} output channels, got "
+                          f"{groups!r}")
     if bias is not None and np.shape(bias) != (out_channels,):
         raise ShapeError(f"conv2d: bias of shape {np.shape(bias)} does not fit {out_channels} output channels; "
                          f"expected ({out_channels},)")
-    if x.shape[1] != in_channels:
+    if x.shape[1] != in_per_group * groups:
         raise ShapeError(
-            f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape {weight.shape} "
-            f"expects {in_channels} (inputs are (batch, channels, height, width))"
+            f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape {np.shape(weight)}"
+            f" with groups={groups} expects {in_per_group * groups} (inputs are (batch, channels, height, width))"
         )
-    stride, padding = pair(stride, "stride", "conv2d", 1), pair(padding, "padding", "conv2d", 0)
+    stride, dilation = pair(stride, "stride", "conv2d", 1), pair(dilation, "dilation", "conv2d", 1)
+    if dilation != (1, 1):
+        weight = _dilate(weight, dilation)
+        kh, kw = np.shape(weight)[2:]
+    if padding == "same":
+        if stride != (1, 1):
+            raise DomainError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
+        x, padding = _pad_same(x, (kh, kw))
+    elif padding == "valid":
+        padding = (0, 0)
+    padding = pair(padding, "padding", "conv2d", 0)
+    if groups == 1:
+        return _convolve(x, weight, bias, stride, padding)
+    per_out = out_channels // groups
+    outs = [_convolve(x[:, g * in_per_group:(g + 1) * in_per_group], weight[g * per_out:(g + 1) * per_out], None,
+                      stride, padding) for g in range(groups)]
+    out = ops.concatenate(outs, axis=1)
+    return out if bias is None else out + ops.reshape(bias, (out_channels, 1, 1))
+
+
+def _convolve(x: Tensor, weight: Any, bias: Any, stride: Pair, padding: Pair) -> Tensor:
+    out_channels, in_channels, kh, kw = np.shape(weight)
     n = x.shape[0]
     oh, ow = numpy_math.count_windows(x.shape[2:], (kh, kw), stride, padding)
     columns = unfold(x, (kh, kw), stride, padding)
@@ -75,6 +103,81 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pai
     if bias is not None:
         out = out + ops.reshape(bias, (out_channels, 1))
     return ops.reshape(out, (n, out_channels, oh, ow))
+
+
+def _dilate(weight: Any, dilation: Pair) -> Tensor:
+    """The kernel with d − 1 zeros between neighbouring taps along each axis (size (k − 1)·d + 1)."""
+    for axis, d in ((2, dilation[0]), (3, dilation[1])):
+        if d == 1:
+            continue
+        shape = np.shape(weight)
+        k = shape[axis]
+        spread = ops.unsqueeze(weight, axis + 1)  # (..., k, 1, ...) then d − 1 zeros after each tap
+        zeros = np.zeros(shape[:axis + 1] + (d - 1,) + shape[axis + 1:], dtype=np.result_type(weight))
+        spread = ops.concatenate([spread, zeros], axis=axis + 1)
+        spread = ops.reshape(spread, shape[:axis] + (k * d,) + shape[axis + 1:])
+        weight = spread[(slice(None),) * axis + (slice(0, (k - 1) * d + 1),)]
+    return weight
+
+
+def _pad_same(x: Tensor, kernel: Pair) -> tuple[Tensor, Pair]:
+    """(x with the odd extra zero row/column at the end, the symmetric padding) for output size = input size."""
+    padding = []
+    for axis, k in ((2, kernel[0]), (3, kernel[1])):
+        total = k - 1
+        if total % 2:
+            shape = list(x.shape)
+            shape[axis] = 1
+            x = ops.concatenate([x, np.zeros(shape, x.dtype)], axis=axis)
+        padding.append(total // 2)
+    return x, (padding[0], padding[1])
+
+
+def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int | str = 0,
+           dilation: int = 1, groups: int = 1) -> Tensor:
+    """1-D convolution of (N, C, L) input with a (out, in/groups, k) kernel: conv2d on a height of 1."""
+    if np.ndim(x) != 3 or np.ndim(weight) != 3:
+        raise ShapeError(f"conv1d: expects input (N, C, L) and weight (out, in/groups, k), got shapes {np.shape(x)} "
+                         f"and {np.shape(weight)}")
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    out = conv2d(ops.unsqueeze(x, 2), ops.unsqueeze(weight, 2), bias, (1, stride),
+                 padding if isinstance(padding, str) else (0, padding), (1, dilation), groups)
+    return ops.squeeze(out, 2)
+
+
+def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
+               count_include_pad: bool = True) -> Tensor:
+    """The mean of each kh×kw window (stride defaults to the kernel size). With padding, the zeros count in the
+    mean unless ``count_include_pad=False``."""
+    x = image(x, "avg_pool2d")
+    kernel_size = pair(kernel_size, "kernel_size", "avg_pool2d", 1)
+    stride = kernel_size if stride is None else pair(stride, "stride", "avg_pool2d", 1)
+    padding = pair(padding, "padding", "avg_pool2d", 0)
+    if any(2 * p > k for p, k in zip(padding, kernel_size, strict=True)):
+        raise DomainError(f"avg_pool2d: padding {padding} must be at most half the kernel size {kernel_size}")
+    n, c = x.shape[:2]
+    oh, ow = numpy_math.count_windows(x.shape[2:], kernel_size, stride, padding)
+    columns = ops.reshape(unfold(x, kernel_size, stride, padding), (n, c, kernel_size[0] * kernel_size[1], oh * ow))
+    if count_include_pad or padding == (0, 0):
+        return ops.reshape(ops.mean(columns, axis=2), (n, c, oh, ow))
+    ones = np.ones((1, 1) + x.shape[2:], x.dtype)
+    counts = numpy_math.unfold(ones, kernel_size, stride, padding).sum(axis=1).reshape(1, 1, oh, ow)
+    return ops.reshape(ops.sum(columns, axis=2), (n, c, oh, ow)) / counts
+
+
+def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
+    """Average over oh×ow bins that cover the image: bin i of an axis of size n spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
+    x = image(x, "adaptive_avg_pool2d")
+    output_size = pair(output_size, "output_size", "adaptive_avg_pool2d", 1)
+    for axis, o in ((2, output_size[0]), (3, output_size[1])):  # the bins are products: one axis at a time
+        size = x.shape[axis]
+        if size % o == 0:  # equal bins: one reshape and one mean
+            shape = x.shape[:axis] + (o, size // o) + x.shape[axis + 1:]
+            x = ops.mean(ops.reshape(x, shape), axis=axis + 1)
+            continue
+        bins = [(i * size // o, -(-(i + 1) * size // o)) for i in range(o)]
+        x = ops.stack([ops.mean(x[(slice(None),) * axis + (slice(a, b),)], axis=axis) for a, b in bins], axis=axis)
+    return x
 
 
 def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None) -> Tensor:
@@ -575,8 +678,9 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
 
 
 __all__ = [
-    "REDUCTIONS", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
-    "cross_entropy", "dropout", "embedding", "fold", "gelu", "group_norm", "huber_loss", "kl_div", "l1_loss",
-    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsumexp", "max_pool2d", "mse_loss", "nll_loss",
-    "one_hot", "relu", "rms_norm", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
+    "REDUCTIONS", "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "cross_entropy", "dropout", "embedding", "fold", "gelu",
+    "group_norm", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
+    "logsumexp", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "rms_norm", "sigmoid", "silu",
+    "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
 ]
