@@ -71,7 +71,7 @@ def _normalize_map(v, x, y, m, axis, eps):
 
 
 register(Rule(
-    name="normalize", forward=_normalize, kind=GENERAL, arity=1, args=("x",),
+    name="normalize", forward=_normalize, kind=GENERAL, batchable=True, arity=1, args=("x",),
     vjps=(lambda g, x, y, m, axis, eps: _normalize_map(g, x, y, m, axis, eps),),
     jvp=lambda ts, x, y, m, axis, eps: _normalize_map(ts[0], x, y, m, axis, eps),
     text=("(g - mean(g) - y*mean(g*y))/sqrt(var(x) + eps)",),
