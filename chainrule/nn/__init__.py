@@ -9,6 +9,7 @@
 
 from . import functional, init
 from .activation import GELU, SiLU, Softplus
+from .attention import MultiheadAttention
 from .layers import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -58,6 +59,7 @@ __all__ += [
     "KLDivLoss",
     "L1Loss",
     "LayerNorm",
+    "MultiheadAttention",
     "RMSNorm",
     "SiLU",
     "SmoothL1Loss",

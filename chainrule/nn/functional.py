@@ -432,6 +432,65 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Attention.
+# ---------------------------------------------------------------------------------------------------------------
+def _float(x: Any, name: str, where: str) -> Tensor:
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{where}: {name} must be floating point, got dtype {x.dtype}")
+    return x
+
+
+def _mask_scores(scores: Tensor, mask: Any, allowed_when: bool, where: str) -> Tensor:
+    """Scores with a mask applied: a boolean mask keeps the places equal to ``allowed_when`` (the others get −inf,
+    so softmax gives them weight 0 and no gradient); a float mask is added."""
+    mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    try:
+        np.broadcast_shapes(mask.shape, scores.shape)
+    except ValueError:
+        raise ShapeError(f"{where}: a mask of shape {mask.shape} does not broadcast to the scores' shape "
+                         f"{scores.shape} (..., L, S)") from None
+    if mask.dtype == bool:
+        allowed = mask if allowed_when else ~mask
+        return ops.where(allowed, scores, -np.inf)
+    if mask.dtype.kind != "f":
+        raise TypeError(f"{where}: a mask must be boolean or floating point, got dtype {mask.dtype}")
+    return scores + mask.astype(scores.dtype, copy=False)
+
+
+def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None,
+                                 rng: np.random.Generator | None = None) -> Tensor:
+    """softmax(q kᵀ · scale + mask) v over the last two axes: q (..., L, E), k (..., S, E), v (..., S, Ev).
+
+    ``scale`` defaults to 1/√E. ``attn_mask``: boolean (True = may attend, as PyTorch's) or float (added).
+    ``is_causal``: position i attends to positions ≤ i only. ``dropout_p``: dropout on the attention weights.
+
+    >>> import chainrule as cr, chainrule.nn.functional as F
+    >>> q = cr.ones(1, 3, 4)
+    >>> F.scaled_dot_product_attention(q, q, cr.tensor([[[1.0], [2.0], [3.0]]]), is_causal=True).numpy().ravel()
+    array([1. , 1.5, 2. ])
+    """
+    where = "scaled_dot_product_attention"
+    q, k, v = (_float(t, n, where) for t, n in ((query, "query"), (key, "key"), (value, "value")))
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2 or q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"{where}: expects query (..., L, E), key (..., S, E), value (..., S, Ev); got "
+                         f"{q.shape}, {k.shape}, {v.shape}")
+    if is_causal and attn_mask is not None:
+        raise ValueError(f"{where}: pass either attn_mask or is_causal=True, not both")
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scores = ops.matmul(q, ops.swapaxes(k, -1, -2)) * scale
+    if is_causal:
+        attn_mask = np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool))
+    if attn_mask is not None:
+        scores = _mask_scores(scores, attn_mask, True, where)
+    weights = ops.softmax(scores, -1)
+    if dropout_p:
+        weights = dropout(weights, dropout_p, True, rng)
+    return ops.matmul(weights, v)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Losses.
 # ---------------------------------------------------------------------------------------------------------------
 def _reduce(loss: Tensor, reduction: str, where: str) -> Tensor:

@@ -45,12 +45,12 @@ LAYERS = {
 }
 
 
-def _same_weights(torch, ours, theirs):
+def _same_weights(torch, ours, theirs, scale=1.0):
     """Random weights in PyTorch's module; its state dict (as arrays) loaded into ours: the keys must match."""
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in theirs.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
+            p.copy_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
 
 
