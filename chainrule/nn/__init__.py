@@ -40,6 +40,7 @@ from .losses import (
 )
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, Embedding, GroupNorm, LayerNorm, RMSNorm
+from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "IncompatibleKeys",
@@ -48,6 +49,9 @@ __all__ = [
 ]
 __all__ += [
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BatchNorm1d",

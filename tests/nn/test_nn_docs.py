@@ -10,7 +10,7 @@ import pytest
 MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainrule.nn.losses",
            "chainrule.nn.functional", "chainrule.nn.init", "chainrule.optim", "chainrule.optim.sgd",
            "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.cli.train"]
-MODULES += ["chainrule.nn.activation", "chainrule.nn.normalization", "chainrule.nn.attention"]
+MODULES += ["chainrule.nn.activation", "chainrule.nn.normalization", "chainrule.nn.attention", "chainrule.nn.recurrent"]
 
 
 @pytest.mark.parametrize("name", MODULES)
