@@ -9,7 +9,7 @@
 
 from . import functional, init
 from .activation import GELU, SiLU, Softplus
-from .attention import MultiheadAttention
+from .attention import MultiheadAttention, TransformerEncoderLayer
 from .layers import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -68,4 +68,5 @@ __all__ += [
     "SiLU",
     "SmoothL1Loss",
     "Softplus",
+    "TransformerEncoderLayer",
 ]

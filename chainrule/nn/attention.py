@@ -17,8 +17,9 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .functional import _float, _mask_scores
-from .layers import Linear, _float_dtype, _positive_int
+from .layers import Dropout, Linear, _float_dtype, _positive_int
 from .module import Module, Parameter
+from .normalization import LayerNorm
 
 
 class MultiheadAttention(Module):
@@ -114,4 +115,61 @@ class MultiheadAttention(Module):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
 
 
-__all__ = ["MultiheadAttention"]
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward block, each with a residual connection and layer norm, as PyTorch's
+    (same submodule names: ``self_attn``, ``linear1``, ``linear2``, ``norm1``, ``norm2``).
+
+    ``norm_first=False`` (post-norm): x = norm1(x + SA(x)); x = norm2(x + FF(x)). ``norm_first=True`` (pre-norm):
+    x = x + SA(norm1(x)); x = x + FF(norm2(x)). FF(x) = linear2(dropout(activation(linear1(x)))).
+
+    >>> import chainrule as cr
+    >>> layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True, seed=0)
+    >>> layer(cr.ones(3, 5, 8)).shape
+    (3, 5, 8)
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: Any = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True, dtype: Any = np.float32, seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        rng = init.generator(seed, rng)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype, rng=rng)
+        self.linear1 = Linear(d_model, dim_feedforward, bias, dtype, rng=rng)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias, dtype, rng=rng)
+        self.norm_first = bool(norm_first)
+        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout, rng=rng)
+        self.dropout2 = Dropout(dropout, rng=rng)
+        if activation == "relu":
+            activation = ops.relu
+        elif activation == "gelu":
+            activation = F.gelu
+        elif not callable(activation):
+            raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a function, got "
+                             f"{activation!r}")
+        self.activation = activation
+
+    def _self_attention(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
+        out, _ = self.self_attn(x, x, x, key_padding_mask=padding, need_weights=False, attn_mask=mask,
+                                is_causal=is_causal)
+        return self.dropout1(out)
+
+    def _feed_forward(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, src: Any, src_mask: Any = None, src_key_padding_mask: Any = None,
+                is_causal: bool = False) -> Tensor:
+        x = src if isinstance(src, Tensor) else Tensor(src)
+        if self.norm_first:
+            x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._feed_forward(self.norm2(x))
+        x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._feed_forward(x))
+
+
+__all__ = ["MultiheadAttention", "TransformerEncoderLayer"]

@@ -115,3 +115,21 @@ def test_attention_by_central_differences():
 def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation, batch_first, masks", [("relu", True, True), ("gelu", False, False)])
+def test_transformer_encoder_layer(torch, norm_first, activation, batch_first, masks, dtype):
+    ours = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.0, activation=activation,
+                                      batch_first=batch_first, norm_first=norm_first, dtype=dtype)
+    theirs = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.0, activation=activation,
+                                              batch_first=batch_first, norm_first=norm_first).to(getattr(torch, dtype))
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    _same_weights(torch, ours, theirs, scale=0.3)
+    kwargs = {"src_mask": ~np.tril(np.ones((4, 4), bool)), "src_key_padding_mask": PAD[:, :4]} if masks else {}
+    kwargs_t = {k: torch.from_numpy(v) for k, v in kwargs.items()}
+    x = np.random.default_rng(2).standard_normal((2, 4, 8) if batch_first else (4, 2, 8))
+    _grads_agree(torch, lambda x: (ours(x, **kwargs),), lambda x: (theirs(x, **kwargs_t),), [x], dtype,
+                 zip(ours.named_parameters(), theirs.named_parameters(), strict=True))
