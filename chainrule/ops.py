@@ -28,6 +28,7 @@ from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
 from .rules import linalg as _linalg  # noqa: F401 - registers solve, inv, det, eigh, svd...
+from .rules import nn as _nn  # noqa: F401 - registers erf, gelu and normalize
 from .rules import numpy_math
 from .rules.registry import ELEMENTWISE, Rule, lookup, on_register
 from .tensor import Tensor, as_tensor
@@ -340,6 +341,21 @@ def ones_like(x):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Axes and shapes, checked at the boundary.
+def normalize(x, axis=-1, eps: float = 1e-5):
+    """(x − mean) / √(var + eps) over ``axis`` (the biased variance), as one primitive: the core of layer, group
+    and batch normalization. Its vjp is (g − mean(g) − y·mean(g·y)) / √(var + eps)."""
+    x = _tensor_arg(x, "normalize")
+    if x.dtype.kind != "f":
+        raise TypeError(f"normalize: input must be floating point, got dtype {x.dtype}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise DomainError(f"normalize: eps must be a number >= 0, got {eps!r}")
+    axes = normalize_axis(axis, x.ndim, "normalize")
+    axes = tuple(range(x.ndim)) if axes is None else axes
+    if any(x.shape[a] == 0 for a in axes):
+        raise ShapeError(f"normalize: nothing to normalize over axis {axis!r} of shape {x.shape}")
+    return apply(lookup("normalize"), (x,), {"axis": axes, "eps": float(eps)})
+
+
 # ---------------------------------------------------------------------------------------------------------------
 def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...] | None:
     """``axis`` (None, an int or a tuple of ints) as a sorted tuple of non-negative ints; clear errors otherwise."""

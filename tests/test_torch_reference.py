@@ -154,6 +154,8 @@ UNARY = {
     "arcsinh": (cr.arcsinh, torch.asinh, (-2, 2)),
     "arccosh": (cr.arccosh, torch.acosh, (1.2, 3)),
     "arctanh": (cr.arctanh, torch.atanh, (-0.8, 0.8)),
+    "erf": (cr.ops.erf, torch.erf, (-2, 2)),  # the rules of nn layers: in chainrule.ops, not cr
+    "gelu": (cr.ops.gelu, F.gelu, (-3, 3)),
 }
 
 # name -> (chainrule function, torch function, domains of the inputs)

@@ -8,8 +8,13 @@
 """
 
 from . import functional, init, utils
+from .activation import GELU, SiLU, Softplus
+from .attention import MultiheadAttention, TransformerEncoderLayer
 from .containers import Identity, ModuleDict, ModuleList
 from .layers import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv1d,
     Conv2d,
     Dropout,
     Flatten,
@@ -23,8 +28,20 @@ from .layers import (
     Tanh,
     Unflatten,
 )
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .normalization import BatchNorm1d, BatchNorm2d, Embedding, GroupNorm, LayerNorm, RMSNorm
+from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "IncompatibleKeys",
@@ -32,3 +49,26 @@ __all__ = [
     "Softmax", "StateDictError", "Tanh", "Unflatten", "functional", "init",
 ]
 __all__ += ["Identity", "ModuleDict", "ModuleList", "utils"]  # issue 12's containers and utilities
+__all__ += [
+    "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Embedding",
+    "GroupNorm",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "LayerNorm",
+    "MultiheadAttention",
+    "RMSNorm",
+    "SiLU",
+    "SmoothL1Loss",
+    "Softplus",
+    "TransformerEncoderLayer",
+]

@@ -74,10 +74,10 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution of NCHW input; ``weight`` has shape (out_channels, in_channels, kh, kw), ``bias`` (out,).
+    """2-D convolution of NCHW input; ``weight`` has shape (out_channels, in_channels/groups, kh, kw), ``bias`` (out,).
 
-    Output size per axis: (size + 2·padding − kernel) // stride + 1. Initialised as in PyTorch, with
-    fan_in = in_channels·kh·kw.
+    Output size per axis: (size + 2·padding − dilation·(kernel − 1) − 1) // stride + 1; ``padding="same"`` keeps the
+    size (stride 1), ``"valid"`` is 0. Initialised as in PyTorch, with fan_in = in_channels/groups·kh·kw.
 
     >>> import chainrule as cr
     >>> conv = cr.nn.Conv2d(1, 4, kernel_size=3, padding=1, seed=0)
@@ -86,18 +86,36 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, bias: bool = True,
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
                  dtype: Any = np.float32, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        self.in_channels = _positive_int(in_channels, "in_channels", "Conv2d")
-        self.out_channels = _positive_int(out_channels, "out_channels", "Conv2d")
-        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = pair(stride, "stride", "Conv2d", 1)
-        self.padding = pair(padding, "padding", "Conv2d", 0)
-        dtype = _float_dtype(dtype, "Conv2d")
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, *self.kernel_size), dtype))
+        where = type(self).__name__
+        self.in_channels = _positive_int(in_channels, "in_channels", where)
+        self.out_channels = _positive_int(out_channels, "out_channels", where)
+        self.groups = _positive_int(groups, "groups", where)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise DomainError(f"{where}: groups={groups} must divide in_channels={in_channels} and "
+                              f"out_channels={out_channels}")
+        self.kernel_size = self._size(kernel_size, "kernel_size", 1)
+        self.stride = self._size(stride, "stride", 1)
+        self.dilation = self._size(dilation, "dilation", 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{where}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise DomainError(f"{where}: padding='same' needs stride 1, got stride={stride}")
+            self.padding = padding
+        else:
+            self.padding = self._size(padding, "padding", 0)
+        dtype = _float_dtype(dtype, where)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(np.empty(shape, dtype))
         self.register_parameter("bias", Parameter(np.empty(self.out_channels, dtype)) if bias else None)
         init.default_(self.weight, self.bias, init.generator(seed, rng))
+
+    def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
+        return pair(value, name, type(self).__name__, minimum)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
@@ -111,19 +129,95 @@ class Conv2d(Module):
                 f"{self!r} got an input of shape {shape} with {shape[1]} channels in axis 1; it expects "
                 f"{self.in_channels} (input shape (batch, {self.in_channels}, height, width))"
             )
-        padded = tuple(n + 2 * p for n, p in zip(shape[2:], self.padding, strict=True))
-        if any(k > n for k, n in zip(self.kernel_size, padded, strict=True)):
-            raise ShapeError(
-                f"{self!r} got an input of shape {shape}: the {self.kernel_size} kernel is larger than the padded "
-                f"image {padded}"
-            )
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        self._check_size(shape[2:])
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def _check_size(self, size: tuple[int, ...]) -> None:
+        padding = (0,) * len(size) if self.padding == "valid" else self.padding
+        if padding == "same":
+            return
+        padded = tuple(n + 2 * p for n, p in zip(size, padding, strict=True))
+        spread = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True))
+        if any(k > n for k, n in zip(spread, padded, strict=True)):
+            raise ShapeError(f"{self!r} got an input of size {size}: the {spread} kernel is larger than the "
+                             f"padded input {padded} (dilation included)")
 
     def extra_repr(self) -> str:
         extra = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            extra += f", padding={self.padding}"
+        if self.padding not in ((0, 0), (0,)):
+            extra += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if any(d != 1 for d in self.dilation):
+            extra += f", dilation={self.dilation}"
+        if self.groups != 1:
+            extra += f", groups={self.groups}"
         return extra + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv1d(Conv2d):
+    """1-D convolution of (N, C, L) input; ``weight`` has shape (out_channels, in_channels/groups, k).
+
+    >>> import chainrule as cr
+    >>> cr.nn.Conv1d(2, 4, 3, padding="same", seed=0)(cr.zeros(5, 2, 10, dtype="float32")).shape
+    (5, 4, 10)
+    """
+
+    def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
+        if isinstance(value, tuple | list) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            raise DomainError(f"Conv1d: {name} must be an int >= {minimum}, got {value!r}")
+        return (int(value),)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x)
+        if len(shape) != 3 or shape[1] != self.in_channels:
+            raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, {self.in_channels}, "
+                             "length)")
+        self._check_size(shape[2:])
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups)
+
+
+class AvgPool2d(Module):
+    """The mean over each window of NCHW input (stride defaults to the kernel size); zero padding counts in the
+    mean unless ``count_include_pad=False``."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", "AvgPool2d", 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "AvgPool2d", 1)
+        self.padding = pair(padding, "padding", "AvgPool2d", 0)
+        self.count_include_pad = bool(count_include_pad)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x)
+        if len(shape) != 4 or any(k > n + 2 * p for k, n, p in zip(self.kernel_size, shape[2:], self.padding,
+                                                                      strict=False)):
+            raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) "
+                             f"at least as large as the kernel {self.kernel_size}")
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average NCHW input down to ``output_size`` (oh, ow), whatever the input size (bins as PyTorch's)."""
+
+    def __init__(self, output_size: int | tuple[int, int]) -> None:
+        super().__init__()
+        self.output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
+
+    def forward(self, x: Any) -> Tensor:
+        shape = np.shape(x)
+        if len(shape) != 4 or any(o > n for o, n in zip(self.output_size, shape[2:], strict=False)):
+            raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) "
+                             f"with height and width at least {self.output_size}")
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class MaxPool2d(Module):
@@ -328,6 +422,6 @@ class Softmax(Module):
 
 
 __all__ = [
-    "Conv2d", "Dropout", "Flatten", "LeakyReLU", "Linear", "MaxPool2d", "ReLU", "Sequential", "Sigmoid", "Softmax",
-    "Tanh", "Unflatten",
+    "AdaptiveAvgPool2d", "AvgPool2d", "Conv1d", "Conv2d", "Dropout", "Flatten", "LeakyReLU", "Linear", "MaxPool2d",
+    "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "Unflatten",
 ]

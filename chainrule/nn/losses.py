@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -52,9 +54,22 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Cross-entropy of logits (N, C) and integer class labels (N,): log_softmax, then the negative log-likelihood."""
+    """Cross-entropy of logits (N, C) and integer class labels (N,): log_softmax, then the negative log-likelihood.
+
+    ``weight`` (a buffer, as in PyTorch), ``ignore_index`` and ``label_smoothing`` as in ``F.cross_entropy``.
+    """
 
     function = staticmethod(F.cross_entropy)
+
+    def __init__(self, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100,
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction)
+        self.register_buffer("weight", None if weight is None else np.asarray(getattr(weight, "data", weight)))
+        self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.cross_entropy(input, target, self.reduction, weight=self.weight, ignore_index=self.ignore_index,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(_Loss):
@@ -63,4 +78,46 @@ class NLLLoss(_Loss):
     function = staticmethod(F.nll_loss)
 
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+class L1Loss(_Loss):
+    """Mean absolute error: mean|input − target|."""
+
+    function = staticmethod(F.l1_loss)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5·d²/β where |d| < β, else |d| − 0.5·β."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = float(beta)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """0.5·d² where |d| < δ, else δ·(|d| − 0.5·δ)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.delta = float(delta)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of log-probabilities ``input`` from ``target``; ``reduction="batchmean"`` is the true one."""
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        if reduction not in (*F.REDUCTIONS, "batchmean"):
+            raise ValueError(f"KLDivLoss: reduction must be one of {(*F.REDUCTIONS, 'batchmean')}, got {reduction!r}")
+        super().__init__("mean")
+        self.reduction, self.log_target = reduction, bool(log_target)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.kl_div(input, target, self.reduction, self.log_target)
+
+
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss",
+           "NLLLoss", "SmoothL1Loss"]

@@ -7,6 +7,8 @@ Every function here keeps the dtype of its array arguments (Python numbers are N
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -220,3 +222,14 @@ def qr(x):
     q, r = np.linalg.qr(x)
     lead = x.shape[:-2]
     return np.concatenate([q.reshape(lead + (-1,)), r.reshape(lead + (-1,))], axis=-1)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x):
+    """The error function, element by element (NumPy has none; math.erf is exact to the last bit or so)."""
+    array = np.asarray(x)
+    dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
+    out = np.asarray(_erf(array), dtype=dtype)
+    return out if isinstance(x, np.ndarray) else out[()]

@@ -112,6 +112,7 @@ class _SympyMath:
     def sinc(x):
         """NumPy's normalised sinc, sin(πx)/(πx) (SymPy's own sinc is sin(x)/x)."""
         return sympy.sin(sympy.pi * x) / (sympy.pi * x)
+    erf = staticmethod(sympy.erf)
 
     @staticmethod
     def where_positive(x, a, b):
@@ -160,6 +161,9 @@ _KNOWN_CONSTANTS = (
     (1 / math.log(10.0), lambda: 1 / sympy.log(10)),
     (math.pi, lambda: sympy.pi),
     (math.e, lambda: sympy.E),
+    (math.sqrt(0.5), lambda: 1 / sympy.sqrt(2)),
+    (1 / math.sqrt(2 * math.pi), lambda: 1 / sympy.sqrt(2 * sympy.pi)),
+    (2 / math.sqrt(math.pi), lambda: 2 / sympy.sqrt(sympy.pi)),
 )
 
 

@@ -12,6 +12,7 @@ MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainr
            "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.cli.train",
            "chainrule.nn.containers", "chainrule.nn.utils", "chainrule.optim.adagrad", "chainrule.data.loader",
            "chainrule.data.text"]
+MODULES += ["chainrule.nn.activation", "chainrule.nn.normalization", "chainrule.nn.attention", "chainrule.nn.recurrent"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -133,8 +133,10 @@ def test_cross_entropy_float_labels_are_an_error_with_a_fix():
     with pytest.raises(TypeError, match=r"integer class labels .* got dtype float64; convert them with "
                                         r"\.astype\(np\.int64\)"):
         F.cross_entropy(cr.zeros(2, 3), np.array([1.0, 2.0]))
-    with pytest.raises(TypeError, match="one-hot or soft targets"):
-        F.cross_entropy(cr.zeros(2, 3), cr.tensor(np.eye(3)[:2]))
+    # Class probabilities of the input's shape are targets too (as in PyTorch): -(p * log_softmax).sum(1).mean()
+    logits, p = np.array([[1.0, 2.0, 0.0], [0.5, -1.0, 2.0]]), np.array([[0.2, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    expected = -(p * (logits - np.log(np.exp(logits).sum(1, keepdims=True)))).sum(1).mean()
+    assert F.cross_entropy(cr.tensor(logits), cr.tensor(p)).item() == pytest.approx(expected, rel=1e-14)
 
 
 def test_cross_entropy_target_shape_is_checked():

@@ -38,7 +38,7 @@ def _sigma(t):
 _TEX_FUNCTIONS = {
     r"\sin": sympy.sin, r"\cos": sympy.cos, r"\tan": sympy.tan, r"\sec": sympy.sec, r"\csc": sympy.csc,
     r"\cot": sympy.cot, r"\sinh": sympy.sinh, r"\cosh": sympy.cosh, r"\tanh": sympy.tanh, r"\ln": sympy.log,
-    r"\sigma": _sigma, r"\operatorname{sign}": sympy.sign,
+    r"\sigma": _sigma, r"\operatorname{sign}": sympy.sign, r"\operatorname{erf}": sympy.erf,
 }
 _TEX_TOKEN = re.compile(r"\\operatorname\{\w+\}|\\text\{\w+\}|\\[A-Za-z]+|\\,|\d+(?:\.\d+)?|[A-Za-z]|\S")
 _RELATIONS = {"<": sympy.StrictLessThan, ">": sympy.StrictGreaterThan, r"\le": sympy.LessThan,

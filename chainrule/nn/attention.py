@@ -1,0 +1,175 @@
+"""``MultiheadAttention`` with PyTorch's parameter names (``in_proj_weight`` (3E, E), ``in_proj_bias`` (3E,),
+``out_proj.weight``, ``out_proj.bias``), so a PyTorch state dict loads. Composed, as
+``F.scaled_dot_product_attention`` is, of matmul, the ``softmax`` rule (the stable one of the table) and ``where``
+for masks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..errors import DomainError, ShapeError
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .functional import _float, _mask_scores
+from .layers import Dropout, Linear, _float_dtype, _positive_int
+from .module import Module, Parameter
+from .normalization import LayerNorm
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention as PyTorch's: project q, k, v with ``in_proj_weight``, attend per head, project with
+    ``out_proj``. Inputs are (L, N, E), or (N, L, E) with ``batch_first=True``, or unbatched (L, E).
+
+    ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False)`` returns (output, weights or None). As in PyTorch, a boolean
+    ``attn_mask`` / ``key_padding_mask`` marks with True the places that may NOT be attended (the opposite of
+    ``scaled_dot_product_attention``'s); float masks are added to the scores.
+
+    >>> import chainrule as cr
+    >>> mha = cr.nn.MultiheadAttention(8, 2, batch_first=True, seed=0)
+    >>> out, weights = mha(cr.ones(3, 5, 8), cr.ones(3, 5, 8), cr.ones(3, 5, 8))
+    >>> out.shape, weights.shape
+    ((3, 5, 8), (3, 5, 5))
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 batch_first: bool = False, dtype: Any = np.float32, seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.embed_dim = _positive_int(embed_dim, "embed_dim", "MultiheadAttention")
+        self.num_heads = _positive_int(num_heads, "num_heads", "MultiheadAttention")
+        if self.embed_dim % self.num_heads:
+            raise DomainError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
+        F._check_probability(dropout, "MultiheadAttention")
+        self.head_dim = self.embed_dim // self.num_heads
+        self.dropout, self.batch_first = float(dropout), bool(batch_first)
+        dtype = _float_dtype(dtype, "MultiheadAttention")
+        rng = init.generator(seed, rng)
+        self._rng = rng
+        self.in_proj_weight = Parameter(np.empty((3 * self.embed_dim, self.embed_dim), dtype))
+        init.xavier_uniform_(self.in_proj_weight, rng=rng)
+        self.register_parameter("in_proj_bias", Parameter(np.zeros(3 * self.embed_dim, dtype)) if bias else None)
+        self.out_proj = Linear(self.embed_dim, self.embed_dim, bias=bias, dtype=dtype, rng=rng)
+        if bias:
+            init.zeros_(self.out_proj.bias)
+
+    def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, need_weights: bool = True,
+                attn_mask: Any = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        where = "MultiheadAttention"
+        q, k, v = (_float(t, n, where) for t, n in ((query, "query"), (key, "key"), (value, "value")))
+        batched = q.ndim == 3
+        if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != self.embed_dim \
+                or k.shape[-1] != self.embed_dim or v.shape[-1] != self.embed_dim or k.shape[:-1] != v.shape[:-1]:
+            layout = "(N, L, E)" if self.batch_first else "(L, N, E)"
+            raise ShapeError(f"{where}: expects query, key and value {layout} or (L, E) with E = {self.embed_dim} "
+                             f"and key, value of one length; got {q.shape}, {k.shape}, {v.shape}")
+        if not batched:
+            q, k, v = (ops.unsqueeze(t, 0) for t in (q, k, v))
+            if key_padding_mask is not None:
+                key_padding_mask = np.asarray(getattr(key_padding_mask, "data", key_padding_mask))[None]
+        elif not self.batch_first:
+            q, k, v = (ops.swapaxes(t, 0, 1) for t in (q, k, v))
+        n, length, e = q.shape
+        source = k.shape[1]
+        w, b = self.in_proj_weight, self.in_proj_bias
+        heads = []
+        for i, t in enumerate((q, k, v)):
+            projected = F.linear(t, w[i * e:(i + 1) * e], None if b is None else b[i * e:(i + 1) * e])
+            heads.append(ops.swapaxes(ops.reshape(projected, (n, t.shape[1], self.num_heads, self.head_dim)), 1, 2))
+        qh, kh, vh = heads  # (N, H, L or S, D)
+        scores = ops.matmul(qh, ops.swapaxes(kh, -1, -2)) * (1 / math.sqrt(self.head_dim))
+        if is_causal and attn_mask is None:
+            attn_mask = ~np.tril(np.ones((length, source), dtype=bool))
+        if attn_mask is not None:
+            mask = np.asarray(getattr(attn_mask, "data", attn_mask))
+            if mask.ndim == 3:  # (N·H, L, S), as PyTorch takes it
+                mask = mask.reshape(n, self.num_heads, length, source)
+            scores = _mask_scores(scores, mask, False, where)
+        if key_padding_mask is not None:
+            pad = np.asarray(getattr(key_padding_mask, "data", key_padding_mask))
+            if pad.shape != (n, source):
+                raise ShapeError(f"{where}: key_padding_mask must have shape ({n}, {source}), got {pad.shape}")
+            scores = _mask_scores(scores, pad[:, None, None, :], False, where)
+        weights = ops.softmax(scores, -1)
+        attended = F.dropout(weights, self.dropout, self.training, self._rng) if self.dropout else weights
+        out = ops.reshape(ops.swapaxes(ops.matmul(attended, vh), 1, 2), (n, length, e))
+        out = self.out_proj(out)
+        if not batched:
+            out = ops.squeeze(out, 0)
+        elif not self.batch_first:
+            out = ops.swapaxes(out, 0, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = ops.mean(weights, axis=1)
+        return out, (weights if batched else ops.squeeze(weights, 0))
+
+    def extra_repr(self) -> str:
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
+
+
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward block, each with a residual connection and layer norm, as PyTorch's
+    (same submodule names: ``self_attn``, ``linear1``, ``linear2``, ``norm1``, ``norm2``).
+
+    ``norm_first=False`` (post-norm): x = norm1(x + SA(x)); x = norm2(x + FF(x)). ``norm_first=True`` (pre-norm):
+    x = x + SA(norm1(x)); x = x + FF(norm2(x)). FF(x) = linear2(dropout(activation(linear1(x)))).
+
+    >>> import chainrule as cr
+    >>> layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True, seed=0)
+    >>> layer(cr.ones(3, 5, 8)).shape
+    (3, 5, 8)
+    """
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: Any = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True, dtype: Any = np.float32, seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        rng = init.generator(seed, rng)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype, rng=rng)
+        self.linear1 = Linear(d_model, dim_feedforward, bias, dtype, rng=rng)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias, dtype, rng=rng)
+        self.norm_first = bool(norm_first)
+        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout, rng=rng)
+        self.dropout2 = Dropout(dropout, rng=rng)
+        if activation == "relu":
+            activation = ops.relu
+        elif activation == "gelu":
+            activation = F.gelu
+        elif not callable(activation):
+            raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a function, got "
+                             f"{activation!r}")
+        self.activation = activation
+
+    def _self_attention(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
+        out, _ = self.self_attn(x, x, x, key_padding_mask=padding, need_weights=False, attn_mask=mask,
+                                is_causal=is_causal)
+        return self.dropout1(out)
+
+    def _feed_forward(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, src: Any, src_mask: Any = None, src_key_padding_mask: Any = None,
+                is_causal: bool = False) -> Tensor:
+        x = src if isinstance(src, Tensor) else Tensor(src)
+        if self.norm_first:
+            x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._feed_forward(self.norm2(x))
+        x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._feed_forward(x))
+
+
+__all__ = ["MultiheadAttention", "TransformerEncoderLayer"]
