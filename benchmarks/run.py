@@ -137,6 +137,9 @@ def measure_imports(libs: list[str], runs: int, env: dict, warm_up: bool = True)
     """W6: wall time of ``python -c "import X"`` (interpreter start included), interleaved; with ``warm_up``, one
     untimed run first (file cache, .pyc files). The key "python" holds ``python -c pass``, the interpreter alone."""
     commands = {"python": "pass"} | {lib: f"import {IMPORTS[lib]}" for lib in libs if lib in IMPORTS}
+    # As installed packages are imported: from their .pyc files, which the warm-up run writes (an environment that
+    # forbids writing them would time Python's compiler instead).
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     results = {name: Measurement() for name in commands}
     failures: dict[str, list[str]] = {name: [] for name in commands}
     names = list(commands)

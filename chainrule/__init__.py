@@ -20,7 +20,6 @@ from .rules.registry import on_register as _on_register
 from .engine import is_grad_enabled, keep_values, no_grad, set_grad_enabled
 from .transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .gradcheck import gradcheck
-from .extend import primitive
 from .explain import check_derivative, explain  # light: the machinery loads on first use
 from .errors import (
     ChainruleError, DomainError, ExpressionError, GradcheckError, GraphError, MissingDependencyError,
@@ -32,6 +31,7 @@ from ._version import __version__
 # Loaded on first use, so `import chainrule` costs NumPy and the engine only (PEP 562).
 _LAZY = {
     "draw": ("chainrule.explain.draw", "draw"),
+    "primitive": ("chainrule.extend", "primitive"),
     "save": ("chainrule.io", "save"),
     "load": ("chainrule.io", "load"),
     "nn": ("chainrule.nn", None),

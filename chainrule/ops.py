@@ -27,7 +27,6 @@ from .errors import DomainError, ShapeError
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
 from .rules import elementwise as _elementwise  # noqa: F401 - registers the text's table first
-from .rules import linalg as _linalg  # noqa: F401 - registers solve, inv, det, eigh, svd...
 from .rules import nn as _nn  # noqa: F401 - registers erf, gelu and normalize
 from .rules import numpy_math
 from .rules.registry import ELEMENTWISE, Rule, lookup, on_register

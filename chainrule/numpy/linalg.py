@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import NoDerivativeError, ShapeError
+from ..rules import linalg as _rules  # noqa: F401 - registers solve, inv, det, eigh, svd...
 from ..rules.linalg import qr_parts, svd_parts
 from ..rules.registry import lookup
 from ..tensor import Tensor, as_tensor

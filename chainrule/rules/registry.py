@@ -211,6 +211,8 @@ def register(rule: Rule, *, replace: bool = False) -> Rule:
     per_input = rule.derivatives if rule.kind == ELEMENTWISE else rule.vjps
     if len(per_input) != (1 if rule.arity < 0 else rule.arity):
         raise ValueError(f"rule '{rule.name}' has {rule.arity} inputs but {len(per_input)} derivative entries")
+    if replace:  # a user's primitive: the whole table must be known, so that it never takes a built-in name
+        load_all()
     if replace and rule.aliases:
         raise ValueError(f"rule '{rule.name}': a replaceable rule has no aliases")
     for name in (rule.name, *rule.aliases):
@@ -262,7 +264,29 @@ def on_register(listener: Callable[[Rule, bool], None]) -> None:
 
 def find(name: str) -> Rule | None:
     """The rule called ``name`` (or one of its aliases), or None."""
-    return _TABLE.get(name) or _TABLE.get(_ALIASES.get(name, name))
+    rule = _TABLE.get(name) or _TABLE.get(_ALIASES.get(name, name))
+    if rule is None and not _ALL_LOADED:
+        load_all()
+        rule = _TABLE.get(name) or _TABLE.get(_ALIASES.get(name, name))
+    return rule
+
+
+_ALL_LOADED = False
+
+
+def load_all() -> None:
+    """Import every module of the rule table: chainrule loads the core ones (elementwise, arrays, conv) with itself
+    and the others (linear algebra...) when a rule of theirs is first asked for, or the whole table is."""
+    global _ALL_LOADED
+    if _ALL_LOADED:
+        return
+    _ALL_LOADED = True
+    import importlib
+    import pkgutil
+
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{module.name}")
 
 
 def is_replaceable(name: str) -> bool:
@@ -279,7 +303,8 @@ def lookup(name: str) -> Rule:
 
 
 def all_rules() -> tuple[Rule, ...]:
-    """Every registered rule, in registration order (the order of the table in the source)."""
+    """Every rule of the table, in registration order (the order of the table in the source)."""
+    load_all()
     return tuple(_TABLE.values())
 
 
@@ -300,7 +325,7 @@ class _Grammar(Mapping[str, tuple[int, int]]):
         functions = self._cache
         if functions is None:
             functions = {}
-            for rule in _TABLE.values():
+            for rule in all_rules():
                 if not rule.grammar:
                     continue
                 names = (rule.written_as,) if rule.written_as else (rule.name, *rule.aliases)
