@@ -18,8 +18,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_the_three_notebooks_are_there():
-    assert [p.name for p in NOTEBOOKS] == ["derivatives.ipynb", "sigmoid_neuron.ipynb", "training.ipynb"]
+def test_the_four_notebooks_are_there():
+    assert [p.name for p in NOTEBOOKS] == ["backprop_network.ipynb", "derivatives.ipynb", "sigmoid_neuron.ipynb",
+                                           "training.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
