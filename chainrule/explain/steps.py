@@ -643,7 +643,8 @@ def _layers(walk: _Walk, steps: list, module_names: dict, calls: list, owners: d
 
 def _layer(key: tuple[str, str], steps: list, module_by_node: dict) -> Layer:
     first = next((s for s in steps if isinstance(s, BackwardStep)), None)
-    nodes = tuple(n for n, k in module_by_node.items() if k == key)
+    own = {s.node for s in steps if isinstance(s, BackwardStep)}  # this group's nodes: a module called twice, or
+    nodes = tuple(n for n, k in module_by_node.items() if k == key and n in own)  # two runs outside, are two groups
     return Layer(key[0], key[1], nodes, None if first is None else first.upstream, tuple(steps))
 
 
