@@ -1,7 +1,9 @@
 """Function transforms: grad, value_and_grad, vjp, jvp, jacobian, hessian.
 
 Each transform runs the user's function on fresh graph inputs and differentiates the recorded graph. Arguments come
-back in their own form: a float's gradient is a float, an ndarray's an ndarray, a Tensor's a Tensor.
+back in their own form: a float's gradient is a float, an ndarray's an ndarray, a Tensor's a Tensor. An argument may
+be a container (nested dicts, lists and tuples; see pytree.py): each leaf is differentiated in its own form and the
+gradient comes back with the argument's structure.
 
 Nesting (``grad(grad(f))``): while a transform runs the user's function, any transform called inside it records its
 own backward pass (create_graph), so the outer one can differentiate the result. Each call differentiates with
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import ops, pytree
 from .engine import backward, forward_tangents, is_grad_enabled, set_grad_enabled
 from .errors import ShapeError
 from .rules import numpy_math
@@ -97,19 +99,24 @@ class _Trace:
     def __init__(self, f: Callable, args: tuple, argnums, where: str) -> None:
         self.argnums, self.single = _argnums(argnums, len(args), where)
         args = list(args)
-        self.inputs, self.keys, self.forms = [], [], []
+        # One entry per leaf, over all differentiated arguments in order; self.trees rebuilds each argument.
+        self.inputs, self.keys, self.forms, self.trees = [], [], [], []
         # Inside no_grad, a transform still differentiates its function, but records nothing for the outside.
         outer_recording = is_grad_enabled()
         with set_grad_enabled(True):
             for a in self.argnums:
-                arg = args[a]
-                if not outer_recording and isinstance(arg, Tensor) and arg.requires_grad:
-                    arg = arg.detach()
-                t, key, form = _input(arg, where)
-                args[a] = t
-                self.inputs.append(t)
-                self.keys.append(key)
-                self.forms.append(form)
+                leaves, tree = pytree.flatten(args[a])
+                fresh = []
+                for leaf, path in zip(leaves, tree.paths(), strict=True):
+                    if not outer_recording and isinstance(leaf, Tensor) and leaf.requires_grad:
+                        leaf = leaf.detach()
+                    t, key, form = _input(leaf, where if tree.is_leaf else f"{where} (argument {a}, leaf {path})")
+                    fresh.append(t)
+                    self.inputs.append(t)
+                    self.keys.append(key)
+                    self.forms.append(form)
+                args[a] = tree.unflatten(fresh)
+                self.trees.append(tree)
             self.create_graph = outer_recording and (_nesting.depth > 0 or any(
                 f == TENSOR and k is not t for f, k, t in zip(self.forms, self.keys, self.inputs, strict=True)))
             _nesting.depth += 1
@@ -118,10 +125,21 @@ class _Trace:
             finally:
                 _nesting.depth -= 1
         self.output = out
+        self.aux = None
         self.any_tensor = any(f == TENSOR for f in self.forms)
 
-    def output_tensor(self, where: str) -> Tensor:
+    def split_aux(self, where: str) -> None:
+        """For ``has_aux=True``: f returned ``(value, aux)``; keep the value as the output and aux apart."""
         out = self.output
+        if not (isinstance(out, tuple | list) and len(out) == 2):
+            got = f"a {type(out).__name__} of length {len(out)}" if isinstance(out, tuple | list) \
+                else type(out).__name__
+            raise TypeError(f"{where}(has_aux=True): the function must return a pair (value, aux), but it returned "
+                            f"{got}; return (value, aux), or drop has_aux=True")
+        self.output, self.aux = out
+
+    def output_tensor(self, where: str, out: Any = None) -> Tensor:
+        out = self.output if out is None else out
         if isinstance(out, Tensor):
             return out
         if isinstance(out, numbers.Real | np.ndarray | np.generic):
@@ -139,9 +157,14 @@ class _Trace:
                             m=ops.tensor_math, wrap=Tensor._from_node)
         return backward([out], [seed], targets=self.keys, retain_graph=True, accumulate=False)
 
-    def in_forms(self, grads: list) -> Any:
-        values = tuple(_in_form(g, f, t) for g, f, t in zip(grads, self.forms, self.inputs, strict=True))
-        return values[0] if self.single else values
+    def in_forms(self, grads: list, single: bool | None = None) -> Any:
+        """Per-leaf gradients in each leaf's form, rebuilt into each argument's structure."""
+        values = [_in_form(g, f, t) for g, f, t in zip(grads, self.forms, self.inputs, strict=True)]
+        per_arg, start = [], 0
+        for tree in self.trees:
+            per_arg.append(tree.unflatten(values[start:start + tree.num_leaves]))
+            start += tree.num_leaves
+        return per_arg[0] if (self.single if single is None else single) else tuple(per_arg)
 
 
 def _value_in_form(out: Tensor, trace: _Trace) -> Any:
@@ -151,16 +174,28 @@ def _value_in_form(out: Tensor, trace: _Trace) -> Any:
     return float(out._data) if out.ndim == 0 else np.asarray(out._data)
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def _aux_in_form(aux: Any, trace: _Trace) -> Any:
+    """The Tensors in ``aux`` in the form f's value takes; everything else in aux as f returned it."""
+    return pytree.tree_map(lambda x: _value_in_form(x, trace) if isinstance(x, Tensor) else x, aux)
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """A function returning ``(f(*args), gradient of f)``; f must return a scalar.
+
+    Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
+    f returns ``(value, aux)`` and the result is ``((value, aux), gradient)``, as in JAX; aux is not differentiated.
 
     >>> import chainrule as cr
     >>> cr.value_and_grad(lambda x: x ** 2)(3.0)
     (9.0, 6.0)
+    >>> cr.value_and_grad(lambda p: p["w"] * p["b"])({"w": 2.0, "b": 3.0})
+    (6.0, {'w': 3.0, 'b': 2.0})
     """
 
     def value_and_grad_f(*args):
         trace = _Trace(f, args, argnums, "grad")
+        if has_aux:
+            trace.split_aux("grad")
         out = trace.output_tensor("grad")
         if out.size != 1:
             raise ShapeError(
@@ -169,14 +204,20 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             )
         seed = np.ones_like(out._data)
         grads = trace.pullback(out, seed)
-        return _value_in_form(out.reshape(()) if out.ndim else out, trace), trace.in_forms(grads)
+        value = _value_in_form(out.reshape(()) if out.ndim else out, trace)
+        if has_aux:
+            return (value, _aux_in_form(trace.aux, trace)), trace.in_forms(grads)
+        return value, trace.in_forms(grads)
 
     value_and_grad_f.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
     return value_and_grad_f
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The gradient function of a scalar-valued ``f``, in the argument's own form; nests to any order.
+
+    Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
+    f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX.
 
     >>> import chainrule as cr
     >>> cr.grad(cr.sin)(0.0)
@@ -184,9 +225,12 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)
     12.0
     """
-    vg = value_and_grad(f, argnums)
+    vg = value_and_grad(f, argnums, has_aux)
 
     def grad_f(*args):
+        if has_aux:
+            (_, aux), g = vg(*args)
+            return g, aux
         return vg(*args)[1]
 
     grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
@@ -209,23 +253,34 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
         if not isinstance(cotangent, Tensor):
             cotangent = np.asarray(cotangent, dtype=out.dtype)
         grads = trace.pullback(out, cotangent)
-        return tuple(_in_form(g, f, t) for g, f, t in zip(grads, trace.forms, trace.inputs, strict=True))
+        return trace.in_forms(grads, single=False)
 
     return _value_in_form(out, trace), vjp_fn
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """Forward mode: ``(f(*primals), ∂f · tangents)``, pushing tangents through the graph with each rule's jvp."""
+    """Forward mode: ``(f(*primals), ∂f · tangents)``, pushing tangents through the graph with each rule's jvp.
+
+    A primal may be a container; its tangent then has the same structure.
+    """
     if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
         raise TypeError("jvp: primals and tangents must be tuples (one entry per argument of f)")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; expected one tangent each")
     trace = _Trace(f, tuple(primals), tuple(range(len(primals))), "jvp")
     out = trace.output_tensor("jvp")
+    flat_tangents, names = [], []
+    for i, (tangent, tree) in enumerate(zip(tangents, trace.trees, strict=True)):
+        leaves, t_tree = pytree.flatten(tangent)
+        if t_tree != tree:
+            raise ValueError(f"jvp: tangent {i} has structure {t_tree!r}; expected its primal's structure {tree!r}")
+        flat_tangents += leaves
+        names += [f"{i}" if tree.is_leaf else f"{i} (leaf {path})" for path in tree.paths()]
     seeds = {}
-    for i, (t, key, tangent) in enumerate(zip(trace.inputs, trace.keys, tangents, strict=True)):
+    for name, t, key, tangent in zip(names, trace.inputs, trace.keys, flat_tangents, strict=True):
         if np.shape(tangent) != t.shape:
-            raise ShapeError(f"jvp: tangent {i} has shape {np.shape(tangent)}; expected its primal's shape {t.shape}")
+            raise ShapeError(f"jvp: tangent {name} has shape {np.shape(tangent)}; "
+                             f"expected its primal's shape {t.shape}")
         if isinstance(tangent, Tensor):
             seeds[key] = tangent if trace.create_graph else tangent._data
         else:
@@ -244,6 +299,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
 def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """The Jacobian function of ``f``: shape ``output.shape + input.shape`` for each argument in ``argnums``.
 
+    Containers on either side nest as in JAX: for each output leaf, the argument's structure of Jacobians.
+
     >>> import chainrule as cr, numpy as np
     >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
     array([[2., 0.],
@@ -252,17 +309,13 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     def jacobian_f(*args):
         trace = _Trace(f, args, argnums, "jacobian")
-        outputs = trace.output
-        if isinstance(outputs, tuple):
-            return tuple(_jacobian_of(trace, _output(o)) for o in outputs)
-        return _jacobian_of(trace, trace.output_tensor("jacobian"))
+        leaves, tree = pytree.flatten(trace.output)
+        if tree.is_leaf:
+            return _jacobian_of(trace, trace.output_tensor("jacobian"))
+        return tree.unflatten([_jacobian_of(trace, trace.output_tensor("jacobian", o)) for o in leaves])
 
     jacobian_f.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
     return jacobian_f
-
-
-def _output(o):
-    return o if isinstance(o, Tensor) else Tensor(o)
 
 
 def _jacobian_of(trace: _Trace, out: Tensor):

@@ -101,7 +101,7 @@ LAYERS = (
     ("chainrule.tensor",),
     ("chainrule.arguments", "chainrule.ops"),
     ("chainrule.transforms", "chainrule.gradcheck", "chainrule.extend", "chainrule.rulecheck", "chainrule.symbolic",
-     "chainrule.numpy"),
+     "chainrule.numpy", "chainrule.pytree"),
     ("chainrule.explain",),
     ("chainrule.nn", "chainrule.optim", "chainrule.data", "chainrule.io"),
     ("chainrule.cli",),
