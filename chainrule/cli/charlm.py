@@ -249,9 +249,8 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
                 loss = lm_loss(model, x, y)
                 value = loss.item()
                 if not math.isfinite(value):
-                    from .train import TrainingDivergedError
-
-                    raise TrainingDivergedError(f"the loss became {value} at step {step + 1}; try a lower --lr")
+                    raise FloatingPointError(f"the loss became {value} at step {step + 1} (learning rate "
+                                             f"{opt.param_groups[0]['lr']:g}); try a lower --lr")
                 opt.zero_grad()
                 loss.backward()
                 clip_grad_norm_(model.parameters(), settings["clip"])
