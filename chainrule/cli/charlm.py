@@ -277,7 +277,7 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
     result.seconds = time.perf_counter() - started
     say(f"done in {result.seconds:.1f} s; a sample (temperature {temperature:g}, seed {seed}):\n{result.sample}")
     if checkpoint is not None:
-        say(f"saved the checkpoint to {checkpoint} (continue with --resume {checkpoint} --epochs N)")
+        say(f"saved the checkpoint to {checkpoint} (a run stopped early continues with --resume {checkpoint})")
         result.plot_path = plot_losses(history, Path(out_dir) / "text-charlm.png", settings["steps_per_epoch"], say)
     return result
 
