@@ -458,11 +458,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the bundled 8x8 digits (default), or MNIST from --mnist")
     parser.add_argument("--mnist", metavar="DIR", default=None,
                         help="directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], ...)")
-    parser.add_argument("--model", choices=MODELS, default="mlp", help="network to train (default: mlp)")
+    parser.add_argument("--model", choices=MODELS + ("charlm",), default="mlp",
+                        help="network to train (default: mlp); charlm: a character-level transformer on the bundled "
+                             "plays (AdamW, warm-up + cosine decay; the options below marked charlm)")
     parser.add_argument("--epochs", type=int_option(1, MAX_EPOCHS), default=None,
                         help=f"passes over the data (default: {DEFAULT_EPOCHS['mlp']} for mlp, "
                              f"{DEFAULT_EPOCHS['cnn']} for cnn)")
-    parser.add_argument("--batch-size", type=int_option(1, MAX_BATCH_SIZE), default=32,
+    parser.add_argument("--batch-size", type=int_option(1, MAX_BATCH_SIZE), default=None,
                         help="samples per gradient step (default: 32)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
@@ -473,6 +475,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default="runs", help="where to save the model and plot (default: runs)")
     parser.add_argument("--threads", type=int_option(1, MAX_THREADS), default=1,
                         help="BLAS threads (default: 1, fastest for these sizes)")
+    charlm = parser.add_argument_group("charlm", "the character transformer (--model charlm)")
+    charlm.add_argument("--layers", type=int_option(1, 64), default=None, help="encoder layers (default: 2)")
+    charlm.add_argument("--width", type=int_option(1, 4096), default=None, help="model width (default: 128)")
+    charlm.add_argument("--heads", type=int_option(1, 64), default=None, help="attention heads (default: 4)")
+    charlm.add_argument("--context", type=int_option(1, 4096), default=None, help="characters seen (default: 64)")
+    charlm.add_argument("--steps", type=int_option(1, 1_000_000), default=None,
+                        help="steps per epoch (default: 200; 5 epochs)")
+    charlm.add_argument("--warmup", type=int_option(0, 1_000_000), default=None,
+                        help="steps of linear warm-up before the cosine decay (default: 100)")
+    charlm.add_argument("--clip", type=positive_float, default=None, help="max gradient norm (default: 1)")
+    charlm.add_argument("--resume", metavar="FILE", default=None,
+                        help="continue from a checkpoint (runs/text-charlm.safetensors) up to --epochs")
+    charlm.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="sampling temperature of the generated text (default: 0.8)")
+    charlm.add_argument("--sample-length", type=int_option(0, 100_000), default=300,
+                        help="characters to generate at the end (default: 300)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                         help="no progress bars (by default they show on stderr when it is a terminal)")
 
@@ -485,14 +503,38 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "digits" and args.mnist is not None:
         print("chainrule train: --mnist DIR trains on MNIST; drop --dataset digits", file=sys.stderr)
         return 2
+    if args.model == "charlm":
+        return _run_charlm(args)
     try:
-        train(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        train(model=args.model, epochs=args.epochs, batch_size=args.batch_size or 32, lr=args.lr,
               optimizer=args.optimizer, seed=args.seed, out_dir=args.out, mnist=args.mnist, progress=args.progress,
               threads=args.threads)
     except TrainingDivergedError as exc:
         print(f"chainrule train: stopped: {exc}", file=sys.stderr)
         return 1
     except (ValueError, TypeError, OSError) as exc:
+        print(f"chainrule train: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_charlm(args: argparse.Namespace) -> int:
+    from .charlm import train_charlm
+
+    if args.dataset is not None or args.mnist is not None:
+        print("chainrule train: --model charlm trains on the bundled text; drop --dataset/--mnist", file=sys.stderr)
+        return 2
+    try:
+        with blas_threads(args.threads):
+            train_charlm(epochs=args.epochs, seed=args.seed, out_dir=args.out, resume=args.resume,
+                         temperature=args.temperature, sample_length=args.sample_length,
+                         progress=_shows_progress(args.progress), layers=args.layers, width=args.width,
+                         heads=args.heads, context=args.context, batch_size=args.batch_size,
+                         steps_per_epoch=args.steps, lr=args.lr, warmup=args.warmup, clip=args.clip)
+    except FloatingPointError as exc:  # charlm's divergence (it does not import this module: no import cycle)
+        print(f"chainrule train: stopped: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, KeyError, OSError) as exc:
         print(f"chainrule train: {exc}", file=sys.stderr)
         return 1
     return 0
