@@ -138,3 +138,22 @@ def test_rounding_has_zero_gradient():
         np.testing.assert_array_equal(f(x).data, f(x.data))
     g = cr.grad(lambda v: cnp.sum(np.floor(v) + np.ceil(v) + np.rint(v) + np.trunc(v) + cnp.round(v, 1) + v))
     np.testing.assert_array_equal(g(x.data), [1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda x: cnp.take(x, [10]), IndexError, r"cnp\.take: index 10 is out of bounds"),
+    (lambda x: cnp.repeat(x, -1), cr.DomainError, r"cnp\.repeat: negative dimensions"),
+    (lambda x: cnp.sort(x, axis=5), IndexError, r"cnp\.sort: axis 5 is out of bounds"),
+    (lambda x: cnp.linalg.norm(x, ord="abc"), cr.DomainError, r"cnp\.linalg\.norm: Invalid norm order"),
+])
+def test_numpys_own_errors_on_tensors_name_the_function(call, error, message):
+    x = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(error, match=message):
+        call(x)
+
+
+def test_without_a_tensor_numpys_own_error_is_raised_unchanged():
+    with pytest.raises(np.linalg.LinAlgError):
+        cnp.linalg.inv(np.zeros((2, 2)))
+    with pytest.raises(IndexError, match=r"^index 10 is out of bounds"):
+        cnp.take(np.ones(3), [10])

@@ -26,23 +26,22 @@ import numpy as np
 from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ._errors import named_errors
 
 __all__: list[str] = []
-
-
-def _holds_tensor(values) -> bool:
-    return builtins.any(isinstance(v, Tensor) or (isinstance(v, list | tuple) and _holds_tensor(v)) for v in values)
 
 
 def _numpy_name(function):
     """``function`` under NumPy's name: with no Tensor among the inputs it is NumPy's function itself."""
     numpy_function = getattr(np, function.__name__)
 
+    on_tensors = named_errors(function.__name__)(function)
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        if not _holds_tensor(args) and not _holds_tensor(kwargs.values()):
+        if not ops.holds_tensor(args) and not ops.holds_tensor(kwargs.values()):
             return numpy_function(*args, **kwargs)
-        return function(*args, **kwargs)
+        return on_tensors(*args, **kwargs)
 
     __all__.append(function.__name__)
     return wrapper
@@ -140,7 +139,7 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):
     _no_out("clip", out)
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
-    if _holds_tensor([lo, hi]) and any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
+    if ops.holds_tensor([lo, hi]) and any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
         out = _t(a) if lo is None else ops.maximum(a, lo)
         return out if hi is None else ops.minimum(out, hi)
     return ops.clip(a, ops.stop(lo), ops.stop(hi))

@@ -24,6 +24,7 @@ from ..rules import linalg as _rules  # noqa: F401 - registers solve, inv, det, 
 from ..rules.linalg import qr_parts, svd_parts
 from ..rules.registry import lookup
 from ..tensor import Tensor, as_tensor
+from ._errors import named_errors
 
 __all__ = ["cholesky", "det", "eigh", "eigvalsh", "inv", "matrix_power", "norm", "pinv", "qr", "slogdet", "solve",
            "svd"]
@@ -266,3 +267,7 @@ def _matrix_norm(t: Tensor, ord, axes: tuple[int, int]) -> Tensor:
     else:
         raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
     return ops.max(sums, axis=other) if ord > 0 else ops.min(sums, axis=other)
+
+
+for _name in __all__:  # NumPy's own errors (e.g. an unknown ord for norm) come out under the function's name
+    globals()[_name] = named_errors(f"linalg.{_name}")(globals()[_name])
