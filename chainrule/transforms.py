@@ -146,16 +146,22 @@ class _Trace:
             return Tensor(out)
         raise TypeError(f"{where}: the function must return a Tensor or a number, not {type(out).__name__}")
 
-    def pullback(self, out: Tensor, seed: Any) -> list:
-        """Gradients of ⟨seed, out⟩ with respect to the traced inputs (None where no path leads)."""
-        if not out.requires_grad:
+    def pullback(self, out: Tensor | list, seed: Any) -> list:
+        """Gradients of ⟨seed, out⟩ with respect to the traced inputs (None where no path leads).
+
+        ``out`` and ``seed`` may be lists (the leaves of a container output): their inner products add up.
+        """
+        outs, seeds = (out, seed) if isinstance(out, list) else ([out], [seed])
+        pairs = [(o, s) for o, s in zip(outs, seeds, strict=True) if o.requires_grad]
+        if not pairs:
             return [None] * len(self.inputs)
-        if self.create_graph and not isinstance(seed, Tensor):
-            seed = Tensor._make(np.asarray(seed, dtype=out.dtype), None, False)
         if self.create_graph:
-            return backward([out], [seed], targets=self.keys, retain_graph=True, accumulate=False,
-                            m=ops.tensor_math, wrap=Tensor._from_node)
-        return backward([out], [seed], targets=self.keys, retain_graph=True, accumulate=False)
+            pairs = [(o, s if isinstance(s, Tensor) else Tensor._make(np.asarray(s, dtype=o.dtype), None, False))
+                     for o, s in pairs]
+            return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
+                            accumulate=False, m=ops.tensor_math, wrap=Tensor._from_node)
+        return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
+                        accumulate=False)
 
     def in_forms(self, grads: list, single: bool | None = None) -> Any:
         """Per-leaf gradients in each leaf's form, rebuilt into each argument's structure."""
@@ -240,22 +246,34 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns ⟨cotangent, ∂f/∂primal⟩ for every primal.
 
-    ``vjp_fn`` may be called many times; it always returns a tuple with one entry per primal.
+    ``vjp_fn`` may be called many times; it always returns a tuple with one entry per primal. f may return a
+    container (nested dicts, lists, tuples); the cotangent then has the same structure.
     """
     trace = _Trace(f, primals, tuple(range(len(primals))), "vjp")
-    out = trace.output_tensor("vjp")
+    leaves, out_tree = pytree.flatten(trace.output)
+    outs = [trace.output_tensor("vjp", o) for o in leaves]
 
     def vjp_fn(cotangent: Any) -> tuple:
-        if isinstance(cotangent, Tensor) and not trace.create_graph:
-            cotangent = cotangent._data
-        if np.shape(cotangent) != out.shape:
-            raise ShapeError(f"vjp: the cotangent has shape {np.shape(cotangent)}; expected the output's {out.shape}")
-        if not isinstance(cotangent, Tensor):
-            cotangent = np.asarray(cotangent, dtype=out.dtype)
-        grads = trace.pullback(out, cotangent)
+        if out_tree.is_leaf:
+            cotangents = [cotangent]
+        else:
+            cotangents, c_tree = pytree.flatten(cotangent)
+            if c_tree != out_tree:
+                raise ValueError(f"vjp: the cotangent has structure {c_tree!r}; expected the output's {out_tree!r}")
+        seeds = []
+        for path, out, c in zip(out_tree.paths(), outs, cotangents, strict=True):
+            if isinstance(c, Tensor) and not trace.create_graph:
+                c = c._data
+            if np.shape(c) != out.shape:
+                where = "" if out_tree.is_leaf else f" at {path}"
+                raise ShapeError(f"vjp: the cotangent{where} has shape {np.shape(c)}; expected the output's "
+                                 f"{out.shape}")
+            seeds.append(c if isinstance(c, Tensor) else np.asarray(c, dtype=out.dtype))
+        grads = trace.pullback(outs, seeds)
         return trace.in_forms(grads, single=False)
 
-    return _value_in_form(out, trace), vjp_fn
+    values = [_value_in_form(o, trace) for o in outs]
+    return (values[0] if out_tree.is_leaf else out_tree.unflatten(values)), vjp_fn
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
@@ -268,7 +286,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; expected one tangent each")
     trace = _Trace(f, tuple(primals), tuple(range(len(primals))), "jvp")
-    out = trace.output_tensor("jvp")
+    out_leaves, out_tree = pytree.flatten(trace.output)
+    outs = [trace.output_tensor("jvp", o) for o in out_leaves]
     flat_tangents, names = [], []
     for i, (tangent, tree) in enumerate(zip(tangents, trace.trees, strict=True)):
         leaves, t_tree = pytree.flatten(tangent)
@@ -287,13 +306,19 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
             seeds[key] = np.asarray(tangent, dtype=t.dtype)
             if trace.create_graph:
                 seeds[key] = Tensor._make(seeds[key], None, False)
-    if trace.create_graph:
-        with set_grad_enabled(True):
-            tangent_out = forward_tangents(out, seeds, ops.tensor_math, Tensor._from_node)
-    else:
-        tangent_out = forward_tangents(out, seeds, numpy_math)
     form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)
-    return _value_in_form(out, trace), _in_form(tangent_out, form, out)
+    values, tangents_out = [], []
+    for out in outs:
+        if trace.create_graph:
+            with set_grad_enabled(True):
+                tangent_out = forward_tangents(out, seeds, ops.tensor_math, Tensor._from_node)
+        else:
+            tangent_out = forward_tangents(out, seeds, numpy_math)
+        values.append(_value_in_form(out, trace))
+        tangents_out.append(_in_form(tangent_out, form, out))
+    if out_tree.is_leaf:
+        return values[0], tangents_out[0]
+    return out_tree.unflatten(values), out_tree.unflatten(tangents_out)
 
 
 def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
