@@ -52,12 +52,14 @@ class QRResult(NamedTuple):
 
 
 def _any_tensor(*xs) -> bool:
-    return any(isinstance(x, Tensor) for x in xs)
+    return ops.holds_tensor(xs)  # a Tensor, or a (nested) list holding one
 
 
 def _operand(x, function: str, name: str, *, square: bool = False, min_ndim: int = 2) -> Tensor:
     """``x`` as a float Tensor with at least ``min_ndim`` axes (square in the last two when asked), or a clear
     error naming the function and the operand."""
+    if isinstance(x, list | tuple) and ops.holds_tensor(x):
+        x = ops.stack_nested(x)  # [x, x + 2]: stacked differentiably
     dtype = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
     if dtype.kind not in "biuf":
         raise TypeError(f"{function}: `{name}` has dtype {dtype}; chainrule.numpy.linalg differentiates real "
@@ -143,7 +145,14 @@ def eigh(a, UPLO: str = "L"):
         return np.linalg.eigh(a, UPLO)
     t = _triangle(_operand(a, "eigh", "a", square=True), UPLO, "eigh")
     packed = _apply("eigh", t)
-    return EighResult(packed[..., 0, :], packed[..., 1:, :])
+    values, vectors = packed[..., 0, :], packed[..., 1:, :]
+    if UPLO == "U":
+        # Reading aᵀ's lower triangle, LAPACK may choose the opposite sign for an eigenvector than NumPy's own
+        # eigh(a, "U"); flip those columns by a constant ±1 so values (and derivatives) are NumPy's.
+        reference = np.linalg.eigh(ops.stop(a), "U")[1]
+        signs = np.where(np.sum(reference * vectors.data, axis=-2, keepdims=True) < 0, -1.0, 1.0)
+        vectors = vectors * signs.astype(vectors.dtype)
+    return EighResult(values, vectors)
 
 
 def eigvalsh(a, UPLO: str = "L"):
