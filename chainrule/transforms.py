@@ -203,6 +203,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         if has_aux:
             trace.split_aux("grad")
         out = trace.output_tensor("grad")
+        if out.dtype.kind == "b":
+            raise TypeError("grad needs a function with a number output, but it returned a boolean (a comparison "
+                            "such as np.allclose, which has no derivative); return a float")
         if out.size != 1:
             raise ShapeError(
                 f"grad needs a function with a scalar output, but it returned shape {out.shape}; "

@@ -234,3 +234,32 @@ def test_new_names_refuse_what_they_cannot_differentiate():
         cnp.einsum(t, ["i"])
     with pytest.raises(TypeError, match="dtype int64 carries no gradient"):
         cnp.linspace(t[0], 4.0, 3, dtype=np.int64)
+
+
+def test_predicates_and_like_constructors_answer_on_tensors_without_gradient():
+    t = cr.tensor([1.0, -2.0, np.inf], requires_grad=True)
+    a = t.data
+    for name in ("iscomplex", "isreal", "isneginf", "isposinf", "isfinite", "zeros_like", "ones_like", "fix",
+                 "argsort", "flatnonzero"):
+        for call in (getattr(cnp, name), getattr(np, name)):
+            np.testing.assert_array_equal(call(t), getattr(np, name)(a))
+    assert cnp.iscomplexobj(t) is False and cnp.isscalar(t) is False and cnp.ndim(t) == 1
+    np.testing.assert_array_equal(np.floor_divide(t[:2], 2.0), np.floor_divide(a[:2], 2.0))
+    # The builtins any/all are not shadowed inside cnp by its own any/all (tensordot and gradient use them).
+    assert cnp.tensordot(cr.tensor(np.ones((2, 3))), np.ones((3, 2)), 1).shape == (2, 2)
+
+
+def test_full_and_full_like_carry_the_fill_values_gradient():
+    # Σ full((2, 3), v) = 6v, and torch.full's analogue (expand) agrees.
+    assert cr.grad(lambda v: cnp.full((2, 3), v).sum())(1.5) == 6.0
+    assert cr.grad(lambda v: (cnp.full_like(np.ones((2, 2)), v) * np.arange(4.0).reshape(2, 2)).sum())(0.5) == 6.0
+    np.testing.assert_array_equal(cnp.full_like(cr.tensor([1.0, 2.0]), 7.0), np.full(2, 7.0))
+    v = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    (v.expand(4) * torch.arange(4.0, dtype=torch.float64)).sum().backward()
+    assert cr.grad(lambda x: (cnp.full(4, x) * np.arange(4.0)).sum())(1.5) == v.grad.item()
+
+
+def test_grad_of_a_boolean_output_is_refused():
+    with pytest.raises(TypeError, match="boolean"):
+        cr.grad(lambda x: cnp.allclose(x, x * 3.0 / 3.0))(np.array([1.0, 2.0]))
+    assert cr.grad(lambda x: 3)(1.0) == 0.0  # a constant number is still fine: its gradient is zero

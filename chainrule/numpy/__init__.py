@@ -133,7 +133,7 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):
     _no_out("clip", out)
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
-    if ops.holds_tensor([lo, hi]) and any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
+    if ops.holds_tensor([lo, hi]) and builtins.any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
         out = _t(a) if lo is None else ops.maximum(a, lo)
         return out if hi is None else ops.minimum(out, hi)
     return ops.clip(a, ops.stop(lo), ops.stop(hi))
@@ -645,7 +645,8 @@ def tensordot(a, b, axes=2):
     else:
         axes_a, axes_b = ([x] if isinstance(x, numbers.Integral) else list(x) for x in axes)
     axes_a, axes_b = _positions(axes_a, a.ndim), _positions(axes_b, b.ndim)
-    if len(axes_a) != len(axes_b) or any(a.shape[i] != b.shape[j] for i, j in zip(axes_a, axes_b, strict=True)):
+    pairs = zip(axes_a, axes_b, strict=False)
+    if len(axes_a) != len(axes_b) or builtins.any(a.shape[i] != b.shape[j] for i, j in pairs):
         raise ShapeError(f"tensordot: axes {axes_a} of shape {a.shape} and {axes_b} of shape {b.shape} do not match")
     free_a = [i for i in range(a.ndim) if i not in axes_a]
     free_b = [j for j in range(b.ndim) if j not in axes_b]
@@ -947,7 +948,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
         spacings = [1.0] * len(axes)
     elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
         spacings = [varargs[0]] * len(axes)
-    elif len(varargs) == len(axes) and all(np.ndim(h) == 0 for h in varargs):
+    elif len(varargs) == len(axes) and builtins.all(np.ndim(h) == 0 for h in varargs):
         spacings = list(varargs)
     else:
         raise TypeError("cnp.gradient: on tensors the spacing must be one number or one number per axis "
@@ -976,6 +977,41 @@ def gradient(f, *varargs, axis=None, edge_order=1):
         pieces = [first] + ([inner] if inner is not None else []) + [last]
         out.append(concatenate(pieces, ax))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+# Predicates, indices, shapes and constants shaped like an input: no gradient by definition, so NumPy's own
+# functions (on a Tensor they answer through the protocol, _protocol.py, with NumPy's plain result).
+_NO_GRADIENT = (
+    "all", "any", "argmax", "argmin", "argpartition", "argsort", "argwhere", "nonzero", "flatnonzero",
+    "count_nonzero", "searchsorted", "ndim", "shape", "size", "floor_divide", "logical_and", "logical_or",
+    "logical_not", "logical_xor", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "allclose", "isclose",
+    "array_equal", "array_equiv", "iscomplexobj", "iscomplex", "isrealobj", "isreal", "isscalar", "zeros_like",
+    "ones_like", "empty_like", "result_type", "fix",
+)
+for _name in _NO_GRADIENT:
+    globals()[_name] = getattr(np, _name)
+__all__ += _NO_GRADIENT
+
+
+@_numpy_name
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **rest):
+    """An array shaped like ``a`` filled with ``fill_value``; the gradient flows to fill_value (none to a)."""
+    _no_out("full_like", **rest)
+    shape = np.shape(ops.stop(a)) if shape is None else shape
+    dtype = dtype if dtype is not None else ops.stop(a).dtype if isinstance(a, Tensor) else np.asarray(a).dtype
+    if not isinstance(fill_value, Tensor):
+        return np.full(shape, fill_value, dtype=dtype)
+    return full(shape, fill_value, dtype)
+
+
+@_numpy_name
+def full(shape, fill_value, dtype=None, order="C", **rest):
+    """An array of ``shape`` filled with ``fill_value`` (a Tensor: broadcast, with its gradient)."""
+    _no_out("full", **rest)
+    value = _t(fill_value)
+    if dtype is not None and np.dtype(dtype) != value.dtype:
+        value = ops.astype(value, dtype)
+    return ops.broadcast_to(value, (shape,) if isinstance(shape, numbers.Integral) else tuple(shape))
 
 
 def __getattr__(name: str):
