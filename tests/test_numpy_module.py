@@ -263,3 +263,38 @@ def test_grad_of_a_boolean_output_is_refused():
     with pytest.raises(TypeError, match="boolean"):
         cr.grad(lambda x: cnp.allclose(x, x * 3.0 / 3.0))(np.array([1.0, 2.0]))
     assert cr.grad(lambda x: 3)(1.0) == 0.0  # a constant number is still fine: its gradient is zero
+
+
+EINSUMS = [
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ijk,jl,lk->i", [(2, 3, 4), (3, 5), (5, 4)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]), ("ij,ij->", [(3, 4), (3, 4)]), ("i,i,i->", [(3,), (3,), (3,)]),
+    ("ab,cd->abcd", [(2, 3), (4, 5)]), ("ii,i->i", [(3, 3), (3,)]), ("bi,bi->b", [(5, 3), (5, 3)]),
+    ("...i,...i->...", [(2, 1, 3), (4, 3)]), ("i,->i", [(3,), ()]), ("ij,kj->ik", [(3, 4), (5, 4)]),
+    ("aij,ajk,akl->ail", [(2, 3, 4), (2, 4, 5), (2, 5, 6)]), ("ij->", [(3, 4)]), ("ji", [(3, 4)]),
+]
+
+
+@pytest.mark.parametrize("subscripts, shapes", EINSUMS, ids=[s for s, _ in EINSUMS])
+def test_einsum_values_and_gradients_against_torch(subscripts, shapes):
+    xs = [RNG.standard_normal(s) for s in shapes]
+    ts = [cr.tensor(x, requires_grad=True) for x in xs]
+    out = cnp.einsum(subscripts, *ts)
+    np.testing.assert_allclose(out.data, np.einsum(subscripts, *xs), rtol=1e-13, atol=1e-14)
+    w = RNG.standard_normal(out.shape)
+    (out * w).sum().backward()
+    refs = [torch.tensor(x, requires_grad=True) for x in xs]
+    (torch.einsum(subscripts, *refs) * torch.tensor(w)).sum().backward()
+    for t, r in zip(ts, refs, strict=True):
+        np.testing.assert_allclose(t.grad.data, r.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_einsum_contracts_pairwise_without_the_full_product():
+    import tracemalloc
+
+    a = cr.tensor(RNG.standard_normal((300, 300)), requires_grad=True)
+    b = RNG.standard_normal((300, 300))
+    tracemalloc.start()
+    cnp.einsum("ij,jk->ik", a, b).sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 * 300 * 300 * 8  # a few 300×300 arrays; the broadcast product (300³ floats) is 216 MB

@@ -695,38 +695,71 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 @_numpy_name
 def einsum(subscripts, *operands, optimize=False, **rest):
-    """Einstein summation, as broadcast products and sums (repeated labels within an operand take its diagonal).
+    """Einstein summation: operands contracted two at a time, left to right, each pair as one ``matmul`` (shared
+    labels still needed later are its batch axes, the others its inner axis); repeated labels within an operand take
+    its diagonal, labels that appear once and are not in the output are summed first.
 
-    Memory is that of the largest product of the operands' dimensions; the gradient flows to every operand.
+    Memory is that of the operands and the pairwise results, never the product of all dimensions; the gradient flows
+    to every operand.
     """
     _no_out("einsum", **rest)
     if not isinstance(subscripts, str):
         subscripts, operands = _einsum_interleaved((subscripts, *operands))
     inputs, output = _einsum_labels(subscripts, [_t(x) for x in operands])
-    labels: list[str] = []
     sizes: dict[str, int] = {}
-    aligned = []
+    terms = []
     for spec, x in zip(inputs, operands, strict=True):
-        x = _t(x)
-        x, spec = _distinct_labels(x, spec)
+        x, spec = _distinct_labels(_t(x), spec)
         for label, n in zip(spec, x.shape, strict=True):
             if sizes.get(label, n) != n and 1 not in (n, sizes[label]):
                 raise ShapeError(f"einsum: label {label!r} has sizes {sizes[label]} and {n} in '{subscripts}'")
             sizes[label] = builtins.max(sizes.get(label, n), n) if n != 1 else sizes.get(label, n)
-            if label not in labels:
-                labels.append(label)
-        aligned.append((x, spec))
-    order = list(output) + [c for c in labels if c not in output]
-    product = None
-    for x, spec in aligned:
-        moved = ops.transpose(x, tuple(spec.index(c) for c in order if c in spec)) if x.ndim else x
-        shape = tuple(x.shape[spec.index(c)] if c in spec else 1 for c in order)
-        term = ops.reshape(moved, shape)
-        product = term if product is None else product * term
-    summed = tuple(range(len(output), len(order)))
-    if summed:
-        product = ops.sum(product, axis=summed)
-    return ops.broadcast_to(product, tuple(sizes[c] for c in output)) if output else product
+        terms.append((x, spec))
+    x, spec = _einsum_drop(terms[0], output + "".join(s for _, s in terms[1:]))
+    for k in range(1, len(terms)):
+        later = output + "".join(s for _, s in terms[k + 1:])
+        y, other = _einsum_drop(terms[k], later + spec)
+        x, spec = _einsum_pair(x, spec, y, other, later)
+    if spec:
+        x = ops.transpose(x, tuple(spec.index(c) for c in output)) if spec != output else x
+    return ops.broadcast_to(x, tuple(sizes[c] for c in output)) if output else x
+
+
+def _einsum_drop(term: tuple[Tensor, str], keep: str) -> tuple[Tensor, str]:
+    """Sum out the labels of one operand that no other operand and not the output names."""
+    x, spec = term
+    gone = tuple(i for i, c in enumerate(spec) if c not in keep)
+    if not gone:
+        return x, spec
+    return ops.sum(x, axis=gone), "".join(c for c in spec if c in keep)
+
+
+def _einsum_pair(x: Tensor, sx: str, y: Tensor, sy: str, later: str) -> tuple[Tensor, str]:
+    """x and y contracted over their shared labels that ``later`` does not need, as one batched matmul."""
+    shared = [c for c in sx if c in sy]
+    if any(x.shape[sx.index(c)] != y.shape[sy.index(c)] for c in shared):  # a label broadcast from size 1
+        product = ops.reshape(x, x.shape + (1,) * len([c for c in sy if c not in sx]))
+        labels = sx + "".join(c for c in sy if c not in sx)
+        moved = ops.transpose(y, tuple(sy.index(c) for c in labels if c in sy)) if y.ndim else y
+        term = ops.reshape(moved, tuple(y.shape[sy.index(c)] if c in sy else 1 for c in labels))
+        return _einsum_drop((product * term, labels), later)
+    batch = [c for c in shared if c in later]
+    inner = [c for c in shared if c not in later]
+    free_x = [c for c in sx if c not in shared]
+    free_y = [c for c in sy if c not in shared]
+
+    def size(t, s, labels):
+        return int(np.prod([t.shape[s.index(c)] for c in labels], dtype=np.int64))
+
+    def arranged(t, s, labels, shape):
+        moved = ops.transpose(t, tuple(s.index(c) for c in labels)) if t.ndim > 1 else t
+        return ops.reshape(moved, shape)
+
+    nb, k = size(x, sx, batch), size(x, sx, inner)
+    left = arranged(x, sx, batch + free_x + inner, (nb, size(x, sx, free_x), k))
+    right = arranged(y, sy, batch + inner + free_y, (nb, k, size(y, sy, free_y)))
+    shape = tuple(x.shape[sx.index(c)] for c in batch + free_x) + tuple(y.shape[sy.index(c)] for c in free_y)
+    return ops.reshape(ops.matmul(left, right), shape), "".join(batch + free_x + free_y)
 
 
 def _einsum_interleaved(args: tuple) -> tuple[str, tuple]:
@@ -980,7 +1013,8 @@ def gradient(f, *varargs, axis=None, edge_order=1):
 
 
 # Predicates, indices, shapes and constants shaped like an input: no gradient by definition, so NumPy's own
-# functions (on a Tensor they answer through the protocol, _protocol.py, with NumPy's plain result).
+# functions (on a Tensor they answer through the protocol, _protocol.py, with NumPy's plain result). They are served
+# by the module's __getattr__, never bound as globals nor star-exported: ``any``/``all`` would shadow the builtins.
 _NO_GRADIENT = (
     "all", "any", "argmax", "argmin", "argpartition", "argsort", "argwhere", "nonzero", "flatnonzero",
     "count_nonzero", "searchsorted", "ndim", "shape", "size", "floor_divide", "logical_and", "logical_or",
@@ -988,9 +1022,6 @@ _NO_GRADIENT = (
     "array_equal", "array_equiv", "iscomplexobj", "iscomplex", "isrealobj", "isreal", "isscalar", "zeros_like",
     "ones_like", "empty_like", "result_type", "fix",
 )
-for _name in _NO_GRADIENT:
-    globals()[_name] = getattr(np, _name)
-__all__ += _NO_GRADIENT
 
 
 @_numpy_name
@@ -1011,10 +1042,15 @@ def full(shape, fill_value, dtype=None, order="C", **rest):
     value = _t(fill_value)
     if dtype is not None and np.dtype(dtype) != value.dtype:
         value = ops.astype(value, dtype)
-    return ops.broadcast_to(value, (shape,) if isinstance(shape, numbers.Integral) else tuple(shape))
+    if isinstance(shape, Tensor) or not (isinstance(shape, numbers.Integral) or builtins.all(
+            isinstance(n, numbers.Integral) for n in shape)):
+        raise TypeError(f"cnp.full: shape must be an int or a tuple of ints, got {type(shape).__name__}")
+    return ops.broadcast_to(value, (int(shape),) if isinstance(shape, numbers.Integral) else tuple(shape))
 
 
 def __getattr__(name: str):
+    if name in _NO_GRADIENT:
+        return getattr(np, name)
     if name == "linalg":  # written in its own module, loaded on first use
         import importlib
 
