@@ -96,7 +96,7 @@ def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[in
 class _Trace:
     """One run of a user function on fresh differentiable inputs."""
 
-    def __init__(self, f: Callable, args: tuple, argnums, where: str) -> None:
+    def __init__(self, f: Callable, args: tuple, argnums, where: str, kwargs: dict | None = None) -> None:
         self.argnums, self.single = _argnums(argnums, len(args), where)
         args = list(args)
         # One entry per leaf, over all differentiated arguments in order; self.trees rebuilds each argument.
@@ -121,7 +121,7 @@ class _Trace:
                 f == TENSOR and k is not t for f, k, t in zip(self.forms, self.keys, self.inputs, strict=True)))
             _nesting.depth += 1
             try:
-                out = f(*args)
+                out = f(*args, **(kwargs or {}))
             finally:
                 _nesting.depth -= 1
         self.output = out
@@ -198,8 +198,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     (6.0, {'w': 3.0, 'b': 2.0})
     """
 
-    def value_and_grad_f(*args):
-        trace = _Trace(f, args, argnums, "grad")
+    def value_and_grad_f(*args, **kwargs):
+        trace = _Trace(f, args, argnums, "grad", kwargs)
         if has_aux:
             trace.split_aux("grad")
         out = trace.output_tensor("grad")
@@ -226,7 +226,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     """The gradient function of a scalar-valued ``f``, in the argument's own form; nests to any order.
 
     Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
-    f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX.
+    f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX. Keyword arguments
+    are passed on to f and not differentiated (as in HIPS autograd and JAX).
 
     >>> import chainrule as cr
     >>> cr.grad(cr.sin)(0.0)
@@ -236,11 +237,11 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     """
     vg = value_and_grad(f, argnums, has_aux)
 
-    def grad_f(*args):
+    def grad_f(*args, **kwargs):
         if has_aux:
-            (_, aux), g = vg(*args)
+            (_, aux), g = vg(*args, **kwargs)
             return g, aux
-        return vg(*args)[1]
+        return vg(*args, **kwargs)[1]
 
     grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     return grad_f
@@ -335,8 +336,8 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
            [0., 4.]])
     """
 
-    def jacobian_f(*args):
-        trace = _Trace(f, args, argnums, "jacobian")
+    def jacobian_f(*args, **kwargs):
+        trace = _Trace(f, args, argnums, "jacobian", kwargs)
         leaves, tree = pytree.flatten(trace.output)
         if tree.is_leaf:
             return _jacobian_of(trace, trace.output_tensor("jacobian"))

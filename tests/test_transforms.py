@@ -359,3 +359,24 @@ def test_grad_of_a_tensor_inside_no_grad_records_no_graph():
         g = cr.grad(lambda t: t ** 3)(x)
     assert float(g) == 12.0
     assert not g.requires_grad and g.is_leaf
+
+
+def test_keyword_arguments_pass_through_to_the_function_undifferentiated():
+    def f(a, b, scale=1.0, shift=0.0):
+        return scale * cr.sin(a) * b**2 + shift
+
+    # ∂/∂a = scale cos(a) b², ∂/∂b = 2 scale sin(a) b (closed forms); the keywords change the values.
+    a, b = 0.4, -1.3
+    ga, gb = cr.grad(f, argnums=[0, 1])(a, b, scale=2.5, shift=7.0)
+    assert ga == pytest.approx(2.5 * np.cos(a) * b**2, rel=1e-14)
+    assert gb == pytest.approx(2 * 2.5 * np.sin(a) * b, rel=1e-14)
+    gb_first, ga_second = cr.grad(f, argnums=[1, 0])(a, b, scale=2.5)  # the order asked for
+    assert (gb_first, ga_second) == (gb, ga)
+    value, g = cr.value_and_grad(f)(a, b, shift=7.0)
+    assert value == pytest.approx(np.sin(a) * b**2 + 7.0, rel=1e-14) and g == pytest.approx(np.cos(a) * b**2)
+    x = np.array([0.3, -0.8])
+    jac = cr.jacobian(lambda v, power=2: v**power)(x, power=3)
+    np.testing.assert_allclose(jac, np.diag(3 * x**2), rtol=1e-14)
+    hess = cr.hessian(lambda v, power=2: cr.sum(v**power))(x, power=3)
+    np.testing.assert_allclose(hess, np.diag(6 * x), rtol=1e-14)
+    assert cr.grad(cr.grad(f))(a, b, scale=2.5) == pytest.approx(-2.5 * np.sin(a) * b**2, rel=1e-14)

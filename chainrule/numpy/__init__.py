@@ -1048,9 +1048,16 @@ def full(shape, fill_value, dtype=None, order="C", **rest):
     return ops.broadcast_to(value, (int(shape),) if isinstance(shape, numbers.Integral) else tuple(shape))
 
 
+# Constructors from shapes and numbers alone (nothing to differentiate): NumPy's arrays, as in NumPy code.
+_CONSTRUCTORS = ("zeros", "ones", "empty", "eye", "identity", "arange", "tri", "indices", "diag_indices",
+                 "tril_indices", "triu_indices")
+
+
 def __getattr__(name: str):
-    if name in _NO_GRADIENT:
+    if name in _NO_GRADIENT or name in _CONSTRUCTORS:
         return getattr(np, name)
+    if name == "row_stack":  # NumPy's old name of vstack
+        return vstack
     if name == "linalg":  # written in its own module, loaded on first use
         import importlib
 
