@@ -202,7 +202,10 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        if self.requires_grad:  # np.asarray(t), np.array([t1, t2]): the array would silently lose the gradient
+        # An explicit cast to integers or booleans (np.int64(t), np.asarray(t, dtype=int)) has no gradient by
+        # definition, as astype to int; anything else would silently lose the gradient.
+        explicit_integer = dtype is not None and np.dtype(dtype).kind in "iub"
+        if self.requires_grad and not explicit_integer:  # np.asarray(t), np.array([t1, t2])
             raise TypeError(
                 "a tensor that requires grad cannot become a NumPy array implicitly (np.asarray, np.array, or a "
                 "NumPy function that converts its input): its gradient would silently be lost. Use NumPy's "
