@@ -213,6 +213,8 @@ class Tensor:
                 "gradient, cr.stack([t1, t2]) for a list of tensors, or t.detach().numpy() for constant values"
             )
         data = self._array()
+        if self.requires_grad:  # the integer case: NumPy casts by its own rules (np.int64(t) truncates, while
+            return data.copy()  # np.take(a, t) refuses float indices as it does for an array)
         if dtype is not None and dtype != data.dtype:
             return data.astype(dtype)
         return data.copy() if copy else data

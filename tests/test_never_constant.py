@@ -45,6 +45,8 @@ def test_an_explicit_cast_to_integers_gives_an_array_and_indexes_differentiably(
     np.testing.assert_array_equal(w.grad.data, tw.grad.numpy())
     with pytest.raises(TypeError, match="requires grad"):
         np.asarray(w, dtype=np.float32)  # a float cast would lose the gradient: still refused
+    with pytest.raises(TypeError, match="Cannot cast"):
+        np.take(np.arange(5.0), w[0])  # float indices: NumPy's own refusal, as for a float array, never truncated
 
 
 def test_float_and_int_of_a_non_scalar_are_type_errors():

@@ -234,6 +234,8 @@ def test_new_names_refuse_what_they_cannot_differentiate():
         cnp.einsum(t, ["i"])
     with pytest.raises(TypeError, match="dtype int64 carries no gradient"):
         cnp.linspace(t[0], 4.0, 3, dtype=np.int64)
+    with pytest.raises(TypeError, match="indices must be integers, got dtype float64"):
+        cnp.take(t, [t * 0.4])  # never truncated into indices
 
 
 def test_predicates_and_like_constructors_answer_on_tensors_without_gradient():

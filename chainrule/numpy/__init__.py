@@ -472,7 +472,12 @@ def flipud(m):
 @_numpy_name
 def take(a, indices, axis=None, out=None, mode="raise"):
     _no_out("take", out)
-    return _gather(a, lambda p: np.take(p, ops.stop(indices), axis=axis, mode=mode))
+    if isinstance(indices, list | tuple) and ops.holds_tensor(indices):
+        indices = [ops.stop(i) for i in indices]
+    index = np.asarray(ops.stop(indices))
+    if index.dtype.kind not in "iub":  # never truncate floats (a value that may carry a gradient) into indices
+        raise TypeError(f"cnp.take: indices must be integers, got dtype {index.dtype}")
+    return _gather(a, lambda p: np.take(p, index, axis=axis, mode=mode))
 
 
 @_numpy_name
