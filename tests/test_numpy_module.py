@@ -241,8 +241,18 @@ def test_new_names_refuse_what_they_cannot_differentiate():
 def test_predicates_and_like_constructors_answer_on_tensors_without_gradient():
     t = cr.tensor([1.0, -2.0, np.inf], requires_grad=True)
     a = t.data
-    for name in ("iscomplex", "isreal", "isneginf", "isposinf", "isfinite", "zeros_like", "ones_like", "fix",
-                 "argsort", "flatnonzero"):
+    for name in (
+        "iscomplex",
+        "isreal",
+        "isneginf",
+        "isposinf",
+        "isfinite",
+        "zeros_like",
+        "ones_like",
+        "fix",
+        "argsort",
+        "flatnonzero",
+    ):
         for call in (getattr(cnp, name), getattr(np, name)):
             np.testing.assert_array_equal(call(t), getattr(np, name)(a))
     assert cnp.iscomplexobj(t) is False and cnp.isscalar(t) is False and cnp.ndim(t) == 1
@@ -268,11 +278,20 @@ def test_grad_of_a_boolean_output_is_refused():
 
 
 EINSUMS = [
-    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ijk,jl,lk->i", [(2, 3, 4), (3, 5), (5, 4)]),
-    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]), ("ij,ij->", [(3, 4), (3, 4)]), ("i,i,i->", [(3,), (3,), (3,)]),
-    ("ab,cd->abcd", [(2, 3), (4, 5)]), ("ii,i->i", [(3, 3), (3,)]), ("bi,bi->b", [(5, 3), (5, 3)]),
-    ("...i,...i->...", [(2, 1, 3), (4, 3)]), ("i,->i", [(3,), ()]), ("ij,kj->ik", [(3, 4), (5, 4)]),
-    ("aij,ajk,akl->ail", [(2, 3, 4), (2, 4, 5), (2, 5, 6)]), ("ij->", [(3, 4)]), ("ji", [(3, 4)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("ijk,jl,lk->i", [(2, 3, 4), (3, 5), (5, 4)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
+    ("ij,ij->", [(3, 4), (3, 4)]),
+    ("i,i,i->", [(3,), (3,), (3,)]),
+    ("ab,cd->abcd", [(2, 3), (4, 5)]),
+    ("ii,i->i", [(3, 3), (3,)]),
+    ("bi,bi->b", [(5, 3), (5, 3)]),
+    ("...i,...i->...", [(2, 1, 3), (4, 3)]),
+    ("i,->i", [(3,), ()]),
+    ("ij,kj->ik", [(3, 4), (5, 4)]),
+    ("aij,ajk,akl->ail", [(2, 3, 4), (2, 4, 5), (2, 5, 6)]),
+    ("ij->", [(3, 4)]),
+    ("ji", [(3, 4)]),
 ]
 
 

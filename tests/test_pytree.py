@@ -299,8 +299,11 @@ def test_vjp_of_a_container_output_adds_the_inner_products_and_agrees_with_torch
     assert set(out) == {"p", "q"} and isinstance(out["q"], list) and isinstance(out["q"][1], float)
     gx, gy = vjp_fn(ct)
     tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
-    total = ((torch.sin(tx) * ty) * torch.tensor(ct["p"])).sum() + (tx * tx * torch.tensor(ct["q"][0])).sum() \
+    total = (
+        ((torch.sin(tx) * ty) * torch.tensor(ct["p"])).sum()
+        + (tx * tx * torch.tensor(ct["q"][0])).sum()
         + torch.exp(ty).sum() * ct["q"][1]
+    )
     total.backward()
     assert_close(gx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert_close(gy, ty.grad.numpy(), rtol=1e-12, atol=1e-12)
@@ -314,6 +317,7 @@ def test_jvp_of_a_container_output_matches_central_differences_per_leaf():
     x, y = RNG.standard_normal(3), RNG.standard_normal(3)
     tx, ty = RNG.standard_normal(3), RNG.standard_normal(3)
     out, tangent = cr.jvp(_pair_out, (x, y), (tx, ty))
+
     def plain(x, y):  # the same function in NumPy, for the numeric side
         return {"p": np.sin(x) * y, "q": [x * x, np.exp(y).sum()]}
 

@@ -873,8 +873,10 @@ class _Concatenator:
         if not ops.holds_tensor(items):
             return self.numpy_object[key]
         if items and isinstance(items[0], str):
-            raise TypeError(f"cnp.{self.name}[...]: a directive string ({items[0]!r}) is not supported with tensors; "
-                            "use cnp.concatenate or cnp.stack with an axis")
+            raise TypeError(
+                f"cnp.{self.name}[...]: a directive string ({items[0]!r}) is not supported with tensors; "
+                "use cnp.concatenate or cnp.stack with an axis"
+            )
         parts = [self.numpy_object[item] if isinstance(item, slice) else item for item in items]
         if self.name == "r_":
             return concatenate([_atleast(p, 1) for p in parts], axis=0)
@@ -887,8 +889,13 @@ c_ = _Concatenator("c_", np.c_)
 __all__ += ["c_", "r_"]
 
 
-for _name, _factor in (("deg2rad", np.pi / 180), ("radians", np.pi / 180), ("rad2deg", 180 / np.pi),
-                       ("degrees", 180 / np.pi)):
+for _name, _factor in (
+    ("deg2rad", np.pi / 180),
+    ("radians", np.pi / 180),
+    ("rad2deg", 180 / np.pi),
+    ("degrees", 180 / np.pi),
+):
+
     def _make(name=_name, factor=_factor):
         def function(x):
             return _t(x) * factor
@@ -989,16 +996,20 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     elif len(varargs) == len(axes) and builtins.all(np.ndim(h) == 0 for h in varargs):
         spacings = list(varargs)
     else:
-        raise TypeError("cnp.gradient: on tensors the spacing must be one number or one number per axis "
-                        "(coordinate arrays are not supported)")
+        raise TypeError(
+            "cnp.gradient: on tensors the spacing must be one number or one number per axis "
+            "(coordinate arrays are not supported)"
+        )
     if edge_order not in (1, 2):
         raise ValueError(f"cnp.gradient: edge_order must be 1 or 2, got {edge_order!r}")
     out = []
     for ax, h in zip(axes, spacings, strict=True):
         n = f.shape[ax]
         if n < edge_order + 1:
-            raise ValueError(f"cnp.gradient: axis {ax} has {n} points; at least {edge_order + 1} are needed "
-                             f"for edge_order={edge_order}")
+            raise ValueError(
+                f"cnp.gradient: axis {ax} has {n} points; at least {edge_order + 1} are needed "
+                f"for edge_order={edge_order}"
+            )
 
         def part(i, j, ax=ax):  # f[i:j] along ax
             index = [slice(None)] * f.ndim
@@ -1021,11 +1032,44 @@ def gradient(f, *varargs, axis=None, edge_order=1):
 # functions (on a Tensor they answer through the protocol, _protocol.py, with NumPy's plain result). They are served
 # by the module's __getattr__, never bound as globals nor star-exported: ``any``/``all`` would shadow the builtins.
 _NO_GRADIENT = (
-    "all", "any", "argmax", "argmin", "argpartition", "argsort", "argwhere", "nonzero", "flatnonzero",
-    "count_nonzero", "searchsorted", "ndim", "shape", "size", "floor_divide", "logical_and", "logical_or",
-    "logical_not", "logical_xor", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "allclose", "isclose",
-    "array_equal", "array_equiv", "iscomplexobj", "iscomplex", "isrealobj", "isreal", "isscalar", "zeros_like",
-    "ones_like", "empty_like", "result_type", "fix",
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "argpartition",
+    "argsort",
+    "argwhere",
+    "nonzero",
+    "flatnonzero",
+    "count_nonzero",
+    "searchsorted",
+    "ndim",
+    "shape",
+    "size",
+    "floor_divide",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "isneginf",
+    "isposinf",
+    "allclose",
+    "isclose",
+    "array_equal",
+    "array_equiv",
+    "iscomplexobj",
+    "iscomplex",
+    "isrealobj",
+    "isreal",
+    "isscalar",
+    "zeros_like",
+    "ones_like",
+    "empty_like",
+    "result_type",
+    "fix",
 )
 
 
@@ -1047,15 +1091,27 @@ def full(shape, fill_value, dtype=None, order="C", **rest):
     value = _t(fill_value)
     if dtype is not None and np.dtype(dtype) != value.dtype:
         value = ops.astype(value, dtype)
-    if isinstance(shape, Tensor) or not (isinstance(shape, numbers.Integral) or builtins.all(
-            isinstance(n, numbers.Integral) for n in shape)):
+    if isinstance(shape, Tensor) or not (
+        isinstance(shape, numbers.Integral) or builtins.all(isinstance(n, numbers.Integral) for n in shape)
+    ):
         raise TypeError(f"cnp.full: shape must be an int or a tuple of ints, got {type(shape).__name__}")
     return ops.broadcast_to(value, (int(shape),) if isinstance(shape, numbers.Integral) else tuple(shape))
 
 
 # Constructors from shapes and numbers alone (nothing to differentiate): NumPy's arrays, as in NumPy code.
-_CONSTRUCTORS = ("zeros", "ones", "empty", "eye", "identity", "arange", "tri", "indices", "diag_indices",
-                 "tril_indices", "triu_indices")
+_CONSTRUCTORS = (
+    "zeros",
+    "ones",
+    "empty",
+    "eye",
+    "identity",
+    "arange",
+    "tri",
+    "indices",
+    "diag_indices",
+    "tril_indices",
+    "triu_indices",
+)
 
 
 def __getattr__(name: str):
@@ -1069,5 +1125,7 @@ def __getattr__(name: str):
         module = importlib.import_module("chainrule.numpy.linalg")
         globals()["linalg"] = module
         return module
-    raise AttributeError(f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
-                         "has, or define one with cr.primitive")
+    raise AttributeError(
+        f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
+        "has, or define one with cr.primitive"
+    )
