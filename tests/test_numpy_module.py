@@ -319,3 +319,15 @@ def test_einsum_contracts_pairwise_without_the_full_product():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 10 * 300 * 300 * 8  # a few 300×300 arrays; the broadcast product (300³ floats) is 216 MB
+
+
+def test_where_takes_keywords_as_autograd_does():
+    t = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = cnp.where(condition=t > 1.5, x=t * 3.0, y=t)
+    np.testing.assert_array_equal(out.data, np.where(t.data > 1.5, t.data * 3.0, t.data))
+    out.sum().backward()
+    np.testing.assert_array_equal(t.grad.data, [1.0, 3.0, 3.0])  # 3 where the condition holds, else 1
+    np.testing.assert_array_equal(cnp.where([True, False], np.ones(2), y=np.zeros(2)), [1.0, 0.0])
+    assert cnp.where([1, 0, 1])[0].tolist() == [0, 2]
+    with pytest.raises(ValueError, match="give both x and y, or neither"):
+        cnp.where([True], x=np.ones(1))

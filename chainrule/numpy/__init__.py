@@ -147,6 +147,16 @@ def where(condition, x=None, y=None):
     return ops.where(condition, x, y)
 
 
+_where_positional = where
+
+
+@functools.wraps(_where_positional)
+def where(condition, x=None, y=None):  # keywords too, as HIPS autograd accepts (NumPy: positional only)
+    if (x is None) != (y is None):
+        raise ValueError("cnp.where: give both x and y, or neither (then the indices where condition holds)")
+    return _where_positional(condition) if x is None else _where_positional(condition, x, y)
+
+
 @_numpy_name
 def select(condlist, choicelist, default=0):
     """The choice of the first condition that holds, element by element (nested ``where``)."""
