@@ -93,6 +93,7 @@ CASES = {
     "rmod_operator": (lambda b: 2.5 % b, lambda b: torch.remainder(torch.tensor(2.5, dtype=b.dtype), b),
                       (np.abs(A) + 0.5,)),
     "ravel_method": (lambda a: a.ravel(), lambda a: a.ravel(), (A,)),
+    "make_diagonal": (cnp.make_diagonal, torch.diag_embed, (A,)),
 }
 
 
@@ -331,3 +332,12 @@ def test_where_takes_keywords_as_autograd_does():
     assert cnp.where([1, 0, 1])[0].tolist() == [0, 2]
     with pytest.raises(ValueError, match="give both x and y, or neither"):
         cnp.where([True], x=np.ones(1))
+
+
+def test_make_diagonal_inverts_diagonal_and_refuses_other_axes():
+    d = RNG.standard_normal((2, 3))
+    np.testing.assert_array_equal(np.diagonal(cnp.make_diagonal(d), axis1=-1, axis2=-2), d)
+    # diagonal ∘ make_diagonal is the identity, so the gradient of ⟨d, ·⟩ through both is d itself.
+    np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.diagonal(cnp.make_diagonal(x), 0, -1, -2) * d))(d), d)
+    with pytest.raises(NotImplementedError, match="only offset=0"):
+        cnp.make_diagonal(cr.tensor(d), axis1=0, axis2=1)

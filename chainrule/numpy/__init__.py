@@ -1038,6 +1038,23 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def make_diagonal(D, offset: int = 0, axis1: int = -1, axis2: int = -2):
+    """Diagonal matrices from the last axis of ``D``, shape ``D.shape + (n,)``: HIPS autograd's complement of
+    ``diagonal`` (not a NumPy function). Only ``offset=0`` on the last two axes, as autograd."""
+    if offset != 0 or {axis1, axis2} != {-1, -2}:
+        raise NotImplementedError(
+            "cnp.make_diagonal: only offset=0 with axis1, axis2 = -1, -2 (as HIPS autograd); "
+            "use cnp.diag for one matrix"
+        )
+    if not isinstance(D, Tensor):
+        D = np.asarray(D)
+        return D[..., None] * np.eye(D.shape[-1], dtype=D.dtype)
+    return ops.reshape(D, (*D.shape, 1)) * np.eye(D.shape[-1], dtype=D.dtype)
+
+
+__all__.append("make_diagonal")
+
+
 # Predicates, indices, shapes and constants shaped like an input: no gradient by definition, so NumPy's own
 # functions (on a Tensor they answer through the protocol, _protocol.py, with NumPy's plain result). They are served
 # by the module's __getattr__, never bound as globals nor star-exported: ``any``/``all`` would shadow the builtins.
