@@ -146,16 +146,18 @@ class _Trace:
             return Tensor(out)
         raise TypeError(f"{where}: the function must return a Tensor or a number, not {type(out).__name__}")
 
-    def pullback(self, out: Tensor | list, seed: Any) -> list:
+    def pullback(self, out: Tensor | list, seed: Any, create_graph: bool | None = None) -> list:
         """Gradients of ⟨seed, out⟩ with respect to the traced inputs (None where no path leads).
 
-        ``out`` and ``seed`` may be lists (the leaves of a container output): their inner products add up.
+        ``out`` and ``seed`` may be lists (the leaves of a container output): their inner products add up. With
+        ``create_graph`` (default: the trace's) the backward pass is recorded, so it can be differentiated.
         """
+        create_graph = self.create_graph if create_graph is None else create_graph
         outs, seeds = (out, seed) if isinstance(out, list) else ([out], [seed])
         pairs = [(o, s) for o, s in zip(outs, seeds, strict=True) if o.requires_grad]
         if not pairs:
             return [None] * len(self.inputs)
-        if self.create_graph:
+        if create_graph:
             pairs = [(o, s if isinstance(s, Tensor) else Tensor._make(np.asarray(s, dtype=o.dtype), None, False))
                      for o, s in pairs]
             return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
@@ -264,16 +266,21 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
             cotangents, c_tree = pytree.flatten(cotangent)
             if c_tree != out_tree:
                 raise ValueError(f"vjp: the cotangent has structure {c_tree!r}; expected the output's {out_tree!r}")
+        # A cotangent that carries an outer graph (vjp_fn differentiated by a transform called later, as the vjp of
+        # a vjp) needs the backward pass recorded, even when f was traced outside any transform.
+        create_graph = trace.create_graph or (
+            is_grad_enabled() and any(isinstance(c, Tensor) and c.requires_grad for c in cotangents)
+        )
         seeds = []
         for path, out, c in zip(out_tree.paths(), outs, cotangents, strict=True):
-            if isinstance(c, Tensor) and not trace.create_graph:
+            if isinstance(c, Tensor) and not create_graph:
                 c = c._data
             if np.shape(c) != out.shape:
                 where = "" if out_tree.is_leaf else f" at {path}"
                 raise ShapeError(f"vjp: the cotangent{where} has shape {np.shape(c)}; expected the output's "
                                  f"{out.shape}")
             seeds.append(c if isinstance(c, Tensor) else np.asarray(c, dtype=out.dtype))
-        grads = trace.pullback(outs, seeds)
+        grads = trace.pullback(outs, seeds, create_graph)
         return trace.in_forms(grads, single=False)
 
     values = [_value_in_form(o, trace) for o in outs]

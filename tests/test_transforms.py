@@ -380,3 +380,24 @@ def test_keyword_arguments_pass_through_to_the_function_undifferentiated():
     hess = cr.hessian(lambda v, power=2: cr.sum(v**power))(x, power=3)
     np.testing.assert_allclose(hess, np.diag(6 * x), rtol=1e-14)
     assert cr.grad(cr.grad(f))(a, b, scale=2.5) == pytest.approx(-2.5 * np.sin(a) * b**2, rel=1e-14)
+
+
+def test_a_vjp_function_made_outside_transforms_is_differentiable_in_its_cotangent():
+    # vjp_fn(g) = Jᵀ g is linear in g: its own vjp is J u, its jvp Jᵀ t, its Jacobian Jᵀ (the vjp of a vjp, as a
+    # Gauss-Newton product builds a jvp). Formerly the cotangent's graph was dropped and all of these were 0.
+    x0 = np.array([0.3, -0.7, 1.1])
+    _, f_vjp = cr.vjp(lambda x: cr.sin(x[:, None] * x[None, :]).sum(axis=1), x0)  # a full Jacobian J
+    xx = x0[:, None] * x0[None, :]
+    jac = np.diag((np.cos(xx) * x0[None, :]).sum(axis=1)) + np.cos(xx) * x0[:, None]  # ∂f_i/∂x_j by hand
+    u, t = np.array([1.0, 2.0, -0.5]), np.array([0.2, -1.0, 0.4])
+    _, vjp_of_vjp = cr.vjp(lambda g: f_vjp(g)[0], np.ones(3))
+    assert_close(vjp_of_vjp(u)[0], jac @ u, rtol=1e-13, atol=1e-14)
+    assert_close(cr.jvp(lambda g: f_vjp(g)[0], (np.ones(3),), (t,))[1], jac.T @ t, rtol=1e-13, atol=1e-14)
+    assert_close(cr.jacobian(lambda g: f_vjp(g)[0])(np.ones(3)), jac.T, rtol=1e-13, atol=1e-14)
+    # A Gauss-Newton product Jᵀ J v from vjps only, against torch.
+    import torch
+
+    tx = torch.tensor(x0)
+    tj = torch.autograd.functional.jacobian(lambda x: torch.sin(x[:, None] * x[None, :]).sum(1), tx).numpy()
+    f_jvp = vjp_of_vjp  # v -> J v
+    assert_close(f_vjp(f_jvp(t)[0])[0], tj.T @ tj @ t, rtol=1e-12, atol=1e-13)
