@@ -306,21 +306,25 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
             raise ValueError(f"jvp: tangent {i} has structure {t_tree!r}; expected its primal's structure {tree!r}")
         flat_tangents += leaves
         names += [f"{i}" if tree.is_leaf else f"{i} (leaf {path})" for path in tree.paths()]
+    # A tangent that carries a graph (a Tensor requiring grad) is differentiated through: record the pushforward.
+    create_graph = trace.create_graph or (
+        is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in flat_tangents)
+    )
     seeds = {}
     for name, t, key, tangent in zip(names, trace.inputs, trace.keys, flat_tangents, strict=True):
         if np.shape(tangent) != t.shape:
             raise ShapeError(f"jvp: tangent {name} has shape {np.shape(tangent)}; "
                              f"expected its primal's shape {t.shape}")
         if isinstance(tangent, Tensor):
-            seeds[key] = tangent if trace.create_graph else tangent._data
+            seeds[key] = tangent if create_graph else tangent._data
         else:
             seeds[key] = np.asarray(tangent, dtype=t.dtype)
-            if trace.create_graph:
+            if create_graph:
                 seeds[key] = Tensor._make(seeds[key], None, False)
     form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)
     values, tangents_out = [], []
     for out in outs:
-        if trace.create_graph:
+        if create_graph:
             with set_grad_enabled(True):
                 tangent_out = forward_tangents(out, seeds, ops.tensor_math, Tensor._from_node)
         else:

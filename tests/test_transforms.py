@@ -401,3 +401,19 @@ def test_a_vjp_function_made_outside_transforms_is_differentiable_in_its_cotange
     tj = torch.autograd.functional.jacobian(lambda x: torch.sin(x[:, None] * x[None, :]).sum(1), tx).numpy()
     f_jvp = vjp_of_vjp  # v -> J v
     assert_close(f_vjp(f_jvp(t)[0])[0], tj.T @ tj @ t, rtol=1e-12, atol=1e-13)
+
+
+def test_a_tangent_or_cotangent_that_requires_grad_keeps_its_graph():
+    # jvp is linear in the tangent: Σ J t has gradient Jᵀ 1 with respect to t; vjp's Jᵀ c has gradient J 1.
+    x0 = np.array([0.3, -0.7])
+    t = cr.tensor([1.0, 2.0], requires_grad=True)
+    _, out = cr.jvp(lambda x: cr.sin(x) * 2, (x0,), (t,))
+    assert isinstance(out, cr.Tensor) and out.requires_grad
+    cr.sum(out * np.array([3.0, -1.0])).backward()
+    assert_close(t.grad.data, 2 * np.cos(x0) * np.array([3.0, -1.0]), rtol=1e-14, atol=0)
+    c = cr.tensor([0.5, 1.5], requires_grad=True)
+    _, pullback = cr.vjp(lambda x: cr.sin(x) * 2, x0)
+    cr.sum(pullback(c)[0]).backward()
+    assert_close(c.grad.data, 2 * np.cos(x0), rtol=1e-14, atol=0)
+    with cr.no_grad():  # nothing recorded inside no_grad: plain values, as before
+        assert not isinstance(cr.jvp(lambda x: cr.sin(x), (x0,), (t,))[1], cr.Tensor)
