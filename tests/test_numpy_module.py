@@ -341,3 +341,13 @@ def test_make_diagonal_inverts_diagonal_and_refuses_other_axes():
     np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.diagonal(cnp.make_diagonal(x), 0, -1, -2) * d))(d), d)
     with pytest.raises(NotImplementedError, match="only offset=0"):
         cnp.make_diagonal(cr.tensor(d), axis1=0, axis2=1)
+
+
+def test_numpys_constants_types_and_random_module_are_there_and_functions_stay_strict():
+    assert cnp.pi == np.pi and cnp.inf == np.inf and cnp.newaxis is None and cnp.e == np.e
+    assert cnp.float32 is np.float32 and cnp.ndarray is np.ndarray and cnp.finfo is np.finfo
+    assert cnp.random is np.random and cnp.__version__ == np.__version__
+    np.testing.assert_array_equal(cnp.zeros((2, 3)), np.zeros((2, 3)))
+    assert type(cnp.eye(2)) is np.ndarray and cnp.arange(3).tolist() == [0, 1, 2]
+    with pytest.raises(AttributeError, match="no function 'median'"):
+        cnp.median  # noqa: B018  (a NumPy function without a derivative here is not handed over silently)

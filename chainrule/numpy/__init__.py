@@ -20,6 +20,7 @@ import functools
 import itertools
 import numbers
 import string
+import types
 
 import numpy as np
 
@@ -1141,11 +1142,25 @@ _CONSTRUCTORS = (
 )
 
 
+_MISSING = object()
+
+
 def __getattr__(name: str):
     if name in _NO_GRADIENT or name in _CONSTRUCTORS:
         return getattr(np, name)
     if name == "row_stack":  # NumPy's old name of vstack
         return vstack
+    if name == "random":  # random draws are constants: NumPy's own module (as autograd.numpy.random wraps it)
+        return np.random
+    value = getattr(np, name, _MISSING)
+    public = not name.startswith("_") or name == "__version__"
+    if (
+        value is not _MISSING
+        and (isinstance(value, type) or not callable(value))
+        and public
+        and not isinstance(value, types.ModuleType)
+    ):
+        return value  # constants (pi, inf, newaxis) and types (float64, ndarray, finfo), as in NumPy code
     if name == "linalg":  # written in its own module, loaded on first use
         import importlib
 

@@ -280,3 +280,14 @@ def _matrix_norm(t: Tensor, ord, axes: tuple[int, int]) -> Tensor:
 
 for _name in __all__:  # NumPy's own errors (e.g. an unknown ord for norm) come out under the function's name
     globals()[_name] = named_errors(f"linalg.{_name}")(globals()[_name])
+
+
+def __getattr__(name: str):
+    if hasattr(np.linalg, name) and not name.startswith("_"):
+        if isinstance(getattr(np.linalg, name), type):
+            return getattr(np.linalg, name)  # LinAlgError and the result types, as in NumPy code
+        raise AttributeError(
+            f"cnp.linalg.{name} has no derivative in chainrule yet (differentiable: {', '.join(__all__)}); "
+            "use one of those (eigh for a symmetric matrix rather than eig), or define it with cr.primitive"
+        )
+    raise AttributeError(f"module 'chainrule.numpy.linalg' has no attribute {name!r}")

@@ -309,3 +309,11 @@ def test_norm_of_a_list_holding_tensors_stacks_it():
     tx = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
     torch.linalg.norm(torch.stack([tx, tx**2, torch.tensor(1.0, dtype=torch.float64)])).backward()
     assert cr.grad(lambda x: la.norm([x, x**2, 1.0]))(0.3) == pytest.approx(tx.grad.item(), rel=1e-14)
+
+
+def test_a_linalg_function_without_derivative_says_which_have_one():
+    with pytest.raises(AttributeError, match=r"cnp.linalg.eig has no derivative.*eigh for a symmetric matrix"):
+        la.eig  # noqa: B018
+    assert la.LinAlgError is np.linalg.LinAlgError
+    with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
+        la.no_such_thing  # noqa: B018
