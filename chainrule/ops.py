@@ -397,6 +397,18 @@ def sum(x, axis=None, keepdims: bool = False):
     return _reduce("sum", x, axis, keepdims)
 
 
+def cumsum(x, axis=None):
+    """Running sums along ``axis`` (None: over the flattened values, as NumPy). ∂L/∂x_j = Σ_{i ≥ j} g_i."""
+    x = _tensor_arg(x, "cumsum")
+    if not (axis is None or isinstance(axis, numbers.Integral)):
+        raise TypeError(f"cumsum: axis must be None or an int, not {axis!r}")
+    axis = normalize_axis(axis, x.ndim, "cumsum")
+    if axis is None:  # flattened (a 0-d tensor included), as NumPy does
+        x, axis = reshape(x, (-1,)), (0,)
+    (axis,) = axis
+    return apply(lookup("cumsum"), (x,), {"axis": axis})
+
+
 def mean(x, axis=None, keepdims: bool = False):
     """Mean over ``axis``. The gradient is 1/n for every averaged element."""
     return _reduce("mean", x, axis, keepdims)

@@ -192,3 +192,23 @@ def test_einsum_contracts_pairwise_without_the_full_product():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 10 * 300 * 300 * 8  # a few 300×300 arrays; the broadcast product (300³ floats) is 216 MB
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_cumsum_is_one_rule_linear_in_memory(axis):
+    import tracemalloc
+
+    x = RNG.standard_normal((4, 250_000))
+    t = cr.tensor(x, requires_grad=True)
+    tracemalloc.start()
+    y = cnp.cumsum(t, axis)
+    weights = np.linspace(-1, 1, y.size).reshape(y.shape)
+    (y * weights).sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 12 * x.nbytes  # a few arrays of x's size; a triangular matrix of ones would be terabytes
+    np.testing.assert_allclose(y.data, np.cumsum(x, axis), rtol=1e-12, atol=1e-9)
+    flat = weights.reshape(-1) if axis is None else weights
+    along = 0 if axis is None else axis
+    expected = np.flip(np.cumsum(np.flip(flat, along), along), along).reshape(x.shape)  # Σ_{i ≥ j} w_i
+    np.testing.assert_allclose(t.grad.data, expected, rtol=1e-12, atol=1e-9)

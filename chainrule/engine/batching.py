@@ -140,6 +140,12 @@ def sum(x, axis=None, keepdims=False):
     return Batched(np.sum(x.value, axis=axes, keepdims=keepdims))
 
 
+def cumsum(x, axis):
+    if type(x) is not Batched:
+        return numpy_math.cumsum(x, axis)
+    return Batched(np.cumsum(x.value, axis=_shift(axis)))
+
+
 def mean(x, axis=None, keepdims=False):
     if type(x) is not Batched:
         return numpy_math.mean(x, axis, keepdims)

@@ -563,9 +563,9 @@ def _along_last(a, axis, function):
 
 @_numpy_name
 def cumsum(a, axis=None, dtype=None, out=None):
-    """Running sums: a product with the upper-triangular ones (its gradient is the reversed running sum of g)."""
+    """Running sums: the rule ``cumsum`` (its gradient is the running sum of g from the end)."""
     _no_out("cumsum", out, dtype=dtype)
-    return _along_last(a, axis, lambda x: ops.matmul(x, np.triu(np.ones((x.shape[-1],) * 2, dtype=x.dtype))))
+    return ops.cumsum(_t(a), axis)
 
 
 @_numpy_name

@@ -132,6 +132,17 @@ register(Rule(
     shape_only=("x",),
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
 ))
+def _reversed(axis: int) -> tuple:
+    return (slice(None),) * axis + (slice(None, None, -1),)
+
+
+register(Rule(
+    name="cumsum", forward=numpy_math.cumsum, kind=LINEAR, batchable=True, arity=1,
+    # y_i = Σ_{j ≤ i} x_j, so ∂L/∂x_j = Σ_{i ≥ j} g_i: the running sum of g taken from the end.
+    vjps=(lambda g, x, y, m, axis: m.cumsum(g[_reversed(axis)], axis)[_reversed(axis)],),
+    text=("running sum of g from the end",), tex=(r"\sum_{i \geq j} g_i",), display=r"\sum_{j \leq i} x_j",
+    samples=(Sample(((5,),), {"axis": 0}), Sample(((3, 4),), {"axis": 1}), Sample(((2, 3, 2),), {"axis": 1})),
+))
 register(Rule(
     name="mean", forward=numpy_math.mean, kind=LINEAR, batchable=True, arity=1,
     vjps=(lambda g, x, y, m, axis, keepdims:

@@ -61,6 +61,10 @@ def sum(x, axis=None, keepdims=False):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
+def cumsum(x, axis):
+    return np.cumsum(x, axis=axis)
+
+
 def softmax(x, axis=-1):
     """exp(x) / Σ exp(x) along ``axis``, from the shifted values, so it never overflows."""
     peak = np.max(x, axis=axis, keepdims=True)
