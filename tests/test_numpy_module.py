@@ -212,3 +212,22 @@ def test_cumsum_is_one_rule_linear_in_memory(axis):
     along = 0 if axis is None else axis
     expected = np.flip(np.cumsum(np.flip(flat, along), along), along).reshape(x.shape)  # Σ_{i ≥ j} w_i
     np.testing.assert_allclose(t.grad.data, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_cumprod_scans_in_n_log_n_memory_with_exact_gradients_at_zeros():
+    import tracemalloc
+
+    x = 1 + RNG.standard_normal(100_000) * 1e-3
+    x[[10, 50_000]] = 0.0
+    t = cr.tensor(x, requires_grad=True)
+    tracemalloc.start()
+    y = cnp.cumprod(t)
+    y.sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * x.nbytes  # ~3 arrays per doubling step; the prefix products of n×n would be 80 GB
+    np.testing.assert_allclose(y.data, np.cumprod(x), rtol=1e-12)
+    reference = torch.tensor(x, requires_grad=True)
+    torch.cumprod(reference, 0).sum().backward()
+    np.testing.assert_allclose(t.grad.data, reference.grad.numpy(), rtol=1e-10, atol=1e-300)
+    assert t.grad.data[10] != 0 and np.all(t.grad.data[11:] == 0)  # past the first zero, products vanish

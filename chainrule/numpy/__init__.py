@@ -570,12 +570,21 @@ def cumsum(a, axis=None, dtype=None, out=None):
 
 @_numpy_name
 def cumprod(a, axis=None, dtype=None, out=None):
-    """Running products, as products over prefixes (prod's rule: exact where elements are 0)."""
+    """Running products as a prefix scan: at step k, each element is multiplied by the one 2^k places before it,
+    ⌈log₂ n⌉ multiplies in all, so time and memory are O(n log n) and the gradient, a chain of products, is exact
+    where elements are 0 (no division)."""
     _no_out("cumprod", out, dtype=dtype)
+    a = _t(a)
+    if axis is None:
+        a, axis = ops.reshape(a, (-1,)), -1
 
     def running(x):
-        n = x.shape[-1]
-        return ops.prod(ops.where(np.tri(n, dtype=bool), ops.unsqueeze(x, -2), 1.0), axis=-1)
+        n, k = x.shape[-1], 1
+        while k < n:
+            ones = np.ones(x.shape[:-1] + (k,), dtype=x.dtype)
+            x = x * ops.concatenate([ones, ops.getitem(x, (..., slice(0, n - k)))], -1)
+            k *= 2
+        return x
 
     return _along_last(a, axis, running)
 
