@@ -339,9 +339,11 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
     width = max(sum(t.size for t in trace.inputs), 1)
     chunk = max(1, min(out.size, _BATCH_ELEMENTS // width))
     blocks: list[list] = [[] for _ in trace.inputs]
-    eye = np.eye(out.size, dtype=out.dtype)
+    _check_jacobian_fits(out.size, width, out.dtype)
     for start in range(0, out.size, chunk):
-        rows = eye[start:start + chunk]
+        count = min(chunk, out.size - start)
+        rows = np.zeros((count, out.size), dtype=out.dtype)  # this chunk's seeds: unit vectors e_start ... e_end-1
+        rows[np.arange(count), start + np.arange(count)] = 1
         seed = Batched(rows.reshape((rows.shape[0], *out.shape)), basis=start)
         grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, m=batching)
                  if out.requires_grad else [None] * len(trace.inputs))
@@ -350,6 +352,18 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
             blocks[i].append(np.broadcast_to(value, (rows.shape[0], *t.shape)).reshape(rows.shape[0], -1))
     return [np.concatenate(b, axis=0) if b else np.zeros((0, t.size), dtype=t.dtype)
             for b, t in zip(blocks, trace.inputs, strict=True)]
+
+
+def _check_jacobian_fits(rows: int, columns: int, dtype) -> None:
+    """A clear MemoryError, before any work, when the Jacobian cannot be held (NumPy's would come from deep inside)."""
+    size = rows * columns * np.dtype(dtype).itemsize
+    try:
+        np.empty(size, dtype=np.uint8)  # asks for the bytes once, untouched (so no page is filled)
+    except MemoryError:
+        raise MemoryError(
+            f"jacobian: the Jacobian has {rows:,} × {columns:,} entries ({size / 2**30:.1f} GiB), more than this "
+            "machine can allocate; products with it (cr.vjp, cr.jvp) need no more memory than the function"
+        ) from None
 
 
 def _jacobian_rows_differentiable(trace: _Trace, out: Tensor) -> list:

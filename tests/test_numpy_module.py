@@ -231,3 +231,20 @@ def test_cumprod_scans_in_n_log_n_memory_with_exact_gradients_at_zeros():
     torch.cumprod(reference, 0).sum().backward()
     np.testing.assert_allclose(t.grad.data, reference.grad.numpy(), rtol=1e-10, atol=1e-300)
     assert t.grad.data[10] != 0 and np.all(t.grad.data[11:] == 0)  # past the first zero, products vanish
+
+
+def test_bad_counts_and_axes_are_named():
+    t = cr.tensor(A, requires_grad=True)
+    with pytest.raises(MemoryError, match=r"^cnp\.tile: the result is too large"):
+        cnp.tile(t, 10**12)
+    with pytest.raises(MemoryError, match=r"^cnp\.repeat: the result is too large"):
+        cnp.repeat(t, 10**12)
+    with pytest.raises(ValueError, match=r"cnp.diff: the order n must be a non-negative int, got -1"):
+        cnp.diff(t, -1)
+    assert cnp.diff(t, 10**12).shape == np.diff(A, 10).shape == (3, 0)  # no loop of 10¹² steps
+    with pytest.raises(cr.ShapeError, match=r"^cnp\.tensordot: axis -3 is out of range"):
+        cnp.tensordot(t, t, axes=5)
+    with pytest.raises(cr.ShapeError, match=r"^cnp\.moveaxis: axis 5 is out of range"):
+        cnp.moveaxis(t, 0, 5)
+    with pytest.raises(TypeError, match=r"^cnp\.flip: an axis must be an int"):
+        cnp.flip(t, 0.5)

@@ -359,3 +359,15 @@ def test_grad_of_a_tensor_inside_no_grad_records_no_graph():
         g = cr.grad(lambda t: t ** 3)(x)
     assert float(g) == 12.0
     assert not g.requires_grad and g.is_leaf
+
+
+def test_a_jacobian_too_large_for_memory_is_refused_before_any_work():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x * 2
+
+    with pytest.raises(MemoryError, match=r"jacobian: the Jacobian has 3,000,000 × 3,000,000 entries \(\d+\.\d GiB\)"):
+        cr.jacobian(f)(np.ones(3_000_000))
+    assert len(calls) == 1  # the forward pass only

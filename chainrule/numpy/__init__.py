@@ -281,8 +281,8 @@ def swapaxes(a, axis1, axis2):
 def moveaxis(a, source, destination):
     """Move axes to new positions; the others keep their order."""
     a = _t(a)
-    src = _positions(source, a.ndim)
-    dst = _positions(destination, a.ndim)
+    src = _positions(source, a.ndim, "moveaxis")
+    dst = _positions(destination, a.ndim, "moveaxis")
     if len(src) != len(dst):
         raise ValueError("moveaxis: source and destination must have the same number of axes")
     order = [n for n in range(a.ndim) if n not in src]
@@ -291,12 +291,17 @@ def moveaxis(a, source, destination):
     return ops.transpose(a, tuple(order))
 
 
-def _positions(axes, ndim):
-    axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
+def _positions(axes, ndim, name: str):
+    try:
+        axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
+    except TypeError:
+        raise TypeError(f"cnp.{name}: an axis must be an int or a sequence of ints, not {axes!r}") from None
     out = []
     for axis in axes:
+        if not isinstance(axis, numbers.Integral):
+            raise TypeError(f"cnp.{name}: an axis must be an int, not {axis!r}")
         if not -ndim <= axis < ndim:
-            raise ShapeError(f"axis {axis} is out of range for an array with {ndim} dimension(s)")
+            raise ShapeError(f"cnp.{name}: axis {axis} is out of range for an array with {ndim} dimension(s)")
         out.append(int(axis) % ndim)
     return out
 
@@ -383,7 +388,7 @@ def column_stack(tup):
 def array_split(ary, indices_or_sections, axis=0):
     """Split into pieces along ``axis``; sections need not divide the length (the first ones are one longer)."""
     a = _t(ary)
-    axis = _positions(axis, a.ndim)[0]
+    axis = _positions(axis, a.ndim, "array_split")[0]
     n = a.shape[axis]
     if isinstance(indices_or_sections, numbers.Integral):
         sections = int(indices_or_sections)
@@ -403,7 +408,7 @@ def split(ary, indices_or_sections, axis=0):
     """Split into equal sections (an error if they do not divide the length), or at indices."""
     a = _t(ary)
     if isinstance(indices_or_sections, numbers.Integral):
-        n = a.shape[_positions(axis, a.ndim)[0]]
+        n = a.shape[_positions(axis, a.ndim, "split")[0]]
         if indices_or_sections <= 0 or n % indices_or_sections:
             raise ShapeError(f"split: an axis of length {n} cannot be split into {indices_or_sections} equal "
                              "sections; use array_split")
@@ -458,7 +463,7 @@ def rot90(m, k=1, axes=(0, 1)):
 @_numpy_name
 def flip(m, axis=None):
     m = _t(m)
-    axes = range(m.ndim) if axis is None else _positions(axis, m.ndim)
+    axes = range(m.ndim) if axis is None else _positions(axis, m.ndim, "flip")
     index = [slice(None)] * m.ndim
     for a in axes:
         index[a] = slice(None, None, -1)
@@ -553,11 +558,11 @@ def triu(m, k=0):
 # ---------------------------------------------------------------------------------------------------------------
 # Cumulative functions and differences.
 # ---------------------------------------------------------------------------------------------------------------
-def _along_last(a, axis, function):
+def _along_last(a, axis, function, name: str):
     a = _t(a)
     if axis is None:
         return function(ops.reshape(a, (-1,)))
-    axis = _positions(axis, a.ndim)[0]
+    axis = _positions(axis, a.ndim, name)[0]
     return ops.swapaxes(function(ops.swapaxes(a, axis, -1)), axis, -1)
 
 
@@ -586,13 +591,15 @@ def cumprod(a, axis=None, dtype=None, out=None):
             k *= 2
         return x
 
-    return _along_last(a, axis, running)
+    return _along_last(a, axis, running, "cumprod")
 
 
 @_numpy_name
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     a = _t(a)
-    axis = _positions(axis, a.ndim)[0]
+    if not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"cnp.diff: the order n must be a non-negative int, got {n!r}")
+    axis = _positions(axis, a.ndim, "diff")[0]
     parts = []
     for extra, at_end in ((prepend, False), (append, True)):
         if extra is not None:
@@ -603,7 +610,7 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     for extra, at_end in parts:
         a = ops.concatenate([a, extra] if at_end else [extra, a], axis)
     head = (slice(None),) * axis
-    for _ in range(n):
+    for _ in range(builtins.min(n, a.shape[axis])):  # past the axis's length every difference is empty
         a = ops.getitem(a, head + (slice(1, None),)) - ops.getitem(a, head + (slice(None, -1),))
     return a
 
@@ -659,7 +666,7 @@ def tensordot(a, b, axes=2):
         axes_a, axes_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
     else:
         axes_a, axes_b = ([x] if isinstance(x, numbers.Integral) else list(x) for x in axes)
-    axes_a, axes_b = _positions(axes_a, a.ndim), _positions(axes_b, b.ndim)
+    axes_a, axes_b = _positions(axes_a, a.ndim, "tensordot"), _positions(axes_b, b.ndim, "tensordot")
     if len(axes_a) != len(axes_b) or any(a.shape[i] != b.shape[j] for i, j in zip(axes_a, axes_b, strict=True)):
         raise ShapeError(f"tensordot: axes {axes_a} of shape {a.shape} and {axes_b} of shape {b.shape} do not match")
     free_a = [i for i in range(a.ndim) if i not in axes_a]
