@@ -16,30 +16,120 @@ import html
 import re
 
 _GREEK = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
-    "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ",
-    "omega": "ω", "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ",
-    "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "varepsilon": "ε",
+    "zeta": "ζ",
+    "eta": "η",
+    "theta": "θ",
+    "iota": "ι",
+    "kappa": "κ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "xi": "ξ",
+    "pi": "π",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+    "upsilon": "υ",
+    "phi": "φ",
+    "varphi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+    "Gamma": "Γ",
+    "Delta": "Δ",
+    "Theta": "Θ",
+    "Lambda": "Λ",
+    "Xi": "Ξ",
+    "Pi": "Π",
+    "Sigma": "Σ",
+    "Phi": "Φ",
+    "Psi": "Ψ",
+    "Omega": "Ω",
 }
 _FUNCTIONS = {
-    "sin", "cos", "tan", "csc", "sec", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "coth",
-    "sech", "csch", "asinh", "acosh", "atanh", "ln", "log", "exp", "max", "min", "det", "sign", "erf", "lim",
+    "sin",
+    "cos",
+    "tan",
+    "csc",
+    "sec",
+    "cot",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "coth",
+    "sech",
+    "csch",
+    "asinh",
+    "acosh",
+    "atanh",
+    "ln",
+    "log",
+    "exp",
+    "max",
+    "min",
+    "det",
+    "sign",
+    "erf",
+    "lim",
 }
 _OPERATORS = {
-    "cdot": "·", "times": "×", "partial": "∂", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠",
-    "neq": "≠", "lnot": "¬", "neg": "¬", "circ": "∘", "dots": "…", "ldots": "…", "cdots": "⋯", "sum": "∑",
-    "prod": "∏", "lvert": "|", "rvert": "|", "vert": "|", "infty": "∞", "pm": "±", "to": "→", "mid": "|",
-    "odot": "⊙", "in": "∈", "approx": "≈", "leftarrow": "←", "rightarrow": "→", "{": "{", "}": "}", "#": "#",
-    "%": "%", "&": "&", "_": "_", "|": "‖", "langle": "⟨", "rangle": "⟩", "lfloor": "⌊", "rfloor": "⌋",
-    "lceil": "⌈", "rceil": "⌉",
+    "cdot": "·",
+    "times": "×",
+    "partial": "∂",
+    "le": "≤",
+    "leq": "≤",
+    "ge": "≥",
+    "geq": "≥",
+    "ne": "≠",
+    "neq": "≠",
+    "lnot": "¬",
+    "neg": "¬",
+    "circ": "∘",
+    "dots": "…",
+    "ldots": "…",
+    "cdots": "⋯",
+    "sum": "∑",
+    "prod": "∏",
+    "lvert": "|",
+    "rvert": "|",
+    "vert": "|",
+    "infty": "∞",
+    "pm": "±",
+    "to": "→",
+    "mid": "|",
+    "odot": "⊙",
+    "in": "∈",
+    "approx": "≈",
+    "leftarrow": "←",
+    "rightarrow": "→",
+    "{": "{",
+    "}": "}",
+    "#": "#",
+    "%": "%",
+    "&": "&",
+    "_": "_",
+    "|": "‖",
+    "langle": "⟨",
+    "rangle": "⟩",
+    "lfloor": "⌊",
+    "rfloor": "⌋",
+    "lceil": "⌈",
+    "rceil": "⌉",
 }
 _LARGE = {"∑", "∏"}  # take their scripts below and above, as display maths does
 _SPACES = {",": "0.17em", ":": "0.22em", ";": "0.28em", " ": "0.25em", "quad": "1em", "qquad": "2em", "!": "0em"}
 _ACCENTS = {"bar": "‾", "overline": "‾", "hat": "^", "widehat": "^", "tilde": "~", "vec": "→", "dot": "˙"}
 _TEXT = {"text", "mathrm", "textrm", "operatorname", "mathit", "mathbf", "textit", "mbox"}
-_VARIANTS = {"mathrm": "normal", "operatorname": "normal", "mathit": "italic", "textit": "italic",
-             "mathbf": "bold"}
+_VARIANTS = {"mathrm": "normal", "operatorname": "normal", "mathit": "italic", "textit": "italic", "mathbf": "bold"}
 
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|\s+|.", re.DOTALL)
 
@@ -168,8 +258,11 @@ class _Parser:
             text = html.escape(self.raw_group())
             if name in _VARIANTS:
                 variant = _VARIANTS[name]
-                return f'<mi mathvariant="{variant}">{text}</mi>' if variant != "italic" or len(text) > 1 \
+                return (
+                    f'<mi mathvariant="{variant}">{text}</mi>'
+                    if variant != "italic" or len(text) > 1
                     else f"<mi>{text}</mi>"
+                )
             return f"<mtext>{text}</mtext>"
         if name in _ACCENTS:
             return f'<mover accent="true">{self.group()}<mo>{_ACCENTS[name]}</mo></mover>'

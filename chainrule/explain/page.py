@@ -13,14 +13,14 @@ import html
 import json
 import math
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from .mathml import to_mathml
-from .records import Accumulation, BackwardStep, ForwardStep, fmt
+from .records import Accumulation, BackwardStep, fmt
 
 #: The largest graph a page draws; larger ones are refused with a hint (the layout would take long in a browser).
 MAX_NODES = 1500
@@ -28,7 +28,7 @@ MAX_NODES = 1500
 _NUMBER = re.compile(r"-?\d+(\.\d*)?(e[+-]?\d+)?|inf|-inf|nan")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _static(name: str) -> str:
     text = resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
     # The source-map comment would point at a file the page does not carry.
@@ -93,8 +93,12 @@ class _Graph:
                 elif _NUMBER.fullmatch(operand) or operand.startswith("const"):
                     constants += 1
                     source = f"c{constants}"
-                    self._node(source, "const", f"{source} = {operand} (constant)",
-                               float(operand) if _NUMBER.fullmatch(operand) else None)
+                    self._node(
+                        source,
+                        "const",
+                        f"{source} = {operand} (constant)",
+                        float(operand) if _NUMBER.fullmatch(operand) else None,
+                    )
                 else:  # a leaf made inside the function (t1, ...): no value kept by name
                     source = operand
                     self._node(source, "leaf", f"{operand} (a leaf)", None)
@@ -102,15 +106,24 @@ class _Graph:
                 self.edges.append({"from": source, "to": s.name})
             self._node(s.name, "op", _clip(f"{s.name} = {s.expression}"), s.value, cluster_of.get(s.name))
         if len(self.nodes) > MAX_NODES:
-            raise ValueError(f"to_html: the graph has {len(self.nodes)} nodes, more than {MAX_NODES}; a page of "
-                             "that size lays out slowly in a browser; use to_text() or explain a smaller part")
+            raise ValueError(
+                f"to_html: the graph has {len(self.nodes)} nodes, more than {MAX_NODES}; a page of "
+                "that size lays out slowly in a browser; use to_text() or explain a smaller part"
+            )
 
     def _node(self, node_id: str, kind: str, title: str, value: Any, cluster: str | None = None) -> None:
         if node_id in self.known:
             return
         self.known[node_id] = value
-        self.nodes.append({"id": node_id, "kind": kind, "title": title, "cluster": cluster,
-                           "value": _short(value) if kind != "op" else None})
+        self.nodes.append(
+            {
+                "id": node_id,
+                "kind": kind,
+                "title": title,
+                "cluster": cluster,
+                "value": _short(value) if kind != "op" else None,
+            }
+        )
 
 
 def _row(label: str, value: str) -> str:
@@ -132,46 +145,76 @@ def _steps(e, graph: _Graph, layer_of: dict[str, str]) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     at = ", ".join(f"{n} = {fmt(v)}" for n, v in e.point.items())
     leaf_values = {n["id"]: n["value"] for n in graph.nodes if n["kind"] != "op"}
-    steps.append({"title": "Start: the inputs", "phase": "start", "focus": list(e.variables), "edges": [],
-                  "values": leaf_values, "grads": {},
-                  "html": "<h3>The inputs</h3><p>The forward pass computes each node from its inputs, oldest first; "
-                          "the backward pass then applies the chain rule from the output back to the inputs.</p>"
-                          + (f"<p>At {esc(at)}.</p>" if at else "")
-                          + "<p>Step with the buttons or the ← → keys.</p>"})
+    steps.append(
+        {
+            "title": "Start: the inputs",
+            "phase": "start",
+            "focus": list(e.variables),
+            "edges": [],
+            "values": leaf_values,
+            "grads": {},
+            "html": "<h3>The inputs</h3><p>The forward pass computes each node from its inputs, oldest first; "
+            "the backward pass then applies the chain rule from the output back to the inputs.</p>"
+            + (f"<p>At {esc(at)}.</p>" if at else "")
+            + "<p>Step with the buttons or the ← → keys.</p>",
+        }
+    )
     for s in e.forward_steps:
         k = len(steps)
         ins = [f"{esc(n)} = {_code(graph.known.get(n))}" for n in s.inputs if n in graph.known]
         layer = layer_of.get(s.name)
-        steps.append({
-            "title": f"Forward: {s.name} = {_clip(s.expression, 36)}", "phase": "forward", "focus": [s.name],
-            "edges": [graph.edge_of[(s.name, i)] for i in range(len(s.inputs))],
-            "values": {s.name: _short(s.value)}, "grads": {},
-            "html": f"<h3>Forward step {k}: {esc(s.name)} = {esc(s.expression)}</h3>"
-                    + (f"<p>in module {esc(layer)}</p>" if layer else "")
-                    + "<table>" + (_row("inputs", "<br>".join(ins)) if ins else "")
-                    + _row(f"value of {esc(s.name)}", _code(s.value)) + "</table>",
-        })
+        steps.append(
+            {
+                "title": f"Forward: {s.name} = {_clip(s.expression, 36)}",
+                "phase": "forward",
+                "focus": [s.name],
+                "edges": [graph.edge_of[(s.name, i)] for i in range(len(s.inputs))],
+                "values": {s.name: _short(s.value)},
+                "grads": {},
+                "html": f"<h3>Forward step {k}: {esc(s.name)} = {esc(s.expression)}</h3>"
+                + (f"<p>in module {esc(layer)}</p>" if layer else "")
+                + "<table>"
+                + (_row("inputs", "<br>".join(ins)) if ins else "")
+                + _row(f"value of {esc(s.name)}", _code(s.value))
+                + "</table>",
+            }
+        )
     forward = e.forward_steps
     if forward:
         root = forward[-1].name
-        steps.append({"title": f"Backward: seed ∂f/∂{root} = 1", "phase": "backward", "focus": [root], "edges": [],
-                      "values": {}, "grads": {root: "1"},
-                      "html": f"<h3>Backward: the seed</h3><p>f = {esc(root)}, so ∂f/∂{esc(root)} = 1. The "
-                              "backward pass visits the nodes newest first; at each it multiplies the gradient "
-                              "that arrived (upstream) by the node's local derivative and sends the product on.</p>"})
+        steps.append(
+            {
+                "title": f"Backward: seed ∂f/∂{root} = 1",
+                "phase": "backward",
+                "focus": [root],
+                "edges": [],
+                "values": {},
+                "grads": {root: "1"},
+                "html": f"<h3>Backward: the seed</h3><p>f = {esc(root)}, so ∂f/∂{esc(root)} = 1. The "
+                "backward pass visits the nodes newest first; at each it multiplies the gradient "
+                "that arrived (upstream) by the node's local derivative and sends the product on.</p>",
+            }
+        )
     totals: dict[str, Any] = {}
     for s in e.backward_steps:
         if isinstance(s, Accumulation):
             parts = " + ".join(fmt(v) for _, v in s.contributions)
             sources = ", ".join(w for w, _ in s.contributions)
             totals[s.name] = s.total
-            steps.append({
-                "title": f"Sum: ∂f/∂{s.name} from {len(s.contributions)} paths", "phase": "backward",
-                "focus": [s.name], "edges": [], "values": {}, "grads": {s.name: _short(s.total)},
-                "html": f"<h3>{esc(s.name)} feeds {len(s.contributions)} places</h3><p>Its gradient is the sum of "
-                        f"what each path sent back (from {esc(sources)}):</p><table>"
-                        + _row(f"∂f/∂{esc(s.name)}", f"<code>{esc(parts)}</code> = {_code(s.total)}") + "</table>",
-            })
+            steps.append(
+                {
+                    "title": f"Sum: ∂f/∂{s.name} from {len(s.contributions)} paths",
+                    "phase": "backward",
+                    "focus": [s.name],
+                    "edges": [],
+                    "values": {},
+                    "grads": {s.name: _short(s.total)},
+                    "html": f"<h3>{esc(s.name)} feeds {len(s.contributions)} places</h3><p>Its gradient is the sum of "
+                    f"what each path sent back (from {esc(sources)}):</p><table>"
+                    + _row(f"∂f/∂{esc(s.name)}", f"<code>{esc(parts)}</code> = {_code(s.total)}")
+                    + "</table>",
+                }
+            )
             continue
         if s.product is not None:
             totals[s.input] = s.product if s.input not in totals else totals[s.input] + s.product
@@ -182,28 +225,44 @@ def _steps(e, graph: _Graph, layer_of: dict[str, str]) -> list[dict[str, Any]]:
         if s.form:
             rows.append(_row("matrix form", esc(s.form)))
         if s.local is not None:
-            rows.append(_row("local derivative", _code(s.local) + (f" <span class=at>at {esc(s.at)}</span>"
-                                                                   if s.at else "")))
+            rows.append(
+                _row("local derivative", _code(s.local) + (f" <span class=at>at {esc(s.at)}</span>" if s.at else ""))
+            )
         rows.append(_row(f"upstream ∂f/∂{esc(s.node)}", _code(s.upstream)))
         how = "upstream × local" if s.local is not None else "the rule applied to upstream"
         rows.append(_row(f"∂f/∂{esc(s.input)} ⟵ {how}", _code(s.product)))
-        if totals.get(s.input) is not None and not (s.product is totals[s.input]):
+        if totals.get(s.input) is not None and s.product is not totals[s.input]:
             rows.append(_row(f"∂f/∂{esc(s.input)} so far", _code(totals[s.input])))
         edge = graph.edge_of.get((s.node, s.index))
-        steps.append({
-            "title": f"Backward: {s.node} → ∂f/∂{s.input}", "phase": "backward", "focus": [s.node, s.input],
-            "edges": [] if edge is None else [edge], "values": {},
-            "grads": {} if s.product is None else {s.input: _short(totals[s.input])},
-            "html": f"<h3>Chain rule at {esc(s.node)} ({esc(s.op)}), input {esc(s.input)}</h3>"
-                    + (f"<p>in module {esc(layer)}</p>" if layer else "")
-                    + _rule_html(s) + "<table>" + "".join(rows) + "</table>",
-        })
+        steps.append(
+            {
+                "title": f"Backward: {s.node} → ∂f/∂{s.input}",
+                "phase": "backward",
+                "focus": [s.node, s.input],
+                "edges": [] if edge is None else [edge],
+                "values": {},
+                "grads": {} if s.product is None else {s.input: _short(totals[s.input])},
+                "html": f"<h3>Chain rule at {esc(s.node)} ({esc(s.op)}), input {esc(s.input)}</h3>"
+                + (f"<p>in module {esc(layer)}</p>" if layer else "")
+                + _rule_html(s)
+                + "<table>"
+                + "".join(rows)
+                + "</table>",
+            }
+        )
     grads = {n: _short(g) for n, g in e.gradients.items()}
     rows = "".join(_row(f"∂f/∂{esc(n)}", _code(g)) for n, g in e.gradients.items())
-    steps.append({"title": "Done: the gradient", "phase": "done", "focus": list(e.gradients), "edges": [],
-                  "values": {}, "grads": grads,
-                  "html": "<h3>The gradient</h3><p>Every input's gradient is complete:</p><table>" + rows
-                          + "</table>"})
+    steps.append(
+        {
+            "title": "Done: the gradient",
+            "phase": "done",
+            "focus": list(e.gradients),
+            "edges": [],
+            "values": {},
+            "grads": grads,
+            "html": "<h3>The gradient</h3><p>Every input's gradient is complete:</p><table>" + rows + "</table>",
+        }
+    )
     return steps
 
 
@@ -239,11 +298,14 @@ def _gradient_table(e) -> str:
     for n, g in e.gradients.items():
         tex = e.formula_tex(n)
         formula = to_mathml(tex) if tex is not None else "—"
-        rows.append(f'<tr data-variable="{esc(n, quote=True)}"><th>∂f/∂{esc(n)}</th><td>{_code(g)}</td>'
-                    f"<td>{formula}</td></tr>")
+        rows.append(
+            f'<tr data-variable="{esc(n, quote=True)}"><th>∂f/∂{esc(n)}</th><td>{_code(g)}</td><td>{formula}</td></tr>'
+        )
     note = f"<p class=note>{esc(e.formula_note)}</p>" if e.formula_note else ""
-    return ("<table id=cr-gradients><thead><tr><th>variable</th><th>gradient</th><th>formula</th></tr></thead>"
-            "<tbody>" + "".join(rows) + "</tbody></table>" + note)
+    return (
+        "<table id=cr-gradients><thead><tr><th>variable</th><th>gradient</th><th>formula</th></tr></thead>"
+        "<tbody>" + "".join(rows) + "</tbody></table>" + note
+    )
 
 
 def to_html(e, title: str | None = None) -> str:
@@ -269,7 +331,8 @@ def to_html(e, title: str | None = None) -> str:
 <body>
 <header>
 <h1>{heading}</h1>
-<p class="sub">{esc(("at " + at + "; ") if at else "")}value f = <code>{esc(value if finite else str(e.value))}</code></p>
+<p class="sub">{esc(f"at {at}; " if at else "")}value f = <code>{esc(value if finite else str(e.value))}</code>
+</p>
 </header>
 <nav id="cr-controls" aria-label="steps">
 <button id="cr-first" title="first step (Home)">« first</button>
@@ -303,5 +366,7 @@ def to_html(e, title: str | None = None) -> str:
 def to_iframe(e, height: int = 620) -> str:
     """The page inside an ``<iframe srcdoc>``: how Jupyter shows it, its styles and scripts kept to themselves."""
     page = html.escape(to_html(e), quote=True)
-    return (f'<iframe srcdoc="{page}" style="width: 100%; height: {int(height)}px; border: 1px solid #ddd; '
-            'border-radius: 4px" sandbox="allow-scripts" title="chainrule explanation"></iframe>')
+    return (
+        f'<iframe srcdoc="{page}" style="width: 100%; height: {int(height)}px; border: 1px solid #ddd; '
+        'border-radius: 4px" sandbox="allow-scripts" title="chainrule explanation"></iframe>'
+    )
