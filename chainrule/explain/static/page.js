@@ -14,9 +14,9 @@
 
   // The layout: dagre places the nodes in layers, left to right, and routes the edges.
   var g = new dagre.graphlib.Graph({ compound: true, multigraph: true });
-  g.setGraph({ rankdir: "LR", nodesep: 16, ranksep: 46, edgesep: 8, marginx: 14, marginy: 14 });
+  g.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 46, edgesep: 8, marginx: 14, marginy: 24 });
   g.setDefaultEdgeLabel(function () { return {}; });
-  data.clusters.forEach(function (c) { g.setNode(c.id, { label: c.label, paddingTop: 26 }); });
+  data.clusters.forEach(function (c) { g.setNode(c.id, { label: c.label }); });
   data.nodes.forEach(function (n) {
     g.setNode(n.id, { width: Math.round(n.chars * CHAR + 2 * PAD), height: 3 * LINE + 2 * PAD - 4 });
     if (n.cluster) g.setParent(n.id, n.cluster);
@@ -40,7 +40,7 @@
     var group = make("g", { "class": "cr-cluster", "data-cluster": c.id }, svg);
     make("rect", { x: box.x - box.width / 2, y: box.y - box.height / 2, width: box.width, height: box.height,
                    rx: 8 }, group);
-    make("text", { x: box.x - box.width / 2 + 8, y: box.y - box.height / 2 + 16 }, group).textContent = c.label;
+    make("text", { x: box.x - box.width / 2 + 4, y: box.y - box.height / 2 - 4 }, group).textContent = c.label;
   });
 
   var edgePaths = data.edges.map(function (e, i) {
@@ -63,7 +63,14 @@
     var grad = make("text", { x: PAD, y: PAD + 11 + 2 * LINE, "class": "grad" }, group);
     boxes[n.id] = { group: group, value: value, grad: grad };
   });
-  document.getElementById("cr-graph").appendChild(svg);
+  var holder = document.getElementById("cr-graph");
+  holder.appendChild(svg);
+  var room = holder.clientWidth - 2;
+  if (room > 0 && width > room) {  // shrink a wide graph to fit, down to 70 %; beyond that it scrolls
+    var scale = Math.max(0.7, room / width);
+    svg.setAttribute("width", Math.floor(width * scale));
+    svg.setAttribute("height", Math.floor(height * scale));
+  }
 
   // The steps.
   var steps = data.steps, current = 0;
