@@ -154,6 +154,9 @@ class _Parser:
 
     def sequence(self, stop: tuple[str, ...] = ()) -> str:
         """Atoms up to one of ``stop`` (not taken) or the end."""
+        return "".join(self.items(stop))
+
+    def items(self, stop: tuple[str, ...] = ()) -> list[str]:
         out = []
         while self.peek() is not None and self.peek() not in stop:
             if self.peek() == "}":  # an unmatched brace: shown, not fatal
@@ -161,15 +164,15 @@ class _Parser:
                 out.append("<mo>}</mo>")
                 continue
             out.append(self.scripted())
-        return "".join(out)
+        return [item for item in out if item]
 
     def group(self) -> str:
         """One argument: a braced group or a single atom, as one MathML element."""
         if self.peek() == "{":
             self.take()
-            inner = self.sequence(("}",))
+            inner = self.items(("}",))
             self.take()
-            return f"<mrow>{inner}</mrow>"
+            return inner[0] if len(inner) == 1 else f"<mrow>{''.join(inner)}</mrow>"  # one element needs no row
         if self.peek() is None:
             return "<mrow></mrow>"
         return self.atom()

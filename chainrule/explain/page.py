@@ -35,6 +35,12 @@ def _static(name: str) -> str:
     return re.sub(r"^//# sourceMappingURL=.*$", "", text, flags=re.MULTILINE)
 
 
+def _dagre() -> str:
+    """The layout library with its licence in front, as the MIT licence asks of every copy."""
+    notice = _static("dagre.LICENSE").replace("*/", "* /").strip()
+    return f"/*! @dagrejs/dagre 3.1.3 (with @dagrejs/graphlib), MIT licence:\n{notice}\n*/\n{_static('dagre.min.js')}"
+
+
 def _short(value: Any) -> str:
     """A value as a node's box shows it: a number, a tiny array, or an array's shape and mean."""
     if value is None:
@@ -43,7 +49,7 @@ def _short(value: Any) -> str:
         with np.errstate(all="ignore"):
             mean = float(np.mean(value))
         return f"{tuple(value.shape)} mean {mean:.3g}"
-    text = fmt(value, digits=5)
+    text = fmt(value)
     return text if len(text) <= 40 else text[:39] + "…"
 
 
@@ -356,7 +362,7 @@ def to_html(e, title: str | None = None) -> str:
 </section>
 <footer>Made by chainrule from the graph that backward uses. Layout by dagre 3.1.3 (MIT).</footer>
 <script type="application/json" id="cr-data">{_script_json(data)}</script>
-<script>{_static("dagre.min.js")}</script>
+<script>{_dagre()}</script>
 <script>{_static("page.js")}</script>
 </body>
 </html>
