@@ -104,18 +104,15 @@ def test_page_data_graph_and_steps(neuron):
 
 
 def test_accumulation_on_the_page_matches_the_closed_form():
-    # x feeds three places: x*x (twice) and sin(x); ∂f/∂x = 2x + cos x.
+    # x feeds three places: sin(x), and x*x twice; ∂f/∂x = cos x + x + x, built up one chain-rule step at a time.
     x = 0.7
     data = page_json(cr.explain("x*x + sin(x)", x=x).to_html())
-    known = {}
-    so_far = []
-    for s in data["steps"][:-1]:
-        known.update(s["grads"])
-        if "x" in s["grads"]:
-            so_far.append(float(s["grads"]["x"]))
-    assert float(known["x"]) == pytest.approx(2 * x + math.cos(x), rel=1e-5)
-    assert len(so_far) >= 3 and so_far[-1] == pytest.approx(2 * x + math.cos(x), rel=1e-5)
-    assert so_far[0] != pytest.approx(so_far[-1])  # the sum builds up, step by step
+    so_far = [float(s["grads"]["x"]) for s in data["steps"] if s["title"].startswith("Backward") and "x" in s["grads"]]
+    expected = [math.cos(x), math.cos(x) + x, math.cos(x) + 2 * x]  # backward visits sin (the newer node) first
+    assert so_far == pytest.approx(expected, rel=1e-5)
+    sums = [s for s in data["steps"] if s["title"].startswith("Sum: ∂f/∂x")]
+    assert len(sums) == 1 and float(sums[0]["grads"]["x"]) == pytest.approx(2 * x + math.cos(x), rel=1e-5)
+    assert float(data["steps"][-1]["grads"]["x"]) == pytest.approx(2 * x + math.cos(x), rel=1e-5)
 
 
 def test_mlp_page_shows_shapes_and_summaries_and_torch_gradients():
