@@ -13,6 +13,7 @@ import html
 import json
 import math
 import re
+import threading
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -41,8 +42,25 @@ def _dagre() -> str:
     return f"/*! @dagrejs/dagre 3.1.3 (with @dagrejs/graphlib), MIT licence:\n{notice}\n*/\n{_static('dagre.min.js')}"
 
 
+_memo = threading.local()  # while a page is written: id(array) -> (array, text), so each array is summarised once
+
+
+def _once(kind: str, value: Any, make) -> str:
+    cache = getattr(_memo, "cache", None)
+    if cache is None or not isinstance(value, np.ndarray):
+        return make(value)
+    key = (kind, id(value))
+    if key not in cache:
+        cache[key] = (value, make(value))  # the array is kept, so its id cannot be reused meanwhile
+    return cache[key][1]
+
+
 def _short(value: Any) -> str:
     """A value as a node's box shows it: a number, a tiny array, or an array's shape and mean."""
+    return _once("short", value, _make_short)
+
+
+def _make_short(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, np.ndarray) and value.size > 4:
@@ -137,7 +155,7 @@ def _row(label: str, value: str) -> str:
 
 
 def _code(value: Any) -> str:
-    return f"<code>{html.escape(fmt(value))}</code>{html.escape(_shape(value))}"
+    return _once("code", value, lambda v: f"<code>{html.escape(fmt(v))}</code>{html.escape(_shape(v))}")
 
 
 def _rule_html(step: BackwardStep) -> str:
@@ -295,7 +313,10 @@ def page_data(e) -> dict[str, Any]:
 
 
 def _title_math(e) -> str:
-    return to_mathml(f"{e.tex_signature()} = {e.tex_expression()}")
+    if any(f is not None for f in e.formulas.values()):  # SymPy is loaded: its TeX of the expression
+        return to_mathml(f"{e.tex_signature()} = {e.tex_expression()}")
+    # No formulas (arrays, a network, no SymPy): the expression as written, without importing SymPy for a title.
+    return to_mathml(e.tex_signature()) + " = " + html.escape(e.expression)
 
 
 def _gradient_table(e) -> str:
@@ -318,7 +339,12 @@ def to_html(e, title: str | None = None) -> str:
     """One self-contained HTML page (scripts, styles and data inline) that steps through the explanation."""
     if title is not None and not isinstance(title, str):
         raise TypeError(f"to_html: title must be a str, got {type(title).__name__}")
-    data = page_data(e)
+    _memo.cache = {}
+    try:
+        data = page_data(e)
+        gradients = _gradient_table(e)
+    finally:
+        _memo.cache = None
     esc = html.escape
     at = ", ".join(f"{n} = {fmt(v)}" for n, v in e.point.items() if np.ndim(v) == 0)
     heading = esc(title) if title else _title_math(e)
@@ -354,7 +380,7 @@ def to_html(e, title: str | None = None) -> str:
 </main>
 <section>
 <h2>Gradient</h2>
-{_gradient_table(e)}
+{gradients}
 </section>
 <section>
 <h2>All steps</h2>
