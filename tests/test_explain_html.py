@@ -146,6 +146,22 @@ def test_large_arrays_are_summarised_not_written_out():
     assert "shape (128, 64)" in text
 
 
+def test_the_W1_network_page_is_small():
+    """784-256-256-10 at batch 128 (the benchmark's W1): the page stays far below 10 MB (README: size and time)."""
+    rng = np.random.default_rng(0)
+    nn = cr.nn
+    net = nn.Sequential(
+        nn.Linear(784, 256, seed=0), nn.ReLU(), nn.Linear(256, 256, seed=1), nn.ReLU(), nn.Linear(256, 10, seed=2)
+    )
+    x = rng.standard_normal((128, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    e = cr.explain(lambda x: nn.functional.cross_entropy(net(x), y), x=x)
+    text = e.to_html()
+    assert len(text.encode()) < 250_000
+    data = page_json(text)
+    assert len(data["nodes"]) == 13 and data["steps"][-1]["grads"]["0.weight"].startswith("(256, 784) mean ")
+
+
 def test_script_data_cannot_close_the_script():
     hostile = "</script><script>alert(1)</script><!-- & \u2028"
     safe = page._script_json({"t": hostile})
