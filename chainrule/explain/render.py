@@ -359,6 +359,10 @@ class Explanation:
         It draws the computation graph and steps through the forward and backward passes (buttons or ← → keys):
         each node lights up with its value, then its gradient; each chain-rule step shows its rule, local
         derivative, upstream gradient and product. Save it with :meth:`save_html`.
+
+        >>> import chainrule as cr
+        >>> cr.explain("sigmoid(w*x + b)", w=0.5, x=2.0, b=-1.0).to_html().startswith("<!DOCTYPE html>")
+        True
         """
         from .page import to_html
 
