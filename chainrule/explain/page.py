@@ -63,6 +63,8 @@ def _short(value: Any) -> str:
 def _make_short(value: Any) -> str:
     if value is None:
         return "—"
+    if isinstance(value, str):  # already written for people
+        return value
     if isinstance(value, np.ndarray) and value.size > 4:
         with np.errstate(all="ignore"):
             mean = float(np.mean(value))
@@ -117,12 +119,10 @@ class _Graph:
                 elif _NUMBER.fullmatch(operand) or operand.startswith("const"):
                     constants += 1
                     source = f"c{constants}"
-                    self._node(
-                        source,
-                        "const",
-                        f"{source} = {operand} (constant)",
-                        float(operand) if _NUMBER.fullmatch(operand) else None,
-                    )
+                    number = _NUMBER.fullmatch(operand)
+                    # A constant array (data made inside the function) is named by its shape: const(2, 3).
+                    title = f"{source} = {operand}" if number else f"{source}: a constant array"
+                    self._node(source, "const", title, float(operand) if number else f"shape {operand[5:]}")
                 else:  # a leaf made inside the function (t1, ...): no value kept by name
                     source = operand
                     self._node(source, "leaf", f"{operand} (a leaf)", None)
