@@ -15,6 +15,7 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,6 +276,16 @@ def test_explain_net(capsys, tmp_path):
         torch_grads["2.bias"],
         rtol=1e-3,
     )
+
+
+def test_ci_installs_chromium_before_the_readmes_test_command():
+    root = Path(__file__).resolve().parent.parent
+    lines = (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    command = next(line for line in lines if "pytest" in line)
+    assert f"\n{command}\n" in readme, "CI runs exactly the README's test command"
+    install = lines.index("command -v chromium || (apt-get update && apt-get install -y chromium)")
+    assert install < lines.index(command) and 'export CI="${CI:-1}"' in lines
 
 
 # ---------------------------------------------------------------------------------------------------------------
