@@ -398,3 +398,23 @@ def test_mlp_page_in_chromium(browser, tmp_path):
     browser.click("#cr-first")
     assert _state(browser)["step"] == 0
     assert _distinct_colours(browser.screenshot()) > 200
+
+
+def test_a_long_graph_scrolls_to_the_current_step(browser, tmp_path):
+    def chain(x):
+        for _ in range(28):
+            x = cr.sin(x + x)
+        return x
+
+    path = cr.explain(chain, x=0.3).save_html(tmp_path / "chain.html")
+    _open(browser, path)
+    scroll = "document.getElementById('cr-graph').scrollLeft"
+    assert browser.evaluate(scroll) == 0
+    for _ in range(40):
+        browser.key("ArrowRight")
+    assert _state(browser)["active"] == ["v40"]
+    inside = browser.evaluate("""(function () {
+        var node = document.querySelector('.cr-node.active').getBoundingClientRect();
+        var view = document.getElementById('cr-graph').getBoundingClientRect();
+        return node.left >= view.left && node.right <= view.right; })()""")
+    assert browser.evaluate(scroll) > 0 and inside

@@ -86,6 +86,13 @@
   var buttons = { first: document.getElementById("cr-first"), prev: document.getElementById("cr-prev"),
                   next: document.getElementById("cr-next"), last: document.getElementById("cr-last") };
 
+  function reveal(id) {  // a long graph scrolls: keep the step's node in view
+    var box = boxes[id] && boxes[id].group.getBoundingClientRect(), view = holder.getBoundingClientRect();
+    if (!box) return;
+    if (box.left < view.left) holder.scrollLeft -= view.left - box.left + 24;
+    else if (box.right > view.right) holder.scrollLeft += box.right - view.right + 24;
+  }
+
   function show(k) {
     current = Math.max(0, Math.min(steps.length - 1, k));
     var values = {}, grads = {};
@@ -119,6 +126,7 @@
     items.forEach(function (li, j) { li.classList.toggle("current", j === current); });
     buttons.first.disabled = buttons.prev.disabled = current === 0;
     buttons.next.disabled = buttons.last.disabled = current === steps.length - 1;
+    if (step.focus.length) reveal(step.focus[0]);
   }
 
   buttons.first.addEventListener("click", function () { show(0); });
