@@ -359,3 +359,89 @@ def test_docstring_examples(world_of_one, name):
     module = importlib.import_module(f"chainrule.distributed.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# mpiexec -n 2 chainrule train: one report, the same model in every process; a failure ends every process.
+# ---------------------------------------------------------------------------------------------------------------
+TRAIN_SCRIPT = """
+import sys
+import numpy as np
+from chainrule import distributed as dist
+from chainrule.cli.train import train
+
+result = train(model="mlp", epochs=2, batch_size=16, out_dir=None, progress=False)
+state = {name: np.array(t.data) for name, t in result.model.state_dict().items()}
+np.savez(f"{sys.argv[1]}/train{dist.rank()}.npz", **state, **{k: np.array(v) for k, v in result.history.items()})
+"""
+
+
+def _mpirun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(
+            [_mpiexec(), "-n", "2", *args], env=_env(), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"mpiexec -n 2 {' '.join(args)} did not finish within {TIMEOUT} s (a hang)")
+
+
+def test_train_under_mpiexec_reports_once_and_ends_with_the_same_model_everywhere(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(TRAIN_SCRIPT)
+    done = _mpirun([sys.executable, str(script), str(tmp_path)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("epoch 2/2") == 1 and "batches of 16 per process, 2 processes" in done.stdout
+    ranks = [dict(np.load(tmp_path / f"train{r}.npz")) for r in range(2)]
+    assert ranks[0].keys() == ranks[1].keys() and "0.weight" not in ranks[0]  # Standardize first: "1.weight"
+    for key in ranks[0]:
+        assert ranks[0][key].tobytes() == ranks[1][key].tobytes(), key
+    assert len(ranks[0]["batch_loss"]) == 2 * 45  # 1437 samples: 719 per process, 45 batches of 16
+    assert ranks[0]["test_accuracy"][-1] > 0.8
+
+
+@pytest.mark.parametrize("model", ["mlp", "charlm"])
+def test_chainrule_train_command_under_mpiexec_rank_0_alone_prints_and_saves(tmp_path, model):
+    options = ["--epochs", "2"]
+    if model == "charlm":
+        options += [
+            "--steps",
+            "3",
+            "--width",
+            "16",
+            "--heads",
+            "2",
+            "--layers",
+            "1",
+            "--context",
+            "8",
+            "--batch-size",
+            "4",
+            "--sample-length",
+            "20",
+        ]
+    done = _mpirun(
+        [sys.executable, "-m", "chainrule", "train", "--model", model, *options, "--out", "runs", "--no-progress"],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("epoch 1/2") == 1 and done.stdout.count("saved") >= 2
+    assert "2 processes" in done.stdout
+    saved = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert saved == (
+        ["digits-mlp.png", "digits-mlp.safetensors"]
+        if model == "mlp"
+        else ["text-charlm.png", "text-charlm.safetensors"]
+    )
+
+
+def test_a_failure_in_one_process_ends_all_of_them(tmp_path):
+    (tmp_path / "runs").write_text("a file where the output directory should be")
+    done = _mpirun([sys.executable, "-m", "chainrule", "train", "--epochs", "1", "--out", "runs"], tmp_path)
+    assert done.returncode != 0 and "it is a file, not a directory" in done.stderr
+    script = tmp_path / "fails.py"
+    script.write_text(
+        "from chainrule import distributed as d\nd.init()\nif d.rank() == 1:\n"
+        "    raise RuntimeError('rank 1 fails')\nd.barrier()\n"
+    )
+    done = _mpirun([sys.executable, str(script)], tmp_path)
+    assert done.returncode != 0 and "RuntimeError: rank 1 fails" in done.stderr

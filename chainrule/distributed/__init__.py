@@ -6,18 +6,20 @@ and the gradients are averaged over the processes during ``loss.backward()``. Wi
 ``mpiexec``, the same code runs as a world of one process.
 """
 
-from .comm import all_reduce, barrier, broadcast, init, is_mpi, rank, world_size
+from .comm import abort, all_reduce, barrier, broadcast, init, is_mpi, launched_size, rank, world_size
 from .parallel import DataParallel, no_sync
 from .sampler import DistributedSampler
 
 __all__ = [
     "DataParallel",
     "DistributedSampler",
+    "abort",
     "all_reduce",
     "barrier",
     "broadcast",
     "init",
     "is_mpi",
+    "launched_size",
     "no_sync",
     "rank",
     "world_size",

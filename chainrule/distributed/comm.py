@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from ..errors import MissingDependencyError
 from ..tensor import Tensor
 
-__all__ = ["all_reduce", "barrier", "broadcast", "init", "is_mpi", "rank", "world_size"]
+__all__ = ["abort", "all_reduce", "barrier", "broadcast", "init", "is_mpi", "launched_size", "rank", "world_size"]
 
 OPS = ("sum", "mean", "max", "min")
 
@@ -38,8 +39,9 @@ class _World:
 _world: _World | None = None
 
 
-def _launched_size() -> int:
-    """How many processes a launcher says it started (1 when no launcher's variables are set)."""
+def launched_size() -> int:
+    """How many processes a launcher (mpiexec, srun) says it started, read from the environment without starting
+    MPI: 1 when no launcher's variables are set. Code that runs alone most of the time can check this first."""
     for name in _LAUNCHER_SIZES:
         value = os.environ.get(name, "")
         if value.isdigit():
@@ -66,7 +68,7 @@ def init(require_mpi: bool = False) -> None:
     try:
         from mpi4py import MPI
     except ImportError as exc:
-        launched = _launched_size()
+        launched = launched_size()
         if require_mpi or launched > 1:
             why = f"a launcher started {launched} processes" if launched > 1 else "init(require_mpi=True) was called"
             raise MissingDependencyError(
@@ -76,6 +78,33 @@ def init(require_mpi: bool = False) -> None:
         _world = _World(None, None)
         return
     _world = _World(MPI.COMM_WORLD, MPI)
+    if _world.size > 1:
+        _abort_on_uncaught_exceptions()
+
+
+def _abort_on_uncaught_exceptions() -> None:
+    """An exception that ends one process would leave the others waiting forever in their next collective (and
+    the failed one in MPI_Finalize): after printing it, end them all, as ``python -m mpi4py script.py`` does."""
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback) -> None:
+        previous(kind, value, traceback)
+        sys.stderr.flush()
+        abort(1)
+
+    sys.excepthook = hook
+
+
+def abort(code: int = 1) -> None:
+    """End every process of the run with exit status ``code`` (MPI_Abort); alone, ``sys.exit(code)``.
+
+    Call it when one process fails but others may still be running: they would wait for it forever otherwise."""
+    world = _get()
+    if world.size > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        world.comm.Abort(code)
+    raise SystemExit(code)
 
 
 def _get() -> _World:
