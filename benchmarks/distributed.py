@@ -217,7 +217,7 @@ def plot(result: dict, path: Path) -> None:
     bars = axes.barh(names[::-1], rates[::-1], color=["0.6", "tab:blue", "tab:green"][::-1])
     ideal = 2 * result["summary"]["1 process"]["samples_per_s"]
     axes.axvline(ideal, color="0.3", ls="--", lw=1)
-    axes.text(ideal, -0.6, " ideal for 2", va="bottom", ha="right", fontsize=8, color="0.3")
+    axes.text(ideal, len(names) - 0.55, "ideal for 2 ", va="top", ha="right", fontsize=8, color="0.3")
     for bar, rate in zip(bars, rates[::-1], strict=True):
         axes.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {rate:,.0f}", va="center", fontsize=8)
     axes.set_xlabel("samples per second (W1, batch 1024 per process, 1 thread each)")
