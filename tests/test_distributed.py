@@ -445,3 +445,43 @@ def test_a_failure_in_one_process_ends_all_of_them(tmp_path):
     )
     done = _mpirun([sys.executable, str(script)], tmp_path)
     assert done.returncode != 0 and "RuntimeError: rank 1 fails" in done.stderr
+
+
+THREE_SCRIPT = """
+import numpy as np
+import chainrule as cr
+from chainrule import distributed as dist
+
+rng = np.random.default_rng(dist.rank())  # each process its own initial weights
+net = cr.nn.Sequential(cr.nn.Linear(20, 64, rng=rng), cr.nn.Tanh(), cr.nn.Linear(64, 5, rng=rng)).to("float32")
+model = dist.DataParallel(net)
+opt = cr.optim.Adam(model.parameters(), lr=1e-2)
+X = np.random.default_rng(0).normal(size=(301, 20)).astype(np.float32)
+loader = cr.data.DataLoader(X, np.arange(301) % 5, batch_size=7, seed=1, distributed=True)
+for epoch in range(2):
+    for xb, yb in loader:
+        opt.zero_grad()
+        cr.nn.functional.cross_entropy(model(xb), yb).backward()
+        opt.step()
+flat = np.concatenate([p.data.ravel() for p in net.parameters()])
+same = np.array_equal(dist.all_reduce(flat, "max"), dist.all_reduce(flat, "min"))
+print("identical" if same else "different", len(loader))
+"""
+
+
+def test_three_processes_float32_end_bit_identical(tmp_path):
+    script = tmp_path / "three.py"
+    script.write_text(THREE_SCRIPT)
+    try:
+        done = subprocess.run(
+            [_mpiexec(), "-n", "3", sys.executable, str(script)],
+            env=_env(),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"mpiexec -n 3 did not finish within {TIMEOUT} s")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["identical", "15"] * 3  # 301 samples: 101 per process (padded), 15 batches of 7
