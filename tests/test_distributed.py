@@ -180,6 +180,35 @@ def test_no_sync_accumulates_locally_then_averages_the_sum(two):
     )
 
 
+def _numpy_loss(params: dict[str, np.ndarray], rows: slice) -> float:
+    """Mean cross-entropy of the worker's MLP on ``rows`` of the data, in plain NumPy (float64)."""
+    X, y = _dataset()
+    h = np.tanh(X[rows] @ params["0.weight"].T + params["0.bias"])
+    z = h @ params["2.weight"].T + params["2.bias"]
+    top = z.max(axis=1, keepdims=True)
+    logsumexp = np.log(np.exp(z - top).sum(axis=1)) + top[:, 0]
+    return float(np.mean(logsumexp - z[np.arange(len(z)), y[rows]]))
+
+
+def test_the_averaged_gradient_matches_central_differences_of_the_union_loss(two):
+    """The synchronised gradient is that of F(p) = (sum over ranks and micro-batches of the mean loss) / 2."""
+    params = _params(two[0], "accumulate/params")
+    parts = [slice(16 * r + k, 16 * r + k + 8) for r in range(2) for k in (0, 8)]
+
+    def union(p):
+        return sum(_numpy_loss(p, rows) for rows in parts) / 2
+
+    synced = _params(two[0], "accumulate/synced")
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        direction = {k: rng.normal(size=v.shape) for k, v in params.items()}
+        eps = 1e-6
+        plus = union({k: params[k] + eps * direction[k] for k in params})
+        minus = union({k: params[k] - eps * direction[k] for k in params})
+        analytic = sum(float(np.sum(synced[k] * direction[k])) for k in params)
+        assert abs((plus - minus) / (2 * eps) - analytic) <= 1e-7 * max(1.0, abs(analytic))
+
+
 def test_a_parameter_reached_on_one_rank_is_averaged_and_one_reached_nowhere_keeps_no_gradient(two):
     for r in two:
         np.testing.assert_array_equal(r["unused/a"], [1.5, 1.5, 1.5])  # (3 + 0) / 2
