@@ -104,6 +104,19 @@ def unused_parameters(out: dict) -> None:
     out["unused/c"] = np.array(model.module.c.grad.data)
 
 
+def batch_norm(out: dict) -> None:
+    """BatchNorm's running statistics, updated by each process from its own batch, end as rank 0's everywhere."""
+    rng = np.random.default_rng(20 + dist.rank())
+    net = cr.nn.Sequential(cr.nn.Linear(4, 6, rng=rng), cr.nn.BatchNorm1d(6), cr.nn.Linear(6, 2, rng=rng))
+    model = dist.DataParallel(net)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        model(cr.tensor(rng.normal(size=(5, 4)) * (1 + dist.rank()))).sum().backward()
+        opt.step()
+    out.update(state(net, "batchnorm"))
+
+
 def collectives(out: dict, errors: dict) -> None:
     r, size = dist.rank(), dist.world_size()
     values = np.array([1.5 * r, -r, 10.0 + r, 2.0**-r])
@@ -148,6 +161,7 @@ def main() -> None:
     batch_order(out)
     accumulation(out)
     unused_parameters(out)
+    batch_norm(out)
     collectives(out, errors)
     sampling(out)
     np.savez(out_dir / f"rank{dist.rank()}.npz", **out)

@@ -13,6 +13,8 @@ What happens, as in PyTorch's DistributedDataParallel:
 Inside ``with model.no_sync():`` forward passes do not mark the model, so gradients accumulate locally; the first
 backward after a forward outside the block averages the accumulated sum. A parameter that no process's backward
 reached keeps ``.grad = None`` (the buffer carries one "reached" flag per parameter, in the same Allreduce).
+Buffers (BatchNorm's running statistics) are rank 0's after every averaging backward (one Bcast per dtype), as
+with PyTorch's ``broadcast_buffers``.
 """
 
 from __future__ import annotations
@@ -143,6 +145,25 @@ class DataParallel(Module):
             flat.fill()
             world.comm.Allreduce(world.mpi.IN_PLACE, flat.array, op=world.mpi.SUM)
             flat.unpack(world.size)
+        self._broadcast_buffers(world)
+
+    def _broadcast_buffers(self, world) -> None:
+        """Rank 0's buffers (BatchNorm's running statistics...) to every process, one Bcast per dtype, so that the
+        replicas stay identical although each updated them from its own batch (PyTorch's broadcast_buffers)."""
+        by_dtype: dict[np.dtype, list[Tensor]] = {}
+        for buffer in self.module.buffers():
+            by_dtype.setdefault(buffer.dtype, []).append(buffer)
+        for _, group in sorted(by_dtype.items(), key=lambda item: item[0].str):
+            if world.rank == 0:
+                flat = np.concatenate([b.data.view(np.ndarray).reshape(-1) for b in group])
+            else:
+                flat = np.empty(sum(b.size for b in group), group[0].dtype)
+            world.comm.Bcast(flat, root=0)
+            if world.rank != 0:
+                start = 0
+                for b in group:
+                    b.data[...] = flat[start : start + b.size].reshape(b.shape)
+                    start += b.size
 
     def _buffers_by_dtype(self, world) -> list[_FlatBuffer]:
         """The persistent flat buffers, made again only if the trained parameters changed (e.g. a layer frozen)."""
