@@ -21,6 +21,8 @@ class Processes:
 
     def __init__(self, distributed: bool | None = None) -> None:
         self.rank, self.size, self.module = 0, 1, None
+        if distributed is not None and not isinstance(distributed, bool):
+            raise TypeError(f"distributed must be True, False or None (automatic), got {distributed!r}")
         if distributed is None:
             from ..distributed.comm import launched_size
 
