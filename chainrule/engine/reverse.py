@@ -43,6 +43,12 @@ def _differentiable_inputs(node: Node, wrap: Callable[..., Any]) -> list:
     return xs
 
 
+#: Functions called with no argument after each backward pass that added gradients to leaves' ``.grad``, in order.
+#: Layers above attach here without the engine knowing them: cr.distributed's DataParallel averages gradients over
+#: processes at this point, as PyTorch's DDP does by the end of ``loss.backward()``.
+after_backward: list[Callable[[], None]] = []
+
+
 def backward(
     roots: Sequence[Any],
     seeds: Sequence[Any],
@@ -96,6 +102,8 @@ def backward(
         for leaf, gi in pending.items():
             if type(leaf) is not Node:
                 leaf._accumulate_grad(gi)
+        for hook in after_backward:
+            hook()
     return results
 
 
