@@ -40,7 +40,7 @@ _nesting = _Nesting()
 def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
     """A fresh differentiable input standing for argument ``x``: (tensor, graph key, form of x)."""
     if isinstance(x, Tensor):
-        if x.dtype.kind != "f":
+        if x.dtype.kind not in "fc":
             x = x.astype(np.float64)
         if x.requires_grad:
             t = ops.identity(x)  # connected to the outer graph, with its own node to differentiate against
@@ -48,17 +48,20 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
         t = Tensor._make(x._array(), None, True)
         return t, t, TENSOR
     if isinstance(x, np.ndarray | np.generic) and not isinstance(x, np.bool_):
-        if x.dtype.kind not in "iuf":
+        if x.dtype.kind not in "iufc":
             raise TypeError(f"{where}: cannot differentiate with respect to an array of dtype {x.dtype}")
-        data = np.asarray(x if x.dtype.kind == "f" else x.astype(np.float64))
+        data = np.asarray(x if x.dtype.kind in "fc" else x.astype(np.float64))
         t = Tensor._make(data, None, True)
         return t, t, ARRAY if isinstance(x, np.ndarray) else FLOAT
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         t = Tensor._make(np.asarray(float(x)), None, True)
         return t, t, FLOAT
+    if isinstance(x, numbers.Complex):
+        t = Tensor._make(np.asarray(complex(x)), None, True)
+        return t, t, FLOAT
     raise TypeError(
         f"{where}: cannot differentiate with respect to {type(x).__name__}; "
-        "expected a float, a NumPy array or a Tensor"
+        "expected a float, a complex number, a NumPy array or a Tensor"
     )
 
 
@@ -74,7 +77,7 @@ def _in_form(value: Any, form: str, like: Tensor) -> Any:
         return Tensor._make(np.asarray(value), None, False)
     value = np.asarray(value)
     if form == FLOAT and value.ndim == 0:
-        return float(value)
+        return complex(value) if value.dtype.kind == "c" else float(value)
     return value
 
 
@@ -171,7 +174,9 @@ def _value_in_form(out: Tensor, trace: _Trace) -> Any:
     """f's value: a Tensor if an argument was one, else a float for a scalar and an ndarray otherwise."""
     if trace.any_tensor or (out.requires_grad and _nesting.depth > 0):
         return out
-    return float(out._data) if out.ndim == 0 else np.asarray(out._data)
+    if out.ndim == 0:
+        return complex(out._data) if out.dtype.kind == "c" else float(out._data)
+    return np.asarray(out._data)
 
 
 def _aux_in_form(aux: Any, trace: _Trace) -> Any:

@@ -166,7 +166,8 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
             raise _released(node)
         if last_write > node.seq:  # something was changed in place after the node was made
             check_versions(node)
-        if rule.kind is ELEMENTWISE:
+        if rule.kind is ELEMENTWISE and y.dtype.kind != "c":
+            # Complex outputs take chain_rule below: a real input of one gets the real part of its gradient.
             params, derivatives, arity = node.params, rule.derivatives, rule.arity
             if arity == 1:  # one input, recorded because it needs a gradient
                 local, parent = derivatives[0], node.p0

@@ -787,3 +787,37 @@ def __getattr__(name: str):
         return module
     raise AttributeError(f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
                          "has, or define one with cr.primitive")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Complex parts. Gradients are covectors, as in HIPS autograd and JAX (see the README's "Complex numbers").
+# ---------------------------------------------------------------------------------------------------------------
+@_numpy_name
+def real(val):
+    """The real part: a real tensor. Its vjp passes g back (in the input's dtype)."""
+    return ops.real(_t(val))
+
+
+@_numpy_name
+def imag(val):
+    """The imaginary part: a real tensor. Its vjp is −i·g."""
+    return ops.imag(_t(val))
+
+
+@_numpy_name
+def conj(x):
+    """The complex conjugate. Its vjp is conj(g)."""
+    return ops.conj(_t(x))
+
+
+@_numpy_name
+def conjugate(x):
+    """The same as :func:`conj`."""
+    return ops.conj(_t(x))
+
+
+@_numpy_name
+def angle(z, deg: bool = False):
+    """The argument of z in (−π, π] (degrees with ``deg=True``). Covector −i/z for complex z; 0 for real z."""
+    out = ops.angle(_t(z))
+    return out * (180 / np.pi) if deg else out
