@@ -324,10 +324,13 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 
 def _jacobian_of(trace: _Trace, out: Tensor):
-    if trace.create_graph:
-        rows = _jacobian_rows_differentiable(trace, out)
-    else:
-        rows = _jacobian_rows_batched(trace, out)
+    rows_of = _jacobian_rows_differentiable if trace.create_graph else _jacobian_rows_batched
+    rows = rows_of(trace, out)
+    if out.dtype.kind == "c" and all(t.dtype.kind != "c" for t in trace.inputs):
+        # Complex output, real inputs: a cotangent g gives Re(g·J), so J = vjp(1) + i·vjp(−i), row by row. (For
+        # complex inputs, seeds of 1 give the holomorphic Jacobian f'(z), as autograd's jacobian does.)
+        imaginary = rows_of(trace, out, -1j)
+        rows = [r + 1j * q for r, q in zip(rows, imaginary, strict=True)]
     return trace.in_forms([np.reshape(r, out.shape + t.shape) if not isinstance(r, Tensor)
                            else ops.reshape(r, out.shape + t.shape) for r, t in zip(rows, trace.inputs, strict=True)])
 
@@ -336,7 +339,7 @@ def _jacobian_of(trace: _Trace, out: Tensor):
 _BATCH_ELEMENTS = 1 << 22
 
 
-def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
+def _jacobian_rows_batched(trace: _Trace, out: Tensor, scale: complex = 1) -> list[np.ndarray]:
     """The Jacobian of each input as (out.size, input.size), from batched backward passes (one per chunk)."""
     from .engine import batching
     from .engine.batching import Batched
@@ -345,6 +348,8 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
     chunk = max(1, min(out.size, _BATCH_ELEMENTS // width))
     blocks: list[list] = [[] for _ in trace.inputs]
     eye = np.eye(out.size, dtype=out.dtype)
+    if scale != 1:
+        eye *= scale
     for start in range(0, out.size, chunk):
         rows = eye[start:start + chunk]
         seed = Batched(rows.reshape((rows.shape[0], *out.shape)))
@@ -357,12 +362,12 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
             for b, t in zip(blocks, trace.inputs, strict=True)]
 
 
-def _jacobian_rows_differentiable(trace: _Trace, out: Tensor) -> list:
+def _jacobian_rows_differentiable(trace: _Trace, out: Tensor, scale: complex = 1) -> list:
     """Row by row, recording each backward pass, so the Jacobian itself can be differentiated (nesting)."""
     rows: list[list] = [[] for _ in trace.inputs]
     for k in range(out.size):
         seed = np.zeros(out.size, dtype=out.dtype)
-        seed[k] = 1
+        seed[k] = scale
         grads = trace.pullback(out, seed.reshape(out.shape))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
             rows[i].append(ops.reshape(g, (t.size,)) if isinstance(g, Tensor) else

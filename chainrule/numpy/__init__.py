@@ -779,11 +779,11 @@ def _distinct_labels(x: Tensor, spec: str) -> tuple[Tensor, str]:
 
 
 def __getattr__(name: str):
-    if name == "linalg":  # written in its own module, loaded on first use
+    if name in ("linalg", "fft"):  # written in their own modules, loaded on first use
         import importlib
 
-        module = importlib.import_module("chainrule.numpy.linalg")
-        globals()["linalg"] = module
+        module = importlib.import_module(f"chainrule.numpy.{name}")
+        globals()[name] = module
         return module
     raise AttributeError(f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
                          "has, or define one with cr.primitive")
