@@ -446,13 +446,27 @@ def prod(x, axis=None, keepdims: bool = False):
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
-    """Variance over ``axis`` with NumPy's ``ddof=0`` default. ∂/∂x_i = 2(x_i − mean)/(n − ddof)."""
+    """Variance over ``axis`` with NumPy's ``ddof=0`` default. ∂/∂x_i = 2(x_i − mean)/(n − ddof).
+
+    Complex x: NumPy's real variance, the mean of |x − mean|², as a composition of rules.
+    """
+    if isinstance(x, Tensor) and x.dtype.kind == "c":
+        return _complex_var(x, axis, keepdims, int(ddof))
     return _reduce("var", x, axis, keepdims, ddof=int(ddof))
 
 
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
     """Standard deviation over ``axis`` (``ddof=0`` by default)."""
+    if isinstance(x, Tensor) and x.dtype.kind == "c":
+        return apply_unary(lookup("sqrt"), _complex_var(x, axis, keepdims, int(ddof)))
     return _reduce("std", x, axis, keepdims, ddof=int(ddof))
+
+
+def _complex_var(x, axis, keepdims: bool, ddof: int):
+    axes = normalize_axis(axis, x.ndim, "var")
+    n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    d = x - mean(x, axes, keepdims=True)
+    return sum(real(d * conj(d)), axes, keepdims) / (n - ddof)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False):

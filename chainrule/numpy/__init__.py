@@ -490,6 +490,9 @@ def take_along_axis(arr, indices, axis):
 def sort(a, axis=-1, kind=None, order=None):
     """Sorted values; each carries the gradient of the element it came from (ties: NumPy's stable order)."""
     a = _t(a)
+    if a.dtype.kind == "c":
+        raise TypeError(f"cnp.sort does not support complex input (got dtype {a.dtype}): complex numbers have no "
+                        "order with a derivative; sort by a real key instead, e.g. a[cnp.argsort(cnp.abs(a))]")
     if axis is None:
         a, axis = ops.reshape(a, (-1,)), 0
     order_ = np.argsort(a._array(), axis=axis, kind="stable")
@@ -623,8 +626,9 @@ def dot(a, b, out=None):
 
 @_numpy_name
 def vdot(a, b):
-    """Σ a·b over the flattened inputs."""
-    return ops.sum(ravel(a) * ravel(b))
+    """Σ conj(a)·b over the flattened inputs (NumPy's: the first argument is conjugated)."""
+    a = _t(a)
+    return ops.sum(ravel(ops.conj(a) if a.dtype.kind == "c" else a) * ravel(b))
 
 
 @_numpy_name

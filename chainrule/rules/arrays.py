@@ -259,7 +259,7 @@ def _product_of_others(x, y, axis, keepdims, m):
 
 
 register(Rule(
-    name="prod", forward=numpy_math.prod, kind=GENERAL, batchable=True, arity=1,
+    name="prod", forward=numpy_math.prod, kind=GENERAL, batchable=True, arity=1, supports_complex=True,
     vjps=(lambda g, x, y, m, axis, keepdims:
           _expand(g, x, axis, keepdims, m) * _product_of_others(x, y, axis, keepdims, m),),
     jvp=lambda ts, x, y, m, axis, keepdims:
