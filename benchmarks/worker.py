@@ -39,7 +39,26 @@ import time  # noqa: E402
 from typing import Any, TextIO  # noqa: E402
 
 
+def _tune_heap_as_chainrule_does() -> None:
+    """Give the floor the same C heap settings chainrule's own process has (``chainrule/engine/allocator.py``), run
+    from that file so the floor's process never imports chainrule: the floor at its best, not in glibc's trimming
+    state (see the ``numpy-default-heap`` column for that)."""
+    import importlib.util
+    from pathlib import Path
+
+    package = importlib.util.find_spec("chainrule")
+    if package is None or package.origin is None:
+        return
+    path = Path(package.origin).parent / "engine" / "allocator.py"
+    spec = importlib.util.spec_from_file_location("_floor_allocator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.tune_heap()
+
+
 def _configure(lib: str) -> None:
+    if lib == "numpy":
+        _tune_heap_as_chainrule_does()
     if lib == "torch":
         import torch
 

@@ -27,6 +27,9 @@ from .errors import (
 )
 
 from ._version import __version__
+from .engine import allocator as _allocator
+
+_allocator.tune_heap()  # glibc keeps large freed arrays for the next step; CHAINRULE_MALLOC=0 opts out
 
 # Loaded on first use, so `import chainrule` costs NumPy and the engine only (PEP 562).
 _LAZY = {

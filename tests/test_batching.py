@@ -130,3 +130,25 @@ def test_jacobian_is_chunked_without_changing_values(monkeypatch):
     np.testing.assert_array_equal(whole, chunked)
     expected = np.diag(np.cos(x)) * x.sum() + np.sin(x)[:, None]
     np.testing.assert_allclose(whole, expected, rtol=1e-14)
+
+
+# Jacobian seeds are unit vectors (Batched.basis): a product with them picks columns or rows instead of multiplying.
+# Checked against the matrices themselves, also when the rows come in several chunks (the basis then starts past 0).
+@pytest.mark.parametrize("chunk_elements", [1 << 22, 2 * 6])
+def test_jacobians_of_products_with_unit_seeds(monkeypatch, chunk_elements):
+    from chainrule import transforms
+
+    monkeypatch.setattr(transforms, "_BATCH_ELEMENTS", chunk_elements)
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((5, 6)), rng.standard_normal((6, 4))
+    x, v = rng.standard_normal(6), rng.standard_normal(6)
+    np.testing.assert_allclose(cr.jacobian(lambda x: a @ x)(x), a, rtol=1e-15)
+    np.testing.assert_allclose(cr.jacobian(lambda v: v @ b)(v), b.T, rtol=1e-15)
+    np.testing.assert_allclose(cr.jacobian(lambda x: cr.tanh(a @ x))(x), (1 - np.tanh(a @ x) ** 2)[:, None] * a,
+                               rtol=1e-13)
+    c = rng.standard_normal((6, 6))
+    hess = cr.hessian(lambda x: cr.tanh(c @ x).sum() + 0.5 * (x * x).sum())(x)
+    t = np.tanh(c @ x)
+    np.testing.assert_allclose(hess, (c.T * (-2 * t * (1 - t * t))) @ c + np.eye(6), rtol=1e-12, atol=1e-14)
+    m = rng.standard_normal((6, 1))
+    np.testing.assert_allclose(cr.jacobian(lambda m: (a @ m)[:, 0])(m), a[:, :, None], rtol=1e-15)

@@ -96,8 +96,8 @@ def test_a_worker_reports_failures_as_data():
     command = [sys.executable, "-m", "benchmarks.worker", "micrograd", "W3", '{"n": 10}']
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert json.loads(done.stdout) == {
-        "error": "ValueError: W3 has no implementation for 'micrograd'; it has numpy, chainrule, torch, jax, "
-                 "jax-eager, autograd"
+        "error": "ValueError: W3 has no implementation for 'micrograd'; it has numpy, numpy-default-heap, "
+                 "numpy-after-chainrule, chainrule, torch, jax, jax-eager, autograd"
     }
 
 

@@ -25,6 +25,8 @@ class Library:
 
 LIBRARIES: dict[str, Library] = {lib.name: lib for lib in (
     Library("numpy", "numpy", "floor"),
+    Library("numpy-default-heap", "numpy", "floor, glibc heap defaults"),
+    Library("numpy-after-chainrule", "chainrule", "floor after import chainrule"),
     Library("chainrule", "chainrule", "chainrule"),
     Library("chainrule-nn", "chainrule", "chainrule nn+optim"),
     Library("torch", "torch", "torch eager"),
@@ -39,6 +41,7 @@ FLOOR = "numpy"
 MODULES = {"W1": "mlp", "W2": "scalar_graph", "W3": "elementwise", "W4": "hessian", "W5": "chain"}
 
 _ARRAY_PEERS = ("numpy", "chainrule", "torch", "jax", "jax-eager", "autograd")
+_ELEMENTWISE_PEERS = ("numpy", "numpy-default-heap", "numpy-after-chainrule", *_ARRAY_PEERS[1:])
 _SCALAR_PEERS = ("numpy", "chainrule", "torch", "jax", "autograd", "micrograd")
 _MLP_SIZES = [784, 256, 256, 10]
 
@@ -80,7 +83,9 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("W2", "W2", "W2 scalar graph of 10k nodes (+, *, tanh, exp), forward + backward", "W2 scalar\ngraph",
              {"nodes": 10_000}, {"nodes": 200}, _SCALAR_PEERS, rtol=1e-9, unit="µs/node", per="nodes"),
     Workload("W3", "W3", "W3 Σ sin(x)e^(−x²) + tanh(x)log1p(x²), value + gradient, 1e6 float32", "W3 element-\nwise",
-             {"n": 1_000_000}, {"n": 1000}, _ARRAY_PEERS, rtol=1e-5),
+             {"n": 1_000_000, "dtype": "float32"}, {"n": 1000, "dtype": "float32"}, _ELEMENTWISE_PEERS, rtol=1e-5),
+    Workload("W3-f64", "W3", "W3 same, float64", "W3 float64", {"n": 1_000_000, "dtype": "float64"}, None,
+             _ELEMENTWISE_PEERS, rtol=1e-9),
     Workload("W4-n100", "W4", "W4 Hessian of Σ tanh(Ax) + ½‖x‖², n = 100, float64", "W4 Hessian\nn = 100",
              {"n": 100}, {"n": 8},
              _ARRAY_PEERS, rtol=1e-9),

@@ -37,9 +37,9 @@ def scalar_constants(nodes: int) -> list[float]:
     return np.random.default_rng(SEED).uniform(-0.5, 0.5, nodes // 5).tolist()
 
 
-def elementwise_input(n: int) -> np.ndarray:
-    """W3: float32 values centred at 0.5, so the sums of odd functions do not cancel to noise."""
-    return (np.random.default_rng(SEED).standard_normal(n) + 0.5).astype(np.float32)
+def elementwise_input(n: int, dtype: str = "float32") -> np.ndarray:
+    """W3: values centred at 0.5, so the sums of odd functions do not cancel to noise."""
+    return (np.random.default_rng(SEED).standard_normal(n) + 0.5).astype(dtype)
 
 
 def hessian_problem(n: int) -> tuple[np.ndarray, np.ndarray]:

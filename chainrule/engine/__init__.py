@@ -3,7 +3,8 @@
 Layers, bottom up: ``versions`` (the nodes' timeline and in-place write counters), ``node`` (Node, NotSaved, the
 graph's order), ``mode`` (grad mode, per thread), ``chain`` (the chain rule at one node: ``chain_rule``,
 ``tangent_rule``, ``local_derivative``), ``reverse`` (the backward loop and its fast path), ``forward`` (forward
-mode), ``batching`` (many cotangents at once). The math namespace ``m`` and the Tensor wrapper are parameters:
+mode), ``batching`` (many cotangents at once); ``allocator`` sets glibc's heap up for large arrays. The math
+namespace ``m`` and the Tensor wrapper are parameters:
 ``chainrule.tensor`` and ``chainrule.ops`` sit above and pass them in.
 """
 

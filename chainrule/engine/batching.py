@@ -17,13 +17,18 @@ from ..rules import numpy_math
 
 
 class Batched:
-    """B cotangents stacked along a leading axis; ``shape`` and ``ndim`` describe one of them."""
+    """B cotangents stacked along a leading axis; ``shape`` and ``ndim`` describe one of them.
 
-    __slots__ = ("value",)
+    ``basis`` is set when the rows are unit vectors, as a Jacobian's seeds are: row i, flattened, is the unit vector
+    e_(basis + i). Shape changes keep it, and a matrix times such rows picks its columns instead of multiplying.
+    """
+
+    __slots__ = ("basis", "value")
     __array_ufunc__ = None  # ndarray (op) Batched defers to Batched's reflected operators
 
-    def __init__(self, value: np.ndarray) -> None:
+    def __init__(self, value: np.ndarray, basis: int | None = None) -> None:
         self.value = value
+        self.basis = basis
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -145,7 +150,7 @@ def mean(x, axis=None, keepdims=False):
 def reshape(x, shape):
     if type(x) is not Batched:
         return np.reshape(x, shape)
-    return Batched(np.reshape(x.value, (x.value.shape[0], *shape)))
+    return Batched(np.reshape(x.value, (x.value.shape[0], *shape)), x.basis)
 
 
 def broadcast_to(x, shape):
@@ -165,7 +170,7 @@ def transpose(x, axes=None):
 def expand_dims(x, axis):
     if type(x) is not Batched:
         return np.expand_dims(x, axis)
-    return Batched(np.expand_dims(x.value, _shift(tuple(axis) if not isinstance(axis, int) else axis)))
+    return Batched(np.expand_dims(x.value, _shift(tuple(axis) if not isinstance(axis, int) else axis)), x.basis)
 
 
 def swapaxes(x, a, b):
@@ -177,6 +182,21 @@ def swapaxes(x, a, b):
 def matmul(a, b):
     if type(a) is not Batched and type(b) is not Batched:
         return np.matmul(a, b)
+    if (type(b) is Batched and b.basis is not None and isinstance(a, np.ndarray) and a.ndim == 2
+            and b.shape in ((a.shape[1],), (a.shape[1], 1))):
+        # a @ e_j is a's column j (b's rows are unit vectors of shape (k,) or (k, 1)): no product to compute.
+        columns = np.ascontiguousarray(np.transpose(a[:, b.basis:b.basis + len(b.value)]))
+        return Batched(columns if b.ndim == 1 else columns[..., None])
+    # One matrix product for all rows where the shapes allow (NumPy would loop over the rows, one small product each).
+    if type(b) is Batched and b.ndim == 1 and np.ndim(a) <= 2:
+        return Batched(np.matmul(b.value, np.transpose(a)))  # row i: a @ b_i = b_i @ aᵀ
+    if type(b) is Batched and b.ndim == 2 and type(a) is not Batched and np.ndim(a) == 2:
+        count, k, n = b.value.shape  # row i: a @ b_i = (b_iᵀ aᵀ)ᵀ, all the b_iᵀ stacked as (count·n, k)
+        rows = np.swapaxes(b.value, 1, 2).reshape(count * n, k)
+        return Batched(np.swapaxes(np.matmul(rows, np.transpose(a)).reshape(count, n, a.shape[0]), 1, 2))
+    if type(a) is Batched and a.ndim >= 1 and type(b) is not Batched and np.ndim(b) == 2:
+        rows = a.value.reshape(-1, a.value.shape[-1])  # (B·…, k) @ (k, n): the batch and stack axes are rows
+        return Batched(np.matmul(rows, b).reshape(a.value.shape[:-1] + (b.shape[-1],)))
     if type(b) is Batched and b.ndim == 1:
         # A vector per row: make each a (k, 1) matrix behind a's batch axes, multiply, drop the 1 again.
         rows = b.value.reshape((b.value.shape[0],) + (1,) * builtins.max(np.ndim(a) - 2, 0) + (b.shape[0], 1))
@@ -208,6 +228,10 @@ def scatter(g, index, shape):
     if type(g) is not Batched:
         return numpy_math.scatter(g, index, shape)
     index = _explicit(index, len(shape))
+    if g.basis is not None and numpy_math.is_basic_index(index):
+        order = np.arange(np.prod(shape, dtype=np.intp)).reshape(shape)[index].ravel()
+        if order.size and order[0] == 0 and order[-1] == order.size - 1 and (np.diff(order) == 1).all():
+            return reshape(g, shape)  # the index took every element in order (as [..., 0] of (k, 1)): a reshape
     out = np.zeros((*shape, g.value.shape[0]), dtype=g.dtype)  # the batch axis last, as in Batched.__getitem__
     rows = np.moveaxis(g.value, 0, -1)
     if numpy_math.is_basic_index(index):
