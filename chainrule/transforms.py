@@ -352,7 +352,7 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor, scale: complex = 1) -> li
         eye *= scale
     for start in range(0, out.size, chunk):
         rows = eye[start:start + chunk]
-        seed = Batched(rows.reshape((rows.shape[0], *out.shape)), basis=start)
+        seed = Batched(rows.reshape((rows.shape[0], *out.shape)), basis=start if scale == 1 else None)
         grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, m=batching)
                  if out.requires_grad else [None] * len(trace.inputs))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):

@@ -332,3 +332,12 @@ def test_astype_to_real_refuses_to_drop_the_imaginary_part():
     assert cr.tensor([1.0]).astype(np.complex64).dtype == np.complex64
     g = cr.grad(lambda x: cnp.sum(cnp.imag(x.astype(np.complex128) * 1j)))(cr.tensor([1.0, 2.0]))
     np.testing.assert_array_equal(g.data, [1.0, 1.0])
+
+
+def test_jacobian_of_a_complex_matrix_product_of_real_inputs():
+    # Batched backward passes (matmul's vjp on a batch of seeds): the −i seeds are not unit vectors.
+    c = _complex((3, 2), np.random.default_rng(1))
+    jac = cr.jacobian(lambda x: c @ x)(np.array([0.5, -1.0]))
+    np.testing.assert_allclose(jac, c, rtol=1e-15)
+    jac = cr.jacobian(lambda x: cnp.exp(c @ x))(np.array([0.5, -1.0]))
+    np.testing.assert_allclose(jac, np.exp(c @ np.array([0.5, -1.0]))[:, None] * c, rtol=1e-14)
