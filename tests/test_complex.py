@@ -8,6 +8,8 @@ is the conjugate of ours).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -341,3 +343,12 @@ def test_jacobian_of_a_complex_matrix_product_of_real_inputs():
     np.testing.assert_allclose(jac, c, rtol=1e-15)
     jac = cr.jacobian(lambda x: cnp.exp(c @ x))(np.array([0.5, -1.0]))
     np.testing.assert_allclose(jac, np.exp(c @ np.array([0.5, -1.0]))[:, None] * c, rtol=1e-14)
+
+
+def test_readme_example_runs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Complex numbers and Fourier transforms", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    namespace = {"np": np, "cr": cr}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["x"].tolist() == [1.0, 2.0, 0.0, -1.0]
