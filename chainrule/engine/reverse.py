@@ -166,8 +166,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
             raise _released(node)
         if last_write > node.seq:  # something was changed in place after the node was made
             check_versions(node)
-        if rule.kind is ELEMENTWISE and y.dtype.kind != "c":
-            # Complex outputs take chain_rule below: a real input of one gets the real part of its gradient.
+        if rule.kind is ELEMENTWISE:
             params, derivatives, arity = node.params, rule.derivatives, rule.arity
             if arity == 1:  # one input, recorded because it needs a gradient
                 local, parent = derivatives[0], node.p0
@@ -185,6 +184,13 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     follow = parent
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
+                parents = ()
+            elif type(y) is not np.float64 and y.dtype.kind == "c":
+                # A complex output of several inputs, some of which may be real: chain_rule gives those the real
+                # part of their gradient. (One input makes a complex output only from a complex input.)
+                for parent, gi in zip(node.parents, chain_rule(node, g, m)):  # noqa: B905 - same length
+                    if gi is not None:
+                        _accumulate(pending, heap, heappush, parent, gi, g)
                 parents = ()
             elif arity == 2:
                 xs, parents = (node.x0, node.x1), (node.p0, node.p1)
