@@ -352,3 +352,20 @@ def test_readme_example_runs():
     namespace = {"np": np, "cr": cr}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["x"].tolist() == [1.0, 2.0, 0.0, -1.0]
+
+
+def test_a_complex_primitive_and_gradcheck_on_complex_inputs():
+    # |z|² as a user's primitive: its covector is 2 conj(z). gradcheck splits complex inputs into their real and
+    # imaginary parts, so a vjp that forgets the conjugate is caught, naming the part.
+    right = cr.primitive(lambda z: np.abs(z) ** 2, name="abs2_right").defvjp(lambda g, y, z: 2 * g * cnp.conj(z))
+    wrong = cr.primitive(lambda z: np.abs(z) ** 2, name="abs2_wrong").defvjp(lambda g, y, z: 2 * g * z)
+    z = np.array([1 + 2j, -0.5 + 0.25j])
+    assert cr.gradcheck(right, z)
+    np.testing.assert_allclose(cr.grad(lambda z: cnp.sum(right(z)))(z), 2 * np.conj(z), rtol=1e-15)
+    with pytest.raises(cr.GradcheckError, match=r"input 0 \(imaginary part\)"):
+        cr.gradcheck(wrong, z)
+    # A complex output of a real input: checked through its real and imaginary parts.
+    assert cr.gradcheck(lambda x: cnp.exp(1j * x) * x, np.array([0.3, -1.2]))
+    with pytest.raises(cr.GradcheckError, match=r"input 0"):
+        bad = cr.primitive(lambda x: np.exp(1j * x), name="cis_wrong").defvjp(lambda g, y, x: g * y)
+        cr.gradcheck(bad, np.array([0.3, -1.2]))
