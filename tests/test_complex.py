@@ -369,3 +369,11 @@ def test_a_complex_primitive_and_gradcheck_on_complex_inputs():
     with pytest.raises(cr.GradcheckError, match=r"input 0"):
         bad = cr.primitive(lambda x: np.exp(1j * x), name="cis_wrong").defvjp(lambda g, y, x: g * y)
         cr.gradcheck(bad, np.array([0.3, -1.2]))
+
+
+def test_explain_shows_complex_values_and_gradients():
+    z = cr.tensor(np.array([1 + 2j, 3 - 1j]), requires_grad=True)
+    explanation = cr.explain(cr.sum(cnp.abs(z * z)))
+    np.testing.assert_allclose(explanation.gradients["p1"], 2 * np.conj(np.array([1 + 2j, 3 - 1j])), rtol=1e-15)
+    text = explanation.to_text()
+    assert "[-3.+4.j,  8.-6.j]" in text and "[2.-4.j, 6.+2.j]" in text
