@@ -377,3 +377,12 @@ def test_explain_shows_complex_values_and_gradients():
     np.testing.assert_allclose(explanation.gradients["p1"], 2 * np.conj(np.array([1 + 2j, 3 - 1j])), rtol=1e-15)
     text = explanation.to_text()
     assert "[-3.+4.j,  8.-6.j]" in text and "[2.-4.j, 6.+2.j]" in text
+
+
+def test_python_numbers_from_complex_tensors():
+    t = cr.tensor(1 + 2j)
+    assert complex(t) == 1 + 2j and complex(cr.tensor(2.0)) == 2 + 0j
+    assert t.item() == 1 + 2j
+    with pytest.raises(TypeError, match="imaginary part"):
+        float(t)
+    assert float(t.real) == 1.0
