@@ -145,7 +145,7 @@ class _Trace:
         out = self.output if out is None else out
         if isinstance(out, Tensor):
             return out
-        if isinstance(out, numbers.Real | np.ndarray | np.generic):
+        if isinstance(out, numbers.Number | np.ndarray | np.generic):
             return Tensor(out)
         raise TypeError(f"{where}: the function must return a Tensor or a number, not {type(out).__name__}")
 
@@ -184,11 +184,14 @@ def _aux_in_form(aux: Any, trace: _Trace) -> Any:
     return pytree.tree_map(lambda x: _value_in_form(x, trace) if isinstance(x, Tensor) else x, aux)
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable:
     """A function returning ``(f(*args), gradient of f)``; f must return a scalar.
 
     Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
     f returns ``(value, aux)`` and the result is ``((value, aux), gradient)``, as in JAX; aux is not differentiated.
+    The scalar must be real (for complex z, the gradient is ∂f/∂x − i ∂f/∂y), unless ``holomorphic=True``: then f
+    may return a complex number and the gradient is f'(z), as JAX's ``holomorphic=True``.
 
     >>> import chainrule as cr
     >>> cr.value_and_grad(lambda x: x ** 2)(3.0)
@@ -207,6 +210,12 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 f"grad needs a function with a scalar output, but it returned shape {out.shape}; "
                 "reduce it (e.g. .sum()) or use cr.jacobian"
             )
+        if out.dtype.kind == "c" and not holomorphic:
+            raise TypeError(
+                f"grad needs a real scalar output, but the function returned a complex one ({out.dtype}); take its "
+                "real part, imaginary part or modulus (cnp.real, cnp.imag, cnp.abs), or, for a holomorphic f, ask "
+                "for f'(z) with cr.grad(f, holomorphic=True)"
+            )
         seed = np.ones_like(out._data)
         grads = trace.pullback(out, seed)
         value = _value_in_form(out.reshape(()) if out.ndim else out, trace)
@@ -218,11 +227,13 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     return value_and_grad_f
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False) -> Callable:
     """The gradient function of a scalar-valued ``f``, in the argument's own form; nests to any order.
 
     Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
-    f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX.
+    f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX. f's value must be
+    real: for complex z the gradient is ∂f/∂x − i ∂f/∂y (HIPS autograd's and JAX's convention). With
+    ``holomorphic=True`` f may be complex-valued and holomorphic, and the gradient is f'(z).
 
     >>> import chainrule as cr
     >>> cr.grad(cr.sin)(0.0)
@@ -230,7 +241,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)
     12.0
     """
-    vg = value_and_grad(f, argnums, has_aux)
+    vg = value_and_grad(f, argnums, has_aux, holomorphic)
 
     def grad_f(*args):
         if has_aux:
