@@ -466,7 +466,7 @@ def _complex_var(x, axis, keepdims: bool, ddof: int):
     axes = normalize_axis(axis, x.ndim, "var")
     n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     d = x - mean(x, axes, keepdims=True)
-    return sum(real(d * conj(d)), axes, keepdims) / (n - ddof)
+    return _reduce("sum", real(d * conj(d)), axes, keepdims) / (n - ddof)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False):

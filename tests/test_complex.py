@@ -391,3 +391,11 @@ def test_python_numbers_from_complex_tensors():
     with pytest.raises(TypeError, match="imaginary part"):
         float(t)
     assert float(t.real) == 1.0
+
+
+def test_real_if_close_keeps_the_gradient_of_its_branch():
+    g = cr.grad(lambda z: cnp.sum(cnp.real_if_close(z * 2)))(np.array([1 + 1e-18j, 2 + 0j]))
+    assert np.iscomplexobj(g) and np.all(g == 2)
+    assert cnp.real_if_close(cr.tensor([1 + 1e-18j])).dtype == np.float64
+    assert cnp.real_if_close(cr.tensor([1 + 1e-3j])).dtype == np.complex128
+    np.testing.assert_array_equal(cnp.real_if_close(np.array([1 + 1e-3j])), np.real_if_close(np.array([1 + 1e-3j])))

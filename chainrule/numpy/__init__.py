@@ -825,3 +825,14 @@ def angle(z, deg: bool = False):
     """The argument of z in (−π, π] (degrees with ``deg=True``). Covector −i/z for complex z; 0 for real z."""
     out = ops.angle(_t(z))
     return out * (180 / np.pi) if deg else out
+
+
+@_numpy_name
+def real_if_close(a, tol=100):
+    """The real part when every imaginary part is within ``tol`` machine epsilons of 0 (``tol`` itself when it is at
+    most 1), else ``a`` unchanged, as NumPy's. The choice is made on the values; the gradient follows the branch."""
+    t = _t(a)
+    if t.dtype.kind != "c":
+        return t
+    bound = tol * np.finfo(t.dtype).eps if tol > 1 else tol
+    return ops.real(t) if bool(np.all(np.abs(np.imag(t._array())) < bound)) else t
