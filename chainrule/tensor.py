@@ -301,6 +301,12 @@ class Tensor:
                     f"backward() on a tensor of shape {self.shape} needs `grad` of shape {self.shape}, "
                     "or reduce it to a scalar first, e.g. y.sum().backward()"
                 )
+            if self._data.dtype.kind == "c":
+                raise TypeError(
+                    f"backward() on a complex tensor ({self.dtype}) needs an explicit `grad`: a gradient is taken of "
+                    "a real loss, e.g. y.real.backward() or abs(y).backward(); y.backward(grad=1) gives the "
+                    "holomorphic derivative"
+                )
             seed = np.ones_like(self._data) if self._data.ndim else self._data.dtype.type(1)
         else:
             seed = grad._data if isinstance(grad, Tensor) and not create_graph else grad

@@ -399,3 +399,12 @@ def test_real_if_close_keeps_the_gradient_of_its_branch():
     assert cnp.real_if_close(cr.tensor([1 + 1e-18j])).dtype == np.float64
     assert cnp.real_if_close(cr.tensor([1 + 1e-3j])).dtype == np.complex128
     np.testing.assert_array_equal(cnp.real_if_close(np.array([1 + 1e-3j])), np.real_if_close(np.array([1 + 1e-3j])))
+
+
+def test_backward_of_a_complex_scalar_needs_an_explicit_grad():
+    z = cr.tensor(1 + 2j, requires_grad=True)
+    y = z * z
+    with pytest.raises(TypeError, match=r"complex tensor.*explicit `grad`.*y.real.backward"):
+        y.backward()
+    y.backward(grad=1)  # the holomorphic derivative 2z
+    assert complex(z.grad) == 2 + 4j
