@@ -210,6 +210,14 @@ def matmul(a, b):
     return Batched(np.matmul(_raw(a), _raw(b)))
 
 
+def real(x):
+    return Batched(np.real(x.value)) if type(x) is Batched else np.real(x)
+
+
+def conj(x):
+    return Batched(np.conj(x.value)) if type(x) is Batched else np.conj(x)
+
+
 def astype(x, dtype):
     if type(x) is not Batched:
         return numpy_math.astype(x, dtype)

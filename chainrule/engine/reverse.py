@@ -193,6 +193,13 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
                 parents = ()
+            elif type(y) is not np.float64 and y.dtype.kind == "c":
+                # A complex output of several inputs, some of which may be real: chain_rule gives those the real
+                # part of their gradient. (One input makes a complex output only from a complex input.)
+                for parent, gi in zip(node.parents, chain_rule(node, g, m)):  # noqa: B905 - same length
+                    if gi is not None:
+                        _accumulate(pending, heap, heappush, parent, gi, g)
+                parents = ()
             elif arity == 2:
                 xs, parents = (node.x0, node.x1), (node.p0, node.p1)
             else:

@@ -495,6 +495,9 @@ def take_along_axis(arr, indices, axis):
 def sort(a, axis=-1, kind=None, order=None):
     """Sorted values; each carries the gradient of the element it came from (ties: NumPy's stable order)."""
     a = _t(a)
+    if a.dtype.kind == "c":
+        raise TypeError(f"cnp.sort does not support complex input (got dtype {a.dtype}): complex numbers have no "
+                        "order with a derivative; sort by a real key instead, e.g. a[cnp.argsort(cnp.abs(a))]")
     if axis is None:
         a, axis = ops.reshape(a, (-1,)), 0
     order_ = np.argsort(a._array(), axis=axis, kind="stable")
@@ -639,8 +642,9 @@ def dot(a, b, out=None):
 
 @_numpy_name
 def vdot(a, b):
-    """Σ a·b over the flattened inputs."""
-    return ops.sum(ravel(a) * ravel(b))
+    """Σ conj(a)·b over the flattened inputs (NumPy's: the first argument is conjugated)."""
+    a = _t(a)
+    return ops.sum(ravel(ops.conj(a) if a.dtype.kind == "c" else a) * ravel(b))
 
 
 @_numpy_name
@@ -828,11 +832,56 @@ def _distinct_labels(x: Tensor, spec: str) -> tuple[Tensor, str]:
 
 
 def __getattr__(name: str):
-    if name == "linalg":  # written in its own module, loaded on first use
+    if name in ("linalg", "fft"):  # written in their own modules, loaded on first use
         import importlib
 
-        module = importlib.import_module("chainrule.numpy.linalg")
-        globals()["linalg"] = module
+        module = importlib.import_module(f"chainrule.numpy.{name}")
+        globals()[name] = module
         return module
     raise AttributeError(f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
                          "has, or define one with cr.primitive")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Complex parts. Gradients are covectors, as in HIPS autograd and JAX (see the README's "Complex numbers").
+# ---------------------------------------------------------------------------------------------------------------
+@_numpy_name
+def real(val):
+    """The real part: a real tensor. Its vjp passes g back (in the input's dtype)."""
+    return ops.real(_t(val))
+
+
+@_numpy_name
+def imag(val):
+    """The imaginary part: a real tensor. Its vjp is −i·g."""
+    return ops.imag(_t(val))
+
+
+@_numpy_name
+def conj(x):
+    """The complex conjugate. Its vjp is conj(g)."""
+    return ops.conj(_t(x))
+
+
+@_numpy_name
+def conjugate(x):
+    """The same as :func:`conj`."""
+    return ops.conj(_t(x))
+
+
+@_numpy_name
+def angle(z, deg: bool = False):
+    """The argument of z in (−π, π] (degrees with ``deg=True``). Covector −i/z for complex z; 0 for real z."""
+    out = ops.angle(_t(z))
+    return out * (180 / np.pi) if deg else out
+
+
+@_numpy_name
+def real_if_close(a, tol=100):
+    """The real part when every imaginary part is within ``tol`` machine epsilons of 0 (``tol`` itself when it is at
+    most 1), else ``a`` unchanged, as NumPy's. The choice is made on the values; the gradient follows the branch."""
+    t = _t(a)
+    if t.dtype.kind != "c":
+        return t
+    bound = tol * np.finfo(t.dtype).eps if tol > 1 else tol
+    return ops.real(t) if bool(np.all(np.abs(np.imag(t._array())) < bound)) else t

@@ -37,6 +37,9 @@ maximum = np.maximum
 minimum = np.minimum
 where = np.where
 matmul = np.matmul
+real = np.real
+imag = np.imag
+conj = np.conj
 
 
 def swapaxes(x, a, b):
