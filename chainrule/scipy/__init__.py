@@ -19,6 +19,6 @@ from ..errors import require
 
 require("scipy", "scipy")
 
-from . import special  # noqa: E402
+from . import linalg, signal, special, stats  # noqa: E402
 
 __all__ = ["linalg", "signal", "special", "stats"]

@@ -1,0 +1,143 @@
+"""SciPy's linear algebra as rules: triangular solves, the Sylvester equation and the matrix square root.
+
+Conventions as in linalg.py: ``a``, ``b`` (and ``q``) the inputs, ``y`` the output, ``g`` the upstream gradient,
+``ts`` the tangents, ``m`` the math namespace. SciPy is imported when a forward first runs; without SciPy these entries
+are not registered.
+
+* ``solve_triangular(a, b, trans, lower, unit_diagonal)``: x = op(A)⁻¹ b with op(A) = A or Aᵀ. Only the triangle of
+  ``a`` that SciPy reads (and not its diagonal when ``unit_diagonal``) gets a gradient: the derivative of exactly the
+  function computed, as for cholesky. b̄ = op(A)⁻ᵀ g is one more triangular solve; Ā = −b̄ xᵀ (transposed for trans).
+* ``solve_sylvester(a, b, q)``: X with AX + XB = Q. Q̄ = G solves AᵀG + GBᵀ = g; Ā = −G Xᵀ, B̄ = −Xᵀ G.
+* ``sqrtm(a)``: Y with Y² = A. From Y dY + dY Y = dA, Ā solves YᵀĀ + ĀYᵀ = g (one Sylvester solve).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from ..errors import DomainError
+from .registry import GENERAL, Rule, Sample, lookup, register
+
+
+def _t(x, m):
+    return m.swapaxes(x, -1, -2)
+
+
+def _solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
+    from scipy import linalg
+
+    try:
+        return linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+    except np.linalg.LinAlgError as exc:
+        raise DomainError(f"solve_triangular: the triangular matrix `a` of shape {np.shape(a)} is singular "
+                          f"({exc}); expected nonzero diagonal entries") from None
+
+
+def _triangle(a, lower, unit_diagonal):
+    """The mask of the entries of ``a`` that solve_triangular reads, in a's dtype."""
+    n = np.shape(a)[-1]
+    ones = np.ones((n, n), dtype=a.dtype)
+    k = 1 if unit_diagonal else 0
+    return np.tril(ones, -k) if lower else np.triu(ones, k)
+
+
+def _tri(m, a, b, trans, lower, unit_diagonal):
+    return m.apply_rule(lookup("solve_triangular"), (a, b),
+                        {"trans": trans, "lower": lower, "unit_diagonal": unit_diagonal})
+
+
+def _solve_triangular_vjp_a(g, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
+    gb = _tri(m, a, g, 1 - trans, lower, unit_diagonal)
+    if np.ndim(b) == np.ndim(a) - 1:  # b a vector: the outer products
+        grad = gb[..., :, None] * y[..., None, :] if trans == 0 else y[..., :, None] * gb[..., None, :]
+    else:
+        grad = m.matmul(gb, _t(y, m)) if trans == 0 else m.matmul(y, _t(gb, m))
+    return -grad * _triangle(a, lower, unit_diagonal)
+
+
+def _solve_triangular_vjp_b(g, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
+    return _tri(m, a, g, 1 - trans, lower, unit_diagonal)
+
+
+def _solve_triangular_jvp(ts, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
+    ta, tb = ts
+    da = ta * _triangle(a, lower, unit_diagonal)
+    if trans:
+        da = _t(da, m)
+    change = m.matmul(da, y[..., None])[..., 0] if np.ndim(b) == np.ndim(a) - 1 else m.matmul(da, y)
+    return _tri(m, a, tb - change, trans, lower, unit_diagonal)
+
+
+def _solve_sylvester(a, b, q):
+    from scipy import linalg
+
+    x = linalg.solve_sylvester(a, b, q)
+    if not np.all(np.isfinite(x)):
+        raise DomainError("solve_sylvester: A and -B share an eigenvalue, so AX + XB = Q has no unique solution; "
+                          "expected A and -B with disjoint spectra")
+    return x
+
+
+def _sylvester(m, a, b, q):
+    return m.apply_rule(lookup("solve_sylvester"), (a, b, q), {})
+
+
+def _sylvester_adjoint(g, a, b, m):
+    """G with AᵀG + GBᵀ = g: the gradient of Q."""
+    return _sylvester(m, _t(a, m), _t(b, m), g)
+
+
+def _sqrtm(a):
+    from scipy import linalg
+
+    y = linalg.sqrtm(a)
+    if np.iscomplexobj(y):
+        if np.any(np.abs(y.imag) > 1e-8 * max(1.0, float(np.max(np.abs(y.real))))):
+            raise DomainError(f"sqrtm: the matrix of shape {np.shape(a)} has no real square root (it has negative "
+                              "eigenvalues); expected a matrix whose eigenvalues are positive, e.g. positive "
+                              "definite")
+        y = y.real
+    return np.asarray(y, dtype=np.result_type(a, np.float32))
+
+
+_SPD = np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]])
+_LOWER = np.array([[2.0, 0.0, 0.0], [0.5, 1.5, 0.0], [-0.3, 0.4, 1.8]])
+
+
+def _register_all() -> None:
+    register(Rule(
+        name="solve_triangular", forward=_solve_triangular, kind=GENERAL, arity=2, args=("a", "b"),
+        vjps=(_solve_triangular_vjp_a, _solve_triangular_vjp_b), jvp=_solve_triangular_jvp, shape_only=("b",),
+        text=("-tri(op(A)^-T g x^T)", "op(A)^-T g"), tex=(r"-\operatorname{tri}(\operatorname{op}(A)^{-T} g\, x^{T})",
+                                                         r"\operatorname{op}(A)^{-T} g"),
+        display=r"\operatorname{op}(A)^{-1} b",
+        samples=(Sample(((3, 3), (3,)), {"lower": True}, values=(_LOWER, np.array([1.0, -2.0, 0.5]))),
+                 Sample(((3, 3), (3, 2)), {"lower": False, "trans": 1}, values=(_LOWER.T, np.arange(6.0).reshape(3, 2))),
+                 Sample(((3, 3), (3, 2)), {"lower": True, "unit_diagonal": True},
+                        values=(_LOWER, np.arange(6.0).reshape(3, 2) - 2))),
+        note="reads one triangle of a (without its diagonal when unit_diagonal); op(A) is A, or Aᵀ for trans=1",
+    ))
+    register(Rule(
+        name="solve_sylvester", forward=_solve_sylvester, kind=GENERAL, arity=3, args=("a", "b", "q"),
+        vjps=(lambda g, a, b, q, y, m: -m.matmul(_sylvester_adjoint(g, a, b, m), _t(y, m)),
+              lambda g, a, b, q, y, m: -m.matmul(_t(y, m), _sylvester_adjoint(g, a, b, m)),
+              lambda g, a, b, q, y, m: _sylvester_adjoint(g, a, b, m)),
+        jvp=lambda ts, a, b, q, y, m: _sylvester(m, a, b, ts[2] - m.matmul(ts[0], y) - m.matmul(y, ts[1])),
+        text=("-G X^T", "-X^T G", "G, A^T G + G B^T = g"),
+        tex=(r"-G X^{T}", r"-X^{T} G", r"G:\ A^{T} G + G B^{T} = g"), display=r"X:\ AX + XB = Q",
+        samples=(Sample(((3, 3), (3, 3), (3, 3)), values=(_SPD, _SPD.T + np.eye(3), np.arange(9.0).reshape(3, 3))),),
+    ))
+    register(Rule(
+        name="sqrtm", forward=_sqrtm, kind=GENERAL, arity=1,
+        vjps=(lambda g, x, y, m: _sylvester(m, _t(y, m), _t(y, m), g),),
+        jvp=lambda ts, x, y, m: _sylvester(m, y, y, ts[0]), shape_only=("x",),
+        text=("G, Y^T G + G Y^T = g",), tex=(r"G:\ Y^{T} G + G Y^{T} = g",), display=r"\sqrt{X}",
+        samples=(Sample(((3, 3),), values=(_SPD,)),),
+        note="the principal square root; a matrix with negative eigenvalues (no real root) is an error",
+    ))
+
+
+if importlib.util.find_spec("scipy") is not None:  # without SciPy the entries could not run: leave them out
+    _register_all()

@@ -1,0 +1,46 @@
+"""What the distributions share: SciPy's function when no Tensor is given, argument checks, the location-scale
+standardisation z = (x − loc)/scale."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from ... import ops
+from ...errors import ChainruleError, DomainError
+from .._util import apply, check_positive, constant, operand, raw
+
+__all__ = ["apply", "check_positive", "constant", "distribution_function", "operand", "ops", "raw", "standardise"]
+
+
+def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
+    """``scipy.stats.<distribution>.<name>`` itself when no argument is a Tensor; with one, the composition, and
+    errors that name the function."""
+
+    def decorate(function: Callable) -> Callable:
+        name = function.__name__
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            if not ops.holds_tensor(args) and not ops.holds_tensor(kwargs.values()):
+                scipy_distribution = getattr(importlib.import_module("scipy.stats"), distribution)
+                return getattr(scipy_distribution, name)(*args, **kwargs)
+            try:
+                return function(*args, **kwargs)
+            except ChainruleError:
+                raise
+            except ValueError as exc:
+                raise DomainError(f"stats.{distribution}.{name}: {exc}") from None
+
+        return wrapper
+
+    return decorate
+
+
+def standardise(x: Any, loc: Any, scale: Any, where: str):
+    """(x − loc)/scale and log(scale), with ``scale`` checked positive."""
+    x, loc, scale = operand(x, "x", where), operand(loc, "loc", where), operand(scale, "scale", where)
+    check_positive(scale, "scale", where)
+    return (x - loc) / scale, ops.log(scale)
