@@ -9,10 +9,14 @@ are not registered.
   function computed, as for cholesky. b̄ = op(A)⁻ᵀ g is one more triangular solve; Ā = −b̄ xᵀ (transposed for trans).
 * ``solve_sylvester(a, b, q)``: X with AX + XB = Q. Q̄ = G solves AᵀG + GBᵀ = g; Ā = −G Xᵀ, B̄ = −Xᵀ G.
 * ``sqrtm(a)``: Y with Y² = A. From Y dY + dY Y = dA, Ā solves YᵀĀ + ĀYᵀ = g (one Sylvester solve).
+* ``cho_factor``: the lower Cholesky factor L of A (reading A's lower triangle), as the core's ``cholesky`` but with
+  its derivatives written with triangular solves (``solve_triangular``) instead of general ones: the same formula,
+  Ā = L⁻ᵀ Φ(Lᵀ ḡ) L⁻¹ carried onto the lower triangle, at a third of the cost (what SciPy users get).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 
 import numpy as np
@@ -29,7 +33,9 @@ def _solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     from scipy import linalg
 
     try:
-        return linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+        # check_finite=False: a nan or inf gives nan, as elsewhere in chainrule (and saves a pass over a)
+        return linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal,
+                                       check_finite=False)
     except np.linalg.LinAlgError as exc:
         raise DomainError(f"solve_triangular: the triangular matrix `a` of shape {np.shape(a)} is singular "
                           f"({exc}); expected nonzero diagonal entries") from None
@@ -37,10 +43,24 @@ def _solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
 
 def _triangle(a, lower, unit_diagonal):
     """The mask of the entries of ``a`` that solve_triangular reads, in a's dtype."""
-    n = np.shape(a)[-1]
-    ones = np.ones((n, n), dtype=a.dtype)
-    k = 1 if unit_diagonal else 0
-    return np.tril(ones, -k) if lower else np.triu(ones, k)
+    return _mask(np.shape(a)[-1], np.dtype(a.dtype), "lower" if lower else "upper", 1 if unit_diagonal else 0)
+
+
+@functools.lru_cache(maxsize=32)
+def _mask(n: int, dtype: np.dtype, kind: str, k: int = 0) -> np.ndarray:
+    """A constant n×n mask (read-only, cached: the backward pass of a large factorization needs several):
+    "lower"/"upper" triangles from diagonal k, "eye", or "phi" (the lower triangle with the diagonal halved)."""
+    ones = np.ones((n, n), dtype=dtype)
+    if kind == "lower":
+        mask = np.tril(ones, -k)
+    elif kind == "upper":
+        mask = np.triu(ones, k)
+    elif kind == "eye":
+        mask = np.eye(n, dtype=dtype)
+    else:
+        mask = np.tril(ones, -1) + np.eye(n, dtype=dtype) * dtype.type(0.5)
+    mask.flags.writeable = False
+    return mask
 
 
 def _tri(m, a, b, trans, lower, unit_diagonal):
@@ -102,6 +122,55 @@ def _sqrtm(a):
     return np.asarray(y, dtype=np.result_type(a, np.float32))
 
 
+def _cho_factor(a):
+    try:
+        return np.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        raise DomainError(f"cholesky: the matrix `a` of shape {np.shape(a)} is not positive definite (the triangle "
+                          "read is taken as a symmetric matrix); expected a symmetric positive-definite matrix"
+                          ) from None
+
+
+def _eye(x):
+    return _mask(np.shape(x)[-1], np.dtype(x.dtype), "eye")
+
+
+def _strict_lower(x):
+    return _mask(np.shape(x)[-1], np.dtype(x.dtype), "lower", 1)
+
+
+def _phi(x):
+    """The mask of Φ: the lower triangle with the diagonal halved."""
+    return _mask(np.shape(x)[-1], np.dtype(x.dtype), "phi")
+
+
+def _lower_t_times(y, g, m):
+    """Lᵀ g for the lower-triangular L = y. On plain 2-D arrays BLAS's triangular product (trmm: half the flops
+    of a general matmul); on Tensors (higher order) the differentiable matmul: the same product."""
+    if type(y) is np.ndarray and type(g) is np.ndarray and y.ndim == 2 and g.ndim == 2 and y.dtype == g.dtype \
+            and y.dtype.kind == "f":
+        from scipy.linalg import get_blas_funcs
+
+        trmm = get_blas_funcs("trmm", (y, g))
+        return trmm(1.0, y, g, side=0, lower=1, trans_a=1)
+    return m.matmul(_t(y, m), g)
+
+
+def _cho_factor_vjp(g, x, y, m):
+    inner = _lower_t_times(y, g, m) * _phi(y)
+    left = _tri(m, y, inner, 1, True, False)  # L⁻ᵀ Φ(Lᵀ ḡ)
+    grad = _t(_tri(m, y, _t(left, m), 1, True, False), m)  # ... L⁻¹
+    # onto the lower triangle read: below the diagonal each entry stands for two, above it none is read
+    return m.where(_strict_lower(grad) > 0, grad + _t(grad, m), grad * _eye(grad))
+
+
+def _cho_factor_jvp(ts, x, y, m):
+    lower = ts[0] * _strict_lower(y)
+    da = lower + _t(lower, m) + ts[0] * _eye(y)  # the symmetric matrix the lower triangle stands for
+    inner = _t(_tri(m, y, _t(_tri(m, y, da, 0, True, False), m), 0, True, False), m)  # L⁻¹ dA L⁻ᵀ
+    return m.matmul(y, inner * _phi(y))
+
+
 _SPD = np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]])
 _LOWER = np.array([[2.0, 0.0, 0.0], [0.5, 1.5, 0.0], [-0.3, 0.4, 1.8]])
 
@@ -128,6 +197,14 @@ def _register_all() -> None:
         text=("-G X^T", "-X^T G", "G, A^T G + G B^T = g"),
         tex=(r"-G X^{T}", r"-X^{T} G", r"G:\ A^{T} G + G B^{T} = g"), display=r"X:\ AX + XB = Q",
         samples=(Sample(((3, 3), (3, 3), (3, 3)), values=(_SPD, _SPD.T + np.eye(3), np.arange(9.0).reshape(3, 3))),),
+    ))
+    register(Rule(
+        name="cho_factor", forward=_cho_factor, kind=GENERAL, arity=1,
+        vjps=(_cho_factor_vjp,), jvp=_cho_factor_jvp, shape_only=("x",),
+        text=("L^-T Phi(L^T g) L^-1 onto the lower triangle",),
+        tex=(r"L^{-T} \Phi(L^{T} g) L^{-1}",), display=r"\operatorname{chol} A",
+        samples=(Sample(((3, 3),), values=(_SPD,)),),
+        note="the lower factor, reading A's lower triangle; derivatives by triangular solves",
     ))
     register(Rule(
         name="sqrtm", forward=_sqrtm, kind=GENERAL, arity=1,

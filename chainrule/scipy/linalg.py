@@ -1,7 +1,8 @@
 """``chainrule.scipy.linalg``: SciPy's linear algebra with SciPy's names and signatures, differentiable.
 
-``solve_triangular``, ``solve_sylvester`` and ``sqrtm`` are rules of ``chainrule/rules/scipy_linalg.py``;
-``cholesky``, ``cho_factor`` and ``cho_solve`` are compositions of chainrule's ``cholesky`` and ``solve_triangular``.
+``solve_triangular``, ``solve_sylvester``, ``sqrtm`` and the Cholesky factor (``cholesky``, ``cho_factor``, whose
+gradient takes triangular solves) are rules of ``chainrule/rules/scipy_linalg.py``; ``cho_solve`` is two
+``solve_triangular``.
 Only the triangle a function reads gets a gradient (e.g. the upper one for ``cholesky(a, lower=False)``, as SciPy
 reads it). Unlike SciPy's, the factor from ``cho_factor`` holds zeros in its unused triangle.
 
@@ -25,7 +26,7 @@ from ..rules import scipy_linalg  # noqa: F401 - registers solve_triangular, sol
 from ..tensor import Tensor
 from ._util import apply, operand, scipy_name
 
-__all__ = ["cho_factor", "cho_solve", "cholesky", "solve_sylvester", "solve_triangular", "sqrtm"]
+__all__ = ["cho_factor", "cho_solve", "cholesky", "solve_banded", "solve_sylvester", "solve_triangular", "sqrtm"]
 
 _TRANS = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}
 
@@ -66,8 +67,8 @@ def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False, check_finit
     (``lower=True``), read from that triangle of A, as SciPy reads it."""
     a = _matrix(a, "a", "linalg.cholesky")
     if lower:
-        return cnp_linalg.cholesky(a)
-    return ops.swapaxes(cnp_linalg.cholesky(ops.swapaxes(a, -1, -2)), -1, -2)
+        return apply("cho_factor", a)
+    return ops.swapaxes(apply("cho_factor", ops.swapaxes(a, -1, -2)), -1, -2)
 
 
 @scipy_name("linalg")
@@ -106,3 +107,30 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Tensor:
 def sqrtm(A: Any, disp: bool = True, blocksize: int = 64) -> Tensor:  # noqa: N803 - SciPy's argument name
     """The principal square root Y (Y² = A) of a matrix with a real one; Ā solves YᵀĀ + ĀYᵀ = ḡ."""
     return apply("sqrtm", _matrix(A, "A", "linalg.sqrtm"))
+
+
+@scipy_name("linalg")
+def solve_banded(l_and_u: tuple, ab: Any, b: Any, overwrite_ab: bool = False, overwrite_b: bool = False,
+                 check_finite: bool = True) -> Tensor:
+    """x with A x = b for A in SciPy's banded storage ``ab`` (``ab[u + i - j, j] = A[i, j]``).
+
+    A composition: the dense A gathered from ``ab`` (a differentiable gather, zeros off the band), then ``solve``;
+    gradients flow into ``ab`` (its band entries) and ``b``.
+    """
+    where = "linalg.solve_banded"
+    try:
+        lower, upper = (int(v) for v in l_and_u)
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: the first argument must be the pair (l, u) of band widths; got {l_and_u!r}"
+                        ) from None
+    ab = operand(ab, "ab", where)
+    n = ab.shape[-1] if ab.ndim == 2 else -1
+    if ab.ndim != 2 or ab.shape[0] != lower + upper + 1:
+        raise ShapeError(f"{where}: `ab` has shape {ab.shape}; expected ({lower + upper + 1}, n) for l={lower}, "
+                         f"u={upper}")
+    i, j = np.indices((n, n))
+    row = upper + i - j
+    band = (row >= 0) & (row <= lower + upper)
+    ab = ab if isinstance(ab, Tensor) else ops.as_tensor(ab)
+    dense = ops.where(band, ab[np.clip(row, 0, lower + upper), j], 0.0)
+    return cnp_linalg.solve(dense, b)

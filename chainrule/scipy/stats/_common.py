@@ -12,7 +12,8 @@ from ... import ops
 from ...errors import ChainruleError, DomainError
 from .._util import apply, check_positive, constant, operand, raw
 
-__all__ = ["apply", "check_positive", "constant", "distribution_function", "operand", "ops", "raw", "standardise"]
+__all__ = ["apply", "check_positive", "constant", "distribution_function", "operand", "ops", "raw", "scipy_attribute",
+           "standardise"]
 
 
 def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
@@ -44,3 +45,20 @@ def standardise(x: Any, loc: Any, scale: Any, where: str):
     x, loc, scale = operand(x, "x", where), operand(loc, "loc", where), operand(scale, "scale", where)
     check_positive(scale, "scale", where)
     return (x - loc) / scale, ops.log(scale)
+
+
+def scipy_attribute(distribution: str) -> Callable[[str], Any]:
+    """A module ``__getattr__``: the distribution's other methods (``rvs``, ``mean``, ``ppf``...) are SciPy's own,
+    on arrays, without gradients."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        scipy_distribution = getattr(importlib.import_module("scipy.stats"), distribution)
+        try:
+            return getattr(scipy_distribution, name)
+        except AttributeError:
+            raise AttributeError(f"chainrule.scipy.stats.{distribution} has no attribute {name!r} (nor has "
+                                 f"scipy.stats.{distribution})") from None
+
+    return __getattr__

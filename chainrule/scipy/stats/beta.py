@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...tensor import Tensor
-from ._common import apply, check_positive, constant, distribution_function, operand, ops, standardise
+from ._common import apply, check_positive, constant, distribution_function, operand, ops, scipy_attribute, standardise
 
 __all__ = ["cdf", "logpdf", "pdf"]
 
@@ -42,3 +42,6 @@ def cdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     from ..special import betainc
 
     return betainc(a, b, ops.clip(z if isinstance(z, Tensor) else ops.as_tensor(z), 0.0, 1.0))
+
+
+__getattr__ = scipy_attribute("beta")

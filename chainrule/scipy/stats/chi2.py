@@ -9,7 +9,7 @@ from typing import Any
 
 from ...tensor import Tensor
 from . import gamma
-from ._common import distribution_function, operand, ops
+from ._common import distribution_function, operand, ops, scipy_attribute
 
 __all__ = ["cdf", "logpdf", "pdf"]
 
@@ -32,3 +32,6 @@ def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     """P(df/2, (x − loc)/(2 scale)); no gradient flows into df."""
     df = operand(df, "df", "stats.chi2.cdf")
     return gamma.cdf(ops.as_tensor(operand(x, "x", "stats.chi2.cdf")), df / 2, loc, 2 * scale)
+
+
+__getattr__ = scipy_attribute("chi2")

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...errors import ShapeError
 from ...tensor import Tensor
-from ._common import apply, check_positive, distribution_function, operand, ops
+from ._common import apply, check_positive, distribution_function, operand, ops, scipy_attribute
 
 __all__ = ["logpdf", "pdf"]
 
@@ -37,3 +37,6 @@ def logpdf(x: Any, alpha: Any) -> Tensor:
 def pdf(x: Any, alpha: Any) -> Tensor:
     """The Dirichlet density, exp(logpdf)."""
     return ops.exp(logpdf(x, alpha))
+
+
+__getattr__ = scipy_attribute("dirichlet")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...tensor import Tensor
-from ._common import apply, check_positive, constant, distribution_function, operand, ops, standardise
+from ._common import apply, check_positive, constant, distribution_function, operand, ops, scipy_attribute, standardise
 
 __all__ = ["cdf", "logpdf", "pdf"]
 
@@ -40,3 +40,6 @@ def cdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     from ..special import gammainc
 
     return gammainc(a, ops.maximum(ops.as_tensor(z), 0.0))
+
+
+__getattr__ = scipy_attribute("gamma")

@@ -18,7 +18,7 @@ from ...errors import DomainError, NoDerivativeError, ShapeError
 from ...numpy import linalg as cnp_linalg
 from ...tensor import Tensor
 from ..linalg import solve_triangular
-from ._common import distribution_function, operand, ops, raw
+from ._common import distribution_function, operand, ops, raw, scipy_attribute
 
 __all__ = ["entropy", "logpdf", "pdf"]
 
@@ -120,3 +120,6 @@ def entropy(mean: Any = None, cov: Any = 1) -> Tensor:
     d, _, cov = _parts(mean, cov, None, where)
     factor = _factor(cov, where)
     return ops.sum(ops.log(ops.sum(factor * np.eye(d), axis=-1))) + 0.5 * d * (1 + _LOG_2PI)
+
+
+__getattr__ = scipy_attribute("multivariate_normal")

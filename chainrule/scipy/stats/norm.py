@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from ...tensor import Tensor
-from ._common import apply, distribution_function, ops, standardise
+from ._common import apply, distribution_function, ops, scipy_attribute, standardise
 
 __all__ = ["cdf", "logcdf", "logpdf", "logsf", "pdf", "sf"]
 
@@ -52,3 +52,6 @@ def sf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
 def logsf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     """log(1 − Φ(z)) = log Φ(−z)."""
     return apply("log_ndtr", -standardise(x, loc, scale, "stats.norm.logsf")[0])
+
+
+__getattr__ = scipy_attribute("norm")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ...tensor import Tensor
-from ._common import apply, check_positive, constant, distribution_function, operand, ops
+from ._common import apply, check_positive, constant, distribution_function, operand, ops, scipy_attribute
 
 __all__ = ["cdf", "logpmf", "pmf"]
 
@@ -49,3 +49,6 @@ def cdf(k: Any, mu: Any, loc: Any = 0) -> Tensor:
     mu = mu if isinstance(mu, Tensor) else ops.as_tensor(mu)
     out = gammaincc(np.maximum(k, 0) + 1, mu)
     return out if np.all(k >= 0) else ops.where(k >= 0, out, 0.0)
+
+
+__getattr__ = scipy_attribute("poisson")

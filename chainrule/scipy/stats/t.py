@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from ...tensor import Tensor
-from ._common import apply, check_positive, constant, distribution_function, operand, ops, standardise
+from ._common import apply, check_positive, constant, distribution_function, operand, ops, scipy_attribute, standardise
 
 __all__ = ["cdf", "logcdf", "logpdf", "pdf"]
 
@@ -49,3 +49,6 @@ def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
 def logcdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     """log F_ν((x − loc)/scale); no gradient in df."""
     return ops.log(cdf(x, df, loc, scale))
+
+
+__getattr__ = scipy_attribute("t")
