@@ -21,8 +21,8 @@ TARGETS = (
     ("W7-n1000", "W7 n = 1000: ≤ 1.3× hand-written NumPy", lambda c, f, t: c / f, 1.3, "×"),
 )
 FLOOR_NOTE = ("floor: hand-written NumPy (W1 forward + backward + SGD, W3 derivative by hand), the Hessian written by "
-              "hand in NumPy (W4), a bare Python tape on floats (W2, W5), `import numpy` (W6), the GP gradient by hand in "
-              "NumPy and SciPy (W7)")
+              "hand in NumPy (W4), a bare Python tape on floats (W2, W5), `import numpy` (W6), the GP gradient by "
+              "hand in NumPy and SciPy (W7)")
 
 
 def _number(value: float) -> str:

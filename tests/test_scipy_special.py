@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-scipy_special = pytest.importorskip("scipy.special", reason="chainrule.scipy needs SciPy (pip install 'chainrule[scipy]')")
+scipy_special = pytest.importorskip(
+    "scipy.special", reason="chainrule.scipy needs SciPy (pip install 'chainrule[scipy]')"
+)
 mpmath = pytest.importorskip("mpmath")
 torch = pytest.importorskip("torch")
 
@@ -50,46 +52,119 @@ UNARY = {
     "rgamma": (special.rgamma, scipy_special.rgamma, (0.3, 4), mpmath.rgamma, None),
     "digamma": (special.digamma, scipy_special.digamma, (0.3, 4), mpmath.digamma, torch.special.digamma),
     "psi": (special.psi, scipy_special.psi, (0.3, 4), mpmath.digamma, torch.special.psi),
-    "polygamma1": (lambda x: special.polygamma(1, x), lambda x: scipy_special.polygamma(1, x), (0.3, 4),
-                   lambda v: mpmath.polygamma(1, v), lambda t: torch.special.polygamma(1, t)),
-    "polygamma2": (lambda x: special.polygamma(2, x), lambda x: scipy_special.polygamma(2, x), (0.3, 4),
-                   lambda v: mpmath.polygamma(2, v), lambda t: torch.special.polygamma(2, t)),
+    "polygamma1": (
+        lambda x: special.polygamma(1, x),
+        lambda x: scipy_special.polygamma(1, x),
+        (0.3, 4),
+        lambda v: mpmath.polygamma(1, v),
+        lambda t: torch.special.polygamma(1, t),
+    ),
+    "polygamma2": (
+        lambda x: special.polygamma(2, x),
+        lambda x: scipy_special.polygamma(2, x),
+        (0.3, 4),
+        lambda v: mpmath.polygamma(2, v),
+        lambda t: torch.special.polygamma(2, t),
+    ),
     "i0": (special.i0, scipy_special.i0, (-3, 3), lambda v: mpmath.besseli(0, v), torch.special.i0),
     "i1": (special.i1, scipy_special.i1, (-3, 3), lambda v: mpmath.besseli(1, v), torch.special.i1),
-    "iv2.5": (lambda x: special.iv(2.5, x), lambda x: scipy_special.iv(2.5, x), (0.2, 5),
-              lambda v: mpmath.besseli(2.5, v), None),
-    "ive1": (lambda x: special.ive(1, x), lambda x: scipy_special.ive(1, x), (-4, 4),
-             lambda v: mpmath.besseli(1, v) * mpmath.exp(-abs(v)), torch.special.i1e),
-    "ive0": (lambda x: special.ive(0, x), lambda x: scipy_special.ive(0, x), (0.2, 4),
-             lambda v: mpmath.besseli(0, v) * mpmath.exp(-abs(v)), torch.special.i0e),
+    "iv2.5": (
+        lambda x: special.iv(2.5, x),
+        lambda x: scipy_special.iv(2.5, x),
+        (0.2, 5),
+        lambda v: mpmath.besseli(2.5, v),
+        None,
+    ),
+    "ive1": (
+        lambda x: special.ive(1, x),
+        lambda x: scipy_special.ive(1, x),
+        (-4, 4),
+        lambda v: mpmath.besseli(1, v) * mpmath.exp(-abs(v)),
+        torch.special.i1e,
+    ),
+    "ive0": (
+        lambda x: special.ive(0, x),
+        lambda x: scipy_special.ive(0, x),
+        (0.2, 4),
+        lambda v: mpmath.besseli(0, v) * mpmath.exp(-abs(v)),
+        torch.special.i0e,
+    ),
     "j0": (special.j0, scipy_special.j0, (0.2, 20), lambda v: mpmath.besselj(0, v), None),
     "j1": (special.j1, scipy_special.j1, (0.2, 20), lambda v: mpmath.besselj(1, v), None),
     "y0": (special.y0, scipy_special.y0, (0.2, 20), lambda v: mpmath.bessely(0, v), None),
     "y1": (special.y1, scipy_special.y1, (0.2, 20), lambda v: mpmath.bessely(1, v), None),
-    "jn3": (lambda x: special.jn(3, x), lambda x: scipy_special.jn(3, x), (0.2, 10),
-            lambda v: mpmath.besselj(3, v), None),
-    "yn2": (lambda x: special.yn(2, x), lambda x: scipy_special.yn(2, x), (0.5, 10),
-            lambda v: mpmath.bessely(2, v), None),
-    "jv1.5": (lambda x: special.jv(1.5, x), lambda x: scipy_special.jv(1.5, x), (0.2, 10),
-              lambda v: mpmath.besselj(1.5, v), None),
+    "jn3": (
+        lambda x: special.jn(3, x),
+        lambda x: scipy_special.jn(3, x),
+        (0.2, 10),
+        lambda v: mpmath.besselj(3, v),
+        None,
+    ),
+    "yn2": (
+        lambda x: special.yn(2, x),
+        lambda x: scipy_special.yn(2, x),
+        (0.5, 10),
+        lambda v: mpmath.bessely(2, v),
+        None,
+    ),
+    "jv1.5": (
+        lambda x: special.jv(1.5, x),
+        lambda x: scipy_special.jv(1.5, x),
+        (0.2, 10),
+        lambda v: mpmath.besselj(1.5, v),
+        None,
+    ),
     "ndtr": (special.ndtr, scipy_special.ndtr, (-3, 3), lambda v: mpmath.ncdf(v), torch.special.ndtr),
-    "log_ndtr": (special.log_ndtr, scipy_special.log_ndtr, (-6, 3), lambda v: mpmath.log(mpmath.ncdf(v)),
-                 torch.special.log_ndtr),
-    "ndtri": (special.ndtri, scipy_special.ndtri, (0.05, 0.95), lambda v: mpmath.sqrt(2) * mpmath.erfinv(2 * v - 1),
-              torch.special.ndtri),
-    "logit": (special.logit, scipy_special.logit, (0.1, 0.9), lambda v: mpmath.log(v / (1 - v)),
-              torch.special.logit),
+    "log_ndtr": (
+        special.log_ndtr,
+        scipy_special.log_ndtr,
+        (-6, 3),
+        lambda v: mpmath.log(mpmath.ncdf(v)),
+        torch.special.log_ndtr,
+    ),
+    "ndtri": (
+        special.ndtri,
+        scipy_special.ndtri,
+        (0.05, 0.95),
+        lambda v: mpmath.sqrt(2) * mpmath.erfinv(2 * v - 1),
+        torch.special.ndtri,
+    ),
+    "logit": (special.logit, scipy_special.logit, (0.1, 0.9), lambda v: mpmath.log(v / (1 - v)), torch.special.logit),
     "expit": (special.expit, scipy_special.expit, (-4, 4), lambda v: 1 / (1 + mpmath.exp(-v)), torch.special.expit),
     "entr": (special.entr, scipy_special.entr, (0.1, 3), lambda v: -v * mpmath.log(v), torch.special.entr),
-    "gammainc": (lambda x: special.gammainc(2.5, x), lambda x: scipy_special.gammainc(2.5, x), (0.2, 5),
-                 lambda v: mpmath.gammainc(2.5, 0, v, regularized=True), None),
-    "gammaincc": (lambda x: special.gammaincc(1.7, x), lambda x: scipy_special.gammaincc(1.7, x), (0.2, 5),
-                  lambda v: mpmath.gammainc(1.7, v, mpmath.inf, regularized=True), None),
-    "betainc": (lambda x: special.betainc(2.0, 3.5, x), lambda x: scipy_special.betainc(2.0, 3.5, x), (0.1, 0.9),
-                lambda v: mpmath.betainc(2.0, 3.5, 0, v, regularized=True), None),
-    "stdtr": (lambda x: special.stdtr(4.5, x), lambda x: scipy_special.stdtr(4.5, x), (-3, 3),
-              lambda v: mpmath.quad(lambda s: mpmath.gamma(2.75) / (mpmath.sqrt(4.5 * mpmath.pi) * mpmath.gamma(2.25))
-                                    * (1 + s * s / 4.5) ** -2.75, [-mpmath.inf, v]), None),
+    "gammainc": (
+        lambda x: special.gammainc(2.5, x),
+        lambda x: scipy_special.gammainc(2.5, x),
+        (0.2, 5),
+        lambda v: mpmath.gammainc(2.5, 0, v, regularized=True),
+        None,
+    ),
+    "gammaincc": (
+        lambda x: special.gammaincc(1.7, x),
+        lambda x: scipy_special.gammaincc(1.7, x),
+        (0.2, 5),
+        lambda v: mpmath.gammainc(1.7, v, mpmath.inf, regularized=True),
+        None,
+    ),
+    "betainc": (
+        lambda x: special.betainc(2.0, 3.5, x),
+        lambda x: scipy_special.betainc(2.0, 3.5, x),
+        (0.1, 0.9),
+        lambda v: mpmath.betainc(2.0, 3.5, 0, v, regularized=True),
+        None,
+    ),
+    "stdtr": (
+        lambda x: special.stdtr(4.5, x),
+        lambda x: scipy_special.stdtr(4.5, x),
+        (-3, 3),
+        lambda v: mpmath.quad(
+            lambda s: (
+                mpmath.gamma(2.75) / (mpmath.sqrt(4.5 * mpmath.pi) * mpmath.gamma(2.25)) * (1 + s * s / 4.5) ** -2.75
+            ),
+            [-mpmath.inf, v],
+        ),
+        None,
+    ),
 }
 NAMES = sorted(UNARY)
 
@@ -127,8 +202,9 @@ TORCH_RTOL = {"digamma": 2e-9, "psi": 2e-9}
 def test_first_derivative_equals_torch(name):
     function, torch_function = UNARY[name][0], UNARY[name][4]
     x = _points(name)
-    np.testing.assert_allclose(_gradient(function, x), _torch_derivative(torch_function)(x),
-                               rtol=TORCH_RTOL.get(name, 1e-10), atol=1e-13)
+    np.testing.assert_allclose(
+        _gradient(function, x), _torch_derivative(torch_function)(x), rtol=TORCH_RTOL.get(name, 1e-10), atol=1e-13
+    )
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "stdtr"])  # stdtr's mpmath form is a quadrature
@@ -174,10 +250,20 @@ def test_float32_stays_float32(name):
 BINARY = {
     "xlogy": (special.xlogy, scipy_special.xlogy, torch.special.xlogy, (-2, 2), (0.2, 3)),
     "xlog1py": (special.xlog1py, scipy_special.xlog1py, torch.special.xlog1py, (-2, 2), (-0.5, 3)),
-    "beta": (special.beta, scipy_special.beta, lambda a, b: torch.exp(torch.lgamma(a) + torch.lgamma(b)
-                                                                      - torch.lgamma(a + b)), (0.3, 4), (0.3, 4)),
-    "betaln": (special.betaln, scipy_special.betaln, lambda a, b: torch.lgamma(a) + torch.lgamma(b)
-               - torch.lgamma(a + b), (0.3, 4), (0.3, 4)),
+    "beta": (
+        special.beta,
+        scipy_special.beta,
+        lambda a, b: torch.exp(torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)),
+        (0.3, 4),
+        (0.3, 4),
+    ),
+    "betaln": (
+        special.betaln,
+        scipy_special.betaln,
+        lambda a, b: torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b),
+        (0.3, 4),
+        (0.3, 4),
+    ),
 }
 
 
@@ -192,8 +278,13 @@ def test_binary_values_and_gradients_equal_torch(name):
     torch_function(at, bt).sum().backward()
     np.testing.assert_allclose(ga, at.grad.numpy(), rtol=1e-11)
     np.testing.assert_allclose(gb, bt.grad.numpy(), rtol=1e-11)
-    assert cr.gradcheck(lambda x, y: cr.grad(lambda p, q: function(p, q).sum(), argnums=(0, 1))(x, y)[1],
-                        cr.tensor(a), cr.tensor(b), atol=1e-6, rtol=1e-6)
+    assert cr.gradcheck(
+        lambda x, y: cr.grad(lambda p, q: function(p, q).sum(), argnums=(0, 1))(x, y)[1],
+        cr.tensor(a),
+        cr.tensor(b),
+        atol=1e-6,
+        rtol=1e-6,
+    )
 
 
 def test_xlogy_is_zero_where_x_is_zero():
@@ -205,12 +296,14 @@ def test_xlogy_is_zero_where_x_is_zero():
 def test_multigammaln_equals_torch():
     a = np.array([[4.2, 5.1], [3.3, 4.7]])
     for d in (1, 2, 3):
-        np.testing.assert_allclose(special.multigammaln(cr.tensor(a), d).data, scipy_special.multigammaln(a, d),
-                                   rtol=1e-13)
+        np.testing.assert_allclose(
+            special.multigammaln(cr.tensor(a), d).data, scipy_special.multigammaln(a, d), rtol=1e-13
+        )
         at = torch.tensor(a, requires_grad=True)
         torch.special.multigammaln(at, d).sum().backward()
-        np.testing.assert_allclose(cr.grad(lambda t: special.multigammaln(t, d).sum())(a), at.grad.numpy(),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(
+            cr.grad(lambda t, d=d: special.multigammaln(t, d).sum())(a), at.grad.numpy(), rtol=1e-12
+        )
 
 
 # -- logsumexp. ----------------------------------------------------------------------------------------------------
@@ -238,8 +331,9 @@ def test_logsumexp_return_sign_with_negative_weights():
     assert float(value.data) == pytest.approx(want_value, rel=1e-14) and sign == want_sign
     # d/da_i log|Σ b e^a| = b_i e^(a_i) / Σ b e^a, a closed form.
     s = np.sum(b * np.exp(a))
-    np.testing.assert_allclose(cr.grad(lambda t: special.logsumexp(t, b=b, return_sign=True)[0])(a),
-                               b * np.exp(a) / s, rtol=1e-13)
+    np.testing.assert_allclose(
+        cr.grad(lambda t: special.logsumexp(t, b=b, return_sign=True)[0])(a), b * np.exp(a) / s, rtol=1e-13
+    )
 
 
 def test_logsumexp_without_b_is_the_rule_and_second_order_works():
@@ -274,7 +368,9 @@ def test_orders_are_checked_and_get_no_gradient():
 
 
 def test_bad_operands_are_clear_errors():
-    with pytest.raises(TypeError, match=r"special.xlogy: `x` must be a Tensor, a NumPy array or a real number, not dict"):
+    with pytest.raises(
+        TypeError, match=r"special.xlogy: `x` must be a Tensor, a NumPy array or a real number, not dict"
+    ):
         special.xlogy({"x": 1.0}, cr.tensor(1.0))
     with pytest.raises(ShapeError, match=r"logsumexp: `b` of shape \(3,\) does not broadcast"):
         special.logsumexp(cr.tensor(np.ones(4)), b=np.ones(3))

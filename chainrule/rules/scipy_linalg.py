@@ -34,11 +34,12 @@ def _solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
 
     try:
         # check_finite=False: a nan or inf gives nan, as elsewhere in chainrule (and saves a pass over a)
-        return linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal,
-                                       check_finite=False)
+        return linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit_diagonal, check_finite=False)
     except np.linalg.LinAlgError as exc:
-        raise DomainError(f"solve_triangular: the triangular matrix `a` of shape {np.shape(a)} is singular "
-                          f"({exc}); expected nonzero diagonal entries") from None
+        raise DomainError(
+            f"solve_triangular: the triangular matrix `a` of shape {np.shape(a)} is singular "
+            f"({exc}); expected nonzero diagonal entries"
+        ) from None
 
 
 def _triangle(a, lower, unit_diagonal):
@@ -64,8 +65,9 @@ def _mask(n: int, dtype: np.dtype, kind: str, k: int = 0) -> np.ndarray:
 
 
 def _tri(m, a, b, trans, lower, unit_diagonal):
-    return m.apply_rule(lookup("solve_triangular"), (a, b),
-                        {"trans": trans, "lower": lower, "unit_diagonal": unit_diagonal})
+    return m.apply_rule(
+        lookup("solve_triangular"), (a, b), {"trans": trans, "lower": lower, "unit_diagonal": unit_diagonal}
+    )
 
 
 def _solve_triangular_vjp_a(g, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
@@ -95,8 +97,10 @@ def _solve_sylvester(a, b, q):
 
     x = linalg.solve_sylvester(a, b, q)
     if not np.all(np.isfinite(x)):
-        raise DomainError("solve_sylvester: A and -B share an eigenvalue, so AX + XB = Q has no unique solution; "
-                          "expected A and -B with disjoint spectra")
+        raise DomainError(
+            "solve_sylvester: A and -B share an eigenvalue, so AX + XB = Q has no unique solution; "
+            "expected A and -B with disjoint spectra"
+        )
     return x
 
 
@@ -115,9 +119,11 @@ def _sqrtm(a):
     y = linalg.sqrtm(a)
     if np.iscomplexobj(y):
         if np.any(np.abs(y.imag) > 1e-8 * max(1.0, float(np.max(np.abs(y.real))))):
-            raise DomainError(f"sqrtm: the matrix of shape {np.shape(a)} has no real square root (it has negative "
-                              "eigenvalues); expected a matrix whose eigenvalues are positive, e.g. positive "
-                              "definite")
+            raise DomainError(
+                f"sqrtm: the matrix of shape {np.shape(a)} has no real square root (it has negative "
+                "eigenvalues); expected a matrix whose eigenvalues are positive, e.g. positive "
+                "definite"
+            )
         y = y.real
     return np.asarray(y, dtype=np.result_type(a, np.float32))
 
@@ -126,9 +132,10 @@ def _cho_factor(a):
     try:
         return np.linalg.cholesky(a)
     except np.linalg.LinAlgError:
-        raise DomainError(f"cholesky: the matrix `a` of shape {np.shape(a)} is not positive definite (the triangle "
-                          "read is taken as a symmetric matrix); expected a symmetric positive-definite matrix"
-                          ) from None
+        raise DomainError(
+            f"cholesky: the matrix `a` of shape {np.shape(a)} is not positive definite (the triangle "
+            "read is taken as a symmetric matrix); expected a symmetric positive-definite matrix"
+        ) from None
 
 
 def _eye(x):
@@ -147,8 +154,14 @@ def _phi(x):
 def _lower_t_times(y, g, m):
     """Lᵀ g for the lower-triangular L = y. On plain 2-D arrays BLAS's triangular product (trmm: half the flops
     of a general matmul); on Tensors (higher order) the differentiable matmul: the same product."""
-    if type(y) is np.ndarray and type(g) is np.ndarray and y.ndim == 2 and g.ndim == 2 and y.dtype == g.dtype \
-            and y.dtype.kind == "f":
+    if (
+        type(y) is np.ndarray
+        and type(g) is np.ndarray
+        and y.ndim == 2
+        and g.ndim == 2
+        and y.dtype == g.dtype
+        and y.dtype.kind == "f"
+    ):
         from scipy.linalg import get_blas_funcs
 
         trmm = get_blas_funcs("trmm", (y, g))
@@ -176,44 +189,84 @@ _LOWER = np.array([[2.0, 0.0, 0.0], [0.5, 1.5, 0.0], [-0.3, 0.4, 1.8]])
 
 
 def _register_all() -> None:
-    register(Rule(
-        name="solve_triangular", forward=_solve_triangular, kind=GENERAL, arity=2, args=("a", "b"),
-        vjps=(_solve_triangular_vjp_a, _solve_triangular_vjp_b), jvp=_solve_triangular_jvp, shape_only=("b",),
-        text=("-tri(op(A)^-T g x^T)", "op(A)^-T g"), tex=(r"-\operatorname{tri}(\operatorname{op}(A)^{-T} g\, x^{T})",
-                                                         r"\operatorname{op}(A)^{-T} g"),
-        display=r"\operatorname{op}(A)^{-1} b",
-        samples=(Sample(((3, 3), (3,)), {"lower": True}, values=(_LOWER, np.array([1.0, -2.0, 0.5]))),
-                 Sample(((3, 3), (3, 2)), {"lower": False, "trans": 1}, values=(_LOWER.T, np.arange(6.0).reshape(3, 2))),
-                 Sample(((3, 3), (3, 2)), {"lower": True, "unit_diagonal": True},
-                        values=(_LOWER, np.arange(6.0).reshape(3, 2) - 2))),
-        note="reads one triangle of a (without its diagonal when unit_diagonal); op(A) is A, or Aᵀ for trans=1",
-    ))
-    register(Rule(
-        name="solve_sylvester", forward=_solve_sylvester, kind=GENERAL, arity=3, args=("a", "b", "q"),
-        vjps=(lambda g, a, b, q, y, m: -m.matmul(_sylvester_adjoint(g, a, b, m), _t(y, m)),
-              lambda g, a, b, q, y, m: -m.matmul(_t(y, m), _sylvester_adjoint(g, a, b, m)),
-              lambda g, a, b, q, y, m: _sylvester_adjoint(g, a, b, m)),
-        jvp=lambda ts, a, b, q, y, m: _sylvester(m, a, b, ts[2] - m.matmul(ts[0], y) - m.matmul(y, ts[1])),
-        text=("-G X^T", "-X^T G", "G, A^T G + G B^T = g"),
-        tex=(r"-G X^{T}", r"-X^{T} G", r"G:\ A^{T} G + G B^{T} = g"), display=r"X:\ AX + XB = Q",
-        samples=(Sample(((3, 3), (3, 3), (3, 3)), values=(_SPD, _SPD.T + np.eye(3), np.arange(9.0).reshape(3, 3))),),
-    ))
-    register(Rule(
-        name="cho_factor", forward=_cho_factor, kind=GENERAL, arity=1,
-        vjps=(_cho_factor_vjp,), jvp=_cho_factor_jvp, shape_only=("x",),
-        text=("L^-T Phi(L^T g) L^-1 onto the lower triangle",),
-        tex=(r"L^{-T} \Phi(L^{T} g) L^{-1}",), display=r"\operatorname{chol} A",
-        samples=(Sample(((3, 3),), values=(_SPD,)),),
-        note="the lower factor, reading A's lower triangle; derivatives by triangular solves",
-    ))
-    register(Rule(
-        name="sqrtm", forward=_sqrtm, kind=GENERAL, arity=1,
-        vjps=(lambda g, x, y, m: _sylvester(m, _t(y, m), _t(y, m), g),),
-        jvp=lambda ts, x, y, m: _sylvester(m, y, y, ts[0]), shape_only=("x",),
-        text=("G, Y^T G + G Y^T = g",), tex=(r"G:\ Y^{T} G + G Y^{T} = g",), display=r"\sqrt{X}",
-        samples=(Sample(((3, 3),), values=(_SPD,)),),
-        note="the principal square root; a matrix with negative eigenvalues (no real root) is an error",
-    ))
+    register(
+        Rule(
+            name="solve_triangular",
+            forward=_solve_triangular,
+            kind=GENERAL,
+            arity=2,
+            args=("a", "b"),
+            vjps=(_solve_triangular_vjp_a, _solve_triangular_vjp_b),
+            jvp=_solve_triangular_jvp,
+            shape_only=("b",),
+            text=("-tri(op(A)^-T g x^T)", "op(A)^-T g"),
+            tex=(r"-\operatorname{tri}(\operatorname{op}(A)^{-T} g\, x^{T})", r"\operatorname{op}(A)^{-T} g"),
+            display=r"\operatorname{op}(A)^{-1} b",
+            samples=(
+                Sample(((3, 3), (3,)), {"lower": True}, values=(_LOWER, np.array([1.0, -2.0, 0.5]))),
+                Sample(((3, 3), (3, 2)), {"lower": False, "trans": 1}, values=(_LOWER.T, np.arange(6.0).reshape(3, 2))),
+                Sample(
+                    ((3, 3), (3, 2)),
+                    {"lower": True, "unit_diagonal": True},
+                    values=(_LOWER, np.arange(6.0).reshape(3, 2) - 2),
+                ),
+            ),
+            note="reads one triangle of a (without its diagonal when unit_diagonal); op(A) is A, or Aᵀ for trans=1",
+        )
+    )
+    register(
+        Rule(
+            name="solve_sylvester",
+            forward=_solve_sylvester,
+            kind=GENERAL,
+            arity=3,
+            args=("a", "b", "q"),
+            vjps=(
+                lambda g, a, b, q, y, m: -m.matmul(_sylvester_adjoint(g, a, b, m), _t(y, m)),
+                lambda g, a, b, q, y, m: -m.matmul(_t(y, m), _sylvester_adjoint(g, a, b, m)),
+                lambda g, a, b, q, y, m: _sylvester_adjoint(g, a, b, m),
+            ),
+            jvp=lambda ts, a, b, q, y, m: _sylvester(m, a, b, ts[2] - m.matmul(ts[0], y) - m.matmul(y, ts[1])),
+            text=("-G X^T", "-X^T G", "G, A^T G + G B^T = g"),
+            tex=(r"-G X^{T}", r"-X^{T} G", r"G:\ A^{T} G + G B^{T} = g"),
+            display=r"X:\ AX + XB = Q",
+            samples=(
+                Sample(((3, 3), (3, 3), (3, 3)), values=(_SPD, _SPD.T + np.eye(3), np.arange(9.0).reshape(3, 3))),
+            ),
+        )
+    )
+    register(
+        Rule(
+            name="cho_factor",
+            forward=_cho_factor,
+            kind=GENERAL,
+            arity=1,
+            vjps=(_cho_factor_vjp,),
+            jvp=_cho_factor_jvp,
+            shape_only=("x",),
+            text=("L^-T Phi(L^T g) L^-1 onto the lower triangle",),
+            tex=(r"L^{-T} \Phi(L^{T} g) L^{-1}",),
+            display=r"\operatorname{chol} A",
+            samples=(Sample(((3, 3),), values=(_SPD,)),),
+            note="the lower factor, reading A's lower triangle; derivatives by triangular solves",
+        )
+    )
+    register(
+        Rule(
+            name="sqrtm",
+            forward=_sqrtm,
+            kind=GENERAL,
+            arity=1,
+            vjps=(lambda g, x, y, m: _sylvester(m, _t(y, m), _t(y, m), g),),
+            jvp=lambda ts, x, y, m: _sylvester(m, y, y, ts[0]),
+            shape_only=("x",),
+            text=("G, Y^T G + G Y^T = g",),
+            tex=(r"G:\ Y^{T} G + G Y^{T} = g",),
+            display=r"\sqrt{X}",
+            samples=(Sample(((3, 3),), values=(_SPD,)),),
+            note="the principal square root; a matrix with negative eigenvalues (no real root) is an error",
+        )
+    )
 
 
 if importlib.util.find_spec("scipy") is not None:  # without SciPy the entries could not run: leave them out

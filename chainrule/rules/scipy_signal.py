@@ -47,17 +47,31 @@ def _correlate(m, g_full, other):
 
 
 def _register_all() -> None:
-    register(Rule(
-        name="convolve", forward=_convolve, kind=MULTILINEAR, arity=2, args=("a", "b"),
-        vjps=(lambda g, a, b, y, m, mode="full": _correlate(m, _in_full(g, a, b, m), b),
-              lambda g, a, b, y, m, mode="full": _correlate(m, _in_full(g, a, b, m), a)),
-        text=("correlate(g, b)", "correlate(g, a)"),
-        tex=(r"\bar y \star b", r"\bar y \star a"), display=r"a * b",
-        samples=(Sample(((5,), (3,)), {"mode": "full"}), Sample(((5,), (3,)), {"mode": "valid"}),
-                 Sample(((3,), (5,)), {"mode": "valid"}), Sample(((4, 3), (2, 2)), {"mode": "same"}),
-                 Sample(((2, 5), (3, 2)), {"mode": "same"}), Sample(((3, 4), (2, 3)), {"mode": "full"})),
-        note="N-d; every mode is a centred slice of the full convolution, as in scipy.signal.convolve",
-    ))
+    register(
+        Rule(
+            name="convolve",
+            forward=_convolve,
+            kind=MULTILINEAR,
+            arity=2,
+            args=("a", "b"),
+            vjps=(
+                lambda g, a, b, y, m, mode="full": _correlate(m, _in_full(g, a, b, m), b),
+                lambda g, a, b, y, m, mode="full": _correlate(m, _in_full(g, a, b, m), a),
+            ),
+            text=("correlate(g, b)", "correlate(g, a)"),
+            tex=(r"\bar y \star b", r"\bar y \star a"),
+            display=r"a * b",
+            samples=(
+                Sample(((5,), (3,)), {"mode": "full"}),
+                Sample(((5,), (3,)), {"mode": "valid"}),
+                Sample(((3,), (5,)), {"mode": "valid"}),
+                Sample(((4, 3), (2, 2)), {"mode": "same"}),
+                Sample(((2, 5), (3, 2)), {"mode": "same"}),
+                Sample(((3, 4), (2, 3)), {"mode": "full"}),
+            ),
+            note="N-d; every mode is a centred slice of the full convolution, as in scipy.signal.convolve",
+        )
+    )
 
 
 if importlib.util.find_spec("scipy") is not None:  # without SciPy the entry could not run: leave it out

@@ -19,9 +19,12 @@ def any_tensor(*xs: Any) -> bool:
     return ops.holds_tensor(xs)
 
 
-def operand(x: Any, name: str, function: str) -> Any:
-    """``x`` as a Tensor or a real array, or a clear TypeError naming the function and the argument."""
+def operand(x: Any, name: str, function: str, *, weak: bool = False) -> Any:
+    """``x`` as a Tensor or a real array, or a clear TypeError naming the function and the argument. With ``weak``,
+    a Python number stays one (NumPy's weak scalar: next to float32 it keeps float32, as loc=0.0 should)."""
     if isinstance(x, Tensor):
+        return x
+    if weak and isinstance(x, int | float) and not isinstance(x, bool):
         return x
     if isinstance(x, list | tuple) and ops.holds_tensor(x):
         return ops.stack_nested(x)
@@ -30,8 +33,10 @@ def operand(x: Any, name: str, function: str) -> Any:
     except Exception:  # an object NumPy cannot read
         array = np.asarray(None)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{function}: `{name}` must be a Tensor, a NumPy array or a real number, not "
-                        f"{type(x).__name__} (dtype {array.dtype})")
+        raise TypeError(
+            f"{function}: `{name}` must be a Tensor, a NumPy array or a real number, not "
+            f"{type(x).__name__} (dtype {array.dtype})"
+        )
     return array
 
 
@@ -44,8 +49,10 @@ def constant(x: Any, name: str, function: str) -> Any:
     """A parameter no gradient flows into (an order, a shape parameter): its array, or an error if it needs one."""
     if isinstance(x, Tensor):
         if x.requires_grad:
-            raise TypeError(f"{function}: no gradient flows into `{name}` (as in SciPy and HIPS autograd, it is a "
-                            "parameter); pass it detached (x.detach()) or as an array")
+            raise TypeError(
+                f"{function}: no gradient flows into `{name}` (as in SciPy and HIPS autograd, it is a "
+                "parameter); pass it detached (x.detach()) or as an array"
+            )
         x = x.data
     return operand(x, name, function)
 
@@ -58,8 +65,8 @@ def raw(x: Any) -> np.ndarray:
 def check_positive(x: Any, name: str, function: str) -> None:
     values = raw(x)
     if np.any(~(values > 0)):
-        raise DomainError(f"{function}: `{name}` must be positive; got {values.ravel()[np.argmin(values > 0)]!r} "
-                          f"among its values")
+        bad = float(values.ravel()[np.argmin(values.ravel() > 0)])
+        raise DomainError(f"{function}: `{name}` must be positive; got {bad!r} among its values")
 
 
 def scipy_name(module: str) -> Callable[[Callable], Callable]:

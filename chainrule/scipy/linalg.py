@@ -36,14 +36,23 @@ def _matrix(x: Any, name: str, function: str, *, square: bool = True) -> Any:
     if x.dtype.kind != "f":
         x = ops.astype(x, np.float64) if isinstance(x, Tensor) else x.astype(np.float64)
     if x.ndim < 2 or (square and x.shape[-1] != x.shape[-2]):
-        raise ShapeError(f"{function}: `{name}` has shape {x.shape}; expected a square matrix (or a stack of "
-                         "them, shape (..., n, n))")
+        raise ShapeError(
+            f"{function}: `{name}` has shape {x.shape}; expected a square matrix (or a stack of "
+            "them, shape (..., n, n))"
+        )
     return x
 
 
 @scipy_name("linalg")
-def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False, unit_diagonal: bool = False,
-                     overwrite_b: bool = False, check_finite: bool = True) -> Tensor:
+def solve_triangular(
+    a: Any,
+    b: Any,
+    trans: Any = 0,
+    lower: bool = False,
+    unit_diagonal: bool = False,
+    overwrite_b: bool = False,
+    check_finite: bool = True,
+) -> Tensor:
     """x with op(A) x = b for a triangular A (op(A) = A, or Aᵀ for trans=1/"T"); reads one triangle of A.
 
     Gradients: b̄ = op(A)⁻ᵀ g, Ā = −b̄ xᵀ on the triangle read (transposed for trans=1).
@@ -55,10 +64,8 @@ def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False, unit_d
     b = operand(b, "b", where)
     n = a.shape[-1]
     if b.ndim < 1 or b.shape[0 if b.ndim == 1 else -2] != n:
-        raise ShapeError(f"{where}: `b` has shape {b.shape} but `a` is {n}x{n}; expected b of shape ({n},) or "
-                         f"({n}, k)")
-    return apply("solve_triangular", a, b, trans=_TRANS[trans], lower=bool(lower),
-                 unit_diagonal=bool(unit_diagonal))
+        raise ShapeError(f"{where}: `b` has shape {b.shape} but `a` is {n}x{n}; expected b of shape ({n},) or ({n}, k)")
+    return apply("solve_triangular", a, b, trans=_TRANS[trans], lower=bool(lower), unit_diagonal=bool(unit_diagonal))
 
 
 @scipy_name("linalg")
@@ -80,11 +87,12 @@ def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False, check_fin
 @scipy_name("linalg")
 def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False, check_finite: bool = True) -> Tensor:
     """x with A x = b, from ``(c, lower) = cho_factor(A)``: two triangular solves."""
-    try:
-        c, lower = c_and_lower
-    except (TypeError, ValueError):
-        raise TypeError("linalg.cho_solve: the first argument must be the pair (c, lower) that cho_factor returns; "
-                        f"got {type(c_and_lower).__name__}") from None
+    if not isinstance(c_and_lower, tuple | list) or len(c_and_lower) != 2:
+        raise TypeError(
+            "linalg.cho_solve: the first argument must be the pair (c, lower) that cho_factor returns; "
+            f"got {type(c_and_lower).__name__}"
+        )
+    c, lower = c_and_lower
     if lower:
         return solve_triangular(c, solve_triangular(c, b, lower=True), trans=1, lower=True)
     return solve_triangular(c, solve_triangular(c, b, trans=1, lower=False), lower=False)
@@ -98,20 +106,23 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Tensor:
     a, b = _matrix(a, "a", where), _matrix(b, "b", where)
     q = _matrix(q, "q", where, square=False)
     if q.shape != (a.shape[-1], b.shape[-1]):
-        raise ShapeError(f"{where}: `q` has shape {q.shape}; expected ({a.shape[-1]}, {b.shape[-1]}) for `a` of "
-                         f"shape {a.shape} and `b` of shape {b.shape}")
+        raise ShapeError(
+            f"{where}: `q` has shape {q.shape}; expected ({a.shape[-1]}, {b.shape[-1]}) for `a` of "
+            f"shape {a.shape} and `b` of shape {b.shape}"
+        )
     return apply("solve_sylvester", a, b, q)
 
 
 @scipy_name("linalg")
-def sqrtm(A: Any, disp: bool = True, blocksize: int = 64) -> Tensor:  # noqa: N803 - SciPy's argument name
+def sqrtm(A: Any, disp: bool = True, blocksize: int = 64) -> Tensor:  # A: SciPy's argument name
     """The principal square root Y (Y² = A) of a matrix with a real one; Ā solves YᵀĀ + ĀYᵀ = ḡ."""
     return apply("sqrtm", _matrix(A, "A", "linalg.sqrtm"))
 
 
 @scipy_name("linalg")
-def solve_banded(l_and_u: tuple, ab: Any, b: Any, overwrite_ab: bool = False, overwrite_b: bool = False,
-                 check_finite: bool = True) -> Tensor:
+def solve_banded(
+    l_and_u: tuple, ab: Any, b: Any, overwrite_ab: bool = False, overwrite_b: bool = False, check_finite: bool = True
+) -> Tensor:
     """x with A x = b for A in SciPy's banded storage ``ab`` (``ab[u + i - j, j] = A[i, j]``).
 
     A composition: the dense A gathered from ``ab`` (a differentiable gather, zeros off the band), then ``solve``;
@@ -121,13 +132,15 @@ def solve_banded(l_and_u: tuple, ab: Any, b: Any, overwrite_ab: bool = False, ov
     try:
         lower, upper = (int(v) for v in l_and_u)
     except (TypeError, ValueError):
-        raise TypeError(f"{where}: the first argument must be the pair (l, u) of band widths; got {l_and_u!r}"
-                        ) from None
+        raise TypeError(
+            f"{where}: the first argument must be the pair (l, u) of band widths; got {l_and_u!r}"
+        ) from None
     ab = operand(ab, "ab", where)
     n = ab.shape[-1] if ab.ndim == 2 else -1
     if ab.ndim != 2 or ab.shape[0] != lower + upper + 1:
-        raise ShapeError(f"{where}: `ab` has shape {ab.shape}; expected ({lower + upper + 1}, n) for l={lower}, "
-                         f"u={upper}")
+        raise ShapeError(
+            f"{where}: `ab` has shape {ab.shape}; expected ({lower + upper + 1}, n) for l={lower}, u={upper}"
+        )
     i, j = np.indices((n, n))
     row = upper + i - j
     band = (row >= 0) & (row <= lower + upper)

@@ -30,14 +30,18 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> Te
         raise ValueError(f"{where}: `mode` must be one of {scipy_signal.MODES}; got {mode!r}")
     a, b = operand(in1, "in1", where), operand(in2, "in2", where)
     if a.ndim != b.ndim:
-        raise ShapeError(f"{where}: `in1` of shape {a.shape} and `in2` of shape {b.shape} have different numbers "
-                         "of dimensions; expected the same")
+        raise ShapeError(
+            f"{where}: `in1` of shape {a.shape} and `in2` of shape {b.shape} have different numbers "
+            "of dimensions; expected the same"
+        )
     if a.size == 0 or b.size == 0:
         raise ShapeError(f"{where}: an empty input (shapes {a.shape} and {b.shape}); expected non-empty arrays")
     if mode == "valid":
         larger = all(p >= q for p, q in zip(a.shape, b.shape, strict=True))
         smaller = all(p <= q for p, q in zip(a.shape, b.shape, strict=True))
         if not (larger or smaller):
-            raise ShapeError(f"{where}: for mode 'valid' one input must be at least as large as the other along "
-                             f"every axis; got shapes {a.shape} and {b.shape}")
+            raise ShapeError(
+                f"{where}: for mode 'valid' one input must be at least as large as the other along "
+                f"every axis; got shapes {a.shape} and {b.shape}"
+            )
     return apply("convolve", a, b, mode=mode)

@@ -24,10 +24,45 @@ from ..tensor import Tensor
 from ._util import apply, constant, operand, scipy_name
 
 __all__ = [
-    "beta", "betainc", "betaln", "digamma", "entr", "erf", "erfc", "erfcinv", "erfinv", "expit", "gamma",
-    "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i1", "iv", "ive", "j0", "j1", "jn", "jv", "log_ndtr",
-    "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "rgamma", "stdtr", "xlog1py", "xlogy",
-    "y0", "y1", "yn", "yv",
+    "beta",
+    "betainc",
+    "betaln",
+    "digamma",
+    "entr",
+    "erf",
+    "erfc",
+    "erfcinv",
+    "erfinv",
+    "expit",
+    "gamma",
+    "gammainc",
+    "gammaincc",
+    "gammaln",
+    "gammasgn",
+    "i0",
+    "i1",
+    "iv",
+    "ive",
+    "j0",
+    "j1",
+    "jn",
+    "jv",
+    "log_ndtr",
+    "logit",
+    "logsumexp",
+    "multigammaln",
+    "ndtr",
+    "ndtri",
+    "polygamma",
+    "psi",
+    "rgamma",
+    "stdtr",
+    "xlog1py",
+    "xlogy",
+    "y0",
+    "y1",
+    "yn",
+    "yv",
 ]
 
 
@@ -43,8 +78,11 @@ def _unary(name: str, doc: str):
 def _binary(name: str, doc: str):
     def function(a: Any, b: Any) -> Tensor:
         where = f"special.{name}"
-        return apply(name, operand(a, "a" if name.startswith("beta") else "x", where),
-                     operand(b, "b" if name.startswith("beta") else "y", where))
+        return apply(
+            name,
+            operand(a, "a" if name.startswith("beta") else "x", where),
+            operand(b, "b" if name.startswith("beta") else "y", where),
+        )
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
@@ -106,8 +144,7 @@ def _with_parameters(name: str, x: Any, function: str, **params: Any) -> Tensor:
 @scipy_name("special")
 def polygamma(n: Any, x: Any) -> Tensor:
     """ψ⁽ⁿ⁾(x), the n-th derivative of digamma; its derivative in x is ψ⁽ⁿ⁺¹⁾(x). No gradient flows into n."""
-    return _with_parameters("polygamma", x, "special.polygamma",
-                            n=_order(n, "n", "special.polygamma", integer=True))
+    return _with_parameters("polygamma", x, "special.polygamma", n=_order(n, "n", "special.polygamma", integer=True))
 
 
 @scipy_name("special")
@@ -155,8 +192,7 @@ def gammainc(a: Any, x: Any) -> Tensor:
 @scipy_name("special")
 def gammaincc(a: Any, x: Any) -> Tensor:
     """Q(a, x) = 1 − P(a, x); ∂Q/∂x = −x^(a−1) e^(−x)/Γ(a). No gradient in a."""
-    return _with_parameters("gammaincc", x, "special.gammaincc",
-                            a=_order(a, "a", "special.gammaincc", integer=False))
+    return _with_parameters("gammaincc", x, "special.gammaincc", a=_order(a, "a", "special.gammaincc", integer=False))
 
 
 @scipy_name("special")
@@ -164,8 +200,9 @@ def betainc(a: Any, b: Any, x: Any) -> Tensor:
     """I_x(a, b), the regularized incomplete beta function; ∂/∂x = x^(a−1)(1 − x)^(b−1)/B(a, b). No gradient in
     a and b."""
     where = "special.betainc"
-    return _with_parameters("betainc", x, where, a=_order(a, "a", where, integer=False),
-                            b=_order(b, "b", where, integer=False))
+    return _with_parameters(
+        "betainc", x, where, a=_order(a, "a", where, integer=False), b=_order(b, "b", where, integer=False)
+    )
 
 
 @scipy_name("special")
@@ -182,8 +219,10 @@ def multigammaln(a: Any, d: int) -> Tensor:
     a = operand(a, "a", "special.multigammaln")
     values = a.data if isinstance(a, Tensor) else a
     if np.any(values <= (d - 1) / 2):
-        raise DomainError(f"special.multigammaln: every `a` must be greater than (d - 1)/2 = {(d - 1) / 2}; "
-                          f"got a minimum of {np.min(values)!r}")
+        raise DomainError(
+            f"special.multigammaln: every `a` must be greater than (d - 1)/2 = {(d - 1) / 2}; "
+            f"got a minimum of {np.min(values)!r}"
+        )
     total = d * (d - 1) / 4 * np.log(np.pi)
     for j in range(d):
         total = total + apply("gammaln", a - j / 2)
@@ -209,8 +248,9 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
         try:
             shape = np.broadcast_shapes(a.shape, np.shape(b))
         except ValueError:
-            raise ShapeError(f"special.logsumexp: `b` of shape {np.shape(b)} does not broadcast against `a` of "
-                             f"shape {a.shape}") from None
+            raise ShapeError(
+                f"special.logsumexp: `b` of shape {np.shape(b)} does not broadcast against `a` of shape {a.shape}"
+            ) from None
         a = ops.broadcast_to(a, shape)
     peak = np.max(a.data, axis=axis, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0.0).astype(a.dtype)

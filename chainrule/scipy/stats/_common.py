@@ -12,8 +12,17 @@ from ... import ops
 from ...errors import ChainruleError, DomainError
 from .._util import apply, check_positive, constant, operand, raw
 
-__all__ = ["apply", "check_positive", "constant", "distribution_function", "operand", "ops", "raw", "scipy_attribute",
-           "standardise"]
+__all__ = [
+    "apply",
+    "check_positive",
+    "constant",
+    "distribution_function",
+    "operand",
+    "ops",
+    "raw",
+    "scipy_attribute",
+    "standardise",
+]
 
 
 def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
@@ -42,7 +51,8 @@ def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
 
 def standardise(x: Any, loc: Any, scale: Any, where: str):
     """(x − loc)/scale and log(scale), with ``scale`` checked positive."""
-    x, loc, scale = operand(x, "x", where), operand(loc, "loc", where), operand(scale, "scale", where)
+    x = operand(x, "x", where)
+    loc, scale = operand(loc, "loc", where, weak=True), operand(scale, "scale", where, weak=True)
     check_positive(scale, "scale", where)
     return (x - loc) / scale, ops.log(scale)
 
@@ -58,7 +68,8 @@ def scipy_attribute(distribution: str) -> Callable[[str], Any]:
         try:
             return getattr(scipy_distribution, name)
         except AttributeError:
-            raise AttributeError(f"chainrule.scipy.stats.{distribution} has no attribute {name!r} (nor has "
-                                 f"scipy.stats.{distribution})") from None
+            raise AttributeError(
+                f"chainrule.scipy.stats.{distribution} has no attribute {name!r} (nor has scipy.stats.{distribution})"
+            ) from None
 
     return __getattr__

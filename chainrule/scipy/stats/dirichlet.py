@@ -29,8 +29,11 @@ def logpdf(x: Any, alpha: Any) -> Tensor:
     if x.shape[0] == k - 1:  # SciPy accepts K − 1 components and completes them to sum to 1
         x = ops.concatenate([x, 1 - ops.sum(x, axis=0, keepdims=True)], axis=0)
     alpha_column = alpha if x.ndim == 1 else ops.reshape(alpha, (k,) + (1,) * (x.ndim - 1))
-    return (ops.sum(apply("xlogy", alpha_column - 1, x), axis=0) + apply("gammaln", ops.sum(alpha))
-            - ops.sum(apply("gammaln", alpha)))
+    return (
+        ops.sum(apply("xlogy", alpha_column - 1, x), axis=0)
+        + apply("gammaln", ops.sum(alpha))
+        - ops.sum(apply("gammaln", alpha))
+    )
 
 
 @distribution_function("dirichlet")

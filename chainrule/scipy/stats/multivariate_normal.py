@@ -61,8 +61,10 @@ def _factor(cov: Any, where: str) -> Any:
     try:
         return cnp_linalg.cholesky(cov if isinstance(cov, Tensor) else ops.as_tensor(cov))
     except DomainError:
-        raise DomainError(f"{where}: `cov` is not positive definite; expected a symmetric positive-definite "
-                          "matrix (or pass allow_singular=True for a singular one)") from None
+        raise DomainError(
+            f"{where}: `cov` is not positive definite; expected a symmetric positive-definite "
+            "matrix (or pass allow_singular=True for a singular one)"
+        ) from None
 
 
 @distribution_function("multivariate_normal")
@@ -80,8 +82,10 @@ def logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False)
         try:
             np.linalg.cholesky(raw(cov))
         except np.linalg.LinAlgError:
-            raise NoDerivativeError(f"{where}: no gradient flows into a singular `cov` (allow_singular=True); "
-                                    "pass cov detached, or a positive-definite one") from None
+            raise NoDerivativeError(
+                f"{where}: no gradient flows into a singular `cov` (allow_singular=True); "
+                "pass cov detached, or a positive-definite one"
+            ) from None
     elif allow_singular:
         return _singular_logpdf(diff, raw(cov), d)
     factor = _factor(cov, where)

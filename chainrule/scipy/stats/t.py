@@ -23,8 +23,13 @@ def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     df = operand(df, "df", where)
     check_positive(df, "df", where)
     half = (df + 1) / 2
-    return (apply("gammaln", half) - apply("gammaln", df / 2) - 0.5 * ops.log(df * math.pi) - log_scale
-            - half * ops.log1p(z * z / df))
+    return (
+        apply("gammaln", half)
+        - apply("gammaln", df / 2)
+        - 0.5 * ops.log(df * math.pi)
+        - log_scale
+        - half * ops.log1p(z * z / df)
+    )
 
 
 @distribution_function("t")
