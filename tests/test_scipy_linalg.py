@@ -257,3 +257,28 @@ def test_convolve_float32_and_errors():
         signal.convolve(a, np.ones((2, 2)))
     with pytest.raises(ShapeError, match="for mode 'valid' one input must be at least as large"):
         signal.convolve(cr.tensor(np.ones((4, 2))), np.ones((2, 4)), mode="valid")
+
+
+@pytest.mark.parametrize("mode", ["full", "valid", "same"])
+def test_convolve_along_some_axes_with_summed_axes(mode):
+    # out[i, k, :] = Σ_d convolve(a[d, i, :], b[k, d, :]): axis 2 of a with axis 2 of b convolved, axis 0 of a
+    # summed against axis 1 of b, the others kept (a's, then b's), checked by explicit loops over SciPy's convolve.
+    a, b = RNG.standard_normal((3, 2, 6)), RNG.standard_normal((4, 3, 3))
+    out = signal.convolve(cr.tensor(a), b, axes=([2], [2]), dot_axes=([0], [1]), mode=mode)
+    want = np.array(
+        [
+            [sum(scipy_signal.convolve(a[d, i], b[k, d], mode=mode) for d in range(3)) for k in range(4)]
+            for i in range(2)
+        ]
+    )
+    np.testing.assert_allclose(out.data, want, rtol=1e-11, atol=1e-13)
+    plain = signal.convolve(a, b, axes=([2], [2]), dot_axes=([0], [1]), mode=mode)  # arrays in, an array out
+    assert type(plain) is np.ndarray
+    np.testing.assert_allclose(plain, want, rtol=1e-11, atol=1e-13)
+    f = lambda p, q: signal.convolve(p, q, axes=([2], [2]), dot_axes=([0], [1]), mode=mode)  # noqa: E731
+    assert cr.gradcheck(f, cr.tensor(a), cr.tensor(b), atol=1e-7, rtol=1e-6)
+    # with no axis convolved it is a tensordot
+    dot = signal.convolve(cr.tensor(a), b, axes=([], []), dot_axes=([0], [1]), mode=mode)
+    np.testing.assert_allclose(dot.data, np.tensordot(a, b, axes=([0], [1])), rtol=1e-12)
+    with pytest.raises(ShapeError, match=r"dot_axes pair axis 1 of in1 \(length 2\) with axis 1 of in2 \(length 3\)"):
+        signal.convolve(cr.tensor(a), b, axes=([2], [2]), dot_axes=([1], [1]))
