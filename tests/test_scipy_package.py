@@ -59,3 +59,12 @@ def test_the_entries_are_listed_by_chainrule_rules():
     assert result.returncode == 0, result.stderr
     for name in ("gammaln", "polygamma", "log_ndtr", "solve_triangular", "cho_factor", "sqrtm", "convolve"):
         assert name in result.stdout, name
+
+
+def test_the_readme_example_runs():
+    pytest.importorskip("scipy")
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## SciPy: `chainrule.scipy`") :]
+    code = section[section.index("```python") + len("```python") :]
+    code = code[: code.index("```")]
+    exec(compile(code, "README.md", "exec"), {})
