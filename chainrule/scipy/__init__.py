@@ -2,8 +2,9 @@
 
 ``special`` (erf, gammaln, digamma, polygamma, betaln, logsumexp, Bessel functions...), ``stats`` (norm, t, gamma,
 beta, chi2, poisson, dirichlet, multivariate_normal), ``linalg`` (solve_triangular, cho_factor, cho_solve, sqrtm,
-solve_sylvester), ``signal`` (convolve) and ``integrate`` (odeint). Each function is a rule of the table (``chainrule/rules/scipy_*.py``) or
-an honest composition of rules, so gradients of any order, ``jvp`` and explanations work through it. A function with a
+solve_sylvester), ``signal`` (convolve) and ``integrate`` (odeint). Each function is a rule of the table
+(``chainrule/rules/scipy_*.py``) or an honest composition of rules, so gradients of any order, ``jvp`` and
+explanations work through it. A function with a
 Tensor among its inputs returns a Tensor; with none, it returns what SciPy returns. The core of chainrule never
 imports SciPy; this package does, when it is imported.
 
