@@ -68,3 +68,13 @@ def test_the_readme_example_runs():
     code = section[section.index("```python") + len("```python") :]
     code = code[: code.index("```")]
     exec(compile(code, "README.md", "exec"), {})
+
+
+@pytest.mark.parametrize("module", ["", ".special", ".stats", ".linalg", ".signal", ".integrate"])
+def test_the_docstring_examples_run(module):
+    pytest.importorskip("scipy")
+    import doctest
+    import importlib
+
+    results = doctest.testmod(importlib.import_module(f"chainrule.scipy{module}"))
+    assert results.attempted > 0 and results.failed == 0
