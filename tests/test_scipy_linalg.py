@@ -282,3 +282,30 @@ def test_convolve_along_some_axes_with_summed_axes(mode):
     np.testing.assert_allclose(dot.data, np.tensordot(a, b, axes=([0], [1])), rtol=1e-12)
     with pytest.raises(ShapeError, match=r"dot_axes pair axis 1 of in1 \(length 2\) with axis 1 of in2 \(length 3\)"):
         signal.convolve(cr.tensor(a), b, axes=([2], [2]), dot_axes=([1], [1]))
+
+
+def test_det_inv_solve_against_torch():
+    a, b = _spd(3, 8) + np.triu(RNG.standard_normal((3, 3)), 1), RNG.standard_normal(3)
+    np.testing.assert_allclose(linalg.det(cr.tensor(a)).data, scipy_linalg.det(a), rtol=1e-13)
+    np.testing.assert_allclose(linalg.inv(cr.tensor(a)).data, scipy_linalg.inv(a), rtol=1e-12)
+    for transposed in (False, True):
+        x = linalg.solve(cr.tensor(a), b, transposed=transposed)
+        np.testing.assert_allclose(x.data, scipy_linalg.solve(a, b, transposed=transposed), rtol=1e-12)
+    (h,), w = _torch_grads(lambda p: torch.linalg.inv(p) * torch.linalg.det(p), a)
+    (g,) = _grads(lambda p: linalg.inv(p) * linalg.det(p), w, a)
+    np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-13)
+    (ha, hb), w = _torch_grads(lambda p, q: torch.linalg.solve(p.T, q), a, b)
+    ga, gb = _grads(lambda p, q: linalg.solve(p, q, transposed=True), w, a, b)
+    np.testing.assert_allclose(ga, ha, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(gb, hb, rtol=1e-11, atol=1e-13)
+
+
+def test_other_scipy_functions_are_scipys_and_refuse_a_tensor_that_needs_a_gradient():
+    from chainrule.scipy import special
+
+    assert linalg.expm is scipy_linalg.expm
+    assert special.softmax is __import__("scipy.special").special.softmax
+    with pytest.raises(TypeError, match="cannot become a NumPy array implicitly"):
+        linalg.expm(cr.tensor(np.eye(2), requires_grad=True))
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_function'"):
+        linalg.no_such_function  # noqa: B018

@@ -92,3 +92,20 @@ def scipy_name(module: str) -> Callable[[Callable], Callable]:
         return wrapper
 
     return decorate
+
+
+def scipy_fallback(module: str, package: str) -> Callable[[str], Any]:
+    """A module ``__getattr__``: SciPy's other functions of ``scipy.<module>``, without gradients (a Tensor that
+    needs one is refused by its conversion to an array, with chainrule's message), as HIPS autograd wraps them."""
+
+    def __getattr__(name: str) -> Any:
+        import importlib
+
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return getattr(importlib.import_module(f"scipy.{module}"), name)
+        except AttributeError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r} (nor has scipy.{module})") from None
+
+    return __getattr__

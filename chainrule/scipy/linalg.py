@@ -24,9 +24,20 @@ from ..errors import ShapeError
 from ..numpy import linalg as cnp_linalg
 from ..rules import scipy_linalg  # noqa: F401 - registers solve_triangular, solve_sylvester, sqrtm
 from ..tensor import Tensor
-from ._util import apply, operand, scipy_name
+from ._util import apply, operand, scipy_fallback, scipy_name
 
-__all__ = ["cho_factor", "cho_solve", "cholesky", "solve_banded", "solve_sylvester", "solve_triangular", "sqrtm"]
+__all__ = [
+    "cho_factor",
+    "cho_solve",
+    "cholesky",
+    "det",
+    "inv",
+    "solve",
+    "solve_banded",
+    "solve_sylvester",
+    "solve_triangular",
+    "sqrtm",
+]
 
 _TRANS = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}
 
@@ -41,6 +52,34 @@ def _matrix(x: Any, name: str, function: str, *, square: bool = True) -> Any:
             "them, shape (..., n, n))"
         )
     return x
+
+
+@scipy_name("linalg")
+def det(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Tensor:
+    """det A (chainrule.numpy.linalg's rule: d det A = det A · tr(A⁻¹ dA))."""
+    return cnp_linalg.det(_matrix(a, "a", "linalg.det"))
+
+
+@scipy_name("linalg")
+def inv(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Tensor:
+    """A⁻¹ (chainrule.numpy.linalg's rule)."""
+    return cnp_linalg.inv(_matrix(a, "a", "linalg.inv"))
+
+
+@scipy_name("linalg")
+def solve(
+    a: Any,
+    b: Any,
+    lower: bool = False,
+    overwrite_a: bool = False,
+    overwrite_b: bool = False,
+    check_finite: bool = True,
+    assume_a: Any = None,
+    transposed: bool = False,
+) -> Tensor:
+    """x with A x = b (``transposed=True``: Aᵀ x = b); a general solve whatever ``assume_a`` says."""
+    a = _matrix(a, "a", "linalg.solve")
+    return cnp_linalg.solve(ops.swapaxes(a, -1, -2) if transposed else a, b)
 
 
 @scipy_name("linalg")
@@ -147,3 +186,6 @@ def solve_banded(
     ab = ab if isinstance(ab, Tensor) else ops.as_tensor(ab)
     dense = ops.where(band, ab[np.clip(row, 0, lower + upper), j], 0.0)
     return cnp_linalg.solve(dense, b)
+
+
+__getattr__ = scipy_fallback("linalg", "chainrule.scipy.linalg")

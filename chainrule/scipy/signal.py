@@ -19,7 +19,7 @@ from .. import ops
 from ..errors import ShapeError
 from ..rules import scipy_signal
 from ..tensor import Tensor
-from ._util import apply, operand
+from ._util import apply, operand, scipy_fallback
 
 __all__ = ["convolve"]
 
@@ -119,3 +119,6 @@ def _general(a: Any, b: Any, axes: Any, dot_axes: Any, mode: str, where: str) ->
         start = (p + q - 1 - size) // 2
         index.append(slice(start, start + size))
     return full[tuple(index)]
+
+
+__getattr__ = scipy_fallback("signal", "chainrule.scipy.signal")

@@ -21,7 +21,7 @@ import numpy as np
 from .. import ops
 from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
-from ._util import apply, constant, operand, scipy_name
+from ._util import apply, constant, operand, scipy_fallback, scipy_name
 
 __all__ = [
     "beta",
@@ -265,3 +265,6 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
     if return_sign:
         return out, sign
     return out
+
+
+__getattr__ = scipy_fallback("special", "chainrule.scipy.special")
