@@ -54,7 +54,10 @@ def standardise(x: Any, loc: Any, scale: Any, where: str):
     x = operand(x, "x", where)
     loc, scale = operand(loc, "loc", where, weak=True), operand(scale, "scale", where, weak=True)
     check_positive(scale, "scale", where)
-    return (x - loc) / scale, ops.log(scale)
+    # the defaults (loc 0, scale 1) add no node to the graph, nor a step to an explanation
+    z = x if isinstance(loc, int | float) and loc == 0 else x - loc
+    z = z if isinstance(scale, int | float) and scale == 1 else z / scale
+    return z, ops.log(scale) if not (isinstance(scale, int | float) and scale == 1) else 0.0
 
 
 def scipy_attribute(distribution: str) -> Callable[[str], Any]:
