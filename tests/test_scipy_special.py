@@ -400,3 +400,20 @@ def test_the_rules_show_in_the_table_and_in_explanations():
     x = cr.tensor(2.0, requires_grad=True)
     explanation = cr.explain(special.gammaln(x) * 3)
     assert "gammaln" in explanation.to_text()
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_softmax_and_log_softmax_equal_torch(axis):
+    x = np.random.default_rng(8).standard_normal((3, 4))
+    w = np.random.default_rng(9).standard_normal((3, 4))
+    for ours, theirs, torch_function in (
+        (special.softmax, scipy_special.softmax, torch.softmax),
+        (special.log_softmax, scipy_special.log_softmax, torch.log_softmax),
+    ):
+        np.testing.assert_allclose(ours(cr.tensor(x), axis=axis).data, theirs(x, axis=axis), rtol=1e-13)
+        xt = torch.tensor(x, requires_grad=True)
+        out = torch_function(xt.reshape(-1), 0).reshape(3, 4) if axis is None else torch_function(xt, axis)
+        (out * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(
+            cr.grad(lambda t, f=ours: (f(t, axis=axis) * w).sum())(x), xt.grad.numpy(), rtol=1e-12, atol=1e-15
+        )

@@ -211,6 +211,29 @@ def stdtr(df: Any, t: Any) -> Tensor:
     return _with_parameters("stdtr", t, "special.stdtr", df=_order(df, "df", "special.stdtr", integer=False))
 
 
+def _along(function, x: Any, axis: Any, where: str) -> Tensor:
+    """``function(x, axis)`` for chainrule's one-axis softmax rules, with SciPy's axis=None (all elements)."""
+    x = operand(x, "x", where)
+    x = x if isinstance(x, Tensor) else ops.as_tensor(x)
+    if axis is None:
+        return ops.reshape(function(ops.reshape(x, (-1,)), axis=0), x.shape)
+    if not isinstance(axis, int | np.integer):
+        raise TypeError(f"{where}: `axis` must be an int or None; got {axis!r}")
+    return function(x, axis=int(axis))
+
+
+@scipy_name("special")
+def softmax(x: Any, axis: Any = None) -> Tensor:
+    """exp(x) / Σ exp(x) over ``axis`` (all elements by default, as SciPy's); chainrule's softmax rule."""
+    return _along(ops.softmax, x, axis, "special.softmax")
+
+
+@scipy_name("special")
+def log_softmax(x: Any, axis: Any = None) -> Tensor:
+    """x − logsumexp(x) over ``axis`` (all elements by default); chainrule's log_softmax rule."""
+    return _along(ops.log_softmax, x, axis, "special.log_softmax")
+
+
 @scipy_name("special")
 def multigammaln(a: Any, d: int) -> Tensor:
     """log Γ_d(a) = d(d−1)/4 log π + Σ_{j=1..d} log Γ(a − (j−1)/2), the multivariate log-gamma function."""
