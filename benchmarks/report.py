@@ -18,9 +18,12 @@ TARGETS = (
     ("W4-n100", "W4 n = 100: ≤ torch.func.hessian", lambda c, f, t: c / t, 1.0, "× torch"),
     ("W4-n300", "W4 n = 300: ≤ torch.func.hessian", lambda c, f, t: c / t, 1.0, "× torch"),
     ("W5", "W5: depth 100,000 in ≤ 600 ms", lambda c, f, t: c, 600.0, " ms"),
+    ("W7-n300", "W7 n = 300: ≤ 1.3× hand-written NumPy", lambda c, f, t: c / f, 1.3, "×"),
+    ("W7-n1000", "W7 n = 1000: ≤ 1.3× hand-written NumPy", lambda c, f, t: c / f, 1.3, "×"),
 )
 FLOOR_NOTE = ("floor: hand-written NumPy (W1 forward + backward + SGD, W3 derivative by hand), the Hessian written by "
-              "hand in NumPy (W4), a bare Python tape on floats (W2, W5), `import numpy` (W6)")
+              "hand in NumPy (W4), a bare Python tape on floats (W2, W5), `import numpy` (W6), the GP gradient by "
+              "hand in NumPy and SciPy (W7)")
 
 
 def _number(value: float) -> str:

@@ -40,6 +40,7 @@ _LAZY = {
     "nn": ("chainrule.nn", None),
     "optim": ("chainrule.optim", None),
     "data": ("chainrule.data", None),
+    "distributed": ("chainrule.distributed", None),
     "symbolic": ("chainrule.symbolic", None),
 }
 

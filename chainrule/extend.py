@@ -148,7 +148,7 @@ class Primitive:
                 )
             n = len(args)  # the forward alone: a rule that records nothing
             rule = Rule(name=self.name, forward=_checked_forward(self.name, self.forward), kind=GENERAL, arity=n,
-                        vjps=(NO_GRAD,) * n)
+                        vjps=(NO_GRAD,) * n, supports_complex=True)
         elif len(args) != rule.arity:
             raise TypeError(f"primitive '{self.name}' takes {rule.arity} positional argument(s) (one per vjp given "
                             f"to defvjp), got {len(args)}; give parameters as keyword arguments")
@@ -200,7 +200,7 @@ class Primitive:
         name = _tex_escape(self.name)
         return Rule(
             name=self.name, forward=_checked_forward(self.name, self.forward), kind=GENERAL, arity=n, args=args,
-            vjps=vjps, jvp=jvp, text=text, tex=tex,
+            supports_complex=True, vjps=vjps, jvp=jvp, text=text, tex=tex,
             display=rf"\operatorname{{{name}}}({', '.join(_tex_escape(a) for a in args)})",
             samples=samples, note=f"a user's primitive (cr.primitive), forward {_function_name(self.forward)}",
         )
@@ -283,9 +283,10 @@ def _checked_forward(name: str, forward: Callable[..., Any]) -> Callable[..., An
             raise TypeError(f"primitive '{name}': the forward returned {type(out).__name__}; a primitive returns one "
                             "float array (for several outputs, define one primitive per output)")
         array = np.asarray(out)
-        if array.dtype.kind != "f":
+        if array.dtype.kind not in "fc":
             raise TypeError(f"primitive '{name}': the forward returned an array of dtype {array.dtype}; a "
-                            "primitive's output must have a float dtype (e.g. return np.asarray(out, dtype=float))")
+                            "primitive's output must have a float or complex dtype (e.g. return np.asarray(out, "
+                            "dtype=float))")
         return array
 
     checked.__name__ = checked.__qualname__ = name
@@ -313,14 +314,16 @@ def _as_result(value: Any, like: Any, differentiable: bool, m: Any) -> Any:
     if differentiable:
         if not isinstance(value, Tensor):
             value = Tensor._make(np.asarray(value), None, False)  # independent of every input: a constant
-        if dtype is not None and dtype.kind == "f" and value.dtype != dtype:
+        if dtype is not None and dtype.kind in "fc" and value.dtype != dtype:
+            if dtype.kind == "f" and value.dtype.kind == "c":
+                value = m.real(value)  # a real input receives the real part (the engine's convention)
             value = m.astype(value, dtype)
         return value
     if isinstance(value, Tensor):
         value = value.data
     value = np.asarray(value)
-    if dtype is not None and dtype.kind == "f" and value.dtype != dtype:
-        value = value.astype(dtype)
+    if dtype is not None and dtype.kind in "fc" and value.dtype != dtype:
+        value = (value.real if dtype.kind == "f" else value).astype(dtype)
     return value
 
 

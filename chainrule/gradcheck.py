@@ -15,10 +15,41 @@ from .tensor import Tensor
 def _as_float64(x: Any, i: int) -> np.ndarray:
     data = x.data if isinstance(x, Tensor) else x
     try:
-        array = np.array(data, dtype=np.float64)
+        array = np.array(data)
+        array = array.astype(np.complex128 if array.dtype.kind == "c" else np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"gradcheck: input {i} is {type(x).__name__}; expected a Tensor, array or number") from None
     return array
+
+
+def _split_complex(f: Callable, arrays: list[np.ndarray]) -> tuple[Callable, list[np.ndarray], list[str]] | None:
+    """For complex inputs or outputs: f as a real function of real inputs, (re, im) for each complex input and the
+    real and imaginary parts of a complex output stacked on a new last axis; None when all is real. The names say
+    which part each real input is, for the error message."""
+    with set_grad_enabled(False):
+        out = f(*[Tensor._make(a, None, False) for a in arrays])
+    complex_out = np.iscomplexobj(out.data if isinstance(out, Tensor) else out)
+    if not complex_out and not any(a.dtype.kind == "c" for a in arrays):
+        return None
+    from . import ops
+
+    kinds = [a.dtype.kind == "c" for a in arrays]
+    parts, names = [], []
+    for i, (a, is_complex) in enumerate(zip(arrays, kinds, strict=True)):
+        parts += [a.real.copy(), a.imag.copy()] if is_complex else [a]
+        names += [f"{i} (real part)", f"{i} (imaginary part)"] if is_complex else [str(i)]
+
+    def real_f(*xs):
+        args, k = [], 0
+        for is_complex in kinds:
+            args.append(xs[k] + xs[k + 1] * 1j if is_complex else xs[k])
+            k += 2 if is_complex else 1
+        y = f(*args)
+        if isinstance(y, Tensor) and y.dtype.kind == "c":
+            return ops.stack([ops.real(y), ops.imag(y)], -1)
+        return y
+
+    return real_f, parts, names
 
 
 def _evaluate(f: Callable, arrays: list[np.ndarray]) -> np.ndarray:
@@ -68,7 +99,8 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
     """True when reverse-mode gradients of ``f`` match central differences at ``inputs``; else GradcheckError.
 
     Every input is converted to float64 and checked element by element: |analytic − numeric| ≤ atol + rtol·|numeric|.
-    The error names the input, the element's index, the output element, and both values.
+    The error names the input, the element's index, the output element, and both values. Complex inputs (complex128)
+    are checked through their real and imaginary parts, and a complex output through its real and imaginary parts.
 
     >>> import chainrule as cr
     >>> cr.gradcheck(lambda x: cr.sin(x) * x, cr.tensor([0.5, 1.5]))
@@ -77,6 +109,10 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
     if not inputs:
         raise ValueError("gradcheck needs at least one input to differentiate with respect to")
     arrays = [_as_float64(x, i) for i, x in enumerate(inputs)]
+    names = [str(i) for i in range(len(arrays))]
+    split = _split_complex(f, arrays)
+    if split is not None:
+        f, arrays, names = split
     out, analytic = analytical_jacobians(f, arrays)
     for i, a in enumerate(arrays):
         numeric = numerical_jacobian(f, arrays, i, eps)
@@ -88,7 +124,7 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
             output = np.unravel_index(k, np.shape(out)) if np.ndim(out) else ()
             found, expected = float(analytic[i][k, j]), float(numeric[k, j])
             raise GradcheckError(
-                f"gradcheck failed for input {i} at element {tuple(int(e) for e in element)} "
+                f"gradcheck failed for input {names[i]} at element {tuple(int(e) for e in element)} "
                 f"(output element {tuple(int(o) for o in output)}): analytic gradient {found!r}, "
                 f"numerical gradient {expected!r}, difference {abs(found - expected):.3g} > "
                 f"atol + rtol·|numerical| = {atol + rtol * abs(expected):.3g}; "

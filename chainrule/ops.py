@@ -34,8 +34,8 @@ from .tensor import Tensor, as_tensor
 
 _EMPTY: dict = {}
 Pair = tuple[int, int]
-_PLAIN_NUMBERS = (float, int)
-_PLAIN_RESULTS = (float, int, bool)
+_PLAIN_NUMBERS = (float, int, complex)
+_PLAIN_RESULTS = (float, int, bool, complex)
 _new = object.__new__  # Tensor construction without __init__'s checks, on the per-op hot path
 
 
@@ -67,6 +67,8 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
                 parents[i] = a.node or a
         else:
             values.append(a)
+    if not rule.supports_complex:
+        _refuse_complex(rule, values)
     try:
         out = _array(rule.forward(*values, **params))
     except IndexError as exc:
@@ -78,6 +80,27 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     if parents is None:
         return Tensor._make(out, None, False)
     return Tensor._make(out, Node(rule, _kept(rule, values), _kept_output(rule, out), parents, params), True)
+
+
+def _refuse_complex(rule: Rule, values) -> None:
+    """TypeError when a rule with no complex meaning (maximum, relu, floor, sort...) gets a complex input."""
+    for v in values:
+        if (getattr(v, "dtype", None) is not None and v.dtype.kind == "c") or type(v) is complex:
+            raise TypeError(f"'{rule.name}' does not support complex input (got dtype "
+                            f"{np.result_type(v)}); it has no complex meaning (no order on complex numbers, or "
+                            "no complex derivative). Apply it to the real part (cnp.real), the imaginary part "
+                            "(cnp.imag) or the modulus (cnp.abs)")
+
+
+def _real_only(rule: Rule) -> Callable:
+    """The forward of a rule without complex support, refusing complex inputs with ``_refuse_complex``'s message."""
+    forward = rule.forward
+
+    def checked(*values):
+        _refuse_complex(rule, values)
+        return forward(*values)
+
+    return checked
 
 
 def _kept(rule: Rule, values: list) -> list:
@@ -106,10 +129,13 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
     Made once per rule (``cr.exp`` is one of these); it does what ``apply`` does and nothing it does not need.
     """
     forward, name, flows = rule.forward, rule.name, rule.flows[0]
+    real_only = not rule.supports_complex
 
     def function(x: Any) -> Tensor:
         if not isinstance(x, Tensor):
             return apply(rule, (_operand(x, "x", name),))
+        if real_only and x._data.dtype.kind == "c":
+            _refuse_complex(rule, (x._data,))
         try:
             out = forward(x._data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
         except TypeError:
@@ -141,6 +167,8 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
     """
     forward, name = rule.forward, rule.name
     flow_a, flow_b = rule.flows
+    if not rule.supports_complex:
+        forward = _real_only(rule)
 
     def function(a: Any, b: Any) -> Tensor:
         if isinstance(a, Tensor):
@@ -211,17 +239,17 @@ def _shape_of(x: Any) -> tuple[int, ...]:
 
 
 def _operand(x: Any, name: str, op: str) -> Any:
-    """Accept a Tensor, a NumPy array or a real number as an op's operand; reject anything else clearly."""
+    """Accept a Tensor, a NumPy array or a number as an op's operand; reject anything else clearly."""
     if type(x) is Tensor:
         return x
-    if isinstance(x, Tensor | numbers.Real | np.ndarray | np.generic):
-        if isinstance(x, np.ndarray | np.generic) and x.dtype.kind not in "biuf":
-            raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a real numeric dtype")
+    if isinstance(x, Tensor | numbers.Number | np.ndarray | np.generic):
+        if isinstance(x, np.ndarray | np.generic) and x.dtype.kind not in "biufc":
+            raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a numeric dtype")
         return x
     if isinstance(x, list | tuple):
         return stack_nested(x) if holds_tensor(x) else as_tensor(x)._data
     raise TypeError(
-        f"{op}: argument '{name}' must be a Tensor, a NumPy array or a real number, not {type(x).__name__}"
+        f"{op}: argument '{name}' must be a Tensor, a NumPy array or a number, not {type(x).__name__}"
     )
 
 
@@ -412,6 +440,18 @@ def sum(x, axis=None, keepdims: bool = False):
     return _reduce("sum", x, axis, keepdims)
 
 
+def cumsum(x, axis=None):
+    """Running sums along ``axis`` (None: over the flattened values, as NumPy). ∂L/∂x_j = Σ_{i ≥ j} g_i."""
+    x = _tensor_arg(x, "cumsum")
+    if not (axis is None or isinstance(axis, numbers.Integral)):
+        raise TypeError(f"cumsum: axis must be None or an int, not {axis!r}")
+    axis = normalize_axis(axis, x.ndim, "cumsum")
+    if axis is None:  # flattened (a 0-d tensor included), as NumPy does
+        x, axis = reshape(x, (-1,)), (0,)
+    (axis,) = axis
+    return apply(lookup("cumsum"), (x,), {"axis": axis})
+
+
 def mean(x, axis=None, keepdims: bool = False):
     """Mean over ``axis``. The gradient is 1/n for every averaged element."""
     return _reduce("mean", x, axis, keepdims)
@@ -433,13 +473,27 @@ def prod(x, axis=None, keepdims: bool = False):
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
-    """Variance over ``axis`` with NumPy's ``ddof=0`` default. ∂/∂x_i = 2(x_i − mean)/(n − ddof)."""
+    """Variance over ``axis`` with NumPy's ``ddof=0`` default. ∂/∂x_i = 2(x_i − mean)/(n − ddof).
+
+    Complex x: NumPy's real variance, the mean of |x − mean|², as a composition of rules.
+    """
+    if isinstance(x, Tensor) and x.dtype.kind == "c":
+        return _complex_var(x, axis, keepdims, int(ddof))
     return _reduce("var", x, axis, keepdims, ddof=int(ddof))
 
 
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
     """Standard deviation over ``axis`` (``ddof=0`` by default)."""
+    if isinstance(x, Tensor) and x.dtype.kind == "c":
+        return apply_unary(lookup("sqrt"), _complex_var(x, axis, keepdims, int(ddof)))
     return _reduce("std", x, axis, keepdims, ddof=int(ddof))
+
+
+def _complex_var(x, axis, keepdims: bool, ddof: int):
+    axes = normalize_axis(axis, x.ndim, "var")
+    n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    d = x - mean(x, axes, keepdims=True)
+    return _reduce("sum", real(d * conj(d)), axes, keepdims) / (n - ddof)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False):
@@ -593,9 +647,30 @@ def astype(x, dtype):
     """Convert to ``dtype``; the gradient is converted back to x's dtype."""
     x = _tensor_arg(x, "astype")
     dtype = np.dtype(dtype)
-    if dtype.kind != "f":  # integers and booleans carry no gradient (as in PyTorch): the result is a constant
+    if x.dtype.kind == "c" and dtype.kind != "c":
+        raise TypeError(f"astype: converting a complex tensor to {dtype} would drop the imaginary part; take "
+                        "cnp.real(x) or cnp.abs(x) explicitly")
+    if dtype.kind not in "fc":  # integers and booleans carry no gradient (as in PyTorch): the result is a constant
         return Tensor._make(np.asarray(x._data).astype(dtype), None, False)
     return apply(lookup("astype"), (x,), {"dtype": dtype})
+
+
+def real(x):
+    """The real part (a real tensor; a real x is returned as is). Covector of Re z: 1."""
+    return apply(lookup("real"), (_operand(x, "x", "real"),))
+
+
+def imag(x):
+    """The imaginary part (zeros for a real x). Covector of Im z: −i."""
+    return apply(lookup("imag"), (_operand(x, "x", "imag"),))
+
+
+def conj(x):
+    """The complex conjugate (x itself for a real x). Its vjp is conj(g)."""
+    return apply(lookup("conj"), (_operand(x, "x", "conj"),))
+
+
+conjugate = conj
 
 
 def identity(x):
@@ -844,6 +919,9 @@ def _install_operators() -> None:
     Tensor.__mod__, Tensor.__rmod__ = remainder, _reflected(remainder)
     Tensor.ravel = lambda self, order="C": reshape(self, (-1,))
     Tensor.T = property(transpose, doc="The transpose (axes reversed).")
+    Tensor.real = property(real, doc="The real part, differentiably (cr.real).")
+    Tensor.imag = property(imag, doc="The imaginary part, differentiably (cr.imag).")
+    Tensor.conj = Tensor.conjugate = conj
     for function in (sum, mean, max, min, prod, var, std, logsumexp, softmax, log_softmax, reshape, transpose,
                      swapaxes, flatten, squeeze, unsqueeze, broadcast_to, astype, matmul):
         setattr(Tensor, function.__name__, function)  # the signatures read the same with self as the first input

@@ -56,6 +56,8 @@ def _directional(rule: Rule, inputs: list, params: dict, rng, eps: float = 1e-6,
     leaves = [Tensor._make(x, None, x.dtype.kind == "f" and _has_vjp(rule, i)) for i, x in enumerate(inputs)]
     out = apply(rule, leaves, params)
     u = np.ones(out.shape) if unit else rng.standard_normal(out.shape)
+    if out.dtype.kind == "c" and not unit:  # a complex output: a complex cotangent, paired as Re(u · dy)
+        u = u + 1j * rng.standard_normal(out.shape)
     grads = backward([out], [u], targets=leaves, accumulate=False) if out.requires_grad else [None] * len(leaves)
     rows = []
     for i, x in enumerate(inputs):
@@ -64,8 +66,9 @@ def _directional(rule: Rule, inputs: list, params: dict, rng, eps: float = 1e-6,
         v = np.ones(x.shape) if unit else rng.standard_normal(x.shape)
         plus, minus = list(inputs), list(inputs)
         plus[i], minus[i] = x + eps * v, x - eps * v
-        numeric = float(np.sum(u * (rule.forward(*plus, **params) - rule.forward(*minus, **params))) / (2 * eps))
-        engine = 0.0 if grads[i] is None else float(np.sum(np.asarray(grads[i]) * v))
+        difference = rule.forward(*plus, **params) - rule.forward(*minus, **params)
+        numeric = float(np.real(np.sum(u * difference))) / (2 * eps)
+        engine = 0.0 if grads[i] is None else float(np.real(np.sum(np.asarray(grads[i]) * v)))
         rows.append((i, engine, numeric))
     return rows
 

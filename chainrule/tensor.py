@@ -19,7 +19,8 @@ from .errors import GraphError, ShapeError
 
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
-_REAL_KINDS = "biuf"
+_REAL_KINDS = "biufc"  # bool, integers, floats and complex numbers
+_INEXACT = "fc"  # the kinds that carry gradients
 
 
 def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -30,7 +31,7 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
         except TypeError:
             raise TypeError(f"unknown dtype {dtype!r}; expected e.g. 'float32', 'float64', 'int64' or 'bool'") from None
         if dtype.kind not in _REAL_KINDS:
-            raise TypeError(f"dtype {dtype} is not supported; chainrule works with real numbers (bool, int, float)")
+            raise TypeError(f"dtype {dtype} is not supported; chainrule works with numbers (bool, int, float, complex)")
     if isinstance(data, Tensor):
         data = data._data
     try:
@@ -43,7 +44,7 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     if array.dtype.kind not in _REAL_KINDS:
         raise TypeError(
             f"cannot make a tensor from data of dtype {array.dtype} ({type(data).__name__}); "
-            "expected real numbers (bool, int or float)"
+            "expected numbers (bool, int, float or complex)"
         )
     return array
 
@@ -137,17 +138,18 @@ class Tensor:
             value = value._array()
         elif isinstance(value, np.ndarray):
             value = np.asarray(value)  # a subclass (np.matrix, ...) as a plain array over the same memory
-        elif isinstance(value, numbers.Real | np.generic | list | tuple):
+        elif isinstance(value, numbers.Number | np.generic | list | tuple):
             value = _as_array(value)  # refuses ragged or non-numeric lists with cr.tensor's message
         else:
             raise TypeError(f"Tensor.data must be a NumPy array, a Tensor, a number or a (nested) list of numbers, "
                             f"not {type(value).__name__}")
         if value.dtype.kind not in _REAL_KINDS:
-            raise TypeError(f"Tensor.data must hold real numbers (bool, int or float), as cr.tensor does; got an "
+            raise TypeError(f"Tensor.data must hold numbers (bool, int, float or complex), as cr.tensor does; got an "
                             f"array of dtype {value.dtype}")
-        if self.requires_grad and value.dtype.kind != "f":
-            raise TypeError(f"this tensor requires a gradient, so its data must be floating point (float32 or "
-                            f"float64); got dtype {value.dtype}. Convert it first, e.g. array.astype('float64')")
+        if self.requires_grad and value.dtype.kind not in _INEXACT:
+            raise TypeError(f"this tensor requires a gradient, so its data must be floating point or complex "
+                            f"(float32, float64, complex64, complex128); got dtype {value.dtype}. "
+                            f"Convert it first, e.g. array.astype('float64')")
         self._data = value
 
     def _array(self) -> np.ndarray:
@@ -220,7 +222,13 @@ class Tensor:
         return data.copy() if copy else data
 
     def __float__(self) -> float:
+        if self._data.dtype.kind == "c":
+            raise TypeError("float() of a complex tensor would drop its imaginary part; use complex(t), or float() "
+                            "of t.real, t.imag or abs(t)")
         return float(self._number("float"))
+
+    def __complex__(self) -> complex:
+        return complex(self._number("complex"))
 
     def __int__(self) -> int:
         return int(self._number("int"))
@@ -265,9 +273,9 @@ class Tensor:
     # -----------------------------------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as needing a gradient (in place); returns the tensor."""
-        if requires_grad and self._data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind not in _INEXACT:
             raise TypeError(
-                f"only floating-point tensors can require gradients, but this one has dtype {self.dtype}; "
+                f"only floating-point or complex tensors can require gradients, but this one has dtype {self.dtype}; "
                 "make it with dtype='float64' (or float32)"
             )
         if not requires_grad and self.node is not None:
@@ -297,6 +305,12 @@ class Tensor:
                 raise ShapeError(
                     f"backward() on a tensor of shape {self.shape} needs `grad` of shape {self.shape}, "
                     "or reduce it to a scalar first, e.g. y.sum().backward()"
+                )
+            if self._data.dtype.kind == "c":
+                raise TypeError(
+                    f"backward() on a complex tensor ({self.dtype}) needs an explicit `grad`: a gradient is taken of "
+                    "a real loss, e.g. y.real.backward() or abs(y).backward(); y.backward(grad=1) gives the "
+                    "holomorphic derivative"
                 )
             seed = np.ones_like(self._data) if self._data.ndim else self._data.dtype.type(1)
         else:

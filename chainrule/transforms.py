@@ -40,7 +40,7 @@ _nesting = _Nesting()
 def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
     """A fresh differentiable input standing for argument ``x``: (tensor, graph key, form of x)."""
     if isinstance(x, Tensor):
-        if x.dtype.kind != "f":
+        if x.dtype.kind not in "fc":
             x = x.astype(np.float64)
         if x.requires_grad:
             t = ops.identity(x)  # connected to the outer graph, with its own node to differentiate against
@@ -48,17 +48,20 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
         t = Tensor._make(x._array(), None, True)
         return t, t, TENSOR
     if isinstance(x, np.ndarray | np.generic) and not isinstance(x, np.bool_):
-        if x.dtype.kind not in "iuf":
+        if x.dtype.kind not in "iufc":
             raise TypeError(f"{where}: cannot differentiate with respect to an array of dtype {x.dtype}")
-        data = np.asarray(x if x.dtype.kind == "f" else x.astype(np.float64))
+        data = np.asarray(x if x.dtype.kind in "fc" else x.astype(np.float64))
         t = Tensor._make(data, None, True)
         return t, t, ARRAY if isinstance(x, np.ndarray) else FLOAT
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         t = Tensor._make(np.asarray(float(x)), None, True)
         return t, t, FLOAT
+    if isinstance(x, numbers.Complex):
+        t = Tensor._make(np.asarray(complex(x)), None, True)
+        return t, t, FLOAT
     raise TypeError(
         f"{where}: cannot differentiate with respect to {type(x).__name__}; "
-        "expected a float, a NumPy array or a Tensor"
+        "expected a float, a complex number, a NumPy array or a Tensor"
     )
 
 
@@ -74,7 +77,7 @@ def _in_form(value: Any, form: str, like: Tensor) -> Any:
         return Tensor._make(np.asarray(value), None, False)
     value = np.asarray(value)
     if form == FLOAT and value.ndim == 0:
-        return float(value)
+        return complex(value) if value.dtype.kind == "c" else float(value)
     return value
 
 
@@ -142,7 +145,7 @@ class _Trace:
         out = self.output if out is None else out
         if isinstance(out, Tensor):
             return out
-        if isinstance(out, numbers.Real | np.ndarray | np.generic):
+        if isinstance(out, numbers.Number | np.ndarray | np.generic):
             return Tensor(out)
         raise TypeError(f"{where}: the function must return a Tensor or a number, not {type(out).__name__}")
 
@@ -179,7 +182,9 @@ def _value_in_form(out: Tensor, trace: _Trace) -> Any:
     """f's value: a Tensor if an argument was one, else a float for a scalar and an ndarray otherwise."""
     if trace.any_tensor or (out.requires_grad and _nesting.depth > 0):
         return out
-    return float(out._data) if out.ndim == 0 else np.asarray(out._data)
+    if out.ndim == 0:
+        return complex(out._data) if out.dtype.kind == "c" else float(out._data)
+    return np.asarray(out._data)
 
 
 def _aux_in_form(aux: Any, trace: _Trace) -> Any:
@@ -187,11 +192,14 @@ def _aux_in_form(aux: Any, trace: _Trace) -> Any:
     return pytree.tree_map(lambda x: _value_in_form(x, trace) if isinstance(x, Tensor) else x, aux)
 
 
-def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False) -> Callable:
     """A function returning ``(f(*args), gradient of f)``; f must return a scalar.
 
     Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
     f returns ``(value, aux)`` and the result is ``((value, aux), gradient)``, as in JAX; aux is not differentiated.
+    The scalar must be real (for complex z, the gradient is ∂f/∂x − i ∂f/∂y), unless ``holomorphic=True``: then f
+    may return a complex number and the gradient is f'(z), as JAX's ``holomorphic=True``.
 
     >>> import chainrule as cr
     >>> cr.value_and_grad(lambda x: x ** 2)(3.0)
@@ -213,6 +221,12 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 f"grad needs a function with a scalar output, but it returned shape {out.shape}; "
                 "reduce it (e.g. .sum()) or use cr.jacobian"
             )
+        if out.dtype.kind == "c" and not holomorphic:
+            raise TypeError(
+                f"grad needs a real scalar output, but the function returned a complex one ({out.dtype}); take its "
+                "real part, imaginary part or modulus (cnp.real, cnp.imag, cnp.abs), or, for a holomorphic f, ask "
+                "for f'(z) with cr.grad(f, holomorphic=True)"
+            )
         seed = np.ones_like(out._data)
         grads = trace.pullback(out, seed)
         value = _value_in_form(out.reshape(()) if out.ndim else out, trace)
@@ -224,11 +238,13 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     return value_and_grad_f
 
 
-def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False) -> Callable:
     """The gradient function of a scalar-valued ``f``, in the argument's own form; nests to any order.
 
     Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
-    f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX. Keyword arguments
+    f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX. f's value must be
+    real: for complex z the gradient is ∂f/∂x − i ∂f/∂y (HIPS autograd's and JAX's convention). With
+    ``holomorphic=True`` f may be complex-valued and holomorphic, and the gradient is f'(z). Keyword arguments
     are passed on to f and not differentiated (as in HIPS autograd and JAX).
 
     >>> import chainrule as cr
@@ -237,7 +253,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
     >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)
     12.0
     """
-    vg = value_and_grad(f, argnums, has_aux)
+    vg = value_and_grad(f, argnums, has_aux, holomorphic)
 
     def grad_f(*args, **kwargs):
         if has_aux:
@@ -359,10 +375,13 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 
 def _jacobian_of(trace: _Trace, out: Tensor):
-    if trace.create_graph:
-        rows = _jacobian_rows_differentiable(trace, out)
-    else:
-        rows = _jacobian_rows_batched(trace, out)
+    rows_of = _jacobian_rows_differentiable if trace.create_graph else _jacobian_rows_batched
+    rows = rows_of(trace, out)
+    if out.dtype.kind == "c" and all(t.dtype.kind != "c" for t in trace.inputs):
+        # Complex output, real inputs: a cotangent g gives Re(g·J), so J = vjp(1) + i·vjp(−i), row by row. (For
+        # complex inputs, seeds of 1 give the holomorphic Jacobian f'(z), as autograd's jacobian does.)
+        imaginary = rows_of(trace, out, -1j)
+        rows = [r + 1j * q for r, q in zip(rows, imaginary, strict=True)]
     return trace.in_forms([np.reshape(r, out.shape + t.shape) if not isinstance(r, Tensor)
                            else ops.reshape(r, out.shape + t.shape) for r, t in zip(rows, trace.inputs, strict=True)])
 
@@ -371,7 +390,7 @@ def _jacobian_of(trace: _Trace, out: Tensor):
 _BATCH_ELEMENTS = 1 << 22
 
 
-def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
+def _jacobian_rows_batched(trace: _Trace, out: Tensor, scale: complex = 1) -> list[np.ndarray]:
     """The Jacobian of each input as (out.size, input.size), from batched backward passes (one per chunk)."""
     from .engine import batching
     from .engine.batching import Batched
@@ -379,10 +398,12 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
     width = max(sum(t.size for t in trace.inputs), 1)
     chunk = max(1, min(out.size, _BATCH_ELEMENTS // width))
     blocks: list[list] = [[] for _ in trace.inputs]
-    eye = np.eye(out.size, dtype=out.dtype)
+    _check_jacobian_fits(out.size, width, out.dtype)
     for start in range(0, out.size, chunk):
-        rows = eye[start:start + chunk]
-        seed = Batched(rows.reshape((rows.shape[0], *out.shape)), basis=start)
+        count = min(chunk, out.size - start)
+        rows = np.zeros((count, out.size), dtype=out.dtype)  # this chunk's seeds: unit vectors e_start ... e_end-1
+        rows[np.arange(count), start + np.arange(count)] = scale
+        seed = Batched(rows.reshape((rows.shape[0], *out.shape)), basis=start if scale == 1 else None)
         grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, m=batching)
                  if out.requires_grad else [None] * len(trace.inputs))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
@@ -392,12 +413,24 @@ def _jacobian_rows_batched(trace: _Trace, out: Tensor) -> list[np.ndarray]:
             for b, t in zip(blocks, trace.inputs, strict=True)]
 
 
-def _jacobian_rows_differentiable(trace: _Trace, out: Tensor) -> list:
+def _check_jacobian_fits(rows: int, columns: int, dtype) -> None:
+    """A clear MemoryError, before any work, when the Jacobian cannot be held (NumPy's would come from deep inside)."""
+    size = rows * columns * np.dtype(dtype).itemsize
+    try:
+        np.empty(size, dtype=np.uint8)  # asks for the bytes once, untouched (so no page is filled)
+    except MemoryError:
+        raise MemoryError(
+            f"jacobian: the Jacobian has {rows:,} × {columns:,} entries ({size / 2**30:.1f} GiB), more than this "
+            "machine can allocate; products with it (cr.vjp, cr.jvp) need no more memory than the function"
+        ) from None
+
+
+def _jacobian_rows_differentiable(trace: _Trace, out: Tensor, scale: complex = 1) -> list:
     """Row by row, recording each backward pass, so the Jacobian itself can be differentiated (nesting)."""
     rows: list[list] = [[] for _ in trace.inputs]
     for k in range(out.size):
         seed = np.zeros(out.size, dtype=out.dtype)
-        seed[k] = 1
+        seed[k] = scale
         grads = trace.pullback(out, seed.reshape(out.shape))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
             rows[i].append(ops.reshape(g, (t.size,)) if isinstance(g, Tensor) else

@@ -21,14 +21,16 @@ CASES = [(rule, k) for rule in all_rules() if rule.order > 0 for k in range(len(
 def _rowwise_jacobians(rule, inputs, params):
     leaves = [Tensor._make(x, None, x.dtype.kind == "f") for x in inputs]
     out = cr.ops.apply(rule, leaves, params)
-    jacobians = [np.zeros((out.size, x.size)) for x in inputs]
-    for k in range(out.size):
-        seed = np.zeros(out.size)
-        seed[k] = 1
-        grads = backward([out], [seed.reshape(out.shape)], targets=leaves, retain_graph=True, accumulate=False)
-        for i, g in enumerate(grads):
-            if g is not None:
-                jacobians[i][k] = np.broadcast_to(g, inputs[i].shape).ravel()
+    jacobians = [np.zeros((out.size, x.size), dtype=out.dtype) for x in inputs]
+    # A complex output of real inputs (the FFTs): a cotangent g gives Re(g·J), so J = vjp(1) + i·vjp(−i).
+    for scale in (1, -1j) if out.dtype.kind == "c" else (1,):
+        for k in range(out.size):
+            seed = np.zeros(out.size, dtype=out.dtype)
+            seed[k] = scale
+            grads = backward([out], [seed.reshape(out.shape)], targets=leaves, retain_graph=True, accumulate=False)
+            for i, g in enumerate(grads):
+                if g is not None:
+                    jacobians[i][k] += np.broadcast_to(g, inputs[i].shape).ravel() * (1 if scale == 1 else 1j)
     return out, jacobians
 
 

@@ -491,7 +491,7 @@ def test_broadcasting_mismatch_names_the_op_and_shapes(expr, op):
     ("abc", None, "str|<U3"),
     ([[1, 2], [3]], None, "equal lengths|inhomogeneous"),
     ([1.0], "float99", "float99"),
-    ([1.0], "complex128", "complex"),
+    ([1.0], "datetime64[s]", "datetime64"),
     (None, None, "NoneType|object"),
     ({"a": 1}, None, "dict|object"),
 ])

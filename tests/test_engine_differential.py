@@ -39,30 +39,53 @@ BINARY = {
 }
 
 
+# Complex programs: the rules with a complex meaning, on complex64/complex128 leaves or on real and complex leaves
+# mixed (a real leaf receives the real part of a complex gradient: the path chain_rule takes for complex outputs).
+COMPLEX_OPS = ("sin", "cos", "tanh", "exp", "abs", "neg", "square", "sum0", "mean", "sumkeep", "T", "scale",
+               "reshape", "repeat_index", "self_outer", "gram", "conj", "real", "imag", "angle", "add", "sub", "mul",
+               "div", "where", "matmul", "concat", "stack")
+UNARY.update({"conj": cr.conj, "real": cr.real, "imag": cr.imag, "angle": cr.angle})
+
+
 @st.composite
-def programs(draw, shapes):
+def programs(draw, shapes, names=None, dtypes=("float64", "float32")):
     """A list of leaves (shape, values) and ops (name, operand indices, parameters) over a growing pool."""
     n_leaves = draw(st.integers(1, 3))
     leaves = [draw(st.sampled_from(shapes)) for _ in range(n_leaves)]
     ops = []
     for _ in range(draw(st.integers(1, 10))):
         pool = n_leaves + len(ops)
-        name = draw(st.sampled_from(sorted(UNARY) + sorted(BINARY)))
+        name = draw(st.sampled_from(sorted(names or set(UNARY) - {"conj", "real", "imag", "angle"} | set(BINARY))))
         a = draw(st.integers(0, pool - 1))
         b = draw(st.integers(0, pool - 1))  # may equal a: the same input twice
         params = draw(st.sampled_from(shapes))  # shape of clip's bounds / where's condition: they broadcast
         ops.append((name, a, b, params))
     outputs = draw(st.lists(st.integers(0, n_leaves + len(ops) - 1), min_size=1, max_size=3))
     seed = draw(st.integers(0, 2**32 - 1))
-    dtype = draw(st.sampled_from(("float64", "float32")))
+    dtype = draw(st.sampled_from(dtypes))
     return leaves, ops, outputs, seed, dtype
+
+
+def _leaf(rng, shape, dtype, k):
+    if dtype == "mixed":  # real and complex leaves alternate
+        dtype = "complex128" if k % 2 else "float64"
+    values = rng.uniform(-2, 2, shape)
+    if dtype.startswith("complex"):
+        values = values + 1j * rng.uniform(-2, 2, shape)
+    return cr.tensor(values, dtype=dtype, requires_grad=True)
+
+
+def _real_valued(term):
+    """A complex root term as a real number that depends on both parts (the root of backward is real)."""
+    return cr.real(term) + 0.5 * cr.imag(term) if term.dtype.kind == "c" else term
 
 
 def build(program):
     leaves_shapes, ops, outputs, seed, *dtype = program
     rng = np.random.default_rng(seed)
     dtype = dtype[0] if dtype else "float64"
-    leaves = [cr.tensor(rng.uniform(-2, 2, s), dtype=dtype, requires_grad=True) for s in leaves_shapes]
+    leaves = [_leaf(rng, s, dtype, k) for k, s in enumerate(leaves_shapes)]
+    dtype = "float64" if dtype == "mixed" else dtype.replace("complex64", "float32").replace("complex128", "float64")
     pool = list(leaves)
     for name, a, b, pshape in ops:
         x, y = pool[a], pool[b]
@@ -82,7 +105,7 @@ def build(program):
     # Weights make the upstream gradients full, writeable arrays (a plain sum hands down a read-only broadcast 1),
     # so the fast loop's in-place paths run; a value used twice at the root gives them sums to reuse.
     weights = [rng.uniform(0.5, 1.5, pool[i].shape).astype(dtype) for i in outputs]
-    root = sum((pool[i] * w).sum() if k % 2 else (pool[i] * pool[i].sum()).sum()
+    root = sum(_real_valued((pool[i] * w).sum() if k % 2 else (pool[i] * pool[i].sum()).sum())
                for k, (i, w) in enumerate(zip(outputs, weights, strict=True)))
     return leaves, root
 
@@ -140,6 +163,28 @@ def test_fast_loop_equals_plain_loop_small(program):
 @given(programs(LARGE))
 def test_fast_loop_equals_plain_loop_large_arrays(program):
     check(program)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(SMALL, COMPLEX_OPS, ("complex128", "complex64", "mixed")))
+def test_fast_loop_equals_plain_loop_complex(program):
+    check(program)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(LARGE, COMPLEX_OPS, ("complex128", "complex64", "mixed")))
+def test_fast_loop_equals_plain_loop_complex_large_arrays(program):
+    check(program)
+
+
+def test_complex_gradients_keep_their_kind_and_precision():
+    """A real leaf mixed with complex values gets a real gradient; complex64 stays complex64 (no float64 creep)."""
+    program = ([(64, 64), (64,)], [("mul", 0, 1, ()), ("exp", 2, 2, ()), ("abs", 3, 3, ())], [3, 4], 5, "mixed")
+    _, _, user = gradients(program, fast=True)
+    assert user[0].dtype == np.float64 and user[1].dtype == np.complex128
+    program = ([(64, 64), (64,)], [("mul", 0, 1, ()), ("tanh", 2, 2, ())], [3], 5, "complex64")
+    _, _, user = gradients(program, fast=True)
+    assert [u.dtype for u in user] == [np.complex64, np.complex64]
 
 
 def test_differential_test_can_fail(monkeypatch):

@@ -103,7 +103,7 @@ LAYERS = (
     ("chainrule.transforms", "chainrule.gradcheck", "chainrule.extend", "chainrule.rulecheck", "chainrule.symbolic",
      "chainrule.numpy", "chainrule.pytree"),
     ("chainrule.explain",),
-    ("chainrule.nn", "chainrule.optim", "chainrule.data", "chainrule.io"),
+    ("chainrule.nn", "chainrule.optim", "chainrule.data", "chainrule.io", "chainrule.distributed"),
     ("chainrule.cli",),
     ("chainrule", "chainrule.__main__"),
 )

@@ -351,3 +351,59 @@ def test_numpys_constants_types_and_random_module_are_there_and_functions_stay_s
     assert type(cnp.eye(2)) is np.ndarray and cnp.arange(3).tolist() == [0, 1, 2]
     with pytest.raises(AttributeError, match="no function 'median'"):
         cnp.median  # noqa: B018  (a NumPy function without a derivative here is not handed over silently)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_cumsum_is_one_rule_linear_in_memory(axis):
+    import tracemalloc
+
+    x = RNG.standard_normal((4, 250_000))
+    t = cr.tensor(x, requires_grad=True)
+    tracemalloc.start()
+    y = cnp.cumsum(t, axis)
+    weights = np.linspace(-1, 1, y.size).reshape(y.shape)
+    (y * weights).sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 12 * x.nbytes  # a few arrays of x's size; a triangular matrix of ones would be terabytes
+    np.testing.assert_allclose(y.data, np.cumsum(x, axis), rtol=1e-12, atol=1e-9)
+    flat = weights.reshape(-1) if axis is None else weights
+    along = 0 if axis is None else axis
+    expected = np.flip(np.cumsum(np.flip(flat, along), along), along).reshape(x.shape)  # Σ_{i ≥ j} w_i
+    np.testing.assert_allclose(t.grad.data, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_cumprod_scans_in_n_log_n_memory_with_exact_gradients_at_zeros():
+    import tracemalloc
+
+    x = 1 + RNG.standard_normal(100_000) * 1e-3
+    x[[10, 50_000]] = 0.0
+    t = cr.tensor(x, requires_grad=True)
+    tracemalloc.start()
+    y = cnp.cumprod(t)
+    y.sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * x.nbytes  # ~3 arrays per doubling step; the prefix products of n×n would be 80 GB
+    np.testing.assert_allclose(y.data, np.cumprod(x), rtol=1e-12)
+    reference = torch.tensor(x, requires_grad=True)
+    torch.cumprod(reference, 0).sum().backward()
+    np.testing.assert_allclose(t.grad.data, reference.grad.numpy(), rtol=1e-10, atol=1e-300)
+    assert t.grad.data[10] != 0 and np.all(t.grad.data[11:] == 0)  # past the first zero, products vanish
+
+
+def test_bad_counts_and_axes_are_named():
+    t = cr.tensor(A, requires_grad=True)
+    with pytest.raises(MemoryError, match=r"^cnp\.tile: the result is too large"):
+        cnp.tile(t, 10**12)
+    with pytest.raises(MemoryError, match=r"^cnp\.repeat: the result is too large"):
+        cnp.repeat(t, 10**12)
+    with pytest.raises(ValueError, match=r"cnp.diff: the order n must be a non-negative int, got -1"):
+        cnp.diff(t, -1)
+    assert cnp.diff(t, 10**12).shape == np.diff(A, 10).shape == (3, 0)  # no loop of 10¹² steps
+    with pytest.raises(cr.ShapeError, match=r"^cnp\.tensordot: axis -3 is out of range"):
+        cnp.tensordot(t, t, axes=5)
+    with pytest.raises(cr.ShapeError, match=r"^cnp\.moveaxis: axis 5 is out of range"):
+        cnp.moveaxis(t, 0, 5)
+    with pytest.raises(TypeError, match=r"^cnp\.flip: an axis must be an int"):
+        cnp.flip(t, 0.5)

@@ -136,6 +136,7 @@ UNARY = {
     "leaky_relu": (cr.leaky_relu, F.leaky_relu, (-2, 2)),
     "leaky_relu(0.2)": (lambda x: cr.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2), (-2, 2)),
     "abs": (cr.abs, torch.abs, (-2, 2)),
+    "angle": (cr.angle, torch.angle, (-2, 2)),
     "negative": (cr.negative, torch.neg, (-2, 2)),
     "log(x, 3)": (lambda x: cr.log(x, 3.0), lambda x: torch.log(x) / math.log(3.0), (0.2, 3)),
     "clip": (lambda x: cr.clip(x, -0.5, 0.7), lambda x: torch.clamp(x, -0.5, 0.7), (-2, 2)),

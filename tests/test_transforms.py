@@ -417,3 +417,15 @@ def test_a_tangent_or_cotangent_that_requires_grad_keeps_its_graph():
     assert_close(c.grad.data, 2 * np.cos(x0), rtol=1e-14, atol=0)
     with cr.no_grad():  # nothing recorded inside no_grad: plain values, as before
         assert not isinstance(cr.jvp(lambda x: cr.sin(x), (x0,), (t,))[1], cr.Tensor)
+
+
+def test_a_jacobian_too_large_for_memory_is_refused_before_any_work():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x * 2
+
+    with pytest.raises(MemoryError, match=r"jacobian: the Jacobian has 3,000,000 × 3,000,000 entries \(\d+\.\d GiB\)"):
+        cr.jacobian(f)(np.ones(3_000_000))
+    assert len(calls) == 1  # the forward pass only

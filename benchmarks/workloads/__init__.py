@@ -1,6 +1,6 @@
-"""The workloads W1–W6 of issue 5 and the libraries that run them.
+"""The workloads W1–W6 of issue 5, W7 of issue 10, and the libraries that run them.
 
-Every workload module (``mlp``, ``scalar_graph``, ``elementwise``, ``hessian``, ``chain``) has a table
+Every workload module (``mlp``, ``scalar_graph``, ``elementwise``, ``hessian``, ``chain``, ``gp``) has a table
 ``IMPLEMENTATIONS`` mapping a library name to a builder, and ``make_case(lib, params) -> Case``. A Case holds the
 timed unit of work and a checksum: numbers computed from a fresh, seeded state that every library must reproduce.
 W6 (import time and memory) needs no implementation: the runner measures it from outside.
@@ -38,11 +38,12 @@ LIBRARIES: dict[str, Library] = {lib.name: lib for lib in (
 FLOOR = "numpy"
 
 # Worker argument -> workload module.
-MODULES = {"W1": "mlp", "W2": "scalar_graph", "W3": "elementwise", "W4": "hessian", "W5": "chain"}
+MODULES = {"W1": "mlp", "W2": "scalar_graph", "W3": "elementwise", "W4": "hessian", "W5": "chain", "W7": "gp"}
 
 _ARRAY_PEERS = ("numpy", "chainrule", "torch", "jax", "jax-eager", "autograd")
 _ELEMENTWISE_PEERS = ("numpy", "numpy-default-heap", "numpy-after-chainrule", *_ARRAY_PEERS[1:])
 _SCALAR_PEERS = ("numpy", "chainrule", "torch", "jax", "autograd", "micrograd")
+_GP_PEERS = ("numpy", "chainrule", "torch", "jax", "autograd")  # the floor and chainrule need SciPy
 _MLP_SIZES = [784, 256, 256, 10]
 
 
@@ -92,6 +93,9 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("W4-n300", "W4", "W4 same, n = 300", "W4 Hessian\nn = 300", {"n": 300}, None, _ARRAY_PEERS, rtol=1e-9),
     Workload("W5", "W5", "W5 chain y ← 0.999·y + 0.001, depth 100,000, forward + backward", "W5 chain\ndepth 1e5",
              {"depth": 100_000}, {"depth": 500}, _SCALAR_PEERS, rtol=1e-9),
+    Workload("W7-n300", "W7", "W7 Gaussian-process NLML (RBF, Cholesky) + gradient in 3 hyperparameters, n = 300, "
+             "float64", "W7 GP\nn = 300", {"n": 300}, None, _GP_PEERS, rtol=1e-8),
+    Workload("W7-n1000", "W7", "W7 same, n = 1000", "W7 GP\nn = 1000", {"n": 1000}, None, _GP_PEERS, rtol=1e-8),
 )
 
 # W6: which module `python -c "import X"` imports for each column.

@@ -46,3 +46,18 @@ def hessian_problem(n: int) -> tuple[np.ndarray, np.ndarray]:
     """W4: A with entries of variance 1/n (so Ax is O(1)) and the point x."""
     rng = np.random.default_rng(SEED)
     return rng.standard_normal((n, n)) / np.sqrt(n), rng.standard_normal(n)
+
+
+def gp_problem(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """W7: n points in [0, 1]³, targets from a smooth function plus noise, and the hyperparameters
+    θ = (log ℓ, log σ², log s²) at which the NLML and its gradient are taken."""
+    rng = np.random.default_rng(SEED)
+    x = rng.uniform(size=(n, 3))
+    y = np.sin(3 * x[:, 0]) + np.cos(2 * x[:, 1]) * x[:, 2] + 0.1 * rng.standard_normal(n)
+    return x, y, np.array([np.log(0.3), np.log(1.2), np.log(0.05)])
+
+
+def squared_distances(x: np.ndarray) -> np.ndarray:
+    """‖xᵢ − xⱼ‖² for every pair of rows (a constant of W7)."""
+    sq = (x * x).sum(axis=1)
+    return np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)

@@ -1,4 +1,4 @@
-"""The ``chainrule`` command line: the apps ``rules``, ``derive``, ``demo`` and ``train``, one module each.
+"""The ``chainrule`` command line: the apps ``rules``, ``derive``, ``demo``, ``train``, ``explain-net``, a module each.
 
 Exit status: 0 on success; 1 when a check fails or a job stops (e.g. training diverged); 2 for bad arguments (each
 numeric option is checked when the command line is read, and the message names the option); 130 after Ctrl-C (one
@@ -28,13 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    from . import demo, derive, rules, train  # the apps load when the command line is built, not at import
+    from . import demo, derive, explain_net, rules, train  # the apps load when the command line is built, not at import
 
     apps = (
         (rules, "rules", "print the table of derivative rules, each checked live"),
         (derive, "derive", "value, gradient, higher orders, explanation and plot of an expression"),
         (demo, "demo", "the story end to end: the table, one sigmoid neuron, a trained network"),
         (train, "train", "train a network on the bundled digits (or MNIST)"),
+        (explain_net, "explain-net", "write the interactive page for the sigmoid neuron or a small MLP"),
     )
     for app, name, description in apps:
         sub = commands.add_parser(name, help=description)

@@ -30,6 +30,7 @@ from ..io import check_writable, load, save
 from ..nn import functional as F
 from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
+from .processes import Processes
 
 #: The defaults: about 0.4 M parameters, a few minutes on one CPU core.
 DEFAULTS = {"layers": 2, "width": 128, "heads": 4, "context": 64, "batch_size": 32, "epochs": 5,
@@ -98,10 +99,15 @@ class CharLMResult:
 
 
 def batch(data: np.ndarray, context: int, batch_size: int, seed: int, step: int,
-          stream: int = 0) -> tuple[np.ndarray, np.ndarray]:
+          stream: int = 0, share: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and next-character targets, (batch, context) each, at starts drawn by a generator of
-    (seed, stream, step): stream 0 for training, 1 for the fixed validation batches."""
-    starts = np.random.default_rng((seed, stream, step)).integers(0, len(data) - context, batch_size)
+    (seed, stream, step): stream 0 for training, 1 for the fixed validation batches.
+
+    ``share=(rank, processes)``: the step draws ``batch_size`` starts per process and this process takes the
+    ``rank``-th part, so N processes together see the batch of one process with N times ``batch_size``."""
+    rank, processes = share
+    starts = np.random.default_rng((seed, stream, step)).integers(0, len(data) - context, batch_size * processes)
+    starts = starts[rank * batch_size : (rank + 1) * batch_size]
     windows = data[starts[:, None] + np.arange(context + 1)]
     return windows[:, :-1], windows[:, 1:]
 
@@ -163,15 +169,20 @@ def _settings(**given: Any) -> dict[str, Any]:
 def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path | None = "runs",
                  resume: str | Path | None = None, text: str | None = None, temperature: float = 0.8,
                  sample_length: int = 300, progress: bool = False, say: Callable[[str], None] = print,
-                 stop_after: int | None = None, **options: Any) -> CharLMResult:
+                 stop_after: int | None = None, distributed: bool | None = None, **options: Any) -> CharLMResult:
     """Train the character transformer on ``text`` (default: the bundled plays); report, checkpoint, sample.
 
     ``options``: layers, width, heads, context, batch_size, steps_per_epoch, lr (peak), warmup (steps), weight_decay,
     clip (max gradient norm), dropout, val_batches (see ``DEFAULTS``). ``resume``: a checkpoint this job wrote; the
     run continues after its epoch with the checkpoint's settings and plan (the given ones must agree), exactly as
     if it had not stopped. ``stop_after``: stop (checkpointed) after this epoch, to split a run in parts.
+    ``distributed``: data-parallel over the processes of ``mpiexec -n N`` (None: when a launcher started several);
+    each process takes ``batch_size`` sequences per step, and rank 0 alone prints, samples and saves.
     """
     started = time.perf_counter()
+    world = Processes(distributed)
+    if not world.leader:
+        say, progress = (lambda _: None), False
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise DomainError(f"seed must be a non-negative int, got {seed!r}")
     state = None
@@ -226,9 +237,10 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
         history = {k: list(v) for k, v in state.get("history", history).items()}
         first_epoch = int(state["epoch"]) + 1
         say(f"resuming from {resume} after epoch {first_epoch - 1}")
+    replica = world.wrap(model)  # after loading: rank 0's weights go to every process
 
     checkpoint = None
-    if out_dir is not None:
+    if out_dir is not None and world.leader:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         checkpoint = Path(out_dir) / "text-charlm.safetensors"
         check_writable(checkpoint)
@@ -236,17 +248,18 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
     say(f"training the char transformer on {len(train_data):,} characters ({len(val_data):,} for validation), "
         f"vocabulary {tokenizer.vocab_size}, {sum(p.size for p in model.parameters()):,} parameters; "
         f"{epochs_total} epochs of {settings['steps_per_epoch']} steps, AdamW lr {settings['lr']:g} "
-        f"(warm-up {warmup} steps, cosine decay), batch {batch_size} x {context} characters")
+        f"(warm-up {warmup} steps, cosine decay), batch {batch_size} x {context} characters"
+        + (f" per process, {world.size} processes" if world.size > 1 else ""))
     model.train()
     last_epoch = epochs_total if stop_after is None else min(int(stop_after), epochs_total)
     for epoch in range(first_epoch, last_epoch + 1):
         steps = range((epoch - 1) * settings["steps_per_epoch"], epoch * settings["steps_per_epoch"])
         bar = _bar(steps, f"epoch {epoch}/{epochs_total}", progress)
-        total = 0.0
+        losses = []
         for step in bar:
-            x, y = batch(train_data, context, batch_size, seed, step)
+            x, y = batch(train_data, context, batch_size, seed, step, share=(world.rank, world.size))
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                loss = lm_loss(model, x, y)
+                loss = lm_loss(replica, x, y)
                 value = loss.item()
                 if not math.isfinite(value):
                     raise FloatingPointError(f"the loss became {value} at step {step + 1} (learning rate "
@@ -256,13 +269,14 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
                 clip_grad_norm_(model.parameters(), settings["clip"])
                 opt.step()
             schedule.step()
-            total += value
-            history["batch_loss"].append(value)
+            losses.append(value)
             if bar is not steps:
                 bar.set_postfix(loss=f"{value:.3f}", refresh=False)
         if hasattr(bar, "close"):
             bar.close()
-        history["loss"].append(total / len(steps))
+        losses = world.total(np.array(losses)) / world.size  # every process keeps the same history
+        history["batch_loss"].extend(losses.tolist())
+        history["loss"].append(sum(losses.tolist()) / len(steps))
         history["val_loss"].append(validation_loss(model, val_data, context, batch_size, seed,
                                                    settings["val_batches"]))
         say(f"epoch {epoch:>{len(str(epochs_total))}}/{epochs_total}  loss {history['loss'][-1]:.4f}  "
@@ -273,7 +287,8 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
                   "history": history}, checkpoint)
 
     result = CharLMResult(model, tokenizer, history, checkpoint_path=checkpoint)
-    result.sample = generate(model, tokenizer, "\n", sample_length, temperature, seed)
+    if world.leader:  # the same in every process: rank 0 alone spends the time
+        result.sample = generate(model, tokenizer, "\n", sample_length, temperature, seed)
     result.seconds = time.perf_counter() - started
     say(f"done in {result.seconds:.1f} s; a sample (temperature {temperature:g}, seed {seed}):\n{result.sample}")
     if checkpoint is not None:

@@ -76,6 +76,9 @@ def demo_neuron(steps: int = 5, lr: float = 2.0) -> str:
                      f"L = {e.value:.5f}  dL/dw = {gw:+.5f}  dL/db = {gb:+.5f}")
         w, b = w - lr * gw, b - lr * gb
     lines.append("  the loss falls as y moves toward the target t.")
+    lines.append("")
+    lines.append("To step through this neuron's graph in a browser: chainrule explain-net --model neuron --html "
+                 "neuron.html (--model mlp for a 2-layer network).")
     return "\n".join(lines)
 
 

@@ -2,8 +2,9 @@
 
 ``chainrule derive 'sin(x)**2 * exp(2*x)' --at x=1`` prints the value, the gradient (with its formula when SymPy is
 installed), derivatives of higher order along one variable (``--order``, nested ``cr.grad``), the step-by-step
-explanation (``--explain``) in text, Markdown, LaTeX or JSON, and plots the function with its derivatives
-(``--plot FILE.png`` or ``.svg``, with matplotlib). Bad input is reported in one clear line, exit status 2.
+explanation (``--explain``) in text, Markdown, LaTeX or JSON, plots the function with its derivatives
+(``--plot FILE.png`` or ``.svg``, with matplotlib) and writes the interactive page (``--html FILE.html``). Bad
+input is reported in one clear line, exit status 2.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def add_arguments(parser_: argparse.ArgumentParser) -> None:
     parser_.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     parser_.add_argument("--plot", metavar="FILE",
                          help="plot f and its derivatives along --wrt around the point (.png or .svg; matplotlib)")
+    parser_.add_argument("--html", metavar="FILE",
+                         help="write the interactive page (.html): the graph, stepped through forward and backward")
 
 
 def parse_point(text: str) -> dict[str, float]:
@@ -118,8 +121,30 @@ def _derivative_name(order: int, wrt: str) -> str:
     return f"∂{sup}f/∂{wrt}{sup}" if order > 1 else f"∂f/∂{wrt}"
 
 
+def html_path(path: str | Path, option: str = "--html") -> Path:
+    """A checked file name for an explanation page: ends in .html, in a directory that exists."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ExpressionError(f"{option}: the file name must end in .html, got {str(path)!r}")
+    if path.is_dir():
+        raise ExpressionError(f"{option}: {str(path)!r} is a directory; give a file name ending in .html")
+    if not path.parent.is_dir():
+        found = "is not a directory" if path.parent.exists() else "does not exist"
+        raise ExpressionError(f"{option}: the directory {str(path.parent)!r} {found}")
+    return path
+
+
+def write_page(explanation, path: Path, option: str = "--html", title: str | None = None) -> Path:
+    """Write an explanation's page; a file system error becomes one clear OSError naming the option."""
+    try:
+        return explanation.save_html(path, title)
+    except OSError as exc:
+        raise OSError(f"{option}: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+
+
 def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1,
-           explain_steps: bool = False, format: str = "text", plot: str | None = None) -> str:
+           explain_steps: bool = False, format: str = "text", plot: str | None = None,
+           html: str | None = None) -> str:
     """What ``chainrule derive`` prints, as a string (errors are ValueError/TypeError with clear messages)."""
     if format not in FORMATS:
         raise ExpressionError(f"--format must be one of {', '.join(FORMATS)}, not {format!r}")
@@ -127,6 +152,7 @@ def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1
         raise DomainError(f"--order must be an integer from 1 to {MAX_ORDER}, got {order!r}")
     if plot is not None and Path(plot).suffix.lower() not in PLOT_SUFFIXES:
         raise ExpressionError(f"--plot: the file name must end in .png or .svg, got {plot!r}")
+    page = html_path(html) if html is not None else None
     tree = parser.parse(expression)
     point = parse_point(at)
     explanation = explain(expression, **point)
@@ -152,6 +178,7 @@ def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1
                                   f"undefined (nan) at {_at(explanation.point)}")
             higher[k] = value
     plot_path = plot_function(tree, wrt, explanation.point, order, plot, explanation.expression) if plot else None
+    page_path = write_page(explanation, page) if page is not None else None
 
     if format == "json":
         data = {
@@ -160,6 +187,7 @@ def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1
             "formulas": {n: explanation.formula_text(n) for n in names},
             "wrt": wrt, "derivatives": {str(k): v for k, v in higher.items()},
             "plot": str(plot_path) if plot_path else None,
+            "html": str(page_path) if page_path else None,
         }
         if explain_steps:
             data["explanation"] = explanation.to_dict()
@@ -177,6 +205,9 @@ def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1
     if plot_path:
         extra.append({"text": f"plot: {plot_path}", "markdown": f"![plot]({plot_path})",
                       "latex": f"% plot: {plot_path}"}[format])
+    if page_path:
+        extra.append({"text": f"page: {page_path} (open it in a browser)", "markdown": f"[page]({page_path})",
+                      "latex": f"% page: {page_path}"}[format])
     return body + ("\n\n" + "\n".join(extra) if extra else "")
 
 
@@ -269,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``chainrule derive``; exit status 0, or 2 with a one-paragraph message for bad input."""
     try:
         out = derive(args.expression, at=args.at, wrt=args.wrt, order=args.order, explain_steps=args.explain,
-                     format=args.format, plot=args.plot)
+                     format=args.format, plot=args.plot, html=args.html)
     except (ChainruleError, ValueError, TypeError, ArithmeticError, OSError, MissingDependencyError) as exc:
         return fail("derive", exc)
     print(out)

@@ -34,6 +34,7 @@ from ..io import check_writable, load, save
 from ..nn import functional as F
 from ..tensor import Tensor
 from .options import int_option, positive_float, seed_option
+from .processes import Processes, failed
 
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -262,6 +263,7 @@ def train(
     verbose: bool = True,
     stream: TextIO | None = None,
     threads: int | None = 1,
+    distributed: bool | None = None,
 ) -> TrainResult:
     """Train ``model`` ('mlp' or 'cnn') with cross-entropy and ``optimizer``; report, save, plot.
 
@@ -277,6 +279,9 @@ def train(
         stream: where those lines go (default: stdout).
         threads: BLAS threads while training (None leaves the setting alone). One is the fastest here: the
             matrices are small, and extra threads spin and fight other processes for the cores.
+        distributed: train data-parallel over the processes of ``mpiexec -n N`` (cr.distributed): each process
+            takes ``batch_size`` samples of its share per step, gradients are averaged, and only rank 0 prints,
+            plots and saves. None (the default): when a launcher started more than one process.
 
     Raises ``TrainingDivergedError`` if the loss becomes NaN or infinite.
     """
@@ -296,38 +301,46 @@ def train(
         raise DomainError(f"seed must be a non-negative int, got {seed!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise DomainError(f"threads must be a positive int or None, got {threads!r}")
+    world = Processes(distributed)
+    if not world.leader:  # rank 0 alone reports
+        say = lambda _: None  # noqa: E731
     with blas_threads(threads):
-        return _fit(model, epochs, batch_size, lr, optimizer, seed, out_dir, mnist, _shows_progress(progress),
-                    say)
+        return _fit(model, epochs, batch_size, lr, optimizer, seed, out_dir, mnist,
+                    _shows_progress(progress) and world.leader, say, world)
 
 
 def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, seed: int,
          out_dir: str | Path | None, mnist: str | Path | None, progress: bool,
-         say: Callable[[str], None]) -> TrainResult:
+         say: Callable[[str], None], world: Processes | None = None) -> TrainResult:
     started = time.perf_counter()
-    files = _output_files(out_dir, "digits" if mnist is None else "mnist", model)  # fail now, not after the epochs
+    world = world if world is not None else Processes(False)
+    files = None
+    if world.leader:  # fail now, not after the epochs
+        files = _output_files(out_dir, "digits" if mnist is None else "mnist", model)
     dataset, (X_train, X_test, y_train, y_test) = load_data(mnist, seed)
     if len(X_test) == 0:
         raise ShapeError(f"the {dataset} test set is empty; expected at least one test sample to measure accuracy")
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     rng = np.random.default_rng(seed)
     net = build_model(model, X_train.shape[1], n_classes, rng, *input_statistics(model, X_train))
+    replica = world.wrap(net)
     opt = build_optimizer(optimizer, net.parameters(), lr)
     schedule = optim.CosineAnnealingLR(opt, T_max=epochs)  # large steps first, fine ones at the end
-    loader = DataLoader(X_train, y_train, batch_size=batch_size, shuffle=True, seed=rng)
+    loader = DataLoader(X_train, y_train, batch_size=batch_size, shuffle=True, seed=rng, distributed=world.size > 1)
+    share = f" per process, {world.size} processes" if world.size > 1 else ""
     say(f"training the {model.upper()} on {dataset}: {len(X_train)} training and {len(X_test)} test samples, "
         f"{sum(p.size for p in net.parameters()):,} parameters, {optimizer} with lr={lr:g}, "
-        f"{epochs} epochs of {len(loader)} batches")
+        f"{epochs} epochs of {len(loader)} batches of {batch_size}{share}")
 
     history: dict[str, list[float]] = {"loss": [], "train_accuracy": [], "test_accuracy": [], "batch_loss": []}
     for epoch in range(1, epochs + 1):
         net.train()
         bar = _progress_bar(loader, f"epoch {epoch}/{epochs}", progress)
-        total, count = 0.0, 0
+        total, count, batch_losses = 0.0, 0, []
         for batch, (xb, yb) in enumerate(bar, start=1):
             # Overflow shows up as a non-finite loss, reported below with what to do about it.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                loss = F.cross_entropy(net(xb), yb)
+                loss = F.cross_entropy(replica(xb), yb)
                 value = loss.item()
                 if not math.isfinite(value):
                     _close(bar)
@@ -340,15 +353,18 @@ def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, se
                 opt.step()
             total += value * len(yb)
             count += len(yb)
-            history["batch_loss"].append(value)
+            batch_losses.append(value)
             if bar is not loader:
                 bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
         _close(bar)
         schedule.step()
         net.eval()
+        # Over all processes (one sum per epoch): every process keeps the same history.
+        *batch_sums, total, count = world.total(np.array([*batch_losses, total, count], dtype=np.float64))
+        history["batch_loss"].extend((np.array(batch_sums) / world.size).tolist())
         history["loss"].append(total / count)
-        history["train_accuracy"].append(accuracy(net, X_train, y_train))
-        history["test_accuracy"].append(accuracy(net, X_test, y_test))
+        history["train_accuracy"].append(_accuracy(net, X_train, y_train, world))
+        history["test_accuracy"].append(_accuracy(net, X_test, y_test, world))
         say(f"epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {total / count:.4f}  "
             f"train accuracy {history['train_accuracy'][-1]:.2%}  test accuracy {history['test_accuracy'][-1]:.2%}")
 
@@ -366,6 +382,15 @@ def _fit(model: str, epochs: int, batch_size: int, lr: float, optimizer: str, se
             f"chainrule.cli.train.load_model('{result.model_path}'))")
         result.plot_path = plot_history(history, plot_path, f"{model.upper()} on {dataset}", say)
     return result
+
+
+def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, world: Processes) -> float:
+    """``accuracy`` with each process counting its slice of the samples."""
+    if world.size == 1:
+        return accuracy(model, X, y)
+    part = slice(world.rank * len(X) // world.size, (world.rank + 1) * len(X) // world.size)
+    right = accuracy(model, X[part], y[part]) * len(X[part]) if len(X[part]) else 0.0
+    return float(world.total(np.array([round(right)]))[0]) / len(X)
 
 
 def _output_files(out_dir: str | Path | None, dataset: str, model: str) -> tuple[Path, Path] | None:
@@ -511,10 +536,10 @@ def run(args: argparse.Namespace) -> int:
               threads=args.threads)
     except TrainingDivergedError as exc:
         print(f"chainrule train: stopped: {exc}", file=sys.stderr)
-        return 1
+        return failed()
     except (ValueError, TypeError, OSError) as exc:
         print(f"chainrule train: {exc}", file=sys.stderr)
-        return 1
+        return failed()
     return 0
 
 
@@ -533,10 +558,10 @@ def _run_charlm(args: argparse.Namespace) -> int:
                          steps_per_epoch=args.steps, lr=args.lr, warmup=args.warmup, clip=args.clip)
     except FloatingPointError as exc:  # charlm's divergence (it does not import this module: no import cycle)
         print(f"chainrule train: stopped: {exc}", file=sys.stderr)
-        return 1
+        return failed()
     except (ValueError, TypeError, KeyError, OSError) as exc:
         print(f"chainrule train: {exc}", file=sys.stderr)
-        return 1
+        return failed()
     return 0
 
 

@@ -8,6 +8,10 @@ Two forms, as in PyTorch plus chainrule's original one:
 - ``DataLoader(X, y, batch_size, shuffle=True, seed=None, drop_last=False)``: arrays sharing their first
   dimension, yielding ``(xb, yb)``; it is ``TensorDataset(X, y)`` with shuffling on by default.
 
+Either form takes ``distributed=True`` (training over MPI, see ``cr.distributed``): each process then iterates over
+its own share, a ``cr.distributed.DistributedSampler`` (``loader.sampler``) whose shuffle all processes draw alike
+and that moves to the next epoch at each iteration; ``batch_size`` is per process.
+
 The loader only ever asks for ``dataset[i]`` with ``0 <= i < len(dataset)``. (Before, a dataset object went through
 ``np.asarray``, which iterates with ``__getitem__`` until an IndexError: a dataset that builds a sample for any
 index never raises one, and the loader hung.)
@@ -180,7 +184,7 @@ class DataLoader:
 
     def __init__(self, dataset: Any, *args: Any, batch_size: int | None = None, shuffle: bool | None = None,
                  drop_last: bool | None = None, collate_fn: Callable[[list[Any]], Any] | None = None,
-                 seed: int | np.random.Generator | None = None) -> None:
+                 seed: int | np.random.Generator | None = None, distributed: bool = False) -> None:
         given = {"batch_size": batch_size, "shuffle": shuffle, "drop_last": drop_last, "collate_fn": collate_fn,
                  "seed": seed}
         arrays_form = bool(args) and not _is_index(args[0]) and not isinstance(dataset, Dataset)
@@ -230,6 +234,27 @@ class DataLoader:
         self.drop_last = bool(given["drop_last"])
         self._arrays_form = arrays_form
         self._rng = np.random.default_rng(given["seed"])
+        self.sampler: Any = None
+        if not isinstance(distributed, bool):
+            raise TypeError(f"DataLoader: distributed must be True or False, got {distributed!r}")
+        if distributed:
+            self.sampler = self._distributed_sampler()
+
+    def _distributed_sampler(self) -> Any:
+        """This process's share (cr.distributed.DistributedSampler); its seed is rank 0's draw from the loader's
+        generator, so all processes shuffle alike whatever ``seed`` each was given."""
+        from ..distributed import DistributedSampler, broadcast
+
+        seed = int(broadcast(np.array(self._rng.integers(2**62), dtype=np.int64)))
+        return DistributedSampler(self._count(), seed=seed, shuffle=self.shuffle)
+
+    def set_epoch(self, epoch: int) -> None:
+        """With ``distributed=True``: the epoch whose shuffle the next iteration uses (each iteration moves on by
+        one by itself)."""
+        if self.sampler is None:
+            raise ValueError("DataLoader.set_epoch is for DataLoader(..., distributed=True); this loader draws a "
+                             "new order each epoch from its own generator")
+        self.sampler.set_epoch(epoch)
 
     def _count(self) -> int:
         n = len(self.dataset)
@@ -238,12 +263,19 @@ class DataLoader:
         return int(n)
 
     def __len__(self) -> int:
-        """Number of batches in one epoch."""
-        n = self._count()
+        """Number of batches in one epoch (of this process's share, with ``distributed=True``)."""
+        n = self._count() if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
         """Start an epoch: fix its sample order now, then yield its batches."""
+        if self.sampler is not None:
+            if self.sampler.n != self._count():
+                raise ValueError(f"DataLoader(distributed=True): the dataset now has {self._count()} samples, "
+                                 f"{self.sampler.n} when the loader was made; make a new loader")
+            order = self.sampler.indices()
+            self.sampler.set_epoch(self.sampler.epoch + 1)
+            return self._batches(order)
         n = self._count()
         order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         return self._batches(order)
@@ -260,7 +292,8 @@ class DataLoader:
                 yield collate([self.dataset[int(i)] for i in idx])
 
     def __repr__(self) -> str:
+        share = "" if self.sampler is None else f", rank={self.sampler.rank} of {self.sampler.num_replicas}"
         return (
             f"DataLoader(samples={self._count()}, batch_size={self.batch_size}, batches={len(self)}, "
-            f"shuffle={self.shuffle}, drop_last={self.drop_last})"
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}{share})"
         )

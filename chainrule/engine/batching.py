@@ -140,6 +140,12 @@ def sum(x, axis=None, keepdims=False):
     return Batched(np.sum(x.value, axis=axes, keepdims=keepdims))
 
 
+def cumsum(x, axis):
+    if type(x) is not Batched:
+        return numpy_math.cumsum(x, axis)
+    return Batched(np.cumsum(x.value, axis=_shift(axis)))
+
+
 def mean(x, axis=None, keepdims=False):
     if type(x) is not Batched:
         return numpy_math.mean(x, axis, keepdims)
@@ -202,6 +208,14 @@ def matmul(a, b):
         rows = b.value.reshape((b.value.shape[0],) + (1,) * builtins.max(np.ndim(a) - 2, 0) + (b.shape[0], 1))
         return Batched(np.matmul(_raw(a), rows)[..., 0])
     return Batched(np.matmul(_raw(a), _raw(b)))
+
+
+def real(x):
+    return Batched(np.real(x.value)) if type(x) is Batched else np.real(x)
+
+
+def conj(x):
+    return Batched(np.conj(x.value)) if type(x) is Batched else np.conj(x)
 
 
 def astype(x, dtype):

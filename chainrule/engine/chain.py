@@ -100,7 +100,15 @@ def chain_rule(node: Node, g, m, xs=None, y=None) -> list:
 
 def _unbroadcast_to(gi, x, m):
     shape = _shape(x)
+    if _is_complex(gi) and not _is_complex(x):
+        gi = m.real(gi)  # a real input receives the real part of a complex gradient (as in autograd and JAX)
     return gi if _shape(gi) == shape else unbroadcast(gi, shape, m)
+
+
+def _is_complex(x) -> bool:
+    """Whether ``x`` (an array, NumPy scalar, Tensor, NotSaved, Batched or Python number) holds complex numbers."""
+    dtype = getattr(x, "dtype", None)
+    return type(x) is complex if dtype is None else dtype.kind == "c"
 
 
 def _rowwise(node: Node, g, m, xs, y) -> list:
@@ -131,6 +139,8 @@ def tangent_rule(node: Node, ts: list, m, xs=None, y=None):
             out = term if out is None else out + term
         if out is None:
             return None
+        if _is_complex(out) and not _is_complex(y):
+            out = m.real(out)  # a real-valued function of complex input (abs, angle): df = Re(t · local)
         return out if np.shape(out) == np.shape(y) else m.broadcast_to(out, np.shape(y))
     if rule.kind == LINEAR:
         filled = [t if t is not None else _zero_tangent(x, m) for t, x in zip(ts, xs, strict=True)]

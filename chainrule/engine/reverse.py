@@ -43,6 +43,12 @@ def _differentiable_inputs(node: Node, wrap: Callable[..., Any]) -> list:
     return xs
 
 
+#: Functions called with no argument after each backward pass that added gradients to leaves' ``.grad``, in order.
+#: Layers above attach here without the engine knowing them: cr.distributed's DataParallel averages gradients over
+#: processes at this point, as PyTorch's DDP does by the end of ``loss.backward()``.
+after_backward: list[Callable[[], None]] = []
+
+
 def backward(
     roots: Sequence[Any],
     seeds: Sequence[Any],
@@ -96,6 +102,8 @@ def backward(
         for leaf, gi in pending.items():
             if type(leaf) is not Node:
                 leaf._accumulate_grad(gi)
+        for hook in after_backward:
+            hook()
     return results
 
 
@@ -184,6 +192,13 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     follow = parent
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
+                parents = ()
+            elif type(y) is not np.float64 and y.dtype.kind == "c":
+                # A complex output of several inputs, some of which may be real: chain_rule gives those the real
+                # part of their gradient. (One input makes a complex output only from a complex input.)
+                for parent, gi in zip(node.parents, chain_rule(node, g, m)):  # noqa: B905 - same length
+                    if gi is not None:
+                        _accumulate(pending, heap, heappush, parent, gi, g)
                 parents = ()
             elif arity == 2:
                 xs, parents = (node.x0, node.x1), (node.p0, node.p1)

@@ -5,7 +5,8 @@ hand-derived derivative symbolically and at random points.
 
 This package is imported with chainrule itself (``cr.explain`` is its function), so it stays light: the machinery
 loads on first use. ``records`` (the step records), ``steps`` (observes the engine's backward loop through its
-``on_node`` hook), ``render`` (text, Markdown, LaTeX, JSON, HTML), ``check`` (check_derivative), ``draw`` (cr.draw).
+``on_node`` hook), ``render`` (text, Markdown, LaTeX, JSON, HTML), ``check`` (check_derivative), ``draw`` (cr.draw),
+``page`` (the interactive HTML page, with ``mathml`` and the vendored layout library in ``static/``).
 """
 
 from __future__ import annotations

@@ -82,10 +82,10 @@ def number(value: Any) -> Any:
         return None
     array = np.asarray(value)
     if array.size == 1:
-        return float(array.reshape(()))
-    # A float array is shown as it is, not copied: a network's steps hold many large ones, and copying them would
-    # cost more than the backward pass. Integer arrays become floats.
-    return array if array.dtype.kind == "f" else array.astype(float)
+        return complex(array.reshape(())) if array.dtype.kind == "c" else float(array.reshape(()))
+    # A float (or complex) array is shown as it is, not copied: a network's steps hold many large ones, and copying
+    # them would cost more than the backward pass. Integer arrays become floats.
+    return array if array.dtype.kind in "fc" else array.astype(float)
 
 
 def fmt(value: Any, digits: int = 6) -> str:
@@ -99,6 +99,9 @@ def fmt(value: Any, digits: int = 6) -> str:
             return summary(value)
         text = np.array2string(value, precision=4, separator=", ", max_line_width=60)
         return " ".join(line.strip() for line in text.splitlines())  # one line: steps stay one line each
+    if np.iscomplexobj(value):
+        value = complex(value)
+        return f"{fmt(value.real, digits)}{'-' if value.imag < 0 else '+'}{fmt(abs(value.imag), digits)}j"
     value = float(value)
     if math.isnan(value) or math.isinf(value):
         return str(value)
@@ -113,7 +116,14 @@ FULL_ARRAY = 16
 
 def summary(value: np.ndarray) -> str:
     """A large array in one line: shape, min/mean/max and the first entries (a network's steps stay readable)."""
-    flat = np.asarray(value, dtype=float).reshape(-1)
+    flat = np.asarray(value).reshape(-1)
+    if flat.dtype.kind == "c":  # complex: the statistics of the moduli, the first entries in full
+        first = ", ".join(fmt(v, 4) for v in flat[:4])
+        flat = np.abs(flat)
+        with np.errstate(all="ignore"):
+            stats = f"|min| {flat.min():.4g}, |mean| {flat.mean():.4g}, |max| {flat.max():.4g}"
+        return f"shape {tuple(value.shape)}: {stats}; first [{first}, …]"
+    flat = flat.astype(float)
     first = ", ".join(f"{float(v):.4g}" for v in flat[:4])
     with np.errstate(all="ignore"):
         stats = f"min {flat.min():.4g}, mean {flat.mean():.4g}, max {flat.max():.4g}"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import os
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -351,11 +353,45 @@ class Explanation:
         """JSON text of :meth:`to_dict`."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=True)
 
+    def to_html(self, title: str | None = None) -> str:
+        """One self-contained interactive HTML page (scripts, styles and data inline; works offline).
+
+        It draws the computation graph and steps through the forward and backward passes (buttons or ← → keys):
+        each node lights up with its value, then its gradient; each chain-rule step shows its rule, local
+        derivative, upstream gradient and product. Save it with :meth:`save_html`.
+
+        >>> import chainrule as cr
+        >>> cr.explain("sigmoid(w*x + b)", w=0.5, x=2.0, b=-1.0).to_html().startswith("<!DOCTYPE html>")
+        True
+        """
+        from .page import to_html
+
+        return to_html(self, title)
+
+    def save_html(self, path: str | os.PathLike, title: str | None = None) -> Path:
+        """Write :meth:`to_html` to ``path`` (UTF-8); returns the path. Open the file in any current browser."""
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"save_html: path must be a str or a path, got {type(path).__name__}")
+        path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(f"save_html: {str(path)!r} is a directory; give a file name such as page.html")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"save_html: the directory {str(path.parent)!r} does not exist")
+        path.write_text(self.to_html(title), encoding="utf-8")
+        return path
+
     # -------------------------------------------------------------------------------------------------------
     def _repr_latex_(self) -> str:
         return "$$" + self.to_latex() + "$$"
 
     def _repr_html_(self) -> str:
+        """Jupyter shows the interactive page (in an iframe, so its styles and keys stay its own)."""
+        from .page import to_iframe
+
+        return to_iframe(self)
+
+    def to_tables_html(self) -> str:
+        """The explanation as three static HTML tables (forward, backward, gradient) with TeX for MathJax."""
         e = html.escape
 
         def math(tex: str) -> str:

@@ -652,7 +652,7 @@ def _zero_if_none(g: Any, leaf: Tensor) -> Any:
     """A leaf's gradient as shown: a float for a number, an array of the leaf's shape for an array (even (1, 1))."""
     if leaf.ndim == 0:
         return 0.0 if g is None else number(g)
-    dtype = leaf.dtype if leaf.dtype.kind == "f" else np.float64  # as backward leaves it in .grad
+    dtype = leaf.dtype if leaf.dtype.kind in "fc" else np.float64  # as backward leaves it in .grad
     return np.zeros(leaf.shape, dtype) if g is None else np.asarray(g, dtype=dtype).reshape(leaf.shape)
 
 

@@ -286,8 +286,8 @@ def swapaxes(a, axis1, axis2):
 def moveaxis(a, source, destination):
     """Move axes to new positions; the others keep their order."""
     a = _t(a)
-    src = _positions(source, a.ndim)
-    dst = _positions(destination, a.ndim)
+    src = _positions(source, a.ndim, "moveaxis")
+    dst = _positions(destination, a.ndim, "moveaxis")
     if len(src) != len(dst):
         raise ValueError("moveaxis: source and destination must have the same number of axes")
     order = [n for n in range(a.ndim) if n not in src]
@@ -296,12 +296,17 @@ def moveaxis(a, source, destination):
     return ops.transpose(a, tuple(order))
 
 
-def _positions(axes, ndim):
-    axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
+def _positions(axes, ndim, name: str):
+    try:
+        axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
+    except TypeError:
+        raise TypeError(f"cnp.{name}: an axis must be an int or a sequence of ints, not {axes!r}") from None
     out = []
     for axis in axes:
+        if not isinstance(axis, numbers.Integral):
+            raise TypeError(f"cnp.{name}: an axis must be an int, not {axis!r}")
         if not -ndim <= axis < ndim:
-            raise ShapeError(f"axis {axis} is out of range for an array with {ndim} dimension(s)")
+            raise ShapeError(f"cnp.{name}: axis {axis} is out of range for an array with {ndim} dimension(s)")
         out.append(int(axis) % ndim)
     return out
 
@@ -388,7 +393,7 @@ def column_stack(tup):
 def array_split(ary, indices_or_sections, axis=0):
     """Split into pieces along ``axis``; sections need not divide the length (the first ones are one longer)."""
     a = _t(ary)
-    axis = _positions(axis, a.ndim)[0]
+    axis = _positions(axis, a.ndim, "array_split")[0]
     n = a.shape[axis]
     if isinstance(indices_or_sections, numbers.Integral):
         sections = int(indices_or_sections)
@@ -408,7 +413,7 @@ def split(ary, indices_or_sections, axis=0):
     """Split into equal sections (an error if they do not divide the length), or at indices."""
     a = _t(ary)
     if isinstance(indices_or_sections, numbers.Integral):
-        n = a.shape[_positions(axis, a.ndim)[0]]
+        n = a.shape[_positions(axis, a.ndim, "split")[0]]
         if indices_or_sections <= 0 or n % indices_or_sections:
             raise ShapeError(f"split: an axis of length {n} cannot be split into {indices_or_sections} equal "
                              "sections; use array_split")
@@ -463,7 +468,7 @@ def rot90(m, k=1, axes=(0, 1)):
 @_numpy_name
 def flip(m, axis=None):
     m = _t(m)
-    axes = range(m.ndim) if axis is None else _positions(axis, m.ndim)
+    axes = range(m.ndim) if axis is None else _positions(axis, m.ndim, "flip")
     index = [slice(None)] * m.ndim
     for a in axes:
         index[a] = slice(None, None, -1)
@@ -500,6 +505,9 @@ def take_along_axis(arr, indices, axis):
 def sort(a, axis=-1, kind=None, order=None):
     """Sorted values; each carries the gradient of the element it came from (ties: NumPy's stable order)."""
     a = _t(a)
+    if a.dtype.kind == "c":
+        raise TypeError(f"cnp.sort does not support complex input (got dtype {a.dtype}): complex numbers have no "
+                        "order with a derivative; sort by a real key instead, e.g. a[cnp.argsort(cnp.abs(a))]")
     if axis is None:
         a, axis = ops.reshape(a, (-1,)), 0
     order_ = np.argsort(a._array(), axis=axis, kind="stable")
@@ -563,37 +571,48 @@ def triu(m, k=0):
 # ---------------------------------------------------------------------------------------------------------------
 # Cumulative functions and differences.
 # ---------------------------------------------------------------------------------------------------------------
-def _along_last(a, axis, function):
+def _along_last(a, axis, function, name: str):
     a = _t(a)
     if axis is None:
         return function(ops.reshape(a, (-1,)))
-    axis = _positions(axis, a.ndim)[0]
+    axis = _positions(axis, a.ndim, name)[0]
     return ops.swapaxes(function(ops.swapaxes(a, axis, -1)), axis, -1)
 
 
 @_numpy_name
 def cumsum(a, axis=None, dtype=None, out=None):
-    """Running sums: a product with the upper-triangular ones (its gradient is the reversed running sum of g)."""
+    """Running sums: the rule ``cumsum`` (its gradient is the running sum of g from the end)."""
     _no_out("cumsum", out, dtype=dtype)
-    return _along_last(a, axis, lambda x: ops.matmul(x, np.triu(np.ones((x.shape[-1],) * 2, dtype=x.dtype))))
+    return ops.cumsum(_t(a), axis)
 
 
 @_numpy_name
 def cumprod(a, axis=None, dtype=None, out=None):
-    """Running products, as products over prefixes (prod's rule: exact where elements are 0)."""
+    """Running products as a prefix scan: at step k, each element is multiplied by the one 2^k places before it,
+    ⌈log₂ n⌉ multiplies in all, so time and memory are O(n log n) and the gradient, a chain of products, is exact
+    where elements are 0 (no division)."""
     _no_out("cumprod", out, dtype=dtype)
+    a = _t(a)
+    if axis is None:
+        a, axis = ops.reshape(a, (-1,)), -1
 
     def running(x):
-        n = x.shape[-1]
-        return ops.prod(ops.where(np.tri(n, dtype=bool), ops.unsqueeze(x, -2), 1.0), axis=-1)
+        n, k = x.shape[-1], 1
+        while k < n:
+            ones = np.ones(x.shape[:-1] + (k,), dtype=x.dtype)
+            x = x * ops.concatenate([ones, ops.getitem(x, (..., slice(0, n - k)))], -1)
+            k *= 2
+        return x
 
-    return _along_last(a, axis, running)
+    return _along_last(a, axis, running, "cumprod")
 
 
 @_numpy_name
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     a = _t(a)
-    axis = _positions(axis, a.ndim)[0]
+    if not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"cnp.diff: the order n must be a non-negative int, got {n!r}")
+    axis = _positions(axis, a.ndim, "diff")[0]
     parts = []
     for extra, at_end in ((prepend, False), (append, True)):
         if extra is not None:
@@ -604,7 +623,7 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     for extra, at_end in parts:
         a = ops.concatenate([a, extra] if at_end else [extra, a], axis)
     head = (slice(None),) * axis
-    for _ in range(n):
+    for _ in range(builtins.min(n, a.shape[axis])):  # past the axis's length every difference is empty
         a = ops.getitem(a, head + (slice(1, None),)) - ops.getitem(a, head + (slice(None, -1),))
     return a
 
@@ -633,8 +652,9 @@ def dot(a, b, out=None):
 
 @_numpy_name
 def vdot(a, b):
-    """Σ a·b over the flattened inputs."""
-    return ops.sum(ravel(a) * ravel(b))
+    """Σ conj(a)·b over the flattened inputs (NumPy's: the first argument is conjugated)."""
+    a = _t(a)
+    return ops.sum(ravel(ops.conj(a) if a.dtype.kind == "c" else a) * ravel(b))
 
 
 @_numpy_name
@@ -660,9 +680,8 @@ def tensordot(a, b, axes=2):
         axes_a, axes_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
     else:
         axes_a, axes_b = ([x] if isinstance(x, numbers.Integral) else list(x) for x in axes)
-    axes_a, axes_b = _positions(axes_a, a.ndim), _positions(axes_b, b.ndim)
-    pairs = zip(axes_a, axes_b, strict=False)
-    if len(axes_a) != len(axes_b) or builtins.any(a.shape[i] != b.shape[j] for i, j in pairs):
+    axes_a, axes_b = _positions(axes_a, a.ndim, "tensordot"), _positions(axes_b, b.ndim, "tensordot")
+    if len(axes_a) != len(axes_b) or any(a.shape[i] != b.shape[j] for i, j in zip(axes_a, axes_b, strict=True)):
         raise ShapeError(f"tensordot: axes {axes_a} of shape {a.shape} and {axes_b} of shape {b.shape} do not match")
     free_a = [i for i in range(a.ndim) if i not in axes_a]
     free_b = [j for j in range(b.ndim) if j not in axes_b]
@@ -999,7 +1018,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     Spacings are numbers (one, or one per axis); coordinate arrays are not supported on tensors.
     """
     f = _t(f)
-    axes = tuple(range(f.ndim)) if axis is None else _positions(axis, f.ndim)
+    axes = tuple(range(f.ndim)) if axis is None else _positions(axis, f.ndim, "gradient")
     if len(varargs) == 0:
         spacings = [1.0] * len(axes)
     elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
@@ -1161,13 +1180,58 @@ def __getattr__(name: str):
         and not isinstance(value, types.ModuleType)
     ):
         return value  # constants (pi, inf, newaxis) and types (float64, ndarray, finfo), as in NumPy code
-    if name == "linalg":  # written in its own module, loaded on first use
+    if name in ("linalg", "fft"):  # written in their own modules, loaded on first use
         import importlib
 
-        module = importlib.import_module("chainrule.numpy.linalg")
-        globals()["linalg"] = module
+        module = importlib.import_module(f"chainrule.numpy.{name}")
+        globals()[name] = module
         return module
     raise AttributeError(
         f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
         "has, or define one with cr.primitive"
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Complex parts. Gradients are covectors, as in HIPS autograd and JAX (see the README's "Complex numbers").
+# ---------------------------------------------------------------------------------------------------------------
+@_numpy_name
+def real(val):
+    """The real part: a real tensor. Its vjp passes g back (in the input's dtype)."""
+    return ops.real(_t(val))
+
+
+@_numpy_name
+def imag(val):
+    """The imaginary part: a real tensor. Its vjp is −i·g."""
+    return ops.imag(_t(val))
+
+
+@_numpy_name
+def conj(x):
+    """The complex conjugate. Its vjp is conj(g)."""
+    return ops.conj(_t(x))
+
+
+@_numpy_name
+def conjugate(x):
+    """The same as :func:`conj`."""
+    return ops.conj(_t(x))
+
+
+@_numpy_name
+def angle(z, deg: bool = False):
+    """The argument of z in (−π, π] (degrees with ``deg=True``). Covector −i/z for complex z; 0 for real z."""
+    out = ops.angle(_t(z))
+    return out * (180 / np.pi) if deg else out
+
+
+@_numpy_name
+def real_if_close(a, tol=100):
+    """The real part when every imaginary part is within ``tol`` machine epsilons of 0 (``tol`` itself when it is at
+    most 1), else ``a`` unchanged, as NumPy's. The choice is made on the values; the gradient follows the branch."""
+    t = _t(a)
+    if t.dtype.kind != "c":
+        return t
+    bound = tol * np.finfo(t.dtype).eps if tol > 1 else tol
+    return ops.real(t) if bool(np.all(np.abs(np.imag(t._array())) < bound)) else t

@@ -105,20 +105,22 @@ _HANDLERS: dict = {}
 
 
 def handlers() -> dict:
-    """NumPy function -> chainrule.numpy's function of the same name (np.linalg's too, once that module exists)."""
+    """NumPy function -> chainrule.numpy's function of the same name (np.linalg's and np.fft's too)."""
     if not _HANDLERS:
         cnp = _cnp()
         for name in cnp.__all__:
             numpy_function = getattr(np, name, None)
             if callable(numpy_function) and not isinstance(numpy_function, np.ufunc | type):
                 _HANDLERS[numpy_function] = getattr(cnp, name)
-        try:
-            linalg = importlib.import_module("chainrule.numpy.linalg")
-        except ModuleNotFoundError as exc:
-            if exc.name != "chainrule.numpy.linalg":
-                raise
-        else:
-            for name in getattr(linalg, "__all__", ()):
-                if hasattr(np.linalg, name):
-                    _HANDLERS[getattr(np.linalg, name)] = getattr(linalg, name)
+        for submodule in ("linalg", "fft"):
+            try:
+                module = importlib.import_module(f"chainrule.numpy.{submodule}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"chainrule.numpy.{submodule}":
+                    raise
+            else:
+                numpy_module = getattr(np, submodule)
+                for name in getattr(module, "__all__", ()):
+                    if hasattr(numpy_module, name):
+                        _HANDLERS[getattr(numpy_module, name)] = getattr(module, name)
     return _HANDLERS

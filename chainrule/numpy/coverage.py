@@ -25,6 +25,7 @@ NAMESPACES = (
 # What the table says instead of a rule list for calls that record no node.
 ZERO_GRADIENT = "gradient 0 (piecewise constant, or a boolean or integer result)"
 UNCHANGED = "returns its input Tensor itself (gradient 1)"
+CONSTANT = "takes sizes, not arrays: returns constants"
 
 
 def _samples() -> Iterator[tuple]:
@@ -59,7 +60,8 @@ def _samples() -> Iterator[tuple]:
 
 def trace_rules(function: Callable) -> tuple[str, ...] | str | None:
     """The rule names (in graph order, each once) recorded by ``function`` on the first sample it accepts;
-    ZERO_GRADIENT or UNCHANGED when it records none; None when it accepts no sample."""
+    ZERO_GRADIENT or UNCHANGED when it records none, CONSTANT for a function of a size (fftfreq); None when it
+    accepts no sample."""
     for args in _samples():
         try:
             with warnings.catch_warnings():
@@ -78,7 +80,11 @@ def trace_rules(function: Callable) -> tuple[str, ...] | str | None:
         if names:
             return tuple(names)
         return UNCHANGED if any(o.requires_grad for o in tensors) else ZERO_GRADIENT
-    return None
+    try:
+        constant = function(4)
+    except Exception:  # not a function of a size either
+        return None
+    return CONSTANT if isinstance(constant, np.ndarray) else None
 
 
 def rows() -> Iterator[tuple[str, str, str]]:

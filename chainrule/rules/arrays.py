@@ -64,11 +64,33 @@ register(Rule(
 ))
 register(Rule(
     name="astype", forward=lambda x, dtype: x.astype(dtype), kind=LINEAR, batchable=True, arity=1,
-    vjps=(lambda g, x, y, m, dtype: m.astype(g, x.dtype),), shape_only=("x",),
+    vjps=(lambda g, x, y, m, dtype: m.astype(g if x.dtype.kind == "c" or g.dtype.kind != "c" else m.real(g),
+                                             x.dtype),), shape_only=("x",),
     text=("1 (cast back)",), tex=("1",), display=r"\operatorname{cast}(x)",
     samples=(Sample(((3,),), {"dtype": np.dtype(np.float64)}),),
 ))
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Complex parts: linear over the reals, so forward mode applies them to the tangent. Gradients are covectors
+# (HIPS autograd's and JAX's convention): real z = x has the covector 1, imag z = y has −i, conj's vjp is conj(g).
+# A complex input gets a complex gradient even where it is real (g cast back to z's dtype).
+# ---------------------------------------------------------------------------------------------------------------
+register(Rule(
+    name="real", forward=np.real, kind=LINEAR, batchable=True, arity=1,
+    vjps=(lambda g, x, y, m: m.astype(g, x.dtype),), shape_only=("x",),
+    text=("1",), tex=("1",), display=r"\operatorname{Re} z", samples=(Sample(((3,),)),), public=True,
+))
+register(Rule(
+    name="imag", forward=np.imag, kind=LINEAR, batchable=True, arity=1,
+    vjps=(lambda g, x, y, m: -1j * g if x.dtype.kind == "c" else 0 * g,), shape_only=("x",),
+    text=("-i",), tex=("-i",), display=r"\operatorname{Im} z", samples=(Sample(((3,),)),), public=True,
+))
+register(Rule(
+    name="conj", forward=np.conj, kind=LINEAR, batchable=True, arity=1, vjps=(lambda g, x, y, m: m.conj(g),),
+    text=("conj(g)",), tex=(r"\bar{g}",), display=r"\bar{z}", samples=(Sample(((3,),)),), aliases=("conjugate",),
+    public=True,
+))
 
 # ---------------------------------------------------------------------------------------------------------------
 # Indexing: the gradient of x[index] scatters g into zeros, adding where an index repeats.
@@ -131,6 +153,17 @@ register(Rule(
     vjps=(lambda g, x, y, m, axis, keepdims: m.broadcast_to(_expand(g, x, axis, keepdims, m), np.shape(x)),),
     shape_only=("x",),
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
+))
+def _reversed(axis: int) -> tuple:
+    return (slice(None),) * axis + (slice(None, None, -1),)
+
+
+register(Rule(
+    name="cumsum", forward=numpy_math.cumsum, kind=LINEAR, batchable=True, arity=1,
+    # y_i = Σ_{j ≤ i} x_j, so ∂L/∂x_j = Σ_{i ≥ j} g_i: the running sum of g taken from the end.
+    vjps=(lambda g, x, y, m, axis: m.cumsum(g[_reversed(axis)], axis)[_reversed(axis)],),
+    text=("running sum of g from the end",), tex=(r"\sum_{i \geq j} g_i",), display=r"\sum_{j \leq i} x_j",
+    samples=(Sample(((5,),), {"axis": 0}), Sample(((3, 4),), {"axis": 1}), Sample(((2, 3, 2),), {"axis": 1})),
 ))
 register(Rule(
     name="mean", forward=numpy_math.mean, kind=LINEAR, batchable=True, arity=1,
@@ -237,7 +270,7 @@ def _product_of_others(x, y, axis, keepdims, m):
 
 
 register(Rule(
-    name="prod", forward=numpy_math.prod, kind=GENERAL, batchable=True, arity=1,
+    name="prod", forward=numpy_math.prod, kind=GENERAL, batchable=True, arity=1, supports_complex=True,
     vjps=(lambda g, x, y, m, axis, keepdims:
           _expand(g, x, axis, keepdims, m) * _product_of_others(x, y, axis, keepdims, m),),
     jvp=lambda ts, x, y, m, axis, keepdims:

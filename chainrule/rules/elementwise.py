@@ -31,6 +31,22 @@ from .registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule, Sample, regist
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 
+# The entries that take complex inputs: the holomorphic functions NumPy defines over C (their local derivative is
+# f'(z), and the engine forms g·f'(z), the covector convention of HIPS autograd and JAX), plus abs and angle, real
+# functions of z whose local derivative is the covector ∂f/∂x − i ∂f/∂y (backward g·local, forward Re(t·local)).
+# Every other entry raises TypeError on complex input (see Rule.supports_complex).
+COMPLEX = {
+    "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "logb", "log2", "log10", "log1p",
+    "expm1", "sqrt", "sin", "cos", "tan", "csc", "sec", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    "arcsinh", "arccosh", "arctanh", "square", "reciprocal", "exp2", "abs", "angle",
+}
+
+
+def is_complex(x, m) -> bool:
+    """Whether ``x`` holds complex numbers (a rule's branch for C; SymPy symbols count as real)."""
+    dtype = getattr(m.stop(x), "dtype", None)
+    return dtype is not None and dtype.kind == "c"
+
 UNARY_SAMPLES = (Sample(((),)), Sample(((5,),)), Sample(((2, 3),)))
 BINARY_SAMPLES = (
     Sample(((4,), (4,))),
@@ -48,6 +64,7 @@ def unary(name, forward, *, text, tex, display, expression=None, domain=(-2.0, 2
     entry's other names (symbol, tex_name, operator, written_as).
     """
     samples = UNARY_SAMPLES if params is None else tuple(Sample(s.shapes, params) for s in UNARY_SAMPLES)
+    names.setdefault("supports_complex", name in COMPLEX)
 
     def decorate(derivative):
         register(
@@ -69,6 +86,7 @@ def binary(name, forward, da, db, *, text, tex, display, expression=None, domain
     By default it is ``cr.<name>`` (not a Tensor method, nor a function of the expression grammar); ``names`` are
     the entry's other names (operator, written_as...).
     """
+    names.setdefault("supports_complex", name in COMPLEX)
     register(
         Rule(
             name=name, forward=forward, kind=ELEMENTWISE, arity=2, args=args, derivatives=(da, db),
@@ -303,9 +321,32 @@ def d_relu(x, y, m):
 
 @unary("abs", np.abs, expression=lambda x, m: m.abs(x),
        text="sign(x)", tex=r"\operatorname{sign} x", display="|x|", aliases=("absolute",),
-       note="abs'(0) = 0")
+       note="abs'(0) = 0; for complex z the covector conj(z)/|z| (0 at z = 0)")
 def d_abs(x, y, m):
-    return m.sign(x)
+    if not is_complex(x, m):
+        return m.sign(x)
+    # |z| is real, not holomorphic: its covector ∂/∂x − i ∂/∂y is conj(z)/|z|; at z = 0 it is 0, as abs'(0) = 0.
+    raw = m.stop(y)
+    if np.any(raw == 0):
+        return m.conj(x) / m.where(raw == 0, 1, y)
+    return m.conj(x) / y
+
+
+def _angle(x):
+    return np.angle(x)
+
+
+@unary("angle", _angle, expression=lambda x, m: m.arctan2(0 * x, x), text="0",
+       tex="0", display=r"\arg z", method=False, grammar=False,
+       note="angle is constant on each half of the real line (gradient 0); for complex z the covector of "
+            "atan2(y, x) is -i/z, and 0 at z = 0")
+def d_angle(x, y, m):
+    if not is_complex(x, m):
+        return m.zeros_like(x)
+    raw = m.stop(x)
+    if np.any(raw == 0):
+        return m.where(raw == 0, 0, -1j / m.where(raw == 0, 1, x))
+    return -1j / x
 
 
 def no_gradient(name, forward, arity, *, display, expression=None, aliases=(), public=True, method=False,
@@ -384,7 +425,7 @@ register(Rule(
     samples=(Sample(((4,), (4,), (4,)), boolean=(0,)), Sample(((2, 3), (3,), (2, 1)), boolean=(0,)),
              # The condition broadcasting a scalar a and a smaller b.
              Sample(((2, 3), (), (1, 3)), boolean=(0,))),
-    note="the condition gets no gradient", public=True,
+    note="the condition gets no gradient", public=True, supports_complex=True,
 ))
 
 
@@ -447,6 +488,8 @@ def d_arcsinh(x, y, m):
        domain=(1.2, 3.0), aliases=("acosh",), method=False, grammar=False,
        note="arccosh is defined for x >= 1 (nan below, as NumPy); its derivative is inf at 1")
 def d_arccosh(x, y, m):
+    if is_complex(x, m):  # the principal branch's derivative: sqrt(z²−1) has the wrong sign where Re z < 0
+        return 1 / (m.sqrt(x - 1) * m.sqrt(x + 1))
     return 1 / m.sqrt(x * x - 1)
 
 

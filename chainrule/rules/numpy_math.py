@@ -37,6 +37,9 @@ maximum = np.maximum
 minimum = np.minimum
 where = np.where
 matmul = np.matmul
+real = np.real
+imag = np.imag
+conj = np.conj
 
 
 def swapaxes(x, a, b):
@@ -59,6 +62,10 @@ def sum(x, axis=None, keepdims=False):
     if type(x) is np.ndarray:  # the method skips np.sum's dispatch, a few µs per call on small arrays
         return x.sum(axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def cumsum(x, axis):
+    return np.cumsum(x, axis=axis)
 
 
 def softmax(x, axis=-1):

@@ -102,6 +102,11 @@ class Rule:
     # Arguments of the vjps / jvp whose values are never read, only their shape and dtype (``np.shape(x)``): the
     # graph may keep a large one as a ``NotSaved`` record rather than the array (tests check the claim).
     shape_only: tuple[str, ...] = ()
+    # Whether the rule accepts complex inputs (complex64/complex128). None: by kind, True for linear and multilinear
+    # rules (reshape, sum, indexing, matmul are the same maths over C), False otherwise, so that an elementwise or
+    # general rule with no complex meaning (comparisons, maximum, relu, sort...) says so rather than computing
+    # NumPy's lexicographic answer. Gradients follow HIPS autograd and JAX: covectors, no conjugation (README).
+    supports_complex: bool | None = None
     flows: Any = field(init=False, repr=False)  # flows[i]: does gradient flow into input i (derived)
     _reads: Any = field(init=False, repr=False, default=None)  # cache of saves_input and saves_output
 
@@ -109,6 +114,8 @@ class Rule:
         table = self.derivatives if self.kind == ELEMENTWISE else self.vjps
         flows = _Everywhere(table[0] is not NO_GRAD) if self.arity < 0 else tuple(d is not NO_GRAD for d in table)
         object.__setattr__(self, "flows", flows)
+        if self.supports_complex is None:
+            object.__setattr__(self, "supports_complex", self.kind in (LINEAR, MULTILINEAR))
 
     @property
     def saves_input(self) -> Any:

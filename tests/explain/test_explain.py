@@ -299,8 +299,8 @@ def test_json_round_trips(neuron):
     json.loads(cr.explain("x*x", x=2.0).to_json())  # with an accumulation
 
 
-def test_html_for_jupyter(neuron):
-    html = neuron._repr_html_()
+def test_html_tables(neuron):
+    html = neuron.to_tables_html()
     assert html.count("<table>") == 3
     assert "σ" not in html or "0.25" in html
     assert "&lt;" not in html.replace("&lt;br", "")  # nothing double-escaped
@@ -309,7 +309,18 @@ def test_html_for_jupyter(neuron):
 
 def test_html_escapes_what_it_shows():
     e = cr.explain(lambda x: x * 2.0, x=1.0)
-    assert "<lambda>" not in e._repr_html_()
+    assert "<lambda>" not in e.to_tables_html()
+    arrays = cr.explain(lambda x: (x * x).sum(), x=np.ones(2))  # named <lambda>(...) on the page
+    assert "<lambda>" not in arrays.to_html() and "&lt;lambda&gt;" in arrays.to_html()
+
+
+def test_jupyter_shows_the_page_in_an_iframe(neuron):
+    import html
+
+    shown = neuron._repr_html_()
+    assert shown.startswith("<iframe srcdoc=\"") and shown.endswith("</iframe>")
+    page = html.unescape(shown.split('srcdoc="', 1)[1].split('" style=', 1)[0])
+    assert page == neuron.to_html()
 
 
 @pytest.mark.parametrize("rule", [r for r in all_rules() if r.kind == ELEMENTWISE], ids=lambda r: r.name)

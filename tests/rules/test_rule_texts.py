@@ -181,7 +181,10 @@ def read_text(text: str, symbols: dict) -> list:
 # ---------------------------------------------------------------------------------------------------------------
 # The comparison.
 # ---------------------------------------------------------------------------------------------------------------
-ELEMENTWISE_RULES = [r for r in all_rules() if r.kind == ELEMENTWISE]
+# SciPy's special functions (ψ, Iᵥ, erfc⁻¹...) are beyond the TeX reader and, for several, beyond SymPy's numeric
+# evaluation (erfcinv, ndtri); tests/test_scipy_special.py checks their derivatives against mpmath instead.
+ELEMENTWISE_RULES = [r for r in all_rules()
+                     if r.kind == ELEMENTWISE and r.forward.__module__ != "chainrule.rules.scipy_special"]
 CASES = [pytest.param(r, i, id=f"{r.name}-{r.args[i]}") for r in ELEMENTWISE_RULES for i in range(r.arity)]
 _PIECEWISE = (sympy.Piecewise, sympy.Heaviside, sympy.Max, sympy.Min, sympy.Abs, sympy.sign, sympy.DiracDelta)
 

@@ -1,0 +1,78 @@
+"""What the distributions share: SciPy's function when no Tensor is given, argument checks, the location-scale
+standardisation z = (x − loc)/scale."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from ... import ops
+from ...errors import ChainruleError, DomainError
+from .._util import apply, check_positive, constant, operand, raw
+
+__all__ = [
+    "apply",
+    "check_positive",
+    "constant",
+    "distribution_function",
+    "operand",
+    "ops",
+    "raw",
+    "scipy_attribute",
+    "standardise",
+]
+
+
+def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
+    """``scipy.stats.<distribution>.<name>`` itself when no argument is a Tensor; with one, the composition, and
+    errors that name the function."""
+
+    def decorate(function: Callable) -> Callable:
+        name = function.__name__
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            if not ops.holds_tensor(args) and not ops.holds_tensor(kwargs.values()):
+                scipy_distribution = getattr(importlib.import_module("scipy.stats"), distribution)
+                return getattr(scipy_distribution, name)(*args, **kwargs)
+            try:
+                return function(*args, **kwargs)
+            except ChainruleError:
+                raise
+            except ValueError as exc:
+                raise DomainError(f"stats.{distribution}.{name}: {exc}") from None
+
+        return wrapper
+
+    return decorate
+
+
+def standardise(x: Any, loc: Any, scale: Any, where: str):
+    """(x − loc)/scale and log(scale), with ``scale`` checked positive."""
+    x = operand(x, "x", where)
+    loc, scale = operand(loc, "loc", where, weak=True), operand(scale, "scale", where, weak=True)
+    check_positive(scale, "scale", where)
+    # the defaults (loc 0, scale 1) add no node to the graph, nor a step to an explanation
+    z = x if isinstance(loc, int | float) and loc == 0 else x - loc
+    z = z if isinstance(scale, int | float) and scale == 1 else z / scale
+    return z, ops.log(scale) if not (isinstance(scale, int | float) and scale == 1) else 0.0
+
+
+def scipy_attribute(distribution: str) -> Callable[[str], Any]:
+    """A module ``__getattr__``: the distribution's other methods (``rvs``, ``mean``, ``ppf``...) are SciPy's own,
+    on arrays, without gradients."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        scipy_distribution = getattr(importlib.import_module("scipy.stats"), distribution)
+        try:
+            return getattr(scipy_distribution, name)
+        except AttributeError:
+            raise AttributeError(
+                f"chainrule.scipy.stats.{distribution} has no attribute {name!r} (nor has scipy.stats.{distribution})"
+            ) from None
+
+    return __getattr__
