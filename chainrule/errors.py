@@ -23,8 +23,11 @@ class GraphError(ChainruleError, RuntimeError):
     """A misuse of the computation graph: backward through a released graph, or on a tensor without gradient."""
 
 
-class NoDerivativeError(ChainruleError, RuntimeError):
-    """The rule table has no derivative for an operation that gradient flows through."""
+class NoDerivativeError(ChainruleError, NotImplementedError):
+    """The rule table has no derivative for an operation that gradient flows through.
+
+    A NotImplementedError (so also a RuntimeError), as HIPS autograd raises for a primitive without a vjp.
+    """
 
 
 class GradcheckError(ChainruleError, AssertionError):

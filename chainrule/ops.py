@@ -356,6 +356,21 @@ def stop(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def remainder(a, b, numpy_function=np.remainder, rounding=np.floor):
+    """``a % b`` (NumPy's values exactly; the sign of b). ∂/∂a = 1, ∂/∂b = −floor(a/b).
+
+    ``a − b·q`` with the integer quotient ``q`` held constant is the derivative everywhere except at the jumps; the
+    difference between NumPy's exact remainder and ``a − b·q`` (a few ulps of rounding) is added as a constant, so
+    the values are NumPy's own. ``fmod`` passes ``np.fmod`` and ``np.trunc`` (the sign of a).
+    """
+    a, b = as_tensor(_operand(a, "a", "remainder")), as_tensor(_operand(b, "b", "remainder"))
+    av, bv = a._data, b._data
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = rounding(np.divide(av, bv))
+    approximate = a - b * quotient
+    return approximate + (numpy_function(av, bv) - approximate._data)
+
+
 def zeros_like(x):
     """A constant Tensor of zeros with x's shape and dtype."""
     return Tensor._make(np.zeros_like(stop(x)), None, False)
@@ -901,6 +916,8 @@ def _install_operators() -> None:
         setattr(Tensor, f"__{name}__", functions[function])
     Tensor.__neg__, Tensor.__abs__, Tensor.__getitem__ = functions["negative"], functions["abs"], getitem
     Tensor.__pos__ = lambda self: self
+    Tensor.__mod__, Tensor.__rmod__ = remainder, _reflected(remainder)
+    Tensor.ravel = lambda self, order="C": reshape(self, (-1,))
     Tensor.T = property(transpose, doc="The transpose (axes reversed).")
     Tensor.real = property(real, doc="The real part, differentiably (cr.real).")
     Tensor.imag = property(imag, doc="The imaginary part, differentiably (cr.imag).")

@@ -204,7 +204,10 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        if self.requires_grad:  # np.asarray(t), np.array([t1, t2]): the array would silently lose the gradient
+        # An explicit cast to integers or booleans (np.int64(t), np.asarray(t, dtype=int)) has no gradient by
+        # definition, as astype to int; anything else would silently lose the gradient.
+        explicit_integer = dtype is not None and np.dtype(dtype).kind in "iub"
+        if self.requires_grad and not explicit_integer:  # np.asarray(t), np.array([t1, t2])
             raise TypeError(
                 "a tensor that requires grad cannot become a NumPy array implicitly (np.asarray, np.array, or a "
                 "NumPy function that converts its input): its gradient would silently be lost. Use NumPy's "
@@ -212,6 +215,8 @@ class Tensor:
                 "gradient, cr.stack([t1, t2]) for a list of tensors, or t.detach().numpy() for constant values"
             )
         data = self._array()
+        if self.requires_grad:  # the integer case: NumPy casts by its own rules (np.int64(t) truncates, while
+            return data.copy()  # np.take(a, t) refuses float indices as it does for an array)
         if dtype is not None and dtype != data.dtype:
             return data.astype(dtype)
         return data.copy() if copy else data

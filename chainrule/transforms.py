@@ -99,7 +99,7 @@ def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[in
 class _Trace:
     """One run of a user function on fresh differentiable inputs."""
 
-    def __init__(self, f: Callable, args: tuple, argnums, where: str) -> None:
+    def __init__(self, f: Callable, args: tuple, argnums, where: str, kwargs: dict | None = None) -> None:
         self.argnums, self.single = _argnums(argnums, len(args), where)
         args = list(args)
         # One entry per leaf, over all differentiated arguments in order; self.trees rebuilds each argument.
@@ -124,7 +124,7 @@ class _Trace:
                 f == TENSOR and k is not t for f, k, t in zip(self.forms, self.keys, self.inputs, strict=True)))
             _nesting.depth += 1
             try:
-                out = f(*args)
+                out = f(*args, **(kwargs or {}))
             finally:
                 _nesting.depth -= 1
         self.output = out
@@ -149,16 +149,24 @@ class _Trace:
             return Tensor(out)
         raise TypeError(f"{where}: the function must return a Tensor or a number, not {type(out).__name__}")
 
-    def pullback(self, out: Tensor, seed: Any) -> list:
-        """Gradients of ⟨seed, out⟩ with respect to the traced inputs (None where no path leads)."""
-        if not out.requires_grad:
+    def pullback(self, out: Tensor | list, seed: Any, create_graph: bool | None = None) -> list:
+        """Gradients of ⟨seed, out⟩ with respect to the traced inputs (None where no path leads).
+
+        ``out`` and ``seed`` may be lists (the leaves of a container output): their inner products add up. With
+        ``create_graph`` (default: the trace's) the backward pass is recorded, so it can be differentiated.
+        """
+        create_graph = self.create_graph if create_graph is None else create_graph
+        outs, seeds = (out, seed) if isinstance(out, list) else ([out], [seed])
+        pairs = [(o, s) for o, s in zip(outs, seeds, strict=True) if o.requires_grad]
+        if not pairs:
             return [None] * len(self.inputs)
-        if self.create_graph and not isinstance(seed, Tensor):
-            seed = Tensor._make(np.asarray(seed, dtype=out.dtype), None, False)
-        if self.create_graph:
-            return backward([out], [seed], targets=self.keys, retain_graph=True, accumulate=False,
-                            m=ops.tensor_math, wrap=Tensor._from_node)
-        return backward([out], [seed], targets=self.keys, retain_graph=True, accumulate=False)
+        if create_graph:
+            pairs = [(o, s if isinstance(s, Tensor) else Tensor._make(np.asarray(s, dtype=o.dtype), None, False))
+                     for o, s in pairs]
+            return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
+                            accumulate=False, m=ops.tensor_math, wrap=Tensor._from_node)
+        return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
+                        accumulate=False)
 
     def in_forms(self, grads: list, single: bool | None = None) -> Any:
         """Per-leaf gradients in each leaf's form, rebuilt into each argument's structure."""
@@ -200,11 +208,14 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     (6.0, {'w': 3.0, 'b': 2.0})
     """
 
-    def value_and_grad_f(*args):
-        trace = _Trace(f, args, argnums, "grad")
+    def value_and_grad_f(*args, **kwargs):
+        trace = _Trace(f, args, argnums, "grad", kwargs)
         if has_aux:
             trace.split_aux("grad")
         out = trace.output_tensor("grad")
+        if out.dtype.kind == "b":
+            raise TypeError("grad needs a function with a number output, but it returned a boolean (a comparison "
+                            "such as np.allclose, which has no derivative); return a float")
         if out.size != 1:
             raise ShapeError(
                 f"grad needs a function with a scalar output, but it returned shape {out.shape}; "
@@ -233,7 +244,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, h
     Arguments may be (nested) dicts, lists and tuples; the gradient has the same structure. With ``has_aux=True``
     f returns ``(value, aux)`` and the gradient function returns ``(gradient, aux)``, as in JAX. f's value must be
     real: for complex z the gradient is ∂f/∂x − i ∂f/∂y (HIPS autograd's and JAX's convention). With
-    ``holomorphic=True`` f may be complex-valued and holomorphic, and the gradient is f'(z).
+    ``holomorphic=True`` f may be complex-valued and holomorphic, and the gradient is f'(z). Keyword arguments
+    are passed on to f and not differentiated (as in HIPS autograd and JAX).
 
     >>> import chainrule as cr
     >>> cr.grad(cr.sin)(0.0)
@@ -243,11 +255,11 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, h
     """
     vg = value_and_grad(f, argnums, has_aux, holomorphic)
 
-    def grad_f(*args):
+    def grad_f(*args, **kwargs):
         if has_aux:
-            (_, aux), g = vg(*args)
+            (_, aux), g = vg(*args, **kwargs)
             return g, aux
-        return vg(*args)[1]
+        return vg(*args, **kwargs)[1]
 
     grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     return grad_f
@@ -256,22 +268,39 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, h
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns ⟨cotangent, ∂f/∂primal⟩ for every primal.
 
-    ``vjp_fn`` may be called many times; it always returns a tuple with one entry per primal.
+    ``vjp_fn`` may be called many times; it always returns a tuple with one entry per primal. f may return a
+    container (nested dicts, lists, tuples); the cotangent then has the same structure.
     """
     trace = _Trace(f, primals, tuple(range(len(primals))), "vjp")
-    out = trace.output_tensor("vjp")
+    leaves, out_tree = pytree.flatten(trace.output)
+    outs = [trace.output_tensor("vjp", o) for o in leaves]
 
     def vjp_fn(cotangent: Any) -> tuple:
-        if isinstance(cotangent, Tensor) and not trace.create_graph:
-            cotangent = cotangent._data
-        if np.shape(cotangent) != out.shape:
-            raise ShapeError(f"vjp: the cotangent has shape {np.shape(cotangent)}; expected the output's {out.shape}")
-        if not isinstance(cotangent, Tensor):
-            cotangent = np.asarray(cotangent, dtype=out.dtype)
-        grads = trace.pullback(out, cotangent)
+        if out_tree.is_leaf:
+            cotangents = [cotangent]
+        else:
+            cotangents, c_tree = pytree.flatten(cotangent)
+            if c_tree != out_tree:
+                raise ValueError(f"vjp: the cotangent has structure {c_tree!r}; expected the output's {out_tree!r}")
+        # A cotangent that carries an outer graph (vjp_fn differentiated by a transform called later, as the vjp of
+        # a vjp) needs the backward pass recorded, even when f was traced outside any transform.
+        create_graph = trace.create_graph or (
+            is_grad_enabled() and any(isinstance(c, Tensor) and c.requires_grad for c in cotangents)
+        )
+        seeds = []
+        for path, out, c in zip(out_tree.paths(), outs, cotangents, strict=True):
+            if isinstance(c, Tensor) and not create_graph:
+                c = c._data
+            if np.shape(c) != out.shape:
+                where = "" if out_tree.is_leaf else f" at {path}"
+                raise ShapeError(f"vjp: the cotangent{where} has shape {np.shape(c)}; expected the output's "
+                                 f"{out.shape}")
+            seeds.append(c if isinstance(c, Tensor) else np.asarray(c, dtype=out.dtype))
+        grads = trace.pullback(outs, seeds, create_graph)
         return trace.in_forms(grads, single=False)
 
-    return _value_in_form(out, trace), vjp_fn
+    values = [_value_in_form(o, trace) for o in outs]
+    return (values[0] if out_tree.is_leaf else out_tree.unflatten(values)), vjp_fn
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
@@ -284,7 +313,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents; expected one tangent each")
     trace = _Trace(f, tuple(primals), tuple(range(len(primals))), "jvp")
-    out = trace.output_tensor("jvp")
+    out_leaves, out_tree = pytree.flatten(trace.output)
+    outs = [trace.output_tensor("jvp", o) for o in out_leaves]
     flat_tangents, names = [], []
     for i, (tangent, tree) in enumerate(zip(tangents, trace.trees, strict=True)):
         leaves, t_tree = pytree.flatten(tangent)
@@ -292,24 +322,34 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
             raise ValueError(f"jvp: tangent {i} has structure {t_tree!r}; expected its primal's structure {tree!r}")
         flat_tangents += leaves
         names += [f"{i}" if tree.is_leaf else f"{i} (leaf {path})" for path in tree.paths()]
+    # A tangent that carries a graph (a Tensor requiring grad) is differentiated through: record the pushforward.
+    create_graph = trace.create_graph or (
+        is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in flat_tangents)
+    )
     seeds = {}
     for name, t, key, tangent in zip(names, trace.inputs, trace.keys, flat_tangents, strict=True):
         if np.shape(tangent) != t.shape:
             raise ShapeError(f"jvp: tangent {name} has shape {np.shape(tangent)}; "
                              f"expected its primal's shape {t.shape}")
         if isinstance(tangent, Tensor):
-            seeds[key] = tangent if trace.create_graph else tangent._data
+            seeds[key] = tangent if create_graph else tangent._data
         else:
             seeds[key] = np.asarray(tangent, dtype=t.dtype)
-            if trace.create_graph:
+            if create_graph:
                 seeds[key] = Tensor._make(seeds[key], None, False)
-    if trace.create_graph:
-        with set_grad_enabled(True):
-            tangent_out = forward_tangents(out, seeds, ops.tensor_math, Tensor._from_node)
-    else:
-        tangent_out = forward_tangents(out, seeds, numpy_math)
     form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)
-    return _value_in_form(out, trace), _in_form(tangent_out, form, out)
+    values, tangents_out = [], []
+    for out in outs:
+        if create_graph:
+            with set_grad_enabled(True):
+                tangent_out = forward_tangents(out, seeds, ops.tensor_math, Tensor._from_node)
+        else:
+            tangent_out = forward_tangents(out, seeds, numpy_math)
+        values.append(_value_in_form(out, trace))
+        tangents_out.append(_in_form(tangent_out, form, out))
+    if out_tree.is_leaf:
+        return values[0], tangents_out[0]
+    return out_tree.unflatten(values), out_tree.unflatten(tangents_out)
 
 
 def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -323,8 +363,8 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
            [0., 4.]])
     """
 
-    def jacobian_f(*args):
-        trace = _Trace(f, args, argnums, "jacobian")
+    def jacobian_f(*args, **kwargs):
+        trace = _Trace(f, args, argnums, "jacobian", kwargs)
         leaves, tree = pytree.flatten(trace.output)
         if tree.is_leaf:
             return _jacobian_of(trace, trace.output_tensor("jacobian"))

@@ -33,6 +33,22 @@ def test_explicit_conversions_and_constant_tensors_still_give_arrays():
     assert float(_leaf(2.5)) == 2.5 and _leaf([2.5]).item() == 2.5
 
 
+def test_an_explicit_cast_to_integers_gives_an_array_and_indexes_differentiably():
+    # np.int64(t) and np.asarray(t, dtype=int) ask for integers: no gradient by definition, so no silent loss.
+    w = _leaf([[0.5, 1.0, 0.0], [2.0, -1.0, 1.0]])
+    index = np.int64(w[:, -1])
+    assert isinstance(index, np.ndarray) and index.dtype == np.int64 and list(index) == [0, 1]
+    np.testing.assert_array_equal(np.asarray(w, dtype=bool), w.data.astype(bool))
+    w[:, :-1][index].sum().backward()  # rows 0 and 1 of the first two columns: gradient 1 there, as torch
+    tw = torch.tensor(w.data, requires_grad=True)
+    tw[:, :-1][torch.tensor(index)].sum().backward()
+    np.testing.assert_array_equal(w.grad.data, tw.grad.numpy())
+    with pytest.raises(TypeError, match="requires grad"):
+        np.asarray(w, dtype=np.float32)  # a float cast would lose the gradient: still refused
+    with pytest.raises(TypeError, match="Cannot cast"):
+        np.take(np.arange(5.0), w[0])  # float indices: NumPy's own refusal, as for a float array, never truncated
+
+
 def test_float_and_int_of_a_non_scalar_are_type_errors():
     for function in (float, int):
         with pytest.raises(TypeError, match=rf"{function.__name__}\(\) of a tensor of shape \(2,\)"):

@@ -63,6 +63,37 @@ CASES = {
     "mod": (lambda a, b: cnp.mod(a, b), lambda a, b: torch.remainder(a, b), (A * 3, np.abs(A) + 0.5)),
     "fmod": (lambda a, b: cnp.fmod(a, b), lambda a, b: torch.fmod(a, b), (A * 3, np.abs(A) + 0.5)),
     "clip_tensor_bounds": (lambda a, lo: cnp.clip(a, lo, 1.0), None, (A, A[0] * 0.1 - 0.3)),
+    # Names HIPS autograd's tests reach for (issue 10).
+    "array_of_tensors": (lambda a: cnp.array([a, a**2]), lambda a: torch.stack([a, a**2]), (A,)),
+    "asarray_rows": (lambda a: cnp.asarray([a[0], 2.0 * a[2], a[1]]), lambda a: torch.stack([a[0], 2.0 * a[2], a[1]]),
+                     (A,)),
+    "r_": (lambda v: cnp.r_[v, np.ones(2), 1:4], lambda v: torch.cat([v, torch.ones(2), torch.arange(1.0, 4.0)]),
+           (V,)),
+    "c_": (lambda v, a: cnp.c_[v, a[:, :2], v], lambda v, a: torch.column_stack([v, a[:, :2], v]), (V, A)),
+    "deg2rad": (cnp.deg2rad, torch.deg2rad, (A * 90,)),
+    "radians": (cnp.radians, torch.deg2rad, (A * 90,)),
+    "rad2deg": (cnp.rad2deg, torch.rad2deg, (A,)),
+    "degrees": (cnp.degrees, torch.rad2deg, (A,)),
+    "fmax": (cnp.fmax, torch.fmax, (A, B.T)),
+    "fmin": (cnp.fmin, torch.fmin, (A, B.T)),
+    "append": (cnp.append, lambda a, b: torch.cat([a.ravel(), b.ravel()]), (A, V)),
+    "append_axis": (lambda a, b: cnp.append(a, b, axis=0), lambda a, b: torch.cat([a, b]), (A, A[:2])),
+    "rollaxis": (lambda a: cnp.rollaxis(a, 2), lambda a: torch.movedim(a, 2, 0), (RNG.standard_normal((2, 3, 4)),)),
+    "partition": (lambda a: cnp.partition(a, 1, axis=1), None, (A,)),
+    "linspace": (lambda a, b: cnp.linspace(a, b, 5), lambda a, b: a + (b - a) * torch.linspace(0, 1, 5)[:, None],
+                 (V, V[::-1] + 2)),
+    "linspace_axis": (lambda a, b: cnp.linspace(a, b, 4, endpoint=False, axis=1),
+                      lambda a, b: (a + (b - a) * torch.arange(4.0)[:, None] / 4).T, (V, V + 1)),
+    "gradient": (lambda a: cnp.gradient(a, axis=1), lambda a: torch.gradient(a, dim=1)[0], (A,)),
+    "gradient_edge2": (lambda a: cnp.gradient(a, 0.5, axis=0, edge_order=2),
+                       lambda a: torch.gradient(a, spacing=0.5, dim=0, edge_order=2)[0], (A,)),
+    "einsum_interleaved": (lambda a, b: cnp.einsum(a, [0, 1], b, [1, 2], [0, 2]),
+                           lambda a, b: torch.einsum("ij,jk->ik", a, b), (A, B)),
+    "mod_operator": (lambda a, b: a % b, torch.remainder, (A * 3, np.abs(A) + 0.5)),
+    "rmod_operator": (lambda b: 2.5 % b, lambda b: torch.remainder(torch.tensor(2.5, dtype=b.dtype), b),
+                      (np.abs(A) + 0.5,)),
+    "ravel_method": (lambda a: a.ravel(), lambda a: a.ravel(), (A,)),
+    "make_diagonal": (cnp.make_diagonal, torch.diag_embed, (A,)),
 }
 
 
@@ -159,12 +190,109 @@ def test_without_a_tensor_numpys_own_error_is_raised_unchanged():
         cnp.take(np.ones(3), [10])
 
 
+def test_fmax_fmin_and_nan_to_num_skip_nans_as_torch_does():
+    a = np.array([1.0, np.nan, 2.0, np.nan, -1.0])
+    b = np.array([np.nan, 3.0, 1.0, np.nan, 0.5])
+    u = RNG.standard_normal(5)
+    for ours, theirs in ((cnp.fmax, torch.fmax), (cnp.fmin, torch.fmin)):
+        x, y = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+        out = ours(x, y)
+        np.testing.assert_array_equal(out.data, ours(a, b))
+        cr.sum(cnp.nan_to_num(out) * u).backward()  # both NaN: the result is NaN, dropped on both sides
+        tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        (torch.nan_to_num(theirs(tx, ty)) * torch.tensor(u)).sum().backward()
+        np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+        np.testing.assert_array_equal(y.grad.data, ty.grad.numpy())
+    x = cr.tensor([1.5, np.nan, np.inf, -np.inf], requires_grad=True)
+    out = cnp.nan_to_num(x, nan=-7.0, posinf=9.0)
+    np.testing.assert_array_equal(out.data, np.nan_to_num(x.data, nan=-7.0, posinf=9.0))
+    cr.sum(out * 0.5).backward()
+    np.testing.assert_array_equal(x.grad.data, [0.5, 0.0, 0.0, 0.0])
+
+
+def test_array_of_a_repeated_tensor_shares_a_tie_and_linspace_edges():
+    # max over [x, x] is x: the two tied entries share the gradient, 1/2 each, so d/dx = 1.
+    assert cr.grad(lambda x: cnp.max(cnp.array([x, x])))(0.7) == 1.0
+    assert cr.grad(lambda x: cnp.array(x, ndmin=2).sum() * 3)(0.7) == 3.0
+    for num in (0, 1, 2):
+        out = cnp.linspace(cr.tensor(1.2), 3.4, num)
+        np.testing.assert_array_equal(out.data, np.linspace(1.2, 3.4, num))
+    d_start, d_stop = cr.grad(lambda a, b: cnp.linspace(a, b, 1).sum(), argnums=(0, 1))(1.2, 3.4)
+    assert (d_start, d_stop) == (1.0, 0.0)
+    _, step = cnp.linspace(cr.tensor(0.0), cr.tensor(1.0), 5, retstep=True)
+    assert float(step.data) == np.linspace(0.0, 1.0, 5, retstep=True)[1]
+
+
+def test_new_names_refuse_what_they_cannot_differentiate():
+    t = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(TypeError, match="directive string"):
+        cnp.r_["0,2", t, t]
+    with pytest.raises(TypeError, match="coordinate arrays"):
+        cnp.gradient(t, np.array([0.0, 1.0, 3.0]))
+    with pytest.raises(ValueError, match="at least 3"):
+        cnp.gradient(t[:2], edge_order=2)
+    with pytest.raises(ValueError, match="axis label 'i'"):
+        cnp.einsum(t, ["i"])
+    with pytest.raises(TypeError, match="dtype int64 carries no gradient"):
+        cnp.linspace(t[0], 4.0, 3, dtype=np.int64)
+    with pytest.raises(TypeError, match="indices must be integers, got dtype float64"):
+        cnp.take(t, [t * 0.4])  # never truncated into indices
+
+
+def test_predicates_and_like_constructors_answer_on_tensors_without_gradient():
+    t = cr.tensor([1.0, -2.0, np.inf], requires_grad=True)
+    a = t.data
+    for name in (
+        "iscomplex",
+        "isreal",
+        "isneginf",
+        "isposinf",
+        "isfinite",
+        "zeros_like",
+        "ones_like",
+        "fix",
+        "argsort",
+        "flatnonzero",
+    ):
+        for call in (getattr(cnp, name), getattr(np, name)):
+            np.testing.assert_array_equal(call(t), getattr(np, name)(a))
+    assert cnp.iscomplexobj(t) is False and cnp.isscalar(t) is False and cnp.ndim(t) == 1
+    np.testing.assert_array_equal(np.floor_divide(t[:2], 2.0), np.floor_divide(a[:2], 2.0))
+    # The builtins any/all are not shadowed inside cnp by its own any/all (tensordot and gradient use them).
+    assert cnp.tensordot(cr.tensor(np.ones((2, 3))), np.ones((3, 2)), 1).shape == (2, 2)
+
+
+def test_full_and_full_like_carry_the_fill_values_gradient():
+    # Σ full((2, 3), v) = 6v, and torch.full's analogue (expand) agrees.
+    assert cr.grad(lambda v: cnp.full((2, 3), v).sum())(1.5) == 6.0
+    assert cr.grad(lambda v: (cnp.full_like(np.ones((2, 2)), v) * np.arange(4.0).reshape(2, 2)).sum())(0.5) == 6.0
+    np.testing.assert_array_equal(cnp.full_like(cr.tensor([1.0, 2.0]), 7.0), np.full(2, 7.0))
+    v = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    (v.expand(4) * torch.arange(4.0, dtype=torch.float64)).sum().backward()
+    assert cr.grad(lambda x: (cnp.full(4, x) * np.arange(4.0)).sum())(1.5) == v.grad.item()
+
+
+def test_grad_of_a_boolean_output_is_refused():
+    with pytest.raises(TypeError, match="boolean"):
+        cr.grad(lambda x: cnp.allclose(x, x * 3.0 / 3.0))(np.array([1.0, 2.0]))
+    assert cr.grad(lambda x: 3)(1.0) == 0.0  # a constant number is still fine: its gradient is zero
+
+
 EINSUMS = [
-    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ijk,jl,lk->i", [(2, 3, 4), (3, 5), (5, 4)]),
-    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]), ("ij,ij->", [(3, 4), (3, 4)]), ("i,i,i->", [(3,), (3,), (3,)]),
-    ("ab,cd->abcd", [(2, 3), (4, 5)]), ("ii,i->i", [(3, 3), (3,)]), ("bi,bi->b", [(5, 3), (5, 3)]),
-    ("...i,...i->...", [(2, 1, 3), (4, 3)]), ("i,->i", [(3,), ()]), ("ij,kj->ik", [(3, 4), (5, 4)]),
-    ("aij,ajk,akl->ail", [(2, 3, 4), (2, 4, 5), (2, 5, 6)]), ("ij->", [(3, 4)]), ("ji", [(3, 4)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("ijk,jl,lk->i", [(2, 3, 4), (3, 5), (5, 4)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
+    ("ij,ij->", [(3, 4), (3, 4)]),
+    ("i,i,i->", [(3,), (3,), (3,)]),
+    ("ab,cd->abcd", [(2, 3), (4, 5)]),
+    ("ii,i->i", [(3, 3), (3,)]),
+    ("bi,bi->b", [(5, 3), (5, 3)]),
+    ("...i,...i->...", [(2, 1, 3), (4, 3)]),
+    ("i,->i", [(3,), ()]),
+    ("ij,kj->ik", [(3, 4), (5, 4)]),
+    ("aij,ajk,akl->ail", [(2, 3, 4), (2, 4, 5), (2, 5, 6)]),
+    ("ij->", [(3, 4)]),
+    ("ji", [(3, 4)]),
 ]
 
 
@@ -192,6 +320,37 @@ def test_einsum_contracts_pairwise_without_the_full_product():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 10 * 300 * 300 * 8  # a few 300×300 arrays; the broadcast product (300³ floats) is 216 MB
+
+
+def test_where_takes_keywords_as_autograd_does():
+    t = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = cnp.where(condition=t > 1.5, x=t * 3.0, y=t)
+    np.testing.assert_array_equal(out.data, np.where(t.data > 1.5, t.data * 3.0, t.data))
+    out.sum().backward()
+    np.testing.assert_array_equal(t.grad.data, [1.0, 3.0, 3.0])  # 3 where the condition holds, else 1
+    np.testing.assert_array_equal(cnp.where([True, False], np.ones(2), y=np.zeros(2)), [1.0, 0.0])
+    assert cnp.where([1, 0, 1])[0].tolist() == [0, 2]
+    with pytest.raises(ValueError, match="give both x and y, or neither"):
+        cnp.where([True], x=np.ones(1))
+
+
+def test_make_diagonal_inverts_diagonal_and_refuses_other_axes():
+    d = RNG.standard_normal((2, 3))
+    np.testing.assert_array_equal(np.diagonal(cnp.make_diagonal(d), axis1=-1, axis2=-2), d)
+    # diagonal ∘ make_diagonal is the identity, so the gradient of ⟨d, ·⟩ through both is d itself.
+    np.testing.assert_array_equal(cr.grad(lambda x: cnp.sum(cnp.diagonal(cnp.make_diagonal(x), 0, -1, -2) * d))(d), d)
+    with pytest.raises(NotImplementedError, match="only offset=0"):
+        cnp.make_diagonal(cr.tensor(d), axis1=0, axis2=1)
+
+
+def test_numpys_constants_types_and_random_module_are_there_and_functions_stay_strict():
+    assert cnp.pi == np.pi and cnp.inf == np.inf and cnp.newaxis is None and cnp.e == np.e
+    assert cnp.float32 is np.float32 and cnp.ndarray is np.ndarray and cnp.finfo is np.finfo
+    assert cnp.random is np.random and cnp.__version__ == np.__version__
+    np.testing.assert_array_equal(cnp.zeros((2, 3)), np.zeros((2, 3)))
+    assert type(cnp.eye(2)) is np.ndarray and cnp.arange(3).tolist() == [0, 1, 2]
+    with pytest.raises(AttributeError, match="no function 'median'"):
+        cnp.median  # noqa: B018  (a NumPy function without a derivative here is not handed over silently)
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])

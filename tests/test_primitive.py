@@ -243,6 +243,12 @@ def test_differentiating_before_defvjp_is_an_error_but_the_forward_runs():
     np.testing.assert_array_equal(p(np.array([0.0, 1.0])).data, np.log1p([0.0, 1.0]))
     with pytest.raises(cr.NoDerivativeError, match=r"'undefined_yet' has no derivative yet.*defvjp"):
         cr.grad(p)(0.5)
+    # Also NotImplementedError (as HIPS autograd raises), and still a RuntimeError, in reverse and forward mode.
+    for mode in (lambda: cr.grad(p)(0.5), lambda: cr.jvp(p, (0.5,), (1.0,))):
+        with pytest.raises(NotImplementedError):
+            mode()
+        with pytest.raises(RuntimeError):
+            mode()
 
 
 @pytest.mark.parametrize(("forward", "found"), [

@@ -281,3 +281,64 @@ def test_the_scipy_optimize_example_fits_its_model(capsys):
     assert_close(example.ravel({"b": 3.0, "a": np.array([1.0, 2.0])}), np.array([1.0, 2.0, 3.0]))
     back = unravel(np.array([1.0, 2.0, 3.0]))
     assert back["b"] == 3.0 and back["a"].tolist() == [1.0, 2.0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Container outputs in vjp and jvp (a function returning a tuple, list or dict, e.g. a jvp nested inside a vjp).
+# ---------------------------------------------------------------------------------------------------------------
+def _pair_out(x, y):
+    return {"p": cr.sin(x) * y, "q": [x * x, cr.exp(y).sum()]}
+
+
+def test_vjp_of_a_container_output_adds_the_inner_products_and_agrees_with_torch():
+    import torch
+
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    ct = {"p": RNG.standard_normal(3), "q": [RNG.standard_normal(3), 0.7]}
+    out, vjp_fn = cr.vjp(_pair_out, x, y)
+    assert set(out) == {"p", "q"} and isinstance(out["q"], list) and isinstance(out["q"][1], float)
+    gx, gy = vjp_fn(ct)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    total = (
+        ((torch.sin(tx) * ty) * torch.tensor(ct["p"])).sum()
+        + (tx * tx * torch.tensor(ct["q"][0])).sum()
+        + torch.exp(ty).sum() * ct["q"][1]
+    )
+    total.backward()
+    assert_close(gx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_close(gy, ty.grad.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="structure"):
+        vjp_fn({"p": ct["p"]})
+    with pytest.raises(cr.ShapeError, match=r"at .*q.*shape \(2,\)"):
+        vjp_fn({"p": ct["p"], "q": [np.ones(2), 1.0]})
+
+
+def test_jvp_of_a_container_output_matches_central_differences_per_leaf():
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    tx, ty = RNG.standard_normal(3), RNG.standard_normal(3)
+    out, tangent = cr.jvp(_pair_out, (x, y), (tx, ty))
+
+    def plain(x, y):  # the same function in NumPy, for the numeric side
+        return {"p": np.sin(x) * y, "q": [x * x, np.exp(y).sum()]}
+
+    plus, minus = plain(x + EPS * tx, y + EPS * ty), plain(x - EPS * tx, y - EPS * ty)
+    numeric = tree_map(lambda a, b: (a - b) / (2 * EPS), plus, minus)
+    assert_close(tangent["p"], numeric["p"], rtol=1e-7, atol=1e-8)
+    assert_close(tangent["q"][0], numeric["q"][0], rtol=1e-7, atol=1e-8)
+    assert_close(tangent["q"][1], numeric["q"][1], rtol=1e-7, atol=1e-8)
+    assert_close(out["p"], np.sin(x) * y, rtol=1e-15, atol=0)
+
+
+def test_vjp_of_a_jvp_with_a_tuple_output_is_second_order():
+    # d/dx of (f(x), f'(x) v) for f = sin^3: the second component's gradient is f''(x) v, a closed form.
+    x, v = 0.3, 1.7
+
+    def pair(x):
+        return cr.jvp(lambda z: cr.sin(z) ** 3, (x,), (v,))
+
+    _, vjp_fn = cr.vjp(pair, x)
+    (g,) = vjp_fn((0.0, 1.0))
+    f2 = 6 * np.sin(x) * np.cos(x) ** 2 - 3 * np.sin(x) ** 3
+    assert g == pytest.approx(f2 * v, rel=1e-12)
+    (g,) = vjp_fn((1.0, 0.0))
+    assert g == pytest.approx(3 * np.sin(x) ** 2 * np.cos(x), rel=1e-12)

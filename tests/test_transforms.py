@@ -361,6 +361,64 @@ def test_grad_of_a_tensor_inside_no_grad_records_no_graph():
     assert not g.requires_grad and g.is_leaf
 
 
+def test_keyword_arguments_pass_through_to_the_function_undifferentiated():
+    def f(a, b, scale=1.0, shift=0.0):
+        return scale * cr.sin(a) * b**2 + shift
+
+    # ∂/∂a = scale cos(a) b², ∂/∂b = 2 scale sin(a) b (closed forms); the keywords change the values.
+    a, b = 0.4, -1.3
+    ga, gb = cr.grad(f, argnums=[0, 1])(a, b, scale=2.5, shift=7.0)
+    assert ga == pytest.approx(2.5 * np.cos(a) * b**2, rel=1e-14)
+    assert gb == pytest.approx(2 * 2.5 * np.sin(a) * b, rel=1e-14)
+    gb_first, ga_second = cr.grad(f, argnums=[1, 0])(a, b, scale=2.5)  # the order asked for
+    assert (gb_first, ga_second) == (gb, ga)
+    value, g = cr.value_and_grad(f)(a, b, shift=7.0)
+    assert value == pytest.approx(np.sin(a) * b**2 + 7.0, rel=1e-14) and g == pytest.approx(np.cos(a) * b**2)
+    x = np.array([0.3, -0.8])
+    jac = cr.jacobian(lambda v, power=2: v**power)(x, power=3)
+    np.testing.assert_allclose(jac, np.diag(3 * x**2), rtol=1e-14)
+    hess = cr.hessian(lambda v, power=2: cr.sum(v**power))(x, power=3)
+    np.testing.assert_allclose(hess, np.diag(6 * x), rtol=1e-14)
+    assert cr.grad(cr.grad(f))(a, b, scale=2.5) == pytest.approx(-2.5 * np.sin(a) * b**2, rel=1e-14)
+
+
+def test_a_vjp_function_made_outside_transforms_is_differentiable_in_its_cotangent():
+    # vjp_fn(g) = Jᵀ g is linear in g: its own vjp is J u, its jvp Jᵀ t, its Jacobian Jᵀ (the vjp of a vjp, as a
+    # Gauss-Newton product builds a jvp). Formerly the cotangent's graph was dropped and all of these were 0.
+    x0 = np.array([0.3, -0.7, 1.1])
+    _, f_vjp = cr.vjp(lambda x: cr.sin(x[:, None] * x[None, :]).sum(axis=1), x0)  # a full Jacobian J
+    xx = x0[:, None] * x0[None, :]
+    jac = np.diag((np.cos(xx) * x0[None, :]).sum(axis=1)) + np.cos(xx) * x0[:, None]  # ∂f_i/∂x_j by hand
+    u, t = np.array([1.0, 2.0, -0.5]), np.array([0.2, -1.0, 0.4])
+    _, vjp_of_vjp = cr.vjp(lambda g: f_vjp(g)[0], np.ones(3))
+    assert_close(vjp_of_vjp(u)[0], jac @ u, rtol=1e-13, atol=1e-14)
+    assert_close(cr.jvp(lambda g: f_vjp(g)[0], (np.ones(3),), (t,))[1], jac.T @ t, rtol=1e-13, atol=1e-14)
+    assert_close(cr.jacobian(lambda g: f_vjp(g)[0])(np.ones(3)), jac.T, rtol=1e-13, atol=1e-14)
+    # A Gauss-Newton product Jᵀ J v from vjps only, against torch.
+    import torch
+
+    tx = torch.tensor(x0)
+    tj = torch.autograd.functional.jacobian(lambda x: torch.sin(x[:, None] * x[None, :]).sum(1), tx).numpy()
+    f_jvp = vjp_of_vjp  # v -> J v
+    assert_close(f_vjp(f_jvp(t)[0])[0], tj.T @ tj @ t, rtol=1e-12, atol=1e-13)
+
+
+def test_a_tangent_or_cotangent_that_requires_grad_keeps_its_graph():
+    # jvp is linear in the tangent: Σ J t has gradient Jᵀ 1 with respect to t; vjp's Jᵀ c has gradient J 1.
+    x0 = np.array([0.3, -0.7])
+    t = cr.tensor([1.0, 2.0], requires_grad=True)
+    _, out = cr.jvp(lambda x: cr.sin(x) * 2, (x0,), (t,))
+    assert isinstance(out, cr.Tensor) and out.requires_grad
+    cr.sum(out * np.array([3.0, -1.0])).backward()
+    assert_close(t.grad.data, 2 * np.cos(x0) * np.array([3.0, -1.0]), rtol=1e-14, atol=0)
+    c = cr.tensor([0.5, 1.5], requires_grad=True)
+    _, pullback = cr.vjp(lambda x: cr.sin(x) * 2, x0)
+    cr.sum(pullback(c)[0]).backward()
+    assert_close(c.grad.data, 2 * np.cos(x0), rtol=1e-14, atol=0)
+    with cr.no_grad():  # nothing recorded inside no_grad: plain values, as before
+        assert not isinstance(cr.jvp(lambda x: cr.sin(x), (x0,), (t,))[1], cr.Tensor)
+
+
 def test_a_jacobian_too_large_for_memory_is_refused_before_any_work():
     calls = []
 

@@ -20,6 +20,7 @@ import functools
 import itertools
 import numbers
 import string
+import types
 
 import numpy as np
 
@@ -111,13 +112,7 @@ def fmod(a, b):
 
 
 def _remainder(a, b, numpy_function, rounding):
-    # a − b·q with the integer quotient q a constant: that is the derivative everywhere except at the jumps. The
-    # difference between NumPy's exact remainder and a − b·q (rounding, a few ulps) is added as a constant, so the
-    # values are NumPy's own.
-    av, bv = ops.stop(a), ops.stop(b)
-    quotient = rounding(np.divide(av, bv))
-    approximate = a - b * quotient
-    return approximate + (numpy_function(av, bv) - ops.stop(approximate))
+    return ops.remainder(a, b, numpy_function, rounding)
 
 
 @_numpy_name
@@ -139,7 +134,7 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):
     _no_out("clip", out)
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
-    if ops.holds_tensor([lo, hi]) and any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
+    if ops.holds_tensor([lo, hi]) and builtins.any(isinstance(b, Tensor) and b.requires_grad for b in (lo, hi)):
         out = _t(a) if lo is None else ops.maximum(a, lo)
         return out if hi is None else ops.minimum(out, hi)
     return ops.clip(a, ops.stop(lo), ops.stop(hi))
@@ -151,6 +146,16 @@ def where(condition, x=None, y=None):
     if x is None and y is None:
         return np.nonzero(ops.stop(condition))
     return ops.where(condition, x, y)
+
+
+_where_positional = where
+
+
+@functools.wraps(_where_positional)
+def where(condition, x=None, y=None):  # keywords too, as HIPS autograd accepts (NumPy: positional only)
+    if (x is None) != (y is None):
+        raise ValueError("cnp.where: give both x and y, or neither (then the indices where condition holds)")
+    return _where_positional(condition) if x is None else _where_positional(condition, x, y)
 
 
 @_numpy_name
@@ -483,7 +488,12 @@ def flipud(m):
 @_numpy_name
 def take(a, indices, axis=None, out=None, mode="raise"):
     _no_out("take", out)
-    return _gather(a, lambda p: np.take(p, ops.stop(indices), axis=axis, mode=mode))
+    if isinstance(indices, list | tuple) and ops.holds_tensor(indices):
+        indices = [ops.stop(i) for i in indices]
+    index = np.asarray(ops.stop(indices))
+    if index.dtype.kind not in "iub":  # never truncate floats (a value that may carry a gradient) into indices
+        raise TypeError(f"cnp.take: indices must be integers, got dtype {index.dtype}")
+    return _gather(a, lambda p: np.take(p, index, axis=axis, mode=mode))
 
 
 @_numpy_name
@@ -729,7 +739,7 @@ def einsum(subscripts, *operands, optimize=False, **rest):
     """
     _no_out("einsum", **rest)
     if not isinstance(subscripts, str):
-        raise TypeError("cnp.einsum: expected the subscripts as a string, e.g. 'ij,jk->ik'")
+        subscripts, operands = _einsum_interleaved((subscripts, *operands))
     inputs, output = _einsum_labels(subscripts, [_t(x) for x in operands])
     sizes: dict[str, int] = {}
     terms = []
@@ -787,6 +797,33 @@ def _einsum_pair(x: Tensor, sx: str, y: Tensor, sy: str, later: str) -> tuple[Te
     return ops.reshape(ops.matmul(left, right), shape), "".join(batch + free_x + free_y)
 
 
+def _einsum_interleaved(args: tuple) -> tuple[str, tuple]:
+    """NumPy's other form, ``einsum(a, [0, 1], b, [1, 2], [0, 2])``, as a subscripts string and the operands."""
+    output = args[-1] if len(args) % 2 else None
+    args = args[:-1] if len(args) % 2 else args
+    operands, sublists = args[0::2], args[1::2]
+    if len(sublists) != len(operands):
+        raise TypeError("cnp.einsum: expected the subscripts as a string ('ij,jk->ik') or operands each followed by "
+                        "a list of axis numbers (a, [0, 1], b, [1, 2])")
+
+    def letters(sublist) -> str:
+        out = []
+        for label in sublist:
+            if label is Ellipsis:
+                out.append("...")
+            elif isinstance(label, numbers.Integral) and 0 <= label < 52:
+                out.append(string.ascii_letters[label])
+            else:
+                raise ValueError(f"cnp.einsum: axis label {label!r} in {list(sublist)!r}; expected ints 0 to 51 "
+                                 "or Ellipsis")
+        return "".join(out)
+
+    spec = ",".join(letters(s) for s in sublists)
+    if output is not None:
+        spec += "->" + letters(output)
+    return spec, operands
+
+
 def _einsum_labels(subscripts: str, operands: list) -> tuple[list[str], str]:
     spec = subscripts.replace(" ", "")
     left, arrow, output = spec.partition("->")
@@ -831,15 +868,328 @@ def _distinct_labels(x: Tensor, spec: str) -> tuple[Tensor, str]:
     return x, spec
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Building arrays from tensors, and compositions NumPy code reaches for (HIPS autograd's names).
+# ---------------------------------------------------------------------------------------------------------------
+@_numpy_name
+def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
+    """An array from a Tensor or a (nested) list holding Tensors, stacked differentiably (``np.array([x, x**2])``)."""
+    t = object if isinstance(object, Tensor) else ops.stack_nested(object)
+    if dtype is not None and np.dtype(dtype) != t.dtype:
+        t = ops.astype(t, dtype)
+    if ndmin > t.ndim:
+        t = ops.reshape(t, (1,) * (ndmin - t.ndim) + t.shape)
+    return t
+
+
+@_numpy_name
+def asarray(a, dtype=None, order=None, *, copy=None, like=None):
+    """The same as :func:`array`: a Tensor stays itself, a list holding Tensors is stacked."""
+    return array(a, dtype)
+
+
+asanyarray = asarray
+__all__.append("asanyarray")
+
+
+class _Concatenator:
+    """``r_[...]`` and ``c_[...]``: arrays, Tensors, numbers and slices (``1:10`` is ``arange(1, 10)``), joined."""
+
+    def __init__(self, name: str, numpy_object) -> None:
+        self.name, self.numpy_object = name, numpy_object
+
+    def __getitem__(self, key):
+        items = key if isinstance(key, tuple) else (key,)
+        if not ops.holds_tensor(items):
+            return self.numpy_object[key]
+        if items and isinstance(items[0], str):
+            raise TypeError(
+                f"cnp.{self.name}[...]: a directive string ({items[0]!r}) is not supported with tensors; "
+                "use cnp.concatenate or cnp.stack with an axis"
+            )
+        parts = [self.numpy_object[item] if isinstance(item, slice) else item for item in items]
+        if self.name == "r_":
+            return concatenate([_atleast(p, 1) for p in parts], axis=0)
+        columns = [ops.reshape(_t(p), (-1, 1)) if np.ndim(p) <= 1 else _t(p) for p in parts]
+        return concatenate(columns, axis=-1)
+
+
+r_ = _Concatenator("r_", np.r_)
+c_ = _Concatenator("c_", np.c_)
+__all__ += ["c_", "r_"]
+
+
+for _name, _factor in (
+    ("deg2rad", np.pi / 180),
+    ("radians", np.pi / 180),
+    ("rad2deg", 180 / np.pi),
+    ("degrees", 180 / np.pi),
+):
+
+    def _make(name=_name, factor=_factor):
+        def function(x):
+            return _t(x) * factor
+
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = f"x · {factor!r}, NumPy's {name}; the derivative is that constant."
+        return _numpy_name(function)
+
+    globals()[_name] = _make()
+
+
+@_numpy_name
+def fmax(x1, x2):
+    """The larger of x1 and x2, ignoring a NaN (NumPy's fmax); elsewhere maximum, with its gradient."""
+    return _nan_ignoring(x1, x2, ops.maximum)
+
+
+@_numpy_name
+def fmin(x1, x2):
+    """The smaller of x1 and x2, ignoring a NaN (NumPy's fmin); elsewhere minimum, with its gradient."""
+    return _nan_ignoring(x1, x2, ops.minimum)
+
+
+def _nan_ignoring(a, b, op):
+    a_nan, b_nan = np.isnan(ops.stop(a)), np.isnan(ops.stop(b))
+    return ops.where(b_nan, a, ops.where(a_nan, b, op(a, b)))
+
+
+@_numpy_name
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """NaN and infinities replaced by numbers; the gradient flows through the finite elements only."""
+    values = ops.stop(x)
+    return ops.where(np.isfinite(values), x, np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf))
+
+
+@_numpy_name
+def append(arr, values, axis=None):
+    """``values`` joined after ``arr`` (both flattened when axis is None), as NumPy's append."""
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], 0)
+    return concatenate([arr, values], axis)
+
+
+@_numpy_name
+def rollaxis(a, axis, start=0):
+    """Axis ``axis`` moved to position ``start`` (NumPy's older moveaxis)."""
+    return _gather(a, lambda p: np.rollaxis(p, axis, start))
+
+
+@_numpy_name
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    """NumPy's partition; each value carries the gradient of the element it came from."""
+    a = _t(a)
+    if axis is None:
+        a, axis = ops.reshape(a, (-1,)), 0
+    positions = np.argpartition(a._array(), kth, axis=axis)
+    return _gather(a, lambda p: np.take_along_axis(p, positions, axis))
+
+
+@_numpy_name
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from start to stop: start + (stop − start)·k/(num − 1), differentiable in both
+    ends (NumPy's values exactly)."""
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise TypeError(f"cnp.linspace: dtype {np.dtype(dtype)} carries no gradient; use a float dtype")
+    num = int(num)
+    if num < 0:
+        raise ValueError(f"cnp.linspace: num must be non-negative, got {num}")
+    lo, hi = _t(start), _t(stop)
+    div = (num - 1) if endpoint else num
+    fractions = np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)
+    shape = np.broadcast_shapes(lo.shape, hi.shape)
+    fractions = fractions.reshape((num,) + (1,) * len(shape))
+    values = lo + (hi - lo) * fractions if num else ops.broadcast_to(lo, (0, *shape)) * 0
+    exact = np.linspace(ops.stop(lo), ops.stop(hi), num, endpoint=endpoint, axis=0)
+    values = values + (exact - ops.stop(values))  # NumPy's rounding, added as a constant
+    if dtype is not None:
+        values = ops.astype(values, dtype)
+    values = moveaxis(values, 0, axis) if values.ndim > 1 else values
+    if retstep:
+        step = (hi - lo) / div if div > 0 else (hi - lo) * np.nan
+        return values, step
+    return values
+
+
+@_numpy_name
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """NumPy's gradient (central differences inside, one-sided at the edges) for uniform spacings: a linear map of f.
+
+    Spacings are numbers (one, or one per axis); coordinate arrays are not supported on tensors.
+    """
+    f = _t(f)
+    axes = tuple(range(f.ndim)) if axis is None else _positions(axis, f.ndim, "gradient")
+    if len(varargs) == 0:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacings = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes) and builtins.all(np.ndim(h) == 0 for h in varargs):
+        spacings = list(varargs)
+    else:
+        raise TypeError(
+            "cnp.gradient: on tensors the spacing must be one number or one number per axis "
+            "(coordinate arrays are not supported)"
+        )
+    if edge_order not in (1, 2):
+        raise ValueError(f"cnp.gradient: edge_order must be 1 or 2, got {edge_order!r}")
+    out = []
+    for ax, h in zip(axes, spacings, strict=True):
+        n = f.shape[ax]
+        if n < edge_order + 1:
+            raise ValueError(
+                f"cnp.gradient: axis {ax} has {n} points; at least {edge_order + 1} are needed "
+                f"for edge_order={edge_order}"
+            )
+
+        def part(i, j, ax=ax):  # f[i:j] along ax
+            index = [slice(None)] * f.ndim
+            index[ax] = slice(i, j)
+            return ops.getitem(f, tuple(index))
+
+        inner = (part(2, n) - part(0, n - 2)) / (2.0 * h) if n > 2 else None
+        if edge_order == 1:
+            first = (part(1, 2) - part(0, 1)) / h
+            last = (part(n - 1, n) - part(n - 2, n - 1)) / h
+        else:  # second-order one-sided differences, as NumPy's
+            first = (-1.5 * part(0, 1) + 2.0 * part(1, 2) - 0.5 * part(2, 3)) / h
+            last = (0.5 * part(n - 3, n - 2) - 2.0 * part(n - 2, n - 1) + 1.5 * part(n - 1, n)) / h
+        pieces = [first] + ([inner] if inner is not None else []) + [last]
+        out.append(concatenate(pieces, ax))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def make_diagonal(D, offset: int = 0, axis1: int = -1, axis2: int = -2):
+    """Diagonal matrices from the last axis of ``D``, shape ``D.shape + (n,)``: HIPS autograd's complement of
+    ``diagonal`` (not a NumPy function). Only ``offset=0`` on the last two axes, as autograd."""
+    if offset != 0 or {axis1, axis2} != {-1, -2}:
+        raise NotImplementedError(
+            "cnp.make_diagonal: only offset=0 with axis1, axis2 = -1, -2 (as HIPS autograd); "
+            "use cnp.diag for one matrix"
+        )
+    if not isinstance(D, Tensor):
+        D = np.asarray(D)
+        return D[..., None] * np.eye(D.shape[-1], dtype=D.dtype)
+    return ops.reshape(D, (*D.shape, 1)) * np.eye(D.shape[-1], dtype=D.dtype)
+
+
+__all__.append("make_diagonal")
+
+
+# Predicates, indices, shapes and constants shaped like an input: no gradient by definition, so NumPy's own
+# functions (on a Tensor they answer through the protocol, _protocol.py, with NumPy's plain result). They are served
+# by the module's __getattr__, never bound as globals nor star-exported: ``any``/``all`` would shadow the builtins.
+_NO_GRADIENT = (
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "argpartition",
+    "argsort",
+    "argwhere",
+    "nonzero",
+    "flatnonzero",
+    "count_nonzero",
+    "searchsorted",
+    "ndim",
+    "shape",
+    "size",
+    "floor_divide",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "isneginf",
+    "isposinf",
+    "allclose",
+    "isclose",
+    "array_equal",
+    "array_equiv",
+    "iscomplexobj",
+    "iscomplex",
+    "isrealobj",
+    "isreal",
+    "isscalar",
+    "zeros_like",
+    "ones_like",
+    "empty_like",
+    "result_type",
+    "fix",
+)
+
+
+@_numpy_name
+def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, **rest):
+    """An array shaped like ``a`` filled with ``fill_value``; the gradient flows to fill_value (none to a)."""
+    _no_out("full_like", **rest)
+    shape = np.shape(ops.stop(a)) if shape is None else shape
+    dtype = dtype if dtype is not None else ops.stop(a).dtype if isinstance(a, Tensor) else np.asarray(a).dtype
+    if not isinstance(fill_value, Tensor):
+        return np.full(shape, fill_value, dtype=dtype)
+    return full(shape, fill_value, dtype)
+
+
+@_numpy_name
+def full(shape, fill_value, dtype=None, order="C", **rest):
+    """An array of ``shape`` filled with ``fill_value`` (a Tensor: broadcast, with its gradient)."""
+    _no_out("full", **rest)
+    value = _t(fill_value)
+    if dtype is not None and np.dtype(dtype) != value.dtype:
+        value = ops.astype(value, dtype)
+    if isinstance(shape, Tensor) or not (
+        isinstance(shape, numbers.Integral) or builtins.all(isinstance(n, numbers.Integral) for n in shape)
+    ):
+        raise TypeError(f"cnp.full: shape must be an int or a tuple of ints, got {type(shape).__name__}")
+    return ops.broadcast_to(value, (int(shape),) if isinstance(shape, numbers.Integral) else tuple(shape))
+
+
+# Constructors from shapes and numbers alone (nothing to differentiate): NumPy's arrays, as in NumPy code.
+_CONSTRUCTORS = (
+    "zeros",
+    "ones",
+    "empty",
+    "eye",
+    "identity",
+    "arange",
+    "tri",
+    "indices",
+    "diag_indices",
+    "tril_indices",
+    "triu_indices",
+)
+
+
+_MISSING = object()
+
+
 def __getattr__(name: str):
+    if name in _NO_GRADIENT or name in _CONSTRUCTORS:
+        return getattr(np, name)
+    if name == "row_stack":  # NumPy's old name of vstack
+        return vstack
+    if name == "random":  # random draws are constants: NumPy's own module (as autograd.numpy.random wraps it)
+        return np.random
+    value = getattr(np, name, _MISSING)
+    public = not name.startswith("_") or name == "__version__"
+    if (
+        value is not _MISSING
+        and (isinstance(value, type) or not callable(value))
+        and public
+        and not isinstance(value, types.ModuleType)
+    ):
+        return value  # constants (pi, inf, newaxis) and types (float64, ndarray, finfo), as in NumPy code
     if name in ("linalg", "fft"):  # written in their own modules, loaded on first use
         import importlib
 
         module = importlib.import_module(f"chainrule.numpy.{name}")
         globals()[name] = module
         return module
-    raise AttributeError(f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
-                         "has, or define one with cr.primitive")
+    raise AttributeError(
+        f"chainrule.numpy has no function '{name}' yet; differentiate through the functions it "
+        "has, or define one with cr.primitive"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------

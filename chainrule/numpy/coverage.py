@@ -55,6 +55,7 @@ def _samples() -> Iterator[tuple]:
     yield (t(v), (3, 3))
     yield (t(spd), 0, 1)
     yield (t(rng.uniform(0.2, 0.8, (2, 2, 4))), 2)
+    yield ((3, 3), t(v))  # a shape first (cnp.full)
 
 
 def trace_rules(function: Callable) -> tuple[str, ...] | str | None:

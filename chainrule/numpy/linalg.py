@@ -52,12 +52,14 @@ class QRResult(NamedTuple):
 
 
 def _any_tensor(*xs) -> bool:
-    return any(isinstance(x, Tensor) for x in xs)
+    return ops.holds_tensor(xs)  # a Tensor, or a (nested) list holding one
 
 
 def _operand(x, function: str, name: str, *, square: bool = False, min_ndim: int = 2) -> Tensor:
     """``x`` as a float Tensor with at least ``min_ndim`` axes (square in the last two when asked), or a clear
     error naming the function and the operand."""
+    if isinstance(x, list | tuple) and ops.holds_tensor(x):
+        x = ops.stack_nested(x)  # [x, x + 2]: stacked differentiably
     dtype = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
     if dtype.kind not in "biuf":
         raise TypeError(f"{function}: `{name}` has dtype {dtype}; chainrule.numpy.linalg differentiates real "
@@ -143,7 +145,14 @@ def eigh(a, UPLO: str = "L"):
         return np.linalg.eigh(a, UPLO)
     t = _triangle(_operand(a, "eigh", "a", square=True), UPLO, "eigh")
     packed = _apply("eigh", t)
-    return EighResult(packed[..., 0, :], packed[..., 1:, :])
+    values, vectors = packed[..., 0, :], packed[..., 1:, :]
+    if UPLO == "U":
+        # Reading aᵀ's lower triangle, LAPACK may choose the opposite sign for an eigenvector than NumPy's own
+        # eigh(a, "U"); flip those columns by a constant ±1 so values (and derivatives) are NumPy's.
+        reference = np.linalg.eigh(ops.stop(a), "U")[1]
+        signs = np.where(np.sum(reference * vectors.data, axis=-2, keepdims=True) < 0, -1.0, 1.0)
+        vectors = vectors * signs.astype(vectors.dtype)
+    return EighResult(values, vectors)
 
 
 def eigvalsh(a, UPLO: str = "L"):
@@ -271,3 +280,14 @@ def _matrix_norm(t: Tensor, ord, axes: tuple[int, int]) -> Tensor:
 
 for _name in __all__:  # NumPy's own errors (e.g. an unknown ord for norm) come out under the function's name
     globals()[_name] = named_errors(f"linalg.{_name}")(globals()[_name])
+
+
+def __getattr__(name: str):
+    if hasattr(np.linalg, name) and not name.startswith("_"):
+        if isinstance(getattr(np.linalg, name), type):
+            return getattr(np.linalg, name)  # LinAlgError and the result types, as in NumPy code
+        raise AttributeError(
+            f"cnp.linalg.{name} has no derivative in chainrule yet (differentiable: {', '.join(__all__)}); "
+            "use one of those (eigh for a symmetric matrix rather than eig), or define it with cr.primitive"
+        )
+    raise AttributeError(f"module 'chainrule.numpy.linalg' has no attribute {name!r}")

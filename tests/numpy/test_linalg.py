@@ -274,3 +274,46 @@ def test_bad_input_errors_name_function_operand_and_expectation(call, error, wor
 def test_det_gradient_at_a_singular_matrix_raises_rather_than_guess():
     with pytest.raises(DomainError, match="singular"):
         cr.grad(lambda t: la.det(t))(np.ones((3, 3)))
+
+
+def _central(f, a, eps=1e-6):
+    """∂f/∂a element by element, central differences on NumPy's own function."""
+    out = np.zeros_like(a)
+    for index in np.ndindex(a.shape):
+        e = np.zeros_like(a)
+        e[index] = eps
+        out[index] = (f(a + e) - f(a - e)) / (2 * eps)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_eigh_upper_gives_numpys_eigenvectors_and_their_derivative(seed):
+    # eigh(a, "U") reads aᵀ's lower triangle; LAPACK may then pick the other sign for an eigenvector than NumPy's
+    # eigh(a, "U"). The values must be NumPy's, and the gradient that of NumPy's function (a non-symmetric a).
+    rng = np.random.default_rng(seed)
+    a, weights = rng.standard_normal((2, 5, 5)), rng.standard_normal((2, 5, 5))
+    w, v = la.eigh(cr.tensor(a), "U")
+    nw, nv = np.linalg.eigh(a, "U")
+    np.testing.assert_allclose(w.data, nw, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(v.data, nv, rtol=1e-12, atol=1e-12)
+    gradient = cr.grad(lambda t: cr.sum(la.eigh(t, "U")[1] * weights))(a)
+    numeric = _central(lambda x: np.sum(np.linalg.eigh(x, "U")[1] * weights), a)
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-7)
+    assert np.all(np.tril(gradient, -1) == 0)  # the lower triangle is not read
+
+
+def test_norm_of_a_list_holding_tensors_stacks_it():
+    # ‖(x, x + 2)‖ at x = 0 is 2; its derivative (x + x + 2)/‖·‖ = 1 (torch: the same on a stacked tensor).
+    assert cr.grad(lambda x: la.norm([x, x + 2]))(0.0) == 1.0
+    assert cr.grad(lambda x: la.norm((x, 3 * x), ord=1))(-0.5) == -4.0
+    tx = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    torch.linalg.norm(torch.stack([tx, tx**2, torch.tensor(1.0, dtype=torch.float64)])).backward()
+    assert cr.grad(lambda x: la.norm([x, x**2, 1.0]))(0.3) == pytest.approx(tx.grad.item(), rel=1e-14)
+
+
+def test_a_linalg_function_without_derivative_says_which_have_one():
+    with pytest.raises(AttributeError, match=r"cnp.linalg.eig has no derivative.*eigh for a symmetric matrix"):
+        la.eig  # noqa: B018
+    assert la.LinAlgError is np.linalg.LinAlgError
+    with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
+        la.no_such_thing  # noqa: B018
