@@ -80,6 +80,9 @@ _FUNCTIONS = {
     "sign",
     "erf",
     "lim",
+    "arg",
+    "Re",
+    "Im",
 }
 _OPERATORS = {
     "cdot": "·",
@@ -124,12 +127,16 @@ _OPERATORS = {
     "rfloor": "⌋",
     "lceil": "⌈",
     "rceil": "⌉",
+    "star": "⋆",
+    "int": "∫",
+    "ast": "∗",
 }
-_LARGE = {"∑", "∏"}  # take their scripts below and above, as display maths does
+_LARGE = {"∑", "∏", "∫"}  # take their scripts below and above, as display maths does
 _SPACES = {",": "0.17em", ":": "0.22em", ";": "0.28em", " ": "0.25em", "quad": "1em", "qquad": "2em", "!": "0em"}
 _ACCENTS = {"bar": "‾", "overline": "‾", "hat": "^", "widehat": "^", "tilde": "~", "vec": "→", "dot": "˙"}
-_TEXT = {"text", "mathrm", "textrm", "operatorname", "mathit", "mathbf", "textit", "mbox"}
-_VARIANTS = {"mathrm": "normal", "operatorname": "normal", "mathit": "italic", "textit": "italic", "mathbf": "bold"}
+_TEXT = {"text", "mathrm", "textrm", "operatorname", "mathit", "mathbf", "textit", "mbox", "mathcal"}
+_VARIANTS = {"mathrm": "normal", "operatorname": "normal", "mathit": "italic", "textit": "italic", "mathbf": "bold",
+             "mathcal": "script"}
 
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\d+(?:\.\d+)?|\s+|.", re.DOTALL)
 
