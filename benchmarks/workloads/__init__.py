@@ -36,7 +36,8 @@ LIBRARIES: dict[str, Library] = {lib.name: lib for lib in (
 FLOOR = "numpy"
 
 # Worker argument -> workload module.
-MODULES = {"W1": "mlp", "W2": "scalar_graph", "W3": "elementwise", "W4": "hessian", "W5": "chain"}
+MODULES = {"W1": "mlp", "W2": "scalar_graph", "W3": "elementwise", "W4": "hessian", "W5": "chain", "W7": "charlm",
+           "W8": "lstm"}
 
 _ARRAY_PEERS = ("numpy", "chainrule", "torch", "jax", "jax-eager", "autograd")
 _SCALAR_PEERS = ("numpy", "chainrule", "torch", "jax", "autograd", "micrograd")
@@ -77,6 +78,9 @@ WORKLOADS: tuple[Workload, ...] = (
              ("numpy", "chainrule", "chainrule-nn", "torch", "jax", "jax-eager", "autograd"), rtol=1e-5),
     Workload("W1-b1024", "W1", "W1 same, batch 1024", "W1 MLP\nbatch 1024", {"batch": 1024, "sizes": _MLP_SIZES}, None,
              ("numpy", "chainrule", "chainrule-nn", "torch", "jax", "jax-eager", "autograd"), rtol=1e-5),
+    Workload("W1-tiny", "W1", "W1 tiny: MLP 64-32-32-10, batch 32 (Python overhead)", "W1 MLP\ntiny",
+             {"batch": 32, "sizes": [64, 32, 32, 10]}, None,
+             ("numpy", "chainrule", "chainrule-nn", "torch", "jax", "jax-eager", "autograd"), rtol=1e-5),
     Workload("W2", "W2", "W2 scalar graph of 10k nodes (+, *, tanh, exp), forward + backward", "W2 scalar\ngraph",
              {"nodes": 10_000}, {"nodes": 200}, _SCALAR_PEERS, rtol=1e-9, unit="µs/node", per="nodes"),
     Workload("W3", "W3", "W3 Σ sin(x)e^(−x²) + tanh(x)log1p(x²), value + gradient, 1e6 float32", "W3 element-\nwise",
@@ -87,6 +91,13 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("W4-n300", "W4", "W4 same, n = 300", "W4 Hessian\nn = 300", {"n": 300}, None, _ARRAY_PEERS, rtol=1e-9),
     Workload("W5", "W5", "W5 chain y ← 0.999·y + 0.001, depth 100,000, forward + backward", "W5 chain\ndepth 1e5",
              {"depth": 100_000}, {"depth": 500}, _SCALAR_PEERS, rtol=1e-9),
+    Workload("W7", "W7", "W7 char transformer (4 layers, width 128, context 64, batch 32) AdamW step, float32",
+             "W7 char\ntransformer", {"vocab": 65, "context": 64, "width": 128, "layers": 4, "heads": 4, "batch": 32},
+             {"vocab": 11, "context": 8, "width": 16, "layers": 2, "heads": 2, "batch": 4},
+             ("chainrule-nn", "torch"), rtol=2e-4),
+    Workload("W8", "W8", "W8 LSTM (input 128, hidden 256, sequence 50, batch 32) forward + backward, float32",
+             "W8 LSTM", {"input_size": 128, "hidden": 256, "length": 50, "batch": 32},
+             {"input_size": 6, "hidden": 8, "length": 5, "batch": 3}, ("numpy", "chainrule-nn", "torch"), rtol=2e-4),
 )
 
 # W6: which module `python -c "import X"` imports for each column.
