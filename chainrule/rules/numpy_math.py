@@ -63,9 +63,11 @@ def sum(x, axis=None, keepdims=False):
 
 def softmax(x, axis=-1):
     """exp(x) / Σ exp(x) along ``axis``, from the shifted values, so it never overflows."""
-    peak = np.max(x, axis=axis, keepdims=True)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    peak = x.max(axis=axis, keepdims=True)  # methods rather than np.max / np.sum: no dispatch, µs on small arrays
     e = np.exp(x - np.where(np.isfinite(peak), peak, 0))
-    e /= np.sum(e, axis=axis, keepdims=True)
+    e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
