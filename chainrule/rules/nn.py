@@ -9,6 +9,7 @@ node in explanations, and its Jacobian takes a short closed form (below) instead
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -80,4 +81,180 @@ register(Rule(
     samples=(Sample(((3, 5),), {"axis": (1,), "eps": 1e-5}), Sample(((2, 3, 4),), {"axis": (1, 2), "eps": 0.1}),
              Sample(((4, 3, 2),), {"axis": (0, 2), "eps": 1e-5})),
     note="the variance is the biased one (divided by n), as layer, group and batch normalization use",
+))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# lstm(x, W, h, c): a whole LSTM layer's recurrence in one node. x (L, N, 4H) holds the input projections of every
+# step (W_ih x_t + b_ih + b_hh, computed before as one product), W (4H, H) is W_hh, h and c (N, H) the initial
+# state. Per step z = x_t + h W^T, gates i, f, o = σ(z_i, z_f, z_o), g = tanh(z_g) (PyTorch's order i, f, g, o),
+# c' = f c + i g, h' = o tanh(c'). The output packs every step's state: y (L, N, 2H) = [h_t, c_t].
+#
+# One node instead of about fifteen per time step: the loop over time runs in NumPy without recording, and the
+# backward pass (backpropagation through time) recomputes all the gates from y with one product, then walks back
+# through time with one product per step; W's gradient is one product at the end. σ(z) is written ½ + ½ tanh(z/2):
+# one transcendental, stable for any z.
+# ---------------------------------------------------------------------------------------------------------------
+def _sigmoid_tanh(z, m):
+    return 0.5 + 0.5 * m.tanh(0.5 * z)
+
+
+def _lstm(x, weight, h, c):
+    size = weight.shape[1]
+    # One buffer per call: [h, c] of every step (the output, a view), then what the backward pass reads again,
+    # gates i, f, g, o and tanh(c) of every step. The output's base holds them as long as the output lives, as
+    # PyTorch's LSTM keeps its gates (see _lstm_saved); nothing else refers to the buffer.
+    buffer = np.empty(x.shape[:-1] + (7 * size,), dtype=np.result_type(x, weight, h, c))
+    states, gates, tanh_c = buffer[..., :2 * size], buffer[..., 2 * size:6 * size], buffer[..., 6 * size:]
+    transposed = weight.T
+    for t in range(x.shape[0]):
+        z = h @ transposed
+        z += x[t]
+        z[:, 2 * size:3 * size] *= 2  # so that one tanh(z/2) gives tanh(z_g) and, for i, f, o, σ = ½ + ½ tanh(z/2)
+        z *= 0.5
+        a = np.tanh(z, out=gates[t])
+        for sigmoid in (a[:, :2 * size], a[:, 3 * size:]):
+            sigmoid *= 0.5
+            sigmoid += 0.5
+        i, f, g, o = a[:, :size], a[:, size:2 * size], a[:, 2 * size:3 * size], a[:, 3 * size:]
+        c = np.multiply(f, c, out=states[t, :, size:])
+        c += i * g
+        h = np.multiply(o, np.tanh(c, out=tanh_c[t]), out=states[t, :, :size])
+    return states
+
+
+def _lstm_saved(y, size):
+    """The gates and tanh(c) that ``_lstm`` kept beside its output ``y``, or None (y a Tensor, or another array)."""
+    base = y.base if type(y) is np.ndarray else None
+    if type(base) is not np.ndarray or base.shape != y.shape[:-1] + (7 * size,) or y.strides != base.strides:
+        return None
+    return base[..., 2 * size:6 * size], base[..., 6 * size:]
+
+
+def _lstm_backward_arrays(g, h, c, weight, y, saved):
+    """The pass back through time on arrays, from the gates the forward pass kept: the same formulas as
+    ``_lstm_backward``, written into one preallocated array."""
+    size = weight.shape[1]
+    gates, tanh_c = saved
+    length, batch = y.shape[:2]
+    i, f, gate, o = (gates[..., k * size:(k + 1) * size] for k in range(4))
+    c_prev = np.concatenate([c[None], y[:-1, :, size:]], axis=0)
+    local = np.empty((length, batch, 3, size), dtype=y.dtype)  # ∂c_t/∂z_i, ∂c_t/∂z_f, ∂c_t/∂z_g
+    np.multiply(gate, i * (1 - i), out=local[:, :, 0])
+    np.multiply(c_prev, f * (1 - f), out=local[:, :, 1])
+    np.multiply(i, 1 - gate * gate, out=local[:, :, 2])
+    local_o = tanh_c * o * (1 - o)
+    through_h = o * (1 - tanh_c * tanh_c)
+    g_h, g_c = g[..., :size], g[..., size:]
+    dz = np.empty(gates.shape, dtype=y.dtype)
+    dh = dc = None
+    for t in range(length - 1, -1, -1):
+        dh = g_h[t] if dh is None else g_h[t] + dh
+        dc_t = g_c[t] + dh * through_h[t]
+        if dc is not None:
+            dc_t += dc
+        np.multiply(dc_t[:, None, :], local[t], out=dz[t, :, :3 * size].reshape(batch, 3, size))
+        np.multiply(dh, local_o[t], out=dz[t, :, 3 * size:])
+        dh = dz[t] @ weight
+        dc = dc_t * f[t]
+    h_prev = np.concatenate([h[None], y[:-1, :, :size]], axis=0)
+    return dz, h_prev, dh, dc
+
+
+def _lstm_gates(x, weight, h, c, y, m):
+    """Every step's previous h and c, and gates i, f, g, o (each (L, N, H)), recomputed from the output."""
+    size = np.shape(weight)[1]
+    h_prev = m.concatenate([m.expand_dims(h, 0), y[:-1, :, :size]], axis=0)
+    c_prev = m.concatenate([m.expand_dims(c, 0), y[:-1, :, size:]], axis=0)
+    z = x + m.matmul(h_prev, m.swapaxes(weight, -1, -2))
+    i, f, o = (_sigmoid_tanh(z[..., k * size:(k + 1) * size], m) for k in (0, 1, 3))
+    return h_prev, c_prev, (i, f, m.tanh(z[..., 2 * size:3 * size]), o)
+
+
+class _LastBackward:
+    """The four vjps of ``lstm`` share one pass back through time: the last one computed, per thread, found by the
+    identity of the upstream gradient and the output it was computed for (held only until the next lstm backward)."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def get(self, g, y):
+        entry = getattr(self.local, "entry", None)
+        return entry[2] if entry is not None and entry[0] is g and entry[1] is y else None
+
+    def put(self, g, y, result) -> None:
+        self.local.entry = (g, y, result)
+
+
+_LSTM_BACKWARD = _LastBackward()
+
+
+def _lstm_backward(g, x, weight, h, c, y, m):
+    """(∂/∂x, h_prev, ∂/∂h, ∂/∂c): backpropagation through time, from the last step to the first."""
+    found = _LSTM_BACKWARD.get(g, y)
+    if found is not None:
+        return found
+    size = np.shape(weight)[1]
+    saved = _lstm_saved(y, size) if m is numpy_math and type(g) is np.ndarray else None
+    if saved is not None:
+        result = _lstm_backward_arrays(g, h, c, weight, y, saved)
+        _LSTM_BACKWARD.put(g, y, result)
+        return result
+    h_prev, c_prev, (i, f, gate, o) = _lstm_gates(x, weight, h, c, y, m)
+    tanh_c = m.tanh(y[..., size:])
+    through_h = o * (1 - tanh_c * tanh_c)  # ∂h_t/∂c_t
+    local = (gate * i * (1 - i), c_prev * f * (1 - f), i * (1 - gate * gate), tanh_c * o * (1 - o))
+    g_h, g_c = g[..., :size], g[..., size:]
+    dz = [None] * np.shape(x)[0]
+    dh = dc = None  # what step t + 1 sends back to h_t and c_t
+    for t in range(len(dz) - 1, -1, -1):
+        dh = g_h[t] if dh is None else g_h[t] + dh
+        dc = g_c[t] + dh * through_h[t] if dc is None else g_c[t] + dh * through_h[t] + dc
+        dz[t] = m.concatenate([dc * local[0][t], dc * local[1][t], dc * local[2][t], dh * local[3][t]], axis=-1)
+        dh = m.matmul(dz[t], weight)
+        dc = dc * f[t]
+    result = (m.stack(dz, axis=0), h_prev, dh, dc)
+    _LSTM_BACKWARD.put(g, y, result)
+    return result
+
+
+def _lstm_vjp_weight(g, x, weight, h, c, y, m):
+    dz, h_prev, _, _ = _lstm_backward(g, x, weight, h, c, y, m)
+    flat = m.reshape(dz, (-1, np.shape(dz)[-1]))
+    return m.matmul(m.swapaxes(flat, 0, 1), m.reshape(h_prev, (-1, np.shape(h_prev)[-1])))
+
+
+def _lstm_jvp(ts, x, weight, h, c, y, m):
+    """Tangents forward through time: dz_t = t_x + dh W^T + h t_W^T; dc' = df c + f dc + di g + i dg;
+    dh' = do tanh(c') + o (1 − tanh² c') dc'."""
+    size = np.shape(weight)[1]
+    h_prev, c_prev, (i, f, gate, o) = _lstm_gates(x, weight, h, c, y, m)
+    tanh_c = m.tanh(y[..., size:])
+    t_x, t_w, dh, dc = ts
+    dz_all = t_x + m.matmul(h_prev, m.swapaxes(t_w, -1, -2))
+    out = []
+    for t in range(np.shape(x)[0]):
+        dz = dz_all[t] + m.matmul(dh, m.swapaxes(weight, -1, -2))
+        di, df, dg, do = (dz[..., k * size:(k + 1) * size] for k in range(4))
+        dc = (df * (f[t] * (1 - f[t])) * c_prev[t] + f[t] * dc + di * (i[t] * (1 - i[t])) * gate[t]
+              + i[t] * (dg * (1 - gate[t] * gate[t])))
+        dh = do * (o[t] * (1 - o[t])) * tanh_c[t] + o[t] * (1 - tanh_c[t] * tanh_c[t]) * dc
+        out.append(m.concatenate([dh, dc], axis=-1))
+    return m.stack(out, axis=0)
+
+
+register(Rule(
+    name="lstm", forward=_lstm, kind=GENERAL, arity=4, args=("x", "W", "h", "c"),
+    vjps=(lambda g, x, weight, h, c, y, m: _lstm_backward(g, x, weight, h, c, y, m)[0],
+          _lstm_vjp_weight,
+          lambda g, x, weight, h, c, y, m: _lstm_backward(g, x, weight, h, c, y, m)[2],
+          lambda g, x, weight, h, c, y, m: _lstm_backward(g, x, weight, h, c, y, m)[3]),
+    jvp=_lstm_jvp,
+    text=("dz_t, back through time", "sum_t dz_t^T h_(t-1)", "dz_0 @ W", "dc_0 * f_0"),
+    tex=(r"\delta z_t = [\delta c_t\, g_t i_t(1-i_t),\ \delta c_t\, c_{t-1} f_t(1-f_t),\ \delta c_t\, i_t(1-g_t^2),"
+         r"\ \delta h_t \tanh(c_t)\, o_t(1-o_t)]",
+         r"\sum_t \delta z_t^{T} h_{t-1}", r"\delta z_0 W", r"\delta c_0 f_0"),
+    display=r"h_t = o_t \tanh c_t,\ c_t = f_t c_{t-1} + i_t g_t",
+    samples=(Sample(((3, 2, 8), (8, 2), (2, 2), (2, 2))), Sample(((4, 1, 4), (4, 1), (1, 1), (1, 1)))),
+    note="x holds W_ih x_t + b for every step; the output packs [h_t, c_t] of every step; gate order i, f, g, o",
 ))
