@@ -24,6 +24,7 @@ def log(x):
     return np.log(x)
 
 sqrt = np.sqrt
+pi = np.pi
 sinc = np.sinc
 sin = np.sin
 cos = np.cos
