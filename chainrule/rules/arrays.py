@@ -303,9 +303,30 @@ register(Rule(
 # the gradient (softmax(x) − onehot) · g formed at once. ``reduction`` is "mean", "sum" or "none".
 def _cross_entropy(x, labels, reduction):
     z = _shifted(x, 1)
+    e = np.exp(z)
+    total = e.sum(axis=1)
     with np.errstate(divide="ignore"):
-        losses = np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]
-    return losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" else losses.sum()
+        losses = np.log(total) - z[np.arange(len(labels)), labels]
+    value = losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" else losses.sum()
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
+        return value
+    # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the
+    # output is a view of (as lstm keeps its gates), so backward need not recompute it (see _cross_entropy_saved).
+    head = len(labels) if reduction == "none" else 1
+    buffer = np.empty(head + x.size, dtype=x.dtype)
+    with np.errstate(all="ignore"):
+        np.divide(e, total[:, None], out=buffer[head:].reshape(x.shape))
+    out = buffer[:head]
+    out[...] = value
+    return out if reduction == "none" else out.reshape(())
+
+
+def _cross_entropy_saved(y, x):
+    """The softmax of x that ``_cross_entropy`` kept beside its output y, or None (y a Tensor, or another array)."""
+    base = y.base if type(y) is np.ndarray else None
+    if type(base) is not np.ndarray or base.shape != (y.size + np.size(x),) or base.dtype != y.dtype:
+        return None
+    return base[y.size:].reshape(np.shape(x))
 
 
 def _one_hot(labels, x):
@@ -331,8 +352,10 @@ def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
 
 def _cross_entropy_vjp(g, x, y, m, labels, reduction):
     if m is numpy_math and type(x) is np.ndarray and np.ndim(g) == 0:
-        # On arrays, the same numbers with two passes fewer: the one-hot subtracted in place from the fresh softmax.
-        p = numpy_math.softmax(x, axis=1)
+        # On arrays, the same numbers with fewer passes: the softmax the forward kept (else computed), the one-hot
+        # subtracted in place.
+        saved = _cross_entropy_saved(y, x)
+        p = numpy_math.softmax(x, axis=1) if saved is None else saved.copy()
         p[np.arange(len(labels)), labels] -= 1
         p *= _per_sample(g, x, reduction, m)
         return p
