@@ -463,7 +463,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "plays (AdamW, warm-up + cosine decay; the options below marked charlm)")
     parser.add_argument("--epochs", type=int_option(1, MAX_EPOCHS), default=None,
                         help=f"passes over the data (default: {DEFAULT_EPOCHS['mlp']} for mlp, "
-                             f"{DEFAULT_EPOCHS['cnn']} for cnn)")
+                             f"{DEFAULT_EPOCHS['cnn']} for cnn, 8 for charlm)")
     parser.add_argument("--batch-size", type=int_option(1, MAX_BATCH_SIZE), default=None,
                         help="samples per gradient step (default: 32)")
     parser.add_argument("--lr", type=positive_float, default=None,
@@ -481,7 +481,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     charlm.add_argument("--heads", type=int_option(1, 64), default=None, help="attention heads (default: 4)")
     charlm.add_argument("--context", type=int_option(1, 4096), default=None, help="characters seen (default: 64)")
     charlm.add_argument("--steps", type=int_option(1, 1_000_000), default=None,
-                        help="steps per epoch (default: 200; 5 epochs)")
+                        help="steps per epoch (default: 250; 8 epochs)")
     charlm.add_argument("--warmup", type=int_option(0, 1_000_000), default=None,
                         help="steps of linear warm-up before the cosine decay (default: 100)")
     charlm.add_argument("--clip", type=positive_float, default=None, help="max gradient norm (default: 1)")
