@@ -73,8 +73,33 @@ def _gelu_tanh(x):
 
 
 def d_gelu_tanh(x, y, m):
+    if m is numpy_math and type(x) is np.ndarray and x.ndim and x.dtype.kind == "f":
+        return _d_gelu_tanh_arrays(x)
     t = m.tanh(SQRT_2_OVER_PI * x * (1 + GELU_CUBIC * (x * x)))
     return 0.5 * (1 + t) + INV_SQRT_2PI * x * (1 - t * t) * (1 + GELU_CUBIC_3 * (x * x))
+
+
+def _d_gelu_tanh_arrays(x):
+    """``d_gelu_tanh`` on arrays, in place in three temporaries (the formula's own temporaries on the MLP's largest
+    arrays cost twice the time)."""
+    t = x * x
+    square = t.copy()
+    t *= GELU_CUBIC
+    t += 1
+    t *= x
+    t *= SQRT_2_OVER_PI
+    np.tanh(t, out=t)
+    second = t * t  # ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²), then ½(1 + t) added
+    np.subtract(1, second, out=second)
+    second *= x
+    second *= INV_SQRT_2PI
+    square *= GELU_CUBIC_3
+    square += 1
+    second *= square
+    t += 1
+    t *= 0.5
+    t += second
+    return t
 
 
 register(Rule(
