@@ -203,9 +203,9 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "## Targets of issue 5 (chainrule)", "", *_targets(results)]
     lines += ["", "## Checksums (numbers every library must reproduce)", "", *_checksums(results), "",
               "W1: the losses of 4 SGD steps from the shared initial weights, then the weights' norm. W2, W5: y and "
-              "dy/dx. W3: the value, the gradient's norm and sum. W4: trace, Frobenius norm and sum of H. W7: the losses of "
-              "3 AdamW steps, then the weights' norm. W8: the loss of each of two inputs, then the norm of each "
-              "parameter's gradient.", "",
+              "dy/dx. W3: the value, the gradient's norm and sum. W4: trace, Frobenius norm and sum of H. W7: the "
+              "losses of 3 AdamW steps, then the weights' norm. W8: the loss of each of two inputs, then the norm of "
+              "each parameter's gradient.", "",
               "## Notes", "",
               "- jax.jit on W2 and W5 runs the loop as `lax.scan` (a jit of the unrolled 10k-node W2 loop took 82 s "
               "to compile; eager jax.grad took 3–4 s per W2 call, so jax eager is not run on W2 and W5).",
