@@ -235,14 +235,16 @@ def apply_binary(rule: Rule, a: Any, b: Any) -> Tensor:
 
 def _shape_of(x: Any) -> tuple[int, ...]:
     """np.shape, without its dispatch for Tensors and arrays."""
-    return x.shape if type(x) is Tensor or type(x) is np.ndarray else np.shape(x)
+    if type(x) is Tensor or type(x) is np.ndarray or isinstance(x, Tensor):  # Parameter is a Tensor subclass
+        return x.shape
+    return np.shape(x)
 
 
 def _operand(x: Any, name: str, op: str) -> Any:
     """Accept a Tensor, a NumPy array or a number as an op's operand; reject anything else clearly."""
-    if type(x) is Tensor:
+    if type(x) is Tensor or isinstance(x, Tensor):
         return x
-    if isinstance(x, Tensor | numbers.Number | np.ndarray | np.generic):
+    if isinstance(x, numbers.Number | np.ndarray | np.generic):
         if isinstance(x, np.ndarray | np.generic) and x.dtype.kind not in "biufc":
             raise TypeError(f"{op}: argument '{name}' has dtype {x.dtype}; expected a numeric dtype")
         return x

@@ -157,6 +157,7 @@ UNARY = {
     "arctanh": (cr.arctanh, torch.atanh, (-0.8, 0.8)),
     "erf": (cr.ops.erf, torch.erf, (-2, 2)),  # the rules of nn layers: in chainrule.ops, not cr
     "gelu": (cr.ops.gelu, F.gelu, (-3, 3)),
+    "gelu_tanh": (cr.ops.gelu_tanh, lambda x: F.gelu(x, approximate="tanh"), (-3, 3)),
 }
 
 # name -> (chainrule function, torch function, domains of the inputs)

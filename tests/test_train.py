@@ -196,3 +196,38 @@ def test_chainrule_train_subcommand(tmp_path, capsys):
 
     assert main(["train", "--epochs", "1", "--out", str(tmp_path), "--no-progress"]) == 0
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_the_training_job_keeps_freed_memory_in_its_process():
+    """keep_freed_memory (what `chainrule train --model charlm` calls): a large array no longer gets its own memory
+    map (which the system takes back when it is freed, so the next one faults its pages in anew) but comes from
+    malloc's heap, which keeps it. Read from glibc's mallinfo2 in a child process, so this process stays as it was."""
+    import subprocess
+    import sys
+
+    code = (
+        "import ctypes, numpy as np\n"
+        "from chainrule.cli.train import keep_freed_memory\n"
+        "libc = ctypes.CDLL('libc.so.6')\n"
+        "class Info(ctypes.Structure):\n"
+        "    _fields_ = [(name, ctypes.c_size_t) for name in ('arena', 'ordblks', 'smblks', 'hblks', 'hblkhd',\n"
+        "                'usmblks', 'fsmblks', 'uordblks', 'fordblks', 'keepcost')]\n"
+        "libc.mallinfo2.restype = Info\n"
+        "def mapped_by(size):\n"
+        "    before = libc.mallinfo2().hblkhd\n"
+        "    a = np.ones(size)\n"
+        "    return libc.mallinfo2().hblkhd - before\n"
+        "default = mapped_by(5_000_000)\n"
+        "kept = keep_freed_memory()\n"
+        "print(kept, default, mapped_by(5_000_000))\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc's malloc only")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    if "mallinfo2" in done.stderr:
+        pytest.skip("this glibc has no mallinfo2")
+    assert done.returncode == 0, done.stderr
+    kept, default, after = done.stdout.split()
+    assert kept == "True"
+    assert int(default) >= 40_000_000  # a 40 MB array: its own memory map by default
+    assert int(after) == 0  # from the heap once the threshold is raised

@@ -1,9 +1,9 @@
-"""The workloads W1–W6 of issue 5, W7 of issue 10, and the libraries that run them.
+"""The workloads W1–W6 of issue 5, W7 and W8 of issue 12, W9 of issue 10, and the libraries that run them.
 
-Every workload module (``mlp``, ``scalar_graph``, ``elementwise``, ``hessian``, ``chain``, ``gp``) has a table
-``IMPLEMENTATIONS`` mapping a library name to a builder, and ``make_case(lib, params) -> Case``. A Case holds the
-timed unit of work and a checksum: numbers computed from a fresh, seeded state that every library must reproduce.
-W6 (import time and memory) needs no implementation: the runner measures it from outside.
+Every workload module (``mlp``, ``scalar_graph``, ``elementwise``, ``hessian``, ``chain``, ``charlm``, ``lstm``,
+``gp``) has a table ``IMPLEMENTATIONS`` mapping a library name to a builder, and ``make_case(lib, params) -> Case``.
+A Case holds the timed unit of work and a checksum: numbers computed from a fresh, seeded state that every library
+must reproduce. W6 (import time and memory) needs no implementation: the runner measures it from outside.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ LIBRARIES: dict[str, Library] = {lib.name: lib for lib in (
 FLOOR = "numpy"
 
 # Worker argument -> workload module.
-MODULES = {"W1": "mlp", "W2": "scalar_graph", "W3": "elementwise", "W4": "hessian", "W5": "chain", "W7": "gp"}
+MODULES = {"W1": "mlp", "W2": "scalar_graph", "W3": "elementwise", "W4": "hessian", "W5": "chain", "W7": "charlm",
+           "W8": "lstm", "W9": "gp"}
 
 _ARRAY_PEERS = ("numpy", "chainrule", "torch", "jax", "jax-eager", "autograd")
 _ELEMENTWISE_PEERS = ("numpy", "numpy-default-heap", "numpy-after-chainrule", *_ARRAY_PEERS[1:])
@@ -81,6 +82,9 @@ WORKLOADS: tuple[Workload, ...] = (
              ("numpy", "chainrule", "chainrule-nn", "torch", "jax", "jax-eager", "autograd"), rtol=1e-5),
     Workload("W1-b1024", "W1", "W1 same, batch 1024", "W1 MLP\nbatch 1024", {"batch": 1024, "sizes": _MLP_SIZES}, None,
              ("numpy", "chainrule", "chainrule-nn", "torch", "jax", "jax-eager", "autograd"), rtol=1e-5),
+    Workload("W1-tiny", "W1", "W1 tiny: MLP 64-32-32-10, batch 32 (Python overhead)", "W1 MLP\ntiny",
+             {"batch": 32, "sizes": [64, 32, 32, 10]}, None,
+             ("numpy", "chainrule", "chainrule-nn", "torch", "jax", "jax-eager", "autograd"), rtol=1e-5),
     Workload("W2", "W2", "W2 scalar graph of 10k nodes (+, *, tanh, exp), forward + backward", "W2 scalar\ngraph",
              {"nodes": 10_000}, {"nodes": 200}, _SCALAR_PEERS, rtol=1e-9, unit="µs/node", per="nodes"),
     Workload("W3", "W3", "W3 Σ sin(x)e^(−x²) + tanh(x)log1p(x²), value + gradient, 1e6 float32", "W3 element-\nwise",
@@ -93,9 +97,16 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("W4-n300", "W4", "W4 same, n = 300", "W4 Hessian\nn = 300", {"n": 300}, None, _ARRAY_PEERS, rtol=1e-9),
     Workload("W5", "W5", "W5 chain y ← 0.999·y + 0.001, depth 100,000, forward + backward", "W5 chain\ndepth 1e5",
              {"depth": 100_000}, {"depth": 500}, _SCALAR_PEERS, rtol=1e-9),
-    Workload("W7-n300", "W7", "W7 Gaussian-process NLML (RBF, Cholesky) + gradient in 3 hyperparameters, n = 300, "
-             "float64", "W7 GP\nn = 300", {"n": 300}, None, _GP_PEERS, rtol=1e-8),
-    Workload("W7-n1000", "W7", "W7 same, n = 1000", "W7 GP\nn = 1000", {"n": 1000}, None, _GP_PEERS, rtol=1e-8),
+    Workload("W7", "W7", "W7 char transformer (4 layers, width 128, context 64, batch 32) AdamW step, float32",
+             "W7 char\ntransformer", {"vocab": 65, "context": 64, "width": 128, "layers": 4, "heads": 4, "batch": 32},
+             {"vocab": 11, "context": 8, "width": 16, "layers": 2, "heads": 2, "batch": 4},
+             ("chainrule-nn", "torch"), rtol=2e-4),
+    Workload("W8", "W8", "W8 LSTM (input 128, hidden 256, sequence 50, batch 32) forward + backward, float32",
+             "W8 LSTM", {"input_size": 128, "hidden": 256, "length": 50, "batch": 32},
+             {"input_size": 6, "hidden": 8, "length": 5, "batch": 3}, ("numpy", "chainrule-nn", "torch"), rtol=2e-4),
+    Workload("W9-n300", "W9", "W9 Gaussian-process NLML (RBF, Cholesky) + gradient in 3 hyperparameters, n = 300, "
+             "float64", "W9 GP\nn = 300", {"n": 300}, None, _GP_PEERS, rtol=1e-8),
+    Workload("W9-n1000", "W9", "W9 same, n = 1000", "W9 GP\nn = 1000", {"n": 1000}, None, _GP_PEERS, rtol=1e-8),
 )
 
 # W6: which module `python -c "import X"` imports for each column.

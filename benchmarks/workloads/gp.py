@@ -1,4 +1,4 @@
-"""W7: the negative log marginal likelihood of a Gaussian process and its gradient in the hyperparameters, float64.
+"""W9: the negative log marginal likelihood of a Gaussian process and its gradient in the hyperparameters, float64.
 
 RBF kernel K = σ² exp(−‖xᵢ − xⱼ‖² / 2ℓ²) + s² I on n points in 3 dimensions (``data.gp_problem``), with the
 hyperparameters θ = (log ℓ, log σ², log s²). With K = LLᵀ and z = L⁻¹y:
@@ -142,7 +142,7 @@ def make_case(lib: str, params: dict[str, Any]) -> Case:
         value, grad = run()
         grad = np.asarray(grad, dtype=np.float64)
         if grad.shape != (3,):
-            raise ValueError(f"W7: the gradient has shape {grad.shape}, expected (3,)")
+            raise ValueError(f"W9: the gradient has shape {grad.shape}, expected (3,)")
         return [float(value), *(float(g) for g in grad)]
 
     return Case(run, checksum)

@@ -41,8 +41,10 @@ def _glibc() -> bool:
         return False
 
 
-def tune_heap(environ: os._Environ | dict[str, str] = os.environ) -> str:
-    """Apply the settings above once (see the module's docstring); returns and records what happened."""
+def tune_heap(environ: os._Environ | dict[str, str] = os.environ, mmap_threshold: int = MMAP_THRESHOLD,
+              trim_threshold: int = TRIM_THRESHOLD) -> str:
+    """Apply the settings above (see the module's docstring); returns and records what happened. A job that knows
+    its arrays are larger (``chainrule train --model charlm``) may raise both thresholds."""
     global state
     if environ.get("CHAINRULE_MALLOC", "1").strip().lower() in ("0", "off", "false", "no"):
         state = "off: CHAINRULE_MALLOC=0"
@@ -58,6 +60,6 @@ def tune_heap(environ: os._Environ | dict[str, str] = os.environ) -> str:
         except (OSError, AttributeError):
             state = "left alone: mallopt not found"
             return state
-        done = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+        done = mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1 and mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1
         state = "tuned" if done else "left alone: mallopt refused the settings"
     return state

@@ -9,7 +9,7 @@
 
 from . import functional, init, utils
 from .activation import GELU, SiLU, Softplus
-from .attention import MultiheadAttention, TransformerEncoderLayer
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .containers import Identity, ModuleDict, ModuleList
 from .layers import (
     AdaptiveAvgPool2d,
@@ -70,5 +70,6 @@ __all__ += [
     "SiLU",
     "SmoothL1Loss",
     "Softplus",
+    "TransformerEncoder",
     "TransformerEncoderLayer",
 ]

@@ -6,7 +6,9 @@ for masks.
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
+from .containers import ModuleList
 from .functional import _float, _mask_scores
 from .layers import Dropout, Linear, _float_dtype, _positive_int
 from .module import Module, Parameter
@@ -172,4 +175,41 @@ class TransformerEncoderLayer(Module):
         return self.norm2(x + self._feed_forward(x))
 
 
-__all__ = ["MultiheadAttention", "TransformerEncoderLayer"]
+class TransformerEncoder(Module):
+    """A stack of ``num_layers`` copies of ``encoder_layer`` (deep copies, so they start equal, as in PyTorch),
+    then ``norm`` if given. Submodules ``layers`` (a ModuleList) and ``norm``: PyTorch's state dicts load.
+
+    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=False)`` runs every layer with the masks.
+
+    >>> import chainrule as cr
+    >>> layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True, seed=0)
+    >>> encoder = cr.nn.TransformerEncoder(layer, num_layers=3, norm=cr.nn.LayerNorm(8))
+    >>> encoder(cr.ones(2, 5, 8)).shape, len(encoder.layers)
+    ((2, 5, 8), 3)
+    """
+
+    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None) -> None:
+        super().__init__()
+        if not isinstance(encoder_layer, Module):
+            raise TypeError(f"TransformerEncoder: encoder_layer must be a Module (e.g. TransformerEncoderLayer), "
+                            f"not {type(encoder_layer).__name__}")
+        if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or num_layers < 1:
+            raise DomainError(f"TransformerEncoder: num_layers must be a positive int, got {num_layers!r}")
+        if norm is not None and not isinstance(norm, Module):
+            raise TypeError(f"TransformerEncoder: norm must be a Module or None, not {type(norm).__name__}")
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(int(num_layers))])
+        self.num_layers = int(num_layers)
+        self.norm = norm
+
+    def forward(self, src: Any, mask: Any = None, src_key_padding_mask: Any = None,
+                is_causal: bool = False) -> Tensor:
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
+        return x if self.norm is None else self.norm(x)
+
+    def extra_repr(self) -> str:
+        return f"num_layers={self.num_layers}"
+
+
+__all__ = ["MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer"]

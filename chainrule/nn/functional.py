@@ -222,7 +222,7 @@ def _tensor(x: Any, where: str) -> Tensor:
 def gelu(x: Any, approximate: str = "none") -> Tensor:
     """GELU(x) = x·Φ(x), Φ the standard normal CDF: one rule of the table, GELU'(x) = Φ(x) + x·φ(x).
 
-    ``approximate="tanh"``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), composed of tanh (as PyTorch's option).
+    ``approximate="tanh"``: 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) (PyTorch's option), the rule ``gelu_tanh``.
 
     >>> import chainrule as cr, chainrule.nn.functional as F
     >>> round(F.gelu(cr.tensor(1.0)).item(), 6)
@@ -232,8 +232,7 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     if approximate == "none":
         return ops.gelu(x)
     if approximate == "tanh":
-        inner = (x + 0.044715 * (x * x * x)) * math.sqrt(2 / math.pi)
-        return 0.5 * x * (1 + tanh(inner))
+        return ops.gelu_tanh(x)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 

@@ -17,10 +17,13 @@ import numpy as np
 from .. import ops
 from ..arguments import pair
 from ..errors import DomainError, ShapeError
+from ..rules.registry import lookup
 from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+
+_LINEAR = lookup("linear")
 
 
 def _positive_int(value: Any, name: str, where: str) -> int:
@@ -67,6 +70,8 @@ class Linear(Module):
                 f"{self!r} got an input of shape {shape} with {found} features in its last dimension; it expects "
                 f"{self.in_features} (input shape (batch, {self.in_features}))"
             )
+        if self.bias is not None and (type(x) is Tensor or type(x) is np.ndarray) and x.dtype.kind == "f":
+            return ops.apply(_LINEAR, (x, self.weight, self.bias))  # checked above: F.linear's checks, once
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import DomainError, ShapeError
+from ..rules.registry import lookup
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -82,6 +83,8 @@ class _RNNBase(Module):
     def _run(self, x: Tensor, h: Tensor, c: Tensor | None, layer: int, suffix: str):
         """One direction of one layer over the sequence x (L, N, width): outputs (L, N, H), final h and c."""
         w_ih = getattr(self, f"weight_ih_l{layer}{suffix}")
+        if self.mode == "LSTM":
+            return self._run_lstm(x, h, c, w_ih, layer, suffix)
         projected = F.linear(x, w_ih, getattr(self, f"bias_ih_l{layer}{suffix}") if self.bias else None)
         steps = range(x.shape[0] - 1, -1, -1) if suffix else range(x.shape[0])
         outputs = [None] * x.shape[0]
@@ -89,6 +92,21 @@ class _RNNBase(Module):
             h, c = self._cell(projected[t], h, c, layer, suffix)
             outputs[t] = h
         return ops.stack(outputs, axis=0), h, c
+
+    def _run_lstm(self, x: Tensor, h: Any, c: Any, w_ih: Tensor, layer: int, suffix: str):
+        """The LSTM's recurrence as one primitive (rule ``lstm``): the input projection of every step in one
+        product with both biases, then the loop over time inside the rule (a reversed direction runs on the
+        flipped sequence)."""
+        bias = None
+        if self.bias:
+            bias = getattr(self, f"bias_ih_l{layer}{suffix}") + getattr(self, f"bias_hh_l{layer}{suffix}")
+        projected = F.linear(x, w_ih, bias)
+        if suffix:
+            projected = projected[::-1]
+        states = ops.apply(lookup("lstm"), (projected, getattr(self, f"weight_hh_l{layer}{suffix}"), h, c))
+        size = self.hidden_size
+        outputs = states[:, :, :size]
+        return (outputs[::-1] if suffix else outputs), states[-1, :, :size], states[-1, :, size:]
 
     def _check(self, x: Tensor, state: Any, name: str, batched: bool) -> Tensor | None:
         if state is None:

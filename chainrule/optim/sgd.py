@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import bump
 from ..errors import DomainError
 from ..tensor import Tensor
 from .optimizer import Optimizer, _non_negative
@@ -40,6 +41,26 @@ class SGD(Optimizer):
                 f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got momentum={group['momentum']} and "
                 f"dampening={group['dampening']}"
             )
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (plain SGD: p −= lr·g, one NumPy call each)."""
+        if any(group["momentum"] or group["weight_decay"] for group in self.param_groups):
+            return super().step()
+        updates = []  # the common case of small models, without the general loop's detours
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                param, grad = p._data, p.grad._data
+                if type(param) is not np.ndarray or type(grad) is not np.ndarray or grad.dtype != param.dtype \
+                        or grad.shape != param.shape:
+                    return super().step()  # nothing changed yet: the general loop converts or reports
+                updates.append((p, param, grad, group["lr"]))
+        for p, param, grad, lr in updates:
+            self.state.setdefault(id(p), {})
+            param -= lr * grad
+            bump(param)
+        return None
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]

@@ -7,8 +7,6 @@ Every function here keeps the dtype of its array arguments (Python numbers are N
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -24,6 +22,7 @@ def log(x):
     return np.log(x)
 
 sqrt = np.sqrt
+pi = np.pi
 sinc = np.sinc
 sin = np.sin
 cos = np.cos
@@ -70,9 +69,11 @@ def cumsum(x, axis):
 
 def softmax(x, axis=-1):
     """exp(x) / Σ exp(x) along ``axis``, from the shifted values, so it never overflows."""
-    peak = np.max(x, axis=axis, keepdims=True)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    peak = x.max(axis=axis, keepdims=True)  # methods rather than np.max / np.sum: no dispatch, µs on small arrays
     e = np.exp(x - np.where(np.isfinite(peak), peak, 0))
-    e /= np.sum(e, axis=axis, keepdims=True)
+    e /= e.sum(axis=axis, keepdims=True)
     return e
 
 
@@ -231,12 +232,58 @@ def qr(x):
     return np.concatenate([q.reshape(lead + (-1,)), r.reshape(lead + (-1,))], axis=-1)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+# The error function, vectorized: polynomials fitted by us (Chebyshev interpolation of the exact function in 40-digit
+# arithmetic with mpmath, then written in powers of a variable s in [-1, 1]), within 3e-16 relative of erf in float64
+# (tests compare with math.erf and PyTorch). |x| < 1: erf x = x·P(2x² − 1). 1 <= |x| < 6: erfc |x| = e^(−x²)·Q(s)
+# on two pieces, s mapping the piece onto [-1, 1]. |x| >= 6: ±1 (erfc 6 < 2.2e-17, under half an ulp of 1).
+_ERF_NEAR_0 = (
+    0.9654687386698673, -0.1405360890227171, 0.019852496688984218, -0.0022854855611440855, 0.00021751715603563488,
+    -1.75371694412802e-05, 1.2233827638093572e-06, -7.51156925108609e-08, 4.115751500265885e-09,
+    -2.035231956483527e-10, 9.21125018742823e-12, -3.80659122412214e-13,
+)
+_ERFC_1_TO_2_5 = (
+    0.2849722347374364, -0.0982322591358639, 0.03136704192398451, -0.009390935492460326, 0.002659179124249122,
+    -0.0007168914456118457, 0.0001849560777696111, -4.585616713646622e-05, 1.0962896542159193e-05,
+    -2.5345107841273393e-06, 5.680082501519666e-07, -1.236603545911042e-07, 2.6214568079487618e-08,
+    -5.413557157390592e-09, 1.0771290313630326e-09, -2.1245086396244978e-10, 4.8546206397191835e-11,
+    -9.112420747968596e-12,
+)
+_ERFC_2_5_TO_6 = (
+    0.12934527478599253, -0.050652579975578184, 0.019391340462986965, -0.007266954317229227, 0.0026690037369852784,
+    -0.0009617329863853807, 0.00034031141027692435, -0.00011835411956521039, 4.0487314200447514e-05,
+    -1.3632078719121409e-05, 4.517622606655663e-06, -1.4764959666320758e-06, 4.809810786492991e-07,
+    -1.5277977174198102e-07, 4.2789506641696626e-08, -1.3332115949837287e-08, 6.827201822898356e-09,
+    -2.0449696870215864e-09,
+)
+_ERFC_PIECES = ((1.0, 2.5, _ERFC_1_TO_2_5), (2.5, 6.0, _ERFC_2_5_TO_6))
+
+
+def _horner(coefficients, s):
+    out = np.full_like(s, coefficients[-1])
+    for c in coefficients[-2::-1]:
+        out *= s
+        out += c
+    return out
 
 
 def erf(x):
-    """The error function, element by element (NumPy has none; math.erf is exact to the last bit or so)."""
+    """The error function, element by element, computed in float64 (NumPy has none); float32 stays float32."""
     array = np.asarray(x)
     dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
-    out = np.asarray(_erf(array), dtype=dtype)
+    v = array.astype(np.float64).reshape(-1)  # 1-D, so that 0-d inputs index like the rest
+    size = np.abs(v)
+    out = np.sign(v)  # ±1 beyond 6 and at ±inf, NaN stays NaN; every finite |x| < 6 is overwritten below
+    near = size < 1
+    if near.all():
+        out = v * _horner(_ERF_NEAR_0, 2 * (v * v) - 1)
+    elif near.any():
+        u = v[near]
+        out[near] = u * _horner(_ERF_NEAR_0, 2 * (u * u) - 1)
+    for low, high, coefficients in _ERFC_PIECES:
+        piece = (size >= low) & (size < high)
+        if piece.any():
+            u = size[piece]
+            complement = np.exp(-(u * u)) * _horner(coefficients, (2 * u - (low + high)) / (high - low))
+            out[piece] = np.copysign(1 - complement, v[piece])
+    out = out.astype(dtype, copy=False).reshape(array.shape)
     return out if isinstance(x, np.ndarray) else out[()]

@@ -164,6 +164,9 @@ _KNOWN_CONSTANTS = (
     (math.sqrt(0.5), lambda: 1 / sympy.sqrt(2)),
     (1 / math.sqrt(2 * math.pi), lambda: 1 / sympy.sqrt(2 * sympy.pi)),
     (2 / math.sqrt(math.pi), lambda: 2 / sympy.sqrt(sympy.pi)),
+    (math.sqrt(2 / math.pi), lambda: sympy.sqrt(2 / sympy.pi)),
+    (0.044715, lambda: sympy.Rational(44715, 10**6)),  # GELU's tanh form: x + 0.044715 x³
+    (3 * 0.044715, lambda: sympy.Rational(3 * 44715, 10**6)),
 )
 
 

@@ -133,3 +133,37 @@ def test_transformer_encoder_layer(torch, norm_first, activation, batch_first, m
     x = np.random.default_rng(2).standard_normal((2, 4, 8) if batch_first else (4, 2, 8))
     _grads_agree(torch, lambda x: (ours(x, **kwargs),), lambda x: (theirs(x, **kwargs_t),), [x], dtype,
                  zip(ours.named_parameters(), theirs.named_parameters(), strict=True))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("norm_first, final_norm, masks", [(True, True, True), (False, False, False),
+                                                           (False, True, True)])
+def test_transformer_encoder(torch, norm_first, final_norm, masks, dtype):
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.0, batch_first=True,
+                                       norm_first=norm_first, dtype=dtype)
+    ours = nn.TransformerEncoder(layer, num_layers=3, norm=nn.LayerNorm(8, dtype=dtype) if final_norm else None)
+    layer_t = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.0, batch_first=True,
+                                               norm_first=norm_first)
+    theirs = torch.nn.TransformerEncoder(layer_t, num_layers=3, norm=torch.nn.LayerNorm(8) if final_norm else None,
+                                         enable_nested_tensor=False).to(getattr(torch, dtype))
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    # Copies start equal, as PyTorch's; then each layer gets its own weights.
+    assert np.array_equal(ours.layers[0].linear1.weight.data, ours.layers[2].linear1.weight.data)
+    assert ours.layers[0].linear1.weight is not ours.layers[2].linear1.weight
+    _same_weights(torch, ours, theirs, scale=0.3)
+    kwargs = {"mask": ~np.tril(np.ones((4, 4), bool)), "src_key_padding_mask": PAD[:, :4]} if masks else {}
+    kwargs_t = {k: torch.from_numpy(v) for k, v in kwargs.items()}
+    x = np.random.default_rng(3).standard_normal((2, 4, 8))
+    _grads_agree(torch, lambda x: (ours(x, **kwargs),), lambda x: (theirs(x, **kwargs_t),), [x], dtype,
+                 zip(ours.named_parameters(), theirs.named_parameters(), strict=True))
+
+
+def test_transformer_encoder_bad_arguments():
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12)
+    with pytest.raises(cr.DomainError, match="num_layers must be a positive int, got 0"):
+        nn.TransformerEncoder(layer, 0)
+    with pytest.raises(TypeError, match="encoder_layer must be a Module"):
+        nn.TransformerEncoder("layer", 2)
+    with pytest.raises(TypeError, match="norm must be a Module or None"):
+        nn.TransformerEncoder(layer, 2, norm="layer_norm")
