@@ -68,9 +68,14 @@ __all__ = [
 ]
 
 
+# SciPy's ufuncs that take complex input and are holomorphic (with holomorphic derivatives): complex works here,
+# in the covector convention of the README's "Complex numbers". (digamma's derivative, polygamma, is real only.)
+COMPLEX = ("erf", "erfc", "ndtr", "log_ndtr", "gamma", "rgamma")
+
+
 def _unary(name: str, doc: str):
     def function(x: Any) -> Tensor:
-        return apply(name, operand(x, "x", f"special.{name}"))
+        return apply(name, operand(x, "x", f"special.{name}", complex_ok=name in COMPLEX))
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
