@@ -178,6 +178,11 @@ register(Rule(
 ))
 
 
+def _scalars(g, x):
+    """The upstream gradient of a scalar-per-matrix result as an array (second order may hand a Python number)."""
+    return np.asarray(g, dtype=np.result_type(g, x.dtype)) if isinstance(g, int | float | complex) else g
+
+
 def _logabsdet(x):
     return np.linalg.slogdet(x)[1]
 
@@ -185,7 +190,7 @@ def _logabsdet(x):
 # log|det X| = Re log det X for complex X: its covector is g X⁻ᵀ as for real X (g is real), its tangent the real part.
 register(Rule(
     name="logabsdet", forward=_logabsdet, kind=GENERAL, arity=1,
-    vjps=(lambda g, x, y, m: m.solve(_t(x, m), g[..., None, None] * _eye(x)),),
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x)),),
     jvp=lambda ts, x, y, m: _re(_trace(m.solve(x, ts[0]), m), m), supports_complex=True,
     text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\lvert\det X\rvert",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
@@ -201,7 +206,7 @@ def _logdet(x):
 
 register(Rule(
     name="logdet", forward=_logdet, kind=GENERAL, arity=1,
-    vjps=(lambda g, x, y, m: m.solve(_t(x, m), g[..., None, None] * _eye(x)),),
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x)),),
     jvp=lambda ts, x, y, m: _trace(m.solve(x, ts[0]), m), supports_complex=True,
     text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\det X",
     samples=(Sample(((3, 3),), values=(np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]]),)),),
