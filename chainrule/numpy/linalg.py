@@ -3,7 +3,9 @@
 With a Tensor among the inputs a function returns Tensors (named tuples of them where NumPy returns one); with
 none it returns exactly what ``numpy.linalg`` returns. Each function is a rule of ``chainrule/rules/linalg.py``
 (whose docstring states the conventions: symmetric inputs read from the lower triangle, inf/nan for eigenvector
-and singular-vector gradients at repeated values) or a composition of rules (``matrix_power``, ``norm``).
+and singular-vector gradients at repeated values) or a composition of rules (``matrix_power``, ``norm``). Complex
+matrices work in every function (Hermitian ones for cholesky, eigh, eigvalsh), in the covector convention of the
+README's "Complex numbers".
 
 >>> import chainrule as cr, chainrule.numpy as cnp, numpy as np
 >>> a = cr.tensor(np.array([[2.0, 1.0], [1.0, 3.0]]), requires_grad=True)

@@ -30,6 +30,16 @@ The eigenvalues (singular values) themselves are: a loss of the eigenvalues alon
 ``eigh`` with the eigenvectors unused, skips those terms (an upstream gradient that is exactly zero on the vectors)
 and is finite at repeated eigenvalues. The same holds for ``1/s`` in the SVD of a non-square matrix at a zero
 singular value. ``pinv`` is differentiable where the rank is locally constant (full rank in the samples).
+
+Complex matrices. Gradients are covectors (README, "Complex numbers"): the pairing is Re Σ ḡ·dy, never conjugated.
+Holomorphic rules (solve, inv, det, logdet) keep their real formulas, with transposes, not conjugate transposes.
+The others are derived for A = L Lᴴ, V Λ Vᴴ, U S Vᴴ, Q R (R's diagonal real, as LAPACK's) and A⁺: their jvps carry
+conjugate transposes where the real ones carry transposes, and their vjps are the exact adjoints of those jvps under
+that pairing (conjugates of U, V, Q appear). Hermitian inputs are read from the lower triangle and the real part of
+the diagonal (as LAPACK does), so their gradients carry the entry above back conjugated, and only a real diagonal.
+The phases of eigenvectors and singular vectors are arbitrary: the jvps choose dV with a zero diagonal in Vᴴ dV
+(for the SVD, i Im(Uᴴ dA V)_ii / s_i on U's side), and only losses that do not depend on the phases have a gradient
+that means anything.
 """
 
 from __future__ import annotations
