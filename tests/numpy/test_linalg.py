@@ -317,3 +317,19 @@ def test_a_linalg_function_without_derivative_says_which_have_one():
     assert la.LinAlgError is np.linalg.LinAlgError
     with pytest.raises(AttributeError, match="no attribute 'no_such_thing'"):
         la.no_such_thing  # noqa: B018
+
+
+def test_cholesky_upper_reads_the_upper_triangle_as_numpy():
+    # NumPy's cholesky(a, upper=True) reads a's upper triangle: the gradient lives there, and matches differences of
+    # NumPy's own function on a matrix whose two triangles differ.
+    a = np.array([[4.0, 1.0, -0.5], [0.3, 3.0, 0.7], [2.0, -1.0, 2.5]])
+    w = np.random.default_rng(3).standard_normal((3, 3))
+    grad = cr.grad(lambda t: cr.sum(w * la.cholesky(t, upper=True)))(a)
+    assert np.all(np.tril(grad, -1) == 0)
+    numeric = np.zeros_like(a)
+    for i, j in np.ndindex(3, 3):
+        e = np.zeros_like(a)
+        e[i, j] = 1e-6
+        step = np.linalg.cholesky(a + e, upper=True) - np.linalg.cholesky(a - e, upper=True)
+        numeric[i, j] = np.sum(w * step) / 2e-6
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
