@@ -487,13 +487,20 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
     """Standard deviation over ``axis`` (``ddof=0`` by default)."""
     if isinstance(x, Tensor) and x.dtype.kind == "c":
-        return apply_unary(lookup("sqrt"), _complex_var(x, axis, keepdims, int(ddof)))
+        variance = _complex_var(x, axis, keepdims, int(ddof))
+        if _group_size(x, normalize_axis(axis, x.ndim, "std")) == 1 and int(ddof) == 0:
+            return variance  # over one element std is 0 for every x, gradient 0 (as the real rule), not sqrt′(0)
+        return apply_unary(lookup("sqrt"), variance)
     return _reduce("std", x, axis, keepdims, ddof=int(ddof))
+
+
+def _group_size(x, axes) -> int:
+    return x.size if axes is None else int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
 
 
 def _complex_var(x, axis, keepdims: bool, ddof: int):
     axes = normalize_axis(axis, x.ndim, "var")
-    n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    n = _group_size(x, axes)
     d = x - mean(x, axes, keepdims=True)
     return _reduce("sum", real(d * conj(d)), axes, keepdims) / (n - ddof)
 

@@ -352,25 +352,48 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     return out_tree.unflatten(values), out_tree.unflatten(tangents_out)
 
 
-def jacobian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+def jacobian(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
     """The Jacobian function of ``f``: shape ``output.shape + input.shape`` for each argument in ``argnums``.
 
     Containers on either side nest as in JAX: for each output leaf, the argument's structure of Jacobians.
+    Complex inputs: a real-valued f gives the gradients ∂f/∂x − i ∂f/∂y as rows (as ``cr.grad``); a complex-valued
+    f has a Jacobian only if it is holomorphic, so that case raises TypeError unless ``holomorphic=True`` (as in
+    JAX), which gives f′(z).
 
     >>> import chainrule as cr, numpy as np
     >>> cr.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
     array([[2., 0.],
            [0., 4.]])
+    >>> cr.jacobian(lambda z: z ** 2, holomorphic=True)(np.array([1j]))
+    array([[0.+2.j]])
     """
+    return _jacobian(f, argnums, holomorphic, "jacobian")
 
+
+def _jacobian(f: Callable, argnums, holomorphic: bool, where: str) -> Callable:
     def jacobian_f(*args, **kwargs):
         trace = _Trace(f, args, argnums, "jacobian", kwargs)
+        complex_input = any(t.dtype.kind == "c" for t in trace.inputs)
+        if holomorphic and not all(t.dtype.kind == "c" for t in trace.inputs):
+            dtypes = ", ".join(str(t.dtype) for t in trace.inputs)
+            raise TypeError(f"{where}(holomorphic=True) needs complex inputs, got dtype {dtypes}; pass them as "
+                            "complex arrays (x.astype(complex)) or drop holomorphic=True")
         leaves, tree = pytree.flatten(trace.output)
+        outs = [trace.output_tensor("jacobian")] if tree.is_leaf else [trace.output_tensor("jacobian", o)
+                                                                        for o in leaves]
+        if complex_input and not holomorphic and any(o.dtype.kind == "c" for o in outs):
+            what = ("the gradient of a function of complex input is complex-valued and not holomorphic"
+                    if where == "hessian" else "f has complex input and complex output")
+            raise TypeError(
+                f"{where}: {what}, and such a map has a Jacobian (f′(z)) only if it is holomorphic; pass "
+                f"holomorphic=True if it is (cr.{where}(f, holomorphic=True)), or split it into real and imaginary "
+                "parts (cnp.real, cnp.imag) and differentiate those"
+            )
         if tree.is_leaf:
-            return _jacobian_of(trace, trace.output_tensor("jacobian"))
-        return tree.unflatten([_jacobian_of(trace, trace.output_tensor("jacobian", o)) for o in leaves])
+            return _jacobian_of(trace, outs[0])
+        return tree.unflatten([_jacobian_of(trace, o) for o in outs])
 
-    jacobian_f.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    jacobian_f.__name__ = f"{where}({getattr(f, '__name__', 'f')})"
     return jacobian_f
 
 
@@ -439,14 +462,15 @@ def _jacobian_rows_differentiable(trace: _Trace, out: Tensor, scale: complex = 1
             for r, t in zip(rows, trace.inputs, strict=True)]
 
 
-def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Hessian function of a scalar-valued ``f``: ``jacobian(grad(f))``.
+def hessian(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
+    """The Hessian function of a scalar-valued ``f``: ``jacobian(grad(f))``. For complex inputs it raises TypeError
+    unless f is holomorphic and ``holomorphic=True`` is passed (then f″(z)), as in JAX.
 
     >>> import chainrule as cr, numpy as np
     >>> cr.hessian(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]))
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    h = jacobian(grad(f, argnums), argnums)
+    h = _jacobian(grad(f, argnums, holomorphic=holomorphic), argnums, holomorphic, "hessian")
     h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return h

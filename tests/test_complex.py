@@ -291,7 +291,7 @@ def test_holomorphic_rules_give_the_complex_derivative():
     z = 0.3 + 0.7j
     expected = np.cos(z) * np.exp(np.sin(z))
     assert cr.grad(lambda z: cnp.exp(cnp.sin(z)), holomorphic=True)(z) == pytest.approx(expected, rel=1e-14)
-    jac = cr.jacobian(lambda z: z**3)(np.array([1 + 1j, 2j]))
+    jac = cr.jacobian(lambda z: z**3, holomorphic=True)(np.array([1 + 1j, 2j]))
     np.testing.assert_allclose(jac, np.diag(3 * np.array([1 + 1j, 2j]) ** 2), rtol=1e-14)
 
 
@@ -412,3 +412,15 @@ def test_backward_of_a_complex_scalar_needs_an_explicit_grad():
         y.backward()
     y.backward(grad=1)  # the holomorphic derivative 2z
     assert complex(z.grad) == 2 + 4j
+
+
+def test_std_over_one_complex_element_has_gradient_zero():
+    # std over a single element is 0 for every z: gradient 0 (as for real x), not sqrt′(0)·0 = nan.
+    z = np.array([[0.6 + 0.2j], [-1.0 + 0.5j]])
+    np.testing.assert_array_equal(cr.grad(lambda z: cr.sum(cnp.std(z, axis=1)))(z), np.zeros_like(z))
+    _, tangent = cr.jvp(lambda z: cnp.std(z), (np.array(0.3 + 0.1j),), (np.array(1.0 + 1.0j),))
+    assert tangent == 0.0
+    # Over two elements it is |z1 − z2|/2, whose gradient is conj(z1 − z2)/(2|z1 − z2|) (∂x − i∂y), closed form.
+    d = z[0, 0] - z[1, 0]
+    np.testing.assert_allclose(cr.grad(lambda z: cnp.std(z))(z[:, 0]),
+                               np.array([1, -1]) * np.conj(d) / (2 * abs(d)), rtol=1e-14)

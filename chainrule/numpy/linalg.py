@@ -3,7 +3,9 @@
 With a Tensor among the inputs a function returns Tensors (named tuples of them where NumPy returns one); with
 none it returns exactly what ``numpy.linalg`` returns. Each function is a rule of ``chainrule/rules/linalg.py``
 (whose docstring states the conventions: symmetric inputs read from the lower triangle, inf/nan for eigenvector
-and singular-vector gradients at repeated values) or a composition of rules (``matrix_power``, ``norm``).
+and singular-vector gradients at repeated values) or a composition of rules (``matrix_power``, ``norm``). Complex
+matrices work in every function (Hermitian ones for cholesky, eigh, eigvalsh), in the covector convention of the
+README's "Complex numbers".
 
 >>> import chainrule as cr, chainrule.numpy as cnp, numpy as np
 >>> a = cr.tensor(np.array([[2.0, 1.0], [1.0, 3.0]]), requires_grad=True)
@@ -56,16 +58,16 @@ def _any_tensor(*xs) -> bool:
 
 
 def _operand(x, function: str, name: str, *, square: bool = False, min_ndim: int = 2) -> Tensor:
-    """``x`` as a float Tensor with at least ``min_ndim`` axes (square in the last two when asked), or a clear
-    error naming the function and the operand."""
+    """``x`` as a float or complex Tensor with at least ``min_ndim`` axes (square in the last two when asked), or a
+    clear error naming the function and the operand."""
     if isinstance(x, list | tuple) and ops.holds_tensor(x):
         x = ops.stack_nested(x)  # [x, x + 2]: stacked differentiably
     dtype = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
-    if dtype.kind not in "biuf":
-        raise TypeError(f"{function}: `{name}` has dtype {dtype}; chainrule.numpy.linalg differentiates real "
-                        "matrices only (complex ones are not supported yet)")
+    if dtype.kind not in "biufc":
+        raise TypeError(f"{function}: `{name}` has dtype {dtype}; chainrule.numpy.linalg differentiates real and "
+                        "complex matrices (float32/64, complex64/128; integers are read as float64)")
     t = x if isinstance(x, Tensor) else as_tensor(np.asarray(x))
-    if t.dtype.kind not in "f":
+    if t.dtype.kind not in "fc":
         t = ops.astype(t, np.float64)
     if t.ndim < min_ndim:
         what = "a matrix" if min_ndim == 2 else f"an array of at least {min_ndim} dimensions"
@@ -113,45 +115,64 @@ def det(a):
 
 
 def slogdet(a):
-    """(sign, log|det a|): the sign is a constant, log|det a| has the gradient A⁻ᵀ."""
+    """(sign, log|det a|): log|det a| has the gradient A⁻ᵀ; a real sign (±1) is a constant, a complex one, the phase
+    exp(i Im log det a), has a gradient (both come from the holomorphic log det a)."""
     if not _any_tensor(a):
         return np.linalg.slogdet(a)
     t = _operand(a, "slogdet", "a", square=True)
+    if t.dtype.kind == "c":
+        logdet = _apply("logdet", t)
+        return SlogdetResult(ops.exp(1j * ops.imag(logdet)), ops.real(logdet))
     sign = np.linalg.slogdet(t.data)[0]
     return SlogdetResult(as_tensor(np.asarray(sign)), _apply("logabsdet", t))
 
 
 def cholesky(a, /, *, upper: bool = False):
-    """L lower triangular with a = L Lᵀ (Lᵀ with ``upper``); reads a's lower triangle, as NumPy does."""
+    """L lower triangular with a = L Lᴴ (U = Lᴴ with ``upper``); reads a's lower triangle (upper with ``upper``), as
+    NumPy does (for complex a, a Hermitian matrix: the imaginary part of its diagonal is not read)."""
     if not _any_tensor(a):
         return np.linalg.cholesky(a, upper=upper)
-    out = _apply("cholesky", _operand(a, "cholesky", "a", square=True))
-    return ops.swapaxes(out, -1, -2) if upper else out
+    t = _operand(a, "cholesky", "a", square=True)
+    if upper:  # a = Uᴴ U, read from the upper triangle: the lower one of aᴴ, whose factor is Uᴴ
+        return _conj_transpose(_apply("cholesky", _conj_transpose(t)))
+    return _apply("cholesky", t)
+
+
+def _conj_transpose(t: Tensor) -> Tensor:
+    t = ops.swapaxes(t, -1, -2)
+    return ops.conj(t) if t.dtype.kind == "c" else t
 
 
 def _triangle(t: Tensor, uplo: str, function: str) -> Tensor:
     if uplo not in ("L", "U"):
         raise ValueError(f"{function}: UPLO must be 'L' or 'U', got {uplo!r}")
-    return t if uplo == "L" else ops.swapaxes(t, -1, -2)  # the upper triangle of a is the lower one of aᵀ
+    return t if uplo == "L" else _conj_transpose(t)  # the upper triangle of a is the lower one of aᴴ
 
 
 def eigh(a, UPLO: str = "L"):
-    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix, read from one triangle.
+    """Eigenvalues (ascending) and eigenvectors of a symmetric (complex: Hermitian) matrix, read from one triangle.
 
     Eigenvector gradients contain 1/(λ_j − λ_i): inf/nan at repeated eigenvalues; a loss of the eigenvalues alone
-    stays finite there.
+    stays finite there. Complex eigenvectors have an arbitrary phase each: only losses that do not depend on it
+    (|v_ij|, V diag(f(λ)) Vᴴ...) have a meaningful gradient.
     """
     if not _any_tensor(a):
         return np.linalg.eigh(a, UPLO)
     t = _triangle(_operand(a, "eigh", "a", square=True), UPLO, "eigh")
     packed = _apply("eigh", t)
     values, vectors = packed[..., 0, :], packed[..., 1:, :]
+    if values.dtype.kind == "c":  # packed with complex eigenvectors; the eigenvalues of a Hermitian matrix are real
+        values = ops.real(values)
     if UPLO == "U":
-        # Reading aᵀ's lower triangle, LAPACK may choose the opposite sign for an eigenvector than NumPy's own
-        # eigh(a, "U"); flip those columns by a constant ±1 so values (and derivatives) are NumPy's.
+        # Reading aᴴ's lower triangle, LAPACK may choose another sign (phase) for an eigenvector than NumPy's own
+        # eigh(a, "U"); turn those columns by a constant ±1 (unit phase) so values (and derivatives) are NumPy's.
         reference = np.linalg.eigh(ops.stop(a), "U")[1]
-        signs = np.where(np.sum(reference * vectors.data, axis=-2, keepdims=True) < 0, -1.0, 1.0)
-        vectors = vectors * signs.astype(vectors.dtype)
+        overlap = np.sum(np.conj(vectors.data) * reference, axis=-2, keepdims=True)
+        if vectors.dtype.kind == "c":
+            phases = overlap / np.where(np.abs(overlap) > 0, np.abs(overlap), 1)
+        else:
+            phases = np.where(overlap < 0, -1.0, 1.0)
+        vectors = vectors * phases.astype(vectors.dtype)
     return EighResult(values, vectors)
 
 
@@ -176,7 +197,8 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool 
     if full_matrices and t.shape[-1] != t.shape[-2]:
         raise NoDerivativeError(f"svd: the full U and Vh of a non-square matrix (shape {t.shape}) are not unique, "
                                 "so they have no derivative; pass full_matrices=False")
-    return SVDResult(*svd_parts(_apply("svd", t), t.shape, ops))
+    u, s, vh = svd_parts(_apply("svd", t), t.shape, ops)
+    return SVDResult(u, ops.real(s) if s.dtype.kind == "c" else s, vh)
 
 
 def qr(a, mode: str = "reduced"):
@@ -237,7 +259,7 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
     shape = np.linalg.norm(np.ones(t.shape), ord=ord, axis=axis, keepdims=keepdims).shape
     if axis is None:
         if ord is None:
-            return ops.reshape(ops.sqrt(ops.sum(t * t)), shape)
+            return ops.reshape(ops.sqrt(ops.sum(_abs2(t))), shape)
         axes = tuple(range(t.ndim))
     else:
         axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
@@ -246,15 +268,20 @@ def norm(x, ord=None, axis=None, keepdims: bool = False):
     return ops.reshape(out, shape)
 
 
+def _abs2(t: Tensor) -> Tensor:
+    """|t|², as t·conj(t) (smooth at 0, unlike abs(t)²'s derivative at a complex 0)."""
+    return ops.real(t * ops.conj(t)) if t.dtype.kind == "c" else t * t
+
+
 def _vector_norm(t: Tensor, ord, axis: int) -> Tensor:
     if ord is None or ord == 2:
-        return ops.sqrt(ops.sum(t * t, axis=axis))
+        return ops.sqrt(ops.sum(_abs2(t), axis=axis))
     if ord == np.inf:
         return ops.max(ops.abs(t), axis=axis)
     if ord == -np.inf:
         return ops.min(ops.abs(t), axis=axis)
     if ord == 0:  # a count: no gradient
-        return as_tensor(np.sum(t.data != 0, axis=axis).astype(t.dtype))
+        return as_tensor(np.sum(t.data != 0, axis=axis).astype(np.real(t.data).dtype))
     if ord == 1:
         return ops.sum(ops.abs(t), axis=axis)
     p = float(ord)
@@ -264,7 +291,7 @@ def _vector_norm(t: Tensor, ord, axis: int) -> Tensor:
 def _matrix_norm(t: Tensor, ord, axes: tuple[int, int]) -> Tensor:
     row, col = axes
     if ord is None or ord == "fro":
-        return ops.sqrt(ops.sum(t * t, axis=axes))
+        return ops.sqrt(ops.sum(_abs2(t), axis=axes))
     if ord in ("nuc", 2, -2):
         rest = [i for i in range(t.ndim) if i not in axes]
         s = _apply("svdvals", ops.transpose(t, (*rest, row, col)))

@@ -30,6 +30,16 @@ The eigenvalues (singular values) themselves are: a loss of the eigenvalues alon
 ``eigh`` with the eigenvectors unused, skips those terms (an upstream gradient that is exactly zero on the vectors)
 and is finite at repeated eigenvalues. The same holds for ``1/s`` in the SVD of a non-square matrix at a zero
 singular value. ``pinv`` is differentiable where the rank is locally constant (full rank in the samples).
+
+Complex matrices. Gradients are covectors (README, "Complex numbers"): the pairing is Re Σ ḡ·dy, never conjugated.
+Holomorphic rules (solve, inv, det, logdet) keep their real formulas, with transposes, not conjugate transposes.
+The others are derived for A = L Lᴴ, V Λ Vᴴ, U S Vᴴ, Q R (R's diagonal real, as LAPACK's) and A⁺: their jvps carry
+conjugate transposes where the real ones carry transposes, and their vjps are the exact adjoints of those jvps under
+that pairing (conjugates of U, V, Q appear). Hermitian inputs are read from the lower triangle and the real part of
+the diagonal (as LAPACK does), so their gradients carry the entry above back conjugated, and only a real diagonal.
+The phases of eigenvectors and singular vectors are arbitrary: the jvps choose dV with a zero diagonal in Vᴴ dV
+(for the SVD, i Im(Uᴴ dA V)_ii / s_i on U's side), and only losses that do not depend on the phases have a gradient
+that means anything.
 """
 
 from __future__ import annotations
@@ -46,6 +56,24 @@ from .registry import GENERAL, Rule, Sample, register
 # ---------------------------------------------------------------------------------------------------------------
 def _t(x, m):
     return m.swapaxes(x, -1, -2)
+
+
+def _complex(x) -> bool:
+    return x.dtype.kind == "c"
+
+
+def _conj(x, m):
+    """conj(x) for complex x; a real x as it is (no node in the graph)."""
+    return m.conj(x) if _complex(x) else x
+
+
+def _re(x, m):
+    return m.real(x) if _complex(x) else x
+
+
+def _h(x, m):
+    """The conjugate transpose xᴴ (the transpose for real x)."""
+    return _conj(_t(x, m), m)
 
 
 def _eye(x, n=None):
@@ -76,15 +104,18 @@ def _mv(a, v, m):
 
 
 def _symmetric_from_lower(x, m):
-    """The symmetric matrix that a function reading only the lower triangle of ``x`` sees (the tangent of it)."""
+    """The symmetric (complex: Hermitian) matrix that a function reading only the lower triangle of ``x`` sees (the
+    tangent of it). LAPACK reads only the real part of a Hermitian matrix's diagonal."""
     lower = x * _strict_lower(x)
-    return lower + _t(lower, m) + x * _eye(x)
+    return lower + _h(lower, m) + _re(x, m) * _eye(x)
 
 
 def _onto_lower(grad, m):
     """A gradient ``grad`` with respect to that symmetric matrix, carried back onto the lower triangle it was built
-    from: off the diagonal each entry below counts twice (once for each place), nothing above it is read."""
-    return (grad + _t(grad, m)) * _strict_lower(grad) + grad * _eye(grad)
+    from: off the diagonal each entry below counts twice (once for each place), nothing above it is read. Complex:
+    the entry above is the conjugate of the one below, so its covector comes back conjugated, and only the real part
+    of the diagonal is read."""
+    return (grad + _conj(_t(grad, m), m)) * _strict_lower(grad) + _re(grad, m) * _eye(grad)
 
 
 def _gaps(w, m):
@@ -128,7 +159,7 @@ def _solve_jvp(ts, a, b, y, m):
 
 register(Rule(
     name="solve", forward=numpy_math.solve, kind=GENERAL, arity=2, args=("a", "b"),
-    vjps=(_solve_vjp_a, _solve_vjp_b), jvp=_solve_jvp, shape_only=("b",),
+    vjps=(_solve_vjp_a, _solve_vjp_b), jvp=_solve_jvp, shape_only=("b",), supports_complex=True,
     text=("-(A^-T g) x^T", "A^-T g"), tex=(r"-A^{-T} g\, x^{T}", r"A^{-T} g"), display=r"A^{-1} b",
     samples=(Sample(((3, 3), (3,))), Sample(((2, 3, 3), (3, 2))), Sample(((2, 3, 3), (3,)))),
     note="x = solve(A, b) with b a vector when it is 1-D, else a stack of (n, k) matrices (NumPy 2)",
@@ -137,7 +168,7 @@ register(Rule(
 register(Rule(
     name="inv", forward=numpy_math.inv, kind=GENERAL, batchable=True, arity=1,
     vjps=(lambda g, x, y, m: -m.matmul(_t(y, m), m.matmul(g, _t(y, m))),),
-    jvp=lambda ts, x, y, m: -m.matmul(y, m.matmul(ts[0], y)), shape_only=("x",),
+    jvp=lambda ts, x, y, m: -m.matmul(y, m.matmul(ts[0], y)), shape_only=("x",), supports_complex=True,
     text=("-Y^T g Y^T",), tex=(r"-Y^{T} g\, Y^{T}",), display=r"X^{-1}",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
 ))
@@ -150,24 +181,47 @@ def _det_vjp(g, x, y, m):
 
 register(Rule(
     name="det", forward=np.linalg.det, kind=GENERAL, arity=1,
-    vjps=(_det_vjp,), jvp=lambda ts, x, y, m: y * _trace(m.solve(x, ts[0]), m),
+    vjps=(_det_vjp,), jvp=lambda ts, x, y, m: y * _trace(m.solve(x, ts[0]), m), supports_complex=True,
     text=("g det(X) X^-T",), tex=(r"g \det X\, X^{-T}",), display=r"\det X",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
     note="at a singular matrix the gradient raises (it solves with X) rather than give the adjugate",
 ))
 
 
+def _scalars(g, x):
+    """The upstream gradient of a scalar-per-matrix result as an array (second order may hand a Python number)."""
+    return np.asarray(g, dtype=np.result_type(g, x.dtype)) if isinstance(g, int | float | complex) else g
+
+
 def _logabsdet(x):
     return np.linalg.slogdet(x)[1]
 
 
+# log|det X| = Re log det X for complex X: its covector is g X⁻ᵀ as for real X (g is real), its tangent the real part.
 register(Rule(
     name="logabsdet", forward=_logabsdet, kind=GENERAL, arity=1,
-    vjps=(lambda g, x, y, m: m.solve(_t(x, m), g[..., None, None] * _eye(x)),),
-    jvp=lambda ts, x, y, m: _trace(m.solve(x, ts[0]), m),
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x)),),
+    jvp=lambda ts, x, y, m: _re(_trace(m.solve(x, ts[0]), m), m), supports_complex=True,
     text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\lvert\det X\rvert",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
-    note="slogdet's second result; its sign has no gradient",
+    note="slogdet's second result; the sign of a real determinant has no gradient",
+))
+
+
+def _logdet(x):
+    sign, logabs = np.linalg.slogdet(x)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a real negative (zero) determinant: nan (-inf), as np.log
+        return logabs + np.log(sign)
+
+
+register(Rule(
+    name="logdet", forward=_logdet, kind=GENERAL, arity=1,
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x)),),
+    jvp=lambda ts, x, y, m: _trace(m.solve(x, ts[0]), m), supports_complex=True,
+    text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\det X",
+    samples=(Sample(((3, 3),), values=(np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]]),)),),
+    note="log det X, holomorphic (from slogdet, no overflow); for complex X, slogdet's sign is exp(i Im log det X) "
+         "and log|det X| its real part; nan for a real X with negative determinant",
 ))
 
 
@@ -180,16 +234,17 @@ def _phi(x):
 
 
 def _cholesky_vjp(g, x, y, m):
-    # dL = L Φ(L⁻¹ dA L⁻ᵀ); its adjoint gives the symmetric gradient L⁻ᵀ Φ(Lᵀ ḡ) L⁻¹, two triangular solves.
+    # dL = L Φ(L⁻¹ dA L⁻ᴴ); its adjoint gives the gradient L⁻ᵀ Φ(Lᵀ ḡ) conj(L)⁻¹ (L⁻ᵀ Φ(Lᵀ ḡ) L⁻¹ for real L), two
+    # triangular solves, then carried onto the lower triangle (Hermitian for complex A).
     lt = _t(y, m)
     inner = m.matmul(lt, g) * _phi(y)
-    grad = _t(m.solve(lt, _t(m.solve(lt, inner), m)), m)
+    grad = m.solve(lt, _t(m.solve(_conj(lt, m), _t(inner, m)), m))
     return _onto_lower(grad, m)
 
 
 def _cholesky_jvp(ts, x, y, m):
     da = _symmetric_from_lower(ts[0], m)
-    inner = _t(m.solve(y, _t(m.solve(y, da), m)), m)  # L⁻¹ dA L⁻ᵀ
+    inner = m.solve(y, _h(m.solve(y, da), m))  # L⁻¹ dA L⁻ᴴ, as dA is Hermitian
     return m.matmul(y, inner * _phi(y))
 
 
@@ -197,12 +252,13 @@ _SPD = np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]])
 
 register(Rule(
     name="cholesky", forward=numpy_math.cholesky, kind=GENERAL, arity=1,
-    vjps=(_cholesky_vjp,), jvp=_cholesky_jvp, shape_only=("x",),
+    vjps=(_cholesky_vjp,), jvp=_cholesky_jvp, shape_only=("x",), supports_complex=True,
     text=("L^-T Phi(L^T g) L^-1, onto the lower triangle",),
     tex=(r"L^{-T}\,\Phi(L^{T} g)\,L^{-1}",), display=r"\operatorname{chol} X",
     samples=(Sample(((3, 3),), values=(_SPD,)),
              Sample(((2, 3, 3),), values=(np.stack([_SPD, _SPD @ _SPD + np.eye(3)]),))),
-    note="reads the lower triangle of X, as NumPy's; X must be positive definite",
+    note="reads the lower triangle of X, as NumPy's; X must be positive definite (complex: Hermitian, the "
+         "imaginary part of the diagonal unread)",
 ))
 
 
@@ -210,24 +266,26 @@ register(Rule(
 # eigh (packed: eigenvalues in row 0, eigenvectors below) and eigvalsh.
 # ---------------------------------------------------------------------------------------------------------------
 def _eigh_vjp(g, x, y, m):
+    # Complex (Hermitian) X: dλ = diag(Vᴴ dA V), dV = V (F ∘ Vᴴ dA V) (the phase of each eigenvector is arbitrary; this
+    # choice adds none), whose adjoint is conj(V) (diag(Re ḡ_λ) + F ∘ Vᵀ ḡ_V) Vᵀ. Real X: V (...) Vᵀ.
     w, v = y[..., 0, :], y[..., 1:, :]
     gw, gv = g[..., 0, :], g[..., 1:, :]
-    inner = _diag_embed(gw)
+    inner = _diag_embed(_re(gw, m))
     if _nonzero(gv, m):  # only a loss of the eigenvectors reads the 1/(λ_j − λ_i) terms
         inner = inner + _gaps(w, m) * m.matmul(_t(v, m), gv)
-    return _onto_lower(m.matmul(v, m.matmul(inner, _t(v, m))), m)
+    return _onto_lower(m.matmul(_conj(v, m), m.matmul(inner, _t(v, m))), m)
 
 
 def _eigh_jvp(ts, x, y, m):
     w, v = y[..., 0, :], y[..., 1:, :]
-    p = m.matmul(_t(v, m), m.matmul(_symmetric_from_lower(ts[0], m), v))  # Vᵀ dA V
+    p = m.matmul(_h(v, m), m.matmul(_symmetric_from_lower(ts[0], m), v))  # Vᴴ dA V
     dv = m.matmul(v, _gaps(w, m) * p)
     return m.concatenate([_diag(p, m)[..., None, :], dv], axis=-2)
 
 
 register(Rule(
     name="eigh", forward=numpy_math.eigh, kind=GENERAL, arity=1,
-    vjps=(_eigh_vjp,), jvp=_eigh_jvp, shape_only=("x",),
+    vjps=(_eigh_vjp,), jvp=_eigh_jvp, shape_only=("x",), supports_complex=True,
     text=("V (diag(gw) + F*(V^T gV)) V^T, F_ij = 1/(w_j - w_i)",),
     tex=(r"V\left(\operatorname{diag}(\bar w) + F \circ V^{T}\bar V\right)V^{T},\ F_{ij} = \frac{1}{w_j - w_i}",),
     display=r"\operatorname{eigh} X",
@@ -239,16 +297,16 @@ register(Rule(
 
 def _eigvalsh_vjp(g, x, y, m):
     v = m.eigh(x)[..., 1:, :]
-    return _onto_lower(m.matmul(v * g[..., None, :], _t(v, m)), m)
+    return _onto_lower(m.matmul(_conj(v, m) * g[..., None, :], _t(v, m)), m)  # conj(V) diag(ḡ) Vᵀ
 
 
 def _eigvalsh_jvp(ts, x, y, m):
     v = m.eigh(x)[..., 1:, :]
-    return m.sum(v * m.matmul(_symmetric_from_lower(ts[0], m), v), axis=-2)  # diag(Vᵀ dA V)
+    return _re(m.sum(_conj(v, m) * m.matmul(_symmetric_from_lower(ts[0], m), v), axis=-2), m)  # diag(Vᴴ dA V)
 
 
 register(Rule(
-    name="eigvalsh", forward=np.linalg.eigvalsh, kind=GENERAL, batchable=True, arity=1,
+    name="eigvalsh", forward=np.linalg.eigvalsh, kind=GENERAL, batchable=True, arity=1, supports_complex=True,
     vjps=(_eigvalsh_vjp,), jvp=_eigvalsh_jvp,
     text=("V diag(g) V^T",), tex=(r"V \operatorname{diag}(g)\, V^{T}",), display=r"\lambda(X)",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
@@ -275,47 +333,60 @@ def _pack(parts, lead, m):
 
 
 def _svd_vjp(g, x, y, m):
-    # Townsend (2016), real case, with F_ij = 1/(s_j² − s_i²).
+    # Townsend (2016), with F_ij = 1/(s_j² − s_i²). Complex X (A = U S Vᴴ): the adjoint of _svd_jvp below, in the
+    # covector convention: conj(U) N conj(Vh) with N from Uᵀ Ū and Vᵀ V̄ (V̄ = Vh̄ᴴ) and, for the phase that jvp gives
+    # U, i Im(Uᵀ Ū)_ii / s_i on the diagonal. Real X: U N Vh.
     shape = np.shape(x)
     rows, cols = shape[-2:]
     k = min(rows, cols)
     u, s, vh = svd_parts(y, shape, m)
+    s = _re(s, m)
     gu, gs, gvh = svd_parts(g, shape, m)
-    v, gv = _t(vh, m), _t(gvh, m)
-    inner = _diag_embed(gs)
+    v, gv = _h(vh, m), _h(gvh, m)
+    inner = _diag_embed(_re(gs, m))
     if _nonzero(gu, m) or _nonzero(gv, m):  # only a loss of the singular vectors reads 1/(s_j² − s_i²) and 1/s
         f = _gaps(s * s, m)
         ug, vg = m.matmul(_t(u, m), gu), m.matmul(_t(v, m), gv)
-        inner = (inner + (f * (ug - _t(ug, m))) * s[..., None, :] + s[..., :, None] * (f * (vg - _t(vg, m))))
-    out = m.matmul(u, m.matmul(inner, vh))
-    if rows > k and _nonzero(gu, m):  # (I − UUᵀ) Ū S⁻¹ Vᵀ
-        out = out + m.matmul((gu - m.matmul(u, m.matmul(_t(u, m), gu))) / s[..., None, :], vh)
-    if cols > k and _nonzero(gv, m):  # U S⁻¹ V̄ᵀ (I − VVᵀ)
-        out = out + m.matmul(u, _t((gv - m.matmul(v, m.matmul(vh, gv))) / s[..., None, :], m))
+        inner = (inner + (f * (ug - _h(ug, m))) * s[..., None, :] + s[..., :, None] * (f * (vg - _h(vg, m))))
+        if _complex(ug):  # i Im(Uᵀ Ū)_ii / s_i
+            inner = inner + _diag_embed((_diag(ug, m) - m.conj(_diag(ug, m))) / (2 * s))
+    uc, vhc = _conj(u, m), _conj(vh, m)
+    out = m.matmul(uc, m.matmul(inner, vhc))
+    if rows > k and _nonzero(gu, m):  # (I − conj(U) Uᵀ) Ū S⁻¹ conj(Vh)
+        out = out + m.matmul((gu - m.matmul(uc, m.matmul(_t(u, m), gu))) / s[..., None, :], vhc)
+    if cols > k and _nonzero(gv, m):  # conj(U) S⁻¹ Vh̄ (I − Vhᵀ conj(Vh))
+        out = out + m.matmul(uc, (gvh - m.matmul(m.matmul(gvh, _t(vh, m)), vhc)) / s[..., :, None])
     return out
 
 
 def _svd_jvp(ts, x, y, m):
+    # dU = U Ω_U + (I − UUᴴ) dA V S⁻¹ and dV = V Ω_V + (I − VVᴴ) dAᴴ U S⁻¹ with P = Uᴴ dA V: Ω_U = F ∘ (P S + S Pᴴ),
+    # Ω_V = F ∘ (S P + Pᴴ S) off the diagonal; dS = Re diag P. Complex: the phases of the columns are arbitrary, and
+    # this choice puts i Im P_ii / s_i on the diagonal of Ω_U, 0 on Ω_V's.
     shape = np.shape(x)
     rows, cols = shape[-2:]
     k = min(rows, cols)
     u, s, vh = svd_parts(y, shape, m)
-    v, da = _t(vh, m), ts[0]
-    p = m.matmul(_t(u, m), m.matmul(da, v))  # Uᵀ dA V
+    s = _re(s, m)
+    v, da = _h(vh, m), ts[0]
+    p = m.matmul(_h(u, m), m.matmul(da, v))  # Uᴴ dA V
     f = _gaps(s * s, m)
-    du = m.matmul(u, f * (p * s[..., None, :] + s[..., :, None] * _t(p, m)))
-    dv = m.matmul(v, f * (s[..., :, None] * p + _t(p, m) * s[..., None, :]))
+    omega_u = f * (p * s[..., None, :] + s[..., :, None] * _h(p, m))
+    if _complex(p):
+        omega_u = omega_u + _diag_embed((_diag(p, m) - m.conj(_diag(p, m))) / (2 * s))
+    du = m.matmul(u, omega_u)
+    dv = m.matmul(v, f * (s[..., :, None] * p + _h(p, m) * s[..., None, :]))
     if rows > k:
         dav = m.matmul(da, v)
-        du = du + (dav - m.matmul(u, m.matmul(_t(u, m), dav))) / s[..., None, :]
+        du = du + (dav - m.matmul(u, m.matmul(_h(u, m), dav))) / s[..., None, :]
     if cols > k:
-        dtu = m.matmul(_t(da, m), u)
+        dtu = m.matmul(_h(da, m), u)
         dv = dv + (dtu - m.matmul(v, m.matmul(vh, dtu))) / s[..., None, :]
-    return _pack((du, _diag(p, m), _t(dv, m)), shape[:-2], m)
+    return _pack((du, _re(_diag(p, m), m), _h(dv, m)), shape[:-2], m)
 
 
 register(Rule(
-    name="svd", forward=numpy_math.svd, kind=GENERAL, arity=1,
+    name="svd", forward=numpy_math.svd, kind=GENERAL, arity=1, supports_complex=True,
     vjps=(_svd_vjp,), jvp=_svd_jvp,
     text=("U (diag(gS) + (F*(U^T gU - gU^T U)) S + S (F*(V^T gV - gV^T V))) V^T + ..., F_ij = 1/(s_j^2 - s_i^2)",),
     tex=(r"U\left(\operatorname{diag}(\bar S) + (F \circ [U^{T}\bar U]_{-}) S + S (F \circ [V^{T}\bar V]_{-})\right)"
@@ -329,16 +400,17 @@ register(Rule(
 
 def _svdvals_vjp(g, x, y, m):
     u, _, vh = svd_parts(m.svd(x), np.shape(x), m)
-    return m.matmul(u * g[..., None, :], vh)
+    return m.matmul(_conj(u, m) * g[..., None, :], _conj(vh, m))  # conj(U) diag(ḡ) conj(Vh)
 
 
 def _svdvals_jvp(ts, x, y, m):
     u, _, vh = svd_parts(m.svd(x), np.shape(x), m)
-    return m.sum(u * m.matmul(ts[0], _t(vh, m)), axis=-2)  # diag(Uᵀ dA V)
+    return _re(m.sum(_conj(u, m) * m.matmul(ts[0], _h(vh, m)), axis=-2), m)  # Re diag(Uᴴ dA V)
 
 
 register(Rule(
     name="svdvals", forward=lambda x: np.linalg.svd(x, compute_uv=False), kind=GENERAL, batchable=True, arity=1,
+    supports_complex=True,
     vjps=(_svdvals_vjp,), jvp=_svdvals_jvp,
     text=("U diag(g) V^T",), tex=(r"U \operatorname{diag}(g)\, V^{T}",), display=r"\sigma(X)",
     samples=(Sample(((3, 3),)), Sample(((4, 2),)), Sample(((2, 2, 3),))),
@@ -366,25 +438,30 @@ def _wide(shape):
 
 def _qr_vjp(g, x, y, m):
     # A = QR: Ā = (Q̄ + Q sym(M)) R⁻ᵀ with M = R R̄ᵀ − Q̄ᵀ Q, sym building a symmetric matrix from M's lower part.
+    # Complex (R with a real diagonal, as LAPACK's): Ā = (Q̄ + conj(Q) herm(conj M)) R⁻ᵀ, the adjoint of _qr_jvp.
     _wide(np.shape(x))
     q, r = qr_parts(y, np.shape(x), m)
     gq, gr = qr_parts(g, np.shape(x), m)
     inner = m.matmul(r, _t(gr, m)) - m.matmul(_t(gq, m), q)
-    return _t(m.solve(r, _t(gq + m.matmul(q, _symmetric_from_lower(inner, m)), m)), m)
+    return _t(m.solve(r, _t(gq + m.matmul(_conj(q, m), _symmetric_from_lower(_conj(inner, m), m)), m)), m)
 
 
 def _qr_jvp(ts, x, y, m):
     _wide(np.shape(x))
     q, r = qr_parts(y, np.shape(x), m)
     dar = _right_solve(ts[0], r, m)  # dA R⁻¹
-    c = m.matmul(_t(q, m), dar)
+    c = m.matmul(_h(q, m), dar)
     lower = c * _strict_lower(c)
-    upper = c - lower + _t(lower, m)  # dR R⁻¹ = C − Ω, with Ω = lower(C) − lower(C)ᵀ skew
+    # dR R⁻¹ = C − Ω, upper triangular, with Ω = Qᴴ dQ skew-Hermitian: Ω = lower(C) − lower(C)ᴴ (+ i Im diag C for
+    # complex, as R's diagonal stays real).
+    upper = c - lower + _h(lower, m)
+    if _complex(c):
+        upper = upper - (c - _re(c, m)) * _eye(c)
     return _pack((dar - m.matmul(q, upper), m.matmul(upper, r)), np.shape(x)[:-2], m)
 
 
 register(Rule(
-    name="qr", forward=numpy_math.qr, kind=GENERAL, arity=1,
+    name="qr", forward=numpy_math.qr, kind=GENERAL, arity=1, supports_complex=True,
     vjps=(_qr_vjp,), jvp=_qr_jvp,
     text=("(gQ + Q sym(R gR^T - gQ^T Q)) R^-T",), tex=(r"\left(\bar Q + Q\,\operatorname{sym}(R\bar R^{T} - "
                                                         r"\bar Q^{T} Q)\right) R^{-T}",),
@@ -398,23 +475,27 @@ register(Rule(
 # pinv (Golub and Pereyra), where the rank is locally constant.
 # ---------------------------------------------------------------------------------------------------------------
 def _pinv_vjp(g, x, y, m):
-    yt = _t(y, m)
+    # Complex: the real formula with conjugate transposes acts on conj(ḡ) (PyTorch's convention); conjugating its
+    # result gives the covector. Real: the formula itself.
+    yt = _h(y, m)
+    gc = _conj(g, m)
     left = _eye(x, np.shape(x)[-2]) - m.matmul(x, y)  # I − A A⁺
     right = _eye(x) - m.matmul(y, x)  # I − A⁺ A
-    return (-m.matmul(yt, m.matmul(g, yt)) + m.matmul(left, m.matmul(_t(g, m), m.matmul(y, yt)))
-            + m.matmul(m.matmul(yt, y), m.matmul(_t(g, m), right)))
+    out = (-m.matmul(yt, m.matmul(gc, yt)) + m.matmul(left, m.matmul(_t(g, m), m.matmul(y, yt)))
+           + m.matmul(m.matmul(yt, y), m.matmul(_t(g, m), right)))
+    return _conj(out, m)
 
 
 def _pinv_jvp(ts, x, y, m):
-    da, yt = ts[0], _t(y, m)
+    da, yt = ts[0], _h(y, m)
     left = _eye(x, np.shape(x)[-2]) - m.matmul(x, y)
     right = _eye(x) - m.matmul(y, x)
-    return (-m.matmul(y, m.matmul(da, y)) + m.matmul(m.matmul(y, yt), m.matmul(_t(da, m), left))
-            + m.matmul(right, m.matmul(_t(da, m), m.matmul(yt, y))))
+    return (-m.matmul(y, m.matmul(da, y)) + m.matmul(m.matmul(y, yt), m.matmul(_h(da, m), left))
+            + m.matmul(right, m.matmul(_h(da, m), m.matmul(yt, y))))
 
 
 register(Rule(
-    name="pinv", forward=np.linalg.pinv, kind=GENERAL, batchable=True, arity=1,
+    name="pinv", forward=np.linalg.pinv, kind=GENERAL, batchable=True, arity=1, supports_complex=True,
     vjps=(_pinv_vjp,), jvp=_pinv_jvp,
     text=("-Y^T g Y^T + (I - AY) g^T Y Y^T + Y^T Y g^T (I - YA)",),
     tex=(r"-Y^{T} g Y^{T} + (I - AY)\, g^{T} Y Y^{T} + Y^{T} Y g^{T} (I - YA)",), display=r"X^{+}",

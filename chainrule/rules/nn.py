@@ -26,7 +26,7 @@ register(Rule(
     name="erf", forward=numpy_math.erf, kind=ELEMENTWISE, arity=1, args=("x",),
     derivatives=(lambda x, y, m: TWO_OVER_SQRT_PI * m.exp(-(x * x)),), expression=lambda x, m: m.erf(x),
     text=("2*exp(-x**2)/sqrt(pi)",), tex=(r"\frac{2}{\sqrt{\pi}} e^{-x^2}",),
-    display=r"\operatorname{erf} x", samples=UNARY_SAMPLES,
+    display=r"\operatorname{erf} x", samples=UNARY_SAMPLES, supports_complex=True,
 ))
 
 

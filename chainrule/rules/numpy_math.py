@@ -267,8 +267,16 @@ def _horner(coefficients, s):
 
 
 def erf(x):
-    """The error function, element by element, computed in float64 (NumPy has none); float32 stays float32."""
+    """The error function, element by element, computed in float64 (NumPy has none); float32 stays float32. Complex
+    input goes to SciPy's erf (the extra ``scipy``)."""
     array = np.asarray(x)
+    if array.dtype.kind == "c":
+        try:
+            from scipy import special
+        except ImportError:
+            raise ImportError("erf of complex input uses SciPy, which is not installed; install it with "
+                              "`pip install chainrule[scipy]`") from None
+        return special.erf(x)
     dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
     v = array.astype(np.float64).reshape(-1)  # 1-D, so that 0-d inputs index like the rest
     size = np.abs(v)

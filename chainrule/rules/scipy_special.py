@@ -32,9 +32,10 @@ BINARY_SAMPLES = (Sample(((4,), (4,))), Sample(((2, 3), (3,))), Sample(((), (2, 
 
 
 def _float_dtype(*xs) -> np.dtype:
-    """The float dtype NumPy gives ``xs`` together (Python numbers are weak): float32 stays float32."""
+    """The float (complex) dtype NumPy gives ``xs`` together (Python numbers are weak): float32 stays float32,
+    complex64 stays complex64."""
     dtype = np.result_type(*xs)
-    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
 def _scipy(name: str):
@@ -107,6 +108,7 @@ def _entry(
     note="",
     aliases=(),
     order=2,
+    supports_complex=False,
 ):
     if params is not None:
         samples = tuple(Sample(s.shapes, params) for s in samples)
@@ -127,6 +129,7 @@ def _entry(
             note=note,
             aliases=aliases,
             order=order,
+            supports_complex=supports_complex,
         )
     )
 
@@ -142,6 +145,7 @@ def _register_all() -> None:
         display=r"\operatorname{erfc} x",
         expression=lambda x, m: special(m, "erfc", x),
         domain=(-2.0, 2.0),
+        supports_complex=True,
     )
     # Inverses: (f⁻¹)' = 1 / f'(f⁻¹(x)), from the output y.
     _entry(
@@ -174,6 +178,7 @@ def _register_all() -> None:
         display=r"\Phi(x)",
         expression=lambda x, m: special(m, "ndtr", x),
         domain=(-3.0, 3.0),
+        supports_complex=True,
     )
     # (log Φ)' = φ/Φ, formed as exp(−x²/2 − log Φ) so that it stays finite where Φ underflows.
     _entry(
@@ -185,6 +190,7 @@ def _register_all() -> None:
         display=r"\log \Phi(x)",
         expression=lambda x, m: special(m, "log_ndtr", x),
         domain=(-3.0, 3.0),
+        supports_complex=True,
     )
     _entry(
         "ndtri",
@@ -237,6 +243,7 @@ def _register_all() -> None:
         tex=(r"\Gamma(x)\, \psi(x)",),
         display=r"\Gamma(x)",
         expression=lambda x, m: special(m, "gamma", x),
+        supports_complex=True,
     )
     _entry(
         "rgamma",
@@ -246,6 +253,7 @@ def _register_all() -> None:
         tex=(r"-\frac{\psi(x)}{\Gamma(x)}",),
         display=r"\frac{1}{\Gamma(x)}",
         expression=lambda x, m: special(m, "rgamma", x),
+        supports_complex=True,
     )
     # Regularized incomplete gamma functions P(a, x) and Q(a, x) = 1 − P(a, x), differentiable in x only:
     # ∂P/∂x = x^(a−1) e^(−x) / Γ(a), formed in logs.

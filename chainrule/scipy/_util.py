@@ -19,9 +19,10 @@ def any_tensor(*xs: Any) -> bool:
     return ops.holds_tensor(xs)
 
 
-def operand(x: Any, name: str, function: str, *, weak: bool = False) -> Any:
-    """``x`` as a Tensor or a real array, or a clear TypeError naming the function and the argument. With ``weak``,
-    a Python number stays one (NumPy's weak scalar: next to float32 it keeps float32, as loc=0.0 should)."""
+def operand(x: Any, name: str, function: str, *, weak: bool = False, complex_ok: bool = False) -> Any:
+    """``x`` as a Tensor or a real array (complex too with ``complex_ok``), or a clear TypeError naming the function
+    and the argument. With ``weak``, a Python number stays one (NumPy's weak scalar: next to float32 it keeps
+    float32, as loc=0.0 should)."""
     if isinstance(x, Tensor):
         return x
     if weak and isinstance(x, int | float) and not isinstance(x, bool):
@@ -32,10 +33,14 @@ def operand(x: Any, name: str, function: str, *, weak: bool = False) -> Any:
         array = np.asarray(x)
     except Exception:  # an object NumPy cannot read
         array = np.asarray(None)
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in ("biufc" if complex_ok else "biuf"):
+        what = "a real or complex number" if complex_ok else "a real number"
+        extra = ("" if complex_ok or array.dtype.kind != "c" else
+                 "; complex input has a derivative only for the holomorphic erf, erfc, ndtr, log_ndtr, gamma and "
+                 "rgamma")
         raise TypeError(
-            f"{function}: `{name}` must be a Tensor, a NumPy array or a real number, not "
-            f"{type(x).__name__} (dtype {array.dtype})"
+            f"{function}: `{name}` must be a Tensor, a NumPy array or {what}, not "
+            f"{type(x).__name__} (dtype {array.dtype}){extra}"
         )
     return array
 

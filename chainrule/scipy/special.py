@@ -4,6 +4,8 @@ Each is a rule of ``chainrule/rules/scipy_special.py`` (its derivative written o
 gradients of any order and ``jvp`` work) or a composition of rules (``multigammaln``, ``logsumexp`` with ``b=``).
 Orders and shape parameters (``n`` of ``polygamma``, ``v`` of ``iv``, ``a`` of ``gammainc``) get no gradient, as in
 HIPS autograd; one that requires a gradient is an error. Values outside a function's domain are SciPy's (nan, inf).
+Complex input works where SciPy's ufunc is holomorphic (``COMPLEX``: erf, erfc, ndtr, log_ndtr, gamma, rgamma), with
+the covector convention of the README's "Complex numbers"; the other functions refuse it with a TypeError.
 
 >>> import chainrule as cr
 >>> from chainrule.scipy import special
@@ -68,9 +70,14 @@ __all__ = [
 ]
 
 
+# SciPy's ufuncs that take complex input and are holomorphic (with holomorphic derivatives): complex works here,
+# in the covector convention of the README's "Complex numbers". (digamma's derivative, polygamma, is real only.)
+COMPLEX = ("erf", "erfc", "ndtr", "log_ndtr", "gamma", "rgamma")
+
+
 def _unary(name: str, doc: str):
     def function(x: Any) -> Tensor:
-        return apply(name, operand(x, "x", f"special.{name}"))
+        return apply(name, operand(x, "x", f"special.{name}", complex_ok=name in COMPLEX))
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
