@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import bump
+from ..engine.backends import is_foreign
 from ..errors import DomainError
 from ..tensor import Tensor
 
@@ -87,6 +88,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if is_foreign(p._data):  # another array library's parameter (model.to(xp)): stays there
+                    self._step_foreign(p, group)
+                    continue
                 param = p._array()
                 grad = p.grad._data
                 if type(grad) is not np.ndarray or grad.dtype != param.dtype:
@@ -100,6 +104,11 @@ class Optimizer:
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
+        """One update of a parameter held by another array library (CuPy, PyTorch...), in that library."""
+        raise NotImplementedError(f"{type(self).__name__} does not update parameters of other array libraries "
+                                  f"({type(p._data).__module__}) yet; plain SGD does (momentum=0, weight_decay=0)")
 
     # -----------------------------------------------------------------------------------------------------------
     # State.

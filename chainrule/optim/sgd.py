@@ -62,6 +62,16 @@ class SGD(Optimizer):
             bump(param)
         return None
 
+    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
+        """p ← p − lr·g in the parameter's own library and on its device (a new array: some libraries, such as
+        JAX, have no in-place updates)."""
+        if group["momentum"] or group["weight_decay"]:
+            super()._step_foreign(p, group)
+        grad = p.grad._data
+        if tuple(grad.shape) != tuple(p.shape):
+            raise ValueError(f"SGD: a parameter of shape {p.shape} has a gradient of shape {tuple(grad.shape)}")
+        p._data = p._data - group["lr"] * grad
+
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         if weight_decay != 0:
