@@ -108,6 +108,7 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
         raise TypeError(f"'{rule.name}' got tensors of different array libraries ({', '.join(names)}); move them to "
                         "one explicitly with t.to(library)")
     values = backend.operands(values)
+    params = backend.params(params, foreign[0])
     if not rule.supports_complex:
         for v in foreign:
             if backends.numpy_dtype(v.dtype).kind == "c":

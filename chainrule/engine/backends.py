@@ -129,7 +129,7 @@ _UNARY = {
     "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
     "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
     "abs": "abs", "sign": "sign", "negative": "negative", "square": "square", "floor": "floor", "ceil": "ceil",
-    "trunc": "trunc", "rint": "round", "logical_not": "logical_not", "real": "real", "imag": "imag", "conj": "conj",
+    "trunc": "trunc", "rint": "round", "real": "real", "imag": "imag", "conj": "conj",
 }
 _BINARY = {
     "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide", "power": "pow",
@@ -178,6 +178,14 @@ class Backend:
             b = self.asarray(b, a)
         return a, b
 
+    def params(self, params: dict, like: Any) -> dict:
+        """A rule's parameters for this library: floating-point NumPy arrays among them (clip's bounds) moved in,
+        on like's device; integer and boolean ones (indices, labels) stay, moved where they are used."""
+        if not any(isinstance(v, np.ndarray) and v.dtype.kind in "fc" for v in params.values()):
+            return params
+        return {k: self.asarray(v, like) if isinstance(v, np.ndarray) and v.dtype.kind in "fc" else v
+                for k, v in params.items()}
+
     # Forwards --------------------------------------------------------------------------------------------------
     def forward(self, rule: Any) -> Callable:
         """The rule's forward in this library; NotImplementedError when it has none (never a host copy)."""
@@ -201,6 +209,9 @@ class Backend:
                 f"'{name}' has no forward for {self.name} arrays yet (only for NumPy); chainrule never copies to the "
                 f"host silently: move the tensor explicitly with t.to(numpy), or apply another op")
         return composed
+
+    def _forward_logical_not(self, x):
+        return self.xp.logical_not(x) if self.xp.isdtype(x.dtype, "bool") else x == 0  # NumPy's, for numbers
 
     def _forward_reciprocal(self, x):
         return 1 / x
@@ -313,7 +324,18 @@ class Backend:
         peak = xp.max(x, axis=axis, keepdims=True)
         peak = xp.where(xp.isfinite(peak), peak, self.asarray(0.0, peak))
         out = xp.log(xp.sum(xp.exp(x - peak), axis=axis, keepdims=True)) + peak
-        return out if keepdims else xp.squeeze(out, axis=axis)
+        if keepdims:
+            return out
+        return xp.reshape(out, ()) if axis is None else xp.squeeze(out, axis=axis)
+
+    def _forward_var(self, x, axis=None, keepdims=False, ddof=0):
+        return self.xp.var(x, axis=axis, keepdims=keepdims, correction=ddof)
+
+    def _forward_std(self, x, axis=None, keepdims=False, ddof=0):
+        return self.xp.std(x, axis=axis, keepdims=keepdims, correction=ddof)
+
+    def _forward_cumsum(self, x, axis):
+        return self.xp.cumulative_sum(x, axis=axis)
 
     def _forward_cross_entropy(self, x, labels, reduction):
         xp = self.xp

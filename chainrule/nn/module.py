@@ -277,7 +277,7 @@ class Module:
         """
         try:
             target = np.dtype(dtype)
-        except TypeError:
+        except (TypeError, ValueError):  # not a dtype (torch, for one, raises ValueError): a library or device
             return self._move(dtype)
         if target.kind != "f":
             raise TypeError(f"Module.to only converts to a floating dtype ('float32', 'float64'), got {target}")

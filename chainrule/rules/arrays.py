@@ -121,7 +121,7 @@ register(Rule(
 def _concatenate_vjp(i, g, xs, y, m, axis):
     start = sum(np.shape(x)[axis] for x in xs[:i])
     stop = start + np.shape(xs[i])[axis]
-    return g[(slice(None),) * axis + (slice(start, stop),)]
+    return g[(slice(None),) * axis + (slice(start, stop), Ellipsis)]  # the Array API asks for every axis
 
 
 register(Rule(
@@ -132,7 +132,7 @@ register(Rule(
 ))
 register(Rule(
     name="stack", forward=lambda *xs, axis: np.stack(xs, axis=axis), kind=LINEAR, batchable=True, arity=-1,
-    vjps=(lambda i, g, xs, y, m, axis: g[(slice(None),) * axis + (i,)],),
+    vjps=(lambda i, g, xs, y, m, axis: g[(slice(None),) * axis + (i, Ellipsis)],),
     text=("g's slice for this input",), tex=("g_{[i]}",), display=r"\operatorname{stack}(x_1, \dots)",
     samples=(Sample(((3,), (3,)), {"axis": 0}), Sample(((2, 3), (2, 3), (2, 3)), {"axis": 2})),
 ))
@@ -155,7 +155,7 @@ register(Rule(
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
 ))
 def _reversed(axis: int) -> tuple:
-    return (slice(None),) * axis + (slice(None, None, -1),)
+    return (slice(None),) * axis + (slice(None, None, -1), Ellipsis)
 
 
 register(Rule(
