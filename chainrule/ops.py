@@ -23,7 +23,7 @@ import numpy as np
 
 from .arguments import REDUCTIONS, class_labels, image, pair
 from .engine import Node, NotSaved, backends, grad_mode, node_sequence, thread_mode
-from .engine.backends import NUMPY_SCALARS
+from .engine.backends import NUMPY_SCALARS, NUMPY_TYPES
 from .errors import DomainError, ShapeError
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
@@ -172,23 +172,24 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
     """
     forward, name, flows = rule.forward, rule.name, rule.flows[0]
     real_only = not rule.supports_complex
+    numpy_types = NUMPY_TYPES  # a closure variable: cheaper to reach than a module's global
 
     def function(x: Any) -> Tensor:
         if not isinstance(x, Tensor):
             return apply(rule, (_operand(x, "x", name),))
         data = x._data
-        if type(data) is not np.ndarray and type(data) not in NUMPY_SCALARS:
+        if type(data) not in numpy_types:
             return apply_foreign(rule, (x,))  # another array library's tensor
-        if real_only and x._data.dtype.kind == "c":
-            _refuse_complex(rule, (x._data,))
+        if real_only and data.dtype.kind == "c":
+            _refuse_complex(rule, (data,))
         try:
-            out = forward(x._data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
+            out = forward(data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
         except TypeError:
             raise TypeError(f"'{name}' is not defined for a tensor of dtype {x.dtype}") from None
         t = _new(Tensor)
         t._data, t.grad = out, None
         if x.requires_grad and flows and (grad_mode.all_recording or thread_mode.enabled):
-            xv, yv = x._data, out  # what the node keeps: large arrays its rule does not read become NotSaved
+            xv, yv = data, out  # what the node keeps: large arrays its rule does not read become NotSaved
             if type(out) is np.ndarray and out.size >= grad_mode.keep_below and not thread_mode.keep_all:
                 xv = xv if rule.saves_input[0] else NotSaved(xv)
                 yv = yv if rule.saves_output else NotSaved(yv)
@@ -212,25 +213,26 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
     """
     forward, name = rule.forward, rule.name
     flow_a, flow_b = rule.flows
+    ndarray, scalars = np.ndarray, NUMPY_SCALARS  # closure variables: cheaper to reach than globals
     if not rule.supports_complex:
         forward = _real_only(rule)
 
     def function(a: Any, b: Any) -> Tensor:
         if isinstance(a, Tensor):
             av, ga = a._data, a.requires_grad
-            if type(av) is np.ndarray:
+            if type(av) is ndarray:
                 if not av.shape:
                     av = av[()]
-            elif type(av) not in NUMPY_SCALARS:
+            elif type(av) not in scalars:
                 return apply_foreign(rule, (a, b))  # another array library's tensor
         else:
             av, ga = (a if type(a) in _PLAIN_NUMBERS else _operand(a, "a", name)), False
         if isinstance(b, Tensor):
             bv, gb = b._data, b.requires_grad
-            if type(bv) is np.ndarray:
+            if type(bv) is ndarray:
                 if not bv.shape:
                     bv = bv[()]
-            elif type(bv) not in NUMPY_SCALARS:
+            elif type(bv) not in scalars:
                 return apply_foreign(rule, (a, b))
         else:
             bv, gb = (b if type(b) in _PLAIN_NUMBERS else _operand(b, "b", name)), False

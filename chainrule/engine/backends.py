@@ -26,6 +26,7 @@ import numpy as np
 # __array_namespace__ method); any array that has that method is recognised too.
 _LIBRARIES = ("torch", "cupy", "jax", "jaxlib", "dask", "array_api_strict", "sparse", "ndonnx", "mlx")
 NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic))
+NUMPY_TYPES = NUMPY_SCALARS | {np.ndarray}  # what ops' fast paths take without a detour
 
 
 def is_foreign(x: Any) -> bool:
@@ -46,14 +47,19 @@ def _compat():
 
 
 _BACKENDS: dict[int, Backend] = {}
+_BY_TYPE: dict[type, Backend] = {}  # the namespace depends on the array's type only: look it up once per type
 
 
 def backend(x: Any) -> Backend:
     """The Backend of foreign array ``x``'s library (one per namespace, made on first use)."""
+    found = _BY_TYPE.get(type(x))
+    if found is not None:
+        return found
     xp = _compat().array_namespace(x)
     found = _BACKENDS.get(id(xp))
     if found is None:
         found = _BACKENDS[id(xp)] = Backend(xp)
+    _BY_TYPE[type(x)] = found
     return found
 
 
