@@ -397,6 +397,16 @@ def test_the_np_scan_sees_np_calls():
     assert _np_names(planted) == {"cos", "shape"}
 
 
+def test_readme_example_runs():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## GPUs and other array libraries", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert type(namespace["x"].grad.data) is torch.Tensor
+    assert type(namespace["net"][0].weight.data) is torch.Tensor
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The GPU benchmark script runs here at a tiny size (array-api-strict and torch CPU).
 # ---------------------------------------------------------------------------------------------------------------
