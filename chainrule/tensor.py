@@ -58,10 +58,10 @@ def _foreign_array(data: Any, dtype: Any) -> Any:
     if kind not in _REAL_KINDS:
         raise TypeError(f"cannot make a tensor from data of dtype {data.dtype}; expected numbers (bool, int, float "
                         "or complex)")
-    xp = backends.backend(data)
+    backend = backends.backend(data)
     if dtype is not None:
-        data = xp.m.astype(data, dtype)
-    return data
+        return backend.m.astype(data, dtype)
+    return backend.xp.asarray(data, copy=True)  # a copy, as cr.tensor makes of a NumPy array
 
 
 def _foreign_message(data: Any, what: str) -> str:
@@ -253,7 +253,11 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
-        return self._data.tolist()
+        """The values as nested Python lists (for another library's tensor, a copy to the host: you asked)."""
+        data = self._data
+        if type(data) is not np.ndarray and backends.is_foreign(data):
+            return backends.to_numpy(data).tolist()
+        return data.tolist()
 
     def __len__(self) -> int:
         if self.ndim == 0:

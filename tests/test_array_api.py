@@ -315,6 +315,41 @@ def test_conventions_at_kinks(lib):
     np.testing.assert_array_equal(lib.get(x.grad._data), [-3.0, 0.0, 9.0])
 
 
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_tensor_copies_and_converts_in_the_library(lib):
+    raw = lib.put(np.array([1.0, 2.0]))
+    t = cr.tensor(raw)
+    raw[0] = 5.0  # cr.tensor copied, as it does a NumPy array
+    assert t.tolist() == [1.0, 2.0]
+    single = cr.tensor(raw, dtype="float32")
+    lib.check_home(single._data)
+    assert single.dtype == np.float32 and single.tolist() == [5.0, 2.0]
+    with pytest.raises(TypeError, match="floating"):
+        cr.tensor(lib.put(np.array([1, 2])), requires_grad=True)
+
+
+def test_array_api_compat_is_imported_only_for_foreign_arrays():
+    code = ("import sys, numpy, chainrule as cr\n"
+            "(cr.tensor([1.0, 2.0], requires_grad=True) * 2).sum().backward()\n"
+            "assert 'array_api_compat' not in sys.modules, 'imported for NumPy'\n"
+            "import array_api_strict\n"
+            "cr.tensor(array_api_strict.asarray([1.0])) + 1\n"
+            "assert 'array_api_compat' in sys.modules\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr
+
+
+def test_missing_array_api_compat_names_the_extra():
+    code = ("import sys; sys.modules['array_api_compat'] = None\n"
+            "import array_api_strict, chainrule as cr\n"
+            "try:\n    cr.tensor(array_api_strict.asarray([1.0]))\n"
+            "except ImportError as exc:\n    print(exc)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert "pip install chainrule[backends]" in result.stdout, result.stdout + result.stderr
+
+
 def test_float32_stays_float32():
     x = cr.tensor(strict.asarray(np.array([0.5, 1.5], dtype=np.float32)), requires_grad=True)
     y = (cr.exp(x) * 2.0 + cr.relu(x)).sum()
