@@ -29,12 +29,21 @@ NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.
 NUMPY_TYPES = NUMPY_SCALARS | {np.ndarray}  # what ops' fast paths take without a detour
 
 
+_FOREIGN: dict[type, bool] = {}  # is_foreign's answer per type (it depends on the type only)
+
+
 def is_foreign(x: Any) -> bool:
     """Whether ``x`` is an array of another Array API library (not NumPy, not a number, list or Tensor)."""
     kind = type(x)
-    if kind is np.ndarray or kind in NUMPY_SCALARS or isinstance(x, np.ndarray | np.generic | numbers.Number):
-        return False
-    return hasattr(x, "__array_namespace__") or kind.__module__.partition(".")[0] in _LIBRARIES
+    found = _FOREIGN.get(kind)
+    if found is None:
+        if kind is np.ndarray or kind in NUMPY_SCALARS or isinstance(x, np.ndarray | np.generic | numbers.Number):
+            found = False
+        else:
+            found = hasattr(x, "__array_namespace__") or kind.__module__.partition(".")[0] in _LIBRARIES
+        if len(_FOREIGN) < 1024:  # bounded: classes made on the fly must not grow it forever
+            _FOREIGN[kind] = found
+    return found
 
 
 def _compat():
