@@ -350,6 +350,13 @@ def test_missing_array_api_compat_names_the_extra():
     assert "pip install chainrule[backends]" in result.stdout, result.stdout + result.stderr
 
 
+def test_labels_on_the_device_are_refused_clearly():
+    x = cr.tensor(strict.asarray(np.zeros((2, 3)), device=DEVICE1), requires_grad=True)
+    labels = cr.tensor(strict.asarray(np.array([0, 2]), device=DEVICE1))
+    with pytest.raises(TypeError, match=r"array_api_strict.*t\.to\(numpy\)"):
+        cr.nn.functional.cross_entropy(x, labels)
+
+
 def test_float32_stays_float32():
     x = cr.tensor(strict.asarray(np.array([0.5, 1.5], dtype=np.float32)), requires_grad=True)
     y = (cr.exp(x) * 2.0 + cr.relu(x)).sum()

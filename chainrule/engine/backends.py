@@ -183,6 +183,8 @@ class Backend:
         next to a floating-point array takes its dtype (a weak scalar, as NumPy's), so float32 stays float32."""
         if dtype is None and type(value) in (int, float) and self.m.is_floating(like):
             dtype = like.dtype
+        if isinstance(value, np.ndarray) and value.dtype == np.intp and value.dtype != np.int64:
+            value = value.astype(np.int64)  # intp is int64 on 64-bit machines; the Array API has no intp
         return self.xp.asarray(value, dtype=dtype, device=device(like))
 
     def _scalar_to_array(self, a: Any, b: Any) -> tuple[Any, Any]:
@@ -194,12 +196,11 @@ class Backend:
         return a, b
 
     def params(self, params: dict, like: Any) -> dict:
-        """A rule's parameters for this library: floating-point NumPy arrays among them (clip's bounds) moved in,
-        on like's device; integer and boolean ones (indices, labels) stay, moved where they are used."""
-        if not any(isinstance(v, np.ndarray) and v.dtype.kind in "fc" for v in params.values()):
+        """A rule's parameters for this library: NumPy arrays among them (clip's bounds, cross_entropy's labels,
+        index arrays) moved in once, on like's device, so that forward and backward both use that copy."""
+        if not any(isinstance(v, np.ndarray) for v in params.values()):
             return params
-        return {k: self.asarray(v, like) if isinstance(v, np.ndarray) and v.dtype.kind in "fc" else v
-                for k, v in params.items()}
+        return {k: self.asarray(v, like) if isinstance(v, np.ndarray) else v for k, v in params.items()}
 
     # Forwards --------------------------------------------------------------------------------------------------
     def forward(self, rule: Any) -> Callable:
@@ -360,7 +361,7 @@ class Backend:
         if reduction == "none":
             return losses
         total = xp.sum(losses)
-        return total / len(labels) if reduction == "mean" else total
+        return total / labels.shape[0] if reduction == "mean" else total
 
 
 class ArrayAPIMath:
@@ -479,7 +480,9 @@ class ArrayAPIMath:
         """onehot[n, labels[n]] = 1 in like's dtype and on its device (the integer labels move there, explicitly)."""
         xp = self.xp
         classes = xp.arange(like.shape[1], device=device(like))
-        return xp.astype(classes[None, :] == self._owner.asarray(np.asarray(labels), like)[:, None], like.dtype)
+        if not is_foreign(labels):
+            labels = self._owner.asarray(labels, like)
+        return xp.astype(classes[None, :] == labels[:, None], like.dtype)
 
     def index(self, index, like):
         """An index for ``like``: NumPy integer and boolean arrays in it moved to like's library and device."""

@@ -626,7 +626,8 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
             raise ShapeError(f"cross_entropy: weight must have shape ({n_classes},), one per class, got "
                              f"{weight.shape}")
         weight = weight.astype(input.dtype)
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    # numpy(): labels of another array library raise TypeError (to be checked here they would have to come to the host)
+    labels = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind == "f" and labels.shape == input.shape:
         return _soft_cross_entropy(input, target, axis, weight, label_smoothing, reduction)
     ignored = labels == ignore_index if labels.dtype.kind in "iu" else np.zeros(labels.shape, bool)
