@@ -252,6 +252,47 @@ def test_mlp_against_pytorch_autograd():
                                atol=TOL)
 
 
+OPTIMIZERS = {
+    "adam": lambda p: cr.optim.Adam(p, lr=0.01),
+    "adam-amsgrad-l2": lambda p: cr.optim.Adam(p, lr=0.01, amsgrad=True, weight_decay=0.1),
+    "adamw": lambda p: cr.optim.AdamW(p, lr=0.01),
+    "sgd-nesterov": lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "sgd-dampening": lambda p: cr.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.5),
+}
+
+
+def _parameters_after(make, lib=None, steps=4):
+    net = cr.nn.Sequential(cr.nn.Linear(6, 16, seed=0), cr.nn.ReLU(), cr.nn.Linear(16, 3, seed=1)).to("float64")
+    rng = np.random.default_rng(0)
+    x, labels = rng.standard_normal((32, 6)), rng.integers(0, 3, 32)
+    if lib is not None:
+        net.to(torch if lib.name == "torch" else DEVICE1 if lib.name == "strict-device1" else strict)
+        x = lib.put(x)
+    optimizer = make(net.parameters())
+    for _ in range(steps):
+        optimizer.zero_grad()
+        cr.nn.functional.cross_entropy(net(cr.tensor(x)), labels).backward()
+        optimizer.step()
+    return [p._data if lib is None else lib.get(p._data) for p in net.parameters()]
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizers_update_in_the_library_as_on_numpy(name, lib):
+    expected = _parameters_after(OPTIMIZERS[name])
+    found = _parameters_after(OPTIMIZERS[name], lib)
+    for a, b in zip(found, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=TOL, atol=TOL)
+
+
+def test_optimizers_without_a_foreign_update_say_so():
+    p = cr.nn.Parameter(strict.asarray([1.0, 2.0]))
+    (p * p).sum().backward()
+    for optimizer in (cr.optim.RMSprop([p]), cr.optim.Adagrad([p])):
+        with pytest.raises(NotImplementedError, match=type(optimizer).__name__):
+            optimizer.step()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Nothing moves to the host silently; moves are explicit.
 # ---------------------------------------------------------------------------------------------------------------

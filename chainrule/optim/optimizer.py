@@ -175,6 +175,13 @@ def _beta(value: Any, name: str, where: str) -> float:
     return float(value)
 
 
+def lerped(start: Any, end: Any, weight: float) -> Any:
+    """start + weight·(end − start) as a new array (any array library), rounded as ``lerp``."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
+
 def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """start += weight·(end − start), in place, rounded as PyTorch's ``lerp_`` (from the nearer end)."""
     if weight < 0.5:
