@@ -107,6 +107,15 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
         names = sorted({backends.backend(v).name for v in foreign})
         raise TypeError(f"'{rule.name}' got tensors of different array libraries ({', '.join(names)}); move them to "
                         "one explicitly with t.to(library)")
+    if len(foreign) > 1:
+        devices = {str(backends.device(v)) for v in foreign}
+        if len(devices) > 1:
+            raise ValueError(f"'{rule.name}' got tensors on different devices ({', '.join(sorted(devices))}); move "
+                             "them to one explicitly with t.to(device)")
+    if parents is not None and rule.name in backend.NO_BACKWARD:
+        raise NotImplementedError(f"the gradient of '{rule.name}' is not available for {backend.name} arrays yet (its "
+                                  "derivative computes with NumPy); apply it without a gradient (cr.no_grad, or "
+                                  "detach()), or move the tensor explicitly with t.to(numpy)")
     values = backend.operands(values)
     params = backend.params(params, foreign[0])
     if not rule.supports_complex:
@@ -121,7 +130,7 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
         raise ShapeError(f"'{rule.name}' on {backend.name} arrays of shapes {shapes}: {exc}") from None
     if parents is None:
         return Tensor._make(out, None, False)
-    return Tensor._make(out, Node(rule, values, out, parents, params), True)
+    return Tensor._make(out, Node(rule, backend.saved_inputs(rule, values, out), out, parents, params), True)
 
 
 def _refuse_complex(rule: Rule, values) -> None:

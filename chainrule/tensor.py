@@ -290,7 +290,7 @@ class Tensor:
         return data.copy() if copy else data
 
     def __float__(self) -> float:
-        if self._data.dtype.kind == "c":
+        if self.dtype.kind == "c":
             raise TypeError("float() of a complex tensor would drop its imaginary part; use complex(t), or float() "
                             "of t.real, t.imag or abs(t)")
         return float(self._number("float"))

@@ -202,6 +202,19 @@ class Backend:
             return params
         return {k: self.asarray(v, like) if isinstance(v, np.ndarray) else v for k, v in params.items()}
 
+    # Rules whose derivatives still compute on NumPy values (np.isnan... in the table's code): recording them for
+    # backward would copy to the host, so it is refused; their forward works without a gradient.
+    NO_BACKWARD = frozenset({"max", "min"})
+
+    def saved_inputs(self, rule: Any, values: list, out: Any) -> list:
+        """What a node of ``rule`` keeps: ``where``'s condition as a mask in the output's dtype, so that its local
+        derivatives (the condition and its negation) multiply the upstream gradient (the Array API refuses bool ×
+        float)."""
+        if rule.name == "where" and self.m.is_floating(out):
+            values = list(values)
+            values[0] = self.xp.astype(values[0], out.dtype)
+        return values
+
     # Forwards --------------------------------------------------------------------------------------------------
     def forward(self, rule: Any) -> Callable:
         """The rule's forward in this library; NotImplementedError when it has none (never a host copy)."""
@@ -378,7 +391,7 @@ class ArrayAPIMath:
         self._owner = owner
         self.xp = xp = owner.xp
         for name in ("exp", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "abs", "sign", "real", "imag",
-                     "conj", "zeros_like", "ones_like", "logical_not"):
+                     "conj", "zeros_like", "ones_like"):
             setattr(self, name, getattr(xp, name))
         for ours, theirs in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
                              ("arccosh", "acosh"), ("arctanh", "atanh")):
@@ -462,6 +475,10 @@ class ArrayAPIMath:
         z = self.xp.exp(-self.xp.abs(x))
         return self.xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
+    def logical_not(self, x):
+        """not x; for a mask already in a floating dtype (where's condition as the node keeps it), 1 − x."""
+        return 1 - x if self.is_floating(x) else self.xp.logical_not(x)
+
     def step(self, x):
         """[x > 0] in x's dtype."""
         return self.xp.astype(x > 0, x.dtype)
@@ -485,10 +502,14 @@ class ArrayAPIMath:
         return xp.astype(classes[None, :] == labels[:, None], like.dtype)
 
     def index(self, index, like):
-        """An index for ``like``: NumPy integer and boolean arrays in it moved to like's library and device."""
+        """An index for ``like``: NumPy integer and boolean arrays in it moved to like's library and device; a
+        basic index (ints, slices, None) completed with a trailing ``...``, which the Array API asks for when it
+        does not name every axis (x[0] on a matrix is x[0, ...])."""
         items = index if type(index) is tuple else (index,)
         moved = tuple(self._owner.asarray(i, like) if isinstance(i, np.ndarray) else
                       int(i) if isinstance(i, np.integer) else i for i in items)
+        if all(i is None or isinstance(i, int | slice) for i in moved):  # (identity tests: == on arrays is theirs)
+            return (*moved, Ellipsis)
         return moved if type(index) is tuple else moved[0]
 
     def is_basic_index(self, index) -> bool:
@@ -503,5 +524,7 @@ class ArrayAPIMath:
                 f"the gradient of indexing with arrays is not supported for {self._owner.name} arrays yet (it needs a "
                 "scatter-add); index with ints and slices, or use NumPy arrays for this step")
         out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
-        out[self.index(index, g)] = g
+        items = index if type(index) is tuple else (index,)
+        target = self.index(tuple(i for i in items if i is not None), out)  # None only added axes of size 1:
+        out[target] = self.xp.reshape(g, out[target].shape)  # the same elements, in the same order, without them
         return out
