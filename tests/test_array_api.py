@@ -438,6 +438,20 @@ def test_dropout_and_python_numbers(lib):
     assert float(y.sum()) == expected.sum() and y.sum().item() == expected.sum()
 
 
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_power_at_zero_as_on_numpy(lib):
+    """d/da a**0 = 0 at a = 0 and d/db 0**b = 0 for b >= 0: the masks apply on every library (not only when a NumPy
+    test of the values finds a zero)."""
+    a, b = np.array([0.0, 0.0, 2.0, 0.0]), np.array([0.0, 2.0, 0.0, 1.5])
+    an, bn = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    af, bf = cr.tensor(lib.put(a), requires_grad=True), cr.tensor(lib.put(b), requires_grad=True)
+    (an ** bn).sum().backward()
+    (af ** bf).sum().backward()
+    np.testing.assert_array_equal(lib.get(af.grad._data), an.grad.data)
+    np.testing.assert_array_equal(lib.get(bf.grad._data), bn.grad.data)
+    assert np.isfinite(an.grad.data).all() and np.isfinite(bn.grad.data).all()
+
+
 def test_float32_stays_float32():
     x = cr.tensor(strict.asarray(np.array([0.5, 1.5], dtype=np.float32)), requires_grad=True)
     y = (cr.exp(x) * 2.0 + cr.relu(x)).sum()

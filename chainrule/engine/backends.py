@@ -385,6 +385,7 @@ class ArrayAPIMath:
     """
 
     batched = False
+    branchless = True  # rules mask edge values always rather than test device values (see elementwise._has_zero)
     pi = math.pi
 
     def __init__(self, owner: Backend) -> None:
@@ -420,7 +421,9 @@ class ArrayAPIMath:
         return self.xp.minimum(*self._arrays(a, b))
 
     def where(self, condition, a, b):
-        return self.xp.where(*self._arrays(condition, a, b))
+        like = a if is_foreign(a) else b if is_foreign(b) else condition  # numbers take the values' dtype
+        a, b = (v if is_foreign(v) else self._owner.asarray(v, like) for v in (a, b))
+        return self.xp.where(condition, a, b)
 
     def matmul(self, a, b):
         return self.xp.matmul(*self._arrays(a, b))
