@@ -452,6 +452,19 @@ def test_power_at_zero_as_on_numpy(lib):
     assert np.isfinite(an.grad.data).all() and np.isfinite(bn.grad.data).all()
 
 
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_transforms_refuse_foreign_tensors_for_now(lib):
+    """Not yet supported, and never through a silent host copy: cr.grad, vjp and create_graph say so."""
+    x = cr.tensor(lib.put(np.array([1.0, 2.0])))
+    with pytest.raises(TypeError, match=r"t\.to\(numpy\)"):
+        cr.grad(lambda x: (x * x).sum())(x)
+    with pytest.raises(TypeError, match=r"t\.to\(numpy\)"):
+        cr.vjp(lambda x: x * x, x)
+    leaf = cr.tensor(lib.put(np.array([1.0, 2.0])), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="create_graph"):
+        (leaf * leaf).sum().backward(create_graph=True)
+
+
 def test_float32_stays_float32():
     x = cr.tensor(strict.asarray(np.array([0.5, 1.5], dtype=np.float32)), requires_grad=True)
     y = (cr.exp(x) * 2.0 + cr.relu(x)).sum()
