@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..rules import numpy_math
+
 # Libraries whose arrays are recognised without array-api-compat's help (PyTorch's tensors have no
 # __array_namespace__ method); any array that has that method is recognised too.
 _LIBRARIES = ("torch", "cupy", "jax", "jaxlib", "dask", "array_api_strict", "sparse", "ndonnx", "mlx")
@@ -294,6 +296,23 @@ class Backend:
         condition, a, b = (v if is_foreign(v) else self.asarray(v, like) for v in (condition, a, b))
         return self.xp.where(condition, a, b)
 
+    def _forward_erf(self, x):
+        return self.m.erf(x)
+
+    def _forward_gelu(self, x):
+        return x * (0.5 + 0.5 * self.m.erf(x * math.sqrt(0.5)))
+
+    def _forward_gelu_tanh(self, x):
+        # The operations of rules.nn._gelu_tanh on arrays, in its order (so the same rounding).
+        u = x * x * 0.044715 + 1
+        u = self.xp.tanh(u * x * math.sqrt(2 / math.pi)) + 1
+        return u * x * 0.5
+
+    def _forward_normalize(self, x, axis, eps):
+        centered = x - self.xp.mean(x, axis=axis, keepdims=True)
+        variance = self.xp.mean(centered * centered, axis=axis, keepdims=True)
+        return centered * (1 / self.xp.sqrt(variance + eps))
+
     def _forward_identity(self, x):
         return x
 
@@ -472,6 +491,30 @@ class ArrayAPIMath:
     def softmax(self, x, axis=-1):
         e = self.xp.exp(self._owner._shifted(x, axis))
         return e / self.xp.sum(e, axis=axis, keepdims=True)
+
+    def erf(self, x):
+        """The error function with numpy_math.erf's polynomials, element by element in float64 (float32 stays
+        float32): every piece is evaluated everywhere and the right one selected, no data-dependent branch."""
+        xp = self.xp
+        dtype = x.dtype if self.is_floating(x) else xp.float64
+        v = xp.astype(x, xp.float64)
+        size = xp.abs(v)
+        out = xp.sign(v)  # ±1 from 6 on, and at ±inf; NaN stays NaN
+        # Each piece sees its own range only (others clamped into it), so that no inf·0 is formed where unused.
+        for low, high, coefficients in reversed(numpy_math._ERFC_PIECES):
+            u = xp.clip(size, low, high)
+            s = (2 * u - (low + high)) / (high - low)
+            piece = xp.copysign(1 - xp.exp(-(u * u)) * self._horner(coefficients, s), v)
+            out = xp.where((size >= low) & (size < high), piece, out)
+        w = xp.clip(v, -1.0, 1.0)
+        near = w * self._horner(numpy_math._ERF_NEAR_0, 2 * (w * w) - 1)
+        return xp.astype(xp.where(size < 1, near, out), dtype)
+
+    def _horner(self, coefficients, s):
+        out = self.xp.full_like(s, coefficients[-1])
+        for c in coefficients[-2::-1]:
+            out = out * s + c
+        return out
 
     def sigmoid(self, x):
         """Logistic function, stable for large |x| (as numpy_math.sigmoid: only exp(-|x|) is formed)."""
