@@ -291,7 +291,13 @@ class Module:
     def _move(self, target: Any) -> Module:
         """Module.to(library or device): every parameter and buffer copied there, explicitly."""
         tensors = [*self.parameters(), *self.buffers()]
-        moved = [t.detach().to(target).data for t in tensors]  # all first: a bad target changes nothing
+        try:
+            Tensor(np.zeros(0)).to(target)  # checks the target, also for a module without parameters
+            moved = [t.detach().to(target).data for t in tensors]  # all first: a bad target changes nothing
+        except TypeError:
+            raise TypeError(f"Module.to expects a floating dtype such as 'float32' or 'float64', an array library "
+                            f"(numpy, torch, cupy, array_api_strict...) or a device of one (torch.device('cuda')), "
+                            f"got {target!r}") from None
         for tensor, data in zip(tensors, moved, strict=True):
             tensor.data = data
             tensor.grad = None
