@@ -494,6 +494,48 @@ def test_higher_order_refuses_foreign_tensors_for_now(lib):
         (leaf * leaf).sum().backward(create_graph=True)
 
 
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_indexing_with_arrays_on_torch(k):
+    """Integer-array and mask indexing (repeated indices add up) through PyTorch's index_put_(accumulate=True):
+    values and gradients as NumPy's np.add.at gives them; on array-api-strict the same raises (KNOWN_GAPS)."""
+    rule, lib = lookup_rule("getitem"), Library("torch")
+    tn, yn, tf, yf, _ = _run(rule, k, lib)
+    np.testing.assert_array_equal(lib.get(yf._data), yn.data)
+    np.testing.assert_allclose(lib.get(tf[0].grad._data), tn[0].grad.data, rtol=TOL, atol=TOL)
+
+
+def test_embedding_trains_on_torch():
+    table = cr.nn.Embedding(5, 3, seed=0).to("float64")
+    reference = cr.nn.Embedding(5, 3, seed=0).to("float64")
+    table.to(torch)
+    tokens = np.array([[0, 2, 2], [4, 0, 2]])
+    for module in (table, reference):
+        (module(tokens) * 2.0).sum().backward()
+    np.testing.assert_array_equal(table.weight.grad._data.numpy(), reference.weight.grad.data)
+    assert table.weight.grad.data.tolist()[2] == [6.0, 6.0, 6.0]  # token 2 three times, times 2
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_erf_against_math_erf(dtype):
+    """The backend's erf (numpy_math's polynomials, selected with where) against Python's math.erf, an independent
+    implementation, across every piece, the joins, ±inf and NaN."""
+    import math
+
+    values = np.concatenate([np.linspace(-7, 7, 2001), [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 6.0, -6.0]]).astype(dtype)
+    found = Library("strict").get(ops.apply(lookup_rule("erf"), (cr.tensor(strict.asarray(values)),))._data)
+    expected = np.array([math.erf(float(v)) for v in values], dtype=dtype)
+    tolerance = 4e-16 if dtype == np.float64 else 1e-7
+    np.testing.assert_allclose(found, expected, rtol=0, atol=tolerance)
+    assert found.dtype == dtype
+    edges = Library("strict").get(ops.apply(lookup_rule("erf"), (cr.tensor(strict.asarray(
+        np.array([np.inf, -np.inf, np.nan]))),))._data)
+    assert edges[0] == 1.0 and edges[1] == -1.0 and np.isnan(edges[2])
+
+
+def lookup_rule(name):
+    return next(r for r in all_rules() if r.name == name)
+
+
 def test_float32_stays_float32():
     x = cr.tensor(strict.asarray(np.array([0.5, 1.5], dtype=np.float32)), requires_grad=True)
     y = (cr.exp(x) * 2.0 + cr.relu(x)).sum()

@@ -563,14 +563,25 @@ class ArrayAPIMath:
         return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
 
     def scatter(self, g, index, shape):
-        """Gradient of ``x[index]``: ``g`` placed into zeros of x's shape. Basic indices (ints, slices) only for
-        now: repeated integer indices would need a scatter-add, which the Array API has not standardised."""
+        """Gradient of ``x[index]``: ``g`` placed into zeros of x's shape. Basic indices (ints, slices, None) in
+        any library; integer arrays and masks (repeated indices add up: a scatter-add, which the Array API has not
+        standardised) where the library has one: PyTorch's ``index_put_(..., accumulate=True)``."""
         if not self.is_basic_index(index):
-            raise NotImplementedError(
-                f"the gradient of indexing with arrays is not supported for {self._owner.name} arrays yet (it needs a "
-                "scatter-add); index with ints and slices, or use NumPy arrays for this step")
+            return self._scatter_add(g, index, shape)
         out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
         items = index if type(index) is tuple else (index,)
         target = self.index(tuple(i for i in items if i is not None), out)  # None only added axes of size 1:
         out[target] = self.xp.reshape(g, out[target].shape)  # the same elements, in the same order, without them
         return out
+
+    def _scatter_add(self, g, index, shape):
+        items = index if type(index) is tuple else (index,)
+        if self._owner.name == "torch" and all(is_foreign(i) or isinstance(i, np.ndarray) for i in items):
+            out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
+            out.index_put_(tuple(i if is_foreign(i) else self._owner.asarray(i, g) for i in items), g,
+                           accumulate=True)
+            return out
+        raise NotImplementedError(
+            f"the gradient of indexing with arrays is not supported for {self._owner.name} arrays yet (it needs a "
+            "scatter-add; PyTorch has one when every index is an array); index with ints and slices, or move the "
+            "tensor explicitly with t.to(numpy)")
