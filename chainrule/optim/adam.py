@@ -131,6 +131,33 @@ class RMSprop(Optimizer):
         for name in ("alpha", "eps", "weight_decay", "momentum"):
             _non_negative(group[name], name, "RMSprop")
 
+    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
+        """``update`` in the parameter's own library and on its device, with new arrays (no in-place writes)."""
+        param, grad = p._data, p.grad._data
+        if tuple(grad.shape) != tuple(p.shape):
+            raise ValueError(f"RMSprop: a parameter of shape {p.shape} has a gradient of shape {tuple(grad.shape)}")
+        xp = backends.backend(param).xp
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        state = self.state.setdefault(id(p), {})
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = state["momentum_buffer"] = state["grad_avg"] = xp.zeros_like(param)
+        state["step"] += 1
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg = state["square_avg"] = state["square_avg"] * alpha + (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"] = lerped(state["grad_avg"], grad, 1 - alpha)
+            avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+        else:
+            avg = xp.sqrt(square_avg) + eps
+        if momentum > 0:
+            buf = state["momentum_buffer"] = state["momentum_buffer"] * momentum + grad / avg
+            p._data = param - lr * buf
+        else:
+            p._data = param - lr * (grad / avg)
+
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum, weight_decay = group["momentum"], group["weight_decay"]
