@@ -1,4 +1,5 @@
-"""The Tensor: a NumPy array, its gradient, and a link to the graph node that produced it.
+"""The Tensor: a NumPy array (or another Array API library's array), its gradient, and a link to the graph node
+that produced it.
 
 Tensor knows no derivatives and no op: ``chainrule.ops`` installs its operators and methods (its own functions,
 which apply rules from the table). A Tensor holds ``data`` (an ndarray), ``grad`` (a Tensor or None),
@@ -129,7 +130,8 @@ class Tensor:
     # -----------------------------------------------------------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
-        """The values: a NumPy array (0-d for a scalar tensor), the tensor's own memory.
+        """The values: a NumPy array (0-d for a scalar tensor), the tensor's own memory; for a tensor of another
+        array library (CuPy, PyTorch...), that library's array itself, on its device.
 
         Changing it in place after an op saved it for backward makes that backward raise GraphError (a version
         counter, see ``chainrule.engine.versions``); assigning ``t.data = new_array`` replaces the values instead.
