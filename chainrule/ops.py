@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from .arguments import REDUCTIONS, class_labels, image, pair
-from .engine import Node, NotSaved, grad_mode, node_sequence, thread_mode
+from .engine import Node, NotSaved, backends, grad_mode, node_sequence, thread_mode
+from .engine.backends import NUMPY_SCALARS, NUMPY_TYPES
 from .errors import DomainError, ShapeError
 from .rules import arrays as _arrays  # noqa: F401 - registers the array rules
 from .rules import conv as _conv  # noqa: F401 - registers unfold and fold
@@ -60,7 +61,10 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     flows = rule.flows
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            values.append(a._data)
+            data = a._data
+            if type(data) is not np.ndarray and type(data) not in NUMPY_SCALARS:
+                return apply_foreign(rule, args, params)  # another array library's tensor
+            values.append(data)
             if record and a.requires_grad and flows[i]:
                 if parents is None:
                     parents = [None] * len(args)
@@ -80,6 +84,53 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     if parents is None:
         return Tensor._make(out, None, False)
     return Tensor._make(out, Node(rule, _kept(rule, values), _kept_output(rule, out), parents, params), True)
+
+
+def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
+    """``apply`` when some operand holds another library's array (CuPy, PyTorch, array-api-strict...): the forward
+    of that library's backend, NumPy operands moved into the library (never the reverse), a node recorded as usual.
+    Python numbers stay numbers (weak scalars)."""
+    values, parents = [], None
+    record = grad_mode.all_recording or thread_mode.enabled
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            values.append(a._data)
+            if record and a.requires_grad and rule.flows[i]:
+                if parents is None:
+                    parents = [None] * len(args)
+                parents[i] = a.node or a
+        else:
+            values.append(a)
+    foreign = [v for v in values if type(v) is not np.ndarray and backends.is_foreign(v)]
+    backend = backends.backend(foreign[0])
+    if builtins.any(backends.backend(v) is not backend for v in foreign[1:]):
+        names = sorted({backends.backend(v).name for v in foreign})
+        raise TypeError(f"'{rule.name}' got tensors of different array libraries ({', '.join(names)}); move them to "
+                        "one explicitly with t.to(library)")
+    if len(foreign) > 1:
+        devices = {str(backends.device(v)) for v in foreign}
+        if len(devices) > 1:
+            raise ValueError(f"'{rule.name}' got tensors on different devices ({', '.join(sorted(devices))}); move "
+                             "them to one explicitly with t.to(device)")
+    if parents is not None and rule.name in backend.NO_BACKWARD:
+        raise NotImplementedError(f"the gradient of '{rule.name}' is not available for {backend.name} arrays yet (its "
+                                  "derivative computes with NumPy); apply it without a gradient (cr.no_grad, or "
+                                  "detach()), or move the tensor explicitly with t.to(numpy)")
+    values = backend.operands(values)
+    params = backend.params(params, foreign[0])
+    if not rule.supports_complex:
+        for v in foreign:
+            if backends.numpy_dtype(v.dtype).kind == "c":
+                _refuse_complex(rule, [np.empty(0, backends.numpy_dtype(v.dtype))])
+    forward = backend.forward(rule)
+    try:
+        out = forward(*values, **params)
+    except ValueError as exc:
+        shapes = ", ".join(str(tuple(getattr(v, "shape", ()))) for v in values)
+        raise ShapeError(f"'{rule.name}' on {backend.name} arrays of shapes {shapes}: {exc}") from None
+    if parents is None:
+        return Tensor._make(out, None, False)
+    return Tensor._make(out, Node(rule, backend.saved_inputs(rule, values, out), out, parents, params), True)
 
 
 def _refuse_complex(rule: Rule, values) -> None:
@@ -130,20 +181,24 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
     """
     forward, name, flows = rule.forward, rule.name, rule.flows[0]
     real_only = not rule.supports_complex
+    numpy_types = NUMPY_TYPES  # a closure variable: cheaper to reach than a module's global
 
     def function(x: Any) -> Tensor:
         if not isinstance(x, Tensor):
             return apply(rule, (_operand(x, "x", name),))
-        if real_only and x._data.dtype.kind == "c":
-            _refuse_complex(rule, (x._data,))
+        data = x._data
+        if type(data) not in numpy_types:
+            return apply_foreign(rule, (x,))  # another array library's tensor
+        if real_only and data.dtype.kind == "c":
+            _refuse_complex(rule, (data,))
         try:
-            out = forward(x._data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
+            out = forward(data)  # NumPy in, so NumPy out: an array, or a NumPy scalar for 0-d
         except TypeError:
             raise TypeError(f"'{name}' is not defined for a tensor of dtype {x.dtype}") from None
         t = _new(Tensor)
         t._data, t.grad = out, None
         if x.requires_grad and flows and (grad_mode.all_recording or thread_mode.enabled):
-            xv, yv = x._data, out  # what the node keeps: large arrays its rule does not read become NotSaved
+            xv, yv = data, out  # what the node keeps: large arrays its rule does not read become NotSaved
             if type(out) is np.ndarray and out.size >= grad_mode.keep_below and not thread_mode.keep_all:
                 xv = xv if rule.saves_input[0] else NotSaved(xv)
                 yv = yv if rule.saves_output else NotSaved(yv)
@@ -167,20 +222,27 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
     """
     forward, name = rule.forward, rule.name
     flow_a, flow_b = rule.flows
+    ndarray, scalars = np.ndarray, NUMPY_SCALARS  # closure variables: cheaper to reach than globals
     if not rule.supports_complex:
         forward = _real_only(rule)
 
     def function(a: Any, b: Any) -> Tensor:
         if isinstance(a, Tensor):
             av, ga = a._data, a.requires_grad
-            if type(av) is np.ndarray and not av.shape:
-                av = av[()]
+            if type(av) is ndarray:
+                if not av.shape:
+                    av = av[()]
+            elif type(av) not in scalars:
+                return apply_foreign(rule, (a, b))  # another array library's tensor
         else:
             av, ga = (a if type(a) in _PLAIN_NUMBERS else _operand(a, "a", name)), False
         if isinstance(b, Tensor):
             bv, gb = b._data, b.requires_grad
-            if type(bv) is np.ndarray and not bv.shape:
-                bv = bv[()]
+            if type(bv) is ndarray:
+                if not bv.shape:
+                    bv = bv[()]
+            elif type(bv) not in scalars:
+                return apply_foreign(rule, (a, b))
         else:
             bv, gb = (b if type(b) in _PLAIN_NUMBERS else _operand(b, "b", name)), False
         try:
@@ -250,6 +312,9 @@ def _operand(x: Any, name: str, op: str) -> Any:
         return x
     if isinstance(x, list | tuple):
         return stack_nested(x) if holds_tensor(x) else as_tensor(x)._data
+    if backends.is_foreign(x):
+        raise TypeError(f"{op}: argument '{name}' is a {type(x).__module__.partition('.')[0]} array; make it a tensor "
+                        "first with cr.tensor(x), which keeps it in its library and on its device")
     raise TypeError(
         f"{op}: argument '{name}' must be a Tensor, a NumPy array or a number, not {type(x).__name__}"
     )
@@ -347,6 +412,11 @@ def where(condition, a, b):
     """Elementwise choice: a where condition, else b. The condition gets no gradient."""
     if isinstance(condition, Tensor):
         condition = condition._data
+    if backends.is_foreign(condition):  # kept in its library and on its device
+        backend = backends.backend(condition)
+        if not backend.xp.isdtype(condition.dtype, "bool"):
+            condition = backend.xp.astype(condition, backend.xp.bool)
+        return apply_foreign(lookup("where"), (condition, _operand(a, "a", "where"), _operand(b, "b", "where")))
     condition = np.asarray(condition)
     if condition.dtype != bool:
         condition = condition.astype(bool)
@@ -953,8 +1023,10 @@ class _Size(int):
 
 
 def _size(self: Tensor) -> _Size:
-    size = _Size(self._data.size)
-    size._shape = self._data.shape
+    data = self._data
+    size = data.size
+    size = _Size(size if type(size) is int else int(np.prod(data.shape, dtype=np.int64)))  # torch: a method
+    size._shape = tuple(data.shape)
     return size
 
 

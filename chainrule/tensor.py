@@ -1,4 +1,5 @@
-"""The Tensor: a NumPy array, its gradient, and a link to the graph node that produced it.
+"""The Tensor: a NumPy array (or another Array API library's array), its gradient, and a link to the graph node
+that produced it.
 
 Tensor knows no derivatives and no op: ``chainrule.ops`` installs its operators and methods (its own functions,
 which apply rules from the table). A Tensor holds ``data`` (an ndarray), ``grad`` (a Tensor or None),
@@ -8,13 +9,14 @@ which apply rules from the table). A Tensor holds ``data`` (an ndarray), ``grad`
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import threading
 from typing import Any
 
 import numpy as np
 
-from .engine import TrackedArray
+from .engine import TrackedArray, backends
 from .errors import GraphError, ShapeError
 
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
@@ -34,6 +36,8 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
             raise TypeError(f"dtype {dtype} is not supported; chainrule works with numbers (bool, int, float, complex)")
     if isinstance(data, Tensor):
         data = data._data
+    if type(data) is not np.ndarray and backends.is_foreign(data):
+        return _foreign_array(data, dtype)
     try:
         array = np.array(data, dtype=dtype)
     except (ValueError, TypeError) as exc:
@@ -47,6 +51,25 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
             "expected numbers (bool, int, float or complex)"
         )
     return array
+
+
+def _foreign_array(data: Any, dtype: Any) -> Any:
+    """An array of another library (CuPy, PyTorch, array-api-strict...), kept in that library and on its device."""
+    kind = backends.numpy_dtype(data.dtype).kind
+    if kind not in _REAL_KINDS:
+        raise TypeError(f"cannot make a tensor from data of dtype {data.dtype}; expected numbers (bool, int, float "
+                        "or complex)")
+    backend = backends.backend(data)
+    if dtype is not None:
+        return backend.m.astype(data, dtype)
+    return backend.xp.asarray(data, copy=True)  # a copy, as cr.tensor makes of a NumPy array
+
+
+def _foreign_message(data: Any, what: str) -> str:
+    name = type(data).__module__.partition(".")[0]
+    return (f"{what} of a tensor that holds {name} data (on device {backends.device(data)}) would copy it to the "
+            f"host silently; move it explicitly with t.to(numpy) (import numpy), or keep computing with chainrule "
+            f"in {name}")
 
 
 class Tensor:
@@ -107,7 +130,8 @@ class Tensor:
     # -----------------------------------------------------------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
-        """The values: a NumPy array (0-d for a scalar tensor), the tensor's own memory.
+        """The values: a NumPy array (0-d for a scalar tensor), the tensor's own memory; for a tensor of another
+        array library (CuPy, PyTorch...), that library's array itself, on its device.
 
         Changing it in place after an op saved it for backward makes that backward raise GraphError (a version
         counter, see ``chainrule.engine.versions``); assigning ``t.data = new_array`` replaces the values instead.
@@ -115,6 +139,8 @@ class Tensor:
         ``np.asarray(t)``, ``np.ndarray.sort(t.data)``, ``.flat[...] =``, or another library sharing the memory
         (``torch.from_numpy``); change a copy in those cases.
         """
+        if type(self._data) is not np.ndarray and backends.is_foreign(self._data):
+            return self._data  # another library's array, as it is (no version tracking there)
         data = self._array()
         view = getattr(self, "_view", None)
         if view is None or view.base is not data:  # a TrackedArray view's base is the plain array it views
@@ -135,7 +161,9 @@ class Tensor:
                 return  # the array it changed: nothing to replace
             value = value.view(np.ndarray)  # the same memory, as a plain array for the ops to read
         elif isinstance(value, Tensor):
-            value = value._array()
+            value = value._data if backends.is_foreign(value._data) else value._array()
+        elif backends.is_foreign(value):
+            value = _foreign_array(value, None)
         elif isinstance(value, np.ndarray):
             value = np.asarray(value)  # a subclass (np.matrix, ...) as a plain array over the same memory
         elif isinstance(value, numbers.Number | np.generic | list | tuple):
@@ -143,10 +171,10 @@ class Tensor:
         else:
             raise TypeError(f"Tensor.data must be a NumPy array, a Tensor, a number or a (nested) list of numbers, "
                             f"not {type(value).__name__}")
-        if value.dtype.kind not in _REAL_KINDS:
+        if backends.numpy_dtype(value.dtype).kind not in _REAL_KINDS:
             raise TypeError(f"Tensor.data must hold numbers (bool, int, float or complex), as cr.tensor does; got an "
                             f"array of dtype {value.dtype}")
-        if self.requires_grad and value.dtype.kind not in _INEXACT:
+        if self.requires_grad and backends.numpy_dtype(value.dtype).kind not in _INEXACT:
             raise TypeError(f"this tensor requires a gradient, so its data must be floating point or complex "
                             f"(float32, float64, complex64, complex128); got dtype {value.dtype}. "
                             f"Convert it first, e.g. array.astype('float64')")
@@ -156,6 +184,8 @@ class Tensor:
         """``_data`` as an ndarray (a 0-d op result holds a NumPy scalar until someone asks for an array)."""
         data = self._data
         if type(data) is not np.ndarray:
+            if backends.is_foreign(data):
+                raise TypeError(_foreign_message(data, "a NumPy array"))
             data = self._data = np.asarray(data)
         return data
 
@@ -169,11 +199,39 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return self._data.size
+        size = self._data.size
+        return size if type(size) is int else math.prod(self._data.shape)  # torch's size is a method
 
     @property
     def dtype(self) -> np.dtype:
-        return self._data.dtype
+        """The dtype, as a NumPy dtype (for another library's array, NumPy's dtype of the same name)."""
+        dtype = self._data.dtype
+        return dtype if isinstance(dtype, np.dtype) else backends.numpy_dtype(dtype)
+
+    @property
+    def device(self) -> Any:
+        """Where the values live: 'cpu' for NumPy, else the library's device object."""
+        data = self._data
+        if type(data) is np.ndarray or not backends.is_foreign(data):
+            return "cpu"
+        return backends.device(data)
+
+    def to(self, target: Any) -> Tensor:
+        """A copy of this tensor in another array library or on another device: an explicit transfer.
+
+        ``target``: a library (``numpy``, ``torch``, ``cupy``, ``array_api_strict``) or a device of one
+        (``torch.device('cuda')``, ``array_api_strict.Device('device1')``). The copy is a new leaf that requires a
+        gradient if this tensor does; moving a result of an op (inside a graph) is not differentiable yet.
+
+        >>> import numpy, chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).to(numpy).tolist()
+        [1.0, 2.0]
+        """
+        if self.node is not None:
+            raise GraphError("to() on a result of an op would cut the graph (moving between libraries is not "
+                             "differentiable yet); call it on leaves (model.to(...) moves parameters), or detach() "
+                             "first")
+        return Tensor._make(backends.move(self._data, target), None, self.requires_grad)
 
     @property
     def is_leaf(self) -> bool:
@@ -181,17 +239,27 @@ class Tensor:
         return self.node is None
 
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array: ``.data``, the same memory."""
+        """The values as a NumPy array: ``.data``, the same memory (a TypeError for another library's tensor: use
+        ``t.to(numpy)``, an explicit copy)."""
+        if type(self._data) is not np.ndarray and backends.is_foreign(self._data):
+            raise TypeError(_foreign_message(self._data, "numpy()"))
         return self.data
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
+        if self.size != 1:
             raise ShapeError(f"item() needs a tensor with one element, but this one has shape {self.shape}")
+        if type(self._data) is not np.ndarray and backends.is_foreign(self._data):
+            kind = self.dtype.kind
+            return (bool if kind == "b" else int if kind in "iu" else complex if kind == "c" else float)(self._data)
         return self._data.item()
 
     def tolist(self) -> Any:
-        return self._data.tolist()
+        """The values as nested Python lists (for another library's tensor, a copy to the host: you asked)."""
+        data = self._data
+        if type(data) is not np.ndarray and backends.is_foreign(data):
+            return backends.to_numpy(data).tolist()
+        return data.tolist()
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -204,6 +272,8 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if type(self._data) is not np.ndarray and backends.is_foreign(self._data):
+            raise TypeError(_foreign_message(self._data, "np.asarray"))
         # An explicit cast to integers or booleans (np.int64(t), np.asarray(t, dtype=int)) has no gradient by
         # definition, as astype to int; anything else would silently lose the gradient.
         explicit_integer = dtype is not None and np.dtype(dtype).kind in "iub"
@@ -222,7 +292,7 @@ class Tensor:
         return data.copy() if copy else data
 
     def __float__(self) -> float:
-        if self._data.dtype.kind == "c":
+        if self.dtype.kind == "c":
             raise TypeError("float() of a complex tensor would drop its imaginary part; use complex(t), or float() "
                             "of t.real, t.imag or abs(t)")
         return float(self._number("float"))
@@ -234,10 +304,10 @@ class Tensor:
         return int(self._number("int"))
 
     def _number(self, function: str) -> float | int | bool:
-        if self._data.size != 1:  # as NumPy: only a one-element array is a number
+        if self.size != 1:  # as NumPy: only a one-element array is a number
             raise TypeError(f"{function}() of a tensor of shape {self.shape}: only a one-element tensor is a number; "
                             "reduce it first (e.g. t.sum()), or take one element (t[0])")
-        return self._data.item()
+        return self.item()
 
     def __index__(self) -> int:
         if self.dtype.kind not in "iu":
@@ -252,12 +322,20 @@ class Tensor:
         return bool(self._data)
 
     def all(self) -> bool:
+        if backends.is_foreign(self._data):
+            return bool(backends.backend(self._data).xp.all(self._data))
         return bool(np.all(self._data))
 
     def any(self) -> bool:
+        if backends.is_foreign(self._data):
+            return bool(backends.backend(self._data).xp.any(self._data))
         return bool(np.any(self._data))
 
     def __repr__(self) -> str:
+        if type(self._data) is not np.ndarray and backends.is_foreign(self._data):
+            grad = f", grad_fn={self.node.rule.name}" if self.node is not None else (
+                ", requires_grad=True" if self.requires_grad else "")
+            return f"tensor({self._data!r}{grad})"  # the library's own display, on its device
         body = np.array2string(np.asarray(self._data), separator=", ", prefix="tensor(")
         extras = []
         if self.dtype not in (np.float64, np.int64, np.bool_):
@@ -273,7 +351,7 @@ class Tensor:
     # -----------------------------------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as needing a gradient (in place); returns the tensor."""
-        if requires_grad and self._data.dtype.kind not in _INEXACT:
+        if requires_grad and self.dtype.kind not in _INEXACT:
             raise TypeError(
                 f"only floating-point or complex tensors can require gradients, but this one has dtype {self.dtype}; "
                 "make it with dtype='float64' (or float32)"
@@ -285,7 +363,8 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing the same data, cut from the graph."""
-        return Tensor._make(self._array(), None, False)
+        data = self._data
+        return Tensor._make(data if backends.is_foreign(data) else self._array(), None, False)
 
     def backward(self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Backpropagate from this tensor, adding d(self)/d(leaf) to each leaf's ``.grad``.
@@ -300,6 +379,10 @@ class Tensor:
                 "backward() on a tensor that does not require grad: no input of its computation was made with "
                 "requires_grad=True (or it was computed inside no_grad())"
             )
+        data = self._data
+        if type(data) is not np.ndarray and backends.is_foreign(data):
+            self._backward_foreign(grad, retain_graph, create_graph)
+            return
         if grad is None:
             if self._data.size != 1:
                 raise ShapeError(
@@ -326,6 +409,28 @@ class Tensor:
         else:
             backward([self], [seed], retain_graph=retain_graph)
 
+    def _backward_foreign(self, grad: Any, retain_graph: bool, create_graph: bool) -> None:
+        """backward() on another library's tensor: the seed made there (on its device), the plain backward loop
+        with that library's math namespace, so every gradient stays in the library and on the device."""
+        from .engine import backward
+
+        if create_graph:
+            raise NotImplementedError(f"create_graph=True is not supported yet for {type(self._data).__module__} "
+                                      "tensors (only first-order gradients are); use NumPy tensors for higher order")
+        backend = backends.backend(self._data)
+        if grad is None:
+            if self.size != 1:
+                raise ShapeError(f"backward() on a tensor of shape {self.shape} needs `grad` of shape {self.shape}, "
+                                 "or reduce it to a scalar first, e.g. y.sum().backward()")
+            seed = backend.xp.ones_like(self._data)
+        else:
+            seed = grad._data if isinstance(grad, Tensor) else grad
+            if not backends.is_foreign(seed):  # a NumPy or list gradient moves into the library, explicitly
+                seed = backend.asarray(np.asarray(seed, dtype=self.dtype), self._data)
+            if tuple(seed.shape) != tuple(self.shape):
+                raise ShapeError(f"backward(): `grad` has shape {seed.shape}; expected the tensor's shape {self.shape}")
+        backward([self], [seed], retain_graph=retain_graph, m=backend.m, fast=False)
+
     def _accumulate_grad(self, g: Any) -> None:
         """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values).
 
@@ -343,11 +448,28 @@ class Tensor:
             finally:
                 _GRAD_LOCK.release()
             return
+        if type(g) is not np.ndarray and backends.is_foreign(self._data):
+            self._accumulate_foreign(g)
+            return
         if type(g) is not np.ndarray or g.dtype != self._data.dtype:
             g = np.asarray(g, dtype=self._data.dtype)
         if g.shape != self._data.shape:
             raise self._wrong_grad_shape(g.shape)
         _GRAD_LOCK.acquire()  # not `with`: half the cost, on every leaf of every backward
+        try:
+            self.grad = Tensor._make(g if self.grad is None else self.grad._data + g, None, False)
+        finally:
+            _GRAD_LOCK.release()
+
+    def _accumulate_foreign(self, g: Any) -> None:
+        """``_accumulate_grad`` for another library's tensor: the gradient stays in the library, on the device."""
+        if not backends.is_foreign(g):  # a number or NumPy value from a constant derivative: moved in, explicitly
+            g = backends.backend(self._data).asarray(np.asarray(g, dtype=self.dtype), self._data)
+        if tuple(g.shape) != tuple(self._data.shape):
+            raise self._wrong_grad_shape(tuple(g.shape))
+        if g.dtype != self._data.dtype:
+            g = backends.backend(self._data).xp.astype(g, self._data.dtype)
+        _GRAD_LOCK.acquire()
         try:
             self.grad = Tensor._make(g if self.grad is None else self.grad._data + g, None, False)
         finally:

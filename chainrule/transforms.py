@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import ops, pytree
-from .engine import backward, forward_tangents, is_grad_enabled, set_grad_enabled
+from .engine import backends, backward, forward_tangents, is_grad_enabled, set_grad_enabled
 from .errors import ShapeError
 from .rules import numpy_math
 from .tensor import Tensor
@@ -45,7 +45,8 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
         if x.requires_grad:
             t = ops.identity(x)  # connected to the outer graph, with its own node to differentiate against
             return t, t.node, TENSOR
-        t = Tensor._make(x._array(), None, True)
+        data = x._data
+        t = Tensor._make(data if backends.is_foreign(data) else x._array(), None, True)  # another library's: kept
         return t, t, TENSOR
     if isinstance(x, np.ndarray | np.generic) and not isinstance(x, np.bool_):
         if x.dtype.kind not in "iufc":
@@ -68,13 +69,14 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
 def _in_form(value: Any, form: str, like: Tensor) -> Any:
     """``value`` (array, Tensor or None meaning zero) in the form of the original argument."""
     if value is None:
-        value = np.zeros_like(like._data)
+        data = like._data
+        value = backends.backend(data).xp.zeros_like(data) if backends.is_foreign(data) else np.zeros_like(data)
     if isinstance(value, Tensor):
         if value.requires_grad or form == TENSOR:
             return value  # connected to an outer graph: keep it differentiable
         value = value._data
     if form == TENSOR:
-        return Tensor._make(np.asarray(value), None, False)
+        return Tensor._make(value if backends.is_foreign(value) else np.asarray(value), None, False)
     value = np.asarray(value)
     if form == FLOAT and value.ndim == 0:
         return complex(value) if value.dtype.kind == "c" else float(value)
@@ -160,6 +162,16 @@ class _Trace:
         pairs = [(o, s) for o, s in zip(outs, seeds, strict=True) if o.requires_grad]
         if not pairs:
             return [None] * len(self.inputs)
+        data = pairs[0][0]._data
+        if type(data) is not np.ndarray and backends.is_foreign(data):  # another array library: its namespace
+            if create_graph:
+                raise NotImplementedError(f"nested transforms (higher order) are not supported yet for "
+                                          f"{backends.backend(data).name} tensors; first-order grad is")
+            backend = backends.backend(data)  # NumPy cotangents move into the library, explicitly
+            seeds = [s if backends.is_foreign(s) else backend.asarray(np.asarray(s, dtype=o.dtype), o._data)
+                     for o, s in pairs]
+            return backward([o for o, _ in pairs], seeds, targets=self.keys, retain_graph=True, accumulate=False,
+                            m=backend.m, fast=False)
         if create_graph:
             pairs = [(o, s if isinstance(s, Tensor) else Tensor._make(np.asarray(s, dtype=o.dtype), None, False))
                      for o, s in pairs]
@@ -227,7 +239,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 "real part, imaginary part or modulus (cnp.real, cnp.imag, cnp.abs), or, for a holomorphic f, ask "
                 "for f'(z) with cr.grad(f, holomorphic=True)"
             )
-        seed = np.ones_like(out._data)
+        data = out._data
+        seed = backends.backend(data).xp.ones_like(data) if backends.is_foreign(data) else np.ones_like(data)
         grads = trace.pullback(out, seed)
         value = _value_in_form(out.reshape(()) if out.ndim else out, trace)
         if has_aux:
@@ -295,7 +308,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
                 where = "" if out_tree.is_leaf else f" at {path}"
                 raise ShapeError(f"vjp: the cotangent{where} has shape {np.shape(c)}; expected the output's "
                                  f"{out.shape}")
-            seeds.append(c if isinstance(c, Tensor) else np.asarray(c, dtype=out.dtype))
+            seeds.append(c if isinstance(c, Tensor) or backends.is_foreign(c) else np.asarray(c, dtype=out.dtype))
         grads = trace.pullback(outs, seeds, create_graph)
         return trace.in_forms(grads, single=False)
 

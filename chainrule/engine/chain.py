@@ -108,7 +108,10 @@ def _unbroadcast_to(gi, x, m):
 def _is_complex(x) -> bool:
     """Whether ``x`` (an array, NumPy scalar, Tensor, NotSaved, Batched or Python number) holds complex numbers."""
     dtype = getattr(x, "dtype", None)
-    return type(x) is complex if dtype is None else dtype.kind == "c"
+    if dtype is None:
+        return type(x) is complex
+    kind = getattr(dtype, "kind", None)  # another array library's dtype has no kind: read its name
+    return kind == "c" if kind is not None else "complex" in str(dtype)
 
 
 def _rowwise(node: Node, g, m, xs, y) -> list:

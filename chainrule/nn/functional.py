@@ -197,8 +197,9 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Genera
     _check_probability(p, "dropout")
     if not training or p == 0:
         return x if isinstance(x, Tensor) else Tensor(x)
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x if isinstance(x, Tensor) else np.asarray(x)  # a Tensor's dtype reads as NumPy's for every library
     dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float64)
+    # The mask is drawn by NumPy; for another library's tensor, multiply moves it to the device (explicitly).
     keep = init.generator(rng=rng).random(data.shape) >= p
     scale = np.zeros((), dtype) if p == 1 else np.asarray(1 / (1 - p), dtype)
     return ops.multiply(x, keep.astype(dtype) * scale)
@@ -626,7 +627,8 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
             raise ShapeError(f"cross_entropy: weight must have shape ({n_classes},), one per class, got "
                              f"{weight.shape}")
         weight = weight.astype(input.dtype)
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    # numpy(): labels of another array library raise TypeError (to be checked here they would have to come to the host)
+    labels = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind == "f" and labels.shape == input.shape:
         return _soft_cross_entropy(input, target, axis, weight, label_smoothing, reduction)
     ignored = labels == ignore_index if labels.dtype.kind in "iu" else np.zeros(labels.shape, bool)

@@ -268,16 +268,17 @@ class Module:
         return self
 
     def to(self, dtype: Any) -> Module:
-        """Convert every floating-point parameter and buffer (and gradient) to ``dtype``, in place; returns self.
+        """Convert every floating-point parameter and buffer (and gradient) to ``dtype``, or move them to an array
+        library or device (``numpy``, ``torch``, ``cupy``, ``array_api_strict``, ``torch.device('cuda')``...),
+        in place; returns self.
 
         The Parameter objects stay the same (an optimizer built before still holds them). Integer buffers, such as
-        counters, keep their dtype, as in PyTorch.
+        counters, keep their dtype, as in PyTorch. Moving is an explicit copy (``Tensor.to``); gradients are dropped.
         """
         try:
             target = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"Module.to expects a floating dtype such as 'float32' or 'float64', got {dtype!r}; "
-                            "moving to devices or array libraries is not supported yet") from None
+        except (TypeError, ValueError):  # not a dtype (torch, for one, raises ValueError): a library or device
+            return self._move(dtype)
         if target.kind != "f":
             raise TypeError(f"Module.to only converts to a floating dtype ('float32', 'float64'), got {target}")
         for tensor in [*self.parameters(), *self.buffers()]:
@@ -285,6 +286,21 @@ class Module:
                 tensor.data = tensor.data.astype(target)
                 if tensor.grad is not None:
                     tensor.grad = Tensor(tensor.grad.data.astype(target))
+        return self
+
+    def _move(self, target: Any) -> Module:
+        """Module.to(library or device): every parameter and buffer copied there, explicitly."""
+        tensors = [*self.parameters(), *self.buffers()]
+        try:
+            Tensor(np.zeros(0)).to(target)  # checks the target, also for a module without parameters
+            moved = [t.detach().to(target).data for t in tensors]  # all first: a bad target changes nothing
+        except TypeError:
+            raise TypeError(f"Module.to expects a floating dtype such as 'float32' or 'float64', an array library "
+                            f"(numpy, torch, cupy, array_api_strict...) or a device of one (torch.device('cuda')), "
+                            f"got {target!r}") from None
+        for tensor, data in zip(tensors, moved, strict=True):
+            tensor.data = data
+            tensor.grad = None
         return self
 
     def zero_grad(self) -> None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import backends
 from ..errors import DomainError
 from ..tensor import Tensor
-from .optimizer import Optimizer, _beta, _non_negative, lerp
+from .optimizer import Optimizer, _beta, _non_negative, lerp, lerped
 
 
 class Adam(Optimizer):
@@ -68,6 +69,36 @@ class Adam(Optimizer):
         param -= step_size * (exp_avg / denom)
 
 
+    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
+        """``update`` in the parameter's own library and on its device, with new arrays (no in-place writes)."""
+        param, grad = p._data, p.grad._data
+        if tuple(grad.shape) != tuple(p.shape):
+            raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape "
+                             f"{tuple(grad.shape)}")
+        xp = backends.backend(param).xp
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        state = self.state.setdefault(id(p), {})
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = state["exp_avg_sq"] = xp.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(param)
+        state["step"] += 1
+        step = state["step"]
+        if weight_decay != 0:
+            if self.decoupled:
+                param = param * (1 - lr * weight_decay)
+            else:
+                grad = grad + weight_decay * param
+        exp_avg = state["exp_avg"] = lerped(state["exp_avg"], grad, 1 - beta1)
+        second = state["exp_avg_sq"] = state["exp_avg_sq"] * beta2 + (1 - beta2) * grad * grad
+        if group["amsgrad"]:
+            second = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], second)
+        denom = xp.sqrt(second) / (1 - beta2**step) ** 0.5 + eps
+        p._data = param - lr / (1 - beta1**step) * (exp_avg / denom)
+
+
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``.
 
@@ -99,6 +130,33 @@ class RMSprop(Optimizer):
         super()._check(group)
         for name in ("alpha", "eps", "weight_decay", "momentum"):
             _non_negative(group[name], name, "RMSprop")
+
+    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
+        """``update`` in the parameter's own library and on its device, with new arrays (no in-place writes)."""
+        param, grad = p._data, p.grad._data
+        if tuple(grad.shape) != tuple(p.shape):
+            raise ValueError(f"RMSprop: a parameter of shape {p.shape} has a gradient of shape {tuple(grad.shape)}")
+        xp = backends.backend(param).xp
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        state = self.state.setdefault(id(p), {})
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = state["momentum_buffer"] = state["grad_avg"] = xp.zeros_like(param)
+        state["step"] += 1
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg = state["square_avg"] = state["square_avg"] * alpha + (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"] = lerped(state["grad_avg"], grad, 1 - alpha)
+            avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+        else:
+            avg = xp.sqrt(square_avg) + eps
+        if momentum > 0:
+            buf = state["momentum_buffer"] = state["momentum_buffer"] * momentum + grad / avg
+            p._data = param - lr * buf
+        else:
+            p._data = param - lr * (grad / avg)
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]

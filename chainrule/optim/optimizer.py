@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import bump
+from ..engine.backends import is_foreign
 from ..errors import DomainError
 from ..tensor import Tensor
 
@@ -87,6 +88,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if is_foreign(p._data):  # another array library's parameter (model.to(xp)): stays there
+                    self._step_foreign(p, group)
+                    continue
                 param = p._array()
                 grad = p.grad._data
                 if type(grad) is not np.ndarray or grad.dtype != param.dtype:
@@ -100,6 +104,11 @@ class Optimizer:
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
+        """One update of a parameter held by another array library (CuPy, PyTorch...), in that library."""
+        raise NotImplementedError(f"{type(self).__name__} does not update parameters of other array libraries "
+                                  f"({type(p._data).__module__}) yet; plain SGD does (momentum=0, weight_decay=0)")
 
     # -----------------------------------------------------------------------------------------------------------
     # State.
@@ -164,6 +173,13 @@ def _beta(value: Any, name: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise DomainError(f"{where}: {name} must be in [0, 1), got {value!r}")
     return float(value)
+
+
+def lerped(start: Any, end: Any, weight: float) -> Any:
+    """start + weight·(end − start) as a new array (any array library), rounded as ``lerp``."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
 
 
 def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> None:

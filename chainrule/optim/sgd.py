@@ -62,6 +62,23 @@ class SGD(Optimizer):
             bump(param)
         return None
 
+    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
+        """``update`` in the parameter's own library and on its device, with new arrays rather than in-place
+        writes (some libraries, such as JAX, have none); the same numbers as on NumPy."""
+        param, grad = p._data, p.grad._data
+        if tuple(grad.shape) != tuple(p.shape):
+            raise ValueError(f"SGD: a parameter of shape {p.shape} has a gradient of shape {tuple(grad.shape)}")
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        state = self.state.setdefault(id(p), {})
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            buf = grad if buf is None else buf * momentum + (1 - group["dampening"]) * grad
+            state["momentum_buffer"] = buf
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        p._data = param - lr * grad
+
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         if weight_decay != 0:

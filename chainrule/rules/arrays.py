@@ -121,7 +121,7 @@ register(Rule(
 def _concatenate_vjp(i, g, xs, y, m, axis):
     start = sum(np.shape(x)[axis] for x in xs[:i])
     stop = start + np.shape(xs[i])[axis]
-    return g[(slice(None),) * axis + (slice(start, stop),)]
+    return g[(slice(None),) * axis + (slice(start, stop), Ellipsis)]  # the Array API asks for every axis
 
 
 register(Rule(
@@ -132,7 +132,7 @@ register(Rule(
 ))
 register(Rule(
     name="stack", forward=lambda *xs, axis: np.stack(xs, axis=axis), kind=LINEAR, batchable=True, arity=-1,
-    vjps=(lambda i, g, xs, y, m, axis: g[(slice(None),) * axis + (i,)],),
+    vjps=(lambda i, g, xs, y, m, axis: g[(slice(None),) * axis + (i, Ellipsis)],),
     text=("g's slice for this input",), tex=("g_{[i]}",), display=r"\operatorname{stack}(x_1, \dots)",
     samples=(Sample(((3,), (3,)), {"axis": 0}), Sample(((2, 3), (2, 3), (2, 3)), {"axis": 2})),
 ))
@@ -155,7 +155,7 @@ register(Rule(
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
 ))
 def _reversed(axis: int) -> tuple:
-    return (slice(None),) * axis + (slice(None, None, -1),)
+    return (slice(None),) * axis + (slice(None, None, -1), Ellipsis)
 
 
 register(Rule(
@@ -362,7 +362,9 @@ def _cross_entropy_saved(y, x):
     return base[y.size:].reshape(np.shape(x))
 
 
-def _one_hot(labels, x):
+def _one_hot(labels, x, m=None):
+    if hasattr(m, "one_hot"):  # another array library's namespace: made there, on x's device
+        return m.one_hot(labels, x)
     onehot = np.zeros(np.shape(x), dtype=x.dtype)
     onehot[np.arange(len(labels)), labels] = 1
     return onehot
@@ -376,7 +378,7 @@ def _per_sample(g, x, reduction, m):
 
 
 def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
-    per_sample = m.sum((m.softmax(x, axis=1) - _one_hot(labels, x)) * ts[0], axis=1)
+    per_sample = m.sum((m.softmax(x, axis=1) - _one_hot(labels, x, m)) * ts[0], axis=1)
     if reduction == "none":
         return per_sample
     total = m.sum(per_sample)
@@ -392,7 +394,7 @@ def _cross_entropy_vjp(g, x, y, m, labels, reduction):
         p[np.arange(len(labels)), labels] -= 1
         p *= _per_sample(g, x, reduction, m)
         return p
-    return (m.softmax(x, axis=1) - _one_hot(labels, x)) * _per_sample(g, x, reduction, m)
+    return (m.softmax(x, axis=1) - _one_hot(labels, x, m)) * _per_sample(g, x, reduction, m)
 
 
 register(Rule(

@@ -1,0 +1,587 @@
+"""Array libraries other than NumPy, through the Array API standard (array-api-compat): CuPy, PyTorch tensors,
+array-api-strict.
+
+NumPy stays the fast path and never comes here: ``chainrule.ops`` checks the type of each operand's data once and
+sends anything that is not a NumPy array or scalar to ``backend(data)``. A ``Backend`` gives, for one namespace
+``xp``, each rule's forward by the rule's name (``forward(rule)``) and the math namespace ``m`` that the rules'
+derivatives compute in (``ArrayAPIMath``: the names of ``chainrule.rules.numpy_math``, written with ``xp``).
+
+Values stay in their library and on their device. NumPy operands and constants are moved *into* the foreign library
+(on the other operand's device), never the reverse; a rule with no Array API forward raises NotImplementedError
+naming the rule and the library rather than computing on the host. array-api-compat is imported only when a foreign
+array is first seen (``pip install chainrule[backends]``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..rules import numpy_math
+
+# Libraries whose arrays are recognised without array-api-compat's help (PyTorch's tensors have no
+# __array_namespace__ method); any array that has that method is recognised too.
+_LIBRARIES = ("torch", "cupy", "jax", "jaxlib", "dask", "array_api_strict", "sparse", "ndonnx", "mlx")
+NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic))
+NUMPY_TYPES = NUMPY_SCALARS | {np.ndarray}  # what ops' fast paths take without a detour
+
+
+_FOREIGN: dict[type, bool] = {}  # is_foreign's answer per type (it depends on the type only)
+
+
+def is_foreign(x: Any) -> bool:
+    """Whether ``x`` is an array of another Array API library (not NumPy, not a number, list or Tensor)."""
+    kind = type(x)
+    found = _FOREIGN.get(kind)
+    if found is None:
+        if kind is np.ndarray or kind in NUMPY_SCALARS or isinstance(x, np.ndarray | np.generic | numbers.Number):
+            found = False
+        else:
+            found = hasattr(x, "__array_namespace__") or kind.__module__.partition(".")[0] in _LIBRARIES
+        if len(_FOREIGN) < 1024:  # bounded: classes made on the fly must not grow it forever
+            _FOREIGN[kind] = found
+    return found
+
+
+def _compat():
+    try:
+        import array_api_compat
+    except ImportError:
+        raise ImportError("arrays of libraries other than NumPy need array-api-compat: "
+                          "pip install chainrule[backends]") from None
+    return array_api_compat
+
+
+_BACKENDS: dict[int, Backend] = {}
+_BY_TYPE: dict[type, Backend] = {}  # the namespace depends on the array's type only: look it up once per type
+
+
+def backend(x: Any) -> Backend:
+    """The Backend of foreign array ``x``'s library (one per namespace, made on first use)."""
+    found = _BY_TYPE.get(type(x))
+    if found is not None:
+        return found
+    xp = _compat().array_namespace(x)
+    found = _BACKENDS.get(id(xp))
+    if found is None:
+        found = _BACKENDS[id(xp)] = Backend(xp)
+    _BY_TYPE[type(x)] = found
+    return found
+
+
+def library_name(xp: Any) -> str:
+    """'torch' for array_api_compat.torch, 'array_api_strict', 'cupy'..."""
+    name = getattr(xp, "__name__", type(xp).__name__)
+    return name.removeprefix("array_api_compat.")
+
+
+def device(x: Any) -> Any:
+    return _compat().device(x)
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype of the same name as a foreign dtype (torch.float64 -> float64): what ``Tensor.dtype`` shows,
+    so that code checking ``dtype.kind`` works for every library."""
+    if isinstance(dtype, np.dtype):
+        return dtype
+    name = str(dtype).rpartition(".")[2]
+    return np.dtype("bool" if name == "bool" else name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Moving values between libraries and devices: only ever on request (Tensor.to, Module.to).
+# ---------------------------------------------------------------------------------------------------------------
+def to_numpy(x: Any) -> np.ndarray:
+    """A host NumPy copy of foreign array ``x``: an explicit transfer (``t.to(numpy)``)."""
+    name = type(x).__module__.partition(".")[0]
+    if name == "torch":
+        return x.detach().cpu().numpy().copy()
+    if name == "cupy":
+        return x.get()
+    if name == "array_api_strict":
+        import array_api_strict
+
+        return np.array(array_api_strict.asarray(x, device=array_api_strict.Device("CPU_DEVICE")), copy=True)
+    return np.from_dlpack(_compat().to_device(x, "cpu")).copy()
+
+
+def move(x: Any, target: Any) -> Any:
+    """``x`` (a NumPy or foreign array) in ``target``: NumPy (the module), another library's namespace (a module
+    such as ``torch``, ``cupy``, ``array_api_strict``), or a device of a library (``torch.device('cuda')``,
+    ``array_api_strict.Device('device1')``). Always a copy or an explicit transfer."""
+    import types
+
+    if target is np:
+        return to_numpy(x) if is_foreign(x) else np.array(x, copy=True)
+    if isinstance(target, types.ModuleType):
+        if not hasattr(target, "asarray"):
+            raise TypeError(f"to(): the module {target.__name__} is not an array library (it has no asarray); "
+                            "expected numpy, torch, cupy, array_api_strict or another Array API namespace")
+        host = to_numpy(x) if is_foreign(x) else x
+        return target.asarray(np.array(host, copy=True))
+    library = type(target).__module__.partition(".")[0]
+    if library not in _LIBRARIES:
+        raise TypeError(f"to() expects an array library (numpy, torch, cupy, array_api_strict...) or a device of one "
+                        f"(torch.device('cuda'), array_api_strict.Device('device1')), not {target!r}")
+    if is_foreign(x) and type(x).__module__.partition(".")[0] == library:
+        return _compat().to_device(x, target)
+    import importlib
+
+    module = importlib.import_module(library)
+    host = to_numpy(x) if is_foreign(x) else np.array(x, copy=True)
+    return module.asarray(host, device=target)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One library's forwards and math namespace.
+# ---------------------------------------------------------------------------------------------------------------
+# Rules whose forward is one Array API function of the same arguments: rule name -> the standard's name.
+_UNARY = {
+    "exp": "exp", "log": "log", "log2": "log2", "log10": "log10", "log1p": "log1p", "expm1": "expm1",
+    "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+    "abs": "abs", "sign": "sign", "negative": "negative", "square": "square", "floor": "floor", "ceil": "ceil",
+    "trunc": "trunc", "rint": "round", "real": "real", "imag": "imag", "conj": "conj",
+}
+_BINARY = {
+    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide", "power": "pow",
+    "maximum": "maximum", "minimum": "minimum", "arctan2": "atan2", "hypot": "hypot", "logaddexp": "logaddexp",
+    "less": "less", "less_equal": "less_equal", "greater": "greater", "greater_equal": "greater_equal",
+    "equal": "equal", "not_equal": "not_equal",
+}
+# Python's operators on arrays call the same functions and also take Python numbers (the weak scalars that keep a
+# float32 array float32), so the arithmetic rules use them.
+_OPERATORS = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul, "divide": operator.truediv,
+              "power": operator.pow, "negative": operator.neg}
+
+
+class Backend:
+    """One Array API library: each rule's forward (``forward(rule)``) and the derivatives' math namespace ``m``."""
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+        self.name = library_name(xp)
+        self.m = ArrayAPIMath(self)
+        self._forwards: dict[str, Callable] = {}
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name})"
+
+    # Operands --------------------------------------------------------------------------------------------------
+    def operands(self, values: list) -> list:
+        """``values`` with NumPy arrays and NumPy scalars moved into this library, on the device of the first
+        foreign value (Python numbers stay numbers: they are weak scalars to the operators)."""
+        like = next(v for v in values if is_foreign(v))
+        return [v if is_foreign(v) or not isinstance(v, np.ndarray | np.generic) else self.asarray(v, like)
+                for v in values]
+
+    def asarray(self, value: Any, like: Any, dtype: Any = None) -> Any:
+        """``value`` (a number or a NumPy array) as an array of this library on ``like``'s device. A Python number
+        next to a floating-point array takes its dtype (a weak scalar, as NumPy's), so float32 stays float32."""
+        if dtype is None and type(value) in (int, float) and self.m.is_floating(like):
+            dtype = like.dtype
+        if isinstance(value, np.ndarray) and value.dtype == np.intp and value.dtype != np.int64:
+            value = value.astype(np.int64)  # intp is int64 on 64-bit machines; the Array API has no intp
+        return self.xp.asarray(value, dtype=dtype, device=device(like))
+
+    def _scalar_to_array(self, a: Any, b: Any) -> tuple[Any, Any]:
+        """Two operands of a standard function, a Python number among them turned into an array like the other."""
+        if not is_foreign(a):
+            a = self.asarray(a, b)
+        elif not is_foreign(b):
+            b = self.asarray(b, a)
+        return a, b
+
+    def params(self, params: dict, like: Any) -> dict:
+        """A rule's parameters for this library: NumPy arrays among them (clip's bounds, cross_entropy's labels,
+        index arrays) moved in once, on like's device, so that forward and backward both use that copy."""
+        if not any(isinstance(v, np.ndarray) for v in params.values()):
+            return params
+        return {k: self.asarray(v, like) if isinstance(v, np.ndarray) else v for k, v in params.items()}
+
+    # Rules whose derivatives still compute on NumPy values (np.isnan... in the table's code): recording them for
+    # backward would copy to the host, so it is refused; their forward works without a gradient.
+    NO_BACKWARD = frozenset({"max", "min"})
+
+    def saved_inputs(self, rule: Any, values: list, out: Any) -> list:
+        """What a node of ``rule`` keeps: ``where``'s condition as a mask in the output's dtype, so that its local
+        derivatives (the condition and its negation) multiply the upstream gradient (the Array API refuses bool ×
+        float)."""
+        if rule.name == "where" and self.m.is_floating(out):
+            values = list(values)
+            values[0] = self.xp.astype(values[0], out.dtype)
+        return values
+
+    # Forwards --------------------------------------------------------------------------------------------------
+    def forward(self, rule: Any) -> Callable:
+        """The rule's forward in this library; NotImplementedError when it has none (never a host copy)."""
+        found = self._forwards.get(rule.name)
+        if found is None:
+            found = self._forwards[rule.name] = self._make_forward(rule.name)
+        return found
+
+    def _make_forward(self, name: str) -> Callable:
+        xp = self.xp
+        if name in _OPERATORS and name != "power":
+            return _OPERATORS[name]
+        if name in _UNARY:
+            return getattr(xp, _UNARY[name])
+        if name in _BINARY:
+            function = getattr(xp, _BINARY[name])
+            return lambda a, b: function(*self._scalar_to_array(a, b))
+        composed = getattr(self, "_forward_" + name, None)
+        if composed is None:
+            raise NotImplementedError(
+                f"'{name}' has no forward for {self.name} arrays yet (only for NumPy); chainrule never copies to the "
+                f"host silently: move the tensor explicitly with t.to(numpy), or apply another op")
+        return composed
+
+    def _forward_logical_not(self, x):
+        return self.xp.logical_not(x) if self.xp.isdtype(x.dtype, "bool") else x == 0  # NumPy's, for numbers
+
+    def _forward_reciprocal(self, x):
+        return 1 / x
+
+    def _forward_exp2(self, x):
+        return self.xp.pow(self.asarray(2.0, x), x)
+
+    def _forward_csc(self, x):
+        return 1 / self.xp.sin(x)
+
+    def _forward_sec(self, x):
+        return 1 / self.xp.cos(x)
+
+    def _forward_cot(self, x):
+        return self.xp.cos(x) / self.xp.sin(x)
+
+    def _forward_cbrt(self, x):
+        return self.xp.sign(x) * self.xp.abs(x) ** (1 / 3)
+
+    def _forward_logb(self, x, base):
+        return self.xp.log(x) / self.m.log(base)
+
+    def _forward_logaddexp2(self, a, b):
+        a, b = self._scalar_to_array(a, b)
+        xp = self.xp  # the standard has no exp2: 2**-d = e**(-d ln 2)
+        return xp.maximum(a, b) + xp.log1p(xp.exp(-xp.abs(a - b) * math.log(2))) / math.log(2)
+
+    def _forward_sigmoid(self, x):
+        return self.m.sigmoid(x)
+
+    def _forward_softplus(self, x):
+        return self.xp.logaddexp(self.asarray(0.0, x), x)
+
+    def _forward_relu(self, x):
+        return self.xp.maximum(x, self.asarray(0.0, x))
+
+    def _forward_leaky_relu(self, x, slope=0.01):
+        return self.xp.where(x > 0, x, x * slope)
+
+    def _forward_clip(self, x, lo=None, hi=None):
+        if lo is None and hi is None:
+            return self.xp.asarray(x, copy=True)
+        out = x if lo is None else self.m.maximum(x, self._constant(lo, x))
+        return out if hi is None else self.m.minimum(out, self._constant(hi, x))
+
+    def _constant(self, value, like):
+        return value if is_foreign(value) else self.asarray(value, like, None if np.ndim(value) else like.dtype)
+
+    def _forward_where(self, condition, a, b):
+        like = next(v for v in (a, b, condition) if is_foreign(v))
+        condition, a, b = (v if is_foreign(v) else self.asarray(v, like) for v in (condition, a, b))
+        return self.xp.where(condition, a, b)
+
+    def _forward_erf(self, x):
+        return self.m.erf(x)
+
+    def _forward_gelu(self, x):
+        return x * (0.5 + 0.5 * self.m.erf(x * math.sqrt(0.5)))
+
+    def _forward_gelu_tanh(self, x):
+        # The operations of rules.nn._gelu_tanh on arrays, in its order (so the same rounding).
+        u = x * x * 0.044715 + 1
+        u = self.xp.tanh(u * x * math.sqrt(2 / math.pi)) + 1
+        return u * x * 0.5
+
+    def _forward_normalize(self, x, axis, eps):
+        centered = x - self.xp.mean(x, axis=axis, keepdims=True)
+        variance = self.xp.mean(centered * centered, axis=axis, keepdims=True)
+        return centered * (1 / self.xp.sqrt(variance + eps))
+
+    def _forward_identity(self, x):
+        return x
+
+    def _forward_reshape(self, x, shape):
+        return self.xp.reshape(x, tuple(shape))
+
+    def _forward_transpose(self, x, axes):
+        return self.xp.permute_dims(x, tuple(axes))
+
+    def _forward_broadcast_to(self, x, shape):
+        return self.xp.broadcast_to(x, tuple(shape))
+
+    def _forward_astype(self, x, dtype):
+        return self.m.astype(x, dtype)
+
+    def _forward_getitem(self, x, index):
+        return x[self.m.index(index, x)]
+
+    def _forward_sum(self, x, axis=None, keepdims=False):
+        return self.m.sum(x, axis=axis, keepdims=keepdims)
+
+    def _forward_mean(self, x, axis=None, keepdims=False):
+        return self.m.mean(x, axis=axis, keepdims=keepdims)
+
+    def _forward_max(self, x, axis=None, keepdims=False):
+        return self.xp.max(x, axis=axis, keepdims=keepdims)
+
+    def _forward_min(self, x, axis=None, keepdims=False):
+        return self.xp.min(x, axis=axis, keepdims=keepdims)
+
+    def _forward_concatenate(self, *xs, axis):
+        return self.xp.concat(self.operands(list(xs)), axis=axis)
+
+    def _forward_stack(self, *xs, axis):
+        return self.xp.stack(self.operands(list(xs)), axis=axis)
+
+    def _forward_matmul(self, a, b):
+        return self.xp.matmul(*self.operands([a, b]))
+
+    def _forward_linear(self, x, weight, bias):
+        x, weight, bias = self.operands([x, weight, bias])
+        return self.xp.matmul(x, self.m.swapaxes(weight, -1, -2)) + bias
+
+    def _forward_softmax(self, x, axis):
+        return self.m.softmax(x, axis=axis)
+
+    def _shifted(self, x, axis):
+        peak = self.xp.max(x, axis=axis, keepdims=True)
+        return x - self.xp.where(self.xp.isfinite(peak), peak, self.asarray(0.0, peak))
+
+    def _forward_log_softmax(self, x, axis):
+        z = self._shifted(x, axis)
+        return z - self.xp.log(self.xp.sum(self.xp.exp(z), axis=axis, keepdims=True))
+
+    def _forward_logsumexp(self, x, axis=None, keepdims=False):
+        xp = self.xp
+        peak = xp.max(x, axis=axis, keepdims=True)
+        peak = xp.where(xp.isfinite(peak), peak, self.asarray(0.0, peak))
+        out = xp.log(xp.sum(xp.exp(x - peak), axis=axis, keepdims=True)) + peak
+        if keepdims:
+            return out
+        return xp.reshape(out, ()) if axis is None else xp.squeeze(out, axis=axis)
+
+    def _forward_var(self, x, axis=None, keepdims=False, ddof=0):
+        return self.xp.var(x, axis=axis, keepdims=keepdims, correction=ddof)
+
+    def _forward_std(self, x, axis=None, keepdims=False, ddof=0):
+        return self.xp.std(x, axis=axis, keepdims=keepdims, correction=ddof)
+
+    def _forward_cumsum(self, x, axis):
+        return self.xp.cumulative_sum(x, axis=axis)
+
+    def _forward_cross_entropy(self, x, labels, reduction):
+        xp = self.xp
+        z = self._shifted(x, 1)
+        picked = xp.sum(z * self.m.one_hot(labels, x), axis=1)
+        losses = xp.log(xp.sum(xp.exp(z), axis=1)) - picked
+        if reduction == "none":
+            return losses
+        total = xp.sum(losses)
+        return total / labels.shape[0] if reduction == "mean" else total
+
+
+class ArrayAPIMath:
+    """The math namespace ``m`` of one Array API library: the names of ``chainrule.rules.numpy_math``, on ``xp``.
+
+    Every function keeps its operands in the library and on their device; Python numbers and NumPy constants are
+    made arrays there first.
+    """
+
+    batched = False
+    branchless = True  # rules mask edge values always rather than test device values (see elementwise._has_zero)
+    pi = math.pi
+
+    def __init__(self, owner: Backend) -> None:
+        self._owner = owner
+        self.xp = xp = owner.xp
+        for name in ("exp", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "abs", "sign", "real", "imag",
+                     "conj", "zeros_like", "ones_like"):
+            setattr(self, name, getattr(xp, name))
+        for ours, theirs in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
+                             ("arccosh", "acosh"), ("arctanh", "atanh")):
+            setattr(self, ours, getattr(xp, theirs))
+
+    def __getattr__(self, name: str):
+        raise NotImplementedError(f"the math namespace of {self._owner.name} arrays has no '{name}' yet (a rule's "
+                                  "derivative needs it); chainrule never computes it on the host silently")
+
+    def is_floating(self, x) -> bool:
+        return self.xp.isdtype(x.dtype, "real floating")
+
+    def _arrays(self, *values):
+        like = next(v for v in values if is_foreign(v))
+        return [v if is_foreign(v) else self._owner.asarray(v, like) for v in values]
+
+    def log(self, x):
+        if isinstance(x, numbers.Real | np.generic):
+            return float(np.log(x))  # a constant (log's base): a weak scalar, like numpy_math.log
+        return self.xp.log(x)
+
+    def maximum(self, a, b):
+        return self.xp.maximum(*self._arrays(a, b))
+
+    def minimum(self, a, b):
+        return self.xp.minimum(*self._arrays(a, b))
+
+    def where(self, condition, a, b):
+        like = a if is_foreign(a) else b if is_foreign(b) else condition  # numbers take the values' dtype
+        a, b = (v if is_foreign(v) else self._owner.asarray(v, like) for v in (a, b))
+        return self.xp.where(condition, a, b)
+
+    def matmul(self, a, b):
+        return self.xp.matmul(*self._arrays(a, b))
+
+    def swapaxes(self, x, a, b):
+        if x.ndim < 2 and (a, b) in ((-1, -2), (-2, -1)):
+            return x
+        axes = list(range(x.ndim))
+        axes[a], axes[b] = axes[b], axes[a]
+        return self.xp.permute_dims(x, tuple(axes))
+
+    def expand_dims(self, x, axis):
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        ndim = x.ndim + len(axes)
+        for a in sorted(a % ndim for a in axes):
+            x = self.xp.expand_dims(x, axis=a)
+        return x
+
+    def broadcast_to(self, x, shape):
+        return self.xp.broadcast_to(x, tuple(shape))
+
+    def reshape(self, x, shape):
+        return self.xp.reshape(x, tuple(shape))
+
+    def transpose(self, x, axes=None):
+        return self.xp.permute_dims(x, tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
+
+    def concatenate(self, xs, axis=0):
+        return self.xp.concat(self._arrays(*xs), axis=axis)
+
+    def stack(self, xs, axis=0):
+        return self.xp.stack(self._arrays(*xs), axis=axis)
+
+    def sum(self, x, axis=None, keepdims=False):
+        return self.xp.sum(x, axis=axis, keepdims=keepdims)
+
+    def mean(self, x, axis=None, keepdims=False):
+        return self.xp.mean(x, axis=axis, keepdims=keepdims)
+
+    def prod(self, x, axis=None, keepdims=False):
+        return self.xp.prod(x, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, x, axis):
+        return self.xp.cumulative_sum(x, axis=axis)
+
+    def softmax(self, x, axis=-1):
+        e = self.xp.exp(self._owner._shifted(x, axis))
+        return e / self.xp.sum(e, axis=axis, keepdims=True)
+
+    def erf(self, x):
+        """The error function with numpy_math.erf's polynomials, element by element in float64 (float32 stays
+        float32): every piece is evaluated everywhere and the right one selected, no data-dependent branch."""
+        xp = self.xp
+        dtype = x.dtype if self.is_floating(x) else xp.float64
+        v = xp.astype(x, xp.float64)
+        size = xp.abs(v)
+        out = xp.sign(v)  # ±1 from 6 on, and at ±inf; NaN stays NaN
+        # Each piece sees its own range only (others clamped into it), so that no inf·0 is formed where unused.
+        for low, high, coefficients in reversed(numpy_math._ERFC_PIECES):
+            u = xp.clip(size, low, high)
+            s = (2 * u - (low + high)) / (high - low)
+            piece = xp.copysign(1 - xp.exp(-(u * u)) * self._horner(coefficients, s), v)
+            out = xp.where((size >= low) & (size < high), piece, out)
+        w = xp.clip(v, -1.0, 1.0)
+        near = w * self._horner(numpy_math._ERF_NEAR_0, 2 * (w * w) - 1)
+        return xp.astype(xp.where(size < 1, near, out), dtype)
+
+    def _horner(self, coefficients, s):
+        out = self.xp.full_like(s, coefficients[-1])
+        for c in coefficients[-2::-1]:
+            out = out * s + c
+        return out
+
+    def sigmoid(self, x):
+        """Logistic function, stable for large |x| (as numpy_math.sigmoid: only exp(-|x|) is formed)."""
+        z = self.xp.exp(-self.xp.abs(x))
+        return self.xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+    def logical_not(self, x):
+        """not x; for a mask already in a floating dtype (where's condition as the node keeps it), 1 − x."""
+        return 1 - x if self.is_floating(x) else self.xp.logical_not(x)
+
+    def step(self, x):
+        """[x > 0] in x's dtype."""
+        return self.xp.astype(x > 0, x.dtype)
+
+    def stop(self, x):
+        return x
+
+    def astype(self, x, dtype):
+        return self.xp.astype(x, getattr(self.xp, np.dtype(dtype).name if isinstance(dtype, np.dtype | str | type)
+                                         else str(dtype).rpartition(".")[2]))
+
+    def apply_rule(self, rule, args, params):
+        return self._owner.forward(rule)(*args, **params)
+
+    def one_hot(self, labels, like):
+        """onehot[n, labels[n]] = 1 in like's dtype and on its device (the integer labels move there, explicitly)."""
+        xp = self.xp
+        classes = xp.arange(like.shape[1], device=device(like))
+        if not is_foreign(labels):
+            labels = self._owner.asarray(labels, like)
+        return xp.astype(classes[None, :] == labels[:, None], like.dtype)
+
+    def index(self, index, like):
+        """An index for ``like``: NumPy integer and boolean arrays in it moved to like's library and device; a
+        basic index (ints, slices, None) completed with a trailing ``...``, which the Array API asks for when it
+        does not name every axis (x[0] on a matrix is x[0, ...])."""
+        items = index if type(index) is tuple else (index,)
+        moved = tuple(self._owner.asarray(i, like) if isinstance(i, np.ndarray) else
+                      int(i) if isinstance(i, np.integer) else i for i in items)
+        if all(i is None or isinstance(i, int | slice) for i in moved):  # (identity tests: == on arrays is theirs)
+            return (*moved, Ellipsis)
+        return moved if type(index) is tuple else moved[0]
+
+    def is_basic_index(self, index) -> bool:
+        items = index if type(index) is tuple else (index,)
+        return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
+
+    def scatter(self, g, index, shape):
+        """Gradient of ``x[index]``: ``g`` placed into zeros of x's shape. Basic indices (ints, slices, None) in
+        any library; integer arrays and masks (repeated indices add up: a scatter-add, which the Array API has not
+        standardised) where the library has one: PyTorch's ``index_put_(..., accumulate=True)``."""
+        if not self.is_basic_index(index):
+            return self._scatter_add(g, index, shape)
+        out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
+        items = index if type(index) is tuple else (index,)
+        target = self.index(tuple(i for i in items if i is not None), out)  # None only added axes of size 1:
+        out[target] = self.xp.reshape(g, out[target].shape)  # the same elements, in the same order, without them
+        return out
+
+    def _scatter_add(self, g, index, shape):
+        items = index if type(index) is tuple else (index,)
+        if self._owner.name == "torch" and all(is_foreign(i) or isinstance(i, np.ndarray) for i in items):
+            out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
+            out.index_put_(tuple(i if is_foreign(i) else self._owner.asarray(i, g) for i in items), g,
+                           accumulate=True)
+            return out
+        raise NotImplementedError(
+            f"the gradient of indexing with arrays is not supported for {self._owner.name} arrays yet (it needs a "
+            "scatter-add; PyTorch has one when every index is an array); index with ints and slices, or move the "
+            "tensor explicitly with t.to(numpy)")
