@@ -68,7 +68,7 @@ NO_FORWARD = {
     "angle", "beta", "betainc", "betaln", "cho_factor", "cholesky", "convolve", "det", "digamma", "eigh", "eigvalsh",
     "entr", "erfc", "erfcinv", "erfinv", "fft_resize", "fftn", "fold", "gamma", "gammainc", "gammaincc",
     "gammaln", "gammasgn", "i0", "i1", "ifftn", "inv", "irfftn", "iv", "ive", "j0", "j1", "jv",
-    "log_ndtr", "logabsdet", "logit", "lstm", "ndtr", "ndtri", "odeint", "pinv", "polygamma", "prod",
+    "log_ndtr", "logabsdet", "logdet", "logit", "lstm", "ndtr", "ndtri", "odeint", "pinv", "polygamma", "prod",
     "qr", "rfftn", "rgamma", "scatter", "sinc", "solve", "solve_sylvester", "solve_triangular", "sqrtm", "stdtr",
     "step", "svd", "svdvals", "unfold", "xlog1py", "xlogy", "y0", "y1", "yv",
 }
@@ -568,7 +568,8 @@ NP_IN_DERIVATIVES = {
     "concatenate": {"lstm"},
     "dtype": {"betainc", "cho_factor", "gammainc", "gammaincc", "solve_triangular", "stdtr"},
     "empty": {"irfftn", "lstm"},
-    "eye": {"cholesky", "det", "eigh", "eigvalsh", "logabsdet", "pinv", "qr", "svd"},
+    "asarray": {"logabsdet", "logdet"},
+    "eye": {"cholesky", "det", "eigh", "eigvalsh", "logabsdet", "logdet", "pinv", "qr", "svd"},
     "float64": {"betainc", "gammainc", "gammaincc", "stdtr"},
     "full": {"irfftn"},
     "isnan": {"max", "min"},
@@ -577,7 +578,7 @@ NP_IN_DERIVATIVES = {
     "ones": {"cholesky", "eigh", "eigvalsh", "qr"},
     "pi": {"stdtr"},
     "prod": {"mean", "prod", "std", "var"},  # mean, std, var: np.prod of a shape (metadata)
-    "result_type": {"betainc", "gammainc", "gammaincc", "max", "min", "stdtr"},
+    "result_type": {"betainc", "gammainc", "gammaincc", "logabsdet", "logdet", "max", "min", "stdtr"},
     "subtract": {"gelu_tanh"},
     "sum": {"max", "min"},
     "tanh": {"gelu_tanh"},
