@@ -417,3 +417,13 @@ def test_softmax_and_log_softmax_equal_torch(axis):
         np.testing.assert_allclose(
             cr.grad(lambda t, f=ours: (f(t, axis=axis) * w).sum())(x), xt.grad.numpy(), rtol=1e-12, atol=1e-15
         )
+
+
+def test_logsumexp_of_a_negative_weighted_sum_is_nan_as_scipys():
+    # found by the adversarial probes: log|s| came back for s < 0 without return_sign
+    a, b = np.array([1.0, 2.0]), np.array([1.0, -2.0])
+    out = special.logsumexp(cr.tensor(a), b=b)
+    assert np.isnan(scipy_special.logsumexp(a, b=b)) and np.isnan(out.item())
+    value, sign = special.logsumexp(cr.tensor(a), b=b, return_sign=True)
+    np.testing.assert_allclose(value.data, scipy_special.logsumexp(a, b=b, return_sign=True)[0], rtol=1e-14)
+    assert sign == -1
