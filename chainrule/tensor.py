@@ -231,6 +231,9 @@ class Tensor:
         return complex(self._number("complex"))
 
     def __int__(self) -> int:
+        if self._data.dtype.kind == "c":
+            raise TypeError("int() of a complex tensor would drop its imaginary part; use complex(t), or int() "
+                            "of t.real, t.imag or abs(t)")
         return int(self._number("int"))
 
     def _number(self, function: str) -> float | int | bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -138,8 +139,9 @@ def write_page(explanation, path: Path, option: str = "--html", title: str | Non
     """Write an explanation's page; a file system error becomes one clear OSError naming the option."""
     try:
         return explanation.save_html(path, title)
-    except OSError as exc:
-        raise OSError(f"{option}: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    except OSError as exc:  # save_html's message names itself; the command line names the option instead
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(f"{option}: cannot write {str(path)!r}: {reason}") from None
 
 
 def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1,

@@ -369,7 +369,8 @@ class Explanation:
         return to_html(self, title)
 
     def save_html(self, path: str | os.PathLike, title: str | None = None) -> Path:
-        """Write :meth:`to_html` to ``path`` (UTF-8); returns the path. Open the file in any current browser."""
+        """Write :meth:`to_html` to ``path`` (UTF-8), replacing an existing file as ``open(path, "w")`` does; returns
+        the path. Open the file in any current browser."""
         if not isinstance(path, str | os.PathLike):
             raise TypeError(f"save_html: path must be a str or a path, got {type(path).__name__}")
         path = Path(path)
@@ -377,7 +378,11 @@ class Explanation:
             raise IsADirectoryError(f"save_html: {str(path)!r} is a directory; give a file name such as page.html")
         if not path.parent.is_dir():
             raise FileNotFoundError(f"save_html: the directory {str(path.parent)!r} does not exist")
-        path.write_text(self.to_html(title), encoding="utf-8")
+        page = self.to_html(title)  # built first: an error here leaves an existing file as it was
+        try:
+            path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"save_html: cannot write {str(path)!r}: {exc.strerror}") from None
         return path
 
     # -------------------------------------------------------------------------------------------------------

@@ -907,7 +907,13 @@ class _Concatenator:
                 f"cnp.{self.name}[...]: a directive string ({items[0]!r}) is not supported with tensors; "
                 "use cnp.concatenate or cnp.stack with an axis"
             )
-        parts = [self.numpy_object[item] if isinstance(item, slice) else item for item in items]
+        try:
+            parts = [self.numpy_object[item] if isinstance(item, slice) else item for item in items]
+        except MemoryError:
+            raise MemoryError(
+                f"cnp.{self.name}[...]: a slice asks for more values than fit in this machine's memory; check its "
+                "start, stop and step"
+            ) from None
         if self.name == "r_":
             return concatenate([_atleast(p, 1) for p in parts], axis=0)
         columns = [ops.reshape(_t(p), (-1, 1)) if np.ndim(p) <= 1 else _t(p) for p in parts]

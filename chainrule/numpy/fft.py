@@ -112,7 +112,10 @@ def _plan(x: Tensor, s: Any, axes: Any, function: str, *, inverse_real: bool = F
     for i, (n, a) in enumerate(zip(s, axes, strict=True)):
         if n is None or n == -1:
             n = 2 * (x.shape[a] - 1) if inverse_real and i == len(axes) - 1 else x.shape[a]
-        n = operator.index(n)
+        try:
+            n = operator.index(n)
+        except TypeError:
+            raise TypeError(f"fft.{function}: a length of {n!r} along axis {a}; expected an int") from None
         if n < 1:
             raise ValueError(f"fft.{function}: {n} points along axis {a}; expected at least 1 (a positive n or s)")
         lengths.append(n)
@@ -124,7 +127,17 @@ def _transform(rule: str, a: Any, s: Any, axes: Any, norm: Any, function: str) -
     lengths, axes = _plan(t, s, axes, function, inverse_real=rule == "irfftn")
     if rule in ("rfftn", "irfftn") and not axes:
         raise ValueError(f"fft.{function}: expected at least one axis to transform")
-    return ops.apply(lookup(rule), (t,), {"s": lengths, "axes": axes, "norm": _norm(norm, function)})
+    params = {"s": lengths, "axes": axes, "norm": _norm(norm, function)}
+    try:
+        return ops.apply(lookup(rule), (t,), params)
+    except MemoryError:  # NumPy asks for the whole result at once, before anything is written: nothing is lost
+        shape = list(t.shape)
+        for n, a in zip(lengths, axes, strict=True):
+            shape[a] = n
+        raise MemoryError(
+            f"fft.{function}: a result of shape {tuple(shape)} is too large for this machine's memory; check n, s "
+            "and axes"
+        ) from None
 
 
 def _one(n: Any) -> Any:
