@@ -525,3 +525,24 @@ def test_sylvester_and_sqrtm_still_answer_where_an_answer_exists():
     np.testing.assert_allclose(linalg.solve_sylvester(cr.tensor(a), cr.tensor(b), cr.tensor(q)).data,
                                scipy_linalg.solve_sylvester(a, b, q), rtol=1e-13)
     np.testing.assert_allclose(linalg.sqrtm(cr.tensor(np.diag([0.0, 4.0]))).data, np.diag([0.0, 2.0]), atol=1e-15)
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    ("cnp.linspace(x, x + 1, 2.5)", TypeError, r"cnp.linspace: num must be an int, got 2.5"),
+    ("cnp.partition(x, 1, order='a')", TypeError, r"cnp.partition: `order` .* is not supported on tensors"),
+    ("cnp.einsum('ij->ii', cr.ones(2, 2) * x[0])", ValueError, r"output label 'i' of 'ij->ii' appears more than once"),
+    ("signal.convolve(x, x, method='bogus')", ValueError, r"`method` must be 'auto', 'direct' or 'fft'; got 'bogus'"),
+    ("stats.norm.logpdf(cr.tensor([1j]))", TypeError, r"stats.norm.logpdf: `x` has dtype complex128; a density"),
+])
+def test_arguments_numpy_or_scipy_refuse_are_refused_not_ignored(call, error, message):
+    # each was silently accepted (a value came back) before the probes found it
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    pytest.importorskip("scipy")
+    from chainrule.scipy import signal, stats
+
+    x = cr.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    with pytest.raises(error, match=message):
+        eval(call, {"cr": cr, "cnp": cnp, "signal": signal, "stats": stats, "x": x})
+    np.testing.assert_allclose(cnp.linspace(x[0], x[0] + 1, np.int64(3)).data, [3.0, 3.5, 4.0], rtol=1e-15)

@@ -854,6 +854,9 @@ def _einsum_labels(subscripts: str, operands: list) -> tuple[list[str], str]:
     for c in output:
         if c not in "".join(expanded):
             raise ValueError(f"einsum: output label {c!r} of '{subscripts}' names no input axis")
+        if output.count(c) > 1:
+            raise ValueError(f"einsum: output label {c!r} of '{subscripts}' appears more than once; expected each "
+                             "output label once")
     return expanded, output
 
 
@@ -984,6 +987,9 @@ def rollaxis(a, axis, start=0):
 @_numpy_name
 def partition(a, kth, axis=-1, kind="introselect", order=None):
     """NumPy's partition; each value carries the gradient of the element it came from."""
+    if order is not None:
+        raise TypeError("cnp.partition: `order` (fields of a structured array) is not supported on tensors, which "
+                        "hold numbers; leave it None")
     a = _t(a)
     if axis is None:
         a, axis = ops.reshape(a, (-1,)), 0
@@ -997,6 +1003,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     ends (NumPy's values exactly)."""
     if dtype is not None and np.dtype(dtype).kind != "f":
         raise TypeError(f"cnp.linspace: dtype {np.dtype(dtype)} carries no gradient; use a float dtype")
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral):
+        raise TypeError(f"cnp.linspace: num must be an int, got {num!r}")
     num = int(num)
     if num < 0:
         raise ValueError(f"cnp.linspace: num must be non-negative, got {num}")

@@ -55,6 +55,9 @@ def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
 def standardise(x: Any, loc: Any, scale: Any, where: str):
     """(x − loc)/scale and log(scale), with ``scale`` checked positive."""
     x = operand(x, "x", where)
+    if x.dtype.kind == "c":
+        raise TypeError(f"{where}: `x` has dtype {x.dtype}; a density takes real numbers (take cnp.real(x) or "
+                        "cnp.abs(x) first)")
     loc, scale = operand(loc, "loc", where, weak=True), operand(scale, "scale", where, weak=True)
     check_positive(scale, "scale", where)
     # the defaults (loc 0, scale 1) add no node to the graph, nor a step to an explanation
