@@ -407,3 +407,12 @@ def test_bad_counts_and_axes_are_named():
         cnp.moveaxis(t, 0, 5)
     with pytest.raises(TypeError, match=r"^cnp\.flip: an axis must be an int"):
         cnp.flip(t, 0.5)
+
+
+def test_linspace_keeps_float32_ends_float32_as_numpy():
+    # found by the adversarial probes: the fractions were float64, so float32 ends gave float64 values
+    lo, hi = np.float32(0.1), np.float32(0.7)
+    out = cnp.linspace(cr.tensor(lo, requires_grad=True), cr.tensor(hi), 5)
+    assert out.dtype == np.linspace(lo, hi, 5).dtype == np.float32
+    np.testing.assert_array_equal(out.data, np.linspace(lo, hi, 5))
+    assert cnp.linspace(cr.tensor(0), cr.tensor(3), 4).dtype == np.float64  # ints: float64, as NumPy

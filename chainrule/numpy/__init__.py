@@ -1010,7 +1010,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         raise ValueError(f"cnp.linspace: num must be non-negative, got {num}")
     lo, hi = _t(start), _t(stop)
     div = (num - 1) if endpoint else num
-    fractions = np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)
+    real = np.result_type(lo.dtype, hi.dtype, 1.0)  # NumPy's: float32 ends give float32 values, ints float64
+    fractions = (np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)).astype(real)
     shape = np.broadcast_shapes(lo.shape, hi.shape)
     fractions = fractions.reshape((num,) + (1,) * len(shape))
     values = lo + (hi - lo) * fractions if num else ops.broadcast_to(lo, (0, *shape)) * 0
