@@ -251,3 +251,14 @@ def test_parseval_closed_form():
 def test_bad_arguments_raise_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call(cr.tensor(np.ones((3, 4)), requires_grad=True))
+
+
+def test_shifting_nothing_is_the_identity_not_numpys_unpacking_error():
+    # found by the adversarial probes: a 0-d input (or axes=()) failed inside roll, "not enough values to unpack"
+    x = cr.tensor(1.5, requires_grad=True)
+    for shift in (cnp.fft.fftshift, cnp.fft.ifftshift):
+        out = shift(x)
+        assert out.shape == () and out.item() == 1.5
+        v = cr.tensor([1.0, 2.0, 3.0])
+        np.testing.assert_array_equal(shift(v, axes=()).data, [1.0, 2.0, 3.0])
+    assert cr.grad(lambda t: cnp.fft.fftshift(t) * 2)(1.5) == 2.0

@@ -416,3 +416,10 @@ def test_linspace_keeps_float32_ends_float32_as_numpy():
     assert out.dtype == np.linspace(lo, hi, 5).dtype == np.float32
     np.testing.assert_array_equal(out.data, np.linspace(lo, hi, 5))
     assert cnp.linspace(cr.tensor(0), cr.tensor(3), 4).dtype == np.float64  # ints: float64, as NumPy
+
+
+def test_make_diagonal_of_a_number_names_the_shape_expected():
+    # found by the adversarial probes: "tuple index out of range"
+    with pytest.raises(cr.errors.ShapeError, match=r"cnp.make_diagonal: D is a number \(shape \(\)\); expected"):
+        cnp.make_diagonal(cr.tensor(1.5, requires_grad=True))
+    np.testing.assert_array_equal(cnp.make_diagonal(cr.tensor([1.0, 2.0])).data, np.diag([1.0, 2.0]))

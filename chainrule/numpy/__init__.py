@@ -1081,6 +1081,9 @@ def make_diagonal(D, offset: int = 0, axis1: int = -1, axis2: int = -2):
             "cnp.make_diagonal: only offset=0 with axis1, axis2 = -1, -2 (as HIPS autograd); "
             "use cnp.diag for one matrix"
         )
+    if np.ndim(D.data if isinstance(D, Tensor) else D) == 0:
+        raise ShapeError("cnp.make_diagonal: D is a number (shape ()); expected the diagonals as a vector (n,) or a "
+                         "stack of them (..., n)")
     if not isinstance(D, Tensor):
         D = np.asarray(D)
         return D[..., None] * np.eye(D.shape[-1], dtype=D.dtype)

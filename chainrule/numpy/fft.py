@@ -267,6 +267,8 @@ def irfft2(
 def _shift(x: Any, axes: Any, function: str, sign: int) -> Any:
     t = _operand(x, function) if not isinstance(x, Tensor) else x
     axes = tuple(range(t.ndim)) if axes is None else _axes(axes, t.ndim, function)
+    if not axes:  # a 0-d input, or axes=(): nothing to shift (NumPy fails inside roll here)
+        return t
     shifts = tuple(sign * (t.shape[a] // 2) for a in axes)
     from . import roll  # the gather of chainrule.numpy: its gradient scatters back
 
