@@ -423,3 +423,17 @@ def test_make_diagonal_of_a_number_names_the_shape_expected():
     with pytest.raises(cr.errors.ShapeError, match=r"cnp.make_diagonal: D is a number \(shape \(\)\); expected"):
         cnp.make_diagonal(cr.tensor(1.5, requires_grad=True))
     np.testing.assert_array_equal(cnp.make_diagonal(cr.tensor([1.0, 2.0])).data, np.diag([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("name", ["nanmean", "nansum", "tril", "triu", "round", "cumprod"])
+@pytest.mark.parametrize("data", [np.array([[1, 2], [3, 4]]), np.array([[True, False], [True, True]]),
+                                  np.array([[15, -25], [35, 44]])])
+def test_integer_and_boolean_inputs_give_numpys_values_and_dtypes(name, data):
+    # found by the adversarial probes: nanmean of booleans divided by a count cast to bool (1), giving [1.] for
+    # [True, False]; nansum, tril, triu and round turned integers into float64; cumprod kept booleans
+    out = getattr(cnp, name)(cr.tensor(data))
+    expected = getattr(np, name)(data)
+    assert out.dtype == expected.dtype, (out.dtype, expected.dtype)
+    np.testing.assert_array_equal(out.data, expected)
+    if name == "round" and data.dtype.kind == "i":  # (NumPy refuses booleans with negative decimals)
+        np.testing.assert_array_equal(cnp.round(cr.tensor(data), -1).data, np.round(data, -1))

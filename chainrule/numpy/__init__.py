@@ -119,6 +119,9 @@ def _remainder(a, b, numpy_function, rounding):
 def round(a, decimals: int = 0, out=None):
     """Round to ``decimals`` places; no gradient (piecewise constant)."""
     _no_out("round", out)
+    a = _t(a)
+    if a.dtype.kind in "biu":  # NumPy rounds integers to integers (a copy for decimals >= 0)
+        return Tensor._make(np.round(a._array(), decimals), None, False)
     if decimals == 0:
         return ops.apply(ops.lookup("rint"), (_t(a),))
     scale = 10.0 ** decimals
@@ -222,6 +225,8 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
     """Sum with NaNs counted as 0 (they get no gradient)."""
     _no_out("nansum", out, dtype=dtype)
     a = _t(a)
+    if a.dtype.kind not in "fc":  # integers and booleans hold no NaN: their plain (integer) sum, as NumPy's
+        return ops.sum(a, axis=axis, keepdims=keepdims)
     return ops.sum(ops.where(np.isnan(a._array()), 0.0, a), axis=axis, keepdims=keepdims)
 
 
@@ -231,7 +236,8 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     _no_out("nanmean", out, dtype=dtype)
     a = _t(a)
     count = np.sum(~np.isnan(a._array()), axis=_axis(axis), keepdims=keepdims)
-    return nansum(a, axis=axis, keepdims=keepdims) / count.astype(a.dtype)
+    # the count in a's precision; integers and booleans average in float64 (a count cast to bool was 1)
+    return nansum(a, axis=axis, keepdims=keepdims) / count.astype(a.dtype if a.dtype.kind in "fc" else np.float64)
 
 
 def _axis(axis):
@@ -559,13 +565,13 @@ def pad(array, pad_width, mode="constant", **kwargs):
 @_numpy_name
 def tril(m, k=0):
     m = _t(m)
-    return ops.where(np.tri(*m.shape[-2:], k=k, dtype=bool), m, 0.0)
+    return ops.where(np.tri(*m.shape[-2:], k=k, dtype=bool), m, np.zeros((), m.dtype))  # zeros of m's dtype
 
 
 @_numpy_name
 def triu(m, k=0):
     m = _t(m)
-    return ops.where(np.tri(*m.shape[-2:], k=k - 1, dtype=bool), 0.0, m)
+    return ops.where(np.tri(*m.shape[-2:], k=k - 1, dtype=bool), np.zeros((), m.dtype), m)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -593,6 +599,8 @@ def cumprod(a, axis=None, dtype=None, out=None):
     where elements are 0 (no division)."""
     _no_out("cumprod", out, dtype=dtype)
     a = _t(a)
+    if a.dtype.kind == "b":  # NumPy multiplies booleans as integers
+        a = ops.astype(a, np.int64)
     if axis is None:
         a, axis = ops.reshape(a, (-1,)), -1
 
