@@ -437,3 +437,25 @@ def test_integer_and_boolean_inputs_give_numpys_values_and_dtypes(name, data):
     np.testing.assert_array_equal(out.data, expected)
     if name == "round" and data.dtype.kind == "i":  # (NumPy refuses booleans with negative decimals)
         np.testing.assert_array_equal(cnp.round(cr.tensor(data), -1).data, np.round(data, -1))
+
+
+def test_numpys_own_functions_name_themselves_when_they_fail_on_a_tensor():
+    # found by the adversarial probes: cnp.argmax(t, axis=(0, 2)) ended inside NumPy with "'tuple' object cannot
+    # be interpreted as an integer", naming no function
+    x = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"^cnp.argmax: 'tuple' object .*; see numpy.argmax"):
+        cnp.argmax(x, axis=(0, 1))
+    with pytest.raises(IndexError, match=r"^cnp.argsort: axis 5 is out of bounds"):
+        cnp.argsort(x, axis=5)
+    assert cnp.argmax(cr.tensor([1.0, 3.0, 2.0])) == 1
+    assert cnp.isnan is np.isnan  # ufuncs stay NumPy's own (their methods too)
+    with pytest.raises(np.exceptions.AxisError):  # no Tensor: NumPy's function, NumPy's error
+        cnp.argmax(np.ones(3), axis=4)
+
+
+def test_diff_of_booleans_is_numpys_not_equal():
+    data = np.array([[True, False, False], [True, True, False]])
+    for axis in (0, -1):
+        out = cnp.diff(cr.tensor(data), axis=axis)
+        np.testing.assert_array_equal(out.data, np.diff(data, axis=axis))
+        assert out.dtype == np.bool_

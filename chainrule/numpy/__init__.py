@@ -631,6 +631,8 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     for extra, at_end in parts:
         a = ops.concatenate([a, extra] if at_end else [extra, a], axis)
     head = (slice(None),) * axis
+    if a.dtype.kind == "b" and n:  # NumPy's difference of booleans is "not equal" (it refuses to subtract them)
+        return Tensor._make(np.diff(a._array(), n, axis), None, False)
     for _ in range(builtins.min(n, a.shape[axis])):  # past the axis's length every difference is empty
         a = ops.getitem(a, head + (slice(1, None),)) - ops.getitem(a, head + (slice(None, -1),))
     return a
@@ -1192,7 +1194,10 @@ _MISSING = object()
 
 def __getattr__(name: str):
     if name in _NO_GRADIENT or name in _CONSTRUCTORS:
-        return getattr(np, name)
+        function = getattr(np, name)
+        if isinstance(function, np.ufunc) or name in _CONSTRUCTORS:
+            return function  # ufuncs keep their methods (reduce, outer...); constructors take no Tensor
+        return named_errors(name)(function)  # on a Tensor, NumPy's error comes back under cnp.<name>
     if name == "row_stack":  # NumPy's old name of vstack
         return vstack
     if name == "random":  # random draws are constants: NumPy's own module (as autograd.numpy.random wraps it)
