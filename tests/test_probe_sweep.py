@@ -546,3 +546,23 @@ def test_arguments_numpy_or_scipy_refuse_are_refused_not_ignored(call, error, me
     with pytest.raises(error, match=message):
         eval(call, {"cr": cr, "cnp": cnp, "signal": signal, "stats": stats, "x": x})
     np.testing.assert_allclose(cnp.linspace(x[0], x[0] + 1, np.int64(3)).data, [3.0, 3.5, 4.0], rtol=1e-15)
+
+
+def test_a_page_name_the_file_system_refuses_is_one_clear_line(capsys):
+    import chainrule as cr
+    from chainrule.cli import main
+
+    name = "a" * 300 + ".html"  # longer than any file system's NAME_MAX
+    with pytest.raises(OSError, match=r"save_html: cannot use 'a{80}': File name too long"):
+        cr.explain("x**2", x=1.0).save_html(name)
+    assert main(["derive", "x**2", "--at", "x=1", "--html", name]) == 2
+    err = capsys.readouterr().err
+    assert err == f"chainrule derive: error: --html: cannot use '{'a' * 80}': File name too long\n", err
+
+
+def test_transformer_encoder_takes_pytorchs_nested_tensor_switches():
+    import chainrule as cr
+
+    layer = cr.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, batch_first=True)
+    encoder = cr.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False, mask_check=False)
+    assert encoder(cr.ones(2, 3, 4)).shape == (2, 3, 4)

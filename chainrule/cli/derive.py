@@ -127,11 +127,14 @@ def html_path(path: str | Path, option: str = "--html") -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ExpressionError(f"{option}: the file name must end in .html, got {str(path)!r}")
-    if path.is_dir():
-        raise ExpressionError(f"{option}: {str(path)!r} is a directory; give a file name ending in .html")
-    if not path.parent.is_dir():
-        found = "is not a directory" if path.parent.exists() else "does not exist"
-        raise ExpressionError(f"{option}: the directory {str(path.parent)!r} {found}")
+    try:
+        if path.is_dir():
+            raise ExpressionError(f"{option}: {str(path)!r} is a directory; give a file name ending in .html")
+        if not path.parent.is_dir():
+            found = "is not a directory" if path.parent.exists() else "does not exist"
+            raise ExpressionError(f"{option}: the directory {str(path.parent)!r} {found}")
+    except OSError as exc:  # a name the file system refuses outright (too long, ...)
+        raise ExpressionError(f"{option}: cannot use {str(path)[:80]!r}: {exc.strerror or exc}") from None
     return path
 
 

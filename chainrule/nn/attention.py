@@ -206,7 +206,10 @@ class TransformerEncoder(Module):
     ((2, 5, 8), 3)
     """
 
-    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None) -> None:
+    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
+                 enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
+        # enable_nested_tensor and mask_check are PyTorch's speed switches (its nested-tensor fast path); accepted so
+        # that PyTorch code runs unchanged, with no effect here
         super().__init__()
         if not isinstance(encoder_layer, Module):
             raise TypeError(f"TransformerEncoder: encoder_layer must be a Module (e.g. TransformerEncoderLayer), "
