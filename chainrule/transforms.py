@@ -331,10 +331,16 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         if np.shape(tangent) != t.shape:
             raise ShapeError(f"jvp: tangent {name} has shape {np.shape(tangent)}; "
                              f"expected its primal's shape {t.shape}")
+        values = tangent.data if isinstance(tangent, Tensor) else tangent
+        if t.dtype.kind != "c" and np.iscomplexobj(values) and np.any(np.imag(values) != 0):
+            raise TypeError(f"jvp: tangent {name} is complex but its primal is real ({t.dtype}); a real input "
+                            "moves along real directions (casting would drop the imaginary part): pass the real "
+                            "part, or a complex primal")
         if isinstance(tangent, Tensor):
             seeds[key] = tangent if create_graph else tangent._data
         else:
-            seeds[key] = np.asarray(tangent, dtype=t.dtype)
+            real = t.dtype.kind != "c" and np.iscomplexobj(values)  # then with a zero imaginary part
+            seeds[key] = np.asarray(np.real(tangent) if real else tangent, dtype=t.dtype)
             if create_graph:
                 seeds[key] = Tensor._make(seeds[key], None, False)
     form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)

@@ -412,3 +412,18 @@ def test_backward_of_a_complex_scalar_needs_an_explicit_grad():
         y.backward()
     y.backward(grad=1)  # the holomorphic derivative 2z
     assert complex(z.grad) == 2 + 4j
+
+
+def test_a_complex_cotangent_or_tangent_for_a_real_tensor_is_refused_not_cast():
+    # found by the adversarial probes: the imaginary part was dropped silently (y.grad = [3, 0] for [1+2j, 1j])
+    y = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"backward\(\): `grad` is complex but the tensor is real \(float64\)"):
+        (y * 3).backward(np.array([1 + 2j, 1j]))
+    with pytest.raises(TypeError, match=r"jvp: tangent 0 is complex but its primal is real \(float64\)"):
+        cr.jvp(lambda x: x * 2, (np.ones(2),), (np.ones(2) * 1j,))
+    (y * 3).backward(np.array([1 + 0j, 2 + 0j]))  # nothing to drop: accepted as the real cotangent
+    np.testing.assert_array_equal(y.grad.data, [3.0, 6.0])
+    assert y.grad.dtype == np.float64
+    z = cr.tensor(np.array([1 + 1j]), requires_grad=True)
+    (z * z).backward(np.array([1.0]))  # a real cotangent of a complex output is fine
+    np.testing.assert_allclose(z.grad.data, [2 + 2j])
