@@ -295,7 +295,12 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
                 where = "" if out_tree.is_leaf else f" at {path}"
                 raise ShapeError(f"vjp: the cotangent{where} has shape {np.shape(c)}; expected the output's "
                                  f"{out.shape}")
-            seeds.append(c if isinstance(c, Tensor) else np.asarray(c, dtype=out.dtype))
+            values = c.data if isinstance(c, Tensor) else c
+            real = out.dtype.kind != "c" and np.iscomplexobj(values)
+            if real and np.any(np.imag(values) != 0):
+                raise TypeError(f"vjp: the cotangent is complex but the output is real ({out.dtype}); the cotangent "
+                                "of a real output is real (casting would drop the imaginary part): pass its real part")
+            seeds.append(c if isinstance(c, Tensor) else np.asarray(np.real(c) if real else c, dtype=out.dtype))
         grads = trace.pullback(outs, seeds, create_graph)
         return trace.in_forms(grads, single=False)
 

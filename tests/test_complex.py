@@ -421,6 +421,10 @@ def test_a_complex_cotangent_or_tangent_for_a_real_tensor_is_refused_not_cast():
         (y * 3).backward(np.array([1 + 2j, 1j]))
     with pytest.raises(TypeError, match=r"jvp: tangent 0 is complex but its primal is real \(float64\)"):
         cr.jvp(lambda x: x * 2, (np.ones(2),), (np.ones(2) * 1j,))
+    _, pullback = cr.vjp(lambda x: x * 2, np.ones(2))
+    with pytest.raises(TypeError, match=r"vjp: the cotangent is complex but the output is real \(float64\)"):
+        pullback(np.array([1j, 0.0]))
+    np.testing.assert_array_equal(pullback(np.array([1 + 0j, 0.5]))[0], [2.0, 1.0])
     (y * 3).backward(np.array([1 + 0j, 2 + 0j]))  # nothing to drop: accepted as the real cotangent
     np.testing.assert_array_equal(y.grad.data, [3.0, 6.0])
     assert y.grad.dtype == np.float64
