@@ -289,11 +289,18 @@ def ifftshift(x: Any, axes: int | Sequence[int] | None = None) -> Any:
     return _shift(x, axes, "ifftshift", -1)
 
 
+def _frequency_count(n: Any, function: str) -> int:
+    """n of fftfreq/rfftfreq: a positive int (NumPy divides by zero at n = 0 and says "n should be an integer")."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"fft.{function}: n is the number of samples, a positive int; got {n!r}")
+    return int(n)
+
+
 def fftfreq(n: int, d: float = 1.0, device: Any = None) -> np.ndarray:
     """The sample frequencies of fft (NumPy's array: a constant, with no gradient)."""
-    return np.fft.fftfreq(n, ops.stop(d), device=device)
+    return np.fft.fftfreq(_frequency_count(n, "fftfreq"), ops.stop(d), device=device)
 
 
 def rfftfreq(n: int, d: float = 1.0, device: Any = None) -> np.ndarray:
     """The sample frequencies of rfft (NumPy's array: a constant, with no gradient)."""
-    return np.fft.rfftfreq(n, ops.stop(d), device=device)
+    return np.fft.rfftfreq(_frequency_count(n, "rfftfreq"), ops.stop(d), device=device)
