@@ -566,3 +566,13 @@ def test_transformer_encoder_takes_pytorchs_nested_tensor_switches():
     layer = cr.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, batch_first=True)
     encoder = cr.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False, mask_check=False)
     assert encoder(cr.ones(2, 3, 4)).shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("flag", ["shuffle", "drop_last"])
+def test_sampler_flags_are_booleans_not_truthy_strings(flag):
+    import chainrule as cr
+
+    with pytest.raises(TypeError, match=rf"DistributedSampler: {flag} must be True or False, got 'no'"):
+        cr.distributed.DistributedSampler(5, **{flag: "no"})  # "no" is truthy: it would have shuffled
+    assert list(cr.distributed.DistributedSampler(5, **{flag: np.False_}, shuffle=False)) == [0, 1, 2, 3, 4] \
+        if flag == "drop_last" else list(cr.distributed.DistributedSampler(5, shuffle=np.False_)) == [0, 1, 2, 3, 4]

@@ -66,6 +66,9 @@ class DistributedSampler:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"DistributedSampler: seed must be an int >= 0, got {seed!r}")
         self.seed = int(seed)
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool | np.bool_):  # shuffle="no" would be truthy: it would shuffle
+                raise TypeError(f"DistributedSampler: {name} must be True or False, got {flag!r}")
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.epoch = 0
