@@ -301,6 +301,9 @@ class Tensor:
         return complex(self._number("complex"))
 
     def __int__(self) -> int:
+        if self._data.dtype.kind == "c":
+            raise TypeError("int() of a complex tensor would drop its imaginary part; use complex(t), or int() "
+                            "of t.real, t.imag or abs(t)")
         return int(self._number("int"))
 
     def _number(self, function: str) -> float | int | bool:
@@ -398,8 +401,16 @@ class Tensor:
             seed = np.ones_like(self._data) if self._data.ndim else self._data.dtype.type(1)
         else:
             seed = grad._data if isinstance(grad, Tensor) and not create_graph else grad
+            values = seed.data if isinstance(seed, Tensor) else seed
+            if self._data.dtype.kind != "c" and np.iscomplexobj(values) and np.any(np.imag(values) != 0):
+                raise TypeError(
+                    f"backward(): `grad` is complex but the tensor is real ({self.dtype}); the gradient of a real "
+                    "tensor is real (casting would drop the imaginary part): pass the real part, or compute in "
+                    "complex numbers"
+                )
             if not isinstance(seed, Tensor):
-                seed = np.asarray(seed, dtype=self.dtype)
+                real = self._data.dtype.kind != "c" and np.iscomplexobj(values)
+                seed = np.asarray(np.real(seed) if real else seed, dtype=self.dtype)  # a zero imaginary part
             if seed.shape != self.shape:
                 raise ShapeError(f"backward(): `grad` has shape {seed.shape}; expected the tensor's shape {self.shape}")
         if create_graph and not isinstance(seed, Tensor):

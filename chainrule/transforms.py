@@ -308,7 +308,14 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
                 where = "" if out_tree.is_leaf else f" at {path}"
                 raise ShapeError(f"vjp: the cotangent{where} has shape {np.shape(c)}; expected the output's "
                                  f"{out.shape}")
-            seeds.append(c if isinstance(c, Tensor) or backends.is_foreign(c) else np.asarray(c, dtype=out.dtype))
+            if isinstance(c, Tensor) or backends.is_foreign(c):
+                seeds.append(c)
+                continue
+            real = out.dtype.kind != "c" and np.iscomplexobj(c)
+            if real and np.any(np.imag(c) != 0):
+                raise TypeError(f"vjp: the cotangent is complex but the output is real ({out.dtype}); the cotangent "
+                                "of a real output is real (casting would drop the imaginary part): pass its real part")
+            seeds.append(np.asarray(np.real(c) if real else c, dtype=out.dtype))
         grads = trace.pullback(outs, seeds, create_graph)
         return trace.in_forms(grads, single=False)
 
@@ -344,10 +351,16 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         if np.shape(tangent) != t.shape:
             raise ShapeError(f"jvp: tangent {name} has shape {np.shape(tangent)}; "
                              f"expected its primal's shape {t.shape}")
+        values = tangent.data if isinstance(tangent, Tensor) else tangent
+        if t.dtype.kind != "c" and np.iscomplexobj(values) and np.any(np.imag(values) != 0):
+            raise TypeError(f"jvp: tangent {name} is complex but its primal is real ({t.dtype}); a real input "
+                            "moves along real directions (casting would drop the imaginary part): pass the real "
+                            "part, or a complex primal")
         if isinstance(tangent, Tensor):
             seeds[key] = tangent if create_graph else tangent._data
         else:
-            seeds[key] = np.asarray(tangent, dtype=t.dtype)
+            real = t.dtype.kind != "c" and np.iscomplexobj(values)  # then with a zero imaginary part
+            seeds[key] = np.asarray(np.real(tangent) if real else tangent, dtype=t.dtype)
             if create_graph:
                 seeds[key] = Tensor._make(seeds[key], None, False)
     form = TENSOR if trace.any_tensor else (FLOAT if all(f == FLOAT for f in trace.forms) else ARRAY)

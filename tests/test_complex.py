@@ -424,3 +424,22 @@ def test_std_over_one_complex_element_has_gradient_zero():
     d = z[0, 0] - z[1, 0]
     np.testing.assert_allclose(cr.grad(lambda z: cnp.std(z))(z[:, 0]),
                                np.array([1, -1]) * np.conj(d) / (2 * abs(d)), rtol=1e-14)
+
+
+def test_a_complex_cotangent_or_tangent_for_a_real_tensor_is_refused_not_cast():
+    # found by the adversarial probes: the imaginary part was dropped silently (y.grad = [3, 0] for [1+2j, 1j])
+    y = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"backward\(\): `grad` is complex but the tensor is real \(float64\)"):
+        (y * 3).backward(np.array([1 + 2j, 1j]))
+    with pytest.raises(TypeError, match=r"jvp: tangent 0 is complex but its primal is real \(float64\)"):
+        cr.jvp(lambda x: x * 2, (np.ones(2),), (np.ones(2) * 1j,))
+    _, pullback = cr.vjp(lambda x: x * 2, np.ones(2))
+    with pytest.raises(TypeError, match=r"vjp: the cotangent is complex but the output is real \(float64\)"):
+        pullback(np.array([1j, 0.0]))
+    np.testing.assert_array_equal(pullback(np.array([1 + 0j, 0.5]))[0], [2.0, 1.0])
+    (y * 3).backward(np.array([1 + 0j, 2 + 0j]))  # nothing to drop: accepted as the real cotangent
+    np.testing.assert_array_equal(y.grad.data, [3.0, 6.0])
+    assert y.grad.dtype == np.float64
+    z = cr.tensor(np.array([1 + 1j]), requires_grad=True)
+    (z * z).backward(np.array([1.0]))  # a real cotangent of a complex output is fine
+    np.testing.assert_allclose(z.grad.data, [2 + 2j])

@@ -526,3 +526,39 @@ def test_three_processes_float32_end_bit_identical(tmp_path):
         pytest.fail(f"mpiexec -n 3 did not finish within {TIMEOUT} s")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["identical", "15", "15", "3"]  # 301 samples: 101 per process, 15 batches of 7
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Found by the adversarial probes: processes that disagree on op or root. MPI calls such a collective erroneous;
+# MPICH gave rank 1 the sum it did not ask for, and the value of a root it did not name, silently.
+# ---------------------------------------------------------------------------------------------------------------
+DISAGREE_SCRIPT = """
+import sys
+import numpy as np
+import chainrule as cr
+
+cr.distributed.init()
+r = cr.distributed.rank()
+lines = []
+for call in (lambda: cr.distributed.all_reduce(np.array([1.0 + r, 5.0 - r]), op="sum" if r == 0 else "max"),
+             lambda: cr.distributed.broadcast(np.array([float(r)]), root=r)):
+    try:
+        lines.append(f"answered {call()}")
+    except ValueError as exc:
+        lines.append(f"refused {exc}")
+lines.append(f"then {cr.distributed.all_reduce(np.array([1.0 + r]), op='max')}")
+open(f"{sys.argv[1]}/rank{r}.txt", "w").write("\\n".join(lines))
+"""
+
+
+def test_processes_that_disagree_on_op_or_root_are_refused_in_every_process(tmp_path):
+    script = tmp_path / "disagree.py"
+    script.write_text(DISAGREE_SCRIPT)
+    done = _mpirun([sys.executable, str(script), str(tmp_path)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    for r in (0, 1):
+        assert (tmp_path / f"rank{r}.txt").read_text().splitlines() == [
+            "refused all_reduce: every process must pass the same op; got rank 0: 'sum', rank 1: 'max'",
+            "refused broadcast: every process must pass the same root; got rank 0: 0, rank 1: 1",
+            "then [2.]",  # the world is still usable afterwards
+        ]

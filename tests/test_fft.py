@@ -251,3 +251,24 @@ def test_parseval_closed_form():
 def test_bad_arguments_raise_clear_errors(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call(cr.tensor(np.ones((3, 4)), requires_grad=True))
+
+
+def test_shifting_nothing_is_the_identity_not_numpys_unpacking_error():
+    # found by the adversarial probes: a 0-d input (or axes=()) failed inside roll, "not enough values to unpack"
+    x = cr.tensor(1.5, requires_grad=True)
+    for shift in (cnp.fft.fftshift, cnp.fft.ifftshift):
+        out = shift(x)
+        assert out.shape == () and out.item() == 1.5
+        v = cr.tensor([1.0, 2.0, 3.0])
+        np.testing.assert_array_equal(shift(v, axes=()).data, [1.0, 2.0, 3.0])
+    assert cr.grad(lambda t: cnp.fft.fftshift(t) * 2)(1.5) == 2.0
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True, "4"])
+def test_fftfreq_takes_a_positive_int_count(n):
+    # found by the adversarial probes: n = 0 divided by zero inside NumPy; a Tensor n gave "n should be an integer"
+    for function in (cnp.fft.fftfreq, cnp.fft.rfftfreq):
+        with pytest.raises(ValueError, match=rf"fft.{function.__name__}: n is the number of samples, a positive int"):
+            function(n)
+    np.testing.assert_array_equal(cnp.fft.fftfreq(np.int64(4), 0.5), np.fft.fftfreq(4, 0.5))
+    np.testing.assert_array_equal(cnp.fft.rfftfreq(5), np.fft.rfftfreq(5))

@@ -407,3 +407,55 @@ def test_bad_counts_and_axes_are_named():
         cnp.moveaxis(t, 0, 5)
     with pytest.raises(TypeError, match=r"^cnp\.flip: an axis must be an int"):
         cnp.flip(t, 0.5)
+
+
+def test_linspace_keeps_float32_ends_float32_as_numpy():
+    # found by the adversarial probes: the fractions were float64, so float32 ends gave float64 values
+    lo, hi = np.float32(0.1), np.float32(0.7)
+    out = cnp.linspace(cr.tensor(lo, requires_grad=True), cr.tensor(hi), 5)
+    assert out.dtype == np.linspace(lo, hi, 5).dtype == np.float32
+    np.testing.assert_array_equal(out.data, np.linspace(lo, hi, 5))
+    assert cnp.linspace(cr.tensor(0), cr.tensor(3), 4).dtype == np.float64  # ints: float64, as NumPy
+
+
+def test_make_diagonal_of_a_number_names_the_shape_expected():
+    # found by the adversarial probes: "tuple index out of range"
+    with pytest.raises(cr.errors.ShapeError, match=r"cnp.make_diagonal: D is a number \(shape \(\)\); expected"):
+        cnp.make_diagonal(cr.tensor(1.5, requires_grad=True))
+    np.testing.assert_array_equal(cnp.make_diagonal(cr.tensor([1.0, 2.0])).data, np.diag([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("name", ["nanmean", "nansum", "tril", "triu", "round", "cumprod"])
+@pytest.mark.parametrize("data", [np.array([[1, 2], [3, 4]]), np.array([[True, False], [True, True]]),
+                                  np.array([[15, -25], [35, 44]])])
+def test_integer_and_boolean_inputs_give_numpys_values_and_dtypes(name, data):
+    # found by the adversarial probes: nanmean of booleans divided by a count cast to bool (1), giving [1.] for
+    # [True, False]; nansum, tril, triu and round turned integers into float64; cumprod kept booleans
+    out = getattr(cnp, name)(cr.tensor(data))
+    expected = getattr(np, name)(data)
+    assert out.dtype == expected.dtype, (out.dtype, expected.dtype)
+    np.testing.assert_array_equal(out.data, expected)
+    if name == "round" and data.dtype.kind == "i":  # (NumPy refuses booleans with negative decimals)
+        np.testing.assert_array_equal(cnp.round(cr.tensor(data), -1).data, np.round(data, -1))
+
+
+def test_numpys_own_functions_name_themselves_when_they_fail_on_a_tensor():
+    # found by the adversarial probes: cnp.argmax(t, axis=(0, 2)) ended inside NumPy with "'tuple' object cannot
+    # be interpreted as an integer", naming no function
+    x = cr.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"^cnp.argmax: 'tuple' object .*; see numpy.argmax"):
+        cnp.argmax(x, axis=(0, 1))
+    with pytest.raises(IndexError, match=r"^cnp.argsort: axis 5 is out of bounds"):
+        cnp.argsort(x, axis=5)
+    assert cnp.argmax(cr.tensor([1.0, 3.0, 2.0])) == 1
+    assert cnp.isnan is np.isnan  # ufuncs stay NumPy's own (their methods too)
+    with pytest.raises(np.exceptions.AxisError):  # no Tensor: NumPy's function, NumPy's error
+        cnp.argmax(np.ones(3), axis=4)
+
+
+def test_diff_of_booleans_is_numpys_not_equal():
+    data = np.array([[True, False, False], [True, True, False]])
+    for axis in (0, -1):
+        out = cnp.diff(cr.tensor(data), axis=axis)
+        np.testing.assert_array_equal(out.data, np.diff(data, axis=axis))
+        assert out.dtype == np.bool_

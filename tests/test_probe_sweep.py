@@ -2,8 +2,9 @@
 
 Every probe must finish within the limits with chainrule's own error (or a correct answer): on the command line an
 exit status of 0, 1 or 2 and no Python traceback; from the API a ``ChainruleError``, or a TypeError/ValueError/
-OSError raised by chainrule's own code with its message, never a raw NumPy/SymPy exception, a RecursionError, a
-MemoryError, a crash or a hang. Run ``python tests/test_probe_sweep.py`` for the whole table with timings.
+OSError raised by chainrule's own code with its message, never a raw NumPy/SymPy/SciPy exception, a RecursionError, a
+MemoryError other than chainrule's own (raised before any work, naming the function and the size), a crash or a
+hang. Run ``python tests/test_probe_sweep.py`` for the whole table with timings.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ except BaseException as exc:
     frames = traceback.extract_tb(exc.__traceback__)
     where = frames[-1].filename if frames else ""
     ours = isinstance(exc, ChainruleError) or (
-        isinstance(exc, (TypeError, ValueError, OSError, KeyError, IndexError))
+        isinstance(exc, (TypeError, ValueError, OSError, KeyError, IndexError, MemoryError))
         and "/chainrule/" in where.replace("\\", "/"))
     print(f"VERDICT {'refused' if ours else 'RAW'} {type(exc).__name__}: {str(exc)[:200]!r} at {where}")
 """
@@ -247,6 +248,52 @@ PROBES = [
     ("data set to complex", "api", "t = cr.tensor([1.0]); t.data = np.array([1j])", False),
     ("zeros of a huge shape", "api", "cr.zeros(10**6, 10**6)", False),
     ("reshape to garbage", "api", "cr.tensor([1.0, 2.0]).reshape('a')", False),
+    # --- the second round's surface: scipy, fft, distributed, the page, nn (each failed before its fix) -----------
+    ("odeint blowing up", "api", "from chainrule.scipy.integrate import odeint\n"
+     "odeint(lambda y, t: y * y, cr.tensor([1.0], requires_grad=True), np.array([0.0, 2.0]))", False),
+    ("odeint dynamics of the wrong shape", "api", "from chainrule.scipy.integrate import odeint\n"
+     "odeint(lambda y, t: cr.concatenate([y, y]), cr.tensor([1.0]), np.array([0.0, 1.0]))", False),
+    ("odeint infinite time", "api", "from chainrule.scipy.integrate import odeint\n"
+     "odeint(lambda y, t: -y, cr.tensor([1.0]), np.array([0.0, np.inf]))", False),
+    ("odeint negative rtol", "api", "from chainrule.scipy.integrate import odeint\n"
+     "odeint(lambda y, t: -y, cr.tensor([1.0]), np.array([0.0, 1.0]), rtol=-1.0)", False),
+    ("odeint ten million times", "api", "from chainrule.scipy.integrate import odeint\n"
+     "odeint(lambda y, t: -y, cr.tensor([1.0]), np.linspace(0, 1, 10**7))", True),
+    ("dirichlet off the simplex", "api",
+     "from chainrule.scipy import stats; stats.dirichlet.logpdf(cr.tensor([0.5, 0.6]), np.array([1.0, 2.0]))", False),
+    ("t with infinite df", "api", "from chainrule.scipy import stats; stats.t.logpdf(cr.tensor([0.5]), np.inf)", False),
+    ("mvn with a nan cov", "api", "from chainrule.scipy import stats\n"
+     "stats.multivariate_normal.logpdf(cr.tensor([0.0, 0.0]), cov=np.array([[np.nan, 0], [0, 1.0]]))", False),
+    ("sylvester without a unique solution", "api", "from chainrule.scipy import linalg\n"
+     "linalg.solve_sylvester(cr.tensor([[1.0]]), cr.tensor([[-1.0]]), cr.tensor([[1.0]]))", False),
+    ("sqrtm of a nilpotent matrix", "api",
+     "from chainrule.scipy import linalg; linalg.sqrtm(cr.tensor([[0.0, 1.0], [0.0, 0.0]]))", False),
+    ("solve_triangular trans a list", "api",
+     "from chainrule.scipy import linalg; linalg.solve_triangular(cr.tensor(np.eye(2)), cr.tensor([1.0, 1.0]), "
+     "trans=[1])", False),
+    ("solve_banded negative widths", "api", "from chainrule.scipy import linalg\n"
+     "linalg.solve_banded((-1, 1), cr.tensor(np.ones((1, 3))), cr.tensor([1.0, 1.0, 1.0]))", False),
+    ("fft of a trillion points", "api", "import chainrule.numpy as cnp; cnp.fft.fft(cr.tensor([1.0, 2.0]), n=10**12)",
+     False),
+    ("fftn of a huge s", "api",
+     "import chainrule.numpy as cnp; cnp.fft.fftn(cr.tensor(np.ones((2, 3))), s=(10**6, 10**6))", False),
+    ("fft n a float", "api", "import chainrule.numpy as cnp; cnp.fft.fft(cr.tensor([1.0, 2.0]), n=2.5)", False),
+    ("r_ of a huge slice", "api", "import chainrule.numpy as cnp; cnp.r_[cr.tensor([1.0]), 0:10**12]", False),
+    ("int of a complex tensor", "api", "int(cr.tensor(1 + 1j))", False),
+    ("sampler of a quadrillion", "api", "list(cr.distributed.DistributedSampler(10**15))", False),
+    ("sampler of a string", "api", "cr.distributed.DistributedSampler('abc')", False),
+    ("all_reduce unknown op", "api", "cr.distributed.all_reduce(np.ones(2), op='median')", False),
+    ("broadcast root out of range", "api", "cr.distributed.broadcast(np.ones(2), root=1)", False),
+    ("DataParallel of a function", "api", "cr.distributed.DataParallel(lambda x: x)", False),
+    ("save_html into /proc", "api", "cr.explain('x**2', x=1.0).save_html('/proc/p.html')", False),
+    ("LSTM of a huge hidden size", "api", "cr.nn.LSTM(3, 10**6)", False),
+    ("Linear beyond memory", "api", "cr.nn.Linear(10**6, 10**6)", False),
+    ("TransformerEncoder of ten million layers", "api",
+     "cr.nn.TransformerEncoder(cr.nn.TransformerEncoderLayer(4, 2, 8), 10**7)", False),
+    ("LSTM of an empty sequence", "api", "cr.nn.LSTM(3, 4)(cr.randn(0, 2, 3))", False),
+    ("LSTM hx not a pair", "api", "cr.nn.LSTM(3, 4)(cr.randn(5, 2, 3), cr.zeros(1, 2, 4))", False),
+    ("cli explain-net --html into /proc", "cli", ["explain-net", "--html", "/proc/x.html"], False),
+    ("cli derive --html '</script>'", "cli", ["derive", "x**2", "--at", "x=1", "--html", "</script>.html"], False),
 ]
 
 
@@ -353,3 +400,179 @@ def test_plot_to_a_directory_or_an_unwritable_place_is_one_clear_line(tmp_path, 
         assert main(["derive", "x**2", "--at", "x=1", "--plot", target]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"chainrule derive: error: {message}"), err
+
+
+# --- the second round's surface, pinned in-process --------------------------------------------------------------
+def test_huge_fft_lengths_are_one_clear_memory_error_and_a_float_length_a_type_error():
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(MemoryError, match=r"fft.fft: a result of shape \(1000000000000,\) is too large"):
+        cnp.fft.fft(x, n=10**12)
+    with pytest.raises(MemoryError, match=r"fft.fftn: a result of shape \(1000000, 1000000\) is too large"):
+        cnp.fft.fftn(cr.tensor(np.ones((2, 3))), s=(10**6, 10**6))
+    with pytest.raises(TypeError, match=r"fft.fft: a length of 2.5 along axis 0; expected an int"):
+        cnp.fft.fft(x, n=2.5)
+    np.testing.assert_allclose(cnp.fft.fft(x, n=np.int64(4)).data, np.fft.fft([1.0, 2.0], n=4), rtol=1e-15)
+
+
+def test_layers_beyond_memory_name_the_layer_and_encoders_refuse_before_copying():
+    import chainrule as cr
+
+    with pytest.raises(MemoryError, match=r"nn.LSTM\(3, 1000000\): its parameters need more memory"):
+        cr.nn.LSTM(3, 10**6)
+    with pytest.raises(MemoryError, match=r"nn.Linear\(1000000, 1000000\): its parameters need more memory"):
+        cr.nn.Linear(10**6, 10**6)
+
+    class Net(cr.nn.Module):  # a user's module: the innermost layer is named, once
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.inner = cr.nn.Linear(n, n)
+
+    with pytest.raises(MemoryError, match=r"^nn.Linear\(1000000, 1000000\)"):
+        Net(10**6)
+    assert Net(2).inner.weight.shape == (2, 2)
+    started = time.perf_counter()
+    with pytest.raises(MemoryError, match=r"nn.TransformerEncoder: 10,000,000 copies of the layer need about"):
+        cr.nn.TransformerEncoder(cr.nn.TransformerEncoderLayer(4, 2, 8), 10**7)
+    assert time.perf_counter() - started < 2
+    assert len(cr.nn.TransformerEncoder(cr.nn.TransformerEncoderLayer(4, 2, 8), 3).layers) == 3
+
+
+def test_lstm_refuses_an_empty_sequence_and_a_state_that_is_not_a_pair():
+    import chainrule as cr
+
+    lstm = cr.nn.LSTM(3, 4)
+    with pytest.raises(cr.errors.ShapeError, match=r"LSTM: the input sequence is empty \(shape \(0, 2, 3\)\)"):
+        lstm(cr.randn(0, 2, 3))
+    with pytest.raises(cr.errors.ShapeError, match=r"GRU: the input sequence is empty \(shape \(2, 0, 3\)\)"):
+        cr.nn.GRU(3, 4, batch_first=True)(cr.randn(2, 0, 3))
+    with pytest.raises(TypeError, match=r"LSTM: hx must be the pair \(h_0, c_0\) or None, got Tensor"):
+        lstm(cr.randn(5, 2, 3), cr.zeros(1, 2, 4))
+    with pytest.raises(TypeError, match=r"got tuple of length 3"):
+        lstm(cr.randn(5, 2, 3), (cr.zeros(1, 2, 4),) * 3)
+    assert lstm(cr.randn(5, 0, 3))[0].shape == (5, 0, 4)  # an empty batch is fine, as in PyTorch
+
+
+def test_sampler_refuses_a_string_and_a_permutation_beyond_memory():
+    import chainrule as cr
+
+    with pytest.raises(TypeError, match=r"DistributedSampler expects the number of samples .* got 'abc'"):
+        cr.distributed.DistributedSampler("abc")
+    sampler = cr.distributed.DistributedSampler(10**15)
+    assert len(sampler) == 10**15
+    with pytest.raises(MemoryError, match=r"DistributedSampler: a permutation of n=1,000,000,000,000,000 indices"):
+        iter(sampler)
+
+
+def test_r_of_a_huge_slice_and_int_of_a_complex_tensor():
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    with pytest.raises(MemoryError, match=r"cnp.r_\[...\]: a slice asks for more values than fit"):
+        cnp.r_[cr.tensor([1.0]), 0:10**12]
+    with pytest.raises(TypeError, match=r"int\(\) of a complex tensor would drop its imaginary part"):
+        int(cr.tensor(1 + 1j))
+    assert int(cr.tensor(2.7)) == 2
+
+
+def test_save_html_to_an_unwritable_place_names_itself_and_the_cli_the_option(tmp_path, capsys):
+    import chainrule as cr
+    from chainrule.cli import main
+
+    with pytest.raises(FileNotFoundError, match=r"save_html: cannot write '/proc/p.html': No such file"):
+        cr.explain("x**2", x=1.0).save_html("/proc/p.html")
+    assert main(["explain-net", "--html", "/proc/x.html"]) == 2
+    assert capsys.readouterr().err == ("chainrule explain-net: error: --html: cannot write '/proc/x.html': "
+                                       "No such file or directory\n")
+    page = tmp_path / "p.html"
+    page.write_text("old")
+    cr.explain("x**2", x=1.0).save_html(page)  # replaces the file, as open(path, "w") does
+    assert page.read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    ("linalg.solve_sylvester(cr.tensor([[1.0]]), cr.tensor([[-1.0]]), cr.tensor([[1.0]]))", "DomainError",
+     r"A and -B share an eigenvalue"),
+    ("linalg.sqrtm(cr.tensor([[0.0, 1.0], [0.0, 0.0]]))", "DomainError", r"has no square root \(it is singular"),
+    ("linalg.solve_triangular(cr.tensor(np.eye(2)), cr.tensor([1.0, 1.0]), trans=[1])", "DomainError",
+     r"`trans` must be 0, 1, 2, 'N', 'T' or 'C'; got \[1\]"),
+    ("linalg.solve_banded((-1, 1), cr.tensor(np.ones((1, 3))), cr.tensor([1.0, 1.0, 1.0]))", "DomainError",
+     r"the band widths \(l, u\) must be ints >= 0; got \(-1, 1\)"),
+])
+def test_scipy_linalg_refuses_what_has_no_answer(call, error, message):
+    import chainrule as cr
+    from chainrule.scipy import linalg
+
+    with pytest.warns() if "sqrtm" in call else _nothing(), pytest.raises(getattr(cr.errors, error), match=message):
+        eval(call, {"cr": cr, "np": np, "linalg": linalg})
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+@pytest.mark.filterwarnings("ignore:Matrix is singular")  # SciPy's note on diag(0, 4), whose root is exact
+def test_sylvester_and_sqrtm_still_answer_where_an_answer_exists():
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    import chainrule as cr
+    from chainrule.scipy import linalg
+
+    a, b, q = np.array([[3.0, 1.0], [0.0, 2.0]]), np.array([[1.0, 0.0], [2.0, 4.0]]), np.ones((2, 2))
+    np.testing.assert_allclose(linalg.solve_sylvester(cr.tensor(a), cr.tensor(b), cr.tensor(q)).data,
+                               scipy_linalg.solve_sylvester(a, b, q), rtol=1e-13)
+    np.testing.assert_allclose(linalg.sqrtm(cr.tensor(np.diag([0.0, 4.0]))).data, np.diag([0.0, 2.0]), atol=1e-15)
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    ("cnp.linspace(x, x + 1, 2.5)", TypeError, r"cnp.linspace: num must be an int, got 2.5"),
+    ("cnp.partition(x, 1, order='a')", TypeError, r"cnp.partition: `order` .* is not supported on tensors"),
+    ("cnp.einsum('ij->ii', cr.ones(2, 2) * x[0])", ValueError, r"output label 'i' of 'ij->ii' appears more than once"),
+    ("signal.convolve(x, x, method='bogus')", ValueError, r"`method` must be 'auto', 'direct' or 'fft'; got 'bogus'"),
+    ("stats.norm.logpdf(cr.tensor([1j]))", TypeError, r"stats.norm.logpdf: `x` has dtype complex128; a density"),
+])
+def test_arguments_numpy_or_scipy_refuse_are_refused_not_ignored(call, error, message):
+    # each was silently accepted (a value came back) before the probes found it
+    import chainrule as cr
+    import chainrule.numpy as cnp
+
+    pytest.importorskip("scipy")
+    from chainrule.scipy import signal, stats
+
+    x = cr.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    with pytest.raises(error, match=message):
+        eval(call, {"cr": cr, "cnp": cnp, "signal": signal, "stats": stats, "x": x})
+    np.testing.assert_allclose(cnp.linspace(x[0], x[0] + 1, np.int64(3)).data, [3.0, 3.5, 4.0], rtol=1e-15)
+
+
+def test_a_page_name_the_file_system_refuses_is_one_clear_line(capsys):
+    import chainrule as cr
+    from chainrule.cli import main
+
+    name = "a" * 300 + ".html"  # longer than any file system's NAME_MAX
+    with pytest.raises(OSError, match=r"save_html: cannot use 'a{80}': File name too long"):
+        cr.explain("x**2", x=1.0).save_html(name)
+    assert main(["derive", "x**2", "--at", "x=1", "--html", name]) == 2
+    err = capsys.readouterr().err
+    assert err == f"chainrule derive: error: --html: cannot use '{'a' * 80}': File name too long\n", err
+
+
+def test_transformer_encoder_takes_pytorchs_nested_tensor_switches():
+    import chainrule as cr
+
+    layer = cr.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, batch_first=True)
+    encoder = cr.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False, mask_check=False)
+    assert encoder(cr.ones(2, 3, 4)).shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("flag", ["shuffle", "drop_last"])
+def test_sampler_flags_are_booleans_not_truthy_strings(flag):
+    import chainrule as cr
+
+    with pytest.raises(TypeError, match=rf"DistributedSampler: {flag} must be True or False, got 'no'"):
+        cr.distributed.DistributedSampler(5, **{flag: "no"})  # "no" is truthy: it would have shuffled
+    assert list(cr.distributed.DistributedSampler(5, **{flag: np.False_}, shuffle=False)) == [0, 1, 2, 3, 4] \
+        if flag == "drop_last" else list(cr.distributed.DistributedSampler(5, shuffle=np.False_)) == [0, 1, 2, 3, 4]

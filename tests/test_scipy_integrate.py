@@ -11,7 +11,7 @@ scipy_integrate = pytest.importorskip("scipy.integrate", reason="chainrule.scipy
 
 import chainrule as cr  # noqa: E402
 import chainrule.numpy as cnp  # noqa: E402
-from chainrule.errors import ShapeError  # noqa: E402
+from chainrule.errors import DomainError, ShapeError  # noqa: E402
 from chainrule.scipy.integrate import odeint  # noqa: E402
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
@@ -98,3 +98,43 @@ def test_errors():
         odeint(quadratic_decay, cr.tensor(np.ones((2, 2))), T, (K,))
     with pytest.raises(TypeError, match=r"the argument 'full_output' is not supported"):
         odeint(quadratic_decay, cr.tensor(Y0), T, (K,), full_output=True)
+
+
+# -- Found by the adversarial probes: bad dynamics and failed solves are errors naming odeint, never SciPy's
+# RuntimeError or a warning next to wrong numbers. ----------------------------------------------------------------
+def test_a_failed_solve_is_an_error_not_a_warning_and_garbage():
+    import warnings
+
+    t = np.array([0.0, 2.0])  # y' = y², y(0) = 1 blows up at t = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, info = scipy_integrate.odeint(lambda y, t: y * y, [1.0], t, full_output=True)
+    assert not info["message"].startswith("Integration successful")
+    with pytest.raises(DomainError, match=r"integrate.odeint: the solver failed near t = 1 \(Excess work done"):
+        odeint(lambda y, t: y * y, cr.tensor([1.0], requires_grad=True), t)
+
+
+@pytest.mark.parametrize(("func", "error", "message"), [
+    (lambda y, t: cr.concatenate([y, y]), ShapeError, r"func\(y, t\) returned shape \(2,\) for y of shape \(1,\)"),
+    (lambda y, t: None, TypeError, r"func\(y, t\) returned object values; expected real numbers"),
+])
+def test_dynamics_of_the_wrong_shape_or_type_are_named(func, error, message):
+    with pytest.raises(error, match=message):
+        odeint(func, cr.tensor([1.0], requires_grad=True), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"t": np.array([0.0, np.inf])}, r"`t` holds nan or inf; expected finite times"),
+    ({"t": np.array([0.0, np.nan])}, r"`t` holds nan or inf; expected finite times"),
+    ({"rtol": -1.0}, r"`rtol` must be a finite number >= 0; got -1.0"),
+    ({"atol": float("nan")}, r"`atol` must be a finite number >= 0; got nan"),
+])
+def test_bad_times_and_tolerances_are_domain_errors(kwargs, message):
+    kwargs = {"t": np.array([0.0, 1.0]), **kwargs}
+    with pytest.raises(DomainError, match=message):
+        odeint(lambda y, t: -y, cr.tensor([1.0], requires_grad=True), **kwargs)
+
+
+def test_a_single_time_and_an_empty_state_still_answer():
+    np.testing.assert_array_equal(odeint(lambda y, t: -y, cr.tensor([1.0]), np.array([0.0])).data, [[1.0]])
+    assert odeint(lambda y, t: -y, cr.tensor(np.zeros(0)), np.array([0.0, 1.0])).shape == (2, 0)

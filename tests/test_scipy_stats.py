@@ -316,3 +316,50 @@ def test_without_a_tensor_the_result_is_scipys_and_other_methods_are_scipys():
     assert stats.norm.ppf(0.5) == 0.0
     with pytest.raises(AttributeError, match="has no attribute 'no_such_method'"):
         stats.norm.no_such_method  # noqa: B018
+
+
+# -- Found by the adversarial probes (tests/test_probe_sweep.py): off the support, SciPy's -inf, never nan. -------
+@pytest.mark.parametrize(("name", "x", "params"), [
+    ("gamma", [-1.0, -1e-300, 2.0], (2.0,)),
+    ("chi2", [-1.0, 2.0], (3.0,)),
+    ("beta", [-0.5, 0.3, 1.5, 1.0 + 1e-15], (2.0, 3.0)),
+])
+def test_logpdf_off_the_support_is_minus_inf_with_zero_gradient(name, x, params):
+    x0 = np.array(x)
+    distribution = getattr(stats, name)
+    xt = cr.tensor(x0, requires_grad=True)
+    shape = cr.tensor(params[0], requires_grad=True)
+    out = distribution.logpdf(xt, shape, *params[1:])
+    np.testing.assert_allclose(out.data, getattr(scipy_stats, name).logpdf(x0, *params), rtol=1e-13)
+    out.sum().backward()
+    inside = np.isfinite(out.data)
+    assert not inside.all() and np.all(xt.grad.data[~inside] == 0)
+    assert np.all(np.isfinite(xt.grad.data)) and np.isfinite(shape.grad.item())
+    # the gradient in the shape parameter is the one of the points inside alone (finite differences)
+    eps = 1e-6
+    inner = x0[inside]
+    numeric = (getattr(scipy_stats, name).logpdf(inner, params[0] + eps, *params[1:]).sum()
+               - getattr(scipy_stats, name).logpdf(inner, params[0] - eps, *params[1:]).sum()) / (2 * eps)
+    np.testing.assert_allclose(shape.grad.item(), numeric, rtol=1e-7)
+
+
+def test_t_with_infinite_df_is_refused_not_nan():
+    with pytest.raises(DomainError, match=r"stats.t.logpdf: `df` must be finite; for df = inf .* stats.norm"):
+        stats.t.logpdf(cr.tensor([0.5]), np.inf)
+
+
+def test_dirichlet_refuses_points_off_the_simplex_as_scipy_does():
+    alpha = np.array([1.0, 2.0])
+    for x in ([0.5, 0.6], [-0.1, 1.1], [[0.2, 0.3], [0.5, 0.5]]):
+        with pytest.raises(ValueError):
+            scipy_stats.dirichlet.logpdf(np.array(x), alpha)
+        with pytest.raises(DomainError, match=r"stats.dirichlet.logpdf: `x` must lie on the simplex"):
+            stats.dirichlet.logpdf(cr.tensor(x), alpha)
+    x = np.array([[0.3, 0.2], [0.7, 0.8]])
+    np.testing.assert_allclose(stats.dirichlet.logpdf(cr.tensor(x), alpha).data,
+                               scipy_stats.dirichlet.logpdf(x, alpha), rtol=1e-13)
+
+
+def test_multivariate_normal_refuses_a_non_finite_covariance():
+    with pytest.raises(DomainError, match=r"`cov` holds nan or inf; expected a finite covariance"):
+        stats.multivariate_normal.logpdf(cr.tensor([0.0, 0.0]), cov=np.array([[np.nan, 0.0], [0.0, 1.0]]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -126,11 +127,14 @@ def html_path(path: str | Path, option: str = "--html") -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ExpressionError(f"{option}: the file name must end in .html, got {str(path)!r}")
-    if path.is_dir():
-        raise ExpressionError(f"{option}: {str(path)!r} is a directory; give a file name ending in .html")
-    if not path.parent.is_dir():
-        found = "is not a directory" if path.parent.exists() else "does not exist"
-        raise ExpressionError(f"{option}: the directory {str(path.parent)!r} {found}")
+    try:
+        if path.is_dir():
+            raise ExpressionError(f"{option}: {str(path)!r} is a directory; give a file name ending in .html")
+        if not path.parent.is_dir():
+            found = "is not a directory" if path.parent.exists() else "does not exist"
+            raise ExpressionError(f"{option}: the directory {str(path.parent)!r} {found}")
+    except OSError as exc:  # a name the file system refuses outright (too long, ...)
+        raise ExpressionError(f"{option}: cannot use {str(path)[:80]!r}: {exc.strerror or exc}") from None
     return path
 
 
@@ -138,8 +142,9 @@ def write_page(explanation, path: Path, option: str = "--html", title: str | Non
     """Write an explanation's page; a file system error becomes one clear OSError naming the option."""
     try:
         return explanation.save_html(path, title)
-    except OSError as exc:
-        raise OSError(f"{option}: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    except OSError as exc:  # save_html's message names itself; the command line names the option instead
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(f"{option}: cannot write {str(path)!r}: {reason}") from None
 
 
 def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1,

@@ -178,6 +178,15 @@ def _agree(world: _World, what: tuple, function: str) -> None:
         raise ValueError(f"{function}: every process must pass an array of the same shape and dtype; got {listing}")
 
 
+def _same_everywhere(world: _World, value: Any, name: str, function: str) -> None:
+    """Check that every process passes the same ``value`` of argument ``name`` (an MPI collective given different
+    roots or operations is erroneous: it may hang, or silently give some processes what others asked for)."""
+    seen = world.comm.allgather(value)
+    if any(other != seen[0] for other in seen):
+        listing = ", ".join(f"rank {r}: {v!r}" for r, v in enumerate(seen))
+        raise ValueError(f"{function}: every process must pass the same {name}; got {listing}")
+
+
 def all_reduce(array: Any, op: str = "sum") -> Any:
     """Combine ``array`` elementwise over all processes: ``op`` is "sum", "mean", "max" or "min".
 
@@ -199,6 +208,7 @@ def all_reduce(array: Any, op: str = "sum") -> Any:
     if world.size == 1:
         result = data.copy()
     else:
+        _same_everywhere(world, op, "op", "all_reduce")
         _agree(world, (data.shape, data.dtype.str), "all_reduce")
         send = _contiguous(data)
         result = np.empty_like(send)
@@ -224,6 +234,7 @@ def broadcast(array: Any, root: int = 0) -> Any:
         data = _contiguous(_as_array(array, "broadcast"))
     if world.size == 1:
         return _like(array, data.copy())
+    _same_everywhere(world, int(root), "root", "broadcast")
     header = world.comm.bcast((data.shape, data.dtype.str) if world.rank == root else None, root=root)
     if world.rank != root:
         data = np.empty(header[0], np.dtype(header[1]))

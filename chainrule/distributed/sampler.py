@@ -16,6 +16,8 @@ __all__ = ["DistributedSampler"]
 
 
 def _count(n: Any) -> int:
+    if isinstance(n, str | bytes):
+        raise TypeError(f"DistributedSampler expects the number of samples (an int >= 0) or a dataset, got {n!r:.80}")
     if hasattr(n, "__len__") and not isinstance(n, numbers.Integral):
         n = len(n)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
@@ -64,6 +66,9 @@ class DistributedSampler:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"DistributedSampler: seed must be an int >= 0, got {seed!r}")
         self.seed = int(seed)
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool | np.bool_):  # shuffle="no" would be truthy: it would shuffle
+                raise TypeError(f"DistributedSampler: {name} must be True or False, got {flag!r}")
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.epoch = 0
@@ -92,7 +97,13 @@ class DistributedSampler:
         return order[self.rank : self.total_size : self.num_replicas].astype(np.int64)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.indices().tolist())
+        try:
+            return iter(self.indices().tolist())
+        except MemoryError:
+            raise MemoryError(
+                f"DistributedSampler: a permutation of n={self.n:,} indices is too large for this machine's memory; "
+                "expected the number of samples of the dataset"
+            ) from None
 
     def __len__(self) -> int:
         return self.num_samples

@@ -369,15 +369,24 @@ class Explanation:
         return to_html(self, title)
 
     def save_html(self, path: str | os.PathLike, title: str | None = None) -> Path:
-        """Write :meth:`to_html` to ``path`` (UTF-8); returns the path. Open the file in any current browser."""
+        """Write :meth:`to_html` to ``path`` (UTF-8), replacing an existing file as ``open(path, "w")`` does; returns
+        the path. Open the file in any current browser."""
         if not isinstance(path, str | os.PathLike):
             raise TypeError(f"save_html: path must be a str or a path, got {type(path).__name__}")
         path = Path(path)
-        if path.is_dir():
+        try:
+            is_directory, parent_is_directory = path.is_dir(), path.parent.is_dir()
+        except OSError as exc:  # a name the file system refuses outright (too long, ...)
+            raise type(exc)(exc.errno, f"save_html: cannot use {str(path)[:80]!r}: {exc.strerror}") from None
+        if is_directory:
             raise IsADirectoryError(f"save_html: {str(path)!r} is a directory; give a file name such as page.html")
-        if not path.parent.is_dir():
+        if not parent_is_directory:
             raise FileNotFoundError(f"save_html: the directory {str(path.parent)!r} does not exist")
-        path.write_text(self.to_html(title), encoding="utf-8")
+        page = self.to_html(title)  # built first: an error here leaves an existing file as it was
+        try:
+            path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"save_html: cannot write {str(path)!r}: {exc.strerror}") from None
         return path
 
     # -------------------------------------------------------------------------------------------------------

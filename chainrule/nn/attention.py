@@ -175,6 +175,24 @@ class TransformerEncoderLayer(Module):
         return self.norm2(x + self._feed_forward(x))
 
 
+# What one copy of a layer costs beyond its parameters: the Python objects of its modules (a generous estimate).
+_MODULE_OVERHEAD = 64 * 1024
+
+
+def _check_copies_fit(layer: Module, copies: int) -> None:
+    """A clear MemoryError, before copying, when ``copies`` copies of ``layer`` cannot be held (deep-copying ten
+    million layers one by one would otherwise run for hours before NumPy or Python gave up)."""
+    per_copy = sum(p.data.nbytes for p in layer.parameters()) + _MODULE_OVERHEAD * len(list(layer.modules()))
+    size = per_copy * copies
+    try:
+        np.empty(size, dtype=np.uint8)  # asks for the bytes once, untouched (so no page is filled)
+    except (MemoryError, ValueError):
+        raise MemoryError(
+            f"nn.TransformerEncoder: {copies:,} copies of the layer need about {size / 2**30:,.1f} GiB, more than this "
+            "machine can allocate; expected a num_layers that fits in memory"
+        ) from None
+
+
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` copies of ``encoder_layer`` (deep copies, so they start equal, as in PyTorch),
     then ``norm`` if given. Submodules ``layers`` (a ModuleList) and ``norm``: PyTorch's state dicts load.
@@ -188,7 +206,10 @@ class TransformerEncoder(Module):
     ((2, 5, 8), 3)
     """
 
-    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None) -> None:
+    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
+                 enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
+        # enable_nested_tensor and mask_check are PyTorch's speed switches (its nested-tensor fast path); accepted so
+        # that PyTorch code runs unchanged, with no effect here
         super().__init__()
         if not isinstance(encoder_layer, Module):
             raise TypeError(f"TransformerEncoder: encoder_layer must be a Module (e.g. TransformerEncoderLayer), "
@@ -197,6 +218,7 @@ class TransformerEncoder(Module):
             raise DomainError(f"TransformerEncoder: num_layers must be a positive int, got {num_layers!r}")
         if norm is not None and not isinstance(norm, Module):
             raise TypeError(f"TransformerEncoder: norm must be a Module or None, not {type(norm).__name__}")
+        _check_copies_fit(encoder_layer, int(num_layers))
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(int(num_layers))])
         self.num_layers = int(num_layers)
         self.norm = norm

@@ -6,6 +6,7 @@ Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, so ``par
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -68,6 +69,29 @@ class Module:
     """
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each layer's constructor reports parameters beyond memory as a MemoryError naming the layer (NumPy's
+        own, "Unable to allocate 3.6 TiB", would name no layer and no argument)."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def checked_init(self, *args: Any, **kw: Any) -> None:
+            try:
+                init(self, *args, **kw)
+            except MemoryError as exc:
+                if str(exc).startswith("nn."):  # an inner layer already said which
+                    raise
+                shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kw.items())])
+                raise MemoryError(
+                    f"nn.{type(self).__name__}({shown:.100}): its parameters need more memory than this machine can "
+                    f"allocate ({exc}); check the sizes passed"
+                ) from None
+
+        cls.__init__ = checked_init
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})

@@ -128,11 +128,16 @@ class _RNNBase(Module):
             raise ShapeError(f"{where}: input must be {layout} or unbatched (L, input_size) with input_size = "
                              f"{self.input_size}, got shape {x.shape}")
         batched = x.ndim == 3
+        if x.shape[1 if batched and self.batch_first else 0] == 0:
+            raise ShapeError(f"{where}: the input sequence is empty (shape {x.shape}); expected at least one step")
         if not batched:
             x = ops.unsqueeze(x, 1)
         elif self.batch_first:
             x = ops.swapaxes(x, 0, 1)
         if self.mode == "LSTM":
+            if hx is not None and not (isinstance(hx, tuple | list) and len(hx) == 2):
+                raise TypeError(f"{where}: hx must be the pair (h_0, c_0) or None, got {type(hx).__name__}"
+                                + (f" of length {len(hx)}" if isinstance(hx, tuple | list) else ""))
             h0, c0 = (None, None) if hx is None else hx
             h0, c0 = self._check(x, h0, "h_0", batched), self._check(x, c0, "c_0", batched)
         else:

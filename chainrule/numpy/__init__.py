@@ -119,6 +119,9 @@ def _remainder(a, b, numpy_function, rounding):
 def round(a, decimals: int = 0, out=None):
     """Round to ``decimals`` places; no gradient (piecewise constant)."""
     _no_out("round", out)
+    a = _t(a)
+    if a.dtype.kind in "biu":  # NumPy rounds integers to integers (a copy for decimals >= 0)
+        return Tensor._make(np.round(a._array(), decimals), None, False)
     if decimals == 0:
         return ops.apply(ops.lookup("rint"), (_t(a),))
     scale = 10.0 ** decimals
@@ -222,6 +225,8 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
     """Sum with NaNs counted as 0 (they get no gradient)."""
     _no_out("nansum", out, dtype=dtype)
     a = _t(a)
+    if a.dtype.kind not in "fc":  # integers and booleans hold no NaN: their plain (integer) sum, as NumPy's
+        return ops.sum(a, axis=axis, keepdims=keepdims)
     return ops.sum(ops.where(np.isnan(a._array()), 0.0, a), axis=axis, keepdims=keepdims)
 
 
@@ -231,7 +236,8 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     _no_out("nanmean", out, dtype=dtype)
     a = _t(a)
     count = np.sum(~np.isnan(a._array()), axis=_axis(axis), keepdims=keepdims)
-    return nansum(a, axis=axis, keepdims=keepdims) / count.astype(a.dtype)
+    # the count in a's precision; integers and booleans average in float64 (a count cast to bool was 1)
+    return nansum(a, axis=axis, keepdims=keepdims) / count.astype(a.dtype if a.dtype.kind in "fc" else np.float64)
 
 
 def _axis(axis):
@@ -559,13 +565,13 @@ def pad(array, pad_width, mode="constant", **kwargs):
 @_numpy_name
 def tril(m, k=0):
     m = _t(m)
-    return ops.where(np.tri(*m.shape[-2:], k=k, dtype=bool), m, 0.0)
+    return ops.where(np.tri(*m.shape[-2:], k=k, dtype=bool), m, np.zeros((), m.dtype))  # zeros of m's dtype
 
 
 @_numpy_name
 def triu(m, k=0):
     m = _t(m)
-    return ops.where(np.tri(*m.shape[-2:], k=k - 1, dtype=bool), 0.0, m)
+    return ops.where(np.tri(*m.shape[-2:], k=k - 1, dtype=bool), np.zeros((), m.dtype), m)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -593,6 +599,8 @@ def cumprod(a, axis=None, dtype=None, out=None):
     where elements are 0 (no division)."""
     _no_out("cumprod", out, dtype=dtype)
     a = _t(a)
+    if a.dtype.kind == "b":  # NumPy multiplies booleans as integers
+        a = ops.astype(a, np.int64)
     if axis is None:
         a, axis = ops.reshape(a, (-1,)), -1
 
@@ -623,6 +631,8 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     for extra, at_end in parts:
         a = ops.concatenate([a, extra] if at_end else [extra, a], axis)
     head = (slice(None),) * axis
+    if a.dtype.kind == "b" and n:  # NumPy's difference of booleans is "not equal" (it refuses to subtract them)
+        return Tensor._make(np.diff(a._array(), n, axis), None, False)
     for _ in range(builtins.min(n, a.shape[axis])):  # past the axis's length every difference is empty
         a = ops.getitem(a, head + (slice(1, None),)) - ops.getitem(a, head + (slice(None, -1),))
     return a
@@ -854,6 +864,9 @@ def _einsum_labels(subscripts: str, operands: list) -> tuple[list[str], str]:
     for c in output:
         if c not in "".join(expanded):
             raise ValueError(f"einsum: output label {c!r} of '{subscripts}' names no input axis")
+        if output.count(c) > 1:
+            raise ValueError(f"einsum: output label {c!r} of '{subscripts}' appears more than once; expected each "
+                             "output label once")
     return expanded, output
 
 
@@ -907,7 +920,13 @@ class _Concatenator:
                 f"cnp.{self.name}[...]: a directive string ({items[0]!r}) is not supported with tensors; "
                 "use cnp.concatenate or cnp.stack with an axis"
             )
-        parts = [self.numpy_object[item] if isinstance(item, slice) else item for item in items]
+        try:
+            parts = [self.numpy_object[item] if isinstance(item, slice) else item for item in items]
+        except MemoryError:
+            raise MemoryError(
+                f"cnp.{self.name}[...]: a slice asks for more values than fit in this machine's memory; check its "
+                "start, stop and step"
+            ) from None
         if self.name == "r_":
             return concatenate([_atleast(p, 1) for p in parts], axis=0)
         columns = [ops.reshape(_t(p), (-1, 1)) if np.ndim(p) <= 1 else _t(p) for p in parts]
@@ -978,6 +997,9 @@ def rollaxis(a, axis, start=0):
 @_numpy_name
 def partition(a, kth, axis=-1, kind="introselect", order=None):
     """NumPy's partition; each value carries the gradient of the element it came from."""
+    if order is not None:
+        raise TypeError("cnp.partition: `order` (fields of a structured array) is not supported on tensors, which "
+                        "hold numbers; leave it None")
     a = _t(a)
     if axis is None:
         a, axis = ops.reshape(a, (-1,)), 0
@@ -991,12 +1013,15 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     ends (NumPy's values exactly)."""
     if dtype is not None and np.dtype(dtype).kind != "f":
         raise TypeError(f"cnp.linspace: dtype {np.dtype(dtype)} carries no gradient; use a float dtype")
+    if isinstance(num, bool) or not isinstance(num, numbers.Integral):
+        raise TypeError(f"cnp.linspace: num must be an int, got {num!r}")
     num = int(num)
     if num < 0:
         raise ValueError(f"cnp.linspace: num must be non-negative, got {num}")
     lo, hi = _t(start), _t(stop)
     div = (num - 1) if endpoint else num
-    fractions = np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)
+    real = np.result_type(lo.dtype, hi.dtype, 1.0)  # NumPy's: float32 ends give float32 values, ints float64
+    fractions = (np.arange(num, dtype=np.float64) / div if div > 0 else np.zeros(num)).astype(real)
     shape = np.broadcast_shapes(lo.shape, hi.shape)
     fractions = fractions.reshape((num,) + (1,) * len(shape))
     values = lo + (hi - lo) * fractions if num else ops.broadcast_to(lo, (0, *shape)) * 0
@@ -1066,6 +1091,9 @@ def make_diagonal(D, offset: int = 0, axis1: int = -1, axis2: int = -2):
             "cnp.make_diagonal: only offset=0 with axis1, axis2 = -1, -2 (as HIPS autograd); "
             "use cnp.diag for one matrix"
         )
+    if np.ndim(D.data if isinstance(D, Tensor) else D) == 0:
+        raise ShapeError("cnp.make_diagonal: D is a number (shape ()); expected the diagonals as a vector (n,) or a "
+                         "stack of them (..., n)")
     if not isinstance(D, Tensor):
         D = np.asarray(D)
         return D[..., None] * np.eye(D.shape[-1], dtype=D.dtype)
@@ -1166,7 +1194,10 @@ _MISSING = object()
 
 def __getattr__(name: str):
     if name in _NO_GRADIENT or name in _CONSTRUCTORS:
-        return getattr(np, name)
+        function = getattr(np, name)
+        if isinstance(function, np.ufunc) or name in _CONSTRUCTORS:
+            return function  # ufuncs keep their methods (reduce, outer...); constructors take no Tensor
+        return named_errors(name)(function)  # on a Tensor, NumPy's error comes back under cnp.<name>
     if name == "row_stack":  # NumPy's old name of vstack
         return vstack
     if name == "random":  # random draws are constants: NumPy's own module (as autograd.numpy.random wraps it)

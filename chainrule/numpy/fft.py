@@ -112,7 +112,10 @@ def _plan(x: Tensor, s: Any, axes: Any, function: str, *, inverse_real: bool = F
     for i, (n, a) in enumerate(zip(s, axes, strict=True)):
         if n is None or n == -1:
             n = 2 * (x.shape[a] - 1) if inverse_real and i == len(axes) - 1 else x.shape[a]
-        n = operator.index(n)
+        try:
+            n = operator.index(n)
+        except TypeError:
+            raise TypeError(f"fft.{function}: a length of {n!r} along axis {a}; expected an int") from None
         if n < 1:
             raise ValueError(f"fft.{function}: {n} points along axis {a}; expected at least 1 (a positive n or s)")
         lengths.append(n)
@@ -124,7 +127,17 @@ def _transform(rule: str, a: Any, s: Any, axes: Any, norm: Any, function: str) -
     lengths, axes = _plan(t, s, axes, function, inverse_real=rule == "irfftn")
     if rule in ("rfftn", "irfftn") and not axes:
         raise ValueError(f"fft.{function}: expected at least one axis to transform")
-    return ops.apply(lookup(rule), (t,), {"s": lengths, "axes": axes, "norm": _norm(norm, function)})
+    params = {"s": lengths, "axes": axes, "norm": _norm(norm, function)}
+    try:
+        return ops.apply(lookup(rule), (t,), params)
+    except MemoryError:  # NumPy asks for the whole result at once, before anything is written: nothing is lost
+        shape = list(t.shape)
+        for n, a in zip(lengths, axes, strict=True):
+            shape[a] = n
+        raise MemoryError(
+            f"fft.{function}: a result of shape {tuple(shape)} is too large for this machine's memory; check n, s "
+            "and axes"
+        ) from None
 
 
 def _one(n: Any) -> Any:
@@ -254,6 +267,8 @@ def irfft2(
 def _shift(x: Any, axes: Any, function: str, sign: int) -> Any:
     t = _operand(x, function) if not isinstance(x, Tensor) else x
     axes = tuple(range(t.ndim)) if axes is None else _axes(axes, t.ndim, function)
+    if not axes:  # a 0-d input, or axes=(): nothing to shift (NumPy fails inside roll here)
+        return t
     shifts = tuple(sign * (t.shape[a] // 2) for a in axes)
     from . import roll  # the gather of chainrule.numpy: its gradient scatters back
 
@@ -274,11 +289,18 @@ def ifftshift(x: Any, axes: int | Sequence[int] | None = None) -> Any:
     return _shift(x, axes, "ifftshift", -1)
 
 
+def _frequency_count(n: Any, function: str) -> int:
+    """n of fftfreq/rfftfreq: a positive int (NumPy divides by zero at n = 0 and says "n should be an integer")."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"fft.{function}: n is the number of samples, a positive int; got {n!r}")
+    return int(n)
+
+
 def fftfreq(n: int, d: float = 1.0, device: Any = None) -> np.ndarray:
     """The sample frequencies of fft (NumPy's array: a constant, with no gradient)."""
-    return np.fft.fftfreq(n, ops.stop(d), device=device)
+    return np.fft.fftfreq(_frequency_count(n, "fftfreq"), ops.stop(d), device=device)
 
 
 def rfftfreq(n: int, d: float = 1.0, device: Any = None) -> np.ndarray:
     """The sample frequencies of rfft (NumPy's array: a constant, with no gradient)."""
-    return np.fft.rfftfreq(n, ops.stop(d), device=device)
+    return np.fft.rfftfreq(_frequency_count(n, "rfftfreq"), ops.stop(d), device=device)

@@ -27,12 +27,39 @@ from .registry import GENERAL, Rule, Sample, lookup, register
 
 
 def _odeint(y0, t, p, system=None, rtol=1.4e-8, atol=1.4e-8):
+    import warnings
+
     from scipy import integrate
 
-    def derivative(state, time):
-        return np.asarray(system.values(state, time, p), dtype=np.float64)
+    from ..errors import DomainError, ShapeError
 
-    out = integrate.odeint(derivative, y0, t, rtol=rtol, atol=atol)
+    def derivative(state, time):
+        value = np.asarray(system.values(state, time, p))
+        if value.dtype.kind not in "biuf":
+            raise TypeError(
+                f"integrate.odeint: func(y, t) returned {value.dtype} values; expected real numbers, an array of "
+                f"the shape of y0 ({state.size},)"
+            )
+        if value.size != state.size:
+            raise ShapeError(
+                f"integrate.odeint: func(y, t) returned shape {value.shape} for y of shape {state.shape}; "
+                f"expected dy/dt of the shape of y0 ({state.size},)"
+            )
+        return value.astype(np.float64).reshape(-1)
+
+    if np.size(y0) == 0:  # nothing to integrate (LSODA calls that illegal input)
+        return np.zeros((np.shape(t)[0], 0), np.result_type(y0, t, p, np.float32))
+    with warnings.catch_warnings():  # a failure is raised below, with what SciPy would only warn about
+        warnings.simplefilter("ignore", integrate.ODEintWarning)
+        out, info = integrate.odeint(derivative, y0, t, rtol=rtol, atol=atol, full_output=True)
+    if not info["message"].startswith(("Integration successful", "Nothing was done")):
+        steps = int(np.count_nonzero(info["nst"]))
+        reached = float(info["tcur"][steps - 1]) if steps else float(t[0])
+        raise DomainError(
+            f"integrate.odeint: the solver failed near t = {reached:.6g} ({info['message']}); the solution may "
+            "blow up there (a finite-time singularity), the problem may be too stiff, or func may return nan; "
+            "check func, or integrate over a shorter span"
+        )
     return out.astype(np.result_type(y0, t, p, np.float32), copy=False)
 
 

@@ -95,8 +95,13 @@ def _solve_triangular_jvp(ts, a, b, y, m, trans=0, lower=False, unit_diagonal=Fa
 def _solve_sylvester(a, b, q):
     from scipy import linalg
 
-    x = linalg.solve_sylvester(a, b, q)
-    if not np.all(np.isfinite(x)):
+    # A and −B sharing an eigenvalue (λ + μ = 0) makes the equation singular; LAPACK then perturbs it silently and
+    # returns huge finite numbers, so the spectra are compared first (to rounding, relative to the matrices' size)
+    gaps = np.abs(np.linalg.eigvals(a)[..., :, None] + np.linalg.eigvals(b)[..., None, :])
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)), np.finfo(float).tiny)
+    singular = gaps.size and float(np.min(gaps)) <= 16 * np.finfo(np.float64).eps * scale * max(np.shape(a)[-1], 1)
+    x = None if singular else linalg.solve_sylvester(a, b, q)
+    if singular or not np.all(np.isfinite(x)):
         raise DomainError(
             "solve_sylvester: A and -B share an eigenvalue, so AX + XB = Q has no unique solution; "
             "expected A and -B with disjoint spectra"
@@ -125,6 +130,11 @@ def _sqrtm(a):
                 "definite"
             )
         y = y.real
+    if not np.all(np.isfinite(y)) and np.all(np.isfinite(a)):
+        raise DomainError(
+            f"sqrtm: the matrix of shape {np.shape(a)} has no square root (it is singular, with a nilpotent part "
+            "such as [[0, 1], [0, 0]]); expected a matrix whose eigenvalues are positive, e.g. positive definite"
+        )
     return np.asarray(y, dtype=np.result_type(a, np.float32))
 
 

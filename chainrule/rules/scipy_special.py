@@ -92,6 +92,14 @@ def special(m, name: str, *xs, **params):
     return apply_rule(lookup(name), xs, params)
 
 
+def _zero_where_a_is(a, b, m):
+    """a / b, and 0 where a = 0 (b then replaced by 1, so no 0/0 and no nan in a second derivative either)."""
+    raw = m.stop(a)
+    if isinstance(raw, np.ndarray | np.generic) and np.any(raw == 0):
+        return a / m.where(raw == 0, 1, b)
+    return a / b
+
+
 def _entry(
     name,
     forward,
@@ -449,30 +457,32 @@ def _register_all() -> None:
         note="defined as 0 at x = 0 and −inf for x < 0, as SciPy's; the derivative is −ln x − 1 for x > 0",
     )
     # xlogy(a, b) = a ln b, and 0 where a = 0 even at b = 0 (SciPy's convention); its derivatives are the
-    # textbook ones, ln b and a / b.
+    # textbook ones, ln b and a / b. Where a = 0 the function is 0 for every b, so ∂/∂b is 0 there, also at b = 0
+    # (where a / b would be 0/0 = nan: a Dirichlet with α = 1 at a point with a zero component); ∂/∂a keeps ln b,
+    # −inf at b = 0, where a ln b does fall to −inf for any a > 0.
     _entry(
         "xlogy",
         _scipy("xlogy"),
-        (lambda a, b, y, m: m.log(b), lambda a, b, y, m: a / b),
+        (lambda a, b, y, m: m.log(b), lambda a, b, y, m: _zero_where_a_is(a, b, m)),
         args=("a", "b"),
         text=("log(b)", "a/b"),
         tex=(r"\ln b", r"\frac{a}{b}"),
         display=r"a \ln b",
         expression=lambda a, b, m: a * m.log(b),
         samples=BINARY_SAMPLES,
-        note="0 where a = 0 (also at b = 0), as SciPy's",
+        note="0 where a = 0 (also at b = 0), as SciPy's; there the derivative in b is 0 too",
     )
     _entry(
         "xlog1py",
         _scipy("xlog1py"),
-        (lambda a, b, y, m: m.log(1 + b), lambda a, b, y, m: a / (1 + b)),
+        (lambda a, b, y, m: m.log(1 + b), lambda a, b, y, m: _zero_where_a_is(a, 1 + b, m)),
         args=("a", "b"),
         text=("log(1 + b)", "a/(1 + b)"),
         tex=(r"\ln(1 + b)", r"\frac{a}{1 + b}"),
         display=r"a \ln(1 + b)",
         expression=lambda a, b, m: a * m.log(1 + b),
         samples=BINARY_SAMPLES,
-        note="0 where a = 0 (also at b = -1), as SciPy's",
+        note="0 where a = 0 (also at b = -1), as SciPy's; there the derivative in b is 0 too",
     )
     # beta and its log: ∂/∂a ln B(a, b) = ψ(a) − ψ(a + b).
     _entry(

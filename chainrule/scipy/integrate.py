@@ -24,7 +24,7 @@ from .. import numpy as cnp
 from .. import ops
 from .. import transforms as cr_transforms
 from ..engine import mode as grad_mode
-from ..errors import ShapeError
+from ..errors import DomainError, ShapeError
 from ..rules import scipy_integrate  # noqa: F401 - registers odeint
 from ..tensor import Tensor
 from ._util import apply, operand
@@ -85,6 +85,11 @@ def odeint(
             f"{where}: `y0` has shape {y0.shape} and `t` {t.shape}; expected a vector (or number) y0 "
             "and a non-empty vector of times t"
         )
+    if not np.all(np.isfinite(t.data if isinstance(t, Tensor) else t)):
+        raise DomainError(f"{where}: `t` holds nan or inf; expected finite times")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:
+            raise DomainError(f"{where}: `{name}` must be a finite number >= 0; got {value!r}")
     y0 = ops.reshape(y0, (-1,)) if isinstance(y0, Tensor) else np.reshape(y0, (-1,)).astype(np.float64)
     arrays = [operand(a, f"args[{i}]", where) for i, a in enumerate(args)]
     shapes = [np.shape(a) for a in arrays]

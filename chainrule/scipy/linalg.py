@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..errors import ShapeError
+from ..errors import DomainError, ShapeError
 from ..numpy import linalg as cnp_linalg
 from ..rules import scipy_linalg  # noqa: F401 - registers solve_triangular, solve_sylvester, sqrtm
 from ..tensor import Tensor
@@ -97,7 +97,7 @@ def solve_triangular(
     Gradients: b̄ = op(A)⁻ᵀ g, Ā = −b̄ xᵀ on the triangle read (transposed for trans=1).
     """
     where = "linalg.solve_triangular"
-    if trans not in _TRANS:
+    if not isinstance(trans, int | str) or trans not in _TRANS:
         raise ValueError(f"{where}: `trans` must be 0, 1, 2, 'N', 'T' or 'C'; got {trans!r}")
     a = _matrix(a, "a", where)
     b = operand(b, "b", where)
@@ -174,6 +174,8 @@ def solve_banded(
         raise TypeError(
             f"{where}: the first argument must be the pair (l, u) of band widths; got {l_and_u!r}"
         ) from None
+    if lower < 0 or upper < 0:
+        raise DomainError(f"{where}: the band widths (l, u) must be ints >= 0; got {l_and_u!r}")
     ab = operand(ab, "ab", where)
     n = ab.shape[-1] if ab.ndim == 2 else -1
     if ab.ndim != 2 or ab.shape[0] != lower + upper + 1:

@@ -37,6 +37,8 @@ def convolve(
     where = "signal.convolve"
     if mode not in scipy_signal.MODES:
         raise ValueError(f"{where}: `mode` must be one of {scipy_signal.MODES}; got {mode!r}")
+    if method not in ("auto", "direct", "fft"):  # the result is the same whichever SciPy would pick
+        raise ValueError(f"{where}: `method` must be 'auto', 'direct' or 'fft'; got {method!r}")
     tensors = ops.holds_tensor((in1, in2))
     if not tensors and axes is None and dot_axes is None:
         from scipy import signal as scipy_signal_module

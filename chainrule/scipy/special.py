@@ -296,7 +296,8 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
         sign = np.squeeze(sign, axes)
     if return_sign:
         return out, sign
-    return out
+    # SciPy's value without return_sign: the log of a negative sum is nan (its gradient is then nan too)
+    return ops.where(sign < 0, np.nan, out) if np.any(sign < 0) else out
 
 
 __getattr__ = scipy_fallback("special", "chainrule.scipy.special")

@@ -8,6 +8,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ... import ops
 from ...errors import ChainruleError, DomainError
 from .._util import apply, check_positive, constant, operand, raw
@@ -19,6 +21,7 @@ __all__ = [
     "distribution_function",
     "operand",
     "ops",
+    "outside_support",
     "raw",
     "scipy_attribute",
     "standardise",
@@ -52,12 +55,24 @@ def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
 def standardise(x: Any, loc: Any, scale: Any, where: str):
     """(x − loc)/scale and log(scale), with ``scale`` checked positive."""
     x = operand(x, "x", where)
+    if x.dtype.kind == "c":
+        raise TypeError(f"{where}: `x` has dtype {x.dtype}; a density takes real numbers (take cnp.real(x) or "
+                        "cnp.abs(x) first)")
     loc, scale = operand(loc, "loc", where, weak=True), operand(scale, "scale", where, weak=True)
     check_positive(scale, "scale", where)
     # the defaults (loc 0, scale 1) add no node to the graph, nor a step to an explanation
     z = x if isinstance(loc, int | float) and loc == 0 else x - loc
     z = z if isinstance(scale, int | float) and scale == 1 else z / scale
     return z, ops.log(scale) if not (isinstance(scale, int | float) and scale == 1) else 0.0
+
+
+def outside_support(z: Any, inside: Any, safe: float, logpdf: Any) -> Any:
+    """``logpdf(z)`` where ``inside`` holds and −inf elsewhere (SciPy's value off the support). The formula sees
+    ``safe`` off the support, so neither its value nor its gradient turns nan there (the gradient is 0)."""
+    inside = np.asarray(inside)
+    if inside.all():
+        return logpdf(z)
+    return ops.where(inside, logpdf(ops.where(inside, z, safe)), -np.inf)
 
 
 def scipy_attribute(distribution: str) -> Callable[[str], Any]:

@@ -9,7 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from ...tensor import Tensor
-from ._common import apply, check_positive, constant, distribution_function, operand, ops, scipy_attribute, standardise
+from ._common import (
+    apply,
+    check_positive,
+    constant,
+    distribution_function,
+    operand,
+    ops,
+    outside_support,
+    raw,
+    scipy_attribute,
+    standardise,
+)
 
 __all__ = ["cdf", "logpdf", "pdf"]
 
@@ -22,7 +33,11 @@ def logpdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     a, b = operand(a, "a", where), operand(b, "b", where)
     check_positive(a, "a", where)
     check_positive(b, "b", where)
-    return apply("xlogy", a - 1, z) + apply("xlog1py", b - 1, -z) - apply("betaln", a, b) - log_scale
+    values = raw(z)
+    return outside_support(
+        z, (values >= 0) & (values <= 1), 0.5,
+        lambda z: apply("xlogy", a - 1, z) + apply("xlog1py", b - 1, -z) - apply("betaln", a, b) - log_scale,
+    )
 
 
 @distribution_function("beta")

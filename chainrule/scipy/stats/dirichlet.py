@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import ShapeError
+import numpy as np
+
+from ...errors import DomainError, ShapeError
 from ...tensor import Tensor
 from ._common import apply, check_positive, distribution_function, operand, ops, scipy_attribute
 
@@ -28,6 +30,13 @@ def logpdf(x: Any, alpha: Any) -> Tensor:
         raise ShapeError(f"{where}: `x` has shape {x.shape}; expected ({k},) or ({k}, N) for {k} concentrations")
     if x.shape[0] == k - 1:  # SciPy accepts K − 1 components and completes them to sum to 1
         x = ops.concatenate([x, 1 - ops.sum(x, axis=0, keepdims=True)], axis=0)
+    values = x.data
+    if np.any(values < 0) or np.any(values > 1) or np.any(np.abs(values.sum(axis=0) - 1) > 1e-9):
+        raise DomainError(
+            f"{where}: `x` must lie on the simplex (components in [0, 1] summing to 1 along the first axis), as "
+            f"SciPy requires; got component sums {np.round(values.sum(axis=0), 12).ravel()[:5]} and values from "
+            f"{values.min():.6g} to {values.max():.6g}"
+        )
     alpha_column = alpha if x.ndim == 1 else ops.reshape(alpha, (k,) + (1,) * (x.ndim - 1))
     return (
         ops.sum(apply("xlogy", alpha_column - 1, x), axis=0)

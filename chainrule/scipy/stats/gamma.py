@@ -9,7 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from ...tensor import Tensor
-from ._common import apply, check_positive, constant, distribution_function, operand, ops, scipy_attribute, standardise
+from ._common import (
+    apply,
+    check_positive,
+    constant,
+    distribution_function,
+    operand,
+    ops,
+    outside_support,
+    raw,
+    scipy_attribute,
+    standardise,
+)
 
 __all__ = ["cdf", "logpdf", "pdf"]
 
@@ -21,7 +32,9 @@ def logpdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     z, log_scale = standardise(x, loc, scale, where)
     a = operand(a, "a", where)
     check_positive(a, "a", where)
-    return apply("xlogy", a - 1, z) - z - apply("gammaln", a) - log_scale
+    return outside_support(
+        z, raw(z) >= 0, 1.0, lambda z: apply("xlogy", a - 1, z) - z - apply("gammaln", a) - log_scale
+    )
 
 
 @distribution_function("gamma")

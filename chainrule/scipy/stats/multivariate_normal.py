@@ -28,6 +28,8 @@ _LOG_2PI = math.log(2 * math.pi)
 def _covariance(cov: Any, d: int, where: str) -> Any:
     """cov as a (d, d) matrix: a number is cov·I, a vector the diagonal (SciPy's forms)."""
     cov = operand(cov, "cov", where)
+    if not np.all(np.isfinite(raw(cov))):
+        raise DomainError(f"{where}: `cov` holds nan or inf; expected a finite covariance")
     if cov.ndim == 0:
         return cov * np.eye(d)
     if cov.ndim == 1:

@@ -9,8 +9,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from ...errors import DomainError
 from ...tensor import Tensor
-from ._common import apply, check_positive, constant, distribution_function, operand, ops, scipy_attribute, standardise
+from ._common import (
+    apply,
+    check_positive,
+    constant,
+    distribution_function,
+    operand,
+    ops,
+    raw,
+    scipy_attribute,
+    standardise,
+)
 
 __all__ = ["cdf", "logcdf", "logpdf", "pdf"]
 
@@ -22,6 +35,8 @@ def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
     z, log_scale = standardise(x, loc, scale, where)
     df = operand(df, "df", where)
     check_positive(df, "df", where)
+    if not np.all(np.isfinite(raw(df))):
+        raise DomainError(f"{where}: `df` must be finite; for df = inf (the normal limit) use stats.norm.logpdf")
     half = (df + 1) / 2
     return (
         apply("gammaln", half)
