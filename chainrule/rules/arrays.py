@@ -192,7 +192,8 @@ def _extreme_rule(name, forward, text):
                                                       keepdims=keepdims),
         text=(text,), tex=(r"\frac{[x_i = y]}{\#\{j : x_j = y\}}",), display=rf"\{name}_i x_i",
         samples=REDUCE_SAMPLES, order=1, aliases=("a" + name,),
-        note="tied elements share the gradient evenly",
+        note="tied elements share the gradient evenly; complex numbers in NumPy's order (real part, then imaginary)",
+        supports_complex=True,  # NumPy defines it (lexicographically); the gradient goes to the element chosen
     ))
 
 
