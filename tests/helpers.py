@@ -121,3 +121,17 @@ def assert_close(actual, expected, rtol: float = 1e-12, atol: float | None = Non
     if atol is None:
         atol = rtol * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=err_msg)
+
+
+def complex_covector(f: Callable, z, eps: float = 1e-6) -> np.ndarray:
+    """∂f/∂x − i ∂f/∂y of a real-valued f at complex z by central differences, element by element: the gradient
+    in the convention of HIPS autograd and JAX (what ``cr.grad`` returns for complex inputs)."""
+    z = np.array(z, dtype=complex)
+    out = np.zeros_like(z)
+    for j in range(z.size):
+        for step, weight in ((eps, 1.0), (1j * eps, -1j)):
+            plus, minus = z.copy(), z.copy()
+            plus.flat[j] += step
+            minus.flat[j] -= step
+            out.flat[j] += weight * (float(f(plus)) - float(f(minus))) / (2 * eps)
+    return out
