@@ -299,8 +299,12 @@ def test_optimizers_without_a_foreign_update_say_so():
 
     p = cr.nn.Parameter(strict.asarray([1.0, 2.0]))
     (p * p).sum().backward()
-    with pytest.raises(NotImplementedError, match="Plain"):
+    with pytest.raises(NotImplementedError, match="Plain updates NumPy arrays in place"):
         Plain([p]).step()
+    q = cr.nn.Parameter([1.0, 2.0])  # on NumPy parameters the in-place form still works
+    (q * q).sum().backward()
+    Plain([q]).step()
+    np.testing.assert_allclose(q.data, [0.8, 1.6], rtol=1e-15)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from ..engine import backends
 from ..tensor import Tensor
 from .optimizer import Optimizer, _non_negative
 
@@ -35,13 +32,7 @@ class Adagrad(Optimizer):
         for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             _non_negative(group[name], name, "Adagrad")
 
-    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
-        """``update`` in the parameter's own library and on its device, with new arrays (no in-place writes)."""
-        param, grad = p._data, p.grad._data
-        if tuple(grad.shape) != tuple(p.shape):
-            raise ValueError(f"Adagrad: a parameter of shape {p.shape} has a gradient of shape {tuple(grad.shape)}")
-        xp = backends.backend(param).xp
-        state = self.state.setdefault(id(p), {})
+    def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:
         if not state:
             state["step"] = 0
             state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
@@ -50,15 +41,4 @@ class Adagrad(Optimizer):
             grad = grad + group["weight_decay"] * param
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         total = state["sum"] = state["sum"] + grad * grad
-        p._data = param - clr * (grad / (xp.sqrt(total) + group["eps"]))
-
-    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        if not state:
-            state["step"] = 0
-            state["sum"] = np.full_like(param, group["initial_accumulator_value"])
-        state["step"] += 1
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param
-        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        state["sum"] += grad * grad
-        param -= clr * (grad / (np.sqrt(state["sum"]) + group["eps"]))
+        return param - clr * (grad / (xp.sqrt(total) + group["eps"]))

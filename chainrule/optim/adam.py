@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from ..engine import backends
 from ..errors import DomainError
 from ..tensor import Tensor
-from .optimizer import Optimizer, _beta, _non_negative, lerp, lerped
+from .optimizer import Optimizer, _beta, _non_negative, lerped
 
 
 class Adam(Optimizer):
@@ -38,57 +35,20 @@ class Adam(Optimizer):
         _non_negative(group["eps"], "eps", name)
         _non_negative(group["weight_decay"], "weight_decay", name)
 
-    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(param)
-            state["exp_avg_sq"] = np.zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(param)
-        state["step"] += 1
-        step = state["step"]
-        if weight_decay != 0:
-            if self.decoupled:
-                param *= 1 - lr * weight_decay  # AdamW: shrink the weights, apart from the gradient
-            else:
-                grad = grad + weight_decay * param
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        lerp(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
-        step_size = lr / (1 - beta1**step)
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        if group["amsgrad"]:
-            np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            second = state["max_exp_avg_sq"]
-        else:
-            second = exp_avg_sq
-        denom = np.sqrt(second) / bias_correction2_sqrt + eps
-        param -= step_size * (exp_avg / denom)
-
-
-    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
-        """``update`` in the parameter's own library and on its device, with new arrays (no in-place writes)."""
-        param, grad = p._data, p.grad._data
-        if tuple(grad.shape) != tuple(p.shape):
-            raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape "
-                             f"{tuple(grad.shape)}")
-        xp = backends.backend(param).xp
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-        beta1, beta2 = group["betas"]
-        state = self.state.setdefault(id(p), {})
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = state["exp_avg_sq"] = xp.zeros_like(param)
+            state["exp_avg"] = xp.zeros_like(param)
+            state["exp_avg_sq"] = xp.zeros_like(param)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         state["step"] += 1
         step = state["step"]
         if weight_decay != 0:
             if self.decoupled:
-                param = param * (1 - lr * weight_decay)
+                param = param * (1 - lr * weight_decay)  # AdamW: shrink the weights, apart from the gradient
             else:
                 grad = grad + weight_decay * param
         exp_avg = state["exp_avg"] = lerped(state["exp_avg"], grad, 1 - beta1)
@@ -96,7 +56,7 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             second = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], second)
         denom = xp.sqrt(second) / (1 - beta2**step) ** 0.5 + eps
-        p._data = param - lr / (1 - beta1**step) * (exp_avg / denom)
+        return param - lr / (1 - beta1**step) * (exp_avg / denom)
 
 
 class AdamW(Adam):
@@ -131,18 +91,16 @@ class RMSprop(Optimizer):
         for name in ("alpha", "eps", "weight_decay", "momentum"):
             _non_negative(group[name], name, "RMSprop")
 
-    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
-        """``update`` in the parameter's own library and on its device, with new arrays (no in-place writes)."""
-        param, grad = p._data, p.grad._data
-        if tuple(grad.shape) != tuple(p.shape):
-            raise ValueError(f"RMSprop: a parameter of shape {p.shape} has a gradient of shape {tuple(grad.shape)}")
-        xp = backends.backend(param).xp
+    def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         momentum, weight_decay = group["momentum"], group["weight_decay"]
-        state = self.state.setdefault(id(p), {})
         if not state:
             state["step"] = 0
-            state["square_avg"] = state["momentum_buffer"] = state["grad_avg"] = xp.zeros_like(param)
+            state["square_avg"] = xp.zeros_like(param)
+            if momentum > 0:
+                state["momentum_buffer"] = xp.zeros_like(param)
+            if group["centered"]:
+                state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
         if weight_decay != 0:
             grad = grad + weight_decay * param
@@ -154,37 +112,5 @@ class RMSprop(Optimizer):
             avg = xp.sqrt(square_avg) + eps
         if momentum > 0:
             buf = state["momentum_buffer"] = state["momentum_buffer"] * momentum + grad / avg
-            p._data = param - lr * buf
-        else:
-            p._data = param - lr * (grad / avg)
-
-    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        momentum, weight_decay = group["momentum"], group["weight_decay"]
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(param)
-            if momentum > 0:
-                state["momentum_buffer"] = np.zeros_like(param)
-            if group["centered"]:
-                state["grad_avg"] = np.zeros_like(param)
-        state["step"] += 1
-        if weight_decay != 0:
-            grad = grad + weight_decay * param
-        square_avg = state["square_avg"]
-        square_avg *= alpha
-        square_avg += (1 - alpha) * grad * grad
-        if group["centered"]:
-            lerp(state["grad_avg"], grad, 1 - alpha)
-            avg = np.sqrt(square_avg - state["grad_avg"] * state["grad_avg"])
-        else:
-            avg = np.sqrt(square_avg)
-        avg += eps
-        if momentum > 0:
-            buf = state["momentum_buffer"]
-            buf *= momentum
-            buf += grad / avg
-            param -= lr * buf
-        else:
-            param -= lr * (grad / avg)
-
+            return param - lr * buf
+        return param - lr * (grad / avg)

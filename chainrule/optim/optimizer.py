@@ -7,6 +7,8 @@ reached by the last backward pass) are skipped.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 from collections.abc import Iterable
@@ -14,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import bump
+from ..engine import backends, bump
 from ..engine.backends import is_foreign
 from ..errors import DomainError
 from ..tensor import Tensor
 
 
 class Optimizer:
-    """Base class: subclasses set ``defaults`` and implement ``update(param, grad, state, group)``.
+    """Base class: subclasses set ``defaults`` and implement ``update(param, grad, state, group, xp)``.
 
     ``params`` is an iterable of Tensors (e.g. ``model.parameters()``) or of dicts ``{"params": [...], "lr": ...}``
     (parameter groups with their own settings). ``param_groups[i]["lr"]`` is what schedulers change.
@@ -83,13 +85,25 @@ class Optimizer:
                     p.grad = Tensor(np.zeros_like(p._data))
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient: a NumPy parameter in place, another library's parameter
+        (``model.to(xp)``) with a new array of that library, on its device; ``update`` holds the formula once."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                if is_foreign(p._data):  # another array library's parameter (model.to(xp)): stays there
-                    self._step_foreign(p, group)
+                state = self.state.setdefault(id(p), {})
+                in_place = _updates_in_place(type(self))
+                if is_foreign(p._data):
+                    if in_place:
+                        raise NotImplementedError(
+                            f"{type(self).__name__} updates NumPy arrays in place (update(param, grad, state, "
+                            f"group)), so it cannot update parameters of {type(p._data).__module__}; write "
+                            "update(param, grad, state, group, xp) returning the new values with xp's functions")
+                    param, grad = p._data, p.grad._data
+                    if tuple(grad.shape) != tuple(p.shape):
+                        raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of "
+                                         f"shape {tuple(grad.shape)}")
+                    p._data = self.update(param, grad, state, group, backends.backend(param).xp)
                     continue
                 param = p._array()
                 grad = p.grad._data
@@ -99,16 +113,16 @@ class Optimizer:
                     raise ValueError(
                         f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape {grad.shape}"
                     )
-                self.update(param, grad, self.state.setdefault(id(p), {}), group)
+                if in_place:
+                    self.update(param, grad, state, group)
+                else:
+                    param[...] = self.update(param, grad, state, group, np)
                 bump(param)  # a graph that saved the old values must not backpropagate through them now
 
-    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+    def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:
+        """The parameter's new values (a new array of ``xp``, the parameter's array library); the state's buffers
+        are replaced by new arrays, never written in place (some libraries have no in-place writes)."""
         raise NotImplementedError
-
-    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
-        """One update of a parameter held by another array library (CuPy, PyTorch...), in that library."""
-        raise NotImplementedError(f"{type(self).__name__} does not update parameters of other array libraries "
-                                  f"({type(p._data).__module__}) yet; plain SGD does (momentum=0, weight_decay=0)")
 
     # -----------------------------------------------------------------------------------------------------------
     # State.
@@ -175,16 +189,16 @@ def _beta(value: Any, name: str, where: str) -> float:
     return float(value)
 
 
+@functools.cache
+def _updates_in_place(cls: type) -> bool:
+    """Whether ``cls.update`` is the older form ``update(param, grad, state, group)`` that changes NumPy arrays in
+    place (a user's optimizer may still be written so): it runs on NumPy parameters only."""
+    return len(inspect.signature(cls.update).parameters) == 5  # self, param, grad, state, group
+
+
 def lerped(start: Any, end: Any, weight: float) -> Any:
-    """start + weight·(end − start) as a new array (any array library), rounded as ``lerp``."""
+    """start + weight·(end − start) as a new array (any array library), rounded as PyTorch's ``lerp_`` (from the
+    nearer end)."""
     if weight < 0.5:
         return start + weight * (end - start)
     return end - (end - start) * (1 - weight)
-
-
-def lerp(start: np.ndarray, end: np.ndarray, weight: float) -> None:
-    """start += weight·(end − start), in place, rounded as PyTorch's ``lerp_`` (from the nearer end)."""
-    if weight < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1 - weight)

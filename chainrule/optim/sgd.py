@@ -62,33 +62,14 @@ class SGD(Optimizer):
             bump(param)
         return None
 
-    def _step_foreign(self, p: Tensor, group: dict[str, Any]) -> None:
-        """``update`` in the parameter's own library and on its device, with new arrays rather than in-place
-        writes (some libraries, such as JAX, have none); the same numbers as on NumPy."""
-        param, grad = p._data, p.grad._data
-        if tuple(grad.shape) != tuple(p.shape):
-            raise ValueError(f"SGD: a parameter of shape {p.shape} has a gradient of shape {tuple(grad.shape)}")
+    def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        state = self.state.setdefault(id(p), {})
         if weight_decay != 0:
             grad = grad + weight_decay * param
         if momentum != 0:
             buf = state.get("momentum_buffer")
-            buf = grad if buf is None else buf * momentum + (1 - group["dampening"]) * grad
+            # the first buffer is a copy: the gradient's own array may be added to in place by a later backward
+            buf = xp.asarray(grad, copy=True) if buf is None else buf * momentum + (1 - group["dampening"]) * grad
             state["momentum_buffer"] = buf
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p._data = param - lr * grad
-
-    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
-        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        if weight_decay != 0:
-            grad = grad + weight_decay * param
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
-            else:
-                buf *= momentum
-                buf += (1 - group["dampening"]) * grad
-            grad = grad + momentum * buf if group["nesterov"] else buf
-        param -= lr * grad
+        return param - lr * grad
