@@ -74,9 +74,11 @@ def check_positive(x: Any, name: str, function: str) -> None:
         raise DomainError(f"{function}: `{name}` must be positive; got {bad!r} among its values")
 
 
-def scipy_name(module: str) -> Callable[[Callable], Callable]:
-    """``function`` under SciPy's name: with no Tensor among the arguments it is ``scipy.<module>.<name>`` itself;
-    with one, errors SciPy or NumPy raise come back naming the function."""
+def scipy_name(module: str, holder: str | None = None, label: str | None = None) -> Callable[[Callable], Callable]:
+    """``function`` under SciPy's name: with no Tensor among the arguments it is ``scipy.<module>.<name>`` itself
+    (``scipy.<module>.<holder>.<name>`` for a method of an object such as ``stats.gamma``); with one, errors SciPy or
+    NumPy raise come back naming the function (``<label>.<name>``, by default ``scipy.<module>``)."""
+    prefix = label or f"scipy.{module}"
 
     def decorate(function: Callable) -> Callable:
         name = function.__name__
@@ -86,13 +88,14 @@ def scipy_name(module: str) -> Callable[[Callable], Callable]:
             if not ops.holds_tensor(args) and not ops.holds_tensor(kwargs.values()):
                 import importlib
 
-                return getattr(importlib.import_module(f"scipy.{module}"), name)(*args, **kwargs)
+                target = importlib.import_module(f"scipy.{module}")
+                return getattr(getattr(target, holder) if holder else target, name)(*args, **kwargs)
             try:
                 return function(*args, **kwargs)
             except ChainruleError:
                 raise
             except ValueError as exc:
-                raise DomainError(f"scipy.{module}.{name}: {exc}") from None
+                raise DomainError(f"{prefix}.{name}: {exc}") from None
 
         return wrapper
 

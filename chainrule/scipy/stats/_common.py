@@ -3,7 +3,6 @@ standardisation z = (x − loc)/scale."""
 
 from __future__ import annotations
 
-import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -11,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from ... import ops
-from ...errors import ChainruleError, DomainError
-from .._util import apply, check_positive, constant, operand, raw
+from .._util import apply, check_positive, constant, operand, raw, scipy_name
 
 __all__ = [
     "apply",
@@ -31,25 +29,7 @@ __all__ = [
 def distribution_function(distribution: str) -> Callable[[Callable], Callable]:
     """``scipy.stats.<distribution>.<name>`` itself when no argument is a Tensor; with one, the composition, and
     errors that name the function."""
-
-    def decorate(function: Callable) -> Callable:
-        name = function.__name__
-
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            if not ops.holds_tensor(args) and not ops.holds_tensor(kwargs.values()):
-                scipy_distribution = getattr(importlib.import_module("scipy.stats"), distribution)
-                return getattr(scipy_distribution, name)(*args, **kwargs)
-            try:
-                return function(*args, **kwargs)
-            except ChainruleError:
-                raise
-            except ValueError as exc:
-                raise DomainError(f"stats.{distribution}.{name}: {exc}") from None
-
-        return wrapper
-
-    return decorate
+    return scipy_name("stats", distribution, label=f"stats.{distribution}")
 
 
 def standardise(x: Any, loc: Any, scale: Any, where: str):
