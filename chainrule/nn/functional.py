@@ -145,24 +145,84 @@ def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1, 
     return ops.squeeze(out, 2)
 
 
-def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
-               count_include_pad: bool = True) -> Tensor:
-    """The mean of each kh×kw window (stride defaults to the kernel size). With padding, the zeros count in the
-    mean unless ``count_include_pad=False``."""
-    x = image(x, "avg_pool2d")
-    kernel_size = pair(kernel_size, "kernel_size", "avg_pool2d", 1)
-    stride = kernel_size if stride is None else pair(stride, "stride", "avg_pool2d", 1)
-    padding = pair(padding, "padding", "avg_pool2d", 0)
-    if any(2 * p > k for p, k in zip(padding, kernel_size, strict=True)):
-        raise DomainError(f"avg_pool2d: padding {padding} must be at most half the kernel size {kernel_size}")
+def _pool_geometry(size: Pair, kernel_size: Pair, stride: Pair, padding: Pair, dilation: Pair, ceil_mode: bool,
+                   name: str) -> tuple[Pair, Pair]:
+    """((OH, OW), the extra rows and columns past the bottom/right padding that ``ceil_mode`` windows reach), with
+    PyTorch's rule: a last window must start inside the input or its left padding."""
+    out, extra = [], []
+    for n, k, s, p, d in zip(size, kernel_size, stride, padding, dilation, strict=True):
+        span = d * (k - 1) + 1
+        if 2 * p > k:  # PyTorch's bound, on the undilated kernel
+            raise DomainError(f"{name}: padding {padding} must be at most half the kernel size {kernel_size}")
+        reach = n + 2 * p - span
+        if reach < 0:
+            padded = tuple(m + 2 * q for m, q in zip(size, padding, strict=True))
+            raise ShapeError(f"{name}: the kernel {kernel_size}" + (f" dilated by {dilation}" if d > 1 else "")
+                             + f" is larger than the padded input {padded}")
+        o = (-(-reach // s) if ceil_mode else reach // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1
+        out.append(o)
+        extra.append(max(0, (o - 1) * s + span - (n + 2 * p)))
+    return (out[0], out[1]), (extra[0], extra[1])
+
+
+def _pool_windows(x: Any, kernel_size: Pair, stride: Pair, padding: Pair, dilation: Pair, extra: Pair,
+                  fill: float) -> Tensor:
+    """The windows of NCHW ``x``, padded with ``fill`` (and ``extra`` more at the bottom/right), as
+    (N, C, kh·kw, OH·OW)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
     n, c = x.shape[:2]
-    oh, ow = numpy_math.count_windows(x.shape[2:], kernel_size, stride, padding)
-    columns = ops.reshape(unfold(x, kernel_size, stride, padding), (n, c, kernel_size[0] * kernel_size[1], oh * ow))
-    if count_include_pad or padding == (0, 0):
-        return ops.reshape(ops.mean(columns, axis=2), (n, c, oh, ow))
-    ones = np.ones((1, 1) + x.shape[2:], x.dtype)
-    counts = numpy_math.unfold(ones, kernel_size, stride, padding).sum(axis=1).reshape(1, 1, oh, ow)
-    return ops.reshape(ops.sum(columns, axis=2), (n, c, oh, ow)) / counts
+    for axis, p, e in ((2, padding[0], extra[0]), (3, padding[1], extra[1])):
+        if p or e:
+            shape = list(x.shape)
+            parts = []
+            for width in (p, p + e):
+                shape[axis] = width
+                parts.append(np.full(shape, fill, x.dtype))
+            x = ops.concatenate([parts[0], x, parts[1]], axis=axis)
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation, strict=True))
+    columns = unfold(x, span, stride)
+    windows = ops.reshape(columns, (n, c, span[0], span[1], -1))
+    if dilation != (1, 1):  # keep every d-th tap of the spread window
+        windows = windows[:, :, :: dilation[0], :: dilation[1]]
+    return ops.reshape(windows, (n, c, kernel_size[0] * kernel_size[1], -1))
+
+
+def _pool_arguments(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, name: str):
+    x = image(x, name)
+    kernel_size = pair(kernel_size, "kernel_size", name, 1)
+    stride = kernel_size if stride is None else pair(stride, "stride", name, 1)
+    return x, kernel_size, stride, pair(padding, "padding", name, 0), pair(dilation, "dilation", name, 1)
+
+
+def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """The mean of each kh×kw window (stride defaults to the kernel size), as PyTorch's: with padding, the zeros
+    count in the mean unless ``count_include_pad=False``; ``ceil_mode`` keeps a last partial window (the part past
+    the padding never counts); ``divisor_override`` divides every window's sum by that number instead."""
+    x, kernel_size, stride, padding, _ = _pool_arguments(x, kernel_size, stride, padding, 1, "avg_pool2d")
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral)
+                                         or isinstance(divisor_override, bool) or divisor_override < 1):
+        raise DomainError(f"avg_pool2d: divisor_override must be a positive int or None, got {divisor_override!r}")
+    n, c = x.shape[:2]
+    (oh, ow), extra = _pool_geometry(x.shape[2:], kernel_size, stride, padding, (1, 1), bool(ceil_mode),
+                                     "avg_pool2d")
+    windows = _pool_windows(x, kernel_size, stride, padding, (1, 1), extra, 0.0)
+    if divisor_override is None and extra == (0, 0) and (count_include_pad or padding == (0, 0)):
+        return ops.reshape(ops.mean(windows, axis=2), (n, c, oh, ow))
+    if divisor_override is not None:
+        divisor = np.asarray(divisor_override, dtype=x.dtype)
+    else:  # per axis: the window's extent within the padded (or, without count_include_pad, the real) input
+        extents = []
+        for size, o, k, s, p in zip(x.shape[2:], (oh, ow), kernel_size, stride, padding, strict=True):
+            start = np.arange(o) * s - p
+            end = np.minimum(start + k, size + p)
+            if not count_include_pad:
+                start, end = np.maximum(start, 0), np.minimum(end, size)
+            extents.append(end - start)
+        divisor = np.multiply.outer(*extents).astype(x.dtype).reshape(1, 1, oh, ow)
+    return ops.reshape(ops.sum(windows, axis=2), (n, c, oh, ow)) / divisor
 
 
 def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
@@ -180,16 +240,31 @@ def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
     return x
 
 
-def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None) -> Tensor:
-    """The maximum of each kh×kw window (stride defaults to the kernel size); tied maxima share the gradient."""
-    x = image(x, "max_pool2d")
-    kernel_size = pair(kernel_size, "kernel_size", "max_pool2d", 1)
-    stride = kernel_size if stride is None else pair(stride, "stride", "max_pool2d", 1)
-    n, c = x.shape[:2]
-    oh, ow = numpy_math.count_windows(x.shape[2:], kernel_size, stride, (0, 0))
-    columns = unfold(x, kernel_size, stride)
-    windows = ops.reshape(columns, (n, c, kernel_size[0] * kernel_size[1], oh * ow))
-    return ops.reshape(ops.max(windows, axis=2), (n, c, oh, ow))
+def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
+               dilation: int | Pair = 1, ceil_mode: bool = False, return_indices: bool = False
+               ) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum of each kh×kw window (stride defaults to the kernel size), as PyTorch's: padding is −∞,
+    ``dilation`` spreads the window's taps, ``ceil_mode`` keeps a last partial window. The gradient goes to the
+    first maximum of each window in row-major order (as PyTorch and JAX; a NaN counts as the maximum).
+    ``return_indices=True`` also returns each maximum's position in its input plane (flattened H·W, int64)."""
+    x, kernel_size, stride, padding, dilation = _pool_arguments(x, kernel_size, stride, padding, dilation,
+                                                                "max_pool2d")
+    n, c, h, w = x.shape
+    (oh, ow), extra = _pool_geometry((h, w), kernel_size, stride, padding, dilation, bool(ceil_mode), "max_pool2d")
+    lowest = -np.inf if np.dtype(x.dtype).kind == "f" else np.iinfo(x.dtype).min if np.dtype(x.dtype).kind in "iu" \
+        else None
+    if lowest is None:
+        raise TypeError(f"max_pool2d: expects real numbers (float or int), got dtype {x.dtype}")
+    windows = _pool_windows(x, kernel_size, stride, padding, dilation, extra, lowest)
+    first = np.argmax(ops.stop(windows), axis=2)[:, :, None, :]  # (N, C, 1, L): NaN wins, as in np.argmax
+    chosen = np.arange(kernel_size[0] * kernel_size[1])[None, None, :, None] == first
+    out = ops.reshape(ops.sum(ops.where(chosen, windows, np.zeros((), windows.dtype)), axis=2), (n, c, oh, ow))
+    if not return_indices:
+        return out
+    tap_row, tap_col = np.divmod(first[:, :, 0, :].reshape(n, c, oh, ow), kernel_size[1])
+    rows = (np.arange(oh) * stride[0] - padding[0])[:, None] + tap_row * dilation[0]
+    cols = (np.arange(ow) * stride[1] - padding[1])[None, :] + tap_col * dilation[1]
+    return out, (rows * w + cols).astype(np.int64)
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:

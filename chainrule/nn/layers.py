@@ -184,16 +184,23 @@ class Conv1d(Conv2d):
 
 
 class AvgPool2d(Module):
-    """The mean over each window of NCHW input (stride defaults to the kernel size); zero padding counts in the
-    mean unless ``count_include_pad=False``."""
+    """The mean over each window of NCHW input (stride defaults to the kernel size), with PyTorch's arguments:
+    zero padding counts in the mean unless ``count_include_pad=False``; ``ceil_mode`` keeps a last partial window;
+    ``divisor_override`` divides each window's sum by that number."""
 
     def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0, count_include_pad: bool = True) -> None:
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
         super().__init__()
         self.kernel_size = pair(kernel_size, "kernel_size", "AvgPool2d", 1)
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "AvgPool2d", 1)
         self.padding = pair(padding, "padding", "AvgPool2d", 0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            raise DomainError(f"AvgPool2d: padding {self.padding} must be at most half the kernel size "
+                              f"{self.kernel_size}")
+        self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = divisor_override
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
@@ -201,7 +208,8 @@ class AvgPool2d(Module):
                                                                       strict=False)):
             raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) "
                              f"at least as large as the kernel {self.kernel_size}")
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -226,27 +234,39 @@ class AdaptiveAvgPool2d(Module):
 
 
 class MaxPool2d(Module):
-    """The maximum over each window of NCHW input (stride defaults to the kernel size).
+    """The maximum over each window of NCHW input (stride defaults to the kernel size), with PyTorch's arguments
+    (padding is −∞; ``dilation``, ``ceil_mode``, ``return_indices``). The gradient goes to each window's first
+    maximum, as in PyTorch."""
 
-    Tied maxima share the gradient evenly (PyTorch gives it all to one of them).
-    """
-
-    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None) -> None:
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
         self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d", 1)
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d", 1)
+        self.padding = pair(padding, "padding", "MaxPool2d", 0)
+        self.dilation = pair(dilation, "dilation", "MaxPool2d", 1)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            raise DomainError(f"MaxPool2d: padding {self.padding} must be at most half the kernel size "
+                              f"{self.kernel_size}")
+        self.return_indices = bool(return_indices)
+        self.ceil_mode = bool(ceil_mode)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Tensor | tuple[Tensor, np.ndarray]:
         shape = np.shape(x)
-        if len(shape) != 4 or any(k > n for k, n in zip(self.kernel_size, shape[2:], strict=False)):
+        span = [d * (k - 1) + 1 - 2 * p for k, d, p in zip(self.kernel_size, self.dilation, self.padding, strict=True)]
+        if len(shape) != 4 or any(k > n for k, n in zip(span, shape[2:], strict=False)):
             raise ShapeError(
                 f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) with height "
-                f"and width at least {self.kernel_size}"
+                f"and width at least {tuple(max(k, 1) for k in span)}"
             )
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        extra = "".join(f", {name}={getattr(self, name)}" for name, default in (
+            ("padding", (0, 0)), ("dilation", (1, 1)), ("ceil_mode", False)) if getattr(self, name) != default)
+        return f"kernel_size={self.kernel_size}, stride={self.stride}{extra}"
 
 
 class Flatten(Module):

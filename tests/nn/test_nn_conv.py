@@ -81,10 +81,14 @@ def test_max_pool2d_matches_torch(torch, kernel, stride):
     np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), rtol=1e-14)
 
 
-def test_max_pool2d_ties_share_the_gradient():
-    x = cr.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
-    F.max_pool2d(x, 2).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), np.full((1, 1, 2, 2), 0.25))
+def test_max_pool2d_ties_give_the_gradient_to_the_first_maximum(torch):
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 1.0]]]])
+    xc = cr.tensor(x, requires_grad=True)
+    F.max_pool2d(xc, 2, 1).sum().backward()
+    np.testing.assert_array_equal(xc.grad.numpy(), [[[[0, 2, 0], [1, 0, 1], [0, 0, 0]]]])  # row-major first
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(xt, 2, 1).sum().backward()
+    np.testing.assert_array_equal(xc.grad.numpy(), xt.grad.numpy())
 
 
 def test_gradcheck_conv2d_with_stride_and_padding():

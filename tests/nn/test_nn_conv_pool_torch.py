@@ -50,6 +50,57 @@ def test_layer_agrees_with_torch(torch, name, dtype):
     _step(torch, ours, theirs, x, TOL[dtype], 0)
 
 
+POOLING = [  # kernel, stride, padding, dilation, ceil_mode, input (H, W); chosen so no window is all padding
+    (2, None, 0, 1, False, (6, 7)), (3, 2, 1, 1, False, (7, 6)), (3, 2, 1, 1, True, (8, 6)),
+    ((3, 2), (2, 1), (1, 0), (2, 1), False, (9, 5)), (2, 2, 1, 2, True, (7, 8)), ((2, 3), (3, 2), 0, 1, True, (8, 7)),
+    (3, 3, 1, 1, True, (10, 11)), ((1, 3), (2, 3), (0, 1), (1, 2), True, (5, 9)),
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode, size", POOLING)
+def test_max_pool2d_arguments_agree_with_torch(torch, kernel, stride, padding, dilation, ceil_mode, size):
+    rng = np.random.default_rng(7)
+    x = np.round(rng.standard_normal((2, 3) + size), 1)  # rounded: ties, where the gradient's choice shows
+    xt = torch.tensor(x, requires_grad=True)
+    out_t, index_t = torch.nn.functional.max_pool2d(xt, kernel, stride, padding, dilation, ceil_mode, True)
+    g = rng.standard_normal(tuple(out_t.shape))
+    out_t.backward(torch.tensor(g))
+    xc = cr.tensor(x, requires_grad=True)
+    layer = nn.MaxPool2d(kernel, stride, padding, dilation, return_indices=True, ceil_mode=ceil_mode)
+    out, index = layer(xc)
+    out.backward(g)
+    np.testing.assert_array_equal(out.numpy(), out_t.detach().numpy())
+    np.testing.assert_array_equal(index, index_t.numpy())
+    np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), rtol=1e-15, atol=1e-15)  # overlaps add up
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("divisor_override", [None, 5])
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode, size",
+                         [case for case in POOLING if case[3] == 1])
+def test_avg_pool2d_arguments_agree_with_torch(torch, kernel, stride, padding, dilation, ceil_mode, size,
+                                               count_include_pad, divisor_override):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3) + size)
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = torch.nn.functional.avg_pool2d(xt, kernel, stride, padding, ceil_mode, count_include_pad,
+                                           divisor_override)
+    g = rng.standard_normal(tuple(out_t.shape))
+    out_t.backward(torch.tensor(g))
+    xc = cr.tensor(x, requires_grad=True)
+    out = nn.AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)(xc)
+    out.backward(g)
+    np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), rtol=1e-14, atol=1e-15)
+
+
+def test_pooling_with_every_argument_agrees_with_central_differences():
+    x = np.random.default_rng(9).standard_normal((1, 2, 7, 6))
+    assert cr.gradcheck(lambda x: F.max_pool2d(x, (3, 2), 2, 1, (1, 2), True), x)
+    assert cr.gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, True, False), x)
+    assert cr.gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, True, True, 4), x)
+
+
 X = np.random.default_rng(3).standard_normal((1, 4, 5, 6))
 W = np.random.default_rng(4).standard_normal((4, 2, 2, 3))
 
@@ -72,6 +123,11 @@ def test_functional_forms_agree_with_central_differences(f):
     (lambda: nn.Conv2d(4, 6, 3, padding="full"), ValueError, "same"),
     (lambda: nn.Conv1d(2, 2, 3)(np.ones((1, 2, 5, 5))), cr.ShapeError, "length"),
     (lambda: nn.AdaptiveAvgPool2d(4)(np.ones((1, 1, 3, 3))), cr.ShapeError, "at least"),
+    (lambda: nn.MaxPool2d(2, padding=2), cr.DomainError, "half the kernel"),
+    (lambda: nn.AvgPool2d(3, padding=2), cr.DomainError, "half the kernel"),
+    (lambda: F.max_pool2d(np.ones((1, 1, 2, 2)), 3, dilation=2, padding=1), cr.ShapeError, "larger than"),
+    (lambda: F.avg_pool2d(np.ones((1, 1, 4, 4)), 2, divisor_override=0), cr.DomainError, "divisor_override"),
+    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4), complex), 2), TypeError, "real numbers"),
 ])
 def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error, match=words):
