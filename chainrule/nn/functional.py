@@ -615,8 +615,9 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
-def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """−[t·log p + (1 − t)·log(1 − p)] for probabilities p in [0, 1] (e.g. after a sigmoid).
+def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: Any = None) -> Tensor:
+    """−w·[t·log p + (1 − t)·log(1 − p)] for probabilities p in [0, 1] (e.g. after a sigmoid); ``weight`` w
+    (broadcast to the input shape, as in PyTorch) rescales each element's loss (default 1).
 
     Each log is clamped at −100, as PyTorch does, so p = 0 or 1 gives a finite loss. For logits, prefer
     ``binary_cross_entropy_with_logits``: it is exact where the sigmoid rounds to 0 or 1.
@@ -635,11 +636,30 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
     log_p = ops.log(ops.clip(input, floor, None))
     log_not_p = ops.log(ops.clip(1 - input, floor, None))
     loss = -(target * log_p + (1 - target) * log_not_p)
-    return _reduce(loss, reduction, "binary_cross_entropy")
+    return _reduce(_rescaled(loss, weight, "binary_cross_entropy", "weight"), reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def _rescaled(loss: Tensor, weight: Any, where: str, name: str) -> Tensor:
+    """``loss`` times ``weight`` (a constant broadcast to the loss's shape), or ``loss`` for None."""
+    if weight is None:
+        return loss
+    factor = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if factor.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: {name} must hold real numbers, got dtype {factor.dtype}")
+    try:
+        np.broadcast_shapes(factor.shape, loss.shape)
+    except ValueError:
+        raise ShapeError(f"{where}: {name} of shape {factor.shape} does not broadcast to the input's shape "
+                         f"{loss.shape}") from None
+    return loss * factor.astype(loss.dtype)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean", *, weight: Any = None,
+                                     pos_weight: Any = None) -> Tensor:
     """Binary cross-entropy of sigmoid(x) with target t, from the logits x: softplus(x) − x·t.
+
+    As in PyTorch: ``weight`` rescales each element's loss (broadcast to the input shape); ``pos_weight`` p
+    (broadcast along the last axis, one per class) weighs the positive term: (1 − t)·x + (1 + (p − 1)·t)·softplus(−x).
 
     softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e^−|x|) never overflows (logits of ±1e4 are fine), and its rule
     σ(x) gives the gradient σ(x) − t exactly, also at x = 0. Composing max and |x| would give −t there, as the
@@ -647,28 +667,75 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     """
     target = _float_target(_target(target, "binary_cross_entropy_with_logits"), input)
     _same_shape(input, target, "binary_cross_entropy_with_logits")
+    where = "binary_cross_entropy_with_logits"
     loss = softplus(input) - ops.multiply(input, target)
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+    if pos_weight is not None:  # plus the extra positive term (p − 1)·t·softplus(−x)
+        extra = _rescaled(ops.multiply(target, softplus(ops.negative(input))), _minus_one(pos_weight, where), where,
+                          "pos_weight")
+        loss = loss + extra
+    return _reduce(_rescaled(loss, weight, where, "weight"), reduction, where)
 
 
-def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood: −input[n, target[n]], for log-probabilities ``input`` of shape (N, C) or (N, C, ...).
+def _minus_one(pos_weight: Any, where: str) -> np.ndarray:
+    factor = np.asarray(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight)
+    if factor.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: pos_weight must hold real numbers, got dtype {factor.dtype}")
+    return factor - 1
 
-    ``target`` holds integer class labels of shape (N,) or (N, ...). The gradient is −1 at each chosen entry.
+
+def nll_loss(input: Any, target: Any, reduction: str = "mean", *, weight: Any = None,
+             ignore_index: int = -100) -> Tensor:
+    """Negative log-likelihood: −weight[c]·input[n, c] with c = target[n], for log-probabilities ``input`` of shape
+    (N, C) or (N, C, ...) (or (C,)); ``target`` holds integer class labels of shape (N,) or (N, ...).
+
+    As in PyTorch: ``weight`` (C,) weighs each class, and the mean divides by the summed weights of the targets;
+    samples labelled ``ignore_index`` add nothing (nor to the mean's count). The gradient is −weight[c] at each
+    chosen entry.
     """
     if not isinstance(input, Tensor):
         input = Tensor(input)
     if input.ndim < 1:
         raise ShapeError(f"nll_loss: input must have a class axis, got a scalar of shape {input.shape}")
-    if input.ndim == 1:  # a single sample of C classes
-        labels = class_labels(target, input.shape[0], (), "nll_loss")
-        return _reduce(-input[labels], reduction, "nll_loss")
-    n_classes = input.shape[1]
-    labels = class_labels(target, n_classes, input.shape[:1] + input.shape[2:], "nll_loss")
-    # Pick input[n, labels[n, ...], ...]: index axis 0 and the trailing axes with broadcast grids.
-    grids = np.ogrid[tuple(slice(0, s) for s in labels.shape)]
-    picked = input[(grids[0], labels, *grids[1:])]
-    return _reduce(-picked, reduction, "nll_loss")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"nll_loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return _weighted_nll(input, target, weight, ignore_index, 0.0, reduction, "nll_loss")
+
+
+def _class_weight(weight: Any, input: Tensor, axis: int, where: str) -> np.ndarray | None:
+    if weight is None:
+        return None
+    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    n_classes = input.shape[axis]
+    if weight.shape != (n_classes,):
+        raise ShapeError(f"{where}: weight must have shape ({n_classes},), one per class, got {weight.shape}")
+    if weight.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: weight must hold real numbers, got dtype {weight.dtype}")
+    return weight.astype(input.dtype)
+
+
+def _weighted_nll(log_p: Tensor, target: Any, weight: Any, ignore_index: int, label_smoothing: float,
+                  reduction: str, where: str) -> Tensor:
+    """−Σ weight[c]·log_p[n, c] over the targets c = target[n] (with ``label_smoothing``, mixed with the weighted
+    sum over the classes), ignored labels dropped; the mean divides by the targets' summed weights."""
+    axis = 0 if log_p.ndim == 1 else 1
+    n_classes = log_p.shape[axis]
+    weight = _class_weight(weight, log_p, axis, where)
+    # numpy(): labels of another array library raise TypeError (to be checked here they would have to come to the host)
+    labels = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
+    ignored = labels == ignore_index if labels.dtype.kind in "iu" else np.zeros(labels.shape, bool)
+    kept = np.where(ignored, 0, labels) if ignored.any() else labels
+    picked = -_pick(log_p, kept, where)  # −log p of each target, shape of the labels
+    valid = (~ignored).astype(log_p.dtype)
+    per_target = valid if weight is None else weight[kept] * valid  # each sample's weight; 0 when ignored
+    loss = picked * per_target
+    if label_smoothing:
+        class_shape = (n_classes,) + (1,) * (log_p.ndim - 1 - axis)
+        weighted = -log_p if weight is None else -log_p * weight.reshape(class_shape)
+        smooth = ops.sum(weighted, axis=axis) * valid
+        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
+    if reduction == "mean":
+        return ops.sum(loss) / per_target.sum()
+    return ops.sum(loss) if reduction == "sum" else loss
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100,
@@ -695,36 +762,17 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
             or not 0 <= label_smoothing <= 1:
         raise DomainError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     axis = 0 if input.ndim == 1 else 1
-    n_classes = input.shape[axis]
-    if weight is not None:
-        weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
-        if weight.shape != (n_classes,):
-            raise ShapeError(f"cross_entropy: weight must have shape ({n_classes},), one per class, got "
-                             f"{weight.shape}")
-        weight = weight.astype(input.dtype)
     # numpy(): labels of another array library raise TypeError (to be checked here they would have to come to the host)
     labels = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind == "f" and labels.shape == input.shape:
-        return _soft_cross_entropy(input, target, axis, weight, label_smoothing, reduction)
-    ignored = labels == ignore_index if labels.dtype.kind in "iu" else np.zeros(labels.shape, bool)
-    if weight is None and not label_smoothing and not ignored.any():
+        return _soft_cross_entropy(input, target, axis, _class_weight(weight, input, axis, "cross_entropy"),
+                                   label_smoothing, reduction)
+    if weight is None and not label_smoothing and not (labels.dtype.kind in "iu" and (labels == ignore_index).any()):
         if input.ndim == 2:
             return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
         return nll_loss(log_softmax(input, axis=axis), target, reduction)
-    kept = np.where(ignored, 0, labels) if ignored.any() else labels
-    log_p = log_softmax(input, axis=axis)
-    picked = -_pick(log_p, kept, "cross_entropy")  # −log p of each target, shape of the labels
-    valid = (~ignored).astype(input.dtype)
-    per_target = valid if weight is None else weight[kept] * valid  # each sample's weight; 0 when ignored
-    loss = picked * per_target
-    if label_smoothing:
-        class_shape = (n_classes,) + (1,) * (input.ndim - 1 - axis)
-        weighted = -log_p if weight is None else -log_p * weight.reshape(class_shape)
-        smooth = ops.sum(weighted, axis=axis) * valid
-        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
-    if reduction == "mean":
-        return ops.sum(loss) / per_target.sum()
-    return ops.sum(loss) if reduction == "sum" else loss
+    return _weighted_nll(log_softmax(input, axis=axis), labels, weight, ignore_index, label_smoothing, reduction,
+                         "cross_entropy")
 
 
 def _pick(log_p: Tensor, labels: Any, where: str) -> Tensor:

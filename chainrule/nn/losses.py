@@ -31,6 +31,10 @@ class _Loss(Module):
     def forward(self, input: Any, target: Any) -> Tensor:
         return type(self).function(input, target, reduction=self.reduction)
 
+    def _constant(self, name: str, value: Any) -> None:
+        """Keep a weight as a buffer (in the state dict, moved by ``to``), as PyTorch's losses do; None stays None."""
+        self.register_buffer(name, None if value is None else np.asarray(getattr(value, "data", value)))
+
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
 
@@ -42,15 +46,33 @@ class MSELoss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities in [0, 1] and 0/1 (or soft) targets."""
+    """Binary cross-entropy of probabilities in [0, 1] and 0/1 (or soft) targets; ``weight`` (a buffer) rescales
+    each element's loss, as in PyTorch."""
 
     function = staticmethod(F.binary_cross_entropy)
 
+    def __init__(self, reduction: str = "mean", *, weight: Any = None) -> None:
+        super().__init__(reduction)
+        self._constant("weight", weight)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.binary_cross_entropy(input, target, self.reduction, weight=self.weight)
+
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy from logits: sigmoid and log in one stable step."""
+    """Binary cross-entropy from logits: sigmoid and log in one stable step; ``weight`` and ``pos_weight``
+    (buffers) as in PyTorch."""
 
     function = staticmethod(F.binary_cross_entropy_with_logits)
+
+    def __init__(self, reduction: str = "mean", *, weight: Any = None, pos_weight: Any = None) -> None:
+        super().__init__(reduction)
+        self._constant("weight", weight)
+        self._constant("pos_weight", pos_weight)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, self.reduction, weight=self.weight,
+                                                  pos_weight=self.pos_weight)
 
 
 class CrossEntropyLoss(_Loss):
@@ -64,7 +86,7 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100,
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
-        self.register_buffer("weight", None if weight is None else np.asarray(getattr(weight, "data", weight)))
+        self._constant("weight", weight)
         self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
 
     def forward(self, input: Any, target: Any) -> Tensor:
@@ -73,9 +95,18 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood of log-probabilities (N, C) and integer class labels (N,)."""
+    """Negative log-likelihood of log-probabilities (N, C) and integer class labels (N,); ``weight`` (a buffer) and
+    ``ignore_index`` as in PyTorch."""
 
     function = staticmethod(F.nll_loss)
+
+    def __init__(self, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100) -> None:
+        super().__init__(reduction)
+        self._constant("weight", weight)
+        self.ignore_index = int(ignore_index)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.nll_loss(input, target, self.reduction, weight=self.weight, ignore_index=self.ignore_index)
 
 
 class L1Loss(_Loss):

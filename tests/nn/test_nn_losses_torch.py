@@ -142,3 +142,80 @@ def test_loss_modules(torch):
 def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+P = 1 / (1 + np.exp(-A))  # probabilities for binary_cross_entropy
+T01 = (RNG.random((4, 5)) < 0.5).astype(float)
+LOG_P = A - np.log(np.exp(A).sum(axis=1, keepdims=True))  # log-probabilities (4, 5) for nll_loss
+LABELS = np.array([0, 3, 4, 3])
+CLASS_WEIGHT = np.array([0.5, 2.0, 1.0, 3.0, 0.25])
+ELEMENT_WEIGHT = RNG.random((1, 5)) + 0.5  # broadcast over the batch
+POS_WEIGHT = RNG.random(5) * 3
+WEIGHTED = {  # ours(reduction, dtype), theirs(reduction, dtype), inputs
+    "bce-weight": (lambda r, d: lambda x, t: F.binary_cross_entropy(x, t, r, weight=ELEMENT_WEIGHT.astype(d)),
+                   lambda r, d: lambda x, t: _tf().binary_cross_entropy(x, t, _w(ELEMENT_WEIGHT, d), reduction=r),
+                   [P, T01]),
+    "bce_logits-weight": (lambda r, d: lambda x, t: F.binary_cross_entropy_with_logits(
+                              x, t, r, weight=ELEMENT_WEIGHT.astype(d)),
+                          lambda r, d: lambda x, t: _tf().binary_cross_entropy_with_logits(
+                              x, t, _w(ELEMENT_WEIGHT, d), reduction=r), [A, T01]),
+    "bce_logits-pos_weight": (lambda r, d: lambda x, t: F.binary_cross_entropy_with_logits(
+                                  x, t, r, pos_weight=POS_WEIGHT.astype(d)),
+                              lambda r, d: lambda x, t: _tf().binary_cross_entropy_with_logits(
+                                  x, t, reduction=r, pos_weight=_w(POS_WEIGHT, d)), [A * 10, T01]),
+    "bce_logits-both-soft": (lambda r, d: lambda x, t: F.binary_cross_entropy_with_logits(
+                                 x, t, r, weight=ELEMENT_WEIGHT.astype(d), pos_weight=POS_WEIGHT.astype(d)),
+                             lambda r, d: lambda x, t: _tf().binary_cross_entropy_with_logits(
+                                 x, t, _w(ELEMENT_WEIGHT, d), reduction=r, pos_weight=_w(POS_WEIGHT, d)), [A, P]),
+    "nll-weight": (lambda r, d: lambda x, t: F.nll_loss(x, t, r, weight=CLASS_WEIGHT.astype(d)),
+                   lambda r, d: lambda x, t: _tf().nll_loss(x, t, _w(CLASS_WEIGHT, d), reduction=r), [LOG_P, LABELS]),
+    "nll-ignore": (lambda r, d: lambda x, t: F.nll_loss(x, t, r, ignore_index=3),
+                   lambda r, d: lambda x, t: _tf().nll_loss(x, t, ignore_index=3, reduction=r), [LOG_P, LABELS]),
+    "nll-weight-ignore": (lambda r, d: lambda x, t: F.nll_loss(x, t, r, weight=CLASS_WEIGHT.astype(d), ignore_index=0),
+                          lambda r, d: lambda x, t: _tf().nll_loss(x, t, _w(CLASS_WEIGHT, d), ignore_index=0,
+                                                                   reduction=r), [LOG_P, LABELS]),
+}
+
+
+def _w(array, dtype):
+    import torch
+
+    return torch.from_numpy(array.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", sorted(WEIGHTED))
+def test_weighted_losses(torch, name, reduction, dtype):
+    ours, theirs, inputs = WEIGHTED[name]
+    _agree(torch, ours(reduction, dtype), theirs(reduction, dtype), inputs, dtype)
+
+
+def test_loss_modules_keep_their_weights_as_buffers(torch):
+    pairs = [(nn.BCELoss(weight=ELEMENT_WEIGHT), torch.nn.BCELoss(weight=_w(ELEMENT_WEIGHT, "float64")), [P, T01]),
+             (nn.BCEWithLogitsLoss(weight=ELEMENT_WEIGHT, pos_weight=POS_WEIGHT),
+              torch.nn.BCEWithLogitsLoss(weight=_w(ELEMENT_WEIGHT, "float64"), pos_weight=_w(POS_WEIGHT, "float64")),
+              [A, T01]),
+             (nn.NLLLoss(weight=CLASS_WEIGHT, ignore_index=4),
+              torch.nn.NLLLoss(weight=_w(CLASS_WEIGHT, "float64"), ignore_index=4), [LOG_P, LABELS])]
+    for ours, theirs, inputs in pairs:
+        assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+        _agree(torch, ours, theirs, inputs, "float64")
+
+
+def test_weighted_losses_agree_with_central_differences():
+    labels = np.array([1, 0, 4, 2])
+    assert cr.gradcheck(lambda x: F.nll_loss(x, labels, weight=CLASS_WEIGHT, ignore_index=2), LOG_P)
+    assert cr.gradcheck(lambda x: F.binary_cross_entropy_with_logits(x, T01, weight=ELEMENT_WEIGHT,
+                                                                     pos_weight=POS_WEIGHT), A)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: F.nll_loss(LOG_P, LABELS, weight=np.ones(4)), cr.ShapeError, r"shape \(5,\)"),
+    (lambda: F.binary_cross_entropy(P, T01, weight=np.ones(3)), cr.ShapeError, "broadcast"),
+    (lambda: F.binary_cross_entropy_with_logits(A, T01, pos_weight=np.array(["a"] * 5)), TypeError, "real numbers"),
+    (lambda: F.nll_loss(LOG_P, LABELS, "avg"), ValueError, "reduction"),
+])
+def test_weighted_losses_refuse_bad_weights(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
