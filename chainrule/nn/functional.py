@@ -26,16 +26,11 @@ from ..arguments import REDUCTIONS, class_labels, image, pair
 from ..engine import bump
 from ..errors import DomainError, ShapeError
 from ..ops import (
-    fold,
-    leaky_relu,
     linear,
-    log_softmax,
     logsumexp,
     relu,
     sigmoid,
-    softmax,
     tanh,
-    unfold,
 )
 from ..rules import numpy_math
 from ..tensor import Tensor
@@ -98,7 +93,7 @@ def _convolve(x: Tensor, weight: Any, bias: Any, stride: Pair, padding: Pair) ->
     out_channels, in_channels, kh, kw = np.shape(weight)
     n = x.shape[0]
     oh, ow = numpy_math.count_windows(x.shape[2:], (kh, kw), stride, padding)
-    columns = unfold(x, (kh, kw), stride, padding)
+    columns = ops.unfold(x, (kh, kw), stride, padding)
     out = ops.matmul(ops.reshape(weight, (out_channels, in_channels * kh * kw)), columns)
     if bias is not None:
         out = out + ops.reshape(bias, (out_channels, 1))
@@ -131,6 +126,51 @@ def _pad_same(x: Tensor, kernel: Pair) -> tuple[Tensor, Pair]:
             x = ops.concatenate([x, np.zeros(shape, x.dtype)], axis=axis)
         padding.append(total // 2)
     return x, (padding[0], padding[1])
+
+
+def unfold(input: Any, kernel_size: int | Pair, dilation: int | Pair = 1, padding: int | Pair = 0,
+           stride: int | Pair = 1) -> Tensor:
+    """The sliding kh×kw windows of an NCHW batch as columns (N, C·kh·kw, L), with PyTorch's argument order
+    (im2col; zero padding; ``dilation`` spreads each window's taps). Its adjoint is ``fold``."""
+    x = image(input, "unfold")
+    kernel_size = pair(kernel_size, "kernel_size", "unfold", 1)
+    dilation, padding = pair(dilation, "dilation", "unfold", 1), pair(padding, "padding", "unfold", 0)
+    stride = pair(stride, "stride", "unfold", 1)
+    if dilation == (1, 1):
+        return ops.unfold(x, kernel_size, stride, padding)
+    n, c = x.shape[:2]
+    span = _span(kernel_size, dilation)
+    columns = ops.reshape(ops.unfold(x, span, stride, padding), (n, c, span[0], span[1], -1))
+    columns = columns[:, :, :: dilation[0], :: dilation[1]]  # every d-th tap of the spread window
+    return ops.reshape(columns, (n, c * kernel_size[0] * kernel_size[1], -1))
+
+
+def fold(input: Any, output_size: int | Pair, kernel_size: int | Pair, dilation: int | Pair = 1,
+         padding: int | Pair = 0, stride: int | Pair = 1) -> Tensor:
+    """Columns (N, C·kh·kw, L) summed back into an (N, C, H, W) image where their windows overlap (col2im), with
+    PyTorch's argument order; the adjoint of ``unfold``."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    output_size = pair(output_size, "output_size", "fold", 1)
+    kernel_size = pair(kernel_size, "kernel_size", "fold", 1)
+    dilation, padding = pair(dilation, "dilation", "fold", 1), pair(padding, "padding", "fold", 0)
+    stride = pair(stride, "stride", "fold", 1)
+    span = _span(kernel_size, dilation)
+    taps = kernel_size[0] * kernel_size[1]
+    windows = numpy_math.count_windows(output_size, span, stride, padding)
+    if x.ndim != 3 or x.shape[1] % taps or x.shape[2] != windows[0] * windows[1]:
+        raise ShapeError(f"fold: the columns' shape {x.shape} does not fit kernel {kernel_size} over "
+                         f"{output_size} (dilation {dilation}, padding {padding}, stride {stride}); expected "
+                         f"(N, C·{taps}, {windows[0] * windows[1]})")
+    if dilation != (1, 1):  # spread the taps with zeros: a dilated window is a larger one with holes
+        n, c = x.shape[0], x.shape[1] // taps
+        spread = _dilate(ops.reshape(x, (n, c) + kernel_size + (-1,)), dilation)
+        x = ops.reshape(spread, (n, c * span[0] * span[1], -1))
+    return ops.fold(x, output_size, span, stride, padding)
+
+
+def _span(kernel_size: Pair, dilation: Pair) -> Pair:
+    """The extent of a dilated kernel: (k − 1)·d + 1 along each axis."""
+    return (dilation[0] * (kernel_size[0] - 1) + 1, dilation[1] * (kernel_size[1] - 1) + 1)
 
 
 def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int | str = 0,
@@ -181,12 +221,7 @@ def _pool_windows(x: Any, kernel_size: Pair, stride: Pair, padding: Pair, dilati
                 shape[axis] = width
                 parts.append(np.full(shape, fill, x.dtype))
             x = ops.concatenate([parts[0], x, parts[1]], axis=axis)
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation, strict=True))
-    columns = unfold(x, span, stride)
-    windows = ops.reshape(columns, (n, c, span[0], span[1], -1))
-    if dilation != (1, 1):  # keep every d-th tap of the spread window
-        windows = windows[:, :, :: dilation[0], :: dilation[1]]
-    return ops.reshape(windows, (n, c, kernel_size[0] * kernel_size[1], -1))
+    return ops.reshape(unfold(x, kernel_size, dilation, 0, stride), (n, c, kernel_size[0] * kernel_size[1], -1))
 
 
 def _pool_arguments(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, name: str):
@@ -265,6 +300,28 @@ def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
     rows = (np.arange(oh) * stride[0] - padding[0])[:, None] + tap_row * dilation[0]
     cols = (np.arange(ow) * stride[1] - padding[1])[None, :] + tap_col * dilation[1]
     return out, (rows * w + cols).astype(np.int64)
+
+
+def _axis(dim: int | None, axis: int | None, where: str) -> int:
+    """PyTorch's ``dim`` or NumPy's ``axis`` (the same thing; default the last axis)."""
+    if dim is not None and axis is not None and dim != axis:
+        raise TypeError(f"{where}: got dim={dim!r} and axis={axis!r}; give one of them (they name the same axis)")
+    return -1 if dim is None and axis is None else dim if dim is not None else axis
+
+
+def softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; default the last axis)."""
+    return ops.softmax(input, _axis(dim, axis, "softmax"))
+
+
+def log_softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """x − logsumexp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; default the last axis)."""
+    return ops.log_softmax(input, _axis(dim, axis, "log_softmax"))
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01, *, slope: float | None = None) -> Tensor:
+    """x for x > 0, else negative_slope·x (``slope=`` as ``cr.leaky_relu``)."""
+    return ops.leaky_relu(input, negative_slope if slope is None else slope)
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:

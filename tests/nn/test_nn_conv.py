@@ -20,30 +20,45 @@ CASES = [  # (input shape, kernel, stride, padding)
 @pytest.mark.parametrize("shape, kernel, stride, padding", CASES)
 def test_unfold_and_fold_match_torch(torch, shape, kernel, stride, padding):
     x = np.random.default_rng(0).standard_normal(shape)
-    ours = F.unfold(x, kernel, stride, padding)
+    ours = F.unfold(x, kernel, padding=padding, stride=stride)
     theirs = torch.nn.functional.unfold(torch.tensor(x), kernel, padding=padding, stride=stride).numpy()
     np.testing.assert_array_equal(ours.numpy(), theirs)
     cols = np.random.default_rng(1).standard_normal(theirs.shape)
-    folded = F.fold(cols, shape[2:], kernel, stride, padding)
+    folded = F.fold(cols, shape[2:], kernel, padding=padding, stride=stride)
     expected = torch.nn.functional.fold(torch.tensor(cols), shape[2:], kernel, padding=padding, stride=stride)
     np.testing.assert_allclose(folded.numpy(), expected.numpy(), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape, kernel, dilation, padding, stride", [
+    ((2, 3, 7, 8), (3, 2), (2, 3), (1, 0), (1, 2)), ((1, 2, 9, 9), 2, 3, 1, 2), ((1, 1, 5, 6), (1, 3), (1, 2), 0, 1)])
+def test_unfold_and_fold_take_torchs_argument_order_and_dilation(torch, shape, kernel, dilation, padding, stride):
+    x = np.random.default_rng(3).standard_normal(shape)
+    ours = F.unfold(x, kernel, dilation, padding, stride)  # PyTorch's positional order
+    theirs = torch.nn.functional.unfold(torch.tensor(x), kernel, dilation, padding, stride).numpy()
+    np.testing.assert_array_equal(ours.numpy(), theirs)
+    cols = np.random.default_rng(4).standard_normal(theirs.shape)
+    folded = F.fold(cols, shape[2:], kernel, dilation, padding, stride)
+    expected = torch.nn.functional.fold(torch.tensor(cols), shape[2:], kernel, dilation, padding, stride).numpy()
+    np.testing.assert_allclose(folded.numpy(), expected, rtol=1e-13, atol=1e-13)
+    assert cr.gradcheck(lambda c: F.fold(c, shape[2:], kernel, dilation, padding, stride), cols[:1, :, :])
+    assert cr.gradcheck(lambda v: F.unfold(v, kernel, dilation, padding, stride), x[:1, :1])
 
 
 @pytest.mark.parametrize("shape, kernel, stride, padding", CASES)
 def test_fold_is_the_adjoint_of_unfold(shape, kernel, stride, padding):
     rng = np.random.default_rng(2)
     x = rng.standard_normal(shape)
-    columns = F.unfold(x, kernel, stride, padding).numpy()
+    columns = F.unfold(x, kernel, padding=padding, stride=stride).numpy()
     p = rng.standard_normal(columns.shape)
     # <unfold(x), p> == <x, fold(p)>: each is the other's transpose, which is what makes them each other's vjp.
     lhs = np.sum(columns * p)
-    rhs = np.sum(x * F.fold(p, shape[2:], kernel, stride, padding).numpy())
+    rhs = np.sum(x * F.fold(p, shape[2:], kernel, padding=padding, stride=stride).numpy())
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
 def test_unfold_keeps_float32():
     x = cr.randn(1, 2, 4, 4, dtype="float32", requires_grad=True, seed=0)
-    y = F.unfold(x, 2, 1, 1)
+    y = F.unfold(x, 2, padding=1)
     (y * y).sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
 

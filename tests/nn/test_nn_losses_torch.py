@@ -219,3 +219,16 @@ def test_weighted_losses_agree_with_central_differences():
 def test_weighted_losses_refuse_bad_weights(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_softmax_and_leaky_relu_take_torchs_keywords(torch):
+    x = RNG.standard_normal((3, 4))
+    xt = torch.tensor(x)
+    for dim in (0, 1, -1):
+        np.testing.assert_allclose(F.softmax(x, dim=dim).numpy(), torch.softmax(xt, dim=dim).numpy(), rtol=1e-14)
+        np.testing.assert_allclose(F.log_softmax(x, dim).numpy(), torch.log_softmax(xt, dim).numpy(), rtol=1e-14)
+        np.testing.assert_array_equal(F.softmax(x, axis=dim).numpy(), F.softmax(x, dim=dim).numpy())
+    np.testing.assert_array_equal(F.leaky_relu(x, negative_slope=0.2).numpy(),
+                                  _tf().leaky_relu(xt, negative_slope=0.2).numpy())
+    with pytest.raises(TypeError, match="give one of them"):
+        F.softmax(x, dim=0, axis=1)
