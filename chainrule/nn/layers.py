@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .. import ops
 from ..arguments import pair
 from ..errors import DomainError, ShapeError
@@ -78,6 +79,9 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+_PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
 class Conv2d(Module):
     """2-D convolution of NCHW input; ``weight`` has shape (out_channels, in_channels/groups, kh, kw), ``bias`` (out,).
 
@@ -93,9 +97,13 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0,
                  dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
-                 dtype: Any = np.float32, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+                 padding_mode: str = "zeros", dtype: Any = np.float32, seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
         super().__init__()
         where = type(self).__name__
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{where}: padding_mode must be one of {tuple(_PADDING_MODES)}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         self.in_channels = _positive_int(in_channels, "in_channels", where)
         self.out_channels = _positive_int(out_channels, "out_channels", where)
         self.groups = _positive_int(groups, "groups", where)
@@ -135,7 +143,27 @@ class Conv2d(Module):
                 f"{self.in_channels} (input shape (batch, {self.in_channels}, height, width))"
             )
         self._check_size(shape[2:])
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x, padding = self._pad(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def _pad(self, x: Any) -> tuple[Any, Any]:
+        """(x, padding) for the convolution: with a ``padding_mode`` other than zeros, x padded by that mode
+        (reflect, replicate, circular: NumPy's reflect, edge, wrap) and no padding left to do."""
+        if self.padding_mode == "zeros" or self.padding == "valid":
+            return x, self.padding
+        if self.padding == "same":  # the total d·(k − 1), its odd extra at the end, as PyTorch
+            widths = [(t // 2, t - t // 2) for t in (d * (k - 1) for k, d in zip(self.kernel_size, self.dilation,
+                                                                                    strict=True))]
+        else:
+            widths = [(p, p) for p in self.padding]
+        for axis, (before, after) in enumerate(widths, start=2):
+            size = np.shape(x)[axis]
+            if max(before, after) > size - (self.padding_mode == "reflect"):
+                raise ShapeError(f"{self!r}: padding {max(before, after)} in {self.padding_mode!r} mode needs an "
+                                 f"input of at least {max(before, after) + (self.padding_mode == 'reflect')} along "
+                                 f"axis {axis}, got {size}")
+        pad_width = [(0, 0), (0, 0)] + widths
+        return cnp.pad(x, pad_width, mode=_PADDING_MODES[self.padding_mode]), (0,) * len(widths)
 
     def _check_size(self, size: tuple[int, ...]) -> None:
         padding = (0,) * len(size) if self.padding == "valid" else self.padding
@@ -155,6 +183,8 @@ class Conv2d(Module):
             extra += f", dilation={self.dilation}"
         if self.groups != 1:
             extra += f", groups={self.groups}"
+        if self.padding_mode != "zeros":
+            extra += f", padding_mode={self.padding_mode!r}"
         return extra + ("" if self.bias is not None else ", bias=False")
 
 
@@ -179,7 +209,8 @@ class Conv1d(Conv2d):
             raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, {self.in_channels}, "
                              "length)")
         self._check_size(shape[2:])
-        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        x, padding = self._pad(x)
+        padding = padding if isinstance(padding, str) else padding[0]
         return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups)
 
 
