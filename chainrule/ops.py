@@ -1114,6 +1114,11 @@ def eigh(x):
     return apply(lookup("eigh"), (x,))
 
 
+def eig(x):
+    """Eigenvalues and eigenvectors of a general square x, packed as (..., n + 1, n), complex (eigenvalues in row 0)."""
+    return apply(lookup("eig"), (x,))
+
+
 def svd(x):
     """The reduced SVD of x, packed as U, S, Vh flattened and concatenated along the last axis."""
     return apply(lookup("svd"), (x,))

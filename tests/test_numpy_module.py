@@ -153,8 +153,8 @@ def test_numpy_functions_on_tensors_differentiate():
 
 def test_what_cannot_be_differentiated_is_refused_loudly():
     t = cr.tensor(A[:, :3], requires_grad=True)
-    with pytest.raises(TypeError, match=r"np\.linalg\.eig has no derivative"):
-        np.linalg.eig(t)
+    with pytest.raises(TypeError, match=r"np\.linalg\.lstsq has no derivative"):
+        np.linalg.lstsq(t, t)
     with pytest.raises(TypeError, match=r"np\.frexp has no derivative"):
         np.frexp(t)
     with pytest.raises(TypeError, match="out="):

@@ -28,8 +28,8 @@ from ..rules.registry import lookup
 from ..tensor import Tensor, as_tensor
 from ._errors import named_errors
 
-__all__ = ["cholesky", "det", "eigh", "eigvalsh", "inv", "matrix_power", "norm", "pinv", "qr", "slogdet", "solve",
-           "svd"]
+__all__ = ["cholesky", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matrix_power", "norm", "pinv", "qr",
+           "slogdet", "solve", "svd"]
 
 
 class SlogdetResult(NamedTuple):
@@ -38,6 +38,11 @@ class SlogdetResult(NamedTuple):
 
 
 class EighResult(NamedTuple):
+    eigenvalues: Any
+    eigenvectors: Any
+
+
+class EigResult(NamedTuple):
     eigenvalues: Any
     eigenvectors: Any
 
@@ -183,6 +188,48 @@ def eigvalsh(a, UPLO: str = "L"):
     return _apply("eigvalsh", _triangle(_operand(a, "eigvalsh", "a", square=True), UPLO, "eigvalsh"))
 
 
+def _real_in_numpy(t: Tensor, values: Tensor) -> bool:
+    """Whether NumPy's eig and eigvals return real arrays here: for a real matrix whose eigenvalues are all real
+    (LAPACK then leaves imaginary parts of exactly 0). Near such a matrix they stay real, so the imaginary parts
+    dropped have a zero derivative too."""
+    return t.dtype.kind == "f" and not np.any(np.imag(values.data))
+
+
+def eig(a):
+    """Eigenvalues and right eigenvectors (columns, unit norm) of a general square matrix (stack), as NumPy's.
+
+    dλ = diag(V⁻¹ dA V) and dV = V (F ∘ V⁻¹ dA V + diag(c)), F_ij = 1/(λ_j − λ_i), with c keeping each column as
+    LAPACK leaves it: unit norm, its largest component real (rules/linalg.py). Values are complex, or real as in
+    NumPy when ``a`` is real and every eigenvalue is. Eigenvector gradients are inf/nan at repeated eigenvalues.
+    A complex eigenvector's phase is LAPACK's convention: losses that do not depend on it (|v_ij|, V f(Λ) V⁻¹,
+    eigenvalues) are the ones that mean something, and the ones whose gradients agree with JAX and PyTorch.
+
+    >>> import chainrule as cr, chainrule.numpy as cnp, numpy as np
+    >>> a = cr.tensor(np.array([[2.0, 1.0], [0.0, 3.0]]), requires_grad=True)
+    >>> w, v = cnp.linalg.eig(a)
+    >>> w.sum().backward(); np.round(a.grad, 12).tolist()   # Σλ = tr A
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    if not _any_tensor(a):
+        return np.linalg.eig(a)
+    t = _operand(a, "eig", "a", square=True)
+    packed = _apply("eig", t)
+    values, vectors = packed[..., 0, :], packed[..., 1:, :]
+    if _real_in_numpy(t, values):
+        values, vectors = ops.real(values), ops.real(vectors)
+    return EigResult(values, vectors)
+
+
+def eigvals(a):
+    """Eigenvalues of a general square matrix (stack); Ā = V⁻ᵀ diag(ḡ) Vᵀ. Complex, or real as in NumPy when ``a``
+    is real and every eigenvalue is."""
+    if not _any_tensor(a):
+        return np.linalg.eigvals(a)
+    t = _operand(a, "eigvals", "a", square=True)
+    values = _apply("eigvals", t)
+    return ops.real(values) if _real_in_numpy(t, values) else values
+
+
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
     """Singular value decomposition a = U diag(S) Vh; on Tensors the reduced one (``full_matrices`` only matters,
     and is refused, for a non-square matrix), and singular values alone with ``compute_uv=False``.
@@ -315,6 +362,6 @@ def __getattr__(name: str):
             return getattr(np.linalg, name)  # LinAlgError and the result types, as in NumPy code
         raise AttributeError(
             f"cnp.linalg.{name} has no derivative in chainrule yet (differentiable: {', '.join(__all__)}); "
-            "use one of those (eigh for a symmetric matrix rather than eig), or define it with cr.primitive"
+            "use one of those, or define it with cr.primitive"
         )
     raise AttributeError(f"module 'chainrule.numpy.linalg' has no attribute {name!r}")

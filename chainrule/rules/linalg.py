@@ -1,4 +1,5 @@
-"""Linear algebra primitives: solve, inv, det, log|det|, cholesky, eigh, eigvalsh, svd, singular values, qr, pinv.
+"""Linear algebra primitives: solve, inv, det, log|det|, cholesky, eigh, eigvalsh, eig, eigvals, svd, singular values,
+qr, pinv.
 
 Conventions as in arrays.py: ``x`` (or ``a``, ``b``) the inputs, ``y`` the output, ``g`` the upstream gradient,
 ``ts`` the tangents; every input may carry leading batch axes (``(..., n, n)``), as in NumPy. Derivatives are written
@@ -311,6 +312,93 @@ register(Rule(
     text=("V diag(g) V^T",), tex=(r"V \operatorname{diag}(g)\, V^{T}",), display=r"\lambda(X)",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
     note="reads the lower triangle; finite at repeated eigenvalues",
+))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# eig (packed: eigenvalues in row 0, eigenvectors below; complex) and eigvals, for general square matrices.
+#
+# A = V Λ V⁻¹. With P = V⁻¹ dA V: dλ = diag P, and V⁻¹ dV = F ∘ P + diag(c), F_ij = 1/(λ_j − λ_i), where c, the
+# change of each column along itself, is the gauge that the normalisation fixes. LAPACK gives each eigenvector unit
+# norm and makes its largest component v_k real, so with W = V (F ∘ P), dv_i = w_i − c_i v_i needs
+# Re vᴴ dv = 0 (norm) and Im dv_k = 0 (phase): c_i = Re(v_iᴴ w_i) + i Im(w_ki) / v_ki. This is the derivative of the
+# vectors NumPy returns, not only of phase-free functions of them (JAX and PyTorch choose Im vᴴ dv = 0 instead; for
+# a loss that does not depend on the phases, as a loss of eigenvectors of a complex matrix should not, the two give
+# the same gradient). The jvp is real-linear only (Re, Im), and the vjp is its adjoint under Re Σ ḡ·dy.
+# ---------------------------------------------------------------------------------------------------------------
+def _largest(v, m):
+    """The one-hot mask (..., n, n), in v's real dtype, of each column's largest component, which LAPACK makes real
+    (the first on a tie, as LAPACK's and argmax pick)."""
+    values = m.stop(v)
+    rows = (values.real ** 2 + values.imag ** 2).argmax(axis=-2)  # |v|², as LAPACK computes it
+    return _eye(values.real)[rows].swapaxes(-1, -2)
+
+
+def _eig_inner(ta, v, m):
+    """V⁻¹ dA V, by a solve."""
+    return m.solve(v, m.matmul(ta, v))
+
+
+def _eig_jvp(ts, x, y, m):
+    w, v = y[..., 0, :], y[..., 1:, :]
+    p = _eig_inner(ts[0], v, m)
+    dw = m.matmul(v, _gaps(w, m) * p)  # W = V (F ∘ P); then remove c_i v_i from each column
+    mask = _largest(v, m)
+    c = (m.real(m.sum(m.conj(v) * dw, axis=-2))
+         + 1j * m.imag(m.sum(mask * dw, axis=-2)) / m.real(m.sum(mask * v, axis=-2)))
+    return m.concatenate([_diag(p, m)[..., None, :], dw - v * c[..., None, :]], axis=-2)
+
+
+def _eig_vjp(g, x, y, m):
+    # The adjoint: Ā = V⁻ᵀ (diag(ḡ_λ) + F ∘ Vᵀ G) Vᵀ, with G = ḡ_V − conj(V) diag(Re s) − i E diag(Im s / v_k) the
+    # adjoint of the gauge step (s = diag(Vᵀ ḡ_V), E the mask of the v_k), a solve with Vᵀ rather than an inverse.
+    w, v = y[..., 0, :], y[..., 1:, :]
+    gw, gv = g[..., 0, :], g[..., 1:, :]
+    inner = _diag_embed(gw)
+    if _nonzero(gv, m):  # only a loss of the eigenvectors reads the 1/(λ_j − λ_i) terms
+        s = m.sum(v * gv, axis=-2)
+        mask = _largest(v, m)
+        vk = m.real(m.sum(mask * v, axis=-2))
+        gv = gv - m.conj(v) * m.real(s)[..., None, :] - mask * (1j * m.imag(s) / vk)[..., None, :]
+        inner = inner + _gaps(w, m) * m.matmul(_t(v, m), gv)
+    return m.solve(_t(v, m), m.matmul(inner, _t(v, m)))
+
+
+register(Rule(
+    name="eig", forward=numpy_math.eig, kind=GENERAL, arity=1,
+    vjps=(_eig_vjp,), jvp=_eig_jvp, shape_only=("x",), supports_complex=True,
+    text=("V^-T (diag(gw) + F*(V^T G)) V^T, F_ij = 1/(w_j - w_i), G = gV less the gauge",),
+    tex=(r"V^{-T}\left(\operatorname{diag}(\bar w) + F \circ V^{T}\bar G\right)V^{T},\ F_{ij} = \frac{1}{w_j - w_i}",),
+    display=r"\operatorname{eig} X",
+    samples=(Sample(((3, 3),)), Sample(((2, 3, 3),)), Sample(((4, 4),), domain=(-1.0, 1.0))),
+    note="output packed as (..., n+1, n), complex: eigenvalues in row 0, eigenvectors below (unit norm, largest "
+         "component real, as LAPACK's, and differentiated so); eigenvector gradients are inf/nan at repeated "
+         "eigenvalues, and V must be invertible (not defective)",
+))
+
+
+def _eigvals(x):
+    # From eig, not eigvals: the derivatives read V from m.eig(x), and the same LAPACK call gives the eigenvalues in
+    # the same order (geev without vectors may order or round them differently).
+    return numpy_math.eig(x)[..., 0, :]
+
+
+def _eigvals_vjp(g, x, y, m):
+    v = m.eig(x)[..., 1:, :]
+    vt = _t(v, m)
+    return m.solve(vt, g[..., :, None] * vt)  # V⁻ᵀ diag(ḡ) Vᵀ
+
+
+def _eigvals_jvp(ts, x, y, m):
+    return _diag(_eig_inner(ts[0], m.eig(x)[..., 1:, :], m), m)  # diag(V⁻¹ dA V)
+
+
+register(Rule(
+    name="eigvals", forward=_eigvals, kind=GENERAL, arity=1, supports_complex=True,
+    vjps=(_eigvals_vjp,), jvp=_eigvals_jvp,
+    text=("V^-T diag(g) V^T",), tex=(r"V^{-T} \operatorname{diag}(g)\, V^{T}",), display=r"\lambda(X)",
+    samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
+    note="eigenvalues of a general square matrix, always complex; V must be invertible",
 ))
 
 

@@ -218,6 +218,14 @@ def eigh(x):
     return np.concatenate([w[..., None, :], v], axis=-2)
 
 
+def eig(x):
+    """Eigenvalues and right eigenvectors of a general square x, packed as (..., n + 1, n), always complex (the
+    complex dtype of x's precision): the eigenvalues in row 0, the eigenvectors (columns, unit norm, the largest
+    component of each real, as LAPACK leaves them) below."""
+    w, v = np.linalg.eig(x)
+    return np.concatenate([w[..., None, :], v], axis=-2).astype(np.result_type(x.dtype, np.complex64), copy=False)
+
+
 def svd(x):
     """The reduced SVD U, S, Vh of x, packed as one array (..., m·k + k + k·n), k = min(m, n)."""
     u, s, vh = np.linalg.svd(x, full_matrices=False)
