@@ -249,7 +249,8 @@ def cholesky_vjp(g, x, y, m, solve_lower=_solve_lower):
 
     dL = L Φ(L⁻¹ dA L⁻ᴴ); its adjoint is Ā = L⁻ᵀ Φ(Lᵀ ḡ) conj(L)⁻¹ (L⁻ᵀ Φ(Lᵀ ḡ) L⁻¹ for real L), carried onto the
     lower triangle (Hermitian for complex A). Written against ``m`` (so differentiable again) that is a triangular
-    product and two triangular solves, about 3n³ flops; on real arrays, the same gradient by blocks, about n³."""
+    product and two triangular solves, about 3n³ flops; on real arrays, the same gradient by blocks, about n³
+    (numpy_math.cholesky_vjp_blocked)."""
     if _plain_real(g, y):
         return numpy_math.cholesky_vjp_blocked(g, y)
     inner = m.matmul(_t(y, m), g) * _phi(y)

@@ -249,8 +249,8 @@ def cholesky_vjp_blocked(g, lower, block=CHOLESKY_BLOCK):
     them (R = P's top k − j rows): M = A[j:, j:k] − P Rᵀ, D = chol(M_D) (M's top block), B = M_B D⁻ᵀ (the rest).
     Backward, last block first (the later blocks have added their share to ḡ[j:, j:k] by then): M̄_B = B̄ D⁻¹,
     D̄ −= M̄_Bᵀ B, M̄_D = D⁻ᵀ Φ(Dᵀ D̄) D⁻¹ (the formula on a small block); Ā[j:, j:k] is M̄ (M̄_D onto its lower
-    triangle); P̄ −= M̄ R and R̄ −= M̄ᵀ P. Those two products make about ⅔n³ flops, the whole about n³ (twice the
-    factorization), where the formula on the whole matrix takes 3n³, two of them in triangular solves."""
+    triangle); P̄ −= M̄ R and R̄ −= M̄ᵀ P. Those two products make ⅔n³ flops, the block columns 4·block·n² more: 2–3×
+    the factorization's n³/3, where the formula on the whole matrix takes 3n³, two of them in triangular solves."""
     n = lower.shape[-1]
     grad = np.tril(g)  # Φ(Lᵀ ḡ) reads only ḡ's lower triangle; this array becomes Ā, block by block
     for j in range((n - 1) // block * block, -1, -block):
