@@ -570,23 +570,24 @@ NP_IN_DERIVATIVES = {
     "any": {"abs", "angle", "eig", "eigh", "power", "sinc", "svd", "xlog1py", "xlogy"},  # branches on NumPy values only
     "arange": {"cross_entropy"},  # _one_hot's NumPy branch; other libraries use m.one_hot
     "concatenate": {"lstm"},
-    "dtype": {"betainc", "cho_factor", "gammainc", "gammaincc", "solve_triangular", "stdtr"},
+    "dtype": {"betainc", "gammainc", "gammaincc", "solve_triangular", "stdtr"},
     "empty": {"irfftn", "lstm"},
     "asarray": {"logabsdet", "logdet"},
-    "eye": {"cholesky", "det", "eig", "eigh", "eigvals", "eigvalsh", "logabsdet", "logdet", "pinv", "qr", "svd"},
+    "eye": {"cho_factor", "cholesky", "det", "eig", "eigh", "eigvals", "eigvalsh", "logabsdet", "logdet", "pinv", "qr",
+            "svd"},
     "float64": {"betainc", "gammainc", "gammaincc", "stdtr"},
     "full": {"irfftn"},
     "isnan": {"max", "min"},
     "log": {"stdtr"},
     "multiply": {"lstm"},
-    "ones": {"cholesky", "eigh", "eigvalsh", "qr"},
+    "ones": {"cho_factor", "cholesky", "eigh", "eigvalsh", "qr"},  # cho_factor: cholesky's formula (rules/linalg.py)
     "pi": {"stdtr"},
     "prod": {"mean", "prod", "std", "var"},  # mean, std, var: np.prod of a shape (metadata)
     "result_type": {"betainc", "gammainc", "gammaincc", "logabsdet", "logdet", "max", "min", "stdtr"},
     "subtract": {"gelu_tanh"},
     "sum": {"max", "min"},
     "tanh": {"gelu_tanh"},
-    "tril": {"cholesky", "eigh", "eigvalsh", "qr"},
+    "tril": {"cho_factor", "cholesky", "eigh", "eigvalsh", "qr"},
     "zeros": {"cross_entropy", "odeint"},  # cross_entropy: _one_hot's NumPy branch
 }
 

@@ -234,18 +234,35 @@ def _phi(x):
     return _strict_lower(x) + 0.5 * _eye(x)
 
 
-def _cholesky_vjp(g, x, y, m):
-    # dL = L Φ(L⁻¹ dA L⁻ᴴ); its adjoint gives the gradient L⁻ᵀ Φ(Lᵀ ḡ) conj(L)⁻¹ (L⁻ᵀ Φ(Lᵀ ḡ) L⁻¹ for real L), two
-    # triangular solves, then carried onto the lower triangle (Hermitian for complex A).
-    lt = _t(y, m)
-    inner = m.matmul(lt, g) * _phi(y)
-    grad = m.solve(lt, _t(m.solve(_conj(lt, m), _t(inner, m)), m))
+def _solve_lower(lower, b, trans, m):
+    """op(L)⁻¹ b for a lower-triangular L (op(L) = L, or Lᵀ for trans=1), with the general solve: the core has no
+    triangular one (SciPy's rules pass theirs to the functions below)."""
+    return m.solve(_t(lower, m) if trans else lower, b)
+
+
+def _plain_real(*arrays) -> bool:
+    return all(type(a) is np.ndarray and a.dtype.kind == "f" and a.dtype == arrays[0].dtype for a in arrays)
+
+
+def cholesky_vjp(g, x, y, m, solve_lower=_solve_lower):
+    """The gradient Ā, on the lower triangle read, of L = chol(A) = y under the upstream ḡ = g: the rule of both
+    ``cholesky`` and SciPy's ``cho_factor``. ``solve_lower(L, b, trans, m)`` is op(L)⁻¹ b.
+
+    dL = L Φ(L⁻¹ dA L⁻ᴴ); its adjoint is Ā = L⁻ᵀ Φ(Lᵀ ḡ) conj(L)⁻¹ (L⁻ᵀ Φ(Lᵀ ḡ) L⁻¹ for real L), carried onto the
+    lower triangle (Hermitian for complex A). Written against ``m`` (so differentiable again) that is a triangular
+    product and two triangular solves, about 3n³ flops; on real arrays, the same gradient by blocks, about n³
+    (numpy_math.cholesky_vjp_blocked)."""
+    if _plain_real(g, y):
+        return numpy_math.cholesky_vjp_blocked(g, y)
+    inner = m.matmul(_t(y, m), g) * _phi(y)
+    grad = solve_lower(y, _t(solve_lower(_conj(y, m), _t(inner, m), 1, m), m), 1, m)
     return _onto_lower(grad, m)
 
 
-def _cholesky_jvp(ts, x, y, m):
+def cholesky_jvp(ts, x, y, m, solve_lower=_solve_lower):
+    """dL = L Φ(L⁻¹ dA L⁻ᴴ) for L = chol(A) = y and the tangent of A's lower triangle ``ts[0]``."""
     da = _symmetric_from_lower(ts[0], m)
-    inner = m.solve(y, _h(m.solve(y, da), m))  # L⁻¹ dA L⁻ᴴ, as dA is Hermitian
+    inner = solve_lower(y, _h(solve_lower(y, da, 0, m), m), 0, m)  # L⁻¹ dA L⁻ᴴ, as dA is Hermitian
     return m.matmul(y, inner * _phi(y))
 
 
@@ -253,7 +270,7 @@ _SPD = np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]])
 
 register(Rule(
     name="cholesky", forward=numpy_math.cholesky, kind=GENERAL, arity=1,
-    vjps=(_cholesky_vjp,), jvp=_cholesky_jvp, shape_only=("x",), supports_complex=True,
+    vjps=(cholesky_vjp,), jvp=cholesky_jvp, shape_only=("x",), supports_complex=True,
     text=("L^-T Phi(L^T g) L^-1, onto the lower triangle",),
     tex=(r"L^{-T}\,\Phi(L^{T} g)\,L^{-1}",), display=r"\operatorname{chol} X",
     samples=(Sample(((3, 3),), values=(_SPD,)),

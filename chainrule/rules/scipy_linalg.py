@@ -9,9 +9,9 @@ are not registered.
   function computed, as for cholesky. b̄ = op(A)⁻ᵀ g is one more triangular solve; Ā = −b̄ xᵀ (transposed for trans).
 * ``solve_sylvester(a, b, q)``: X with AX + XB = Q. Q̄ = G solves AᵀG + GBᵀ = g; Ā = −G Xᵀ, B̄ = −Xᵀ G.
 * ``sqrtm(a)``: Y with Y² = A. From Y dY + dY Y = dA, Ā solves YᵀĀ + ĀYᵀ = g (one Sylvester solve).
-* ``cho_factor``: the lower Cholesky factor L of A (reading A's lower triangle), as the core's ``cholesky`` but with
-  its derivatives written with triangular solves (``solve_triangular``) instead of general ones: the same formula,
-  Ā = L⁻ᵀ Φ(Lᵀ ḡ) L⁻¹ carried onto the lower triangle, at a third of the cost (what SciPy users get).
+* ``cho_factor``: the lower Cholesky factor L of A (reading A's lower triangle), with the core ``cholesky``'s
+  derivatives (``cholesky_vjp``, ``cholesky_jvp`` in linalg.py), given triangular solves (``solve_triangular``) instead
+  of general ones for Tensors (higher order). On arrays both take the blocked gradient (numpy_math.py).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import importlib.util
 import numpy as np
 
 from ..errors import DomainError
+from .linalg import cholesky_jvp, cholesky_vjp
 from .registry import GENERAL, Rule, Sample, lookup, register
 
 
@@ -44,22 +45,14 @@ def _solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
 
 def _triangle(a, lower, unit_diagonal):
     """The mask of the entries of ``a`` that solve_triangular reads, in a's dtype."""
-    return _mask(np.shape(a)[-1], np.dtype(a.dtype), "lower" if lower else "upper", 1 if unit_diagonal else 0)
+    return _mask(np.shape(a)[-1], np.dtype(a.dtype), lower, 1 if unit_diagonal else 0)
 
 
 @functools.lru_cache(maxsize=32)
-def _mask(n: int, dtype: np.dtype, kind: str, k: int = 0) -> np.ndarray:
-    """A constant n×n mask (read-only, cached: the backward pass of a large factorization needs several):
-    "lower"/"upper" triangles from diagonal k, "eye", or "phi" (the lower triangle with the diagonal halved)."""
+def _mask(n: int, dtype: np.dtype, lower: bool, k: int) -> np.ndarray:
+    """A constant n×n triangle from diagonal k (read-only, cached: large triangular solves need it every time)."""
     ones = np.ones((n, n), dtype=dtype)
-    if kind == "lower":
-        mask = np.tril(ones, -k)
-    elif kind == "upper":
-        mask = np.triu(ones, k)
-    elif kind == "eye":
-        mask = np.eye(n, dtype=dtype)
-    else:
-        mask = np.tril(ones, -1) + np.eye(n, dtype=dtype) * dtype.type(0.5)
+    mask = np.tril(ones, -k) if lower else np.triu(ones, k)
     mask.flags.writeable = False
     return mask
 
@@ -71,12 +64,12 @@ def _tri(m, a, b, trans, lower, unit_diagonal):
 
 
 def _solve_triangular_vjp_a(g, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
-    gb = _tri(m, a, g, 1 - trans, lower, unit_diagonal)
+    minus_gb = -_tri(m, a, g, 1 - trans, lower, unit_diagonal)  # negated before the product: n·k numbers, not n²
     if np.ndim(b) == np.ndim(a) - 1:  # b a vector: the outer products
-        grad = gb[..., :, None] * y[..., None, :] if trans == 0 else y[..., :, None] * gb[..., None, :]
+        grad = minus_gb[..., :, None] * y[..., None, :] if trans == 0 else y[..., :, None] * minus_gb[..., None, :]
     else:
-        grad = m.matmul(gb, _t(y, m)) if trans == 0 else m.matmul(y, _t(gb, m))
-    return -grad * _triangle(a, lower, unit_diagonal)
+        grad = m.matmul(minus_gb, _t(y, m)) if trans == 0 else m.matmul(y, _t(minus_gb, m))
+    return grad * _triangle(a, lower, unit_diagonal)
 
 
 def _solve_triangular_vjp_b(g, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
@@ -148,50 +141,17 @@ def _cho_factor(a):
         ) from None
 
 
-def _eye(x):
-    return _mask(np.shape(x)[-1], np.dtype(x.dtype), "eye")
-
-
-def _strict_lower(x):
-    return _mask(np.shape(x)[-1], np.dtype(x.dtype), "lower", 1)
-
-
-def _phi(x):
-    """The mask of Φ: the lower triangle with the diagonal halved."""
-    return _mask(np.shape(x)[-1], np.dtype(x.dtype), "phi")
-
-
-def _lower_t_times(y, g, m):
-    """Lᵀ g for the lower-triangular L = y. On plain 2-D arrays BLAS's triangular product (trmm: half the flops
-    of a general matmul); on Tensors (higher order) the differentiable matmul: the same product."""
-    if (
-        type(y) is np.ndarray
-        and type(g) is np.ndarray
-        and y.ndim == 2
-        and g.ndim == 2
-        and y.dtype == g.dtype
-        and y.dtype.kind == "f"
-    ):
-        from scipy.linalg import get_blas_funcs
-
-        trmm = get_blas_funcs("trmm", (y, g))
-        return trmm(1.0, y, g, side=0, lower=1, trans_a=1)
-    return m.matmul(_t(y, m), g)
+def _solve_lower(lower, b, trans, m):
+    """op(L)⁻¹ b for a lower-triangular L, by SciPy's triangular solve (differentiable again on Tensors)."""
+    return _tri(m, lower, b, trans, True, False)
 
 
 def _cho_factor_vjp(g, x, y, m):
-    inner = _lower_t_times(y, g, m) * _phi(y)
-    left = _tri(m, y, inner, 1, True, False)  # L⁻ᵀ Φ(Lᵀ ḡ)
-    grad = _t(_tri(m, y, _t(left, m), 1, True, False), m)  # ... L⁻¹
-    # onto the lower triangle read: below the diagonal each entry stands for two, above it none is read
-    return m.where(_strict_lower(grad) > 0, grad + _t(grad, m), grad * _eye(grad))
+    return cholesky_vjp(g, x, y, m, solve_lower=_solve_lower)
 
 
 def _cho_factor_jvp(ts, x, y, m):
-    lower = ts[0] * _strict_lower(y)
-    da = lower + _t(lower, m) + ts[0] * _eye(y)  # the symmetric matrix the lower triangle stands for
-    inner = _t(_tri(m, y, _t(_tri(m, y, da, 0, True, False), m), 0, True, False), m)  # L⁻¹ dA L⁻ᵀ
-    return m.matmul(y, inner * _phi(y))
+    return cholesky_jvp(ts, x, y, m, solve_lower=_solve_lower)
 
 
 _SPD = np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]])
