@@ -405,7 +405,7 @@ def array_split(ary, indices_or_sections, axis=0):
         sections = int(indices_or_sections)
         if sections <= 0:
             raise ValueError(f"array_split: the number of sections must be positive, got {sections}")
-        each, extra = divmod(n, sections)
+        each, extra = builtins.divmod(n, sections)
         sizes = [0] + [each + 1] * extra + [each] * (sections - extra)
         bounds = np.cumsum(sizes).tolist()
     else:
@@ -1266,3 +1266,12 @@ def real_if_close(a, tol=100):
         return t
     bound = tol * np.finfo(t.dtype).eps if tol > 1 else tol
     return ops.real(t) if bool(np.all(np.abs(np.imag(t._array())) < bound)) else t
+
+
+
+# More functions, in their own modules: they use the helpers above, so they are loaded last; their names (added to
+# __all__ by _numpy_name) become this module's.
+from . import _functions, _statistics  # noqa: E402
+
+for _module in (_statistics, _functions):
+    globals().update({n: getattr(_module, n) for n in __all__ if n not in globals() and hasattr(_module, n)})
