@@ -155,8 +155,8 @@ def test_what_cannot_be_differentiated_is_refused_loudly():
     t = cr.tensor(A[:, :3], requires_grad=True)
     with pytest.raises(TypeError, match=r"np\.linalg\.eig has no derivative"):
         np.linalg.eig(t)
-    with pytest.raises(TypeError, match=r"np\.frexp has no derivative"):
-        np.frexp(t)
+    with pytest.raises(TypeError, match=r"np\.spacing has no derivative"):
+        np.spacing(t)
     with pytest.raises(TypeError, match="out="):
         np.sin(t, out=np.empty((3, 3)))
     assert np.argmax(t) == np.argmax(A[:, :3]) and np.shape(t) == (3, 3)  # no gradient by nature: NumPy's answer

@@ -198,7 +198,8 @@ def modf(x, out=None):
     _no_out("modf", out)
     x = _t(x)
     whole = trunc(x)
-    fraction = ops.where(np.isinf(x._array()), np.zeros((), x.dtype), x - whole)  # modf(±inf) = (±0, ±inf)
+    with np.errstate(invalid="ignore"):  # inf − inf, replaced: modf(±inf) = (±0, ±inf)
+        fraction = ops.where(np.isinf(x._array()), np.zeros((), x.dtype), x - whole)
     return fraction, whole
 
 
@@ -256,12 +257,9 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     if xp.ndim != 1 or fp.ndim != 1 or xp.shape != fp.shape or xp.shape[0] == 0:
         raise ShapeError(f"cnp.interp: xp and fp must be 1-D of the same nonzero length; got shapes {xp.shape} "
                          f"and {fp.shape}")
-    if fp.dtype.kind not in "fc":
-        fp = ops.astype(fp, np.float64)
-    if x.dtype.kind != "f":
-        x = ops.astype(x, np.float64)
-    if xp.dtype.kind != "f":
-        xp = ops.astype(xp, np.float64)
+    real = np.complex128 if fp.dtype.kind == "c" else np.float64  # NumPy interpolates in float64 (complex128)
+    fp = fp if fp.dtype == real else ops.astype(fp, real)
+    x, xp = (t if t.dtype == np.float64 else ops.astype(t, np.float64) for t in (x, xp))
     if period is not None:
         if period == 0:
             raise ValueError("cnp.interp: period must be a non-zero value")

@@ -158,8 +158,6 @@ def _pick(values: Tensor, positions: np.ndarray) -> Tensor:
 def _lerp(a: Tensor, b: Tensor, t) -> Tensor:
     """NumPy's interpolation a + (b − a)·t, written from b when t >= 0.5 (so t = 1 gives b exactly)."""
     diff = b - a
-    if isinstance(t, float):
-        return b - diff * (1 - t) if t >= 0.5 else a + diff * t
     return ops.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
@@ -207,7 +205,9 @@ def _order_statistic(name, a, q, axis, method, keepdims, *, ignore_nan, weak, me
         with np.errstate(invalid="ignore"):
             lo = np.where(np.isnan(v) | (v >= top), top, np.clip(previous, 0, None)).astype(np.intp)
             hi = np.where(np.isnan(v) | (v >= top), top, np.clip(previous + 1, 0, None)).astype(np.intp)
-        result = _lerp(_pick(values, lo), _pick(values, hi), float(gamma.reshape(-1)[0]) if weak else gamma)
+        if weak:  # a Python q: γ in a's precision (NumPy's weak float), so float32 stays float32
+            gamma = gamma.astype(values.dtype)
+        result = _lerp(_pick(values, lo), _pick(values, hi), gamma)
     if not ignore_nan and nan_last.any():  # NumPy: NaN wherever the slice holds one
         result = ops.where(np.broadcast_to(nan_last, result.shape), np.asarray(np.nan, result.dtype), result)
     return ops.reshape(result, shape + _reduced_shape(a, axes, keepdims))

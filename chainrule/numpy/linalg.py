@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import ops
-from ..errors import NoDerivativeError, ShapeError
+from ..errors import DomainError, NoDerivativeError, ShapeError
 from ..rules import linalg as _rules  # noqa: F401 - registers solve, inv, det, eigh, svd...
 from ..rules.linalg import qr_parts, svd_parts
 from ..rules.registry import lookup
@@ -395,7 +395,10 @@ def cond(x, p=None):
     else:
         if t.shape[-1] != t.shape[-2]:
             raise ShapeError(f"cond: x has shape {t.shape}; p={p!r} needs square matrices")
-        r = norm(t, p, axis=(-2, -1)) * norm(inv(t), p, axis=(-2, -1))
+        try:
+            r = norm(t, p, axis=(-2, -1)) * norm(inv(t), p, axis=(-2, -1))
+        except DomainError:  # a singular matrix: NumPy's value (inf), a constant
+            return as_tensor(np.asarray(np.linalg.cond(t.data, p)))
     singular = np.isnan(r.data) & ~np.isnan(t.data).any(axis=(-2, -1))
     return ops.where(singular, np.asarray(np.inf, r.dtype), r) if singular.any() else r
 
