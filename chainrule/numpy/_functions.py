@@ -1,8 +1,8 @@
 """cnp's builders, float decompositions, interpolation, convolution, polynomials and user-function mappers.
 
-Compositions of rules, loaded by ``chainrule.numpy`` itself (its names are cnp's). Each follows NumPy's own
-algorithm (Horner's loop for polyval, running products for vander, the sign rotation of geomspace), so the values
-are NumPy's; the gradient is that of the composition.
+Compositions of rules; ``chainrule.numpy`` publishes ``FUNCTIONS`` under NumPy's names. Each follows NumPy's own
+algorithm (Horner's loop for polyval, running products for vander), so the values are NumPy's; the gradient is
+that of the composition.
 """
 
 from __future__ import annotations
@@ -12,44 +12,19 @@ import builtins
 import numpy as np
 
 from .. import ops
-from ..errors import DomainError, ShapeError
+from ..errors import ShapeError
 from ..tensor import Tensor
-from . import (
-    __all__,
-    _no_out,
-    _numpy_name,
-    _positions,
-    _t,
-    concatenate,
-    diag,
-    diff,
-    flip,
-    linspace,
-    mod,
-    moveaxis,
-    power,
-    ravel,
-    sign,
-    trunc,
-)
+from ._helpers import _no_out, _positions, _t
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Building arrays.
 # ---------------------------------------------------------------------------------------------------------------
-@_numpy_name
 def copy(a, order="K", subok=False):
     """A new Tensor with a's values (the rule ``identity``: gradient 1)."""
     return ops.identity(_t(a))
 
 
-@_numpy_name
-def diagflat(v, k=0):
-    """The square matrix with the flattened ``v`` on its k-th diagonal."""
-    return diag(ravel(v), k)
-
-
-@_numpy_name
 def block(arrays):
     """An array assembled from nested lists of blocks: the innermost lists joined along the last axis, the next
     ones along the second-to-last, and so on (blocks first given at least as many axes as the nesting is deep)."""
@@ -78,12 +53,11 @@ def block(arrays):
         if level == levels:
             t = _t(x)
             return ops.reshape(t, (1,) * (ndim - t.ndim) + t.shape)
-        return concatenate([build(e, level + 1) for e in x], -(levels - level))
+        return ops.concatenate([build(e, level + 1) for e in x], -(levels - level))
 
     return build(arrays, 0)
 
 
-@_numpy_name
 def broadcast_arrays(*args, subok=False):
     """The inputs broadcast to their common shape (a tuple, as NumPy 2)."""
     tensors = [_t(a) for a in args]
@@ -91,7 +65,6 @@ def broadcast_arrays(*args, subok=False):
     return tuple(ops.broadcast_to(t, shape) for t in tensors)
 
 
-@_numpy_name
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     """Coordinate arrays from 1-D coordinates: 'xy' (Cartesian: the first two axes swapped) or 'ij' (matrix)
     indexing; ``sparse`` keeps them unbroadcast."""
@@ -105,7 +78,6 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     return tuple(out) if sparse else broadcast_arrays(*out)
 
 
-@_numpy_name
 def vander(x, N=None, increasing=False):
     """The Vandermonde matrix: columns x^(N−1) ... x^0 (ascending with ``increasing``), as running products x·x·...,
     NumPy's own algorithm."""
@@ -120,50 +92,12 @@ def vander(x, N=None, increasing=False):
     if not columns:
         return ops.reshape(x, (-1, 1))[:, :0]
     out = ops.stack(columns, 1)
-    return out if increasing else flip(out, 1)
-
-
-@_numpy_name
-def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
-    """base ** linspace(start, stop): differentiable in start, stop and base."""
-    if not isinstance(base, float | int) and np.ndim(ops.stop(base)):  # NumPy's broadcasting of an array base
-        ndmax = np.broadcast(*(np.empty(np.shape(ops.stop(v))) for v in (start, stop, base))).ndim
-        start, stop, base = (ops.reshape(_t(v), (1,) * (ndmax - np.ndim(ops.stop(v))) + np.shape(ops.stop(v)))
-                             for v in (start, stop, base))
-        base = ops.unsqueeze(base, axis)
-    y = power(base, linspace(start, stop, num=num, endpoint=endpoint, axis=axis))
-    return y if dtype is None else ops.astype(y, dtype)
-
-
-@_numpy_name
-def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    """A geometric sequence from start to stop (the ends exactly), as NumPy computes it: start rotated to positive by
-    its sign, 10 ** linspace(log10 start, log10 stop). Real inputs only on tensors."""
-    lo, hi = _t(start), _t(stop)
-    if lo.dtype.kind == "c" or hi.dtype.kind == "c":
-        raise TypeError("cnp.geomspace: complex ends are not supported on tensors; expected real numbers")
-    if np.any(lo._array() == 0) or np.any(hi._array() == 0):
-        raise DomainError("cnp.geomspace: a geometric sequence cannot include zero; got a zero start or stop")
-    dt = np.result_type(lo.dtype, hi.dtype, float(num), np.zeros((), dtype))
-    lo, hi = ops.astype(lo, dt), ops.astype(hi, dt)
-    out_sign = np.sign(lo._array())
-    lo, hi = lo / out_sign, hi / out_sign
-    result = logspace(ops.log10(lo), ops.log10(hi), num=num, endpoint=endpoint, base=10.0, dtype=dt)
-    if num > 0:  # the ends exactly start and stop (10 ** log10 x need not be x)
-        first = np.arange(num).reshape((num,) + (1,) * (result.ndim - 1))
-        result = ops.where(first == 0, lo, result)
-        if num > 1 and endpoint:
-            result = ops.where(first == num - 1, hi, result)
-    result = result * out_sign
-    if axis != 0:
-        result = moveaxis(result, 0, axis)
-    return result if dtype is None or np.dtype(dtype) == dt else ops.astype(result, dtype)
+    return out if increasing else ops.getitem(out, (slice(None), slice(None, None, -1)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Elementwise functions of two arguments, and float decompositions.
 # ---------------------------------------------------------------------------------------------------------------
-@_numpy_name
 def float_power(x1, x2):
     """x1 ** x2 computed in float64 (complex128 for complex inputs), as NumPy's."""
     a, b = _t(x1), _t(x2)
@@ -171,17 +105,16 @@ def float_power(x1, x2):
     return ops.pow(ops.astype(a, dt) if a.dtype != dt else a, ops.astype(b, dt) if b.dtype != dt else b)
 
 
-@_numpy_name
 def heaviside(x1, x2):
     """0 for x1 < 0, x2 at x1 = 0, 1 for x1 > 0: (sign(x1) + 1)/2 off zero, so x1 gets the zero gradient of sign and
     x2 its gradient where x1 == 0."""
     x = _t(x1)
     dt = np.result_type(x.dtype, ops.stop(x2))
-    step = (sign(ops.astype(x, dt) if x.dtype != dt else x) + 1) / 2
-    return ops.where(x._array() == 0, ops.astype(_t(x2), dt), step)
+    h = _t(x2)
+    step = (ops.sign(ops.astype(x, dt) if x.dtype != dt else x) + 1) / 2
+    return ops.where(x._array() == 0, ops.astype(h, dt) if h.dtype != dt else h, step)
 
 
-@_numpy_name
 def copysign(x1, x2):
     """|x1| with the sign (sign bit) of x2: the gradient ±sign(x1) flows to x1 (0 at x1 = 0, abs's convention); x2,
     whose sign only is read, gets none."""
@@ -192,23 +125,21 @@ def copysign(x1, x2):
     return ops.where(np.signbit(ops.stop(x2)), -magnitude, magnitude)
 
 
-@_numpy_name
 def modf(x, out=None):
     """(fractional part, integral part), both with x's sign: x − trunc(x) (gradient 1) and trunc(x) (gradient 0)."""
     _no_out("modf", out)
     x = _t(x)
-    whole = trunc(x)
+    whole = ops.trunc(x)
     with np.errstate(invalid="ignore"):  # inf − inf, replaced: modf(±inf) = (±0, ±inf)
         fraction = ops.where(np.isinf(x._array()), np.zeros((), x.dtype), x - whole)
     return fraction, whole
 
 
-@_numpy_name
 def divmod(x1, x2, out=None):
     """(floor_divide(x1, x2), mod(x1, x2)): the quotient is a step function (a constant), the remainder :func:`mod`."""
     _no_out("divmod", out)
     quotient = np.floor_divide(ops.stop(x1), ops.stop(x2))
-    return ops.as_tensor(np.asarray(quotient)), mod(x1, x2)
+    return ops.as_tensor(np.asarray(quotient)), ops.remainder(x1, x2)
 
 
 def _times_power_of_two(x: Tensor, e: np.ndarray) -> Tensor:
@@ -218,7 +149,6 @@ def _times_power_of_two(x: Tensor, e: np.ndarray) -> Tensor:
     return x * np.ldexp(one, half).astype(x.dtype) * np.ldexp(one, e - half).astype(x.dtype)
 
 
-@_numpy_name
 def frexp(x, out=None):
     """(mantissa, exponent) with x = mantissa · 2^exponent: the mantissa x · 2^−e has the gradient 2^−e; the integer
     exponent is a constant."""
@@ -230,7 +160,6 @@ def frexp(x, out=None):
     return _times_power_of_two(x, -exponent.astype(np.int64)), ops.as_tensor(exponent)
 
 
-@_numpy_name
 def ldexp(x1, x2, out=None):
     """x1 · 2^x2 for integer x2: gradient 2^x2 in x1 (x2, an integer, has none)."""
     _no_out("ldexp", out)
@@ -246,7 +175,6 @@ def ldexp(x1, x2, out=None):
 # ---------------------------------------------------------------------------------------------------------------
 # Interpolation, integration, convolution, polynomials.
 # ---------------------------------------------------------------------------------------------------------------
-@_numpy_name
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation, NumPy's formula slope·(x − xp[j]) + fp[j] on xp[j] <= x < xp[j+1].
 
@@ -265,11 +193,11 @@ def interp(x, xp, fp, left=None, right=None, period=None):
             raise ValueError("cnp.interp: period must be a non-zero value")
         period = abs(period)
         left = right = None
-        x, xp = mod(x, period), mod(xp, period)
+        x, xp = ops.remainder(x, period), ops.remainder(xp, period)
         order = np.argsort(xp._array(), kind="stable")
         xp, fp = ops.getitem(xp, order), ops.getitem(fp, order)
-        xp = concatenate([xp[-1:] - period, xp, xp[0:1] + period])
-        fp = concatenate([fp[-1:], fp, fp[0:1]])
+        xp = ops.concatenate([xp[-1:] - period, xp, xp[0:1] + period])
+        fp = ops.concatenate([fp[-1:], fp, fp[0:1]])
     n = xp.shape[0]
     xv, xpv = x._array(), xp._array()
     if n == 1:
@@ -286,7 +214,6 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     return ops.where(xv < xpv[0], below, ops.where(xv > xpv[-1], above, inside))
 
 
-@_numpy_name
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """The trapezoidal rule Σ Δx·(y[i+1] + y[i])/2 along ``axis`` (NumPy's formula); differentiable in y, x and dx."""
     y = _t(y)
@@ -298,12 +225,18 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
         if x.ndim == 1:
             shape = [1] * y.ndim
             shape[axis] = x.shape[0] - 1
-            d = ops.reshape(diff(x), tuple(shape))
+            d = ops.reshape(_difference(x, 0), tuple(shape))
         else:
-            d = diff(x, axis=axis)
+            d = _difference(x, axis)
     head = (slice(None),) * axis
     upper, lower = ops.getitem(y, head + (slice(1, None),)), ops.getitem(y, head + (slice(None, -1),))
     return ops.sum(d * (upper + lower) / 2.0, axis=axis)
+
+
+def _difference(x: Tensor, axis: int) -> Tensor:
+    """x[1:] − x[:-1] along ``axis`` (NumPy's diff)."""
+    head = (slice(None),) * axis
+    return ops.getitem(x, head + (slice(1, None),)) - ops.getitem(x, head + (slice(None, -1),))
 
 
 def _full_correlation(name: str, a, v, conjugate: bool, rows: slice) -> Tensor:
@@ -314,7 +247,7 @@ def _full_correlation(name: str, a, v, conjugate: bool, rows: slice) -> Tensor:
     m, n = a.shape[0], v.shape[0]
     dtype = np.result_type(a.dtype, v.dtype)
     zeros = ops.as_tensor(np.zeros(n - 1, dtype))
-    padded = concatenate([zeros, a, zeros]) if n > 1 else a
+    padded = ops.concatenate([zeros, a, zeros]) if n > 1 else a
     start, stop, _ = rows.indices(m + n - 1)
     windows = ops.getitem(padded, np.arange(start, stop)[:, None] + np.arange(n))
     if conjugate and v.dtype.kind == "c":
@@ -334,23 +267,22 @@ def _mode_rows(name: str, mode: str, m: int, n: int, longer_first: bool) -> slic
     raise ValueError(f"cnp.{name}: mode must be 'full', 'same' or 'valid', got {mode!r}")
 
 
-@_numpy_name
 def correlate(a, v, mode="valid"):
     """The cross-correlation c[k] = Σ_n a[n + k]·conj(v[n]) (NumPy's), in modes 'valid', 'same' or 'full'."""
     m, n = np.shape(ops.stop(a))[0], np.shape(ops.stop(v))[0]
     return _full_correlation("correlate", a, v, True, _mode_rows("correlate", mode, m, n, m >= n))
 
 
-@_numpy_name
 def convolve(a, v, mode="full"):
     """The discrete linear convolution (a ∗ v)[k] = Σ_m a[m]·v[k − m], in modes 'full', 'same' or 'valid'."""
     m, n = np.shape(ops.stop(a))[0], np.shape(ops.stop(v))[0]
     if n > m:  # NumPy's order: the longer one slides under the shorter
         a, v, m, n = v, a, n, m
-    return _full_correlation("convolve", a, flip(v), False, _mode_rows("convolve", mode, m, n, True))
+    v = _t(v)
+    reversed_v = ops.getitem(v, slice(None, None, -1)) if v.ndim == 1 else v
+    return _full_correlation("convolve", a, reversed_v, False, _mode_rows("convolve", mode, m, n, True))
 
 
-@_numpy_name
 def polyval(p, x):
     """p[0]·x^(N−1) + ... + p[N−1] by Horner's loop y = y·x + p[i], as NumPy's; differentiable in p and x."""
     p, x = _t(p), _t(x)
@@ -363,13 +295,12 @@ def polyval(p, x):
 # ---------------------------------------------------------------------------------------------------------------
 # Functions of user functions: called on Tensor slices, the pieces stacked.
 # ---------------------------------------------------------------------------------------------------------------
-@_numpy_name
 def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     """``func1d`` applied to each 1-D slice of ``arr`` along ``axis`` (a Tensor slice, so its gradient flows), the
     results stacked where the axis was, as NumPy's."""
     a = _t(arr)
     axis = _positions(axis, a.ndim, "apply_along_axis")[0]
-    moved = moveaxis(a, axis, -1)
+    moved = ops.transpose(a, (*(i for i in range(a.ndim) if i != axis), axis)) if a.ndim > 1 else a
     outer = moved.shape[:-1]
     if 0 in outer:
         raise ValueError(f"cnp.apply_along_axis: cannot apply along axis {axis} of shape {a.shape}: another axis "
@@ -386,7 +317,6 @@ def apply_along_axis(func1d, axis, arr, *args, **kwargs):
     return ops.transpose(out, tuple(order)) if out.ndim > 1 else out
 
 
-@_numpy_name
 def piecewise(x, condlist, funclist, *args, **kw):
     """Where condlist[i] holds, funclist[i] (a function, called on the Tensor of those elements of x, or a number);
     one extra function covers where none holds; elsewhere 0. Later conditions win, as NumPy's."""
@@ -411,7 +341,7 @@ def piecewise(x, condlist, funclist, *args, **kw):
             values = ops.astype(values, x.dtype)
         positions = np.full(x.shape, count)  # count points at the appended 0, off the mask
         positions[mask] = np.arange(count)
-        placed = ops.getitem(concatenate([values, ops.as_tensor(np.zeros(1, x.dtype))]), positions)
+        placed = ops.getitem(ops.concatenate([values, ops.as_tensor(np.zeros(1, x.dtype))]), positions)
         y = ops.where(mask, placed, y)
     return y
 
@@ -459,4 +389,5 @@ class vectorize:
         return out
 
 
-__all__.append("vectorize")
+FUNCTIONS = (copy, block, broadcast_arrays, meshgrid, vander, float_power, heaviside, copysign, modf, divmod, frexp,
+             ldexp, interp, trapezoid, correlate, convolve, polyval, apply_along_axis, piecewise)

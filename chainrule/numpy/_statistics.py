@@ -1,11 +1,11 @@
 """cnp's NaN-ignoring reductions and order statistics (ptp, nanmax..., median, quantile, percentile).
 
-Compositions of rules, loaded by ``chainrule.numpy`` itself (its names are cnp's). Conventions at ties:
+Compositions of rules; ``chainrule.numpy`` publishes ``FUNCTIONS`` under NumPy's names. Conventions at ties:
 
 - ``nanmax``/``nanmin``/``ptp`` are ``max``/``min``: tied elements share the gradient evenly.
-- ``median``, ``quantile``, ``percentile`` and their NaN-ignoring twins read the values of ``sort``, where each
-  sorted position carries the gradient of one element (NumPy's stable order), so of equal elements one receives it,
-  as with ``torch.median``. The interpolated ones (``method='linear'``, the default) give weights 1 − γ and γ to the
+- ``median``, ``quantile``, ``percentile`` and their NaN-ignoring twins gather order statistics as ``sort`` does:
+  each sorted position is one element (NumPy's stable order), so of equal elements one receives the gradient, as
+  with ``torch.median``. The interpolated ones (``method='linear'``, the default) give weights 1 − γ and γ to the
   two neighbouring order statistics, computed with NumPy's own formula, so the values are NumPy's exactly.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..tensor import Tensor
-from . import _no_out, _numpy_name, _positions, _t, cumprod, cumsum, sort
+from ._helpers import _axis, _nan_free, _no_out, _positions, _t
 
 # NumPy's quantile methods that interpolate between two order statistics: the virtual index v (a float position in
 # the sorted values) as a function of the count n and q, and γ from the fractional part (Hyndman & Fan's table).
@@ -39,14 +39,6 @@ def _virtual_index(method: str, n, q):
     return n * q + (alpha + q * (1 - alpha - beta)) - 1
 
 
-def _nan_free(a: Tensor, fill) -> Tensor:
-    """``a`` with its NaNs replaced by the constant ``fill`` (they get no gradient); integers pass unchanged."""
-    if a.dtype.kind not in "fc":
-        return a
-    nan = np.isnan(a._array())
-    return ops.where(nan, np.asarray(fill, dtype=a.dtype), a) if nan.any() else a
-
-
 def _all_nan(a: Tensor, axis, keepdims) -> np.ndarray | bool:
     if a.dtype.kind not in "fc":
         return False
@@ -57,7 +49,7 @@ def _nan_extreme(name: str, op, fill):
     def function(a, axis=None, out=None, keepdims=False, initial=None, where=None):
         _no_out(name, out, initial=initial, where=where)
         a = _t(a)
-        axis = tuple(axis) if isinstance(axis, list) else axis
+        axis = _axis(axis)
         result = op(_nan_free(a, fill), axis=axis, keepdims=keepdims)
         empty = _all_nan(a, axis, keepdims)  # NumPy's answer there: NaN (with a RuntimeWarning)
         return ops.where(empty, np.asarray(np.nan, dtype=a.dtype), result) if np.any(empty) else result
@@ -65,51 +57,34 @@ def _nan_extreme(name: str, op, fill):
     function.__name__ = function.__qualname__ = name
     function.__doc__ = (f"NumPy's {name}: {op.__name__} with NaNs skipped (NaN where a slice holds only NaNs); "
                         "tied elements share the gradient evenly, as max/min.")
-    return _numpy_name(function)
+    return function
 
 
 nanmax = _nan_extreme("nanmax", ops.max, -np.inf)
 nanmin = _nan_extreme("nanmin", ops.min, np.inf)
 
 
-@_numpy_name
 def ptp(a, axis=None, out=None, keepdims=False):
     """The range max − min over ``axis``; tied extremes share their gradient evenly (as max and min)."""
     _no_out("ptp", out)
     a = _t(a)
-    axis = tuple(axis) if isinstance(axis, list) else axis
+    axis = _axis(axis)
     return ops.max(a, axis=axis, keepdims=keepdims) - ops.min(a, axis=axis, keepdims=keepdims)
 
 
-@_numpy_name
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """The product with NaNs counted as 1 (they get no gradient)."""
     _no_out("nanprod", out, dtype=dtype, initial=initial, where=where)
     return ops.prod(_nan_free(_t(a), 1), axis=axis, keepdims=keepdims)
 
 
-@_numpy_name
-def nancumsum(a, axis=None, dtype=None, out=None):
-    """Running sums with NaNs counted as 0 (they get no gradient)."""
-    _no_out("nancumsum", out, dtype=dtype)
-    return cumsum(_nan_free(_t(a), 0), axis)
-
-
-@_numpy_name
-def nancumprod(a, axis=None, dtype=None, out=None):
-    """Running products with NaNs counted as 1 (they get no gradient)."""
-    _no_out("nancumprod", out, dtype=dtype)
-    return cumprod(_nan_free(_t(a), 1), axis)
-
-
-@_numpy_name
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None, correction=None):
     """The variance of the non-NaN elements, Σ|x − mean|² / (count − ddof); NaNs get no gradient."""
     _no_out("nanvar", out, dtype=dtype, where=where, mean=mean)
     if correction is not None:
         ddof = correction
     a = _t(a)
-    axis = tuple(axis) if isinstance(axis, list) else axis
+    axis = _axis(axis)
     nan = np.isnan(a._array()) if a.dtype.kind in "fc" else np.zeros(a.shape, bool)
     count = np.sum(~nan, axis=axis, keepdims=True)
     real = a.dtype if a.dtype.kind in "fc" else np.dtype(np.float64)
@@ -122,7 +97,6 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
     return ops.sum(square, axis=axis, keepdims=keepdims) / divisor
 
 
-@_numpy_name
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None, correction=None):
     """√nanvar: the standard deviation of the non-NaN elements."""
     _no_out("nanstd", out, dtype=dtype, where=where, mean=mean)
@@ -148,11 +122,16 @@ def _reduced_shape(a: Tensor, axes, keepdims: bool) -> tuple:
         tuple(n for i, n in enumerate(a.shape) if i not in axes)
 
 
-def _pick(values: Tensor, positions: np.ndarray) -> Tensor:
-    """values[..., positions] with one position per slice of ``values`` (positions shaped (Q..., rest...))."""
+def _pick(values: Tensor, order: np.ndarray, ranks: np.ndarray) -> Tensor:
+    """The order statistics of rank ``ranks`` (shaped (Q..., rest...)) of each slice values[rest..., :], where
+    ``order`` is the slices' argsort: each one is the element itself, gathered (its gradient, getitem's)."""
     rest, n = values.shape[:-1], values.shape[-1]
     base = np.arange(int(np.prod(rest, dtype=np.int64)), dtype=np.intp).reshape(rest) * n
-    return ops.getitem(ops.reshape(values, (-1,)), base + positions)
+    ranks = np.asarray(ranks)
+    lead = ranks.shape[:max(ranks.ndim - len(rest), 0)]
+    ranks = np.broadcast_to(ranks, lead + rest)
+    position = np.take_along_axis(np.broadcast_to(order, lead + order.shape), ranks[..., None], axis=-1)[..., 0]
+    return ops.getitem(ops.reshape(values, (-1,)), base + position)
 
 
 def _lerp(a: Tensor, b: Tensor, t) -> Tensor:
@@ -181,16 +160,16 @@ def _order_statistic(name, a, q, axis, method, keepdims, *, ignore_nan, weak, me
     values, axes = _last_axis(name, a, axis)
     if values.shape[-1] == 0:
         raise ValueError(f"cnp.{name}: the reduced axes of shape {a.shape} hold no values")
-    values = sort(values, axis=-1)
+    order = np.argsort(values._array(), axis=-1, kind="stable")  # NaNs sort last, as in sort
     rest = values.shape[:-1]
-    nan_last = np.isnan(values._array()[..., -1])  # NaNs sort last: a slice holding one ends with it
+    nan_last = np.any(np.isnan(values._array()), axis=-1)
     if ignore_nan:
         n = np.sum(~np.isnan(values._array()), axis=-1)
     else:
         n = values.shape[-1]
     if median:  # NumPy's median is the mean of the middle one or two values
         low, high = (np.maximum(n - 1, 0) // 2), n // 2
-        result = (_pick(values, np.broadcast_to(low, rest)) + _pick(values, np.broadcast_to(high, rest))) / 2
+        result = (_pick(values, order, low) + _pick(values, order, high)) / 2
         shape = ()
     else:
         shape = q.shape
@@ -207,7 +186,7 @@ def _order_statistic(name, a, q, axis, method, keepdims, *, ignore_nan, weak, me
             hi = np.where(np.isnan(v) | (v >= top), top, np.clip(previous + 1, 0, None)).astype(np.intp)
         if weak:  # a Python q: γ in a's precision (NumPy's weak float), so float32 stays float32
             gamma = gamma.astype(values.dtype)
-        result = _lerp(_pick(values, lo), _pick(values, hi), gamma)
+        result = _lerp(_pick(values, order, lo), _pick(values, order, hi), gamma)
     if not ignore_nan and nan_last.any():  # NumPy: NaN wherever the slice holds one
         result = ops.where(np.broadcast_to(nan_last, result.shape), np.asarray(np.nan, result.dtype), result)
     return ops.reshape(result, shape + _reduced_shape(a, axes, keepdims))
@@ -234,7 +213,7 @@ def _quantile_function(name: str, scale: float, ignore_nan: bool):
     function.__doc__ = (f"NumPy's {name}: {unit} of the values along ``axis``, interpolated between the two nearest "
                         "order statistics as ``method`` says (continuous methods and lower, higher, nearest, "
                         f"midpoint). Each order statistic carries the gradient of the element it is.{skipping}")
-    return _numpy_name(function)
+    return function
 
 
 quantile = _quantile_function("quantile", 1, False)
@@ -243,7 +222,6 @@ nanquantile = _quantile_function("nanquantile", 1, True)
 nanpercentile = _quantile_function("nanpercentile", 100, True)
 
 
-@_numpy_name
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """The middle value along ``axis`` (the mean of the two middle ones for an even count). Of equal middle values
     one receives the gradient (sort's stable order), as torch.median."""
@@ -251,9 +229,12 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return _order_statistic("median", a, 0.5, axis, "linear", keepdims, ignore_nan=False, weak=True, median=True)
 
 
-@_numpy_name
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """The median of the non-NaN values (NaN where a slice holds only NaNs)."""
     _no_out("nanmedian", out)
     return _order_statistic("nanmedian", a, 0.5, axis, "linear", keepdims, ignore_nan=True, weak=True, median=True)
 
+
+
+FUNCTIONS = (ptp, nanmax, nanmin, nanprod, nanvar, nanstd, quantile, percentile, nanquantile, nanpercentile, median,
+             nanmedian)
