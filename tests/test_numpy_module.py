@@ -153,10 +153,10 @@ def test_numpy_functions_on_tensors_differentiate():
 
 def test_what_cannot_be_differentiated_is_refused_loudly():
     t = cr.tensor(A[:, :3], requires_grad=True)
-    with pytest.raises(TypeError, match=r"np\.linalg\.lstsq has no derivative"):
-        np.linalg.lstsq(t, t)
-    with pytest.raises(TypeError, match=r"np\.frexp has no derivative"):
-        np.frexp(t)
+    with pytest.raises(TypeError, match=r"np\.linalg\.svdvals has no derivative"):
+        np.linalg.svdvals(t)
+    with pytest.raises(TypeError, match=r"np\.spacing has no derivative"):
+        np.spacing(t)
     with pytest.raises(TypeError, match="out="):
         np.sin(t, out=np.empty((3, 3)))
     assert np.argmax(t) == np.argmax(A[:, :3]) and np.shape(t) == (3, 3)  # no gradient by nature: NumPy's answer
@@ -349,8 +349,8 @@ def test_numpys_constants_types_and_random_module_are_there_and_functions_stay_s
     assert cnp.random is np.random and cnp.__version__ == np.__version__
     np.testing.assert_array_equal(cnp.zeros((2, 3)), np.zeros((2, 3)))
     assert type(cnp.eye(2)) is np.ndarray and cnp.arange(3).tolist() == [0, 1, 2]
-    with pytest.raises(AttributeError, match="no function 'median'"):
-        cnp.median  # noqa: B018  (a NumPy function without a derivative here is not handed over silently)
+    with pytest.raises(AttributeError, match="no function 'unwrap'"):
+        cnp.unwrap  # noqa: B018  (a NumPy function without a derivative here is not handed over silently)
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])

@@ -25,9 +25,10 @@ import types
 import numpy as np
 
 from .. import ops
-from ..errors import ShapeError
+from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
 from ._errors import named_errors
+from ._helpers import _axis, _nan_free, _no_out, _positions, _t
 
 __all__: list[str] = []
 
@@ -46,18 +47,6 @@ def _numpy_name(function):
 
     __all__.append(function.__name__)
     return wrapper
-
-
-def _t(x) -> Tensor:
-    return x if isinstance(x, Tensor) else ops.as_tensor(ops._operand(x, "x", "chainrule.numpy"))
-
-
-def _no_out(name: str, out=None, **unsupported) -> None:
-    if out is not None:
-        raise TypeError(f"cnp.{name}: out= is not supported (a tensor is never written in place); use the result")
-    extra = [k for k, v in unsupported.items() if v is not None]
-    if extra:
-        raise TypeError(f"cnp.{name}: the argument {extra[0]!r} is not supported on tensors")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -240,10 +229,6 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     return nansum(a, axis=axis, keepdims=keepdims) / count.astype(a.dtype if a.dtype.kind in "fc" else np.float64)
 
 
-def _axis(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
-
-
 @_numpy_name
 def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     """The (weighted) mean: Σ w·a / Σ w over ``axis``; the weights may be tensors too."""
@@ -300,21 +285,6 @@ def moveaxis(a, source, destination):
     for d, s in sorted(zip(dst, src, strict=True)):
         order.insert(d, s)
     return ops.transpose(a, tuple(order))
-
-
-def _positions(axes, ndim, name: str):
-    try:
-        axes = [axes] if isinstance(axes, numbers.Integral) else list(axes)
-    except TypeError:
-        raise TypeError(f"cnp.{name}: an axis must be an int or a sequence of ints, not {axes!r}") from None
-    out = []
-    for axis in axes:
-        if not isinstance(axis, numbers.Integral):
-            raise TypeError(f"cnp.{name}: an axis must be an int, not {axis!r}")
-        if not -ndim <= axis < ndim:
-            raise ShapeError(f"cnp.{name}: axis {axis} is out of range for an array with {ndim} dimension(s)")
-        out.append(int(axis) % ndim)
-    return out
 
 
 @_numpy_name
@@ -405,7 +375,7 @@ def array_split(ary, indices_or_sections, axis=0):
         sections = int(indices_or_sections)
         if sections <= 0:
             raise ValueError(f"array_split: the number of sections must be positive, got {sections}")
-        each, extra = divmod(n, sections)
+        each, extra = builtins.divmod(n, sections)
         sizes = [0] + [each + 1] * extra + [each] * (sections - extra)
         bounds = np.cumsum(sizes).tolist()
     else:
@@ -545,6 +515,12 @@ def diag(v, k=0):
 
 
 @_numpy_name
+def diagflat(v, k=0):
+    """The square matrix with the flattened ``v`` on its k-th diagonal."""
+    return diag(ravel(v), k)
+
+
+@_numpy_name
 def pad(array, pad_width, mode="constant", **kwargs):
     """NumPy's pad for the modes that copy elements: constant (a number), edge, reflect, symmetric, wrap."""
     a = _t(array)
@@ -613,6 +589,20 @@ def cumprod(a, axis=None, dtype=None, out=None):
         return x
 
     return _along_last(a, axis, running, "cumprod")
+
+
+@_numpy_name
+def nancumsum(a, axis=None, dtype=None, out=None):
+    """Running sums with NaNs counted as 0 (they get no gradient)."""
+    _no_out("nancumsum", out, dtype=dtype)
+    return cumsum(_nan_free(_t(a), 0), axis)
+
+
+@_numpy_name
+def nancumprod(a, axis=None, dtype=None, out=None):
+    """Running products with NaNs counted as 1 (they get no gradient)."""
+    _no_out("nancumprod", out, dtype=dtype)
+    return cumprod(_nan_free(_t(a), 1), axis)
 
 
 @_numpy_name
@@ -1037,6 +1027,43 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 @_numpy_name
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """base ** linspace(start, stop): differentiable in start, stop and base."""
+    if not isinstance(base, float | int) and np.ndim(ops.stop(base)):  # NumPy's broadcasting of an array base
+        ndmax = np.broadcast(*(np.empty(np.shape(ops.stop(v))) for v in (start, stop, base))).ndim
+        start, stop, base = (ops.reshape(_t(v), (1,) * (ndmax - np.ndim(ops.stop(v))) + np.shape(ops.stop(v)))
+                             for v in (start, stop, base))
+        base = ops.unsqueeze(base, axis)
+    y = ops.pow(base, linspace(start, stop, num=num, endpoint=endpoint, axis=axis))
+    return y if dtype is None or np.dtype(dtype) == y.dtype else ops.astype(y, dtype)
+
+
+@_numpy_name
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """A geometric sequence from start to stop (the ends exactly), as NumPy computes it: start rotated to positive by
+    its sign, 10 ** linspace(log10 start, log10 stop). Real inputs only on tensors."""
+    lo, hi = _t(start), _t(stop)
+    if lo.dtype.kind == "c" or hi.dtype.kind == "c":
+        raise TypeError("cnp.geomspace: complex ends are not supported on tensors; expected real numbers")
+    if np.any(lo._array() == 0) or np.any(hi._array() == 0):
+        raise DomainError("cnp.geomspace: a geometric sequence cannot include zero; got a zero start or stop")
+    dt = np.result_type(lo.dtype, hi.dtype, float(num), np.zeros((), dtype))
+    lo, hi = (t if t.dtype == dt else ops.astype(t, dt) for t in (lo, hi))
+    out_sign = np.sign(lo._array())
+    lo, hi = lo / out_sign, hi / out_sign
+    result = logspace(ops.log10(lo), ops.log10(hi), num=num, endpoint=endpoint, base=10.0, dtype=dt)
+    if num > 0:  # the ends exactly start and stop (10 ** log10 x need not be x)
+        first = np.arange(num).reshape((num,) + (1,) * (result.ndim - 1))
+        result = ops.where(first == 0, lo, result)
+        if num > 1 and endpoint:
+            result = ops.where(first == num - 1, hi, result)
+    result = result * out_sign
+    if axis != 0:
+        result = moveaxis(result, 0, axis)
+    return result if dtype is None or np.dtype(dtype) == dt else ops.astype(result, dtype)
+
+
+@_numpy_name
 def gradient(f, *varargs, axis=None, edge_order=1):
     """NumPy's gradient (central differences inside, one-sided at the edges) for uniform spacings: a linear map of f.
 
@@ -1266,3 +1293,14 @@ def real_if_close(a, tol=100):
         return t
     bound = tol * np.finfo(t.dtype).eps if tol > 1 else tol
     return ops.real(t) if bool(np.all(np.abs(np.imag(t._array())) < bound)) else t
+
+
+
+
+# More functions, in their own modules (they import only ops and _helpers): published here under NumPy's names.
+from . import _functions, _statistics  # noqa: E402
+
+for _function in (*_statistics.FUNCTIONS, *_functions.FUNCTIONS):
+    globals()[_function.__name__] = _numpy_name(_function)
+vectorize = _functions.vectorize
+__all__.append("vectorize")

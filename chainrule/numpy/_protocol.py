@@ -22,6 +22,7 @@ _NO_GRADIENT = {
     np.allclose, np.isclose, np.array_equal, np.array_equiv, np.all, np.any, np.array_repr, np.array_str,
     np.array2string, np.digitize, np.lexsort, np.argpartition, np.nanargmax, np.nanargmin, np.isin,
     np.iscomplex, np.isreal, np.isneginf, np.isposinf, np.zeros_like, np.ones_like, np.empty_like, np.fix,
+    np.linalg.matrix_rank,
 }
 _NO_GRADIENT_UFUNCS = {np.isnan, np.isinf, np.isfinite, np.signbit, np.logical_and, np.logical_or, np.logical_xor,
                        np.logical_not, np.floor_divide}

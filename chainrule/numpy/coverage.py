@@ -56,6 +56,9 @@ def _samples() -> Iterator[tuple]:
     yield (t(spd), 0, 1)
     yield (t(rng.uniform(0.2, 0.8, (2, 2, 4))), 2)
     yield ((3, 3), t(v))  # a shape first (cnp.full)
+    yield (t(spd), t(v))  # a system and its right-hand side (cnp.linalg.tensorsolve)
+    yield (np.sum, 0, t(spd))  # a function, an axis and an array (cnp.apply_along_axis)
+    yield (t(v), [v > 0.5], [np.exp, np.sin])  # conditions and functions (cnp.piecewise)
 
 
 def trace_rules(function: Callable) -> tuple[str, ...] | str | None:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import ops
-from ..errors import NoDerivativeError, ShapeError
+from ..errors import DomainError, NoDerivativeError, ShapeError
 from ..rules import linalg as _rules  # noqa: F401 - registers solve, inv, det, eigh, svd...
 from ..rules.linalg import qr_parts, svd_parts
 from ..rules.registry import lookup
@@ -352,11 +352,151 @@ def _matrix_norm(t: Tensor, ord, axes: tuple[int, int]) -> Tensor:
     return ops.max(sums, axis=other) if ord > 0 else ops.min(sums, axis=other)
 
 
+def multi_dot(arrays, *, out=None):
+    """The product of two or more matrices in the cheapest order (NumPy's chain-order rule); a first (last) 1-D
+    array is a row (column) vector."""
+    if not _any_tensor(*arrays):
+        return np.linalg.multi_dot(arrays, out=out)
+    if out is not None:
+        raise TypeError("multi_dot: out= is not supported (a tensor is never written in place); use the result")
+    if len(arrays) < 2:
+        raise ValueError(f"multi_dot: expected at least two arrays, got {len(arrays)}")
+    ts = [_operand(x, "multi_dot", f"arrays[{i}]", min_ndim=1) for i, x in enumerate(arrays)]
+    first, last = ts[0].ndim, ts[-1].ndim
+    if len(ts) == 2:
+        return ops.matmul(ts[0], ts[1])
+    ts[0] = ops.reshape(ts[0], (1, -1)) if first == 1 else ts[0]
+    ts[-1] = ops.reshape(ts[-1], (-1, 1)) if last == 1 else ts[-1]
+    for i, t in enumerate(ts):
+        if t.ndim != 2:
+            raise ShapeError(f"multi_dot: arrays[{i}] has shape {t.shape}; expected a matrix (the first and last "
+                             "may be vectors)")
+    dims = [t.shape[0] for t in ts] + [ts[-1].shape[1]]
+    split = _chain_order(dims)
+
+    def product(i, j):
+        return ts[i] if i == j else ops.matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+    result = product(0, len(ts) - 1)
+    if first == 1 or last == 1:
+        return ops.reshape(result, (-1,)) if first + last > 2 else ops.reshape(result, ())
+    return result
+
+
+def _chain_order(dims: list[int]) -> list[list[int]]:
+    """The split of each chain i..j that costs fewest multiplications (ties: the first split, as NumPy's)."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def lstsq(a, b, rcond=None):
+    """(x, residuals, rank, s): the least-squares solution x = pinv(a) b, the squared residual norms (when a has
+    full column rank and more rows than columns), a's rank and its singular values, as NumPy's.
+
+    The gradient of x is that of pinv (Golub–Pereyra) for a of full rank; a rank-deficient a (by ``rcond``) is
+    refused, as its solution jumps where the rank changes.
+    """
+    if not _any_tensor(a, b):
+        return np.linalg.lstsq(a, b, rcond=rcond)
+    ta = _operand(a, "lstsq", "a")
+    tb = _operand(b, "lstsq", "b", min_ndim=1)
+    if ta.ndim != 2 or tb.ndim > 2 or tb.shape[0] != ta.shape[0]:
+        raise ShapeError(f"lstsq: a has shape {ta.shape} and b {tb.shape}; expected a matrix (m, n) and b of shape "
+                         "(m,) or (m, k)")
+    _, _, rank, _ = np.linalg.lstsq(ta.data, tb.data, rcond=rcond)
+    m, n = ta.shape
+    if rank < min(m, n):
+        raise NoDerivativeError(f"lstsq: a (shape {ta.shape}) has rank {rank} < {min(m, n)} at this rcond, so its "
+                                "least-squares solution has no derivative here; expected a of full rank")
+    x = ops.matmul(_apply("pinv", ta), tb)
+    if rank == n and m > n:
+        residual = tb - ops.matmul(ta, x)
+        residuals = ops.sum(_abs2(residual), axis=0)
+        residuals = ops.reshape(residuals, (1,)) if tb.ndim == 1 else residuals
+    else:
+        residuals = as_tensor(np.empty((0,), np.real(ta.data).dtype))
+    return x, residuals, rank, _apply("svdvals", ta)
+
+
+def cond(x, p=None):
+    """The condition number: s_max / s_min (p None or 2), s_min / s_max (p −2), else norm(x, p)·norm(inv(x), p).
+    A singular matrix gives inf, as NumPy's."""
+    if not _any_tensor(x):
+        return np.linalg.cond(x, p)
+    t = _operand(x, "cond", "x")
+    if p is None or p == 2 or p == -2:
+        s = _apply("svdvals", t)
+        big, small = s[..., 0], s[..., -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = big / small if p != -2 else small / big
+    else:
+        if t.shape[-1] != t.shape[-2]:
+            raise ShapeError(f"cond: x has shape {t.shape}; p={p!r} needs square matrices")
+        try:
+            r = norm(t, p, axis=(-2, -1)) * norm(inv(t), p, axis=(-2, -1))
+        except DomainError:  # a singular matrix: NumPy's value (inf), a constant
+            return as_tensor(np.asarray(np.linalg.cond(t.data, p)))
+    singular = np.isnan(r.data) & ~np.isnan(t.data).any(axis=(-2, -1))
+    return ops.where(singular, np.asarray(np.inf, r.dtype), r) if singular.any() else r
+
+
+def tensorsolve(a, b, axes=None):
+    """x with tensordot(a, x, x.ndim) = b: a reshaped to a square matrix, one solve, as NumPy's."""
+    if not _any_tensor(a, b):
+        return np.linalg.tensorsolve(a, b, axes=axes)
+    ta, tb = _operand(a, "tensorsolve", "a", min_ndim=1), _operand(b, "tensorsolve", "b", min_ndim=0)
+    if axes is not None:
+        order = list(range(ta.ndim))
+        for k in axes:
+            order.remove(k)
+            order.insert(ta.ndim, k)
+        ta = ops.transpose(ta, tuple(order))
+    shape = ta.shape[-(ta.ndim - tb.ndim):] if ta.ndim > tb.ndim else ()
+    size = int(np.prod(shape, dtype=np.int64))
+    if ta.ndim <= tb.ndim or int(np.prod(ta.shape, dtype=np.int64)) != size * size:
+        raise ShapeError(f"tensorsolve: a of shape {ta.shape} and b of shape {tb.shape}: expected a's leading axes "
+                         "to be b's shape and its trailing ones x's, of as many elements (a square system)")
+    x = _apply("solve", ops.reshape(ta, (size, size)), ops.reshape(tb, (size,)))
+    return ops.reshape(x, shape)
+
+
+def tensorinv(a, ind=2):
+    """The inverse for tensordot over ``ind`` axes: a reshaped to a square matrix and inverted, as NumPy's."""
+    if not _any_tensor(a):
+        return np.linalg.tensorinv(a, ind=ind)
+    if not isinstance(ind, int) or ind <= 0:
+        raise ValueError(f"tensorinv: ind must be a positive int, got {ind!r}")
+    t = _operand(a, "tensorinv", "a", min_ndim=1)
+    rows = int(np.prod(t.shape[ind:], dtype=np.int64))
+    matrix = ops.reshape(t, (rows, -1))
+    if matrix.shape[0] != matrix.shape[1]:
+        raise ShapeError(f"tensorinv: a of shape {t.shape} with ind={ind} is not square ({matrix.shape[0]} x "
+                         f"{matrix.shape[1]} as a matrix)")
+    return ops.reshape(_apply("inv", matrix), t.shape[ind:] + t.shape[:ind])
+
+
+__all__ += ["cond", "lstsq", "multi_dot", "tensorinv", "tensorsolve"]
+# Answers with no gradient by definition: NumPy's own function (on a Tensor it answers through the protocol).
+_NO_GRADIENT = ("matrix_rank",)
+
+
 for _name in __all__:  # NumPy's own errors (e.g. an unknown ord for norm) come out under the function's name
     globals()[_name] = named_errors(f"linalg.{_name}")(globals()[_name])
 
 
 def __getattr__(name: str):
+    if name in _NO_GRADIENT:
+        return named_errors(f"linalg.{name}")(getattr(np.linalg, name))
     if hasattr(np.linalg, name) and not name.startswith("_"):
         if isinstance(getattr(np.linalg, name), type):
             return getattr(np.linalg, name)  # LinAlgError and the result types, as in NumPy code
