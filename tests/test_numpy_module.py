@@ -153,8 +153,8 @@ def test_numpy_functions_on_tensors_differentiate():
 
 def test_what_cannot_be_differentiated_is_refused_loudly():
     t = cr.tensor(A[:, :3], requires_grad=True)
-    with pytest.raises(TypeError, match=r"np\.linalg\.svdvals has no derivative"):
-        np.linalg.svdvals(t)
+    with pytest.raises(TypeError, match=r"np\.unwrap has no derivative"):
+        np.unwrap(t)
     with pytest.raises(TypeError, match=r"np\.spacing has no derivative"):
         np.spacing(t)
     with pytest.raises(TypeError, match="out="):

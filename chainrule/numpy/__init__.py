@@ -591,6 +591,87 @@ def cumprod(a, axis=None, dtype=None, out=None):
     return _along_last(a, axis, running, "cumprod")
 
 
+def _cumulative(x, axis, include_initial: bool, function, initial: float, name: str):
+    """NumPy 2's cumulative_sum/prod: ``axis`` needed past 1-D, and ``include_initial`` puts the identity first."""
+    t = _t(x)
+    if axis is None:
+        if t.ndim > 1:
+            raise TypeError(f"cnp.{name}: axis must be given for an array of {t.ndim} dimensions, as NumPy's")
+        axis = 0 if t.ndim else None
+    out = function(t, axis=axis)
+    if include_initial:
+        axis = _positions(axis if axis is not None else 0, out.ndim or 1, name)[0]
+        shape = list(out.shape)
+        shape[axis] = 1
+        out = ops.concatenate([np.full(shape, initial, dtype=out.dtype), out], axis)
+    return out
+
+
+@_numpy_name
+def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """Running sums along ``axis`` (NumPy 2's name; ``include_initial`` starts with 0)."""
+    _no_out("cumulative_sum", out, dtype=dtype)
+    return _cumulative(x, axis, include_initial, cumsum, 0, "cumulative_sum")
+
+
+@_numpy_name
+def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """Running products along ``axis`` (NumPy 2's name; ``include_initial`` starts with 1)."""
+    _no_out("cumulative_prod", out, dtype=dtype)
+    return _cumulative(x, axis, include_initial, cumprod, 1, "cumulative_prod")
+
+
+@_numpy_name
+def matrix_transpose(x, /):
+    """x with its last two axes swapped."""
+    t = _t(x)
+    if t.ndim < 2:
+        raise ShapeError(f"cnp.matrix_transpose: expects at least 2 dimensions, got shape {t.shape}")
+    return ops.swapaxes(t, -1, -2)
+
+
+@_numpy_name
+def astype(x, dtype, /, *, copy=True, device=None):
+    """x converted to ``dtype`` (the rule ``astype``: the gradient converted back)."""
+    if device not in (None, "cpu"):
+        raise ValueError(f"cnp.astype: device must be None or 'cpu' for NumPy arrays, got {device!r}")
+    return ops.astype(_t(x), dtype)
+
+
+@_numpy_name
+def unstack(x, /, *, axis=0):
+    """The slices of x along ``axis``, as a tuple."""
+    t = _t(x)
+    axis = _positions(axis, t.ndim, "unstack")[0]
+    return tuple(ops.getitem(t, (slice(None),) * axis + (i,)) for i in range(t.shape[axis]))
+
+
+@_numpy_name
+def vecdot(x1, x2, /, *, axis=-1, **kwargs):
+    """Σ conj(x1)·x2 along ``axis``, broadcast over the other axes."""
+    _no_out("vecdot", kwargs.pop("out", None), **kwargs)
+    a, b = _t(x1), _t(x2)
+    return ops.sum((ops.conj(a) if a.dtype.kind == "c" else a) * b, axis=axis)
+
+
+@_numpy_name
+def matvec(x1, x2, /, **kwargs):
+    """Matrix (..., m, n) times vector (..., n), broadcast over the leading axes."""
+    _no_out("matvec", kwargs.pop("out", None), **kwargs)
+    a, b = _t(x1), _t(x2)
+    np.matvec(np.ones(a.shape), np.ones(b.shape))  # NumPy's own shape errors
+    return ops.sum(a * ops.expand_dims(b, -2), axis=-1)
+
+
+@_numpy_name
+def vecmat(x1, x2, /, **kwargs):
+    """conj(vector) (..., m) times matrix (..., m, n), broadcast over the leading axes."""
+    _no_out("vecmat", kwargs.pop("out", None), **kwargs)
+    a, b = _t(x1), _t(x2)
+    np.vecmat(np.ones(a.shape), np.ones(b.shape))
+    return ops.sum(ops.expand_dims(ops.conj(a) if a.dtype.kind == "c" else a, -1) * b, axis=-2)
+
+
 @_numpy_name
 def nancumsum(a, axis=None, dtype=None, out=None):
     """Running sums with NaNs counted as 0 (they get no gradient)."""

@@ -486,6 +486,113 @@ def tensorinv(a, ind=2):
 
 
 __all__ += ["cond", "lstsq", "multi_dot", "tensorinv", "tensorsolve"]
+
+# ---------------------------------------------------------------------------------------------------------------
+# The Array API's names (NumPy 2's np.linalg): each one of the functions above, or the top-level one, over the last
+# axes. NumPy validates the arguments first (a stand-in of the same shape), so its own errors come out.
+# ---------------------------------------------------------------------------------------------------------------
+def _top(name: str):
+    from .. import numpy as cnp  # the top-level functions (this module is imported by it)
+
+    return getattr(cnp, name)
+
+
+def matrix_transpose(x, /):
+    """x with its last two axes swapped."""
+    if not _any_tensor(x):
+        return np.linalg.matrix_transpose(x)
+    t = _operand(x, "matrix_transpose", "x")
+    return ops.swapaxes(t, -1, -2)
+
+
+def matmul(x1, x2, /):
+    """The matrix product of the last two axes (broadcast over the rest), as ``@``."""
+    if not _any_tensor(x1, x2):
+        return np.linalg.matmul(x1, x2)
+    np.linalg.matmul(np.ones(np.shape(x1)), np.ones(np.shape(x2)))  # NumPy's own shape errors
+    return ops.matmul(as_tensor(x1), as_tensor(x2))
+
+
+def outer(x1, x2, /):
+    """The outer product of two 1-D arrays."""
+    if not _any_tensor(x1, x2):
+        return np.linalg.outer(x1, x2)
+    np.linalg.outer(np.ones(np.shape(x1)), np.ones(np.shape(x2)))  # 1-D only, as NumPy's
+    return _top("outer")(x1, x2)
+
+
+def cross(x1, x2, /, *, axis: int = -1):
+    """The cross product of 3-vectors along ``axis``."""
+    if not _any_tensor(x1, x2):
+        return np.linalg.cross(x1, x2, axis=axis)
+    np.linalg.cross(np.ones(np.shape(x1)), np.ones(np.shape(x2)), axis=axis)
+    return _top("cross")(x1, x2, axis=axis)
+
+
+def diagonal(x, /, *, offset: int = 0):
+    """The diagonal of the last two axes (offset above it for > 0)."""
+    if not _any_tensor(x):
+        return np.linalg.diagonal(x, offset=offset)
+    return _top("diagonal")(_operand(x, "diagonal", "x"), offset=offset, axis1=-2, axis2=-1)
+
+
+def trace(x, /, *, offset: int = 0, dtype=None):
+    """The sum of the diagonal of the last two axes."""
+    if not _any_tensor(x):
+        return np.linalg.trace(x, offset=offset, dtype=dtype)
+    t = _operand(x, "trace", "x")
+    if dtype is not None and np.dtype(dtype) != t.dtype:
+        t = ops.astype(t, dtype)
+    return ops.sum(diagonal(t, offset=offset), axis=-1)
+
+
+def tensordot(x1, x2, /, *, axes=2):
+    """Sum of products over ``axes`` (an int: the last axes of x1 with the first of x2; or two lists)."""
+    if not _any_tensor(x1, x2):
+        return np.linalg.tensordot(x1, x2, axes=axes)
+    return _top("tensordot")(x1, x2, axes=axes)
+
+
+def vecdot(x1, x2, /, *, axis: int = -1):
+    """Σ conj(x1)·x2 along ``axis`` (broadcast over the rest)."""
+    if not _any_tensor(x1, x2):
+        return np.linalg.vecdot(x1, x2, axis=axis)
+    np.linalg.vecdot(np.ones(np.shape(x1)), np.ones(np.shape(x2)), axis=axis)
+    a, b = as_tensor(x1), as_tensor(x2)
+    return ops.sum((ops.conj(a) if a.dtype.kind == "c" else a) * b, axis=axis)
+
+
+def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
+    """The vector ``ord``-norm along ``axis`` (a tuple: over those axes together; None: over all)."""
+    if not _any_tensor(x):
+        return np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+    t = _operand(x, "vector_norm", "x", min_ndim=0)
+    shape = np.linalg.vector_norm(np.ones(t.shape), axis=axis, keepdims=keepdims, ord=ord).shape
+    axes = tuple(range(t.ndim)) if axis is None else (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    axes = tuple(int(a) % max(t.ndim, 1) for a in axes)
+    if len(axes) != 1:  # several axes count as one: move them to the end and flatten them
+        rest = [a for a in range(t.ndim) if a not in axes]
+        t = ops.reshape(ops.transpose(t, rest + list(axes)), tuple(t.shape[a] for a in rest) + (-1,))
+        axes = (t.ndim - 1,)
+    return ops.reshape(_vector_norm(t, ord, axes[0]), shape)
+
+
+def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):
+    """The matrix ``ord``-norm of the last two axes ('fro', 'nuc', 1, -1, 2, -2, inf, -inf)."""
+    if not _any_tensor(x):
+        return np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
+    return norm(_operand(x, "matrix_norm", "x"), ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+def svdvals(x, /):
+    """The singular values of the last two axes, in descending order."""
+    if not _any_tensor(x):
+        return np.linalg.svdvals(x)
+    return svd(_operand(x, "svdvals", "x"), compute_uv=False)
+
+
+__all__ += ["cross", "diagonal", "matmul", "matrix_norm", "matrix_transpose", "outer", "svdvals", "tensordot",
+            "trace", "vecdot", "vector_norm"]
 # Answers with no gradient by definition: NumPy's own function (on a Tensor it answers through the protocol).
 _NO_GRADIENT = ("matrix_rank",)
 
