@@ -113,7 +113,8 @@ def _dilate(weight: Any, dilation: Pair) -> Tensor:
         shape = np.shape(weight)
         k = shape[axis]
         spread = ops.unsqueeze(weight, axis + 1)  # (..., k, 1, ...) then d − 1 zeros after each tap
-        zeros = np.zeros(shape[:axis + 1] + (d - 1,) + shape[axis + 1:], dtype=np.result_type(weight))
+        dtype = weight.dtype if isinstance(weight, Tensor) else np.result_type(weight)  # (any library's Tensor)
+        zeros = np.zeros(shape[:axis + 1] + (d - 1,) + shape[axis + 1:], dtype=dtype)
         spread = ops.concatenate([spread, zeros], axis=axis + 1)
         spread = ops.reshape(spread, shape[:axis] + (k * d,) + shape[axis + 1:])
         weight = spread[(slice(None),) * axis + (slice(0, (k - 1) * d + 1),)]
