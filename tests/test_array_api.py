@@ -601,6 +601,13 @@ def test_convolutions_and_pooling_against_pytorch(lib):
     pooled.sum().backward()
     np.testing.assert_array_equal(lib.get(pooled._data), torch.nn.functional.max_pool2d(it, 2).detach().numpy())
     np.testing.assert_array_equal(lib.get(imf.grad._data), it.grad.numpy())
+    it.grad, imf.grad = None, None
+    averaged = torch.nn.functional.avg_pool2d(it, 3, stride=2, padding=1, count_include_pad=False)
+    (averaged * torch.tensor(up[:1, :2, :2, :3])).sum().backward()
+    ours = cr.nn.functional.avg_pool2d(imf, 3, stride=2, padding=1, count_include_pad=False)
+    (ours * cr.tensor(lib.put(up[:1, :2, :2, :3]))).sum().backward()
+    np.testing.assert_allclose(lib.get(ours._data), averaged.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lib.get(imf.grad._data), it.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def _from_lower(a):
@@ -632,11 +639,13 @@ LINALG_CASES = {  # chainrule.numpy.linalg's function of a (or a, b) -> a real l
                      lambda a, b: torch.linalg.matrix_power(a, 3) + torch.linalg.matrix_power(a, -2)),
     "norm": (lambda cnp, a, b: cnp.stack([cnp.linalg.norm(a), cnp.linalg.norm(a, 2), cnp.linalg.norm(a, "nuc"),
                                           cnp.linalg.norm(a, 1), cnp.linalg.norm(a, np.inf),
-                                          cnp.linalg.norm(a[0], 3.0)]),
+                                          cnp.linalg.norm(a[0], 3.0),
+                                          cnp.linalg.norm(cnp.where(a[1] > 0, a[1], 0.0), 0)]),
              lambda a, b: torch.stack([torch.linalg.matrix_norm(a), torch.linalg.matrix_norm(a, 2),
                                        torch.linalg.matrix_norm(a, "nuc"), torch.linalg.matrix_norm(a, 1),
                                        torch.linalg.matrix_norm(a, float("inf")),
-                                       torch.linalg.vector_norm(a[0], 3.0)])),
+                                       torch.linalg.vector_norm(a[0], 3.0),
+                                       torch.linalg.vector_norm(torch.where(a[1] > 0, a[1], 0.0), 0)])),
 }
 
 

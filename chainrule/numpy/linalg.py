@@ -288,8 +288,8 @@ def _vector_norm(t: Tensor, ord, axis: int) -> Tensor:
         return ops.max(ops.abs(t), axis=axis)
     if ord == -np.inf:
         return ops.min(ops.abs(t), axis=axis)
-    if ord == 0:  # a count: no gradient
-        return as_tensor(np.sum(t.data != 0, axis=axis).astype(np.real(t.data).dtype))
+    if ord == 0:  # a count: no gradient (computed in t's library)
+        return ops.sum(ops.astype(ops.abs(t.detach()) != 0, np.empty(0, t.dtype).real.dtype), axis=axis)
     if ord == 1:
         return ops.sum(ops.abs(t), axis=axis)
     p = float(ord)
