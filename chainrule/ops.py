@@ -121,6 +121,8 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
     forward = backend.forward(rule)
     try:
         out = forward(*values, **params)
+    except DomainError:
+        raise  # already names the function, the operand and what was expected
     except ValueError as exc:
         shapes = ", ".join(str(tuple(getattr(v, "shape", ()))) for v in values)
         raise ShapeError(f"'{rule.name}' on {backend.name} arrays of shapes {shapes}: {exc}") from None

@@ -682,6 +682,20 @@ def test_linear_algebra_against_pytorch(name, lib):
 
 
 @pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_singular_and_indefinite_matrices_are_domain_errors(lib):
+    """The library's LinAlgError becomes chainrule's DomainError naming the function and what was expected, as
+    on NumPy."""
+    import chainrule.numpy as cnp
+
+    ones = cr.tensor(lib.put(np.ones((2, 2))), requires_grad=True)
+    for function, message in ((cnp.linalg.inv, "inv: .* is singular; expected an invertible matrix"),
+                              (lambda t: cnp.linalg.solve(t, t), "solve: .* is singular"),
+                              (cnp.linalg.cholesky, "cholesky: .* is not positive definite; expected a symmetric")):
+        with pytest.raises(cr.DomainError, match=message):
+            function(ones)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
 def test_fft_functions_against_pytorch(lib):
     """chainrule.numpy.fft on the library's tensors (fft, ifft with n, rfft, irfft, fft2, rfftn with s, norms):
     a real loss of real and imaginary parts, its gradient (real input: one convention) against PyTorch's."""

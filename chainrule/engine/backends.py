@@ -459,12 +459,12 @@ class Backend:
         try:
             return getattr(self.xp.linalg, name)(*args, **kwargs)
         except Exception as exc:
-            if type(exc).__name__ != "LinAlgError":
+            if "LinAlgError" not in type(exc).__name__:  # NumPy's (array-api-strict), torch's _LinAlgError...
                 raise
-            shape = tuple(args[0].shape)
-            raise DomainError(f"{name}: the matrix `a` of shape {shape} is singular or (cholesky) not positive "
-                              f"definite; expected {'a positive-definite' if name == 'cholesky' else 'an invertible'}"
-                              f" matrix ({self.name}: {exc})") from None
+            problem, expected = (("is not positive definite", "a symmetric positive-definite matrix")
+                                 if name == "cholesky" else ("is singular", "an invertible matrix"))
+            raise DomainError(f"{name}: the matrix `a` of shape {tuple(args[0].shape)} {problem}; expected {expected}"
+                              f" ({self.name} says: {exc})") from None
 
     def _forward_solve(self, a, b):
         # NumPy 2's rule for b (a vector when 1-D, else a stack of matrices), made explicit for every library: a
