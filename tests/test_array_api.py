@@ -456,10 +456,13 @@ def test_labels_on_the_device_are_refused_clearly():
 
 @pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
 def test_basic_indexing_in_the_library(lib):
-    """x[0], x[None], x[:, 1:3], x[..., 0] on a matrix: values and gradients as on NumPy (the Array API asks for a
-    trailing ... when an index names fewer axes, and takes no None when assigning)."""
+    """x[0], x[None], x[:, 1:3], x[..., 0] on a matrix, and negative steps (x[::-1], x[..., 3:0:-2]: PyTorch's
+    slices take none, the backend reverses the axis and slices forwards): values and gradients as on NumPy (the
+    Array API asks for a trailing ... when an index names fewer axes, and takes no None when assigning)."""
     data = np.arange(12.0).reshape(3, 4)
-    for index in (0, (None,), (slice(None), slice(1, 3)), (Ellipsis, 0), (1, None, slice(0, 2))):
+    for index in (0, (None,), (slice(None), slice(1, 3)), (Ellipsis, 0), (1, None, slice(0, 2)),
+                  slice(None, None, -1), (Ellipsis, slice(3, 0, -2)), (None, slice(1, None, -1), slice(5, -9, -3)),
+                  (slice(0, 0, -1),)):
         xn, xf = cr.tensor(data, requires_grad=True), cr.tensor(lib.put(data), requires_grad=True)
         w = np.random.default_rng(0).standard_normal(data[index].shape)
         (xn[index] * w).sum().backward()

@@ -345,6 +345,10 @@ class Backend:
         if len(items) < x.ndim and any(is_foreign(i) and self.xp.isdtype(i.dtype, "integral") for i in items) and all(
                 isinstance(i, int) or is_foreign(i) for i in items):
             return self.m.gather(x, items)  # integer arrays on the leading axes only: not in the standard
+        if type(index) is tuple and Ellipsis in index:  # a basic index
+            axes, index = self.m.positive_steps(index, tuple(x.shape))
+            if axes:
+                x = self.xp.flip(x, axis=axes)
         return x[index]
 
     def _forward_sum(self, x, axis=None, keepdims=False):
@@ -765,6 +769,29 @@ class ArrayAPIMath:
             return (*moved, Ellipsis)
         return moved if type(index) is tuple else moved[0]
 
+    def positive_steps(self, index, shape):
+        """(axes, index) for a basic index as ``index`` completes it (with its ``...``): each slice of negative step
+        replaced by the slice that picks the same elements, in the same order, from the array reversed along
+        ``axes`` (PyTorch's slices take no negative step); ((), index) when it has none."""
+        items = list(index)
+        if not any(isinstance(i, slice) and i.step is not None and i.step < 0 for i in items):
+            return (), index
+        after = sum(1 for i in items[items.index(Ellipsis) + 1:] if i is not None)
+        axes, axis = [], 0
+        for k, i in enumerate(items):
+            if i is Ellipsis:  # axes count from the front before the ..., from the back after it
+                axis = len(shape) - after
+                continue
+            if i is None:
+                continue
+            if isinstance(i, slice) and i.step is not None and i.step < 0:
+                n = shape[axis]
+                picked = range(*i.indices(n))
+                items[k] = slice(n - 1 - picked[0], n - picked[-1], -i.step) if picked else slice(0, 0)
+                axes.append(axis)
+            axis += 1
+        return tuple(axes), tuple(items)
+
     def is_basic_index(self, index) -> bool:
         items = index if type(index) is tuple else (index,)
         return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
@@ -778,8 +805,9 @@ class ArrayAPIMath:
         out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
         items = index if type(index) is tuple else (index,)
         target = self.index(tuple(i for i in items if i is not None), out)  # None only added axes of size 1:
+        axes, target = self.positive_steps(target, tuple(shape))
         out[target] = self.xp.reshape(g, out[target].shape)  # the same elements, in the same order, without them
-        return out
+        return self.xp.flip(out, axis=axes) if axes else out
 
     def _scatter_add(self, g, index, shape):
         items = index if type(index) is tuple else (index,)
