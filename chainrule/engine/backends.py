@@ -345,7 +345,7 @@ class Backend:
         if len(items) < x.ndim and any(is_foreign(i) and self.xp.isdtype(i.dtype, "integral") for i in items) and all(
                 isinstance(i, int) or is_foreign(i) for i in items):
             return self.m.gather(x, items)  # integer arrays on the leading axes only: not in the standard
-        if type(index) is tuple and Ellipsis in index:  # a basic index
+        if self.m.is_basic_index(index):  # (m.index completed it with a ...)
             axes, index = self.m.positive_steps(index, tuple(x.shape))
             if axes:
                 x = self.xp.flip(x, axis=axes)
