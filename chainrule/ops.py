@@ -112,10 +112,6 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
         if len(devices) > 1:
             raise ValueError(f"'{rule.name}' got tensors on different devices ({', '.join(sorted(devices))}); move "
                              "them to one explicitly with t.to(device)")
-    if parents is not None and rule.name in backend.NO_BACKWARD:
-        raise NotImplementedError(f"the gradient of '{rule.name}' is not available for {backend.name} arrays yet (its "
-                                  "derivative computes with NumPy); apply it without a gradient (cr.no_grad, or "
-                                  "detach()), or move the tensor explicitly with t.to(numpy)")
     values = backend.operands(values)
     params = backend.params(params, foreign[0])
     if not rule.supports_complex:
@@ -125,6 +121,8 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
     forward = backend.forward(rule)
     try:
         out = forward(*values, **params)
+    except DomainError:
+        raise  # already names the function, the operand and what was expected
     except ValueError as exc:
         shapes = ", ".join(str(tuple(getattr(v, "shape", ()))) for v in values)
         raise ShapeError(f"'{rule.name}' on {backend.name} arrays of shapes {shapes}: {exc}") from None
@@ -784,6 +782,18 @@ def _index_item(i):
 def scatter(g, index, shape):
     """Zeros of ``shape`` with ``g`` added at ``index`` (the gradient of indexing)."""
     return apply(lookup("scatter"), (g,), {"index": index, "shape": tuple(shape)})
+
+
+def flip(x, axis: int):
+    """x reversed along ``axis`` (an int), differentiably: the slice ``[::-1]`` there."""
+    x = _tensor_arg(x, "flip")
+    return getitem(x, (slice(None),) * (axis % x.ndim) + (slice(None, None, -1), Ellipsis))
+
+
+def constant(value, like):
+    """The NumPy constant ``value`` (a mask, an identity matrix) in like's dtype, for rules on Tensors: a plain
+    array, which an op next to a Tensor of another library moves into that library."""
+    return np.asarray(value, dtype=np.dtype(like.dtype))
 
 
 def _join(name: str, tensors, axis: int, same_shape: bool):

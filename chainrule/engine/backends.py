@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DomainError
 from ..rules import numpy_math
 
 # Libraries whose arrays are recognised without array-api-compat's help (PyTorch's tensors have no
@@ -100,7 +101,7 @@ def to_numpy(x: Any) -> np.ndarray:
     """A host NumPy copy of foreign array ``x``: an explicit transfer (``t.to(numpy)``)."""
     name = type(x).__module__.partition(".")[0]
     if name == "torch":
-        return x.detach().cpu().numpy().copy()
+        return x.detach().cpu().resolve_conj().resolve_neg().numpy().copy()  # (torch.conj is a lazy view)
     if name == "cupy":
         return x.get()
     if name == "array_api_strict":
@@ -154,6 +155,14 @@ _BINARY = {
     "less": "less", "less_equal": "less_equal", "greater": "greater", "greater_equal": "greater_equal",
     "equal": "equal", "not_equal": "not_equal",
 }
+# Rules whose forward needs a function of an optional extension of the standard: rule -> (extension, function).
+_EXTENSIONS = {
+    "solve": ("linalg", "solve"), "inv": ("linalg", "inv"), "det": ("linalg", "det"),
+    "logabsdet": ("linalg", "slogdet"), "logdet": ("linalg", "slogdet"), "cholesky": ("linalg", "cholesky"),
+    "eigh": ("linalg", "eigh"), "eigvalsh": ("linalg", "eigvalsh"), "svd": ("linalg", "svd"),
+    "svdvals": ("linalg", "svdvals"), "qr": ("linalg", "qr"), "pinv": ("linalg", "pinv"),
+    "fftn": ("fft", "fftn"), "ifftn": ("fft", "ifftn"), "rfftn": ("fft", "rfftn"), "irfftn": ("fft", "irfftn"),
+}
 # Python's operators on arrays call the same functions and also take Python numbers (the weak scalars that keep a
 # float32 array float32), so the arithmetic rules use them.
 _OPERATORS = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul, "divide": operator.truediv,
@@ -204,10 +213,6 @@ class Backend:
             return params
         return {k: self.asarray(v, like) if isinstance(v, np.ndarray) else v for k, v in params.items()}
 
-    # Rules whose derivatives still compute on NumPy values (np.isnan... in the table's code): recording them for
-    # backward would copy to the host, so it is refused; their forward works without a gradient.
-    NO_BACKWARD = frozenset({"max", "min"})
-
     def saved_inputs(self, rule: Any, values: list, out: Any) -> list:
         """What a node of ``rule`` keeps: ``where``'s condition as a mask in the output's dtype, so that its local
         derivatives (the condition and its negation) multiply the upstream gradient (the Array API refuses bool ×
@@ -235,6 +240,12 @@ class Backend:
             function = getattr(xp, _BINARY[name])
             return lambda a, b: function(*self._scalar_to_array(a, b))
         composed = getattr(self, "_forward_" + name, None)
+        extension = _EXTENSIONS.get(name)
+        if composed is not None and extension is not None and not hasattr(getattr(xp, extension[0], None),
+                                                                            extension[1]):
+            raise NotImplementedError(
+                f"'{name}' needs {extension[0]}.{extension[1]} of the Array API's {extension[0]} extension, which "
+                f"{self.name} does not have; move the tensor explicitly with t.to(numpy), or to a library that has it")
         if composed is None:
             raise NotImplementedError(
                 f"'{name}' has no forward for {self.name} arrays yet (only for NumPy); chainrule never copies to the "
@@ -329,7 +340,16 @@ class Backend:
         return self.m.astype(x, dtype)
 
     def _forward_getitem(self, x, index):
-        return x[self.m.index(index, x)]
+        index = self.m.index(index, x)
+        items = index if type(index) is tuple else (index,)
+        if len(items) < x.ndim and any(is_foreign(i) and self.xp.isdtype(i.dtype, "integral") for i in items) and all(
+                isinstance(i, int) or is_foreign(i) for i in items):
+            return self.m.gather(x, items)  # integer arrays on the leading axes only: not in the standard
+        if self.m.is_basic_index(index):  # (m.index completed it with a ...)
+            axes, index = self.m.positive_steps(index, tuple(x.shape))
+            if axes:
+                x = self.xp.flip(x, axis=axes)
+        return x[index]
 
     def _forward_sum(self, x, axis=None, keepdims=False):
         return self.m.sum(x, axis=axis, keepdims=keepdims)
@@ -384,6 +404,154 @@ class Backend:
 
     def _forward_cumsum(self, x, axis):
         return self.xp.cumulative_sum(x, axis=axis)
+
+    def _forward_prod(self, x, axis=None, keepdims=False):
+        return self.xp.prod(x, axis=axis, keepdims=keepdims)
+
+    def _forward_sinc(self, x):
+        return self.m.sinc(x)
+
+    def _forward_angle(self, x):
+        xp = self.xp  # NumPy's angle: atan2(imaginary part, real part), the imaginary part of a real x being 0
+        if xp.isdtype(x.dtype, "complex floating"):
+            return xp.atan2(xp.imag(x), xp.real(x))
+        return xp.atan2(xp.zeros_like(x), x)
+
+    def _forward_step(self, x):
+        return self.m.step(x)
+
+    def _forward_scatter(self, x, index, shape):
+        return self.m.scatter(x, index, shape)
+
+    # Image patches (conv2d, conv1d, pooling): one strided slice per kernel offset, with the standard's functions.
+    def _forward_unfold(self, x, kernel_size, stride=(1, 1), padding=(0, 0)):
+        xp = self.xp
+        n, c = x.shape[:2]
+        (kh, kw), (sh, sw) = kernel_size, stride
+        oh, ow = numpy_math.count_windows(x.shape[2:], kernel_size, stride, padding)
+        x = self._pad(x, padding)
+        windows = [x[:, :, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw]
+                   for i in range(kh) for j in range(kw)]
+        return xp.reshape(xp.stack(windows, axis=2), (n, c * kh * kw, oh * ow))  # rows (c, i, j), as NumPy's
+
+    def _forward_fold(self, x, output_size, kernel_size, stride=(1, 1), padding=(0, 0)):
+        n = x.shape[0]
+        (h, w), (kh, kw), (sh, sw), (ph, pw) = output_size, kernel_size, stride, padding
+        c = x.shape[1] // (kh * kw)
+        oh, ow = numpy_math.count_windows(output_size, kernel_size, stride, padding)
+        patches = self.xp.reshape(x, (n, c, kh, kw, oh, ow))
+        image = self.xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype, device=device(x))
+        for i in range(kh):  # in NumPy's order, so the same sums
+            for j in range(kw):
+                window = (slice(None), slice(None), slice(i, i + (oh - 1) * sh + 1, sh),
+                          slice(j, j + (ow - 1) * sw + 1, sw))
+                image[window] = image[window] + patches[:, :, i, j, ...]
+        return image[:, :, ph : ph + h, pw : pw + w]
+
+    def _pad(self, x, padding):
+        """x with ``padding`` zeros on both sides of its last two axes."""
+        for axis, p in ((-2, padding[0]), (-1, padding[1])):
+            if p:
+                shape = list(x.shape)
+                shape[axis] = p
+                zeros = self.xp.zeros(tuple(shape), dtype=x.dtype, device=device(x))
+                x = self.xp.concat([zeros, x, zeros], axis=axis)
+        return x
+
+    # Linear algebra: the standard's linalg extension, results packed as chainrule.rules.linalg packs them.
+    def _linalg(self, name, *args, **kwargs):
+        try:
+            return getattr(self.xp.linalg, name)(*args, **kwargs)
+        except Exception as exc:
+            if "LinAlgError" not in type(exc).__name__:  # NumPy's (array-api-strict), torch's _LinAlgError...
+                raise
+            problem, expected = (("is not positive definite", "a symmetric positive-definite matrix")
+                                 if name == "cholesky" else ("is singular", "an invertible matrix"))
+            raise DomainError(f"{name}: the matrix `a` of shape {tuple(args[0].shape)} {problem}; expected {expected}"
+                              f" ({self.name} says: {exc})") from None
+
+    def _forward_solve(self, a, b):
+        # NumPy 2's rule for b (a vector when 1-D, else a stack of matrices), made explicit for every library: a
+        # vector becomes a column, and both stacks are broadcast to one batch shape (PyTorch reads a b one axis
+        # shorter than a as a stack of vectors).
+        a, b = self.m._arrays(a, b)
+        if b.ndim == 1:
+            return self._linalg("solve", a, b[:, None])[..., 0]
+        batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
+        a = self.xp.broadcast_to(a, batch + tuple(a.shape[-2:]))
+        return self._linalg("solve", a, self.xp.broadcast_to(b, batch + tuple(b.shape[-2:])))
+
+    def _forward_inv(self, x):
+        return self._linalg("inv", x)
+
+    def _forward_det(self, x):
+        return self._linalg("det", x)
+
+    def _forward_logabsdet(self, x):
+        return self._linalg("slogdet", x)[1]
+
+    def _forward_logdet(self, x):
+        sign, logabs = self._linalg("slogdet", x)
+        return logabs + self.xp.log(sign)  # nan for a negative real determinant, -inf for a zero one, as NumPy
+
+    def _forward_cholesky(self, x):
+        return self._linalg("cholesky", x)
+
+    def _forward_eigh(self, x):
+        w, v = self._linalg("eigh", x)
+        return self.xp.concat([self.xp.astype(w, v.dtype)[..., None, :], v], axis=-2)
+
+    def _forward_eigvalsh(self, x):
+        return self._linalg("eigvalsh", x)
+
+    def _forward_svd(self, x):
+        u, s, vh = self._linalg("svd", x, full_matrices=False)
+        lead = tuple(x.shape[:-2])
+        return self.xp.concat([self.xp.reshape(u, lead + (-1,)), self.xp.astype(s, u.dtype),
+                               self.xp.reshape(vh, lead + (-1,))], axis=-1)
+
+    def _forward_svdvals(self, x):
+        return self._linalg("svdvals", x)
+
+    def _forward_qr(self, x):
+        q, r = self._linalg("qr", x)
+        lead = tuple(x.shape[:-2])
+        return self.xp.concat([self.xp.reshape(q, lead + (-1,)), self.xp.reshape(r, lead + (-1,))], axis=-1)
+
+    def _forward_pinv(self, x):
+        return self._linalg("pinv", x)
+
+    # Fourier transforms: the standard's fft extension (its c2c transforms take complex input only).
+    def _as_complex(self, x):
+        xp = self.xp
+        if xp.isdtype(x.dtype, "complex floating"):
+            return x
+        return xp.astype(x, xp.complex64 if x.dtype == xp.float32 else xp.complex128)
+
+    def _forward_fftn(self, x, s, axes, norm):
+        return self.xp.fft.fftn(self._as_complex(x), s=tuple(s), axes=tuple(axes), norm=norm)
+
+    def _forward_ifftn(self, x, s, axes, norm):
+        return self.xp.fft.ifftn(self._as_complex(x), s=tuple(s), axes=tuple(axes), norm=norm)
+
+    def _forward_rfftn(self, x, s, axes, norm):
+        return self.xp.fft.rfftn(x, s=tuple(s), axes=tuple(axes), norm=norm)
+
+    def _forward_irfftn(self, x, s, axes, norm):
+        return self.xp.fft.irfftn(self._as_complex(x), s=tuple(s), axes=tuple(axes), norm=norm)
+
+    def _forward_fft_resize(self, x, sizes, axes):
+        """x cropped, or padded with zeros at the end, to ``sizes`` along ``axes`` (fft's ``s``)."""
+        for a, n in zip(axes, sizes, strict=True):
+            have = x.shape[a]
+            if n < have:
+                x = x[(slice(None),) * a + (slice(0, n), Ellipsis)]
+            elif n > have:
+                shape = list(x.shape)
+                shape[a] = n - have
+                zeros = self.xp.zeros(tuple(shape), dtype=x.dtype, device=device(x))
+                x = self.xp.concat([x, zeros], axis=a)
+        return x
 
     def _forward_cross_entropy(self, x, labels, reduction):
         xp = self.xp
@@ -441,8 +609,51 @@ class ArrayAPIMath:
 
     def where(self, condition, a, b):
         like = a if is_foreign(a) else b if is_foreign(b) else condition  # numbers take the values' dtype
-        a, b = (v if is_foreign(v) else self._owner.asarray(v, like) for v in (a, b))
+        dtype = like.dtype if self.xp.isdtype(like.dtype, "complex floating") else None  # (real ones: asarray's)
+        a, b = (v if is_foreign(v) else self._owner.asarray(v, like, dtype if isinstance(v, numbers.Number) else None)
+                for v in (a, b))
         return self.xp.where(condition, a, b)
+
+    def isnan(self, x):
+        return self.xp.isnan(x)
+
+    def flip(self, x, axis):
+        return self.xp.flip(x, axis=axis)
+
+    def constant(self, value, like):
+        """The NumPy constant ``value`` (a mask, an identity matrix) in like's dtype, moved to like's device."""
+        return self._owner.asarray(np.asarray(value), like, like.dtype)
+
+    def has_nonzero(self, x) -> bool:
+        return bool(self.xp.any(x != 0))
+
+    def sinc(self, x):
+        """sin(πx)/(πx), 1 at 0: NumPy's operations (x = 0 replaced by 1e-20), so the same rounding."""
+        y = math.pi * self.xp.where(x == 0, self._owner.asarray(1.0e-20, x), x)
+        return self.xp.sin(y) / y
+
+    def product_of_others(self, x):
+        """numpy_math.product_of_others with the standard's cumulative_prod and flip (no negative-step slice)."""
+        xp = self.xp
+        ones = xp.ones(tuple(x.shape[:-1]) + (1,), dtype=x.dtype, device=device(x))
+        left = xp.cumulative_prod(xp.concat([ones, x[..., :-1]], axis=-1), axis=-1)
+        right = xp.cumulative_prod(xp.concat([ones, xp.flip(x, axis=-1)[..., :-1]], axis=-1), axis=-1)
+        return left * xp.flip(right, axis=-1)
+
+    def solve(self, a, b):
+        return self._owner._forward_solve(a, b)
+
+    def eigh(self, x):
+        return self._owner._forward_eigh(x)
+
+    def svd(self, x):
+        return self._owner._forward_svd(x)
+
+    def unfold(self, x, kernel_size, stride=(1, 1), padding=(0, 0)):
+        return self._owner._forward_unfold(x, kernel_size, stride, padding)
+
+    def fold(self, x, output_size, kernel_size, stride=(1, 1), padding=(0, 0)):
+        return self._owner._forward_fold(x, output_size, kernel_size, stride, padding)
 
     def matmul(self, a, b):
         return self.xp.matmul(*self._arrays(a, b))
@@ -558,6 +769,29 @@ class ArrayAPIMath:
             return (*moved, Ellipsis)
         return moved if type(index) is tuple else moved[0]
 
+    def positive_steps(self, index, shape):
+        """(axes, index) for a basic index as ``index`` completes it (with its ``...``): each slice of negative step
+        replaced by the slice that picks the same elements, in the same order, from the array reversed along
+        ``axes`` (PyTorch's slices take no negative step); ((), index) when it has none."""
+        items = list(index)
+        if not any(isinstance(i, slice) and i.step is not None and i.step < 0 for i in items):
+            return (), index
+        after = sum(1 for i in items[items.index(Ellipsis) + 1:] if i is not None)
+        axes, axis = [], 0
+        for k, i in enumerate(items):
+            if i is Ellipsis:  # axes count from the front before the ..., from the back after it
+                axis = len(shape) - after
+                continue
+            if i is None:
+                continue
+            if isinstance(i, slice) and i.step is not None and i.step < 0:
+                n = shape[axis]
+                picked = range(*i.indices(n))
+                items[k] = slice(n - 1 - picked[0], n - picked[-1], -i.step) if picked else slice(0, 0)
+                axes.append(axis)
+            axis += 1
+        return tuple(axes), tuple(items)
+
     def is_basic_index(self, index) -> bool:
         items = index if type(index) is tuple else (index,)
         return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
@@ -571,8 +805,9 @@ class ArrayAPIMath:
         out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
         items = index if type(index) is tuple else (index,)
         target = self.index(tuple(i for i in items if i is not None), out)  # None only added axes of size 1:
+        axes, target = self.positive_steps(target, tuple(shape))
         out[target] = self.xp.reshape(g, out[target].shape)  # the same elements, in the same order, without them
-        return out
+        return self.xp.flip(out, axis=axes) if axes else out
 
     def _scatter_add(self, g, index, shape):
         items = index if type(index) is tuple else (index,)
@@ -581,7 +816,56 @@ class ArrayAPIMath:
             out.index_put_(tuple(i if is_foreign(i) else self._owner.asarray(i, g) for i in items), g,
                            accumulate=True)
             return out
-        raise NotImplementedError(
-            f"the gradient of indexing with arrays is not supported for {self._owner.name} arrays yet (it needs a "
-            "scatter-add; PyTorch has one when every index is an array); index with ints and slices, or move the "
-            "tensor explicitly with t.to(numpy)")
+        return self._one_hot_scatter_add(g, items, tuple(shape))
+
+    # How many elements a one-hot block may hold; larger index arrays are taken in chunks of rows.
+    ONE_HOT_BLOCK = 1 << 22
+
+    def _one_hot_scatter_add(self, g, items, shape):
+        """The scatter-add in any library: the flat positions p_k of g's rows (``positions``), then the sum over k
+        of onehot(p_k)ᵀ g_k, a matrix product per block of rows. Repeated positions add up; every sum is of g's own
+        values (no differences of running sums)."""
+        xp = self.xp
+        flat, _, width = self.positions(items, shape, g)
+        size = math.prod(shape) // width
+        rows = xp.reshape(g, (flat.shape[0], width))
+        places = xp.arange(size, device=device(g))
+        out = xp.zeros((size, width), dtype=g.dtype, device=device(g))
+        step = max(1, self.ONE_HOT_BLOCK // max(size, 1))
+        count = flat.shape[0]
+        for start in range(0, count, step):
+            block = slice(start, min(start + step, count))  # the standard takes no stop past the end
+            one_hot = xp.astype(flat[block, None] == places[None, :], g.dtype)
+            out = out + xp.matmul(xp.matrix_transpose(one_hot), rows[block, ...])
+        return xp.reshape(out, shape)
+
+    def gather(self, x, items):
+        """x[items] for integer arrays (and ints) indexing fewer axes than x has, which the standard does not take:
+        the rows of x, flattened over the indexed axes, at their flat positions."""
+        flat, picked, width = self.positions(items, tuple(x.shape), x)
+        rows = self.xp.take(self.xp.reshape(x, (-1, width)), flat, axis=0)
+        return self.xp.reshape(rows, picked + tuple(x.shape[len(items):]))
+
+    def positions(self, items, shape, like):
+        """(p, shape of the selection, width): for integer arrays and ints (or one boolean mask) indexing the
+        leading axes of an array of ``shape``, the flat position p of each selected row over those axes (1-D, in
+        NumPy's order), the shape the index arrays broadcast to, and the number of elements of each row."""
+        xp = self.xp
+        items = [self._owner.asarray(i, like) if isinstance(i, np.ndarray) else
+                 int(i) if isinstance(i, np.integer) else i for i in items]
+        if len(items) == 1 and is_foreign(items[0]) and xp.isdtype(items[0].dtype, "bool"):
+            items = list(xp.nonzero(items[0]))  # a mask: the positions it selects, in row-major order
+        if not all(isinstance(i, int) or (is_foreign(i) and xp.isdtype(i.dtype, "integral")) for i in items):
+            raise NotImplementedError(
+                f"the gradient of indexing with {index_kinds(items)} is not supported for {self._owner.name} arrays "
+                "yet (integer arrays or one boolean mask on the leading axes are); index in two steps, or move the "
+                "tensor explicitly with t.to(numpy)")
+        flat = 0
+        for i, n in zip(items, shape[:len(items)], strict=True):
+            flat = flat * n + i % n  # negative indices count from the end
+        picked = tuple(flat.shape)
+        return xp.reshape(flat, (-1,)), picked, math.prod(shape[len(items):])
+
+
+def index_kinds(items) -> str:
+    return "an index of " + ", ".join(type(i).__name__ for i in items)

@@ -146,6 +146,12 @@ def cumsum(x, axis):
     return Batched(np.cumsum(x.value, axis=_shift(axis)))
 
 
+def flip(x, axis):
+    if type(x) is not Batched:
+        return np.flip(x, axis)
+    return Batched(np.flip(x.value, _shift(axis)))
+
+
 def mean(x, axis=None, keepdims=False):
     if type(x) is not Batched:
         return numpy_math.mean(x, axis, keepdims)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import ops
 from ..arguments import REDUCTIONS, class_labels, image, pair
-from ..engine import bump
+from ..engine import backends, bump
 from ..errors import DomainError, ShapeError
 from ..ops import (
     linear,
@@ -108,7 +108,8 @@ def _dilate(weight: Any, dilation: Pair) -> Tensor:
         shape = np.shape(weight)
         k = shape[axis]
         spread = ops.unsqueeze(weight, axis + 1)  # (..., k, 1, ...) then d − 1 zeros after each tap
-        zeros = np.zeros(shape[:axis + 1] + (d - 1,) + shape[axis + 1:], dtype=np.result_type(weight))
+        dtype = weight.dtype if isinstance(weight, Tensor) else np.result_type(weight)  # (any library's Tensor)
+        zeros = np.zeros(shape[:axis + 1] + (d - 1,) + shape[axis + 1:], dtype=dtype)
         spread = ops.concatenate([spread, zeros], axis=axis + 1)
         spread = ops.reshape(spread, shape[:axis] + (k * d,) + shape[axis + 1:])
         weight = spread[(slice(None),) * axis + (slice(0, (k - 1) * d + 1),)]
@@ -291,15 +292,27 @@ def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
     if lowest is None:
         raise TypeError(f"max_pool2d: expects real numbers (float or int), got dtype {x.dtype}")
     windows = _pool_windows(x, kernel_size, stride, padding, dilation, extra, lowest)
-    first = np.argmax(ops.stop(windows), axis=2)[:, :, None, :]  # (N, C, 1, L): NaN wins, as in np.argmax
-    chosen = np.arange(kernel_size[0] * kernel_size[1])[None, None, :, None] == first
+    data = ops.stop(windows)
+    xp, here = _library(data)
+    first = xp.argmax(data, axis=2, keepdims=True)  # (N, C, 1, L): a NaN wins, as in NumPy's argmax
+    chosen = here(np.arange(kernel_size[0] * kernel_size[1]).reshape(1, 1, -1, 1)) == first
     out = ops.reshape(ops.sum(ops.where(chosen, windows, np.zeros((), windows.dtype)), axis=2), (n, c, oh, ow))
     if not return_indices:
         return out
-    tap_row, tap_col = np.divmod(first[:, :, 0, :].reshape(n, c, oh, ow), kernel_size[1])
-    rows = (np.arange(oh) * stride[0] - padding[0])[:, None] + tap_row * dilation[0]
-    cols = (np.arange(ow) * stride[1] - padding[1])[None, :] + tap_col * dilation[1]
-    return out, (rows * w + cols).astype(np.int64)
+    first = xp.reshape(first, (n, c, oh, ow))
+    tap_row, tap_col = first // kernel_size[1], first % kernel_size[1]
+    rows = here((np.arange(oh) * stride[0] - padding[0])[:, None]) + tap_row * dilation[0]
+    cols = here((np.arange(ow) * stride[1] - padding[1])[None, :]) + tap_col * dilation[1]
+    return out, xp.astype(rows * w + cols, xp.int64) if xp is not np else (rows * w + cols).astype(np.int64)
+
+
+def _library(data: Any) -> tuple[Any, Any]:
+    """(the array namespace of ``data``, a function moving a NumPy constant next to it): NumPy itself on the host,
+    else the Array API library's, on ``data``'s device."""
+    if not backends.is_foreign(data):
+        return np, lambda constant: constant
+    library = backends.backend(data)
+    return library.xp, lambda constant: library.asarray(constant, data)
 
 
 def _axis(dim: int | None, axis: int | None, where: str) -> int:

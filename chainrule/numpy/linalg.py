@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import ops
+from ..engine import backends
 from ..errors import DomainError, NoDerivativeError, ShapeError
 from ..rules import linalg as _rules  # noqa: F401 - registers solve, inv, det, eigh, svd...
 from ..rules.linalg import qr_parts, svd_parts
@@ -128,7 +129,10 @@ def slogdet(a):
     if t.dtype.kind == "c":
         logdet = _apply("logdet", t)
         return SlogdetResult(ops.exp(1j * ops.imag(logdet)), ops.real(logdet))
-    sign = np.linalg.slogdet(t.data)[0]
+    data = ops.stop(t)
+    if backends.is_foreign(data):  # the sign computed in the tensor's library, on its device
+        return SlogdetResult(as_tensor(backends.backend(data).xp.linalg.slogdet(data)[0]), _apply("logabsdet", t))
+    sign = np.linalg.slogdet(data)[0]
     return SlogdetResult(as_tensor(np.asarray(sign)), _apply("logabsdet", t))
 
 
@@ -169,6 +173,10 @@ def eigh(a, UPLO: str = "L"):
     if values.dtype.kind == "c":  # packed with complex eigenvectors; the eigenvalues of a Hermitian matrix are real
         values = ops.real(values)
     if UPLO == "U":
+        if backends.is_foreign(ops.stop(a)):
+            raise NotImplementedError("eigh: UPLO='U' on arrays of other libraries than NumPy is not supported yet "
+                                      "(it aligns the eigenvectors' signs with NumPy's); pass the conjugate transpose "
+                                      "with UPLO='L'")
         # Reading aᴴ's lower triangle, LAPACK may choose another sign (phase) for an eigenvector than NumPy's own
         # eigh(a, "U"); turn those columns by a constant ±1 (unit phase) so values (and derivatives) are NumPy's.
         reference = np.linalg.eigh(ops.stop(a), "U")[1]
@@ -327,8 +335,8 @@ def _vector_norm(t: Tensor, ord, axis: int) -> Tensor:
         return ops.max(ops.abs(t), axis=axis)
     if ord == -np.inf:
         return ops.min(ops.abs(t), axis=axis)
-    if ord == 0:  # a count: no gradient
-        return as_tensor(np.sum(t.data != 0, axis=axis).astype(np.real(t.data).dtype))
+    if ord == 0:  # a count: no gradient (computed in t's library)
+        return ops.sum(ops.astype(ops.abs(t.detach()) != 0, np.empty(0, t.dtype).real.dtype), axis=axis)
     if ord == 1:
         return ops.sum(ops.abs(t), axis=axis)
     p = float(ord)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from . import numpy_math
-from .registry import GENERAL, LINEAR, MULTILINEAR, Rule, Sample, register
+from .registry import GENERAL, LINEAR, MULTILINEAR, Rule, Sample, is_complex, register
 
 
 def _expand(g, x, axis, keepdims, m):
@@ -83,7 +83,7 @@ register(Rule(
 ))
 register(Rule(
     name="imag", forward=np.imag, kind=LINEAR, batchable=True, arity=1,
-    vjps=(lambda g, x, y, m: -1j * g if x.dtype.kind == "c" else 0 * g,), shape_only=("x",),
+    vjps=(lambda g, x, y, m: -1j * g if is_complex(x, m) else 0 * g,), shape_only=("x",),
     text=("-i",), tex=("-i",), display=r"\operatorname{Im} z", samples=(Sample(((3,),)),), public=True,
 ))
 register(Rule(
@@ -154,14 +154,10 @@ register(Rule(
     shape_only=("x",),
     text=("1 for every summed element",), tex=("1",), display=r"\sum_i x_i", samples=REDUCE_SAMPLES,
 ))
-def _reversed(axis: int) -> tuple:
-    return (slice(None),) * axis + (slice(None, None, -1), Ellipsis)
-
-
 register(Rule(
     name="cumsum", forward=numpy_math.cumsum, kind=LINEAR, batchable=True, arity=1,
     # y_i = Σ_{j ≤ i} x_j, so ∂L/∂x_j = Σ_{i ≥ j} g_i: the running sum of g taken from the end.
-    vjps=(lambda g, x, y, m, axis: m.cumsum(g[_reversed(axis)], axis)[_reversed(axis)],),
+    vjps=(lambda g, x, y, m, axis: m.flip(m.cumsum(m.flip(g, axis), axis), axis),),
     text=("running sum of g from the end",), tex=(r"\sum_{i \geq j} g_i",), display=r"\sum_{j \leq i} x_j",
     samples=(Sample(((5,),), {"axis": 0}), Sample(((3, 4),), {"axis": 1}), Sample(((2, 3, 2),), {"axis": 1})),
 ))
@@ -177,10 +173,10 @@ register(Rule(
 def _extreme_share(x, y, axis, keepdims, m):
     """Where x attains its max (min): 1/k for each of the k tied elements, 0 elsewhere. A constant mask."""
     data, out = m.stop(x), m.stop(y)
-    expanded = _expand(out, data, axis, keepdims, numpy_math)
-    hit = (data == expanded) | (np.isnan(data) & np.isnan(expanded))  # a NaN max is where the NaN is
-    share = hit / np.sum(hit, axis=axis, keepdims=True)
-    return share.astype(np.result_type(data), copy=False)
+    r = numpy_math.raw_namespace(data, m)
+    expanded = _expand(out, data, axis, keepdims, r)
+    hit = r.astype((data == expanded) | (r.isnan(data) & r.isnan(expanded)), data.dtype)  # a NaN max: at the NaN
+    return hit / r.sum(hit, axis=axis, keepdims=True)
 
 
 def _extreme_rule(name, forward, text):
@@ -257,7 +253,7 @@ register(Rule(
 def _product_of_others(x, y, axis, keepdims, m):
     """For each element, the product of the other elements of its reduction group (exact when some are 0)."""
     data = m.stop(x)
-    if np.all(data != 0):
+    if isinstance(data, np.ndarray | np.generic) and np.all(data != 0):  # other libraries: no test of device values
         return _expand(y, x, axis, keepdims, m) / x
     axes = tuple(range(np.ndim(data))) if axis is None else axis
     rest = tuple(a for a in range(np.ndim(data)) if a not in axes)

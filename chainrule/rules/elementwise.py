@@ -26,7 +26,7 @@ import operator
 import numpy as np
 
 from . import numpy_math
-from .registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule, Sample, register
+from .registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE, Rule, Sample, is_complex, register
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -40,15 +40,6 @@ COMPLEX = {
     "expm1", "sqrt", "sin", "cos", "tan", "csc", "sec", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
     "arcsinh", "arccosh", "arctanh", "square", "reciprocal", "exp2", "abs", "angle",
 }
-
-
-def is_complex(x, m) -> bool:
-    """Whether ``x`` holds complex numbers (a rule's branch for C; SymPy symbols count as real)."""
-    dtype = getattr(m.stop(x), "dtype", None)
-    if dtype is None:
-        return False
-    kind = getattr(dtype, "kind", None)  # another array library's dtype has no kind: read its name
-    return kind == "c" if kind is not None else "complex" in str(dtype)
 
 UNARY_SAMPLES = (Sample(((),)), Sample(((5,),)), Sample(((2, 3),)))
 BINARY_SAMPLES = (
@@ -355,8 +346,8 @@ def d_angle(x, y, m):
     if not is_complex(x, m):
         return m.zeros_like(x)
     raw = m.stop(x)
-    if np.any(raw == 0):
-        return m.where(raw == 0, 0, -1j / m.where(raw == 0, 1, x))
+    if _has_zero(raw, m):
+        return m.where(raw == 0, 0j, -1j / m.where(raw == 0, 1, x))
     return -1j / x
 
 
@@ -472,7 +463,7 @@ def d_exp2(x, y, m):
 def _sinc_safe(x, m):
     """x with its zeros replaced by 1, so that sinc's derivative formula never divides by 0 (see d_sinc)."""
     raw = m.stop(x)
-    if isinstance(raw, np.ndarray | np.generic) and np.any(raw == 0):
+    if _has_zero(raw, m):
         return m.where(raw == 0, 1, x), raw == 0
     return x, None
 

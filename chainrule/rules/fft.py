@@ -46,13 +46,9 @@ def _transform(name, g, axes, norm, m):
     return m.apply_rule(lookup(name), [g], {"s": _sizes(g, axes), "axes": axes, "norm": norm})
 
 
-def _real_dtype(g) -> np.dtype:
-    return np.empty(0, dtype=g.dtype).real.dtype
-
-
-def _hermitian_weights(n: int, h: int, axis: int, ndim: int, dtype) -> np.ndarray:
+def _hermitian_weights(n: int, h: int, axis: int, ndim: int) -> np.ndarray:
     """w_k of irfft along ``axis``: 1 for k = 0 (and k = n/2 when n is even), 2 for the other k < h."""
-    w = np.full(h, 2.0, dtype=dtype)
+    w = np.full(h, 2.0)
     w[0] = 1
     if n % 2 == 0 and h > n // 2:
         w[n // 2] = 1
@@ -77,7 +73,7 @@ def _vjp_irfftn(g, x, y, m, s, axes, norm):
     last = axes[-1]
     if h != n:
         spectrum = m.apply_rule(lookup("fft_resize"), [spectrum], {"sizes": (h,), "axes": (last,)})
-    weights = _hermitian_weights(n, h, last, len(np.shape(g)), _real_dtype(g))
+    weights = m.constant(_hermitian_weights(n, h, last, len(np.shape(g))), g)  # in g's (real) dtype
     return _resized(spectrum * weights, x, axes, m)
 
 

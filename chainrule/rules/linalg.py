@@ -49,7 +49,7 @@ import numpy as np
 
 from ..errors import NoDerivativeError
 from . import numpy_math
-from .registry import GENERAL, Rule, Sample, register
+from .registry import GENERAL, Rule, Sample, is_complex, register
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -59,17 +59,15 @@ def _t(x, m):
     return m.swapaxes(x, -1, -2)
 
 
-def _complex(x) -> bool:
-    return x.dtype.kind == "c"
 
 
 def _conj(x, m):
     """conj(x) for complex x; a real x as it is (no node in the graph)."""
-    return m.conj(x) if _complex(x) else x
+    return m.conj(x) if is_complex(x, m) else x
 
 
 def _re(x, m):
-    return m.real(x) if _complex(x) else x
+    return m.real(x) if is_complex(x, m) else x
 
 
 def _h(x, m):
@@ -77,22 +75,23 @@ def _h(x, m):
     return _conj(_t(x, m), m)
 
 
-def _eye(x, n=None):
-    return np.eye(np.shape(x)[-1] if n is None else n, dtype=x.dtype)
+def _eye(x, m, n=None):
+    """The identity in x's dtype, in x's library and on its device (``m.constant``)."""
+    return m.constant(np.eye(np.shape(x)[-1] if n is None else n), x)
 
 
-def _strict_lower(x):
-    return np.tril(np.ones((np.shape(x)[-1],) * 2, dtype=x.dtype), -1)
+def _strict_lower(x, m):
+    return m.constant(np.tril(np.ones((np.shape(x)[-1],) * 2), -1), x)
 
 
 def _diag(x, m):
     """The diagonal of each matrix of ``x``, (..., n, n) -> (..., n)."""
-    return m.sum(x * _eye(x), axis=-1)
+    return m.sum(x * _eye(x, m), axis=-1)
 
 
-def _diag_embed(v):
+def _diag_embed(v, m):
     """Diagonal matrices from vectors, (..., n) -> (..., n, n)."""
-    return v[..., None] * _eye(v)
+    return v[..., None] * _eye(v, m)
 
 
 def _trace(x, m):
@@ -107,8 +106,8 @@ def _mv(a, v, m):
 def _symmetric_from_lower(x, m):
     """The symmetric (complex: Hermitian) matrix that a function reading only the lower triangle of ``x`` sees (the
     tangent of it). LAPACK reads only the real part of a Hermitian matrix's diagonal."""
-    lower = x * _strict_lower(x)
-    return lower + _h(lower, m) + _re(x, m) * _eye(x)
+    lower = x * _strict_lower(x, m)
+    return lower + _h(lower, m) + _re(x, m) * _eye(x, m)
 
 
 def _onto_lower(grad, m):
@@ -116,18 +115,19 @@ def _onto_lower(grad, m):
     from: off the diagonal each entry below counts twice (once for each place), nothing above it is read. Complex:
     the entry above is the conjugate of the one below, so its covector comes back conjugated, and only the real part
     of the diagonal is read."""
-    return (grad + _conj(_t(grad, m), m)) * _strict_lower(grad) + _re(grad, m) * _eye(grad)
+    return (grad + _conj(_t(grad, m), m)) * _strict_lower(grad, m) + _re(grad, m) * _eye(grad, m)
 
 
 def _gaps(w, m):
     """F with F_ij = 1/(w_j − w_i) off the diagonal and 0 on it; inf where two values are equal."""
-    eye = _eye(w)
+    eye = _eye(w, m)
     return (1 - eye) / (w[..., None, :] - w[..., :, None] + eye)  # NumPy warns of the division by zero
 
 
 def _nonzero(g, m) -> bool:
     """Whether ``g`` has a nonzero value (the parts of a packed output that a loss does not use get exact zeros)."""
-    return bool(np.any(m.stop(g)))
+    raw = m.stop(g)
+    return numpy_math.raw_namespace(raw, m).has_nonzero(raw)
 
 
 def _right_solve(x, r, m):
@@ -177,7 +177,7 @@ register(Rule(
 
 def _det_vjp(g, x, y, m):
     # d det X = det X · tr(X⁻¹ dX): the gradient det X · X⁻ᵀ, as a solve against g·det X · I.
-    return m.solve(_t(x, m), (g * y)[..., None, None] * _eye(x))
+    return m.solve(_t(x, m), (g * y)[..., None, None] * _eye(x, m))
 
 
 register(Rule(
@@ -201,7 +201,7 @@ def _logabsdet(x):
 # log|det X| = Re log det X for complex X: its covector is g X⁻ᵀ as for real X (g is real), its tangent the real part.
 register(Rule(
     name="logabsdet", forward=_logabsdet, kind=GENERAL, arity=1,
-    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x)),),
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x, m)),),
     jvp=lambda ts, x, y, m: _re(_trace(m.solve(x, ts[0]), m), m), supports_complex=True,
     text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\lvert\det X\rvert",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
@@ -217,7 +217,7 @@ def _logdet(x):
 
 register(Rule(
     name="logdet", forward=_logdet, kind=GENERAL, arity=1,
-    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x)),),
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x, m)),),
     jvp=lambda ts, x, y, m: _trace(m.solve(x, ts[0]), m), supports_complex=True,
     text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\det X",
     samples=(Sample(((3, 3),), values=(np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]]),)),),
@@ -229,9 +229,9 @@ register(Rule(
 # ---------------------------------------------------------------------------------------------------------------
 # cholesky: A = L Lᵀ, reading A's lower triangle.
 # ---------------------------------------------------------------------------------------------------------------
-def _phi(x):
+def _phi(x, m):
     """The mask of Φ: the lower triangle with the diagonal halved."""
-    return _strict_lower(x) + 0.5 * _eye(x)
+    return _strict_lower(x, m) + 0.5 * _eye(x, m)
 
 
 def _solve_lower(lower, b, trans, m):
@@ -254,7 +254,7 @@ def cholesky_vjp(g, x, y, m, solve_lower=_solve_lower):
     (numpy_math.cholesky_vjp_blocked)."""
     if _plain_real(g, y):
         return numpy_math.cholesky_vjp_blocked(g, y)
-    inner = m.matmul(_t(y, m), g) * _phi(y)
+    inner = m.matmul(_t(y, m), g) * _phi(y, m)
     grad = solve_lower(y, _t(solve_lower(_conj(y, m), _t(inner, m), 1, m), m), 1, m)
     return _onto_lower(grad, m)
 
@@ -263,7 +263,7 @@ def cholesky_jvp(ts, x, y, m, solve_lower=_solve_lower):
     """dL = L Φ(L⁻¹ dA L⁻ᴴ) for L = chol(A) = y and the tangent of A's lower triangle ``ts[0]``."""
     da = _symmetric_from_lower(ts[0], m)
     inner = solve_lower(y, _h(solve_lower(y, da, 0, m), m), 0, m)  # L⁻¹ dA L⁻ᴴ, as dA is Hermitian
-    return m.matmul(y, inner * _phi(y))
+    return m.matmul(y, inner * _phi(y, m))
 
 
 _SPD = np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]])
@@ -288,7 +288,7 @@ def _eigh_vjp(g, x, y, m):
     # choice adds none), whose adjoint is conj(V) (diag(Re ḡ_λ) + F ∘ Vᵀ ḡ_V) Vᵀ. Real X: V (...) Vᵀ.
     w, v = y[..., 0, :], y[..., 1:, :]
     gw, gv = g[..., 0, :], g[..., 1:, :]
-    inner = _diag_embed(_re(gw, m))
+    inner = _diag_embed(_re(gw, m), m)
     if _nonzero(gv, m):  # only a loss of the eigenvectors reads the 1/(λ_j − λ_i) terms
         inner = inner + _gaps(w, m) * m.matmul(_t(v, m), gv)
     return _onto_lower(m.matmul(_conj(v, m), m.matmul(inner, _t(v, m))), m)
@@ -348,7 +348,7 @@ def _largest(v, m):
     (the first on a tie, as LAPACK's and argmax pick)."""
     values = m.stop(v)
     rows = (values.real ** 2 + values.imag ** 2).argmax(axis=-2)  # |v|², as LAPACK computes it
-    return _eye(values.real)[rows].swapaxes(-1, -2)
+    return np.eye(np.shape(values)[-1], dtype=values.real.dtype)[rows].swapaxes(-1, -2)
 
 
 def _eig_inner(ta, v, m):
@@ -371,7 +371,7 @@ def _eig_vjp(g, x, y, m):
     # adjoint of the gauge step (s = diag(Vᵀ ḡ_V), E the mask of the v_k), a solve with Vᵀ rather than an inverse.
     w, v = y[..., 0, :], y[..., 1:, :]
     gw, gv = g[..., 0, :], g[..., 1:, :]
-    inner = _diag_embed(gw)
+    inner = _diag_embed(gw, m)
     if _nonzero(gv, m):  # only a loss of the eigenvectors reads the 1/(λ_j − λ_i) terms
         s = m.sum(v * gv, axis=-2)
         mask = _largest(v, m)
@@ -448,13 +448,13 @@ def _svd_vjp(g, x, y, m):
     s = _re(s, m)
     gu, gs, gvh = svd_parts(g, shape, m)
     v, gv = _h(vh, m), _h(gvh, m)
-    inner = _diag_embed(_re(gs, m))
+    inner = _diag_embed(_re(gs, m), m)
     if _nonzero(gu, m) or _nonzero(gv, m):  # only a loss of the singular vectors reads 1/(s_j² − s_i²) and 1/s
         f = _gaps(s * s, m)
         ug, vg = m.matmul(_t(u, m), gu), m.matmul(_t(v, m), gv)
         inner = (inner + (f * (ug - _h(ug, m))) * s[..., None, :] + s[..., :, None] * (f * (vg - _h(vg, m))))
-        if _complex(ug):  # i Im(Uᵀ Ū)_ii / s_i
-            inner = inner + _diag_embed((_diag(ug, m) - m.conj(_diag(ug, m))) / (2 * s))
+        if is_complex(ug, m):  # i Im(Uᵀ Ū)_ii / s_i
+            inner = inner + _diag_embed((_diag(ug, m) - m.conj(_diag(ug, m))) / (2 * s), m)
     uc, vhc = _conj(u, m), _conj(vh, m)
     out = m.matmul(uc, m.matmul(inner, vhc))
     if rows > k and _nonzero(gu, m):  # (I − conj(U) Uᵀ) Ū S⁻¹ conj(Vh)
@@ -477,8 +477,8 @@ def _svd_jvp(ts, x, y, m):
     p = m.matmul(_h(u, m), m.matmul(da, v))  # Uᴴ dA V
     f = _gaps(s * s, m)
     omega_u = f * (p * s[..., None, :] + s[..., :, None] * _h(p, m))
-    if _complex(p):
-        omega_u = omega_u + _diag_embed((_diag(p, m) - m.conj(_diag(p, m))) / (2 * s))
+    if is_complex(p, m):
+        omega_u = omega_u + _diag_embed((_diag(p, m) - m.conj(_diag(p, m))) / (2 * s), m)
     du = m.matmul(u, omega_u)
     dv = m.matmul(v, f * (s[..., :, None] * p + _h(p, m) * s[..., None, :]))
     if rows > k:
@@ -556,12 +556,12 @@ def _qr_jvp(ts, x, y, m):
     q, r = qr_parts(y, np.shape(x), m)
     dar = _right_solve(ts[0], r, m)  # dA R⁻¹
     c = m.matmul(_h(q, m), dar)
-    lower = c * _strict_lower(c)
+    lower = c * _strict_lower(c, m)
     # dR R⁻¹ = C − Ω, upper triangular, with Ω = Qᴴ dQ skew-Hermitian: Ω = lower(C) − lower(C)ᴴ (+ i Im diag C for
     # complex, as R's diagonal stays real).
     upper = c - lower + _h(lower, m)
-    if _complex(c):
-        upper = upper - (c - _re(c, m)) * _eye(c)
+    if is_complex(c, m):
+        upper = upper - (c - _re(c, m)) * _eye(c, m)
     return _pack((dar - m.matmul(q, upper), m.matmul(upper, r)), np.shape(x)[:-2], m)
 
 
@@ -584,8 +584,8 @@ def _pinv_vjp(g, x, y, m):
     # result gives the covector. Real: the formula itself.
     yt = _h(y, m)
     gc = _conj(g, m)
-    left = _eye(x, np.shape(x)[-2]) - m.matmul(x, y)  # I − A A⁺
-    right = _eye(x) - m.matmul(y, x)  # I − A⁺ A
+    left = _eye(x, m, np.shape(x)[-2]) - m.matmul(x, y)  # I − A A⁺
+    right = _eye(x, m) - m.matmul(y, x)  # I − A⁺ A
     out = (-m.matmul(yt, m.matmul(gc, yt)) + m.matmul(left, m.matmul(_t(g, m), m.matmul(y, yt)))
            + m.matmul(m.matmul(yt, y), m.matmul(_t(g, m), right)))
     return _conj(out, m)
@@ -593,8 +593,8 @@ def _pinv_vjp(g, x, y, m):
 
 def _pinv_jvp(ts, x, y, m):
     da, yt = ts[0], _h(y, m)
-    left = _eye(x, np.shape(x)[-2]) - m.matmul(x, y)
-    right = _eye(x) - m.matmul(y, x)
+    left = _eye(x, m, np.shape(x)[-2]) - m.matmul(x, y)
+    right = _eye(x, m) - m.matmul(y, x)
     return (-m.matmul(y, m.matmul(da, y)) + m.matmul(m.matmul(y, yt), m.matmul(_h(da, m), left))
             + m.matmul(right, m.matmul(_h(da, m), m.matmul(yt, y))))
 

@@ -8,6 +8,7 @@ Every function here keeps the dtype of its array arguments (Python numbers are N
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -88,6 +89,28 @@ def sigmoid(x):
 def stop(x):
     """The raw value of ``x`` (for masks and counts, through which no gradient flows)."""
     return x
+
+
+isnan = np.isnan
+flip = np.flip
+
+
+def constant(value, like):
+    """The NumPy constant ``value`` (a mask, an identity matrix) in ``like``'s dtype; the namespaces of other array
+    libraries put it in like's library, on its device."""
+    return np.asarray(value, dtype=like.dtype)
+
+
+def has_nonzero(x) -> bool:
+    """Whether ``x`` holds a nonzero value (a Python bool: a branch of a rule)."""
+    return bool(np.any(x))
+
+
+def raw_namespace(raw, m):
+    """The namespace to compute constants (masks, counts) from ``raw = m.stop(x)`` in: this one for NumPy values
+    (whatever ``m`` is: the Tensor namespace's stop gives NumPy arrays), else ``m`` (another library's namespace,
+    whose raw values are its own arrays)."""
+    return sys.modules[__name__] if isinstance(raw, np.ndarray | np.generic) else m
 
 
 def apply_rule(rule, args, params):

@@ -357,3 +357,12 @@ class _Grammar(Mapping[str, tuple[int, int]]):
 
 #: The expression grammar's functions (name -> (min_args, max_args)), generated from the table.
 GRAMMAR = _Grammar()
+
+
+def is_complex(x, m) -> bool:
+    """Whether ``x`` holds complex numbers (a rule's branch for C; SymPy symbols count as real)."""
+    dtype = getattr(m.stop(x), "dtype", None)
+    if dtype is None:
+        return False
+    kind = getattr(dtype, "kind", None)  # another array library's dtype has no kind: read its name
+    return kind == "c" if kind is not None else "complex" in str(dtype)
