@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import ops
 from ..arguments import REDUCTIONS, class_labels, image, pair
-from ..engine import bump
+from ..engine import backends, bump
 from ..errors import DomainError, ShapeError
 from ..ops import (
     fold,
@@ -627,7 +627,9 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
             raise ShapeError(f"cross_entropy: weight must have shape ({n_classes},), one per class, got "
                              f"{weight.shape}")
         weight = weight.astype(input.dtype)
-    # numpy(): labels of another array library raise TypeError (to be checked here they would have to come to the host)
+    data = target._data if isinstance(target, Tensor) else target
+    if type(data) is not np.ndarray and backends.is_foreign(data):
+        return _cross_entropy_in_library(input, data, weight, label_smoothing, reduction)
     labels = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind == "f" and labels.shape == input.shape:
         return _soft_cross_entropy(input, target, axis, weight, label_smoothing, reduction)
@@ -650,6 +652,21 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
     if reduction == "mean":
         return ops.sum(loss) / per_target.sum()
     return ops.sum(loss) if reduction == "sum" else loss
+
+
+def _cross_entropy_in_library(input: Tensor, target: Any, weight: Any, label_smoothing: float,
+                              reduction: str) -> Tensor:
+    """cross_entropy with targets of another array library, which stay on their device: class probabilities, or
+    integer labels checked there (``arguments.class_labels``) for the plain call on (N, C) logits."""
+    axis = 0 if input.ndim == 1 else 1
+    if backends.numpy_dtype(target.dtype).kind == "f" and tuple(target.shape) == input.shape:
+        return _soft_cross_entropy(input, Tensor._make(target, None, False), axis, weight, label_smoothing,
+                                   reduction)
+    if weight is not None or label_smoothing or input.ndim != 2:
+        raise NotImplementedError(
+            f"cross_entropy: labels of {backends.backend(target).name} (on their device) work with (N, C) logits and "
+            "no weight or label_smoothing yet; pass them as a NumPy array (they then move to the device once)")
+    return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
 
 
 def _pick(log_p: Tensor, labels: Any, where: str) -> Tensor:
