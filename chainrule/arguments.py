@@ -3,11 +3,13 @@ every function that takes them reports a bad one in the same words."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
+from .engine import backends
 from .errors import DomainError, ShapeError
 from .tensor import Tensor
 
@@ -46,21 +48,18 @@ def image(x: Any, where: str) -> Tensor | np.ndarray:
     return x
 
 
-def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], where: str) -> np.ndarray:
-    """Integer class labels: checked for dtype, shape and range."""
+def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], where: str, like: Any = None) -> Any:
+    """Integer class labels: checked for dtype, shape and range. Labels of another array library (on its device)
+    stay there and are checked there (``like``: the logits' array, whose library and device they must share)."""
+    data = target._data if isinstance(target, Tensor) else target
+    if type(data) is not np.ndarray and backends.is_foreign(data):
+        return _labels_in_library(data, n_classes, expected_shape, where, like)
     labels = target._array() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind not in "iu":
         hint = ("; convert them with .astype(np.int64)" if labels.dtype.kind == "f" and labels.size
                 and np.all(labels == np.round(labels)) else "")
-        raise TypeError(
-            f"{where}: targets must be integer class labels (e.g. int64), got dtype {labels.dtype}{hint}. "
-            "For one-hot or soft targets p use -(p * cr.log_softmax(logits, axis=1)).sum(axis=1).mean()"
-        )
-    if labels.shape != expected_shape:
-        raise ShapeError(
-            f"{where}: targets have shape {labels.shape}, but input of {n_classes} classes expects class labels "
-            f"of shape {expected_shape} (one label per sample, classes along axis 1 of the input)"
-        )
+        raise _not_labels(where, labels.dtype, hint)
+    _check_label_shape(labels.shape, n_classes, expected_shape, where)
     if labels.size:
         bad = (labels < 0) | (labels >= n_classes)
         if bad.any():
@@ -70,3 +69,39 @@ def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], w
                 f"classes labels must be 0..{n_classes - 1}"
             )
     return labels.astype(np.intp, copy=False)
+
+
+def _labels_in_library(labels: Any, n_classes: int, expected_shape: tuple[int, ...], where: str, like: Any) -> Any:
+    """``class_labels`` for labels of another library: dtype and shape read from metadata, the range tested on the
+    device. The one value that comes back to the host is that test's answer (a single boolean)."""
+    library = backends.backend(labels)
+    dtype = backends.numpy_dtype(labels.dtype)
+    if dtype.kind not in "iu":
+        raise _not_labels(where, dtype, "")
+    _check_label_shape(tuple(labels.shape), n_classes, expected_shape, where)
+    if like is not None and backends.is_foreign(like):
+        if backends.backend(like) is not library:
+            raise TypeError(f"{where}: the labels are {library.name} arrays but the input is "
+                            f"{backends.backend(like).name}; move them to one library with t.to(library)")
+        if str(backends.device(like)) != str(backends.device(labels)):
+            raise ValueError(f"{where}: the labels are on device {backends.device(labels)} but the input on "
+                             f"{backends.device(like)}; move them to one with t.to(device)")
+    if math.prod(labels.shape) and bool(library.xp.any((labels < 0) | (labels >= n_classes))):
+        raise DomainError(f"{where}: some target labels are out of range (tested on the device); with {n_classes} "
+                          f"classes labels must be 0..{n_classes - 1}")
+    return labels
+
+
+def _not_labels(where: str, dtype: np.dtype, hint: str) -> TypeError:
+    return TypeError(
+        f"{where}: targets must be integer class labels (e.g. int64), got dtype {dtype}{hint}. "
+        "For one-hot or soft targets p use -(p * cr.log_softmax(logits, axis=1)).sum(axis=1).mean()"
+    )
+
+
+def _check_label_shape(shape: tuple[int, ...], n_classes: int, expected_shape: tuple[int, ...], where: str) -> None:
+    if shape != expected_shape:
+        raise ShapeError(
+            f"{where}: targets have shape {shape}, but input of {n_classes} classes expects class labels "
+            f"of shape {expected_shape} (one label per sample, classes along axis 1 of the input)"
+        )

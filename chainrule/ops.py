@@ -608,7 +608,7 @@ def softmax_cross_entropy(x, labels, reduction: str = "mean", *, where: str = "s
         raise TypeError(f"{where}: logits must be floating point, got dtype {x.dtype}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    labels = class_labels(labels, x.shape[1], x.shape[:1], where)
+    labels = class_labels(labels, x.shape[1], x.shape[:1], where, like=x._data)
     return apply(_CROSS_ENTROPY, (x,), {"labels": labels, "reduction": reduction})
 
 

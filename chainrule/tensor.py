@@ -122,8 +122,8 @@ class Tensor:
     @classmethod
     def _from_node(cls, node, value: Any = None) -> Tensor:
         """A Tensor standing for a node's output (or ``value``, a copy of it that another node kept), connected to
-        the graph (used to differentiate derivatives)."""
-        return cls._make(node.output if value is None else value, node, True)
+        the graph (used to differentiate derivatives); with no node, ``value`` as a constant."""
+        return cls._make(node.output if value is None else value, node, node is not None)
 
     # -----------------------------------------------------------------------------------------------------------
     # Attributes.
@@ -425,9 +425,6 @@ class Tensor:
         with that library's math namespace, so every gradient stays in the library and on the device."""
         from .engine import backward
 
-        if create_graph:
-            raise NotImplementedError(f"create_graph=True is not supported yet for {type(self._data).__module__} "
-                                      "tensors (only first-order gradients are); use NumPy tensors for higher order")
         backend = backends.backend(self._data)
         if grad is None:
             if self.size != 1:
@@ -435,12 +432,16 @@ class Tensor:
                                  "or reduce it to a scalar first, e.g. y.sum().backward()")
             seed = backend.xp.ones_like(self._data)
         else:
-            seed = grad._data if isinstance(grad, Tensor) else grad
-            if not backends.is_foreign(seed):  # a NumPy or list gradient moves into the library, explicitly
-                seed = backend.asarray(np.asarray(seed, dtype=self.dtype), self._data)
+            seed = grad._data if isinstance(grad, Tensor) and not (create_graph and grad.requires_grad) else grad
+            if not isinstance(seed, Tensor) and not backends.is_foreign(seed):  # a NumPy or list gradient moves
+                seed = backend.asarray(np.asarray(seed, dtype=self.dtype), self._data)  # into the library, explicitly
             if tuple(seed.shape) != tuple(self.shape):
                 raise ShapeError(f"backward(): `grad` has shape {seed.shape}; expected the tensor's shape {self.shape}")
-        backward([self], [seed], retain_graph=retain_graph, m=backend.m, fast=False)
+        if create_graph:  # the rules compute on Tensors of the library: the backward pass is recorded
+            seed = seed if isinstance(seed, Tensor) else Tensor._make(seed, None, False)
+            backward([self], [seed], retain_graph=True, m=Tensor._math, wrap=Tensor._from_node)
+        else:
+            backward([self], [seed], retain_graph=retain_graph, m=backend.m, fast=False)
 
     def _accumulate_grad(self, g: Any) -> None:
         """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values).

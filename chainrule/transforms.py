@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import ops, pytree
-from .engine import backends, backward, forward_tangents, is_grad_enabled, set_grad_enabled
+from .engine import backends, backward, batching, forward_tangents, is_grad_enabled, set_grad_enabled
 from .errors import ShapeError
 from .rules import numpy_math
 from .tensor import Tensor
@@ -69,8 +69,7 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
 def _in_form(value: Any, form: str, like: Tensor) -> Any:
     """``value`` (array, Tensor or None meaning zero) in the form of the original argument."""
     if value is None:
-        data = like._data
-        value = backends.backend(data).xp.zeros_like(data) if backends.is_foreign(data) else np.zeros_like(data)
+        value = _zeros(like, like.shape)
     if isinstance(value, Tensor):
         if value.requires_grad or form == TENSOR:
             return value  # connected to an outer graph: keep it differentiable
@@ -81,6 +80,14 @@ def _in_form(value: Any, form: str, like: Tensor) -> Any:
     if form == FLOAT and value.ndim == 0:
         return complex(value) if value.dtype.kind == "c" else float(value)
     return value
+
+
+def _zeros(like: Tensor, shape: tuple[int, ...]) -> Any:
+    """Zeros of ``shape`` in like's dtype and library, on its device (another library's stay there)."""
+    data = like._data
+    if type(data) is np.ndarray or not backends.is_foreign(data):
+        return np.zeros(shape, dtype=like.dtype)
+    return backends.backend(data).xp.zeros(shape, dtype=data.dtype, device=backends.device(data))
 
 
 def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[int, ...], bool]:
@@ -164,17 +171,15 @@ class _Trace:
             return [None] * len(self.inputs)
         data = pairs[0][0]._data
         if type(data) is not np.ndarray and backends.is_foreign(data):  # another array library: its namespace
-            if create_graph:
-                raise NotImplementedError(f"nested transforms (higher order) are not supported yet for "
-                                          f"{backends.backend(data).name} tensors; first-order grad is")
             backend = backends.backend(data)  # NumPy cotangents move into the library, explicitly
-            seeds = [s if backends.is_foreign(s) else backend.asarray(np.asarray(s, dtype=o.dtype), o._data)
-                     for o, s in pairs]
-            return backward([o for o, _ in pairs], seeds, targets=self.keys, retain_graph=True, accumulate=False,
-                            m=backend.m, fast=False)
+            pairs = [(o, s if isinstance(s, Tensor) or backends.is_foreign(s) else
+                      backend.asarray(np.asarray(s, dtype=o.dtype), o._data)) for o, s in pairs]
+            if not create_graph:
+                return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
+                                accumulate=False, m=backend.m, fast=False)
         if create_graph:
-            pairs = [(o, s if isinstance(s, Tensor) else Tensor._make(np.asarray(s, dtype=o.dtype), None, False))
-                     for o, s in pairs]
+            pairs = [(o, s if isinstance(s, Tensor) else Tensor._make(
+                s if backends.is_foreign(s) else np.asarray(s, dtype=o.dtype), None, False)) for o, s in pairs]
             return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
                             accumulate=False, m=ops.tensor_math, wrap=Tensor._from_node)
         return backward([o for o, _ in pairs], [s for _, s in pairs], targets=self.keys, retain_graph=True,
@@ -351,13 +356,20 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         if np.shape(tangent) != t.shape:
             raise ShapeError(f"jvp: tangent {name} has shape {np.shape(tangent)}; "
                              f"expected its primal's shape {t.shape}")
-        values = tangent.data if isinstance(tangent, Tensor) else tangent
-        if t.dtype.kind != "c" and np.iscomplexobj(values) and np.any(np.imag(values) != 0):
+        values = tangent._data if isinstance(tangent, Tensor) else tangent
+        foreign = backends.is_foreign(values)
+        if not foreign and t.dtype.kind != "c" and np.iscomplexobj(values) and np.any(np.imag(values) != 0):
             raise TypeError(f"jvp: tangent {name} is complex but its primal is real ({t.dtype}); a real input "
                             "moves along real directions (casting would drop the imaginary part): pass the real "
                             "part, or a complex primal")
-        if isinstance(tangent, Tensor):
+        if not foreign and backends.is_foreign(t._data):  # a NumPy tangent of another library's primal moves there
+            seeds[key] = backends.backend(t._data).asarray(np.asarray(values, t.dtype), t._data)
+            if create_graph:
+                seeds[key] = Tensor._make(seeds[key], None, False)
+        elif isinstance(tangent, Tensor):
             seeds[key] = tangent if create_graph else tangent._data
+        elif foreign:
+            seeds[key] = Tensor._make(values, None, False) if create_graph else values
         else:
             real = t.dtype.kind != "c" and np.iscomplexobj(values)  # then with a zero imaginary part
             seeds[key] = np.asarray(np.real(tangent) if real else tangent, dtype=t.dtype)
@@ -370,7 +382,9 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
             with set_grad_enabled(True):
                 tangent_out = forward_tangents(out, seeds, ops.tensor_math, Tensor._from_node)
         else:
-            tangent_out = forward_tangents(out, seeds, numpy_math)
+            data = out._data
+            m = backends.backend(data).m if type(data) is not np.ndarray and backends.is_foreign(data) else numpy_math
+            tangent_out = forward_tangents(out, seeds, m)
         values.append(_value_in_form(out, trace))
         tangents_out.append(_in_form(tangent_out, form, out))
     if out_tree.is_leaf:
@@ -431,7 +445,8 @@ def _jacobian_of(trace: _Trace, out: Tensor):
         # complex inputs, seeds of 1 give the holomorphic Jacobian f'(z), as autograd's jacobian does.)
         imaginary = rows_of(trace, out, -1j)
         rows = [r + 1j * q for r, q in zip(rows, imaginary, strict=True)]
-    return trace.in_forms([np.reshape(r, out.shape + t.shape) if not isinstance(r, Tensor)
+    reshape = batching.namespace(out._data).unbatched.reshape
+    return trace.in_forms([reshape(r, out.shape + t.shape) if not isinstance(r, Tensor)
                            else ops.reshape(r, out.shape + t.shape) for r, t in zip(rows, trace.inputs, strict=True)])
 
 
@@ -441,25 +456,26 @@ _BATCH_ELEMENTS = 1 << 22
 
 def _jacobian_rows_batched(trace: _Trace, out: Tensor, scale: complex = 1) -> list[np.ndarray]:
     """The Jacobian of each input as (out.size, input.size), from batched backward passes (one per chunk)."""
-    from .engine import batching
-    from .engine.batching import Batched
-
+    m = batching.namespace(out._data)  # the seeds, and every row, in out's library and on its device
+    xp, inner = m.xp, m.unbatched
     width = max(sum(t.size for t in trace.inputs), 1)
     chunk = max(1, min(out.size, _BATCH_ELEMENTS // width))
     blocks: list[list] = [[] for _ in trace.inputs]
     _check_jacobian_fits(out.size, width, out.dtype)
     for start in range(0, out.size, chunk):
         count = min(chunk, out.size - start)
-        rows = np.zeros((count, out.size), dtype=out.dtype)  # this chunk's seeds: unit vectors e_start ... e_end-1
-        rows[np.arange(count), start + np.arange(count)] = scale
-        seed = Batched(rows.reshape((rows.shape[0], *out.shape)), basis=start if scale == 1 else None)
-        grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, m=batching)
+        rows = xp.eye(count, out.size, k=start, dtype=out._data.dtype,  # unit vectors e_start ... e_end-1
+                      **({} if xp is np else {"device": backends.device(out._data)}))
+        if scale != 1:
+            rows = rows * scale
+        seed = batching.Batched(inner.reshape(rows, (count, *out.shape)), basis=start if scale == 1 else None)
+        grads = (backward([out], [seed], targets=trace.keys, retain_graph=True, accumulate=False, m=m)
                  if out.requires_grad else [None] * len(trace.inputs))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
-            value = np.zeros((rows.shape[0], *t.shape), dtype=t.dtype) if g is None else g.value
-            blocks[i].append(np.broadcast_to(value, (rows.shape[0], *t.shape)).reshape(rows.shape[0], -1))
-    return [np.concatenate(b, axis=0) if b else np.zeros((0, t.size), dtype=t.dtype)
-            for b, t in zip(blocks, trace.inputs, strict=True)]
+            value = _zeros(t, (count, *t.shape)) if g is None else g.value
+            blocks[i].append(inner.reshape(inner.broadcast_to(value, (count, *t.shape)), (count, t.size)))
+    return [inner.concatenate(b, axis=0) if b else _zeros(t, (0, t.size)) for b, t in zip(blocks, trace.inputs,
+                                                                                             strict=True)]
 
 
 def _check_jacobian_fits(rows: int, columns: int, dtype) -> None:
@@ -483,8 +499,8 @@ def _jacobian_rows_differentiable(trace: _Trace, out: Tensor, scale: complex = 1
         grads = trace.pullback(out, seed.reshape(out.shape))
         for i, (g, t) in enumerate(zip(grads, trace.inputs, strict=True)):
             rows[i].append(ops.reshape(g, (t.size,)) if isinstance(g, Tensor) else
-                           Tensor._make(np.zeros(t.size, dtype=t.dtype) if g is None else np.ravel(g), None, False))
-    return [ops.stack(r) if r else Tensor._make(np.zeros((0, t.size), dtype=t.dtype), None, False)
+                           Tensor._make(_zeros(t, (t.size,)) if g is None else np.ravel(g), None, False))
+    return [ops.stack(r) if r else Tensor._make(_zeros(t, (0, t.size)), None, False)
             for r, t in zip(rows, trace.inputs, strict=True)]
 
 

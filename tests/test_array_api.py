@@ -447,11 +447,89 @@ def test_missing_array_api_compat_names_the_extra():
     assert "pip install chainrule[backends]" in result.stdout, result.stdout + result.stderr
 
 
-def test_labels_on_the_device_are_refused_clearly():
-    x = cr.tensor(strict.asarray(np.zeros((2, 3)), device=DEVICE1), requires_grad=True)
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_labels_on_the_device(lib):
+    """Labels already in the library are checked there (the range test's one boolean is all that comes back;
+    array-api-strict's device1 raises on any other transfer) and give NumPy's loss and gradient."""
+    logits = np.random.default_rng(0).standard_normal((4, 3))
+    labels = np.array([0, 2, 1, 2])
+    xn, xf = cr.tensor(logits, requires_grad=True), cr.tensor(lib.put(logits), requires_grad=True)
+    for reduction in ("mean", "sum", "none"):
+        xn.grad = xf.grad = None
+        ln = cr.nn.functional.cross_entropy(xn, labels, reduction=reduction)
+        lf = cr.nn.functional.cross_entropy(xf, cr.tensor(lib.put(labels)), reduction=reduction)
+        lib.check_home(lf._data)
+        np.testing.assert_allclose(lib.get(lf._data), ln.data, rtol=TOL, atol=TOL)
+        lf.sum().backward()
+        ln.sum().backward()
+        np.testing.assert_allclose(lib.get(xf.grad._data), xn.grad.data, rtol=TOL, atol=TOL)
+    with pytest.raises(cr.DomainError, match=r"cross_entropy: .*out of range.*0\.\.2"):
+        cr.nn.functional.cross_entropy(xf, cr.tensor(lib.put(np.array([0, 3, 1, 2]))))
+    with pytest.raises(TypeError, match=r"cross_entropy: targets must be integer"):
+        cr.nn.functional.cross_entropy(xf, cr.tensor(lib.put(np.array([0.0, 2.0, 1.0, 2.0]))))
+    with pytest.raises(cr.ShapeError, match=r"cross_entropy: targets have shape \(3,\)"):
+        cr.nn.functional.cross_entropy(xf, cr.tensor(lib.put(np.array([0, 2, 1]))))
+
+
+def test_labels_on_another_device_are_refused():
+    x = cr.tensor(strict.asarray(np.zeros((2, 3))), requires_grad=True)
     labels = cr.tensor(strict.asarray(np.array([0, 2]), device=DEVICE1))
-    with pytest.raises(TypeError, match=r"array_api_strict.*t\.to\(numpy\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: the labels are on device .*device1.*t\.to\(device\)"):
         cr.nn.functional.cross_entropy(x, labels)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_optimizer_state_dict_keeps_buffers_in_the_library(lib):
+    """state_dict() copies the buffers where they are (changing them does not reach the optimizer), and
+    load_state_dict() restores them there: training resumed from it continues exactly as NumPy's does."""
+    target = torch if lib.name == "torch" else DEVICE1 if lib.name == "strict-device1" else strict
+
+    def run(net, optimizer, x, steps):
+        for _ in range(steps):
+            optimizer.zero_grad()
+            cr.nn.functional.cross_entropy(net(x), np.array([0, 1, 2, 1])).backward()
+            optimizer.step()
+
+    x = np.random.default_rng(1).standard_normal((4, 5))
+    reference = cr.nn.Linear(5, 3, seed=0).to("float64")
+    run(reference, cr.optim.Adam(reference.parameters(), lr=0.05), cr.tensor(x), 4)
+    net = cr.nn.Linear(5, 3, seed=0).to("float64").to(target)
+    optimizer = cr.optim.Adam(net.parameters(), lr=0.05)
+    run(net, optimizer, cr.tensor(lib.put(x)), 2)
+    saved = optimizer.state_dict()
+    for buffer in ("exp_avg", "exp_avg_sq"):
+        lib.check_home(saved["state"][0][buffer])
+        assert saved["state"][0][buffer] is not optimizer.state[id(net.weight)][buffer]
+    kept = lib.get(saved["state"][0]["exp_avg"]).copy()
+    run(net, optimizer, cr.tensor(lib.put(x)), 1)  # later steps leave the saved copy as it was
+    np.testing.assert_array_equal(lib.get(saved["state"][0]["exp_avg"]), kept)
+    resumed = cr.nn.Linear(5, 3, seed=0).to("float64").to(target)  # the parameters at the save: two steps again
+    warmup = cr.optim.Adam(resumed.parameters(), lr=0.05)
+    run(resumed, warmup, cr.tensor(lib.put(x)), 2)
+    again = cr.optim.Adam(resumed.parameters(), lr=0.05)
+    again.load_state_dict(saved)
+    for buffer in ("exp_avg", "exp_avg_sq"):
+        lib.check_home(again.state[id(resumed.weight)][buffer])
+        assert again.state[id(resumed.weight)][buffer] is not saved["state"][0][buffer]
+    run(resumed, again, cr.tensor(lib.put(x)), 2)
+    for p, q in zip(resumed.parameters(), reference.parameters(), strict=True):
+        lib.check_home(p._data)
+        np.testing.assert_allclose(lib.get(p._data), q.data, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_explain_a_foreign_loss(lib):
+    """cr.explain(loss) reads another library's graph through one explicit copy to the host, for display: the
+    same steps and gradients as the NumPy graph's explanation."""
+    data = np.array([0.3, -1.2, 2.0])
+    xn, xf = cr.tensor(data, requires_grad=True), cr.tensor(lib.put(data), requires_grad=True)
+    with cr.keep_values():  # every value kept on NumPy too (other libraries' nodes keep them all)
+        en = cr.explain((cr.sin(xn) * xn * cr.tensor(np.array([1.0, 2.0, 3.0]))).sum())
+        ef = cr.explain((cr.sin(xf) * xf * cr.tensor(np.array([1.0, 2.0, 3.0]))).sum())
+    assert str(ef) == str(en)
+    np.testing.assert_allclose(ef.gradients["p1"], np.cos(data) * data * [1, 2, 3] + np.sin(data) * [1, 2, 3],
+                               rtol=TOL, atol=TOL)
+    lib.check_home(xf._data)
 
 
 @pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
@@ -794,15 +872,79 @@ def test_vjp_on_foreign_tensors(lib):
         np.testing.assert_allclose(lib.get(g._data), 3.0 * np.exp(data) * [1.0, 2.0, -1.0], rtol=TOL, atol=0)
 
 
+def _cubic(x):
+    return (cr.sin(x) * x * x).sum()
+
+
 @pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
-def test_higher_order_refuses_foreign_tensors_for_now(lib):
-    """Not yet supported, and never through a silent host copy: nested grad and create_graph say so."""
-    x = cr.tensor(lib.put(np.array([1.0, 2.0])))
-    with pytest.raises(NotImplementedError, match="nested transforms"):
-        cr.grad(lambda x: cr.grad(lambda y: (y * y * y).sum())(x).sum())(x)
-    leaf = cr.tensor(lib.put(np.array([1.0, 2.0])), requires_grad=True)
-    with pytest.raises(NotImplementedError, match="create_graph"):
-        (leaf * leaf).sum().backward(create_graph=True)
+def test_higher_order_on_foreign_tensors(lib):
+    """create_graph and nested grad compute the derivatives' graph in the library: the second derivative of
+    Σ sin(x)·x² is −sin(x)·x² + 4x·cos(x) + 2 sin(x), as on NumPy."""
+    data = np.array([0.3, -1.2, 2.0])
+    exact = -np.sin(data) * data**2 + 4 * data * np.cos(data) + 2 * np.sin(data)
+    second = cr.grad(lambda x: cr.grad(_cubic)(x).sum())(cr.tensor(lib.put(data)))
+    lib.check_home(second._data)
+    np.testing.assert_allclose(lib.get(second._data), cr.grad(lambda x: cr.grad(_cubic)(x).sum())(data), rtol=TOL,
+                               atol=TOL)
+    np.testing.assert_allclose(lib.get(second._data), exact, rtol=TOL, atol=TOL)
+    leaf = cr.tensor(lib.put(data), requires_grad=True)
+    _cubic(leaf).backward(create_graph=True)
+    first = leaf.grad
+    assert first.requires_grad
+    lib.check_home(first._data)
+    leaf.grad = None
+    first.sum().backward()
+    np.testing.assert_allclose(lib.get(leaf.grad._data), exact, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_jvp_on_foreign_tensors(lib):
+    """Forward mode in the library: ∂f·t equals NumPy's, the closed form, and ⟨vjp(u), t⟩ = ⟨u, jvp(t)⟩."""
+    data, t = np.array([0.3, -1.2, 2.0]), np.array([1.0, -2.0, 0.5])
+    a = np.arange(6.0).reshape(2, 3) / 5
+
+    def f(x):
+        return cr.exp(cr.matmul(cr.tensor(a), cr.sin(x) * x))
+
+    for tangent in (t, cr.tensor(lib.put(t))):  # a NumPy tangent moves into the library
+        value, found = cr.jvp(f, (cr.tensor(lib.put(data)),), (tangent,))
+        lib.check_home(value._data)
+        lib.check_home(found._data)
+        _, expected = cr.jvp(f, (data,), (t,))
+        np.testing.assert_allclose(lib.get(found._data), expected, rtol=TOL, atol=TOL)
+    exact = np.exp(a @ (np.sin(data) * data)) * (a @ ((np.cos(data) * data + np.sin(data)) * t))
+    np.testing.assert_allclose(lib.get(found._data), exact, rtol=TOL, atol=TOL)
+    u = np.array([0.7, -1.1])
+    (pulled,) = cr.vjp(f, cr.tensor(lib.put(data)))[1](u)
+    assert abs(float(np.dot(lib.get(pulled._data), t)) - float(np.dot(u, exact))) < TOL
+
+
+def _mlp_loss(x):
+    """A small network's loss as a function of its input: linear, tanh, indexing, log_softmax, softmax..."""
+    w = np.linspace(-1, 1, 12).reshape(4, 3)
+    h = cr.tanh(cr.nn.functional.linear(x, cr.tensor(w), cr.tensor(np.array([0.1, -0.2, 0.3, 0.0]))))
+    logits = cr.reshape(h, (2, 2)) * 2.0 + cr.log_softmax(cr.reshape(x[:2], (1, 2)), axis=1)
+    return -cr.log_softmax(logits, axis=1)[:, 0].sum() + (cr.softmax(x, axis=0) * x).sum()
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_jacobian_and_hessian_on_foreign_tensors(lib):
+    """The batched paths (a basis of unit cotangents made in the library, on its device): the Jacobian and the
+    Hessian equal NumPy's, and the Hessian is symmetric and matches central differences of the gradient."""
+    data = np.array([0.3, -1.2, 2.0])
+    jac = cr.jacobian(lambda x: cr.exp(x[::-1] if lib.name != "torch" else x) * cr.sum(x * x))(
+        cr.tensor(lib.put(data)))
+    lib.check_home(jac._data)
+    expected = cr.jacobian(lambda x: cr.exp(x[::-1] if lib.name != "torch" else x) * cr.sum(x * x))(data)
+    np.testing.assert_allclose(lib.get(jac._data), expected, rtol=TOL, atol=TOL)
+    hess = cr.hessian(_mlp_loss)(cr.tensor(lib.put(data)))
+    lib.check_home(hess._data)
+    reference = cr.hessian(_mlp_loss)(data)
+    np.testing.assert_allclose(lib.get(hess._data), reference, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(reference, reference.T, rtol=0, atol=1e-14)
+    eps, grad = 1e-5, cr.grad(_mlp_loss)
+    numeric = np.stack([(grad(data + eps * e) - grad(data - eps * e)) / (2 * eps) for e in np.eye(3)])
+    np.testing.assert_allclose(reference, numeric, rtol=1e-7, atol=1e-8)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

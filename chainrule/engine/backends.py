@@ -363,6 +363,9 @@ class Backend:
     def _forward_min(self, x, axis=None, keepdims=False):
         return self.xp.min(x, axis=axis, keepdims=keepdims)
 
+    def _forward_scatter(self, g, index, shape):
+        return self.m.scatter(g, index, shape)  # getitem's derivative on Tensors (create_graph, hessian)
+
     def _forward_concatenate(self, *xs, axis):
         return self.xp.concat(self.operands(list(xs)), axis=axis)
 

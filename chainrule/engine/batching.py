@@ -14,6 +14,7 @@ import builtins
 import numpy as np
 
 from ..rules import numpy_math
+from . import backends
 
 
 class Batched:
@@ -48,8 +49,12 @@ class Batched:
     def __getitem__(self, index) -> Batched:
         # The batch axis goes last while indexing: NumPy may move the axes of split advanced indices to the front,
         # but it never touches trailing axes that the index does not reach.
-        moved = np.moveaxis(self.value, 0, -1)
-        return Batched(np.moveaxis(moved[_explicit(index, self.ndim)], -1, 0))
+        value = self.value
+        if type(value) is np.ndarray:
+            return Batched(np.moveaxis(np.moveaxis(value, 0, -1)[_explicit(index, self.ndim)], -1, 0))
+        m = backends.backend(value).m  # another library: NumPy index arrays move there; ... closes a basic index
+        moved = m.xp.moveaxis(value, 0, -1)
+        return Batched(m.xp.moveaxis(moved[m.index(_explicit(index, self.ndim), moved)], -1, 0))
 
     def __neg__(self) -> Batched:
         return Batched(-self.value)
@@ -90,13 +95,13 @@ def _aligned(x: Batched, other) -> tuple:
         extra = x.ndim - other.ndim
         other = other.value
         if extra > 0:
-            other = other.reshape((other.shape[0],) + (1,) * extra + other.shape[1:])
+            other = _reshape(other, (other.shape[0],) + (1,) * extra + tuple(other.shape[1:]))
         elif extra < 0:
-            value = value.reshape((value.shape[0],) + (1,) * -extra + value.shape[1:])
+            value = _reshape(value, (value.shape[0],) + (1,) * -extra + tuple(value.shape[1:]))
         return value, other
     extra = np.ndim(other) - x.ndim
     if extra > 0:  # a per-example array with fewer axes than the unbatched operand: put the batch axis first
-        value = value.reshape((value.shape[0],) + (1,) * extra + value.shape[1:])
+        value = _reshape(value, (value.shape[0],) + (1,) * extra + tuple(value.shape[1:]))
     return value, other
 
 
@@ -114,143 +119,170 @@ def _shift(axis):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The namespace: NumPy's for unbatched arrays; batch-aware where a Batched cotangent can arrive.
+# The namespace: the library's own math for unbatched arrays; batch-aware where a Batched cotangent can arrive.
 # ---------------------------------------------------------------------------------------------------------------
-batched = True  # chain_rule applies rules that are not ``batchable`` row by row (``rows``, ``stack_rows``)
+class BatchingMath:
+    """The ``m`` that rules receive in a batched backward pass, over one library's math namespace ``inner``
+    (``numpy_math``, or the Array API namespace of another library's backend, so that the batch stays in that
+    library and on its device). Names it does not define are ``inner``'s."""
+
+    batched = True  # chain_rule applies rules that are not ``batchable`` row by row (``rows``, ``stack_rows``)
+
+    def __init__(self, inner, xp) -> None:
+        self.unbatched = inner  # what _rowwise hands the rules, one cotangent at a time
+        self.xp = xp
+        # Rules marked batchable take a Batched cotangent where arrays of the library give way to it in products
+        # (array * Batched calls Batched's reflected operator); array-api-strict's refuse any other operand type,
+        # so there every rule but the elementwise ones (which multiply g first) runs row by row.
+        self.batches_rules = _defers(xp)
+
+    def __getattr__(self, name: str):
+        return getattr(self.unbatched, name)
+
+    def rows(self, g: Batched) -> list:
+        """The cotangents one at a time."""
+        return [g.value[i, ...] for i in range(g.value.shape[0])]
+
+    def stack_rows(self, gradients: list) -> Batched:
+        """Row-by-row gradients as one batch again."""
+        return Batched(self.unbatched.stack(gradients))
+
+    def flip(self, x, axis):
+        if type(x) is not Batched:
+            return self.unbatched.flip(x, axis)
+        return Batched(self.unbatched.flip(x.value, _shift(axis)))
+
+    def sum(self, x, axis=None, keepdims=False):
+        if type(x) is not Batched:
+            return self.unbatched.sum(x, axis, keepdims)
+        axes = tuple(range(1, x.value.ndim)) if axis is None else _shift(axis)
+        return Batched(self.unbatched.sum(x.value, axis=axes, keepdims=keepdims))
+
+    def cumsum(self, x, axis):
+        if type(x) is not Batched:
+            return self.unbatched.cumsum(x, axis)
+        return Batched(self.unbatched.cumsum(x.value, axis=_shift(axis)))
+
+    def mean(self, x, axis=None, keepdims=False):
+        if type(x) is not Batched:
+            return self.unbatched.mean(x, axis, keepdims)
+        axes = tuple(range(1, x.value.ndim)) if axis is None else _shift(axis)
+        return Batched(self.unbatched.mean(x.value, axis=axes, keepdims=keepdims))
+
+    def reshape(self, x, shape):
+        if type(x) is not Batched:
+            return self.unbatched.reshape(x, shape)
+        return Batched(self.unbatched.reshape(x.value, (x.value.shape[0], *shape)), x.basis)
+
+    def broadcast_to(self, x, shape):
+        if type(x) is not Batched:
+            return self.unbatched.broadcast_to(x, shape)
+        value = _reshape(x.value, (x.value.shape[0],) + (1,) * (len(shape) - x.ndim) + x.shape)
+        return Batched(self.unbatched.broadcast_to(value, (x.value.shape[0], *shape)))
+
+    def transpose(self, x, axes=None):
+        if type(x) is not Batched:
+            return self.unbatched.transpose(x, axes)
+        axes = tuple(range(x.ndim))[::-1] if axes is None else axes
+        return Batched(self.unbatched.transpose(x.value, (0, *(a + 1 for a in axes))))
+
+    def expand_dims(self, x, axis):
+        if type(x) is not Batched:
+            return self.unbatched.expand_dims(x, axis)
+        return Batched(self.unbatched.expand_dims(x.value, _shift(tuple(axis) if not isinstance(axis, int) else axis)),
+                       x.basis)
+
+    def swapaxes(self, x, a, b):
+        if type(x) is not Batched:
+            return self.unbatched.swapaxes(x, a, b)
+        return Batched(self.unbatched.swapaxes(x.value, _shift(a), _shift(b)))
+
+    def matmul(self, a, b):
+        inner = self.unbatched
+        if type(a) is not Batched and type(b) is not Batched:
+            return inner.matmul(a, b)
+        if (type(b) is Batched and b.basis is not None and type(a) is np.ndarray and a.ndim == 2
+                and b.shape in ((a.shape[1],), (a.shape[1], 1))):
+            # a @ e_j is a's column j (b's rows are unit vectors of shape (k,) or (k, 1)): no product to compute.
+            columns = np.ascontiguousarray(np.transpose(a[:, b.basis:b.basis + len(b.value)]))
+            return Batched(columns if b.ndim == 1 else columns[..., None])
+        # One matrix product for all rows where the shapes allow (a library would loop over the rows, one small
+        # product each).
+        if type(b) is Batched and b.ndim == 1 and np.ndim(a) <= 2:
+            return Batched(inner.matmul(b.value, inner.transpose(a)))  # row i: a @ b_i = b_i @ aᵀ
+        if type(b) is Batched and b.ndim == 2 and type(a) is not Batched and np.ndim(a) == 2:
+            count, k, n = b.value.shape  # row i: a @ b_i = (b_iᵀ aᵀ)ᵀ, all the b_iᵀ stacked as (count·n, k)
+            rows = _reshape(inner.swapaxes(b.value, 1, 2), (count * n, k))
+            product = _reshape(inner.matmul(rows, inner.transpose(a)), (count, n, a.shape[0]))
+            return Batched(inner.swapaxes(product, 1, 2))
+        if type(a) is Batched and a.ndim >= 1 and type(b) is not Batched and np.ndim(b) == 2:
+            rows = _reshape(a.value, (-1, a.value.shape[-1]))  # (B·…, k) @ (k, n): batch and stack axes are rows
+            return Batched(_reshape(inner.matmul(rows, b), tuple(a.value.shape[:-1]) + (b.shape[-1],)))
+        if type(b) is Batched and b.ndim == 1:
+            # A vector per row: make each a (k, 1) matrix behind a's batch axes, multiply, drop the 1 again.
+            rows = _reshape(b.value, (b.value.shape[0],) + (1,) * builtins.max(np.ndim(a) - 2, 0) + (b.shape[0], 1))
+            return Batched(inner.matmul(_raw(a), rows)[..., 0])
+        return Batched(inner.matmul(_raw(a), _raw(b)))
+
+    def real(self, x):
+        return Batched(self.unbatched.real(x.value)) if type(x) is Batched else self.unbatched.real(x)
+
+    def conj(self, x):
+        return Batched(self.unbatched.conj(x.value)) if type(x) is Batched else self.unbatched.conj(x)
+
+    def astype(self, x, dtype):
+        if type(x) is not Batched:
+            return self.unbatched.astype(x, dtype)
+        return Batched(self.unbatched.astype(x.value, dtype))
+
+    def where(self, condition, a, b):
+        if type(a) is not Batched and type(b) is not Batched:
+            return self.unbatched.where(condition, a, b)
+        return Batched(self.unbatched.where(condition, _raw(a), _raw(b)))
+
+    def scatter(self, g, index, shape):
+        if type(g) is not Batched:
+            return self.unbatched.scatter(g, index, shape)
+        index = _explicit(index, len(shape))
+        if g.basis is not None and numpy_math.is_basic_index(index):
+            order = np.arange(np.prod(shape, dtype=np.intp)).reshape(shape)[index].ravel()  # host metadata only
+            if order.size and order[0] == 0 and order[-1] == order.size - 1 and (np.diff(order) == 1).all():
+                return self.reshape(g, shape)  # the index took every element in order (as [..., 0] of (k, 1))
+        # The batch axis last, as in Batched.__getitem__: the index then reaches the same axes as unbatched.
+        out = self.unbatched.scatter(self.xp.moveaxis(g.value, 0, -1), index, (*shape, g.value.shape[0]))
+        return Batched(self.xp.moveaxis(out, -1, 0))
 
 
-def __getattr__(name: str):
-    return getattr(numpy_math, name)
+def _defers(xp) -> bool:
+    """Whether ``array (op) Batched`` reaches Batched's reflected operator for arrays of namespace ``xp``."""
+    if xp is np:
+        return True  # Batched.__array_ufunc__ = None
+    try:
+        return type(xp.asarray(1.0) * Batched(xp.asarray([1.0]))) is Batched
+    except TypeError:
+        return False
 
 
-def rows(g: Batched) -> np.ndarray:
-    """The cotangents one at a time."""
-    return g.value
+NUMPY = BatchingMath(numpy_math, np)
+_NAMESPACES: dict[int, BatchingMath] = {}
 
 
-def stack_rows(gradients: list) -> Batched:
-    """Row-by-row gradients as one batch again."""
-    return Batched(np.stack(gradients))
+def namespace(like) -> BatchingMath:
+    """The batching namespace for cotangents like array ``like``: NumPy's, or the one of like's library."""
+    if type(like) is np.ndarray or not backends.is_foreign(like):
+        return NUMPY
+    backend = backends.backend(like)
+    found = _NAMESPACES.get(id(backend))
+    if found is None:
+        found = _NAMESPACES[id(backend)] = BatchingMath(backend.m, backend.xp)
+    return found
 
 
-def sum(x, axis=None, keepdims=False):
-    if type(x) is not Batched:
-        return numpy_math.sum(x, axis, keepdims)
-    axes = tuple(range(1, x.value.ndim)) if axis is None else _shift(axis)
-    return Batched(np.sum(x.value, axis=axes, keepdims=keepdims))
-
-
-def cumsum(x, axis):
-    if type(x) is not Batched:
-        return numpy_math.cumsum(x, axis)
-    return Batched(np.cumsum(x.value, axis=_shift(axis)))
-
-
-def flip(x, axis):
-    if type(x) is not Batched:
-        return np.flip(x, axis)
-    return Batched(np.flip(x.value, _shift(axis)))
-
-
-def mean(x, axis=None, keepdims=False):
-    if type(x) is not Batched:
-        return numpy_math.mean(x, axis, keepdims)
-    axes = tuple(range(1, x.value.ndim)) if axis is None else _shift(axis)
-    return Batched(np.mean(x.value, axis=axes, keepdims=keepdims))
-
-
-def reshape(x, shape):
-    if type(x) is not Batched:
-        return np.reshape(x, shape)
-    return Batched(np.reshape(x.value, (x.value.shape[0], *shape)), x.basis)
-
-
-def broadcast_to(x, shape):
-    if type(x) is not Batched:
-        return np.broadcast_to(x, shape)
-    value = x.value.reshape((x.value.shape[0],) + (1,) * (len(shape) - x.ndim) + x.shape)
-    return Batched(np.broadcast_to(value, (x.value.shape[0], *shape)))
-
-
-def transpose(x, axes=None):
-    if type(x) is not Batched:
-        return np.transpose(x, axes)
-    axes = tuple(range(x.ndim))[::-1] if axes is None else axes
-    return Batched(np.transpose(x.value, (0, *(a + 1 for a in axes))))
-
-
-def expand_dims(x, axis):
-    if type(x) is not Batched:
-        return np.expand_dims(x, axis)
-    return Batched(np.expand_dims(x.value, _shift(tuple(axis) if not isinstance(axis, int) else axis)), x.basis)
-
-
-def swapaxes(x, a, b):
-    if type(x) is not Batched:
-        return np.swapaxes(x, a, b)
-    return Batched(np.swapaxes(x.value, _shift(a), _shift(b)))
-
-
-def matmul(a, b):
-    if type(a) is not Batched and type(b) is not Batched:
-        return np.matmul(a, b)
-    if (type(b) is Batched and b.basis is not None and isinstance(a, np.ndarray) and a.ndim == 2
-            and b.shape in ((a.shape[1],), (a.shape[1], 1))):
-        # a @ e_j is a's column j (b's rows are unit vectors of shape (k,) or (k, 1)): no product to compute.
-        columns = np.ascontiguousarray(np.transpose(a[:, b.basis:b.basis + len(b.value)]))
-        return Batched(columns if b.ndim == 1 else columns[..., None])
-    # One matrix product for all rows where the shapes allow (NumPy would loop over the rows, one small product each).
-    if type(b) is Batched and b.ndim == 1 and np.ndim(a) <= 2:
-        return Batched(np.matmul(b.value, np.transpose(a)))  # row i: a @ b_i = b_i @ aᵀ
-    if type(b) is Batched and b.ndim == 2 and type(a) is not Batched and np.ndim(a) == 2:
-        count, k, n = b.value.shape  # row i: a @ b_i = (b_iᵀ aᵀ)ᵀ, all the b_iᵀ stacked as (count·n, k)
-        rows = np.swapaxes(b.value, 1, 2).reshape(count * n, k)
-        return Batched(np.swapaxes(np.matmul(rows, np.transpose(a)).reshape(count, n, a.shape[0]), 1, 2))
-    if type(a) is Batched and a.ndim >= 1 and type(b) is not Batched and np.ndim(b) == 2:
-        rows = a.value.reshape(-1, a.value.shape[-1])  # (B·…, k) @ (k, n): the batch and stack axes are rows
-        return Batched(np.matmul(rows, b).reshape(a.value.shape[:-1] + (b.shape[-1],)))
-    if type(b) is Batched and b.ndim == 1:
-        # A vector per row: make each a (k, 1) matrix behind a's batch axes, multiply, drop the 1 again.
-        rows = b.value.reshape((b.value.shape[0],) + (1,) * builtins.max(np.ndim(a) - 2, 0) + (b.shape[0], 1))
-        return Batched(np.matmul(_raw(a), rows)[..., 0])
-    return Batched(np.matmul(_raw(a), _raw(b)))
-
-
-def real(x):
-    return Batched(np.real(x.value)) if type(x) is Batched else np.real(x)
-
-
-def conj(x):
-    return Batched(np.conj(x.value)) if type(x) is Batched else np.conj(x)
-
-
-def astype(x, dtype):
-    if type(x) is not Batched:
-        return numpy_math.astype(x, dtype)
-    return Batched(x.value.astype(dtype, copy=False))
-
-
-def where(condition, a, b):
-    if type(a) is not Batched and type(b) is not Batched:
-        return np.where(condition, a, b)
-    return Batched(np.where(condition, _raw(a), _raw(b)))
-
-
-def scatter(g, index, shape):
-    if type(g) is not Batched:
-        return numpy_math.scatter(g, index, shape)
-    index = _explicit(index, len(shape))
-    if g.basis is not None and numpy_math.is_basic_index(index):
-        order = np.arange(np.prod(shape, dtype=np.intp)).reshape(shape)[index].ravel()
-        if order.size and order[0] == 0 and order[-1] == order.size - 1 and (np.diff(order) == 1).all():
-            return reshape(g, shape)  # the index took every element in order (as [..., 0] of (k, 1)): a reshape
-    out = np.zeros((*shape, g.value.shape[0]), dtype=g.dtype)  # the batch axis last, as in Batched.__getitem__
-    rows = np.moveaxis(g.value, 0, -1)
-    if numpy_math.is_basic_index(index):
-        out[index] = rows
-    else:
-        np.add.at(out, index, rows)
-    return Batched(np.moveaxis(out, -1, 0))
+def _reshape(value, shape):
+    """``value`` reshaped, in its own library."""
+    if type(value) is np.ndarray:
+        return value.reshape(shape)
+    return backends.backend(value).xp.reshape(value, tuple(shape))
 
 
 def _explicit(index, ndim: int) -> tuple:

@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import GraphError, NoDerivativeError
-from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, LINEAR, MINUS_ONE, MULTILINEAR, NO_GRAD, ONE
 from .node import Node, NotSaved
 
@@ -84,7 +83,7 @@ def chain_rule(node: Node, g, m, xs=None, y=None) -> list:
             gi = g if local is ONE else -g if local is MINUS_ONE else g * local(*xs, y, m, **params)
             grads[i] = _unbroadcast_to(gi, xs[i], m)
         return grads
-    if getattr(m, "batched", False) and not rule.batchable:
+    if getattr(m, "batched", False) and not (rule.batchable and m.batches_rules):
         return _rowwise(node, g, m, xs, y)
     variadic = rule.arity < 0
     grads = []
@@ -116,7 +115,7 @@ def _is_complex(x) -> bool:
 
 def _rowwise(node: Node, g, m, xs, y) -> list:
     """A batch of cotangents through a rule whose vjps take one at a time: row by row, then stacked."""
-    rows = [chain_rule(node, row, numpy_math, xs, y) for row in m.rows(g)]
+    rows = [chain_rule(node, row, m.unbatched, xs, y) for row in m.rows(g)]
     return [None if rows[0][i] is None else m.stack_rows([r[i] for r in rows]) for i in range(len(rows[0]))]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE
+from .backends import is_foreign
 from .chain import _released, _shape, chain_rule, local_derivative, unbroadcast
 from .mode import set_grad_enabled
 from .node import Node
@@ -30,12 +31,13 @@ def _differentiable_inputs(node: Node, wrap: Callable[..., Any]) -> list:
     """The node's inputs as Tensors connected to the graph (for create_graph), or constants.
 
     ``wrap(parent, value)`` stands for the parent's output with the value this node kept (a NotSaved when the rule
-    does not read it).
+    does not read it); ``wrap(None, value)`` is a constant Tensor, which another library's array must be for the
+    Tensor namespace's functions to take it (a NumPy array or a number they take as it is).
     """
     xs = []
     for value, parent in zip(node.inputs, node.parents, strict=True):
         if parent is None:
-            xs.append(value)
+            xs.append(value if type(value) is np.ndarray or not is_foreign(value) else wrap(None, value))
         elif isinstance(parent, Node):
             xs.append(wrap(parent, value))
         else:

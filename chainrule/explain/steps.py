@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..engine import Node, backward, keep_values, local_derivative, reachable_nodes, unbroadcast
+from ..engine import Node, backends, backward, keep_values, local_derivative, reachable_nodes, unbroadcast
 from ..engine.mode import call_observers
 from ..errors import DomainError, ExpressionError
 from ..rules import numpy_math
@@ -552,6 +552,9 @@ def _explain_tensor(loss: Tensor, model: Any = None, **unexpected: Any):
     if loss.node is None:
         raise ExpressionError("explain(loss): the Tensor has no recorded graph (it is a leaf or was computed "
                               "without gradients); compute it from Tensors that require grad, outside no_grad()")
+    host_leaf: dict[int, Tensor] = {}
+    if backends.is_foreign(loss._data):
+        loss, host_leaf = _host_copy(loss)
     out = _scalar_output(loss)
     named: dict[int, str] = {}
     owners: dict[int, str] = {}  # parameter id -> the name of the module that holds it
@@ -561,8 +564,8 @@ def _explain_tensor(loss: Tensor, model: Any = None, **unexpected: Any):
         for module_name, module in model.named_modules():
             for p in module._parameters.values():
                 if p is not None:
-                    owners.setdefault(id(p), module_name)
-        named = {id(p): n for n, p in model.named_parameters()}
+                    owners.setdefault(id(host_leaf.get(id(p), p)), module_name)
+        named = {id(host_leaf.get(id(p), p)): n for n, p in model.named_parameters()}
     leaves: dict[str, Tensor] = {}
     for leaf in _Walk(out, {}).leaf_tensors():
         leaves[named.get(id(leaf)) or f"p{len(leaves) + 1}"] = leaf
@@ -571,6 +574,32 @@ def _explain_tensor(loss: Tensor, model: Any = None, **unexpected: Any):
         module_names = {id(m): (n or type(model).__name__, type(m).__name__) for n, m in model.named_modules()}
     return _finish(out, "loss", None, {}, leaves, {}, "no symbolic formulas: a loss over arrays",
                    module_names, [], {k: (v, module_names) for k, v in owners.items()})
+
+
+def _host_copy(loss: Tensor) -> tuple[Tensor, dict[int, Tensor]]:
+    """``loss``'s graph with every value copied to the host, for an explanation of another library's tensor: the
+    one explicit transfer, made for display (the steps are then computed with NumPy, on the copies). Returns the
+    copied loss and, by id of each original leaf, its copy."""
+
+    def host(value):
+        return backends.to_numpy(value) if backends.is_foreign(value) else value
+
+    nodes: dict[int, Node] = {}
+    leaves: dict[int, Tensor] = {}
+
+    def copied(parent):
+        if parent is None or type(parent) is Node:
+            return None if parent is None else nodes[id(parent)]
+        if id(parent) not in leaves:
+            leaves[id(parent)] = Tensor._make(host(parent._data), None, True)
+        return leaves[id(parent)]
+
+    for node in reachable_nodes(loss):  # oldest first: each node's parents are copied before it
+        if node.output is None:
+            break  # released: _explain_tensor's walk says so on the original
+        nodes[id(node)] = Node(node.rule, [host(v) for v in node.inputs], host(node.output),
+                               [copied(p) for p in node.parents], {k: host(v) for k, v in node.params.items()})
+    return Tensor._make(host(loss._data), nodes.get(id(loss.node)), True), leaves
 
 
 def _module_parameters(calls: list, leaves: dict) -> dict[str, Tensor]:

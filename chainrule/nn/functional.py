@@ -832,6 +832,10 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
             or not 0 <= label_smoothing <= 1:
         raise DomainError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
     axis = 0 if input.ndim == 1 else 1
+    data = target._data if isinstance(target, Tensor) else target
+    if type(data) is not np.ndarray and backends.is_foreign(data):
+        return _cross_entropy_in_library(input, data, _class_weight(weight, input, axis, "cross_entropy"),
+                                         label_smoothing, reduction)
     # numpy(): labels of another array library raise TypeError (to be checked here they would have to come to the host)
     labels = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind == "f" and labels.shape == input.shape:
@@ -843,6 +847,21 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
         return nll_loss(log_softmax(input, axis=axis), target, reduction)
     return _weighted_nll(log_softmax(input, axis=axis), labels, weight, ignore_index, label_smoothing, reduction,
                          "cross_entropy")
+
+
+def _cross_entropy_in_library(input: Tensor, target: Any, weight: Any, label_smoothing: float,
+                              reduction: str) -> Tensor:
+    """cross_entropy with targets of another array library, which stay on their device: class probabilities, or
+    integer labels checked there (``arguments.class_labels``) for the plain call on (N, C) logits."""
+    axis = 0 if input.ndim == 1 else 1
+    if backends.numpy_dtype(target.dtype).kind == "f" and tuple(target.shape) == input.shape:
+        return _soft_cross_entropy(input, Tensor._make(target, None, False), axis, weight, label_smoothing,
+                                   reduction)
+    if weight is not None or label_smoothing or input.ndim != 2:
+        raise NotImplementedError(
+            f"cross_entropy: labels of {backends.backend(target).name} (on their device) work with (N, C) logits and "
+            "no weight or label_smoothing yet; pass them as a NumPy array (they then move to the device once)")
+    return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
 
 
 def _pick(log_p: Tensor, labels: Any, where: str) -> Tensor:

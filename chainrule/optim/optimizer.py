@@ -137,8 +137,7 @@ class Optimizer:
                 index[id(p)] = len(index)
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
-        state = {index[key]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                 for key, s in self.state.items() if key in index}
+        state = {index[key]: {k: _copied(v) for k, v in s.items()} for key, s in self.state.items() if key in index}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -168,13 +167,29 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def _restored(value: Any, param: Tensor) -> Any:
-    """A saved buffer as a fresh array of the parameter's dtype (a Tensor from cr.load too); numbers unchanged."""
-    if isinstance(value, Tensor):
-        value = value.numpy()
+def _copied(value: Any) -> Any:
+    """A buffer for state_dict: a copy in its own library and on its device (later steps must not change it)."""
     if isinstance(value, np.ndarray):
-        return np.array(value, dtype=value.dtype if value.ndim == 0 else param.dtype)
+        return value.copy()
+    if is_foreign(value):
+        return backends.backend(value).xp.asarray(value, copy=True)
     return value
+
+
+def _restored(value: Any, param: Tensor) -> Any:
+    """A saved buffer as a fresh array of the parameter's dtype, in the parameter's library and on its device (the
+    update computes with both); a Tensor from cr.load too; numbers unchanged. Loading is an explicit request, so a
+    buffer saved elsewhere (a NumPy file for a GPU parameter) moves to the parameter here."""
+    if isinstance(value, Tensor):
+        value = value._data
+    if not isinstance(value, np.ndarray) and not is_foreign(value):
+        return value
+    data = param._data
+    if not is_foreign(data):
+        host = backends.to_numpy(value) if is_foreign(value) else value
+        return np.array(host, dtype=host.dtype if host.ndim == 0 else param.dtype)
+    value = backends.move(value, backends.device(data))  # into the parameter's library, on its device
+    return backends.backend(data).xp.asarray(value, dtype=value.dtype if value.ndim == 0 else data.dtype, copy=True)
 
 
 def _non_negative(value: Any, name: str, where: str) -> float:
