@@ -105,7 +105,7 @@ class GroupNorm(Module):
     """Split the C channels into ``num_groups`` groups, normalize each, then ·weight + bias per channel."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 dtype: Any = np.float32) -> None:
+                 dtype: Any = np.float32, *, bias: bool = True) -> None:
         super().__init__()
         self.num_groups = _positive_int(num_groups, "num_groups", "GroupNorm")
         self.num_channels = _positive_int(num_channels, "num_channels", "GroupNorm")
@@ -114,7 +114,7 @@ class GroupNorm(Module):
         self.eps, self.affine = float(eps), bool(affine)
         dtype = _float_dtype(dtype, "GroupNorm")
         self.register_parameter("weight", Parameter(np.ones(self.num_channels, dtype)) if affine else None)
-        self.register_parameter("bias", Parameter(np.zeros(self.num_channels, dtype)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(self.num_channels, dtype)) if affine and bias else None)
 
     def forward(self, x: Any) -> Tensor:
         if np.ndim(x) < 2 or np.shape(x)[1] != self.num_channels:
@@ -130,7 +130,7 @@ class _BatchNorm(Module):
     dims: tuple[int, ...] = (2, 3)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, dtype: Any = np.float32) -> None:
+                 track_running_stats: bool = True, dtype: Any = np.float32, *, bias: bool = True) -> None:
         super().__init__()
         where = type(self).__name__
         self.num_features = _positive_int(num_features, "num_features", where)
@@ -142,7 +142,7 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         dtype = _float_dtype(dtype, where)
         self.register_parameter("weight", Parameter(np.ones(self.num_features, dtype)) if affine else None)
-        self.register_parameter("bias", Parameter(np.zeros(self.num_features, dtype)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(self.num_features, dtype)) if affine and bias else None)
         track = self.track_running_stats
         self.register_buffer("running_mean", np.zeros(self.num_features, dtype) if track else None)
         self.register_buffer("running_var", np.ones(self.num_features, dtype) if track else None)
