@@ -26,8 +26,11 @@ from .normalization import LayerNorm
 
 
 class MultiheadAttention(Module):
-    """Multi-head attention as PyTorch's: project q, k, v with ``in_proj_weight``, attend per head, project with
-    ``out_proj``. Inputs are (L, N, E), or (N, L, E) with ``batch_first=True``, or unbatched (L, E).
+    """Multi-head attention as PyTorch's: project q, k, v with ``in_proj_weight`` (or ``q_proj_weight``,
+    ``k_proj_weight``, ``v_proj_weight`` when ``kdim``/``vdim`` differ from ``embed_dim``), attend per head, project
+    with ``out_proj``. Inputs are (L, N, E), or (N, L, E) with ``batch_first=True``, or unbatched (L, E).
+    ``add_bias_kv`` appends a learned key and value (``bias_k``, ``bias_v``) to every sequence, ``add_zero_attn`` a
+    zero one after the projection.
 
     ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
     average_attn_weights=True, is_causal=False)`` returns (output, weights or None). As in PyTorch, a boolean
@@ -42,25 +45,48 @@ class MultiheadAttention(Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = False, dtype: Any = np.float32, seed: int | None = None,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
+                 vdim: int | None = None, batch_first: bool = False, dtype: Any = np.float32, seed: int | None = None,
                  rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        self.embed_dim = _positive_int(embed_dim, "embed_dim", "MultiheadAttention")
-        self.num_heads = _positive_int(num_heads, "num_heads", "MultiheadAttention")
+        where = "MultiheadAttention"
+        self.embed_dim = _positive_int(embed_dim, "embed_dim", where)
+        self.num_heads = _positive_int(num_heads, "num_heads", where)
         if self.embed_dim % self.num_heads:
             raise DomainError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
-        F._check_probability(dropout, "MultiheadAttention")
+        self.kdim = self.embed_dim if kdim is None else _positive_int(kdim, "kdim", where)
+        self.vdim = self.embed_dim if vdim is None else _positive_int(vdim, "vdim", where)
+        F._check_probability(dropout, where)
         self.head_dim = self.embed_dim // self.num_heads
         self.dropout, self.batch_first = float(dropout), bool(batch_first)
-        dtype = _float_dtype(dtype, "MultiheadAttention")
+        self.add_zero_attn = bool(add_zero_attn)
+        dtype = _float_dtype(dtype, where)
         rng = init.generator(seed, rng)
         self._rng = rng
-        self.in_proj_weight = Parameter(np.empty((3 * self.embed_dim, self.embed_dim), dtype))
-        init.xavier_uniform_(self.in_proj_weight, rng=rng)
-        self.register_parameter("in_proj_bias", Parameter(np.zeros(3 * self.embed_dim, dtype)) if bias else None)
-        self.out_proj = Linear(self.embed_dim, self.embed_dim, bias=bias, dtype=dtype, rng=rng)
+        e = self.embed_dim
+        if self.kdim == e and self.vdim == e:  # one packed projection, as PyTorch's parameter names
+            self.in_proj_weight = Parameter(np.empty((3 * e, e), dtype))
+            init.xavier_uniform_(self.in_proj_weight, rng=rng)
+        else:  # separate projections: key and value have their own widths
+            self.register_parameter("in_proj_weight", None)
+            for name, width in (("q_proj_weight", e), ("k_proj_weight", self.kdim), ("v_proj_weight", self.vdim)):
+                setattr(self, name, Parameter(np.empty((e, width), dtype)))
+                init.xavier_uniform_(getattr(self, name), rng=rng)
+        self.register_parameter("in_proj_bias", Parameter(np.zeros(3 * e, dtype)) if bias else None)
+        for name in ("bias_k", "bias_v"):  # a learned key and value appended to every sequence
+            self.register_parameter(name, Parameter(np.empty((1, 1, e), dtype)) if add_bias_kv else None)
+            if add_bias_kv:
+                init.xavier_normal_(getattr(self, name), rng=rng)
+        self.out_proj = Linear(e, e, bias=bias, dtype=dtype, rng=rng)
         if bias:
             init.zeros_(self.out_proj.bias)
+
+    def _projection(self, i: int) -> Tensor:
+        """The weight projecting the query (0), key (1) or value (2)."""
+        e = self.embed_dim
+        if self.in_proj_weight is not None:
+            return self.in_proj_weight[i * e:(i + 1) * e]
+        return (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[i]
 
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, need_weights: bool = True,
                 attn_mask: Any = None, average_attn_weights: bool = True,
@@ -69,10 +95,11 @@ class MultiheadAttention(Module):
         q, k, v = (_float(t, n, where) for t, n in ((query, "query"), (key, "key"), (value, "value")))
         batched = q.ndim == 3
         if q.ndim not in (2, 3) or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != self.embed_dim \
-                or k.shape[-1] != self.embed_dim or v.shape[-1] != self.embed_dim or k.shape[:-1] != v.shape[:-1]:
+                or k.shape[-1] != self.kdim or v.shape[-1] != self.vdim or k.shape[:-1] != v.shape[:-1]:
             layout = "(N, L, E)" if self.batch_first else "(L, N, E)"
             raise ShapeError(f"{where}: expects query, key and value {layout} or (L, E) with E = {self.embed_dim} "
-                             f"and key, value of one length; got {q.shape}, {k.shape}, {v.shape}")
+                             f"(key {self.kdim}, value {self.vdim}) and key, value of one length; got {q.shape}, "
+                             f"{k.shape}, {v.shape}")
         if not batched:
             q, k, v = (ops.unsqueeze(t, 0) for t in (q, k, v))
             if key_padding_mask is not None:
@@ -81,11 +108,20 @@ class MultiheadAttention(Module):
             q, k, v = (ops.swapaxes(t, 0, 1) for t in (q, k, v))
         n, length, e = q.shape
         source = k.shape[1]
-        w, b = self.in_proj_weight, self.in_proj_bias
-        heads = []
-        for i, t in enumerate((q, k, v)):
-            projected = F.linear(t, w[i * e:(i + 1) * e], None if b is None else b[i * e:(i + 1) * e])
-            heads.append(ops.swapaxes(ops.reshape(projected, (n, t.shape[1], self.num_heads, self.head_dim)), 1, 2))
+        b = self.in_proj_bias
+        projected = [F.linear(t, self._projection(i), None if b is None else b[i * e:(i + 1) * e])
+                     for i, t in enumerate((q, k, v))]
+        extra = []  # columns the keys gain: a learned key/value (add_bias_kv), then a zero one (add_zero_attn)
+        if self.bias_k is not None:
+            projected[1:] = [ops.concatenate([t, ops.broadcast_to(bias, (n, 1, e))], axis=1)
+                             for t, bias in zip(projected[1:], (self.bias_k, self.bias_v), strict=True)]
+            extra.append(1)
+        heads = [ops.swapaxes(ops.reshape(t, (n, t.shape[1], self.num_heads, self.head_dim)), 1, 2)
+                 for t in projected]
+        if self.add_zero_attn:
+            zeros = np.zeros((n, self.num_heads, 1, self.head_dim), heads[1].dtype)
+            heads[1:] = [ops.concatenate([t, zeros], axis=2) for t in heads[1:]]
+            extra.append(1)
         qh, kh, vh = heads  # (N, H, L or S, D)
         scores = ops.matmul(qh, ops.swapaxes(kh, -1, -2)) * (1 / math.sqrt(self.head_dim))
         if is_causal and attn_mask is None:
@@ -93,13 +129,13 @@ class MultiheadAttention(Module):
         if attn_mask is not None:
             mask = np.asarray(getattr(attn_mask, "data", attn_mask))
             if mask.ndim == 3:  # (N·H, L, S), as PyTorch takes it
-                mask = mask.reshape(n, self.num_heads, length, source)
-            scores = _mask_scores(scores, mask, False, where)
+                mask = mask.reshape(n, self.num_heads, length, mask.shape[-1])
+            scores = _mask_scores(scores, _attend_extra(mask, sum(extra)), False, where)
         if key_padding_mask is not None:
             pad = np.asarray(getattr(key_padding_mask, "data", key_padding_mask))
             if pad.shape != (n, source):
                 raise ShapeError(f"{where}: key_padding_mask must have shape ({n}, {source}), got {pad.shape}")
-            scores = _mask_scores(scores, pad[:, None, None, :], False, where)
+            scores = _mask_scores(scores, _attend_extra(pad, sum(extra))[:, None, None, :], False, where)
         weights = ops.softmax(scores, -1)
         attended = F.dropout(weights, self.dropout, self.training, self._rng) if self.dropout else weights
         out = ops.reshape(ops.swapaxes(ops.matmul(attended, vh), 1, 2), (n, length, e))
@@ -116,6 +152,14 @@ class MultiheadAttention(Module):
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
+
+
+def _attend_extra(mask: np.ndarray, columns: int) -> np.ndarray:
+    """A mask over the keys widened by ``columns`` appended keys that every query may attend (False in a boolean
+    mask of blocked places, 0 in a float one), as PyTorch pads it for add_bias_kv and add_zero_attn."""
+    if not columns:
+        return mask
+    return np.concatenate([mask, np.zeros(mask.shape[:-1] + (columns,), mask.dtype)], axis=-1)
 
 
 
@@ -139,7 +183,8 @@ class TransformerEncoderLayer(Module):
                  rng: np.random.Generator | None = None) -> None:
         super().__init__()
         rng = init.generator(seed, rng)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first, dtype, rng=rng)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first=batch_first, dtype=dtype,
+                                            rng=rng)
         self.linear1 = Linear(d_model, dim_feedforward, bias, dtype, rng=rng)
         self.dropout = Dropout(dropout, rng=rng)
         self.linear2 = Linear(dim_feedforward, d_model, bias, dtype, rng=rng)

@@ -97,6 +97,35 @@ def test_multihead_attention(torch, name, dtype):
                  zip(ours.named_parameters(), theirs.named_parameters(), strict=True))
 
 
+MHA_OPTIONS = {  # constructor options, (query, key, value) shapes (batch_first), forward keywords
+    "kdim-vdim": ({"kdim": 5, "vdim": 3}, ((2, 4, 8), (2, 6, 5), (2, 6, 3)), {"key_padding_mask": PAD}),
+    "bias_kv": ({"add_bias_kv": True}, ((2, 4, 8), (2, 6, 8), (2, 6, 8)),
+                {"attn_mask": ~BOOL_MASK, "key_padding_mask": PAD}),
+    "zero_attn-float-mask": ({"add_zero_attn": True}, ((2, 4, 8), (2, 6, 8), (2, 6, 8)),
+                             {"attn_mask": RNG.standard_normal((4, 6)), "average_attn_weights": False}),
+    "all-nobias": ({"kdim": 6, "vdim": 4, "add_bias_kv": True, "add_zero_attn": True, "bias": False},
+                   ((2, 4, 8), (2, 6, 6), (2, 6, 4)), {"attn_mask": ~BOOL_MASK, "key_padding_mask": PAD}),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(MHA_OPTIONS))
+def test_multihead_attention_options(torch, name, dtype):
+    options, shapes, kwargs = MHA_OPTIONS[name]
+    ours = nn.MultiheadAttention(8, 2, batch_first=True, dtype=dtype, **options)
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True, **options).to(getattr(torch, dtype))
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    _same_weights(torch, ours, theirs, scale=0.3)
+    kwargs = {k: (v.astype(dtype) if v.dtype.kind == "f" else v) for k, v in kwargs.items()
+              if isinstance(v, np.ndarray)}
+    kwargs_t = {k: torch.from_numpy(v) for k, v in kwargs.items()}
+    flags = {k: v for k, v in MHA_OPTIONS[name][2].items() if not isinstance(v, np.ndarray)}
+    arrays = [np.random.default_rng(i).standard_normal(s) for i, s in enumerate(shapes)]
+    _grads_agree(torch, lambda *a: ours(*a, **kwargs, **flags), lambda *a: theirs(*a, **kwargs_t, **flags), arrays,
+                 dtype, zip(ours.named_parameters(), theirs.named_parameters(), strict=True))
+
+
 def test_attention_by_central_differences():
     q, k, v = (cr.tensor(np.random.default_rng(i).standard_normal((2, 3, 4))) for i in range(3))
     w = np.random.default_rng(5).standard_normal((2, 3, 4))
