@@ -22,7 +22,15 @@ HAS_SYMPY = importlib.util.find_spec("sympy") is not None
 
 @pytest.fixture(scope="module")
 def neuron() -> Explanation:
-    return cr.explain("sigmoid(w*x + b)", w=0.5, x=2.0, b=-1.0)
+    # The formulas' content is tested here, not SymPy's speed (tests/explain/test_hostile_input.py times the budget):
+    # a budget roomy enough that a busy machine still finishes simplifying.
+    from chainrule.symbolic import budget
+
+    seconds, budget.SECONDS = budget.SECONDS, 60.0
+    try:
+        return cr.explain("sigmoid(w*x + b)", w=0.5, x=2.0, b=-1.0)
+    finally:
+        budget.SECONDS = seconds
 
 
 # ---------------------------------------------------------------------------------------------------------------
