@@ -369,7 +369,7 @@ def test_orders_are_checked_and_get_no_gradient():
 
 def test_bad_operands_are_clear_errors():
     with pytest.raises(
-        TypeError, match=r"special.xlogy: `x` must be a Tensor, a NumPy array or a real number, not dict"
+        TypeError, match=r"special.xlogy: `x` must be a Tensor, a NumPy array or a real or complex number, not dict"
     ):
         special.xlogy({"x": 1.0}, cr.tensor(1.0))
     with pytest.raises(ShapeError, match=r"logsumexp: `b` of shape \(3,\) does not broadcast"):

@@ -95,8 +95,11 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, rng: np.random.Generator | None = None) -> Tensor:
-    """Fill with samples of U(a, b)."""
-    return _fill(tensor, generator(rng=rng).uniform(a, b, tensor.shape))
+    """Fill with samples of U(a, b); a complex tensor's real and imaginary parts each, as PyTorch's."""
+    rng = generator(rng=rng)
+    if np.dtype(tensor.dtype).kind == "c":
+        return _fill(tensor, rng.uniform(a, b, tensor.shape) + 1j * rng.uniform(a, b, tensor.shape))
+    return _fill(tensor, rng.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng: np.random.Generator | None = None) -> Tensor:

@@ -33,17 +33,19 @@ def _positive_int(value: Any, name: str, where: str) -> int:
     return int(value)
 
 
-def _float_dtype(dtype: Any, where: str) -> np.dtype:
+def _float_dtype(dtype: Any, where: str, complex_ok: bool = False) -> np.dtype:
     dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"{where}: parameters must have a floating-point dtype, got {dtype}")
+    if dtype.kind != "f" and not (complex_ok and dtype.kind == "c"):
+        raise TypeError(f"{where}: parameters must have a floating-point dtype{' (or a complex one)' * complex_ok}, "
+                        f"got {dtype}")
     return dtype
 
 
 class Linear(Module):
     """y = x @ weightᵀ + bias, with ``weight`` of shape (out_features, in_features) and ``bias`` of (out_features,).
 
-    Initialised as in PyTorch: weight and bias from U(−1/√in_features, 1/√in_features).
+    Initialised as in PyTorch: weight and bias from U(−1/√in_features, 1/√in_features) (a complex dtype: real and
+    imaginary parts each).
 
     >>> import chainrule as cr
     >>> layer = cr.nn.Linear(3, 2, seed=0)
@@ -58,7 +60,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive_int(in_features, "in_features", "Linear")
         self.out_features = _positive_int(out_features, "out_features", "Linear")
-        dtype = _float_dtype(dtype, "Linear")
+        dtype = _float_dtype(dtype, "Linear", complex_ok=True)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
         self.register_parameter("bias", Parameter(np.empty(self.out_features, dtype)) if bias else None)
         init.default_(self.weight, self.bias, init.generator(seed, rng))

@@ -109,7 +109,7 @@ def round(a, decimals: int = 0, out=None):
     """Round to ``decimals`` places; no gradient (piecewise constant)."""
     _no_out("round", out)
     a = _t(a)
-    if a.dtype.kind in "biu":  # NumPy rounds integers to integers (a copy for decimals >= 0)
+    if a.dtype.kind in "biuc":  # NumPy rounds integers to integers; complex parts each, not by complex division
         return Tensor._make(np.round(a._array(), decimals), None, False)
     if decimals == 0:
         return ops.apply(ops.lookup("rint"), (_t(a),))

@@ -11,7 +11,7 @@ import functools
 import inspect
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -113,7 +113,9 @@ class Optimizer:
                     raise ValueError(
                         f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of shape {grad.shape}"
                     )
-                if in_place:
+                if param.dtype.kind == "c" and not in_place:
+                    param[...] = _as_real_pairs(self.update, param, grad, state, group)
+                elif in_place:
                     self.update(param, grad, state, group)
                 else:
                     param[...] = self.update(param, grad, state, group, np)
@@ -165,6 +167,26 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join(lines) + "\n)"
+
+
+def _as_real_pairs(update: Callable, param: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                   group: dict[str, Any]) -> np.ndarray:
+    """A complex parameter's step as torch.optim takes it: each element a pair of real ones (torch's view_as_real),
+    so Adam's and RMSprop's second moments hold Re(g)² and Im(g)² apart. Its gradient there is ∂x + i∂y, the
+    conjugate of chainrule's covector ∂x − i∂y (README, "Complex numbers"), so the step moves θ as torch's does,
+    downhill. The buffers stay complex arrays of the parameter's shape (torch's state_dict holds them so)."""
+    real = param.real.dtype
+
+    def pairs(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a).reshape(-1).view(real)
+
+    def back(a: Any) -> Any:
+        return a.view(param.dtype).reshape(param.shape) if isinstance(a, np.ndarray) and a.dtype == real else a
+
+    views = {k: pairs(v) if isinstance(v, np.ndarray) and v.dtype.kind == "c" else v for k, v in state.items()}
+    new = update(pairs(param), pairs(np.conj(grad)), views, group, np)
+    state.update({k: back(v) for k, v in views.items()})
+    return back(np.asarray(new, dtype=real))
 
 
 def _copied(value: Any) -> Any:

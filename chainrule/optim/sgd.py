@@ -53,8 +53,8 @@ class SGD(Optimizer):
                     continue
                 param, grad = p._data, p.grad._data
                 if type(param) is not np.ndarray or type(grad) is not np.ndarray or grad.dtype != param.dtype \
-                        or grad.shape != param.shape:
-                    return super().step()  # nothing changed yet: the general loop converts or reports
+                        or grad.shape != param.shape or param.dtype.kind == "c":
+                    return super().step()  # nothing changed yet: the general loop converts, reports or conjugates
                 updates.append((p, param, grad, group["lr"]))
         for p, param, grad, lr in updates:
             self.state.setdefault(id(p), {})

@@ -278,7 +278,8 @@ register(Rule(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The softmax family: primitives, because the composites overflow.
+# The softmax family: primitives, because the composites overflow. Holomorphic, so complex inputs take the same
+# formulas (SciPy's softmax and log_softmax shift by NumPy's complex max, logsumexp by the largest real part).
 # ---------------------------------------------------------------------------------------------------------------
 def _shifted(x, axis):
     # The array method skips np.max's dispatch: a few µs per call, which count on small batches.
@@ -287,7 +288,8 @@ def _shifted(x, axis):
 
 
 def _logsumexp(x, axis, keepdims):
-    peak = np.max(x, axis=axis, keepdims=True)
+    # complex x is shifted by its largest real part: the log of the sum is then the principal one, SciPy's value
+    peak = np.max(np.real(x) if np.iscomplexobj(x) else x, axis=axis, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)
     with np.errstate(divide="ignore"):
         out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
@@ -304,7 +306,7 @@ SOFTMAX_SAMPLES = (Sample(((5,),), {"axis": (0,)}), Sample(((3, 4),), {"axis": (
                    Sample(((2, 3, 4),), {"axis": (0,)}))
 
 register(Rule(
-    name="logsumexp", forward=_logsumexp, kind=GENERAL, batchable=True, arity=1,
+    name="logsumexp", forward=_logsumexp, kind=GENERAL, batchable=True, arity=1, supports_complex=True,
     vjps=(lambda g, x, y, m, axis, keepdims:
           _expand(g, x, axis, keepdims, m) * m.exp(x - _expand(y, x, axis, keepdims, m)),),
     jvp=lambda ts, x, y, m, axis, keepdims:
@@ -313,14 +315,14 @@ register(Rule(
     samples=REDUCE_SAMPLES,
 ))
 register(Rule(
-    name="softmax", forward=numpy_math.softmax, kind=GENERAL, batchable=True, arity=1,
+    name="softmax", forward=numpy_math.softmax, kind=GENERAL, batchable=True, arity=1, supports_complex=True,
     vjps=(lambda g, x, y, m, axis: y * (g - m.sum(g * y, axis=axis, keepdims=True)),),
     jvp=lambda ts, x, y, m, axis: y * (ts[0] - m.sum(ts[0] * y, axis=axis, keepdims=True)),
     text=("y_i*(delta_ij - y_j)",), tex=(r"y_i(\delta_{ij} - y_j)",), display=r"\frac{e^{x_i}}{\sum_j e^{x_j}}",
     samples=SOFTMAX_SAMPLES,
 ))
 register(Rule(
-    name="log_softmax", forward=_log_softmax, kind=GENERAL, batchable=True, arity=1,
+    name="log_softmax", forward=_log_softmax, kind=GENERAL, batchable=True, arity=1, supports_complex=True,
     vjps=(lambda g, x, y, m, axis: g - m.exp(y) * m.sum(g, axis=axis, keepdims=True),),
     jvp=lambda ts, x, y, m, axis: ts[0] - m.sum(m.exp(y) * ts[0], axis=axis, keepdims=True),
     text=("delta_ij - softmax(x)_j",), tex=(r"\delta_{ij} - \operatorname{softmax}(x)_j",),
@@ -481,7 +483,7 @@ def _linear_vjp_weight(g, x, weight, bias, y, m):
 
 
 register(Rule(
-    name="linear", forward=_linear, kind=GENERAL, batchable=True, arity=3, args=("x", "W", "b"),
+    name="linear", forward=_linear, kind=GENERAL, batchable=True, arity=3, args=("x", "W", "b"), supports_complex=True,
     vjps=(_linear_vjp_input, _linear_vjp_weight, lambda g, x, weight, bias, y, m: g),
     jvp=lambda ts, x, weight, bias, y, m: (m.matmul(ts[0], m.swapaxes(weight, -1, -2))
                                            + m.matmul(x, m.swapaxes(ts[1], -1, -2)) + ts[2]),

@@ -38,8 +38,10 @@ LN10 = math.log(10.0)
 COMPLEX = {
     "add", "subtract", "multiply", "divide", "power", "negative", "exp", "log", "logb", "log2", "log10", "log1p",
     "expm1", "sqrt", "sin", "cos", "tan", "csc", "sec", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "arcsinh", "arccosh", "arctanh", "square", "reciprocal", "exp2", "abs", "angle",
+    "arcsinh", "arccosh", "arctanh", "square", "reciprocal", "exp2", "abs", "angle", "sinc",
 }
+# Ops without a gradient that NumPy defines on complex numbers: equality, logical not, rint (both parts rounded).
+COMPLEX_NO_GRADIENT = {"equal", "not_equal", "logical_not", "rint"}
 
 UNARY_SAMPLES = (Sample(((),)), Sample(((5,),)), Sample(((2, 3),)))
 BINARY_SAMPLES = (
@@ -361,6 +363,7 @@ def no_gradient(name, forward, arity, *, display, expression=None, aliases=(), p
             text=("0 (no gradient)",) * arity, tex=("0",) * arity, display=display, expression=expression,
             aliases=aliases, public=public, method=method, grammar=grammar,
             samples=UNARY_SAMPLES if arity == 1 else BINARY_SAMPLES, order=0,
+            supports_complex=name in COMPLEX_NO_GRADIENT,
         )
     )
 

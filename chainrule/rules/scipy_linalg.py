@@ -9,6 +9,10 @@ are not registered.
   function computed, as for cholesky. b̄ = op(A)⁻ᵀ g is one more triangular solve; Ā = −b̄ xᵀ (transposed for trans).
 * ``solve_sylvester(a, b, q)``: X with AX + XB = Q. Q̄ = G solves AᵀG + GBᵀ = g; Ā = −G Xᵀ, B̄ = −Xᵀ G.
 * ``sqrtm(a)``: Y with Y² = A. From Y dY + dY Y = dA, Ā solves YᵀĀ + ĀYᵀ = g (one Sylvester solve).
+Complex matrices: solve_triangular, solve_sylvester and sqrtm are holomorphic, so their real formulas hold with
+transposes (never conjugate transposes), in the covector convention of linalg.py; cho_factor shares cholesky's
+complex derivatives (A = L Lᴴ, Hermitian A read from its lower triangle).
+
 * ``cho_factor``: the lower Cholesky factor L of A (reading A's lower triangle), with the core ``cholesky``'s
   derivatives (``cholesky_vjp``, ``cholesky_jvp`` in linalg.py), given triangular solves (``solve_triangular``) instead
   of general ones for Tensors (higher order). On arrays both take the blocked gradient (numpy_math.py).
@@ -115,7 +119,7 @@ def _sqrtm(a):
     from scipy import linalg
 
     y = linalg.sqrtm(a)
-    if np.iscomplexobj(y):
+    if np.iscomplexobj(y) and not np.iscomplexobj(a):  # a complex A has its complex root
         if np.any(np.abs(y.imag) > 1e-8 * max(1.0, float(np.max(np.abs(y.real))))):
             raise DomainError(
                 f"sqrtm: the matrix of shape {np.shape(a)} has no real square root (it has negative "
@@ -164,6 +168,7 @@ def _register_all() -> None:
             name="solve_triangular",
             forward=_solve_triangular,
             kind=GENERAL,
+            supports_complex=True,
             arity=2,
             args=("a", "b"),
             vjps=(_solve_triangular_vjp_a, _solve_triangular_vjp_b),
@@ -189,6 +194,7 @@ def _register_all() -> None:
             name="solve_sylvester",
             forward=_solve_sylvester,
             kind=GENERAL,
+            supports_complex=True,
             arity=3,
             args=("a", "b", "q"),
             vjps=(
@@ -210,6 +216,7 @@ def _register_all() -> None:
             name="cho_factor",
             forward=_cho_factor,
             kind=GENERAL,
+            supports_complex=True,
             arity=1,
             args=("a",),
             vjps=(_cho_factor_vjp,),
@@ -227,6 +234,7 @@ def _register_all() -> None:
             name="sqrtm",
             forward=_sqrtm,
             kind=GENERAL,
+            supports_complex=True,
             arity=1,
             args=("a",),
             vjps=(lambda g, x, y, m: _sylvester(m, _t(y, m), _t(y, m), g),),

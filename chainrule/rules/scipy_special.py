@@ -340,6 +340,7 @@ def _register_all() -> None:
         expression=lambda x, m, v=1.5: special(m, "iv", x, v=v),
         params={"v": 1.5},
         note="the order v is a parameter: no gradient flows into it",
+        supports_complex=True,
     )
     # ive = I_v(x) e^(−|x|): its own recurrence, minus sign(x)·ive, never overflowing.
     _entry(
@@ -363,6 +364,7 @@ def _register_all() -> None:
         expression=lambda x, m, v=1.5: special(m, "jv", x, v=v),
         params={"v": 1.5},
         note="the order v is a parameter: no gradient flows into it",
+        supports_complex=True,
     )
     _entry(
         "yv",
@@ -374,6 +376,7 @@ def _register_all() -> None:
         expression=lambda x, m, v=1.5: special(m, "yv", x, v=v),
         params={"v": 1.5},
         note="the order v is a parameter: no gradient flows into it",
+        supports_complex=True,
     )
     _entry(
         "i0",
@@ -471,6 +474,7 @@ def _register_all() -> None:
         expression=lambda a, b, m: a * m.log(b),
         samples=BINARY_SAMPLES,
         note="0 where a = 0 (also at b = 0), as SciPy's; there the derivative in b is 0 too",
+        supports_complex=True,
     )
     _entry(
         "xlog1py",
@@ -483,6 +487,7 @@ def _register_all() -> None:
         expression=lambda a, b, m: a * m.log(1 + b),
         samples=BINARY_SAMPLES,
         note="0 where a = 0 (also at b = -1), as SciPy's; there the derivative in b is 0 too",
+        supports_complex=True,
     )
     # beta and its log: ∂/∂a ln B(a, b) = ψ(a) − ψ(a + b).
     _entry(

@@ -36,8 +36,7 @@ def operand(x: Any, name: str, function: str, *, weak: bool = False, complex_ok:
     if array.dtype.kind not in ("biufc" if complex_ok else "biuf"):
         what = "a real or complex number" if complex_ok else "a real number"
         extra = ("" if complex_ok or array.dtype.kind != "c" else
-                 "; complex input has a derivative only for the holomorphic erf, erfc, ndtr, log_ndtr, gamma and "
-                 "rgamma")
+                 "; complex input is taken only where SciPy's function is holomorphic (README, \"Complex numbers\")")
         raise TypeError(
             f"{function}: `{name}` must be a Tensor, a NumPy array or {what}, not "
             f"{type(x).__name__} (dtype {array.dtype}){extra}"

@@ -43,8 +43,8 @@ _TRANS = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}
 
 
 def _matrix(x: Any, name: str, function: str, *, square: bool = True) -> Any:
-    x = operand(x, name, function)
-    if x.dtype.kind != "f":
+    x = operand(x, name, function, complex_ok=True)
+    if x.dtype.kind not in "fc":
         x = ops.astype(x, np.float64) if isinstance(x, Tensor) else x.astype(np.float64)
     if x.ndim < 2 or (square and x.shape[-1] != x.shape[-2]):
         raise ShapeError(
@@ -92,15 +92,19 @@ def solve_triangular(
     overwrite_b: bool = False,
     check_finite: bool = True,
 ) -> Tensor:
-    """x with op(A) x = b for a triangular A (op(A) = A, or Aᵀ for trans=1/"T"); reads one triangle of A.
+    """x with op(A) x = b for a triangular A (op(A) = A, Aᵀ for trans=1/"T", Aᴴ for trans=2/"C"); reads one
+    triangle of A.
 
-    Gradients: b̄ = op(A)⁻ᵀ g, Ā = −b̄ xᵀ on the triangle read (transposed for trans=1).
+    Gradients: b̄ = op(A)⁻ᵀ g, Ā = −b̄ xᵀ on the triangle read (transposed for trans=1). A complex A with
+    trans="C" is solved as conj(A) with trans="T" (the rule is holomorphic; conj is linear).
     """
     where = "linalg.solve_triangular"
     if not isinstance(trans, int | str) or trans not in _TRANS:
         raise ValueError(f"{where}: `trans` must be 0, 1, 2, 'N', 'T' or 'C'; got {trans!r}")
     a = _matrix(a, "a", where)
-    b = operand(b, "b", where)
+    b = operand(b, "b", where, complex_ok=True)
+    if trans in (2, "C") and a.dtype.kind == "c":
+        a = ops.conj(a) if isinstance(a, Tensor) else np.conj(a)
     n = a.shape[-1]
     if b.ndim < 1 or b.shape[0 if b.ndim == 1 else -2] != n:
         raise ShapeError(f"{where}: `b` has shape {b.shape} but `a` is {n}x{n}; expected b of shape ({n},) or ({n}, k)")
@@ -109,8 +113,8 @@ def solve_triangular(
 
 @scipy_name("linalg")
 def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> Tensor:
-    """The Cholesky factor of a symmetric positive-definite matrix: U with A = UᵀU (default), or L with A = LLᵀ
-    (``lower=True``), read from that triangle of A, as SciPy reads it."""
+    """The Cholesky factor of a symmetric (Hermitian) positive-definite matrix: U with A = UᴴU (default), or L
+    with A = LLᴴ (``lower=True``), read from that triangle of A, as SciPy reads it."""
     a = _matrix(a, "a", "linalg.cholesky")
     if lower:
         return apply("cho_factor", a)
@@ -125,7 +129,7 @@ def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False, check_fin
 
 @scipy_name("linalg")
 def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False, check_finite: bool = True) -> Tensor:
-    """x with A x = b, from ``(c, lower) = cho_factor(A)``: two triangular solves."""
+    """x with A x = b, from ``(c, lower) = cho_factor(A)``: two triangular solves (A = LLᴴ or UᴴU)."""
     if not isinstance(c_and_lower, tuple | list) or len(c_and_lower) != 2:
         raise TypeError(
             "linalg.cho_solve: the first argument must be the pair (c, lower) that cho_factor returns; "
@@ -133,8 +137,8 @@ def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False, check_finit
         )
     c, lower = c_and_lower
     if lower:
-        return solve_triangular(c, solve_triangular(c, b, lower=True), trans=1, lower=True)
-    return solve_triangular(c, solve_triangular(c, b, trans=1, lower=False), lower=False)
+        return solve_triangular(c, solve_triangular(c, b, lower=True), trans="C", lower=True)
+    return solve_triangular(c, solve_triangular(c, b, trans="C", lower=False), lower=False)
 
 
 @scipy_name("linalg")
@@ -176,7 +180,7 @@ def solve_banded(
         ) from None
     if lower < 0 or upper < 0:
         raise DomainError(f"{where}: the band widths (l, u) must be ints >= 0; got {l_and_u!r}")
-    ab = operand(ab, "ab", where)
+    ab = operand(ab, "ab", where, complex_ok=True)
     n = ab.shape[-1] if ab.ndim == 2 else -1
     if ab.ndim != 2 or ab.shape[0] != lower + upper + 1:
         raise ShapeError(

@@ -4,8 +4,10 @@ Each is a rule of ``chainrule/rules/scipy_special.py`` (its derivative written o
 gradients of any order and ``jvp`` work) or a composition of rules (``multigammaln``, ``logsumexp`` with ``b=``).
 Orders and shape parameters (``n`` of ``polygamma``, ``v`` of ``iv``, ``a`` of ``gammainc``) get no gradient, as in
 HIPS autograd; one that requires a gradient is an error. Values outside a function's domain are SciPy's (nan, inf).
-Complex input works where SciPy's ufunc is holomorphic (``COMPLEX``: erf, erfc, ndtr, log_ndtr, gamma, rgamma), with
-the covector convention of the README's "Complex numbers"; the other functions refuse it with a TypeError.
+Complex input works where SciPy's ufunc is holomorphic (``COMPLEX``: erf, erfc, ndtr, log_ndtr, gamma, rgamma, xlogy,
+xlog1py and the Bessel functions iv, jv, yv), and in logsumexp, softmax and log_softmax, with the covector convention
+of the README's "Complex numbers"; the other functions refuse it with a TypeError (ive's scaling e^(−|Re z|) is not
+holomorphic, and digamma's derivative, polygamma, is real only in SciPy).
 
 >>> import chainrule as cr
 >>> from chainrule.scipy import special
@@ -72,7 +74,7 @@ __all__ = [
 
 # SciPy's ufuncs that take complex input and are holomorphic (with holomorphic derivatives): complex works here,
 # in the covector convention of the README's "Complex numbers". (digamma's derivative, polygamma, is real only.)
-COMPLEX = ("erf", "erfc", "ndtr", "log_ndtr", "gamma", "rgamma")
+COMPLEX = ("erf", "erfc", "ndtr", "log_ndtr", "gamma", "rgamma", "xlogy", "xlog1py", "iv", "jv", "yv")
 
 
 def _unary(name: str, doc: str):
@@ -87,10 +89,11 @@ def _unary(name: str, doc: str):
 def _binary(name: str, doc: str):
     def function(a: Any, b: Any) -> Tensor:
         where = f"special.{name}"
+        complex_ok = name in COMPLEX
         return apply(
             name,
-            operand(a, "a" if name.startswith("beta") else "x", where),
-            operand(b, "b" if name.startswith("beta") else "y", where),
+            operand(a, "a" if name.startswith("beta") else "x", where, complex_ok=complex_ok),
+            operand(b, "b" if name.startswith("beta") else "y", where, complex_ok=complex_ok),
         )
 
     function.__name__ = function.__qualname__ = name
@@ -140,7 +143,7 @@ def _order(n: Any, name: str, function: str, *, integer: bool) -> np.ndarray:
 
 def _with_parameters(name: str, x: Any, function: str, **params: Any) -> Tensor:
     """The rule ``name`` at ``x`` with array parameters, broadcast together first (a parameter may add axes)."""
-    x = operand(x, "x", function)
+    x = operand(x, "x", function, complex_ok=name in COMPLEX)
     shape = np.broadcast_shapes(np.shape(x), *(np.shape(p) for p in params.values()))
     if shape != np.shape(x):
         x = ops.broadcast_to(x, shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
@@ -165,6 +168,11 @@ def iv(v: Any, z: Any) -> Tensor:
 @scipy_name("special")
 def ive(v: Any, z: Any) -> Tensor:
     """I_v(z) e^(−|z|), exponentially scaled (never overflows); ∂/∂z = (ive_{v−1} + ive_{v+1})/2 − sign(z) ive_v."""
+    if np.iscomplexobj(z.data if isinstance(z, Tensor) else z):
+        raise TypeError(
+            "special.ive: complex `z` is not supported: its scaling e^(-|Re z|) is not holomorphic, so it has no "
+            "complex derivative; write special.iv(v, z) * cnp.exp(-cnp.abs(cnp.real(z))) (or use real z)"
+        )
     return _with_parameters("ive", z, "special.ive", v=_order(v, "v", "special.ive", integer=False))
 
 
@@ -222,7 +230,7 @@ def stdtr(df: Any, t: Any) -> Tensor:
 
 def _along(function, x: Any, axis: Any, where: str) -> Tensor:
     """``function(x, axis)`` for chainrule's one-axis softmax rules, with SciPy's axis=None (all elements)."""
-    x = operand(x, "x", where)
+    x = operand(x, "x", where, complex_ok=True)
     x = x if isinstance(x, Tensor) else ops.as_tensor(x)
     if axis is None:
         return ops.reshape(function(ops.reshape(x, (-1,)), axis=0), x.shape)
@@ -269,14 +277,14 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
     composition log|Σ b e^(a − c)| + c with c = max a held constant; ``return_sign=True`` returns
     ``(log|s|, sign s)``, as SciPy does (the sign has no gradient).
     """
-    a = operand(a, "a", "special.logsumexp")
+    a = operand(a, "a", "special.logsumexp", complex_ok=True)
     if isinstance(axis, list):
         axis = tuple(axis)
     if b is None and not return_sign:
         return ops.logsumexp(a, axis=axis, keepdims=keepdims)
     a = a if isinstance(a, Tensor) else ops.as_tensor(a)
     if b is not None:
-        b = operand(b, "b", "special.logsumexp")
+        b = operand(b, "b", "special.logsumexp", complex_ok=True)
         try:
             shape = np.broadcast_shapes(a.shape, np.shape(b))
         except ValueError:
@@ -284,12 +292,15 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
                 f"special.logsumexp: `b` of shape {np.shape(b)} does not broadcast against `a` of shape {a.shape}"
             ) from None
         a = ops.broadcast_to(a, shape)
-    peak = np.max(a.data, axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0).astype(a.dtype)
+    peak = np.max(np.real(a.data), axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0).astype(np.real(a.data).dtype)
     e = ops.exp(a - peak)
     s = ops.sum(e if b is None else e * b, axis=axis, keepdims=True)
+    if s.dtype.kind == "c" and not return_sign:  # SciPy's complex value: the principal log of the sum
+        out = ops.log(s) + peak
+        return out if keepdims else ops.squeeze(out, tuple(range(out.ndim)) if axis is None else axis)
     out = ops.log(ops.abs(s)) + peak
-    sign = np.sign(s.data)
+    sign = np.sign(s.data)  # NumPy's complex sign s/|s| for complex s, as SciPy returns
     if not keepdims:
         axes = tuple(range(out.ndim)) if axis is None else axis
         out = ops.squeeze(out, axes)
