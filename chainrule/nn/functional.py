@@ -425,11 +425,15 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
 # ---------------------------------------------------------------------------------------------------------------
 # Embedding and normalization.
 # ---------------------------------------------------------------------------------------------------------------
-def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) picked by integer ``input`` of any shape: shape (*input, dim).
 
     The gradient of a row is the sum of the upstream gradients of the places that picked it; rows picked by
     ``padding_idx`` get none (their output is still the row's value, zero when initialised by ``Embedding``).
+    As PyTorch's: ``max_norm`` first rescales, in place, each picked row whose ``norm_type``-norm exceeds it to that
+    norm; ``scale_grad_by_freq`` divides each row's gradient by how often the input picks it. ``sparse=True`` is
+    accepted and gives the same gradient, as a dense array.
     """
     if np.ndim(weight) != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got {np.shape(weight)}")
@@ -441,13 +445,36 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
         bad = int(index.min()) if index.min() < 0 else int(index.max())
         raise DomainError(f"embedding: index {bad} is out of range for {n} embeddings (0..{n - 1})")
     weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    if max_norm is not None:
+        _renorm_rows(weight, index, max_norm, norm_type)
     out = weight[index.astype(np.intp, copy=False)]
+    if scale_grad_by_freq and index.size:
+        rows, counts = np.unique(index, return_counts=True)
+        share = (1 / counts[np.searchsorted(rows, index)]).astype(out.dtype)[..., None]
+        frozen = ops.stop(out)
+        out = frozen + (out - frozen) * share  # the same values exactly; the gradient times 1/count
     if padding_idx is not None:
         padding_idx = _padding_index(padding_idx, n, "embedding")
         pad = index == padding_idx
         if pad.any():  # those places take the row's value as a constant: no gradient flows back to it
             out = ops.where(pad[..., None], weight.data[index], out)
     return out
+
+
+def _renorm_rows(weight: Tensor, index: np.ndarray, max_norm: Any, norm_type: Any) -> None:
+    """Scale, in place, each row of ``weight`` that ``index`` picks and whose norm exceeds ``max_norm`` down to it
+    (times max_norm / (norm + 1e-7), as PyTorch's embedding_renorm_); a write the version counter sees."""
+    for name, value in (("max_norm", max_norm), ("norm_type", norm_type)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise DomainError(f"embedding: {name} must be a positive number, got {value!r}")
+    data = weight.data  # a view whose writes the version counter sees
+    if not isinstance(data, np.ndarray):
+        raise NotImplementedError("embedding: max_norm rescales the weight in place, on NumPy arrays only for now")
+    rows = np.unique(index)
+    norms = np.linalg.norm(data[rows], ord=float(norm_type), axis=1)
+    over = norms > max_norm
+    if over.any():
+        data[rows[over]] *= (max_norm / (norms[over] + 1e-7)).astype(data.dtype)[:, None]
 
 
 def _padding_index(padding_idx: Any, n: int, where: str) -> int:

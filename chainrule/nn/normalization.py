@@ -20,7 +20,8 @@ from .module import Module, Parameter
 
 class Embedding(Module):
     """A lookup table: ``weight`` (num_embeddings, embedding_dim) from N(0, 1); integer input of any shape gives
-    (*input.shape, embedding_dim). The ``padding_idx`` row starts at zero and never gets a gradient.
+    (*input.shape, embedding_dim). The ``padding_idx`` row starts at zero and never gets a gradient;
+    ``max_norm``, ``norm_type``, ``scale_grad_by_freq`` and ``sparse`` as in ``F.embedding``.
 
     >>> import chainrule as cr, numpy as np
     >>> emb = cr.nn.Embedding(10, 4, padding_idx=0, seed=0)
@@ -29,8 +30,12 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype: Any = np.float32, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, dtype: Any = np.float32, seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
         super().__init__()
+        self.max_norm, self.norm_type = max_norm, float(norm_type)
+        self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), bool(sparse)
         self.num_embeddings = _positive_int(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _positive_int(embedding_dim, "embedding_dim", "Embedding")
         self.padding_idx = (None if padding_idx is None
@@ -42,7 +47,8 @@ class Embedding(Module):
         self.weight = Parameter(weight)
 
     def forward(self, x: Any) -> Tensor:
-        return F.embedding(x, self.weight, self.padding_idx)
+        return F.embedding(x, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                           self.sparse)
 
     def extra_repr(self) -> str:
         extra = f"{self.num_embeddings}, {self.embedding_dim}"

@@ -106,6 +106,35 @@ def test_embedding_agrees_with_torch(torch, dtype, padding_idx):
     _step(torch, ours, theirs, index, TOL[dtype], 0)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("options", [{"scale_grad_by_freq": True}, {"max_norm": 1.5},
+                                     {"max_norm": 2.0, "norm_type": 1.0, "scale_grad_by_freq": True, "padding_idx": 3},
+                                     {"sparse": True}], ids=["freq", "max_norm", "all", "sparse"])
+def test_embedding_options_agree_with_torch(torch, dtype, options):
+    ours = nn.Embedding(10, 4, dtype=dtype, **options)
+    theirs = torch.nn.Embedding(10, 4, **options).to(getattr(torch, dtype))
+    _same_weights(torch, ours, theirs)
+    index = np.array([[2, 3, 9, 3], [2, 0, 3, 5]])  # repeats: their frequencies scale the gradient
+    for step in range(2):  # max_norm rescales the picked rows in place, in both, before each lookup
+        out, out_t = ours(index), theirs(torch.from_numpy(index))
+        np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), **TOL[dtype])
+        w = np.random.default_rng(step).standard_normal(out.shape).astype(dtype)
+        (out * w).sum().backward()
+        (out_t * torch.from_numpy(w)).sum().backward()
+        grad_t = theirs.weight.grad.to_dense() if theirs.weight.grad.is_sparse else theirs.weight.grad
+        np.testing.assert_allclose(ours.weight.grad.numpy(), grad_t.numpy(), **TOL[dtype])
+        np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(), **TOL[dtype])
+        ours.weight.grad, theirs.weight.grad = None, None
+
+
+def test_embedding_max_norm_rescaling_is_seen_by_the_version_counter():
+    emb = nn.Embedding(4, 2, max_norm=0.5, seed=0)
+    table = emb.weight * emb.weight  # a node that saved the weight's values
+    emb(np.array([1]))  # rescales row 1 in place
+    with pytest.raises(cr.GraphError, match="changed"):
+        table.sum().backward()
+
+
 def test_fresh_layers_start_as_torch_does(torch):
     """Initial values and buffers equal PyTorch's for the layers whose initialisation is not random."""
     pairs = [(nn.LayerNorm(5), torch.nn.LayerNorm(5)), (nn.RMSNorm(5), torch.nn.RMSNorm(5)),
