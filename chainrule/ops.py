@@ -379,6 +379,42 @@ def pow(a, b):
     return apply_binary(_POWER, a, b)
 
 
+_MAXIMUM, _MINIMUM, _GREATER, _LESS, _EQUAL = (lookup(name) for name in (
+    "maximum", "minimum", "greater", "less", "equal"))
+
+
+def maximum(a, b):
+    """The larger of a and b, elementwise (NaN if either is). The derivative is 1 for the larger input, 0 for the
+    other. At a tie it is 0 for an input whose partner is a constant, so ``maximum(x, 0)`` has relu's derivative; and
+    half for each when both carry gradients, so ``maximum(x, x)`` = x has derivative 1 (ties split as in HIPS
+    autograd, JAX and PyTorch)."""
+    if _both_recorded(a, b):
+        return _split_ties(a, b, apply_binary(_GREATER, a, b), apply_binary(_LESS, a, b), _MAXIMUM)
+    return apply_binary(_MAXIMUM, a, b)
+
+
+def minimum(a, b):
+    """The smaller of a and b, elementwise; derivatives and ties as ``maximum``'s."""
+    if _both_recorded(a, b):
+        return _split_ties(a, b, apply_binary(_LESS, a, b), apply_binary(_GREATER, a, b), _MINIMUM)
+    return apply_binary(_MINIMUM, a, b)
+
+
+def _both_recorded(a, b) -> bool:
+    """Both operands carry gradients (real ones: the plain rule refuses complex input with its own message)."""
+    return (isinstance(a, Tensor) and isinstance(b, Tensor) and a.requires_grad and b.requires_grad
+            and a.dtype.kind != "c" and b.dtype.kind != "c")
+
+
+def _split_ties(a, b, a_wins, b_wins, plain: Rule):
+    """a where ``a_wins``, b where ``b_wins``; at a finite tie a + ½(b − a), which is a exactly and sends half the
+    gradient to each; elsewhere (NaN, or a tie of infinities) the ``plain`` rule's value, as NumPy's."""
+    with np.errstate(invalid="ignore"):  # inf − inf where both are infinite: a NaN not used
+        finite_tie = apply_binary(_EQUAL, stop(a) - stop(b), 0)
+        rest = where(finite_tie, a + 0.5 * (b - a), apply_binary(plain, a, b))
+    return where(a_wins, a, where(b_wins, b, rest))
+
+
 def leaky_relu(x, slope: float = 0.01):
     """x where x > 0, else slope·x. Derivative 1 or slope; at 0 it is slope."""
     return apply(lookup("leaky_relu"), (_operand(x, "x", "leaky_relu"),), {"slope": float(slope)})

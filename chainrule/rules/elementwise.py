@@ -13,9 +13,10 @@ scalars that 0-d results are, they take NumPy's fast scalar path (about 10x chea
 
 Kinks and edges, one convention (tested in tests/rules/test_conventions.py): a piecewise-linear function's derivative
 at its kink is that of its flat side, 0 — abs'(0) = 0, relu'(0) = 0, clip'(x) = 0 on the clip bounds — and
-maximum/minimum send gradient only to an input that strictly wins (a tie sends 0 to both). So relu(x), maximum(x, 0)
-and clip(x, 0, None) agree everywhere. leaky_relu'(0) = slope (the negative side). Reductions max/min are the
-exception: there, tied elements share the gradient evenly.
+the rules maximum/minimum send gradient only to an input that strictly wins (a tie sends 0 to both). So relu(x),
+maximum(x, 0) and clip(x, 0, None) agree everywhere. leaky_relu'(0) = slope (the negative side). When both inputs of
+``cr.maximum``/``minimum`` carry gradients, ops composes them with ``where`` so that a tie sends half to each
+(maximum(x, x) = x then has derivative 1); reductions max/min share ties evenly too.
 """
 
 from __future__ import annotations
@@ -384,7 +385,8 @@ for _name, _ufunc, _symbol in (
 binary("maximum", np.maximum, lambda a, b, y, m: m.step(a - b), lambda a, b, y, m: m.step(b - a),
        expression=lambda a, b, m: m.maximum(a, b),
        text=("1 if a > b else 0", "1 if b > a else 0"), tex=(r"[a > b]", r"[b > a]"), display=r"\max(a, b)",
-       note="a tie a == b sends 0 to both inputs, so maximum(x, 0) has relu's derivative", grammar=True)
+       note="a tie a == b sends 0 to both inputs, so maximum(x, 0) has relu's derivative (cr.maximum of two "
+            "inputs that both carry gradients splits a tie instead)", grammar=True)
 binary("minimum", np.minimum, lambda a, b, y, m: m.step(b - a), lambda a, b, y, m: m.step(a - b),
        expression=lambda a, b, m: m.minimum(a, b),
        text=("1 if a < b else 0", "1 if b < a else 0"), tex=(r"[a < b]", r"[b < a]"), display=r"\min(a, b)",

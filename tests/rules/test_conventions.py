@@ -73,25 +73,52 @@ def test_relu_maximum_and_clip_have_identical_gradients(mode):
 
 
 @pytest.mark.parametrize(("op", "grad_a", "grad_b"), [
-    (cr.maximum, [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]),
-    (cr.minimum, [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]),
+    (cr.maximum, [0.5, 1.0, 0.0], [0.5, 0.0, 1.0]),
+    (cr.minimum, [0.5, 0.0, 1.0], [0.5, 1.0, 0.0]),
 ])
-def test_maximum_minimum_tie_sends_zero_to_both(op, grad_a, grad_b):
+def test_maximum_minimum_tie_of_two_variables_splits_the_gradient(op, grad_a, grad_b):
     a = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     b = cr.tensor([1.0, 1.0, 4.0], requires_grad=True)  # element 0 is a tie
-    op(a, b).backward(np.ones(3))
+    out = op(a, b)
+    np.testing.assert_array_equal(out.data, op(a.data, b.data))
+    out.backward(np.ones(3))
     np.testing.assert_array_equal(a.grad.data, grad_a)
     np.testing.assert_array_equal(b.grad.data, grad_b)
 
 
+@pytest.mark.parametrize("op", [cr.maximum, cr.minimum])
+def test_maximum_of_a_variable_and_itself_has_derivative_one(op):
+    x = np.array([-1.5, 0.0, 2.0])
+    np.testing.assert_array_equal(cr.grad(lambda t: op(t, t).sum())(x), np.ones(3))
+    np.testing.assert_array_equal(cr.grad(lambda t: op(t * 2, t + t).sum())(x), np.full(3, 2.0))
+    _, tangent = cr.jvp(lambda t: op(t, t), (x,), (np.ones(3),))
+    np.testing.assert_array_equal(tangent, np.ones(3))
+
+
+@pytest.mark.parametrize("op", [cr.maximum, cr.minimum])
+def test_a_tie_with_a_constant_sends_zero(op):
+    x = cr.tensor([0.0, 1.0, -1.0], requires_grad=True)
+    op(x, np.array([0.0, 0.0, 0.0])).sum().backward()
+    expected = [0.0, 1.0, 0.0] if op is cr.maximum else [0.0, 0.0, 1.0]
+    np.testing.assert_array_equal(x.grad.data, expected)
+
+
+def test_maximum_ties_values_stay_numpys_at_the_extremes():
+    a = np.array([np.inf, -np.inf, np.nan, 1.0, 1.7976931348623157e308, 5e-324])
+    b = np.array([np.inf, -np.inf, 1.0, np.nan, 1.7976931348623157e308, 5e-324])
+    ta, tb = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    np.testing.assert_array_equal(cr.maximum(ta, tb).data, np.maximum(a, b))
+    np.testing.assert_array_equal(cr.minimum(ta, tb).data, np.minimum(a, b))
+
+
 def test_maximum_tie_in_forward_mode_and_second_order():
     _, tangent = cr.jvp(cr.maximum, (np.array([1.0, 2.0]), np.array([1.0, 1.0])), (np.ones(2), np.ones(2)))
-    np.testing.assert_array_equal(tangent, [0.0, 1.0])
+    np.testing.assert_array_equal(tangent, [1.0, 1.0])  # ½·1 + ½·1 at the tie
     a = cr.tensor([1.0, 2.0], requires_grad=True)
     b = cr.tensor([1.0, 1.0], requires_grad=True)
     cr.maximum(a, b).sum().backward(create_graph=True)
-    np.testing.assert_array_equal(a.grad.data, [0.0, 1.0])
-    np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(a.grad.data, [0.5, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [0.5, 0.0])
 
 
 @pytest.mark.parametrize("mode", MODES)
