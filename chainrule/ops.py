@@ -1005,6 +1005,7 @@ def _install_operators() -> None:
                      swapaxes, flatten, squeeze, unsqueeze, broadcast_to, astype, matmul):
         setattr(Tensor, function.__name__, function)  # the signatures read the same with self as the first input
     _install_torch_habits()
+    _install_numpy_methods()
 
 
 class _Size(int):
@@ -1072,6 +1073,30 @@ def _install_torch_habits() -> None:
     Tensor.double = lambda self: astype(self, np.float64)
     Tensor.grad_fn = property(lambda self: self.node, doc="The graph node that made this tensor (None for a leaf), "
                                                           "read-only.")
+
+
+# ndarray methods that are NumPy functions of the array (HIPS autograd's boxes have them too): each calls NumPy's
+# function, which hands a Tensor to chainrule.numpy through __array_function__, so the method and cnp are one code.
+_NUMPY_METHODS = ("argmin", "argsort", "argpartition", "nonzero", "searchsorted", "round", "cumsum", "cumprod",
+                  "diagonal", "repeat", "take", "trace", "dot", "compress")
+
+
+def _numpy_method(name: str) -> Callable:
+    function = getattr(np, name)
+
+    def method(self, *args, **kwargs):
+        if name == "compress":  # ndarray.compress(condition, axis) is np.compress(condition, a, axis)
+            return function(args[0], self, *args[1:], **kwargs)
+        return function(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``t.{name}(...)`` is ``np.{name}(t, ...)``, as for a NumPy array."
+    return method
+
+
+def _install_numpy_methods() -> None:
+    for name in _NUMPY_METHODS:
+        setattr(Tensor, name, _numpy_method(name))
 
 
 def _elementwise_method(rule: Rule, registered: bool) -> None:
