@@ -212,11 +212,13 @@ def unary_op(rule: Rule) -> Callable[[Any], Tensor]:
     return function
 
 
-def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
+def binary_op(rule: Rule, defer: bool = False) -> Callable[[Any, Any], Tensor]:
     """The function that applies a two-operand rule without parameters (the arithmetic operators), one frame deep.
 
     A 0-d array operand (a leaf such as ``cr.tensor(0.3)``) enters as its NumPy scalar: the same value and dtype
-    promotion, at a tenth of the cost per operation.
+    promotion, at a tenth of the cost per operation. ``defer``: Tensor's operators return NotImplemented for an
+    array-like container (one with ``__array_ufunc__``, such as an xarray DataArray), so Python asks its reflected
+    operator, which may hold the Tensor inside (as NumPy's arrays defer).
     """
     forward, name = rule.forward, rule.name
     flow_a, flow_b = rule.flows
@@ -232,8 +234,12 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
                     av = av[()]
             elif type(av) not in scalars:
                 return apply_foreign(rule, (a, b))  # another array library's tensor
+        elif type(a) in _PLAIN_NUMBERS:
+            av, ga = a, False
+        elif defer and _defers(a):
+            return NotImplemented
         else:
-            av, ga = (a if type(a) in _PLAIN_NUMBERS else _operand(a, "a", name)), False
+            av, ga = _operand(a, "a", name), False
         if isinstance(b, Tensor):
             bv, gb = b._data, b.requires_grad
             if type(bv) is ndarray:
@@ -241,8 +247,12 @@ def binary_op(rule: Rule) -> Callable[[Any, Any], Tensor]:
                     bv = bv[()]
             elif type(bv) not in scalars:
                 return apply_foreign(rule, (a, b))
+        elif type(b) in _PLAIN_NUMBERS:
+            bv, gb = b, False
+        elif defer and _defers(b):
+            return NotImplemented
         else:
-            bv, gb = (b if type(b) in _PLAIN_NUMBERS else _operand(b, "b", name)), False
+            bv, gb = _operand(b, "b", name), False
         try:
             out = forward(av, bv)
         except (ValueError, IndexError) as exc:
@@ -293,6 +303,13 @@ def apply_binary(rule: Rule, a: Any, b: Any) -> Tensor:
     return function(a, b)
 
 
+def _defers(x: Any) -> bool:
+    """Whether an operator should leave ``x`` to its own reflected operator: an array-like container that takes part
+    in NumPy's ufunc protocol (``__array_ufunc__``, or None to opt out), not an array or a number chainrule takes."""
+    return (hasattr(type(x), "__array_ufunc__") and not isinstance(x, np.ndarray | np.generic)
+            and not backends.is_foreign(x))
+
+
 def _shape_of(x: Any) -> tuple[int, ...]:
     """np.shape, without its dispatch for Tensors and arrays."""
     if type(x) is Tensor or type(x) is np.ndarray or isinstance(x, Tensor):  # Parameter is a Tensor subclass
@@ -318,6 +335,9 @@ def _operand(x: Any, name: str, op: str) -> Any:
     )
 
 
+_BINARY_RULES: dict[Callable, Rule] = {}  # each generated binary function -> its rule (for the operators)
+
+
 def _unary(rule: Rule):
     function = _OPS[rule.name] = unary_op(rule)
     function.__doc__ = f"Elementwise {rule.name}: d/dx = {rule.text[0]} (rule ``{rule.tex[0]}``)."
@@ -326,6 +346,7 @@ def _unary(rule: Rule):
 
 def _binary(rule: Rule):
     function = _OPS[rule.name] = binary_op(rule)
+    _BINARY_RULES[function] = rule
     function.__doc__ = (f"Elementwise {rule.name} with NumPy broadcasting: ∂/∂a = {rule.text[0]}, "
                         f"∂/∂b = {rule.text[1]}.")
     return function
@@ -1028,17 +1049,24 @@ def _reflected(function: Callable) -> Callable:
     return reflected
 
 
+def _operator(function: Callable) -> Callable:
+    """The operator form of a binary function: the same closure, deferring to array-like containers."""
+    rule = _BINARY_RULES.get(function)
+    return function if rule is None else binary_op(rule, defer=True)
+
+
 def _install_operators() -> None:
     functions = globals()  # the elementwise functions are generated from the rule table into this namespace
     operators = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide", "pow": "power",
                  "matmul": "matmul"}
     for name, function in operators.items():
-        setattr(Tensor, f"__{name}__", functions[function])
-        setattr(Tensor, f"__r{name}__", _reflected(functions[function]))
+        operator = _operator(functions[function])
+        setattr(Tensor, f"__{name}__", operator)
+        setattr(Tensor, f"__r{name}__", _reflected(operator))
     comparisons = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal", "eq": "equal",
                    "ne": "not_equal"}
     for name, function in comparisons.items():
-        setattr(Tensor, f"__{name}__", functions[function])
+        setattr(Tensor, f"__{name}__", _operator(functions[function]))
     Tensor.__neg__, Tensor.__abs__, Tensor.__getitem__ = functions["negative"], functions["abs"], getitem
     Tensor.__pos__ = lambda self: self
     Tensor.__mod__, Tensor.__rmod__ = remainder, _reflected(remainder)
@@ -1051,6 +1079,7 @@ def _install_operators() -> None:
                      swapaxes, flatten, squeeze, unsqueeze, broadcast_to, astype, matmul):
         setattr(Tensor, function.__name__, function)  # the signatures read the same with self as the first input
     _install_torch_habits()
+    _install_numpy_methods()
 
 
 class _Size(int):
@@ -1118,6 +1147,30 @@ def _install_torch_habits() -> None:
     Tensor.double = lambda self: astype(self, np.float64)
     Tensor.grad_fn = property(lambda self: self.node, doc="The graph node that made this tensor (None for a leaf), "
                                                           "read-only.")
+
+
+# ndarray methods that are NumPy functions of the array (HIPS autograd's boxes have them too): each calls NumPy's
+# function, which hands a Tensor to chainrule.numpy through __array_function__, so the method and cnp are one code.
+_NUMPY_METHODS = ("argmin", "argsort", "argpartition", "nonzero", "searchsorted", "round", "cumsum", "cumprod",
+                  "diagonal", "repeat", "take", "trace", "dot", "compress")
+
+
+def _numpy_method(name: str) -> Callable:
+    function = getattr(np, name)
+
+    def method(self, *args, **kwargs):
+        if name == "compress":  # ndarray.compress(condition, axis) is np.compress(condition, a, axis)
+            return function(args[0], self, *args[1:], **kwargs)
+        return function(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``t.{name}(...)`` is ``np.{name}(t, ...)``, as for a NumPy array."
+    return method
+
+
+def _install_numpy_methods() -> None:
+    for name in _NUMPY_METHODS:
+        setattr(Tensor, name, _numpy_method(name))
 
 
 def _elementwise_method(rule: Rule, registered: bool) -> None:

@@ -324,15 +324,19 @@ class Tensor:
             )
         return bool(self._data)
 
-    def all(self) -> bool:
-        if backends.is_foreign(self._data):
-            return bool(backends.backend(self._data).xp.all(self._data))
-        return bool(np.all(self._data))
+    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether every element is true: a bool, or NumPy's boolean array along ``axis`` (no gradient)."""
+        return self._truth("all", axis, keepdims)
 
-    def any(self) -> bool:
-        if backends.is_foreign(self._data):
-            return bool(backends.backend(self._data).xp.any(self._data))
-        return bool(np.any(self._data))
+    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+        """Whether some element is true: a bool, or NumPy's boolean array along ``axis`` (no gradient)."""
+        return self._truth("any", axis, keepdims)
+
+    def _truth(self, name: str, axis: Any, keepdims: bool) -> Any:
+        xp = backends.backend(self._data).xp if backends.is_foreign(self._data) else np
+        if axis is None and not keepdims:
+            return bool(getattr(xp, name)(self._data))
+        return getattr(xp, name)(self._data, axis=axis, keepdims=keepdims)
 
     def __repr__(self) -> str:
         if type(self._data) is not np.ndarray and backends.is_foreign(self._data):

@@ -78,7 +78,7 @@ def _in_form(value: Any, form: str, like: Tensor) -> Any:
         return Tensor._make(value if backends.is_foreign(value) else np.asarray(value), None, False)
     value = np.asarray(value)
     if form == FLOAT and value.ndim == 0:
-        return complex(value) if value.dtype.kind == "c" else float(value)
+        return _scalar(value)
     return value
 
 
@@ -88,6 +88,16 @@ def _zeros(like: Tensor, shape: tuple[int, ...]) -> Any:
     if type(data) is np.ndarray or not backends.is_foreign(data):
         return np.zeros(shape, dtype=like.dtype)
     return backends.backend(data).xp.zeros(shape, dtype=data.dtype, device=backends.device(data))
+
+
+def _scalar(value: np.ndarray) -> Any:
+    """A 0-d array as a number: a Python float (complex) in double precision, else NumPy's scalar of its dtype, so
+    float32 stays float32 (np.float32(1) in, np.float32 gradient out)."""
+    if value.dtype == np.float64:
+        return float(value)
+    if value.dtype == np.complex128:
+        return complex(value)
+    return value[()]
 
 
 def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[int, ...], bool]:
@@ -200,7 +210,7 @@ def _value_in_form(out: Tensor, trace: _Trace) -> Any:
     if trace.any_tensor or (out.requires_grad and _nesting.depth > 0):
         return out
     if out.ndim == 0:
-        return complex(out._data) if out.dtype.kind == "c" else float(out._data)
+        return _scalar(np.asarray(out._data))
     return np.asarray(out._data)
 
 

@@ -168,8 +168,41 @@ def test_sqrtm_against_eigh_in_torch():
     assert cr.gradcheck(
         lambda p: cr.grad(lambda s: (linalg.sqrtm(s) ** 2).sum())(p), cr.tensor(nonsymmetric), atol=1e-6, rtol=1e-5
     )
-    with pytest.raises(DomainError, match="no real square root"):
-        linalg.sqrtm(cr.tensor(np.diag([1.0, -2.0])))
+
+
+def test_sqrtm_of_a_real_matrix_with_negative_eigenvalues_is_scipys_complex_root():
+    q, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    a = q @ np.diag([-1.5, 0.7, 2.0]) @ q.T
+    y = linalg.sqrtm(cr.tensor(a))
+    assert y.dtype == np.complex128
+    np.testing.assert_allclose(y.data, scipy_linalg.sqrtm(a), rtol=1e-10, atol=1e-12)
+    w_re, w_im = RNG.standard_normal((2, 3, 3))
+
+    def torch_loss(p):
+        w, v = torch.linalg.eigh((p + p.T) / 2)
+        root = v.to(torch.complex128) @ torch.diag(torch.sqrt(w.to(torch.complex128))) @ v.T.to(torch.complex128)
+        return (root.real * torch.tensor(w_re) + root.imag * torch.tensor(w_im)).sum()
+
+    def loss(p):
+        root = linalg.sqrtm((p + p.T) / 2)
+        return cr.sum(cr.real(root) * w_re + cr.imag(root) * w_im)
+
+    t = torch.tensor(a, requires_grad=True)
+    torch_loss(t).backward()
+    np.testing.assert_allclose(cr.grad(loss)(a), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    # a non-symmetric matrix: forward mode against the Daleckii-Krein form V (F o V^-1 dA V) V^-1, F = 1/(si + sj)
+    b = a + 0.3 * np.triu(RNG.standard_normal((3, 3)), 1)
+    lam, v = np.linalg.eig(b.astype(complex))
+    roots, v_inv = np.sqrt(lam), np.linalg.inv(v)
+    db = RNG.standard_normal((3, 3))
+    expected = v @ ((v_inv @ db @ v) / (roots[:, None] + roots[None, :])) @ v_inv
+    _, tangent = cr.jvp(linalg.sqrtm, (b,), (db,))
+    np.testing.assert_allclose(tangent, expected, rtol=1e-10, atol=1e-12)
+    g = RNG.standard_normal((3, 3)) + 1j * RNG.standard_normal((3, 3))
+    (cotangent,) = cr.vjp(linalg.sqrtm, b)[1](g)
+    assert cotangent.dtype == np.float64  # a real input's gradient is real
+    np.testing.assert_allclose(np.sum(cotangent * db), np.real(np.sum(g * expected)), rtol=1e-10)
+    assert cr.gradcheck(lambda p: cr.grad(loss)(p), cr.tensor(b), atol=1e-6, rtol=1e-5)  # second order
 
 
 def test_solve_banded_against_a_dense_solve():

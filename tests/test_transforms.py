@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from helpers import assert_close
 
 import chainrule as cr
@@ -429,3 +430,21 @@ def test_a_jacobian_too_large_for_memory_is_refused_before_any_work():
     with pytest.raises(MemoryError, match=r"jacobian: the Jacobian has 3,000,000 × 3,000,000 entries \(\d+\.\d GiB\)"):
         cr.jacobian(f)(np.ones(3_000_000))
     assert len(calls) == 1  # the forward pass only
+
+
+def test_a_single_precision_number_keeps_its_precision_through_the_transforms():
+    # autograd's vector spaces compare dtypes: np.float32 in, np.float32 out (a Python float would be float64)
+    x = np.float32(0.5)
+    reference = torch.tensor(0.5, dtype=torch.float32, requires_grad=True)
+    torch.sin(reference).backward()
+    g = cr.grad(cr.sin)(x)
+    assert type(g) is np.float32 and g == reference.grad.item()
+    value, tangent = cr.jvp(cr.sin, (x,), (np.float32(1.0),))
+    assert type(value) is np.float32 and type(tangent) is np.float32 and tangent == g
+    total, pullback = cr.vjp(lambda v: cr.sum(v * v), np.arange(3, dtype=np.float32))
+    assert type(total) is np.float32 and total == 5.0 and pullback(np.float32(1.0))[0].dtype == np.float32
+    z = cr.grad(lambda w: cr.abs(w) ** 2)(np.complex64(1 - 2j))
+    assert type(z) is np.complex64 and abs(z - (2 + 4j)) < 1e-6  # ∂f/∂x − i ∂f/∂y = 2 z̄
+    # double precision stays a Python float, as before
+    assert type(cr.grad(cr.sin)(0.5)) is float and type(cr.grad(cr.sin)(np.float64(0.5))) is float
+    assert type(cr.value_and_grad(cr.sin)(0.5)[0]) is float

@@ -195,6 +195,13 @@ amax = _extreme("amax", ops.max)
 amin = _extreme("amin", ops.min)
 
 
+@_numpy_name
+def ptp(a, axis=None, out=None, keepdims=False):
+    """Peak to peak, max − min along ``axis``; tied extremes share the gradient evenly."""
+    _no_out("ptp", out)
+    return ops.max(a, axis=axis, keepdims=keepdims) - ops.min(a, axis=axis, keepdims=keepdims)
+
+
 def _spread(name: str, op):
     def function(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **rest):
         _no_out(name, out, dtype=dtype, **rest)
@@ -470,6 +477,16 @@ def take(a, indices, axis=None, out=None, mode="raise"):
     if index.dtype.kind not in "iub":  # never truncate floats (a value that may carry a gradient) into indices
         raise TypeError(f"cnp.take: indices must be integers, got dtype {index.dtype}")
     return _gather(a, lambda p: np.take(p, index, axis=axis, mode=mode))
+
+
+@_numpy_name
+def compress(condition, a, axis=None, out=None):
+    """The slices of ``a`` along ``axis`` (of the flattened ``a`` by default) where ``condition`` holds."""
+    _no_out("compress", out)
+    condition = np.asarray(ops.stop(condition))
+    if condition.ndim != 1:
+        raise ValueError(f"cnp.compress: condition must be 1-D, got shape {condition.shape}")
+    return _gather(a, lambda p: np.compress(condition, p, axis=axis))
 
 
 @_numpy_name
