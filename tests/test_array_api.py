@@ -1170,7 +1170,8 @@ def test_x_log_y_against_scipy(name, lib):
 def test_xlogy_gradient_in_b_is_zero_where_a_is_zero(lib):
     """Where a = 0, xlogy is 0 for every b, so ∂/∂b is 0 also at b = 0 (a/b would be 0/0), as on NumPy."""
     a, b = (cr.tensor(lib.put(np.array(v)), requires_grad=True) for v in ([0.0, 0.0, 2.0], [0.0, 3.0, 4.0]))
-    ops.apply(lookup_rule("xlogy"), (a, b)).sum().backward()
+    with np.errstate(divide="ignore"):  # ∂/∂a = log b is −inf at b = 0 (array-api-strict's NumPy warns)
+        ops.apply(lookup_rule("xlogy"), (a, b)).sum().backward()
     np.testing.assert_array_equal(lib.get(b.grad._data), [0.0, 0.0, 0.5])
     np.testing.assert_array_equal(lib.get(a.grad._data), [-np.inf, np.log(3.0), np.log(4.0)])
 

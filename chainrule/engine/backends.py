@@ -179,8 +179,7 @@ _OWN_SPECIAL = {
         "erfc", "erfinv", "ndtri", "log_ndtr", "gammaln", "digamma", "i0", "i1", "gammainc", "gammaincc", "zeta")},
     # CuPy (not run here: no GPU): the functions of cupyx.scipy.special that its reference lists, SciPy's signatures.
     "cupy": {name: ("cupyx.scipy.special", name) for name in (
-        "erfc", "erfinv", "erfcinv", "ndtr", "gammaln", "digamma", "polygamma", "i0", "i1", "j0", "j1", "y0", "y1",
-        "zeta")},
+        "erfc", "erfinv", "erfcinv", "ndtr", "gammaln", "digamma", "polygamma", "i0", "i1", "zeta")},
 }
 # Portable forwards built on a library's own special function: rule -> the function it needs.
 _BUILT_ON = {"polygamma": "zeta", "erfcinv": "ndtri"}
