@@ -161,12 +161,28 @@ _EXTENSIONS = {
     "logabsdet": ("linalg", "slogdet"), "logdet": ("linalg", "slogdet"), "cholesky": ("linalg", "cholesky"),
     "eigh": ("linalg", "eigh"), "eigvalsh": ("linalg", "eigvalsh"), "svd": ("linalg", "svd"),
     "svdvals": ("linalg", "svdvals"), "qr": ("linalg", "qr"), "pinv": ("linalg", "pinv"),
+    "cho_factor": ("linalg", "cholesky"), "solve_triangular": ("linalg", "solve"),
     "fftn": ("fft", "fftn"), "ifftn": ("fft", "ifftn"), "rfftn": ("fft", "rfftn"), "irfftn": ("fft", "irfftn"),
 }
 # Python's operators on arrays call the same functions and also take Python numbers (the weak scalars that keep a
 # float32 array float32), so the arithmetic rules use them.
 _OPERATORS = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul, "divide": operator.truediv,
               "power": operator.pow, "negative": operator.neg}
+
+# Special functions (scipy.special's rules) that a library has itself: rule -> (module, function), called with
+# SciPy's arguments in SciPy's order (a parameter such as polygamma's n or gammainc's a first). Each one listed was
+# compared with SciPy first; left out for PyTorch 2.13 (CPU, float64): logit (log(x/(1-x)): 1e-8 relative near x =
+# 1/2), ndtr (0 below x = -30), bessel_j0, j1, y0, y1 (errors of 4e-7) and polygamma(1, x) (5e-10 relative). Rules
+# not listed use the portable forms below (Backend._forward_*) where one is accurate, else they raise.
+_OWN_SPECIAL = {
+    "torch": {name: ("torch.special", name) for name in (
+        "erfc", "erfinv", "ndtri", "log_ndtr", "gammaln", "digamma", "i0", "i1", "gammainc", "gammaincc", "zeta")},
+    # CuPy (not run here: no GPU): the functions of cupyx.scipy.special that its reference lists, SciPy's signatures.
+    "cupy": {name: ("cupyx.scipy.special", name) for name in (
+        "erfc", "erfinv", "erfcinv", "ndtr", "gammaln", "digamma", "polygamma", "i0", "i1", "zeta")},
+}
+# Portable forwards built on a library's own special function: rule -> the function it needs.
+_BUILT_ON = {"polygamma": "zeta", "erfcinv": "ndtri"}
 
 
 class Backend:
@@ -194,8 +210,11 @@ class Backend:
         next to a floating-point array takes its dtype (a weak scalar, as NumPy's), so float32 stays float32."""
         if dtype is None and type(value) in (int, float) and self.m.is_floating(like):
             dtype = like.dtype
-        if isinstance(value, np.ndarray) and value.dtype == np.intp and value.dtype != np.int64:
-            value = value.astype(np.int64)  # intp is int64 on 64-bit machines; the Array API has no intp
+        if isinstance(value, np.ndarray):
+            if value.dtype == np.intp and value.dtype != np.int64:
+                value = value.astype(np.int64)  # intp is int64 on 64-bit machines; the Array API has no intp
+            elif not value.flags.writeable:  # (a cached mask, a parameter): PyTorch warns on read-only memory
+                value = value.copy()
         return self.xp.asarray(value, dtype=dtype, device=device(like))
 
     def _scalar_to_array(self, a: Any, b: Any) -> tuple[Any, Any]:
@@ -239,6 +258,12 @@ class Backend:
         if name in _BINARY:
             function = getattr(xp, _BINARY[name])
             return lambda a, b: function(*self._scalar_to_array(a, b))
+        if name in _OWN_SPECIAL.get(self.name, ()):
+            return self._own_special(name)
+        if name in _BUILT_ON and _BUILT_ON[name] not in _OWN_SPECIAL.get(self.name, ()):
+            raise NotImplementedError(
+                f"'{name}' has no forward for {self.name} arrays: it needs {_BUILT_ON[name]}, which {self.name} does "
+                f"not have (chainrule never copies to the host silently); move the tensor explicitly with t.to(numpy)")
         composed = getattr(self, "_forward_" + name, None)
         extension = _EXTENSIONS.get(name)
         if composed is not None and extension is not None and not hasattr(getattr(xp, extension[0], None),
@@ -318,6 +343,108 @@ class Backend:
         u = x * x * 0.044715 + 1
         u = self.xp.tanh(u * x * math.sqrt(2 / math.pi)) + 1
         return u * x * 0.5
+
+    # Special functions: the library's own (_OWN_SPECIAL), else portable forms accurate to a few ulps in float64.
+    def _own_special(self, name: str) -> Callable:
+        import importlib
+
+        module, function_name = _OWN_SPECIAL[self.name][name]
+        function = getattr(importlib.import_module(module), function_name)
+
+        def forward(*xs, **params):
+            xs = self._floats(*xs)
+            like = next(x for x in xs if is_foreign(x))
+            # Integer orders (polygamma's n) stay Python ints; other parameters become arrays like x (PyTorch's
+            # gammainc takes no Python number).
+            args = [p if isinstance(p, int) or is_foreign(p) else self.asarray(p, like, like.dtype)
+                    for p in params.values()]
+            out = function(*args, *xs)
+            return out if out.dtype == like.dtype else self.xp.astype(out, like.dtype)
+
+        forward.__name__ = name
+        return forward
+
+    def _floats(self, *xs) -> list:
+        """``xs`` as arrays of this library, integer ones in float64 (SciPy's result for integer input)."""
+        xs = self.operands(list(xs))
+        like = next(x for x in xs if is_foreign(x))
+        xs = [x if is_foreign(x) else self.asarray(x, like) for x in xs]
+        return [x if self.xp.isdtype(x.dtype, ("real floating", "complex floating")) else
+                self.xp.astype(x, self.xp.float64) for x in xs]
+
+    def _special(self, name: str) -> Callable:
+        """The library's own special function ``name`` (listed in _OWN_SPECIAL), or the portable forward."""
+        if name in _OWN_SPECIAL.get(self.name, ()):
+            return self._own_special(name)
+        return getattr(self, "_forward_" + name)
+
+    def _forward_erfc(self, x):
+        return self.m.erfc(x)
+
+    def _forward_ndtr(self, x):
+        # Φ(x) = erfc(−x/√2)/2 for every x: accurate relatively in both tails (PyTorch's own ndtr is 0 below −30).
+        return 0.5 * self._special("erfc")(-x * math.sqrt(0.5))
+
+    def _forward_log_ndtr(self, x):
+        """log Φ(x): in the left tail −x²/2 + log(e^(u²) erfc u) − log 2 with u = −x/√2 (no underflow); in the right
+        tail log1p(−erfc(x/√2)/2) (Φ near 1)."""
+        xp = self.xp
+        (x,) = self._floats(x)
+        v = xp.astype(x, xp.float64)
+        half_erfc = 0.5 * self.m.erfc(xp.abs(v) * math.sqrt(0.5))  # Φ(−|x|)
+        left = -0.5 * (v * v) + xp.log(self.m.erfc_scaled(-v * math.sqrt(0.5))) - math.log(2)
+        out = xp.where(v > 0, xp.log1p(-half_erfc), xp.log(half_erfc))
+        return xp.astype(xp.where(v < -math.sqrt(2), left, out), x.dtype)
+
+    def _forward_erfcinv(self, x):
+        return -self._special("ndtri")(0.5 * x) * math.sqrt(0.5)  # erfc⁻¹(x) = −Φ⁻¹(x/2)/√2, as SciPy computes it
+
+    def _forward_polygamma(self, x, n=1):
+        """ψ⁽ⁿ⁾(x) = (−1)ⁿ⁺¹ n! ζ(n + 1, x) for n >= 1 (SciPy's own formula), ψ for n = 0, with the library's ζ."""
+        if not isinstance(n, int | np.integer) or n < 0:
+            raise NotImplementedError(f"'polygamma' on {self.name} arrays takes a non-negative integer n, not {n!r}")
+        if n == 0:
+            return self._special("digamma")(x)
+        (x,) = self._floats(x)
+        order = self.asarray(float(n + 1), x, x.dtype)
+        return (-1) ** (n + 1) * math.factorial(n) * self._special("zeta")(order, x)
+
+    def _forward_xlogy(self, a, b):
+        return self._x_log(a, b, self.xp.log)
+
+    def _forward_xlog1py(self, a, b):
+        return self._x_log(a, b, self.xp.log1p)
+
+    def _x_log(self, a, b, log):
+        """a·log(b), 0 where a = 0 (unless b is nan), as SciPy's xlogy and xlog1py."""
+        xp = self.xp
+        a, b = self._floats(a, b)
+        zero = (a == 0) & ~xp.isnan(b)
+        return xp.where(zero, self.asarray(0.0, a), a * log(xp.where(zero, self.asarray(1.0, b), b)))
+
+    def _forward_logit(self, x):
+        # log(x/(1−x)) loses its relative accuracy near 1/2 (where it is near 0); there log1p(s) − log1p(−s) with
+        # s = 2x − 1, which is exact in floating point for x in [1/4, 1].
+        xp = self.xp
+        (x,) = self._floats(x)
+        s = 2 * x - 1
+        middle = xp.log1p(s) - xp.log1p(-s)
+        return xp.where((x > 0.3) & (x < 0.65), middle, xp.log(x / (1 - x)))
+
+    def _forward_entr(self, x):
+        xp = self.xp  # −x log x for x > 0, 0 at 0, −inf below, nan for nan (SciPy's)
+        (x,) = self._floats(x)
+        positive = x > 0
+        out = xp.where(positive, -x * xp.log(xp.where(positive, x, self.asarray(1.0, x))), self.asarray(-math.inf, x))
+        return xp.where((x == 0) | xp.isnan(x), x * 0, out)
+
+    def _forward_gammasgn(self, x):
+        xp = self.xp  # sign of Γ: 1 for x > 0, ±1 at ±0, nan at the poles, else (−1)^floor(x)
+        (x,) = self._floats(x)
+        floor = xp.floor(x)
+        sign = xp.where(xp.remainder(floor, 2) == 0, self.asarray(1.0, x), self.asarray(-1.0, x))
+        sign = xp.where((floor == x) | xp.isnan(x), self.asarray(math.nan, x), sign)
+        return xp.where(x == 0, xp.copysign(self.asarray(1.0, x), x), xp.where(x > 0, self.asarray(1.0, x), sign))
 
     def _forward_normalize(self, x, axis, eps):
         centered = x - self.xp.mean(x, axis=axis, keepdims=True)
@@ -461,6 +588,45 @@ class Backend:
                 x = self.xp.concat([zeros, x, zeros], axis=axis)
         return x
 
+    def _forward_convolve(self, a, b, mode="full"):
+        """scipy.signal.convolve by the direct sum: the full convolution adds each element of the smaller input
+        times the larger one, shifted to that element's position; "valid" and "same" are its centred slices."""
+        xp = self.xp
+        a, b = self._floats(a, b)
+        dtype = xp.result_type(a, b)
+        full = tuple(p + q - 1 for p, q in zip(a.shape, b.shape, strict=True))
+        small, large = (a, b) if math.prod(a.shape) <= math.prod(b.shape) else (b, a)
+        large = xp.astype(large, dtype)
+        out = xp.zeros(full, dtype=dtype, device=device(a))
+        for position in np.ndindex(*small.shape):
+            window = tuple(slice(i, i + n) for i, n in zip(position, large.shape, strict=True))
+            out[window] = out[window] + small[position] * large
+        if mode == "full":
+            return out
+        if mode == "valid":
+            shape = tuple(abs(p - q) + 1 for p, q in zip(a.shape, b.shape, strict=True))
+        else:
+            shape = tuple(a.shape)
+        return out[tuple(slice((n - k) // 2, (n - k) // 2 + k) for n, k in zip(full, shape, strict=True))]
+
+    def _forward_lstm(self, x, weight, h, c):
+        """rules.nn's lstm loop with the standard's functions, in its order of operations (the same rounding); the
+        backward pass recomputes the gates from the output (nothing kept beside it, as NumPy's buffer)."""
+        xp = self.xp
+        x, weight, h, c = self.m._arrays(x, weight, h, c)
+        size = weight.shape[1]
+        transposed = self.m.swapaxes(weight, -1, -2)
+        states = []
+        for t in range(x.shape[0]):
+            z = xp.matmul(h, transposed) + x[t, ...]
+            i, f, o = (0.5 + 0.5 * xp.tanh(z[:, k * size:(k + 1) * size] * 0.5) for k in (0, 1, 3))
+            c = f * c + i * xp.tanh(z[:, 2 * size:3 * size])
+            h = o * xp.tanh(c)
+            states.append(xp.concat([h, c], axis=-1))
+        if not states:
+            return xp.zeros((0, h.shape[0], 2 * size), dtype=xp.result_type(x, weight, h, c), device=device(x))
+        return xp.stack(states, axis=0)
+
     # Linear algebra: the standard's linalg extension, results packed as chainrule.rules.linalg packs them.
     def _linalg(self, name, *args, **kwargs):
         try:
@@ -483,6 +649,28 @@ class Backend:
         batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
         a = self.xp.broadcast_to(a, batch + tuple(a.shape[-2:]))
         return self._linalg("solve", a, self.xp.broadcast_to(b, batch + tuple(b.shape[-2:])))
+
+    def _forward_cho_factor(self, a):
+        return self._linalg("cholesky", a)  # the lower factor, read from a's lower triangle, as NumPy's cholesky
+
+    def _forward_solve_triangular(self, a, b, trans=0, lower=False, unit_diagonal=False):
+        """op(A)⁻¹ b from A's triangle (diagonal ones when unit_diagonal), by the standard's solve (an LU of the
+        triangle: exactly singular triangles raise, as SciPy's)."""
+        xp = self.xp
+        a, b = self.m._arrays(a, b)
+        n = a.shape[-1]
+        keep = (xp.tril if lower else xp.triu)(xp.ones((n, n), dtype=a.dtype, device=device(a)), k=1 if
+                                                unit_diagonal and not lower else -1 if unit_diagonal else 0)
+        triangle = a * keep
+        if unit_diagonal:
+            triangle = triangle + xp.eye(n, dtype=a.dtype, device=device(a))
+        if trans:
+            triangle = self.m.swapaxes(triangle, -1, -2)
+        try:
+            return self._forward_solve(triangle, b)
+        except DomainError as exc:
+            raise DomainError(f"solve_triangular: the triangular matrix `a` of shape {tuple(a.shape)} is singular; "
+                              f"expected nonzero diagonal entries ({exc})") from None
 
     def _forward_inv(self, x):
         return self._linalg("inv", x)
@@ -723,6 +911,35 @@ class ArrayAPIMath:
         w = xp.clip(v, -1.0, 1.0)
         near = w * self._horner(numpy_math._ERF_NEAR_0, 2 * (w * w) - 1)
         return xp.astype(xp.where(size < 1, near, out), dtype)
+
+    def erfc(self, x):
+        """1 − erf(x), relatively accurate in the right tail: 1 − erf x for |x| < 1, e^(−x²)·(e^(x²) erfc x) from 1 on
+        (erfc_scaled), 2 minus that from −1 down. Within 1e-15 relative of the exact function in float64."""
+        xp = self.xp
+        dtype = x.dtype if self.is_floating(x) else xp.float64
+        v = xp.astype(x, xp.float64)
+        size = xp.abs(v)
+        u = xp.clip(size, 0.0, 30.0)  # erfc(30) underflows to 0; clipped, inf gives 0 rather than inf·0
+        high = xp.round(u * 128) / 128  # e^(−u²) as e^(−h²)·e^(−l(2h + l)): h² is exact, so no rounding of u²
+        low = u - high
+        tail = xp.exp(-(high * high)) * xp.exp(-(low * (2 * high + low))) * self.erfc_scaled(u)
+        out = xp.where(size < 1, 1 - self.erf(v), xp.where(v > 0, tail, 2 - tail))
+        return xp.astype(out, dtype)
+
+    def erfc_scaled(self, x):
+        """e^(x²) erfc x for x >= 1 (smaller x taken as 1), in float64: numpy_math's polynomials below 6, from 6 on
+        the asymptotic series (1/(x√π)) Σ (−1)ⁿ (2n−1)!!/(2x²)ⁿ to n = 36, whose terms still fall there (< 1e-15)."""
+        xp = self.xp
+        v = xp.clip(x, 6.0, math.inf)
+        z = 1 / (2 * (v * v))
+        series = xp.ones_like(v)
+        for k in range(36, 0, -1):  # 1 − z(1 − 3z(1 − 5z(...))): each factor (2k−1)z < 1
+            series = 1 - (2 * k - 1) * z * series
+        out = series / (v * math.sqrt(math.pi))
+        for low, high, coefficients in reversed(numpy_math._ERFC_PIECES):  # (the lowest piece also below 1)
+            u = xp.clip(x, low, high)
+            out = xp.where(x < high, self._horner(coefficients, (2 * u - (low + high)) / (high - low)), out)
+        return out
 
     def _horner(self, coefficients, s):
         out = self.xp.full_like(s, coefficients[-1])

@@ -276,11 +276,13 @@ def _lstm_backward(g, x, weight, h, c, y, m):
     dz = [None] * np.shape(x)[0]
     dh = dc = None  # what step t + 1 sends back to h_t and c_t
     for t in range(len(dz) - 1, -1, -1):
-        dh = g_h[t] if dh is None else g_h[t] + dh
-        dc = g_c[t] + dh * through_h[t] if dc is None else g_c[t] + dh * through_h[t] + dc
-        dz[t] = m.concatenate([dc * local[0][t], dc * local[1][t], dc * local[2][t], dh * local[3][t]], axis=-1)
+        step = (t, Ellipsis)  # (an index that names every axis, as the Array API asks)
+        dh = g_h[step] if dh is None else g_h[step] + dh
+        dc = g_c[step] + dh * through_h[step] if dc is None else g_c[step] + dh * through_h[step] + dc
+        dz[t] = m.concatenate([dc * local[0][step], dc * local[1][step], dc * local[2][step], dh * local[3][step]],
+                              axis=-1)
         dh = m.matmul(dz[t], weight)
-        dc = dc * f[t]
+        dc = dc * f[step]
     result = (m.stack(dz, axis=0), h_prev, dh, dc)
     _LSTM_BACKWARD.put(g, y, result)
     return result
@@ -302,11 +304,12 @@ def _lstm_jvp(ts, x, weight, h, c, y, m):
     dz_all = t_x + m.matmul(h_prev, m.swapaxes(t_w, -1, -2))
     out = []
     for t in range(np.shape(x)[0]):
-        dz = dz_all[t] + m.matmul(dh, m.swapaxes(weight, -1, -2))
+        step = (t, Ellipsis)
+        dz = dz_all[step] + m.matmul(dh, m.swapaxes(weight, -1, -2))
         di, df, dg, do = (dz[..., k * size:(k + 1) * size] for k in range(4))
-        dc = (df * (f[t] * (1 - f[t])) * c_prev[t] + f[t] * dc + di * (i[t] * (1 - i[t])) * gate[t]
-              + i[t] * (dg * (1 - gate[t] * gate[t])))
-        dh = do * (o[t] * (1 - o[t])) * tanh_c[t] + o[t] * (1 - tanh_c[t] * tanh_c[t]) * dc
+        dc = (df * (f[step] * (1 - f[step])) * c_prev[step] + f[step] * dc + di * (i[step] * (1 - i[step])) * gate[step]
+              + i[step] * (dg * (1 - gate[step] * gate[step])))
+        dh = do * (o[step] * (1 - o[step])) * tanh_c[step] + o[step] * (1 - tanh_c[step] * tanh_c[step]) * dc
         out.append(m.concatenate([dh, dc], axis=-1))
     return m.stack(out, axis=0)
 

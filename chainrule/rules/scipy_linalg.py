@@ -47,15 +47,15 @@ def _solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
         ) from None
 
 
-def _triangle(a, lower, unit_diagonal):
-    """The mask of the entries of ``a`` that solve_triangular reads, in a's dtype."""
-    return _mask(np.shape(a)[-1], np.dtype(a.dtype), lower, 1 if unit_diagonal else 0)
+def _triangle(a, lower, unit_diagonal, m):
+    """The mask of the entries of ``a`` that solve_triangular reads, in a's dtype (in a's library)."""
+    return m.constant(_mask(np.shape(a)[-1], lower, 1 if unit_diagonal else 0), a)
 
 
 @functools.lru_cache(maxsize=32)
-def _mask(n: int, dtype: np.dtype, lower: bool, k: int) -> np.ndarray:
+def _mask(n: int, lower: bool, k: int) -> np.ndarray:
     """A constant n×n triangle from diagonal k (read-only, cached: large triangular solves need it every time)."""
-    ones = np.ones((n, n), dtype=dtype)
+    ones = np.ones((n, n))
     mask = np.tril(ones, -k) if lower else np.triu(ones, k)
     mask.flags.writeable = False
     return mask
@@ -73,7 +73,7 @@ def _solve_triangular_vjp_a(g, a, b, y, m, trans=0, lower=False, unit_diagonal=F
         grad = minus_gb[..., :, None] * y[..., None, :] if trans == 0 else y[..., :, None] * minus_gb[..., None, :]
     else:
         grad = m.matmul(minus_gb, _t(y, m)) if trans == 0 else m.matmul(y, _t(minus_gb, m))
-    return grad * _triangle(a, lower, unit_diagonal)
+    return grad * _triangle(a, lower, unit_diagonal, m)
 
 
 def _solve_triangular_vjp_b(g, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
@@ -82,7 +82,7 @@ def _solve_triangular_vjp_b(g, a, b, y, m, trans=0, lower=False, unit_diagonal=F
 
 def _solve_triangular_jvp(ts, a, b, y, m, trans=0, lower=False, unit_diagonal=False):
     ta, tb = ts
-    da = ta * _triangle(a, lower, unit_diagonal)
+    da = ta * _triangle(a, lower, unit_diagonal, m)
     if trans:
         da = _t(da, m)
     change = m.matmul(da, y[..., None])[..., 0] if np.ndim(b) == np.ndim(a) - 1 else m.matmul(da, y)

@@ -38,12 +38,15 @@ def _in_full(g, a, b, m):
     return m.scatter(g, index, full)
 
 
-def _flip(x):
-    return x[(slice(None, None, -1),) * np.ndim(x)]
+def _flip(x, m):
+    """x reversed along every axis (m.flip: other libraries take no negative-step slice)."""
+    for axis in range(np.ndim(x)):
+        x = m.flip(x, axis)
+    return x
 
 
 def _correlate(m, g_full, other):
-    return m.apply_rule(lookup("convolve"), (g_full, _flip(other)), {"mode": "valid"})
+    return m.apply_rule(lookup("convolve"), (g_full, _flip(other, m)), {"mode": "valid"})
 
 
 def _register_all() -> None:

@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-from .elementwise import UNARY_SAMPLES
+from . import numpy_math
+from .elementwise import UNARY_SAMPLES, _has_zero
 from .registry import ELEMENTWISE, NO_GRAD, Rule, Sample, lookup, register
 
 SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
@@ -95,7 +96,7 @@ def special(m, name: str, *xs, **params):
 def _zero_where_a_is(a, b, m):
     """a / b, and 0 where a = 0 (b then replaced by 1, so no 0/0 and no nan in a second derivative either)."""
     raw = m.stop(a)
-    if isinstance(raw, np.ndarray | np.generic) and np.any(raw == 0):
+    if _has_zero(raw, m):
         return a / m.where(raw == 0, 1, b)
     return a / b
 
@@ -268,7 +269,7 @@ def _register_all() -> None:
     _entry(
         "gammainc",
         _scipy("gammainc"),
-        (lambda x, y, m, a=1.5: m.exp((a - 1) * m.log(x) - x - _gammaln_const(a, x)),),
+        (lambda x, y, m, a=1.5: m.exp((a - 1) * m.log(x) - x - _gammaln_const(a, x, m)),),
         text=("x**(a - 1)*exp(-x)/gamma(a)",),
         tex=(r"\frac{x^{a-1} e^{-x}}{\Gamma(a)}",),
         display=r"P(a, x)",
@@ -279,7 +280,7 @@ def _register_all() -> None:
     _entry(
         "gammaincc",
         _scipy("gammaincc"),
-        (lambda x, y, m, a=1.5: -m.exp((a - 1) * m.log(x) - x - _gammaln_const(a, x)),),
+        (lambda x, y, m, a=1.5: -m.exp((a - 1) * m.log(x) - x - _gammaln_const(a, x, m)),),
         text=("-x**(a - 1)*exp(-x)/gamma(a)",),
         tex=(r"-\frac{x^{a-1} e^{-x}}{\Gamma(a)}",),
         display=r"Q(a, x)",
@@ -303,7 +304,7 @@ def _register_all() -> None:
     _entry(
         "betainc",
         _scipy("betainc"),
-        (lambda x, y, m, a=1.5, b=2.5: m.exp((a - 1) * m.log(x) + (b - 1) * m.log(1 - x) - _betaln_const(a, b, x)),),
+        (lambda x, y, m, a=1.5, b=2.5: m.exp((a - 1) * m.log(x) + (b - 1) * m.log(1 - x) - _betaln_const(a, b, x, m)),),
         text=("x**(a - 1)*(1 - x)**(b - 1)/beta(a, b)",),
         tex=(r"\frac{x^{a-1} (1 - x)^{b-1}}{B(a, b)}",),
         display=r"I_x(a, b)",
@@ -316,7 +317,7 @@ def _register_all() -> None:
     _entry(
         "stdtr",
         _scipy("stdtr"),
-        (lambda x, y, m, df=3.0: m.exp(_t_log_norm(df, x) - (df + 1) / 2 * m.log(1 + x * x / df)),),
+        (lambda x, y, m, df=3.0: m.exp(_t_log_norm(df, x, m) - (df + 1) / 2 * m.log(1 + x * x / df)),),
         text=("gamma((df + 1)/2)/(sqrt(pi*df)*gamma(df/2))*(1 + x**2/df)**(-(df + 1)/2)",),
         tex=(
             r"\frac{\Gamma(\frac{\nu + 1}{2})}{\sqrt{\nu\pi}\,\Gamma(\frac{\nu}{2})} "
@@ -520,33 +521,35 @@ def _register_all() -> None:
     )
 
 
-def _gammaln_const(a, x):
-    """log Γ(a) of a parameter (a number or an array, never differentiated), in x's dtype: a constant."""
+def _of_parameters(name, x, m, *params):
+    """The entry ``name`` at parameters (arrays, never differentiated) in x's dtype: a constant, computed in the
+    parameters' own library (NumPy's arrays with SciPy; another library's, moved there with x, with its forward)."""
+    n = numpy_math.raw_namespace(params[0], m)
+    return n.astype(special(n, name, *params), x.dtype)
+
+
+def _gammaln_const(a, x, m):
+    """log Γ(a) of a parameter (a number or an array), in x's dtype: a constant."""
     if np.ndim(a) == 0:
         return math.lgamma(float(a))  # a Python float: a weak scalar next to float32
-    from scipy import special
-
-    return special.gammaln(a).astype(_float_dtype(getattr(x, "dtype", np.float64)), copy=False)
+    return _of_parameters("gammaln", x, m, a)
 
 
-def _betaln_const(a, b, x):
+def _betaln_const(a, b, x, m):
     """log B(a, b) of parameters (never differentiated), in x's dtype."""
     if np.ndim(a) == 0 and np.ndim(b) == 0:
         return math.lgamma(float(a)) + math.lgamma(float(b)) - math.lgamma(float(a) + float(b))
-    from scipy import special
-
-    return special.betaln(a, b).astype(_float_dtype(getattr(x, "dtype", np.float64)), copy=False)
+    return _of_parameters("betaln", x, m, a, b)
 
 
-def _t_log_norm(df, x):
+def _t_log_norm(df, x, m):
     """log of Student's t density's constant, Γ((ν+1)/2) / (√(νπ) Γ(ν/2)), for the parameter ν = df."""
     if np.ndim(df) == 0:
         df = float(df)
         return math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    from scipy import special
-
-    value = special.gammaln((df + 1) / 2) - special.gammaln(df / 2) - 0.5 * np.log(df * np.pi)
-    return value.astype(_float_dtype(getattr(x, "dtype", np.float64)), copy=False)
+    n = numpy_math.raw_namespace(df, m)
+    return (_of_parameters("gammaln", x, m, (df + 1) / 2) - _of_parameters("gammaln", x, m, df / 2)
+            - 0.5 * n.astype(n.log(df * math.pi), x.dtype))
 
 
 if importlib.util.find_spec("scipy") is not None:  # without SciPy the entries could not run: leave them out
