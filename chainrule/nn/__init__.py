@@ -11,6 +11,7 @@ from . import functional, init, utils
 from .activation import GELU, SiLU, Softplus
 from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .containers import Identity, ModuleDict, ModuleList
+from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -41,7 +42,45 @@ from .losses import (
 )
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 from .normalization import BatchNorm1d, BatchNorm2d, Embedding, GroupNorm, LayerNorm, RMSNorm
+from .pointwise import (
+    CELU,
+    ELU,
+    GLU,
+    SELU,
+    AlphaDropout,
+    Dropout1d,
+    Dropout2d,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU6,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
 from .recurrent import GRU, LSTM, RNN
+from .sampling import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    CircularPad2d,
+    ConstantPad2d,
+    MaxPool1d,
+    PixelShuffle,
+    PixelUnshuffle,
+    ReflectionPad2d,
+    ReplicationPad2d,
+    Upsample,
+    ZeroPad2d,
+)
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "IncompatibleKeys",
@@ -72,4 +111,14 @@ __all__ += [
     "Softplus",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+]
+__all__ += ["CosineSimilarity", "PairwiseDistance"]  # nn.distance, nn.pointwise, nn.sampling
+__all__ += [
+    "CELU", "ELU", "GLU", "SELU", "AlphaDropout", "Dropout1d", "Dropout2d", "Hardshrink", "Hardsigmoid", "Hardswish",
+    "Hardtanh", "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "ReLU6", "Softmin", "Softshrink", "Softsign",
+    "Tanhshrink", "Threshold",
+]
+__all__ += [
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "CircularPad2d", "ConstantPad2d",
+    "MaxPool1d", "PixelShuffle", "PixelUnshuffle", "ReflectionPad2d", "ReplicationPad2d", "Upsample", "ZeroPad2d",
 ]

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .. import numpy as cnp
 from .. import ops
-from ..arguments import REDUCTIONS, class_labels, image, pair
+from ..arguments import REDUCTIONS, class_labels, image, is_int, pair
 from ..engine import backends, bump
 from ..errors import DomainError, ShapeError
 from ..ops import (
@@ -292,18 +294,26 @@ def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
     if lowest is None:
         raise TypeError(f"max_pool2d: expects real numbers (float or int), got dtype {x.dtype}")
     windows = _pool_windows(x, kernel_size, stride, padding, dilation, extra, lowest)
-    data = ops.stop(windows)
-    xp, here = _library(data)
-    first = xp.argmax(data, axis=2, keepdims=True)  # (N, C, 1, L): a NaN wins, as in NumPy's argmax
-    chosen = here(np.arange(kernel_size[0] * kernel_size[1]).reshape(1, 1, -1, 1)) == first
-    out = ops.reshape(ops.sum(ops.where(chosen, windows, np.zeros((), windows.dtype)), axis=2), (n, c, oh, ow))
+    out, first = _window_max(windows)
+    out = ops.reshape(out, (n, c, oh, ow))
     if not return_indices:
         return out
+    xp, here = _library(ops.stop(windows))
     first = xp.reshape(first, (n, c, oh, ow))
     tap_row, tap_col = first // kernel_size[1], first % kernel_size[1]
     rows = here((np.arange(oh) * stride[0] - padding[0])[:, None]) + tap_row * dilation[0]
     cols = here((np.arange(ow) * stride[1] - padding[1])[None, :]) + tap_col * dilation[1]
     return out, xp.astype(rows * w + cols, xp.int64) if xp is not np else (rows * w + cols).astype(np.int64)
+
+
+def _window_max(windows: Tensor) -> tuple[Tensor, Any]:
+    """(the maximum of each window of (N, C, K, L) ``windows``, as (N, C, L); its tap (N, C, 1, L)): the gradient
+    goes to the first maximum (a NaN wins, as in NumPy's argmax), as PyTorch's pools."""
+    data = ops.stop(windows)
+    xp, here = _library(data)
+    first = xp.argmax(data, axis=2, keepdims=True)
+    chosen = here(np.arange(windows.shape[2]).reshape(1, 1, -1, 1)) == first
+    return ops.sum(ops.where(chosen, windows, np.zeros((), windows.dtype)), axis=2), first
 
 
 def _library(data: Any) -> tuple[Any, Any]:
@@ -976,10 +986,584 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     return _reduce(loss, reduction, "kl_div")
 
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# More activations, and dropouts of whole channels (their modules: nn/pointwise.py).
+# ---------------------------------------------------------------------------------------------------------------
+# SELU's constants (Klambauer et al. 2017), to PyTorch's digits.
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _real(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _negative_part(x: Tensor) -> Tensor:
+    """min(x, 0) through ``where``: the exponential branches see no large x (no inf·0 = nan in the gradient)."""
+    return ops.where(x.data > 0, np.zeros((), x.dtype), x)
+
+
+def elu(input: Any, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, else α·(eˣ − 1); ELU'(0) = α, as PyTorch."""
+    x = _tensor(input, "elu")
+    alpha = _real(alpha, "alpha", "elu")
+    return ops.where(x.data > 0, x, alpha * ops.expm1(_negative_part(x)))
+
+
+def selu(input: Any) -> Tensor:
+    """scale·ELU(x, α) with SELU's fixed α ≈ 1.6733 and scale ≈ 1.0507 (self-normalizing)."""
+    return SELU_SCALE * elu(_tensor(input, "selu"), SELU_ALPHA)
+
+
+def celu(input: Any, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, else α·(e^(x/α) − 1); CELU'(0) = 1 (continuously differentiable)."""
+    x = _tensor(input, "celu")
+    alpha = _real(alpha, "alpha", "celu")
+    if alpha == 0:
+        raise DomainError("celu: alpha must not be 0 (it divides x)")
+    return ops.where(x.data > 0, x, alpha * ops.expm1(_negative_part(x) / alpha))
+
+
+def prelu(input: Any, weight: Any) -> Tensor:
+    """x for x > 0, else a·x, a learned slope: one for all, or one per channel (axis 1; axis 0 of a 1-D input).
+
+    PRelu'(0) = a, and ∂/∂a = x where x ≤ 0, as PyTorch."""
+    x = _tensor(input, "prelu")
+    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    if weight.ndim > 1:
+        raise ShapeError(f"prelu: weight must be 0-D or 1-D, got shape {weight.shape}")
+    n = weight.size
+    if n != 1:
+        axis = 1 if x.ndim >= 2 else 0
+        if x.ndim == 0 or x.shape[axis] != n:
+            raise ShapeError(f"prelu: weight of {n} slopes needs an input with {n} channels in axis {axis}, got "
+                             f"shape {x.shape}")
+        weight = ops.reshape(weight, (n,) + (1,) * (x.ndim - axis - 1))
+    elif weight.ndim:
+        weight = ops.reshape(weight, ())
+    return ops.where(x.data > 0, x, weight * x)
+
+
+def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val]; the derivative is 1 strictly inside and 0 at both ends, as PyTorch."""
+    x = _tensor(input, "hardtanh")
+    low, high = _real(min_val, "min_val", "hardtanh"), _real(max_val, "max_val", "hardtanh")
+    if low > high:
+        raise DomainError(f"hardtanh: min_val {low} must not exceed max_val {high}")
+    clipped = ops.where(x.data >= high, np.asarray(high, x.dtype), x)
+    return ops.where(x.data <= low, np.asarray(low, x.dtype), clipped)
+
+
+def relu6(input: Any) -> Tensor:
+    """min(max(x, 0), 6): hardtanh(x, 0, 6) (derivative 0 at 0 and at 6, as PyTorch)."""
+    return hardtanh(_tensor(input, "relu6"), 0.0, 6.0)
+
+
+def hardsigmoid(input: Any) -> Tensor:
+    """0 for x ≤ −3, 1 for x ≥ 3, x/6 + 1/2 between (derivative 1/6 strictly inside, 0 at ±3)."""
+    x = _tensor(input, "hardsigmoid")
+    return hardtanh(x / 6 + 0.5, 0.0, 1.0)
+
+
+def hardswish(input: Any) -> Tensor:
+    """x·relu6(x + 3)/6: 0 for x ≤ −3, x for x ≥ 3, x(x + 3)/6 between; the derivative at −3 is 0 and at 3 is 1
+    (PyTorch's: the outer pieces own the ends)."""
+    x = _tensor(input, "hardswish")
+    middle = ops.where(x.data >= 3, x, x * (x + 3) / 6)
+    return ops.where(x.data <= -3, np.zeros((), x.dtype), middle)
+
+
+def logsigmoid(input: Any) -> Tensor:
+    """log σ(x) = −softplus(−x), finite for any x."""
+    return ops.negative(ops.softplus(ops.negative(_tensor(input, "logsigmoid"))))
+
+
+def _softmax_dim(dim: int | None, ndim: int) -> int:
+    """PyTorch's implicit choice for dim=None: 0 for 0-, 1- and 3-D input, else 1."""
+    return dim if dim is not None else 0 if ndim in (0, 1, 3) else 1
+
+
+def softmin(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """softmax(−x) along ``dim`` (default the last axis; ``axis=`` as NumPy's)."""
+    return ops.softmax(ops.negative(_tensor(input, "softmin")), _axis(dim, axis, "softmin"))
+
+
+def softsign(input: Any) -> Tensor:
+    """x / (1 + |x|)."""
+    x = _tensor(input, "softsign")
+    return x / (1 + ops.abs(x))
+
+
+def tanhshrink(input: Any) -> Tensor:
+    """x − tanh(x)."""
+    x = _tensor(input, "tanhshrink")
+    return x - ops.tanh(x)
+
+
+def mish(input: Any) -> Tensor:
+    """x·tanh(softplus(x)) (softplus is one rule, finite for any x)."""
+    x = _tensor(input, "mish")
+    return x * ops.tanh(ops.softplus(x))
+
+
+def threshold(input: Any, threshold: float, value: float) -> Tensor:
+    """x where x > threshold, else ``value`` (no gradient there)."""
+    x = _tensor(input, "threshold")
+    limit, value = _real(threshold, "threshold", "threshold"), _real(value, "value", "threshold")
+    return ops.where(x.data > limit, x, np.asarray(value, x.dtype))
+
+
+def glu(input: Any, dim: int = -1) -> Tensor:
+    """a·σ(b), where a and b are the first and second halves of ``input`` along ``dim`` (of even size)."""
+    x = _tensor(input, "glu")
+    if x.ndim == 0:
+        raise ShapeError("glu: input must have at least one axis, got a scalar")
+    if not -x.ndim <= dim < x.ndim:
+        raise ShapeError(f"glu: dim {dim} is out of range for an input of {x.ndim} axes")
+    size = x.shape[dim]
+    if size % 2:
+        raise ShapeError(f"glu: axis {dim} of the input (shape {x.shape}) must have an even size to halve, got {size}")
+    a, b = ops.split(x, 2, axis=dim)
+    return a * ops.sigmoid(b)
+
+
+def _shrink_size(lambd: Any, where: str) -> float:
+    lambd = _real(lambd, "lambd", where)
+    if lambd < 0:
+        raise DomainError(f"{where}: lambd must be >= 0, got {lambd}")
+    return lambd
+
+
+def softshrink(input: Any, lambd: float = 0.5) -> Tensor:
+    """x − λ for x > λ, x + λ for x < −λ, else 0; the derivative is 0 on [−λ, λ], ends included, as PyTorch."""
+    x = _tensor(input, "softshrink")
+    lambd = _shrink_size(lambd, "softshrink")
+    shifted = ops.where(x.data > 0, x - lambd, x + lambd)
+    return ops.where(np.abs(x.data) > lambd, shifted, np.zeros((), x.dtype))
+
+
+def hardshrink(input: Any, lambd: float = 0.5) -> Tensor:
+    """x where |x| > λ, else 0; the derivative is 0 on [−λ, λ], ends included, as PyTorch."""
+    x = _tensor(input, "hardshrink")
+    lambd = _shrink_size(lambd, "hardshrink")
+    return ops.where(np.abs(x.data) > lambd, x, np.zeros((), x.dtype))
+
+
+# Dropouts that drop whole channels, and alpha dropout (for SELU networks).
+def _feature_dropout(input: Any, p: float, training: bool, rng: np.random.Generator | None, spatial: int,
+                     where: str) -> Tensor:
+    """Zero whole channels: one draw per (sample, channel) of a (N, C, *spatial) or (C, *spatial) input."""
+    _check_probability(p, where)
+    x = _tensor(input, where)
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise ShapeError(f"{where}: expects a {spatial + 2}-D (N, C, ...) or {spatial + 1}-D (C, ...) input, got "
+                         f"shape {x.shape}")
+    if not training or p == 0:
+        return x
+    channels = x.shape[:x.ndim - spatial]
+    keep = init.generator(rng=rng).random(channels) >= p
+    scale = np.zeros((), x.dtype) if p == 1 else np.asarray(1 / (1 - p), x.dtype)
+    return x * (keep.astype(x.dtype) * scale).reshape(channels + (1,) * spatial)
+
+
+def dropout1d(input: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+    """Zero each channel of (N, C, L) or (C, L) input with probability p, scale the kept ones by 1/(1 − p)."""
+    return _feature_dropout(input, p, training, rng, 1, "dropout1d")
+
+
+def dropout2d(input: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+    """Zero each channel of (N, C, H, W) or (C, H, W) input with probability p, scale the kept ones by 1/(1 − p)."""
+    return _feature_dropout(input, p, training, rng, 2, "dropout2d")
+
+
+def alpha_dropout(input: Any, p: float = 0.5, training: bool = False,
+                  rng: np.random.Generator | None = None) -> Tensor:
+    """Alpha dropout: each element is set to SELU's negative limit −λα with probability p, then all are mapped by
+    a·x + b so that zero mean and unit variance are kept: a = ((1 − p)(1 + p·α'²))^(−1/2), b = a·α'·p (α' = λα).
+    ``training=False`` (PyTorch's default for the function) is the identity."""
+    _check_probability(p, "alpha_dropout")
+    x = _tensor(input, "alpha_dropout")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * np.zeros((), x.dtype)
+    limit = SELU_ALPHA * SELU_SCALE
+    a = 1 / np.sqrt((limit * limit * p + 1) * (1 - p))
+    keep = (init.generator(rng=rng).random(x.shape) >= p).astype(x.dtype)
+    # kept: a·x + a·α'·p; dropped: −a·α' + a·α'·p
+    offset = ((keep - 1) * (limit * a) + limit * a * p).astype(x.dtype)
+    return x * (keep * np.asarray(a, x.dtype)) + offset
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Padding, 1-D and adaptive max pooling, pixel shuffle, resizing (their modules: nn/sampling.py).
+# ---------------------------------------------------------------------------------------------------------------
+_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last len(pad)/2 axes, PyTorch's order: ``pad`` = (before, after) of the last axis, then of the one
+    before it, and so on. ``mode``: "constant" (``value``, default 0; a negative width crops), "reflect" (mirror,
+    edge not repeated), "replicate" (edge repeated), "circular" (wrap around). The last three pad 1 to 3 axes of
+    a batched or unbatched input, as PyTorch's."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    if mode not in _MODES:
+        raise ValueError(f"pad: mode must be one of {tuple(_MODES)}, got {mode!r}")
+    if not isinstance(pad, Sequence) or len(pad) % 2 or not all(is_int(w) for w in pad):
+        raise TypeError(f"pad: pad must be a sequence of ints of even length (before, after per axis), got {pad!r}")
+    axes = len(pad) // 2
+    if axes > x.ndim:
+        raise ShapeError(f"pad: {len(pad)} widths pad {axes} axes, but the input of shape {x.shape} has {x.ndim}")
+    widths = [(0, 0)] * (x.ndim - axes) + [(int(pad[2 * k]), int(pad[2 * k + 1])) for k in reversed(range(axes))]
+    if mode != "constant":
+        if value is not None:
+            raise ValueError(f"pad: value is for mode 'constant', got value={value!r} with mode {mode!r}")
+        if not 1 <= axes <= 3 or x.ndim not in (axes + 1, axes + 2):
+            raise ShapeError(f"pad: mode {mode!r} pads 1 to 3 axes of an input with one or two more axes (channels "
+                             f"and batch), got {len(pad)} widths for shape {x.shape}")
+        for axis, (before, after) in enumerate(widths):
+            size, most = x.shape[axis], max(before, after)
+            if min(before, after) < 0:
+                raise DomainError(f"pad: mode {mode!r} needs widths >= 0, got {pad!r}")
+            limit = size - 1 if mode == "reflect" else size if mode == "circular" else math.inf
+            if most > limit or (most and not size):
+                raise ShapeError(f"pad: width {most} in mode {mode!r} needs an axis of at least "
+                                 f"{most + (mode == 'reflect')} elements, got axis {axis} of size {size}")
+        return cnp.pad(x, widths, mode=_MODES[mode])
+    crop = tuple(slice(-min(before, 0), x.shape[axis] + min(after, 0)) for axis, (before, after) in enumerate(widths))
+    if any(s.start > s.stop for s in crop):
+        raise ShapeError(f"pad: negative widths {pad!r} crop more than the input of shape {x.shape} holds")
+    if any(min(w) < 0 for w in widths):
+        x = x[crop]
+    return cnp.pad(x, [(max(b, 0), max(a, 0)) for b, a in widths], mode="constant",
+                   constant_values=0 if value is None else value)
+
+
+# 1-D pooling (2-D pooling of a height-1 image) and adaptive max pooling.
+def _single(value: Any, name: str, where: str, minimum: int) -> int:
+    if isinstance(value, tuple | list) and len(value) == 1:
+        value = value[0]
+    if not is_int(value):
+        raise TypeError(f"{where}: {name} must be an int (or a 1-tuple), got {value!r}")
+    if value < minimum:
+        raise DomainError(f"{where}: {name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _batched(input: Any, spatial: int, where: str) -> tuple[Tensor, bool]:
+    """(input with a batch axis, whether one was added): (N, C, *spatial) or (C, *spatial) input."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    if x.ndim not in (spatial + 1, spatial + 2):
+        names = ("L",) if spatial == 1 else ("H", "W")
+        raise ShapeError(f"{where} expects a {spatial + 2}-D (N, C, {', '.join(names)}) or {spatial + 1}-D "
+                         f"(C, {', '.join(names)}) input, got shape {x.shape}")
+    return (ops.unsqueeze(x, 0), True) if x.ndim == spatial + 1 else (x, False)
+
+
+def _as_lines(input: Any, where: str) -> tuple[Tensor, bool]:
+    """(N, C, 1, L) from (N, C, L) or (C, L) input, and whether the batch axis was added."""
+    x, added = _batched(input, 1, where)
+    return ops.unsqueeze(x, 2), added
+
+
+def _from_lines(out: Tensor, added: bool) -> Tensor:
+    out = ops.squeeze(out, 2)
+    return ops.squeeze(out, 0) if added else out
+
+
+def max_pool1d(input: Any, kernel_size: int, stride: int | None = None, padding: int = 0, dilation: int = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum of each window along the last axis of (N, C, L) or (C, L) input (max_pool2d on a height of 1);
+    the gradient goes to each window's first maximum; indices are positions along L."""
+    where = "max_pool1d"
+    x, added = _as_lines(input, where)
+    kernel_size = _single(kernel_size, "kernel_size", where, 1)
+    stride = kernel_size if stride is None else _single(stride, "stride", where, 1)
+    out = max_pool2d(x, (1, kernel_size), (1, stride), (0, _single(padding, "padding", where, 0)),
+                     (1, _single(dilation, "dilation", where, 1)), ceil_mode, return_indices)
+    if not return_indices:
+        return _from_lines(out, added)
+    out, index = out
+    index = index[:, :, 0]
+    return _from_lines(out, added), index[0] if added else index
+
+
+def avg_pool1d(input: Any, kernel_size: int, stride: int | None = None, padding: int = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """The mean of each window along the last axis of (N, C, L) or (C, L) input (avg_pool2d on a height of 1)."""
+    where = "avg_pool1d"
+    x, added = _as_lines(input, where)
+    kernel_size = _single(kernel_size, "kernel_size", where, 1)
+    stride = kernel_size if stride is None else _single(stride, "stride", where, 1)
+    out = avg_pool2d(x, (1, kernel_size), (1, stride), (0, _single(padding, "padding", where, 0)), ceil_mode,
+                     count_include_pad)
+    return _from_lines(out, added)
+
+
+def adaptive_avg_pool1d(input: Any, output_size: int) -> Tensor:
+    """Average (N, C, L) or (C, L) input down to ``output_size`` bins along L (PyTorch's bins)."""
+    x, added = _as_lines(input, "adaptive_avg_pool1d")
+    size = _single(output_size, "output_size", "adaptive_avg_pool1d", 1)
+    return _from_lines(adaptive_avg_pool2d(x, (1, size)), added)
+
+
+def _bins(size: int, count: int) -> list[range]:
+    """PyTorch's adaptive bins: bin i of ``count`` over ``size`` spans [⌊i·size/count⌋, ⌈(i+1)·size/count⌉)."""
+    return [range(i * size // count, -(-(i + 1) * size // count)) for i in range(count)]
+
+
+def adaptive_max_pool2d(input: Any, output_size: int | Sequence[int | None] | None,
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum over each of oh×ow bins covering (N, C, H, W) or (C, H, W) input (PyTorch's bins; None keeps
+    that axis's size). The gradient goes to each bin's first maximum in row-major order; ``return_indices`` also
+    gives its position in the flattened H·W plane (int64)."""
+    where = "adaptive_max_pool2d"
+    x, added = _batched(_tensor(input, where), 2, where)
+    n, c, h, w = x.shape
+    if output_size is None or is_int(output_size):
+        output_size = (output_size, output_size)
+    if not isinstance(output_size, Sequence) or len(output_size) != 2:
+        raise TypeError(f"{where}: output_size must be an int, None or a pair of them, got {output_size!r}")
+    oh, ow = pair(tuple(size if s is None else s for s, size in zip(output_size, (h, w), strict=True)), "output_size",
+                  where, 1)
+    if oh > h or ow > w:
+        raise ShapeError(f"{where}: output_size {(oh, ow)} is larger than the input's {(h, w)}")
+    rows, cols = _bins(h, oh), _bins(w, ow)
+    taps = max(map(len, rows)) * max(map(len, cols))
+    # Each bin's positions in the flattened plane, row-major, padded to ``taps`` with the −∞ appended at h·w.
+    index = np.full((taps, oh * ow), h * w, dtype=np.intp)
+    for k, (r, q) in enumerate((r, q) for r in rows for q in cols):
+        positions = (np.asarray(r)[:, None] * w + np.asarray(q)[None, :]).ravel()
+        index[:len(positions), k] = positions
+    flat = ops.concatenate([ops.reshape(x, (n, c, h * w)), np.full((n, c, 1), -np.inf, x.dtype)], axis=2)
+    out, first = _window_max(flat[:, :, index])
+    out = ops.reshape(out, (n, c, oh, ow))
+    out = ops.squeeze(out, 0) if added else out
+    if not return_indices:
+        return out
+    chosen = index[np.asarray(first)[:, :, 0, :], np.arange(oh * ow)].astype(np.int64).reshape(n, c, oh, ow)
+    return out, chosen[0] if added else chosen
+
+
+def adaptive_max_pool1d(input: Any, output_size: int,
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum over each of ``output_size`` bins along L of (N, C, L) or (C, L) input; indices along L."""
+    x, added = _as_lines(input, "adaptive_max_pool1d")
+    size = _single(output_size, "output_size", "adaptive_max_pool1d", 1)
+    out = adaptive_max_pool2d(x, (1, size), return_indices)
+    if not return_indices:
+        return _from_lines(out, added)
+    out, index = out
+    index = index[:, :, 0]
+    return _from_lines(out, added), index[0] if added else index
+
+
+# Pixel shuffle and resizing.
+def pixel_shuffle(input: Any, upscale_factor: int) -> Tensor:
+    """(*, C·r², H, W) → (*, C, H·r, W·r): each group of r² channels becomes an r×r block of pixels."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    r = _single(upscale_factor, "upscale_factor", "pixel_shuffle", 1)
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise ShapeError(f"pixel_shuffle: expects (*, C·{r * r}, H, W) input (channels divisible by "
+                         f"upscale_factor² = {r * r}), got shape {x.shape}")
+    *batch, c, h, w = x.shape
+    b = len(batch)
+    x = ops.reshape(x, (*batch, c // (r * r), r, r, h, w))
+    x = ops.transpose(x, *range(b), b, b + 3, b + 1, b + 4, b + 2)
+    return ops.reshape(x, (*batch, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input: Any, downscale_factor: int) -> Tensor:
+    """(*, C, H·r, W·r) → (*, C·r², H, W): the inverse of pixel_shuffle."""
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    r = _single(downscale_factor, "downscale_factor", "pixel_unshuffle", 1)
+    if x.ndim < 3 or x.shape[-2] % r or x.shape[-1] % r:
+        raise ShapeError(f"pixel_unshuffle: expects (*, C, H, W) input with H and W divisible by "
+                         f"downscale_factor = {r}, got shape {x.shape}")
+    *batch, c, h, w = x.shape
+    b = len(batch)
+    x = ops.reshape(x, (*batch, c, h // r, r, w // r, r))
+    x = ops.transpose(x, *range(b), b, b + 2, b + 4, b + 1, b + 3)
+    return ops.reshape(x, (*batch, c * r * r, h // r, w // r))
+
+
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(input: Any, size: int | Sequence[int] | None = None,
+                scale_factor: float | Sequence[float] | None = None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize the spatial axes of (N, C, *spatial) input to ``size``, or to ⌊size·scale_factor⌋, as PyTorch's.
+
+    "nearest": output i reads input ⌊i·s⌋ with s = 1/scale_factor (given) or in/out, in float32 as PyTorch.
+    "linear" (3-D input), "bilinear" (4-D), "trilinear" (5-D): interpolation between the two nearest inputs;
+    ``align_corners=True`` maps the corner pixels' centres onto each other (i·(in − 1)/(out − 1)); False (the
+    default) maps pixel areas ((i + ½)·s − ½, clamped at 0). ``recompute_scale_factor=True`` uses in/out for s.
+    """
+    x = _tensor(input, "interpolate")
+    spatial = x.ndim - 2
+    if mode != "nearest" and mode not in _LINEAR:
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use 'nearest', 'linear', "
+                                  "'bilinear' or 'trilinear'")
+    if mode == "nearest":
+        if align_corners is not None:
+            raise ValueError("interpolate: align_corners is for the linear modes, not 'nearest'")
+        if not 1 <= spatial <= 3:
+            raise ShapeError(f"interpolate: mode 'nearest' expects 3-D to 5-D input (N, C, ...), got shape {x.shape}")
+    elif spatial != _LINEAR[mode]:
+        raise ShapeError(f"interpolate: mode {mode!r} expects {_LINEAR[mode] + 2}-D input (N, C, ...), got shape "
+                         f"{x.shape}")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    sizes, scales = _output_sizes(x.shape[2:], size, scale_factor, "interpolate")
+    if recompute_scale_factor:
+        scales = [None] * spatial
+    for axis, (n, o, s) in enumerate(zip(x.shape[2:], sizes, scales, strict=True), start=2):
+        if mode == "nearest":
+            x = x[(slice(None),) * axis + (_nearest_sources(n, o, s),)]
+        else:
+            x = _linear_along(x, axis, n, o, s, bool(align_corners))
+    return x
+
+
+def _output_sizes(shape: tuple[int, ...], size: Any, scale_factor: Any, where: str
+                  ) -> tuple[list[int], list[float | None]]:
+    """(the output sizes, the scale factors given or None per axis)."""
+    spatial = len(shape)
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{where}: give exactly one of size and scale_factor, got size={size!r}, "
+                         f"scale_factor={scale_factor!r}")
+    if size is not None:
+        sizes = [size] * spatial if is_int(size) else list(size) if isinstance(size, Sequence) else None
+        if sizes is None or len(sizes) != spatial or not all(is_int(s) and s >= 1 for s in sizes):
+            raise ValueError(f"{where}: size must be a positive int or {spatial} of them, got {size!r}")
+        return [int(s) for s in sizes], [None] * spatial
+    factors = list(scale_factor) if isinstance(scale_factor, Sequence) else [scale_factor] * spatial
+    if len(factors) != spatial or not all(isinstance(f, numbers.Real) and not isinstance(f, bool) and f > 0
+                                          for f in factors):
+        raise ValueError(f"{where}: scale_factor must be a positive number or {spatial} of them, got "
+                         f"{scale_factor!r}")
+    sizes = [math.floor(n * float(f)) for n, f in zip(shape, factors, strict=True)]
+    if min(sizes) < 1:
+        raise ShapeError(f"{where}: scale_factor {scale_factor!r} leaves an empty output for input size {shape}")
+    return sizes, [float(f) for f in factors]
+
+
+def _nearest_sources(n: int, o: int, scale: float | None) -> np.ndarray:
+    """PyTorch's nearest source of each output position: ⌊i·s⌋ (at most n − 1), s in float32; as PyTorch, an
+    output of the input's size, or of twice it, reads i or ⌊i/2⌋ whatever the scale factor."""
+    if o == n:
+        return np.arange(o)
+    if o == 2 * n:
+        return np.arange(o) // 2
+    s = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
+    return np.minimum(np.floor(np.arange(o, dtype=np.float32) * s).astype(np.intp), n - 1)
+
+
+def _linear_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
+    """Linear interpolation along ``axis``: weights and indices computed in x's dtype, as PyTorch's kernels."""
+    dtype = x.dtype.type
+    position = np.arange(o, dtype=x.dtype)
+    if align_corners:
+        source = position * dtype((n - 1) / (o - 1) if o > 1 else 0)
+    else:
+        s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
+        source = np.maximum(s * (position + dtype(0.5)) - dtype(0.5), dtype(0))
+    low = source.astype(np.intp)
+    high = low + (low < n - 1)
+    upper = (source - low).astype(x.dtype)
+    shape = (o,) + (1,) * (x.ndim - axis - 1)
+    before = (slice(None),) * axis
+    return x[before + (low,)] * (1 - upper).reshape(shape) + x[before + (high,)] * upper.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Norms and distances between vectors (their modules: nn/distance.py).
+# ---------------------------------------------------------------------------------------------------------------
+def _order(p: Any, where: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not p > 0:
+        raise DomainError(f"{where}: p must be a positive number (or math.inf), got {p!r}")
+    return float(p)
+
+
+def _dim(dim: int, ndim: int, where: str) -> int:
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise ShapeError(f"{where}: dim {dim} is out of range for an input of {ndim} axes")
+    return dim
+
+
+def _vector_norm(x: Tensor, p: float, axis: int, keepdims: bool = False) -> Tensor:
+    """(Σ|x|ᵖ)^(1/p) along ``axis`` (max |x| for p = ∞). A zero vector's norm has gradient 0, as PyTorch's: the
+    root is taken of 1 there, so the rule's 1/‖x‖ never meets 0."""
+    if p == math.inf:
+        return ops.max(ops.abs(x), axis=axis, keepdims=keepdims)
+    if p == 1:
+        return ops.sum(ops.abs(x), axis=axis, keepdims=keepdims)
+    powers = x * x if p == 2 else ops.power(ops.abs(x), p)
+    total = ops.sum(powers, axis=axis, keepdims=keepdims)
+    zero = total.data == 0
+    safe = ops.where(zero, np.ones((), total.dtype), total)
+    root = ops.sqrt(safe) if p == 2 else ops.power(safe, 1 / p)
+    return ops.where(zero, np.zeros((), total.dtype), root)
+
+
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(‖x‖ₚ, ε) along ``dim``: unit vectors; where the norm is below ε, divided by ε (no gradient through
+    the norm there, as PyTorch's clamp)."""
+    x = _tensor(input, "normalize")
+    dim = _dim(dim, x.ndim, "normalize")
+    norm = _vector_norm(x, _order(p, "normalize"), dim, keepdims=True)
+    return x / ops.where(norm.data >= eps, norm, np.asarray(eps, x.dtype))
+
+
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Σ (x₁/‖x₁‖)(x₂/‖x₂‖) along ``dim`` (inputs broadcast), each norm at least ε, as PyTorch's: each vector is
+    scaled first (the result stays in [−1, 1]), and the clamp to ε changes the value, not the gradient."""
+    a, b = _tensor(x1, "cosine_similarity"), _tensor(x2, "cosine_similarity")
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"cosine_similarity: shapes {a.shape} and {b.shape} do not broadcast") from None
+    dim = _dim(dim, len(shape), "cosine_similarity")
+    a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)
+    units = []
+    for v in (a, b):
+        norm = _vector_norm(v, 2, dim, keepdims=True)
+        value = ops.stop(norm)
+        units.append(v / (norm + (np.maximum(value, eps) - value).astype(v.dtype)))
+    return ops.sum(units[0] * units[1], axis=dim)
+
+
+def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """‖x₁ − x₂ + ε‖ₚ along the last axis (inputs broadcast), as PyTorch's (ε keeps the norm's gradient finite)."""
+    a, b = _tensor(x1, "pairwise_distance"), _tensor(x2, "pairwise_distance")
+    try:
+        ndim = len(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise ShapeError(f"pairwise_distance: shapes {a.shape} and {b.shape} do not broadcast") from None
+    if ndim == 0:
+        raise ShapeError("pairwise_distance: inputs must have at least one axis, got scalars")
+    return _vector_norm(a - b + eps, _order(p, "pairwise_distance"), -1, bool(keepdim))
+
+
 __all__ = [
     "REDUCTIONS", "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "conv1d", "conv2d", "cross_entropy", "dropout", "embedding", "fold", "gelu",
     "group_norm", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
     "logsumexp", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "rms_norm", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
+]
+
+__all__ += [  # the activations, dropouts, padding, pools, resizing and distances above
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d", "alpha_dropout", "avg_pool1d", "celu",
+    "cosine_similarity", "dropout1d", "dropout2d", "elu", "glu", "hardshrink", "hardsigmoid", "hardswish",
+    "hardtanh", "interpolate", "logsigmoid", "max_pool1d", "mish", "normalize", "pad", "pairwise_distance",
+    "pixel_shuffle", "pixel_unshuffle", "prelu", "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink",
+    "threshold",
 ]
