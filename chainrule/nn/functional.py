@@ -983,3 +983,10 @@ __all__ = [
     "logsumexp", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "rms_norm", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
 ]
+
+# The transposed convolutions, instance and local response norms, bilinear, channel shuffle and the margin losses
+# live in their own module (imported last: it builds on the helpers above).
+from . import functional_more as _more  # noqa: E402
+from .functional_more import *  # noqa: E402, F403
+
+__all__ += _more.__all__
