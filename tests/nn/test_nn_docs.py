@@ -13,6 +13,7 @@ MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainr
            "chainrule.nn.containers", "chainrule.nn.utils", "chainrule.optim.adagrad", "chainrule.data.loader",
            "chainrule.data.text"]
 MODULES += ["chainrule.nn.activation", "chainrule.nn.normalization", "chainrule.nn.attention", "chainrule.nn.recurrent"]
+MODULES += ["chainrule.nn.cells", "chainrule.nn.layers_more", "chainrule.nn.losses_more"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -124,11 +124,17 @@ def test_cells_carry_a_given_state_over_steps_as_torch(torch, name):
     np.testing.assert_allclose(first.grad.numpy(), first_t.grad.numpy(), **TOL["float64"])
 
 
-def test_cells_initialise_as_torch_from_uniform_bounds():
+def test_initialisation_uses_torchs_uniform_bounds():
     cell = nn.GRUCell(5, 16, seed=0)
     for name, p in cell.named_parameters():
         assert p.shape[0] == 48 and np.abs(p.numpy()).max() <= 0.25, name  # 1/√16
         assert np.abs(p.numpy()).max() > 0.2, name  # spread over the whole range, not a narrower one
+    bilinear = nn.Bilinear(4, 9, 30, seed=0)  # PyTorch's bound 1/√in1_features = 0.5, for weight and bias
+    for p in (bilinear.weight, bilinear.bias):
+        assert 0.45 < np.abs(p.numpy()).max() <= 0.5
+    up = nn.ConvTranspose2d(2, 8, 3, groups=2, seed=0)  # fan_in from the weight's (2, 4, 3, 3): 4·9, bound 1/6
+    for p in (up.weight, up.bias):
+        assert 0.12 < np.abs(p.numpy()).max() <= 1 / 6
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
