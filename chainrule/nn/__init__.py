@@ -122,3 +122,13 @@ __all__ += [
     "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "CircularPad2d", "ConstantPad2d",
     "MaxPool1d", "PixelShuffle", "PixelUnshuffle", "ReflectionPad2d", "ReplicationPad2d", "Upsample", "ZeroPad2d",
 ]
+
+# The recurrent cells, transposed convolutions, instance norms, parameter containers and the margin losses.
+from . import cells as _cells  # noqa: E402
+from . import layers_more as _layers_more  # noqa: E402
+from . import losses_more as _losses_more  # noqa: E402
+from .cells import *  # noqa: E402, F403
+from .layers_more import *  # noqa: E402, F403
+from .losses_more import *  # noqa: E402, F403
+
+__all__ += _cells.__all__ + _layers_more.__all__ + _losses_more.__all__

@@ -26,6 +26,25 @@ from .module import Module, Parameter
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 
+def step(mode: str, nonlinearity: str, x_projected: Tensor, h: Any, c: Any, w_hh: Tensor, b_hh: Tensor | None):
+    """One time step of an RNN ("tanh" or "relu"), LSTM or GRU cell: the new (h, c) (c None but for the LSTM)
+    from the input's projection W_ih x + b_ih and the previous state; the gates in PyTorch's order."""
+    recurrent = F.linear(h, w_hh, b_hh)
+    size = np.shape(w_hh)[1]
+    if mode == "RNN":
+        total = x_projected + recurrent
+        return (ops.tanh(total) if nonlinearity == "tanh" else ops.relu(total)), None
+    if mode == "LSTM":
+        total = x_projected + recurrent
+        i, f, g, o = (total[..., k * size:(k + 1) * size] for k in range(4))
+        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+        return ops.sigmoid(o) * ops.tanh(c), c
+    r = ops.sigmoid(x_projected[..., :size] + recurrent[..., :size])
+    z = ops.sigmoid(x_projected[..., size:2 * size] + recurrent[..., size:2 * size])
+    n = ops.tanh(x_projected[..., 2 * size:] + r * recurrent[..., 2 * size:])
+    return (1 - z) * n + z * h, None
+
+
 class _RNNBase(Module):
     mode = "RNN"
 
@@ -65,20 +84,7 @@ class _RNNBase(Module):
         """One time step: the new (h, c) from the projected input and the previous state."""
         w_hh = getattr(self, f"weight_hh_l{layer}{suffix}")
         b_hh = getattr(self, f"bias_hh_l{layer}{suffix}") if self.bias else None
-        recurrent = F.linear(h, w_hh, b_hh)
-        size = self.hidden_size
-        if self.mode == "RNN":
-            total = x_projected + recurrent
-            return (ops.tanh(total) if self.nonlinearity == "tanh" else ops.relu(total)), None
-        if self.mode == "LSTM":
-            total = x_projected + recurrent
-            i, f, g, o = (total[..., k * size:(k + 1) * size] for k in range(4))
-            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-            return ops.sigmoid(o) * ops.tanh(c), c
-        r = ops.sigmoid(x_projected[..., :size] + recurrent[..., :size])
-        z = ops.sigmoid(x_projected[..., size:2 * size] + recurrent[..., size:2 * size])
-        n = ops.tanh(x_projected[..., 2 * size:] + r * recurrent[..., 2 * size:])
-        return (1 - z) * n + z * h, None
+        return step(self.mode, getattr(self, "nonlinearity", "tanh"), x_projected, h, c, w_hh, b_hh)
 
     def _run(self, x: Tensor, h: Tensor, c: Tensor | None, layer: int, suffix: str):
         """One direction of one layer over the sequence x (L, N, width): outputs (L, N, H), final h and c."""
