@@ -33,6 +33,7 @@ from ..errors import ChainruleError, DomainError, ShapeError
 from ..io import check_writable, load, save
 from ..nn import functional as F
 from ..tensor import Tensor
+from .charlm import DEFAULTS as CHARLM
 from .charlm import SAMPLING
 from .options import int_option, positive_float, probability_below_one, seed_option
 from .processes import Processes, failed
@@ -494,7 +495,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="samples per gradient step (default: 32)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
-                        + ")")
+                        + f"; peak {CHARLM['lr']:g} for charlm)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default: adam")
     parser.add_argument("--seed", type=seed_option, default=0,
                         help="fixes split, initial weights and batches (default: 0)")
@@ -512,7 +513,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="steps of linear warm-up before the cosine decay (default: 100)")
     charlm.add_argument("--clip", type=positive_float, default=None, help="max gradient norm (default: 1)")
     charlm.add_argument("--dropout", type=probability_below_one, default=None,
-                        help="dropout probability in the encoder layers (default: 0)")
+                        help=f"dropout probability in the encoder layers (default: {CHARLM['dropout']:g})")
     charlm.add_argument("--resume", metavar="FILE", default=None,
                         help="continue from a checkpoint (runs/text-charlm.safetensors) up to --epochs")
     charlm.add_argument("--temperature", type=positive_float, default=SAMPLING["temperature"],
