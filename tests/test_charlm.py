@@ -18,7 +18,7 @@ def test_main_runs_end_to_end(tmp_path, capsys):
     assert main([*TINY, "--epochs", "2", "--out", str(tmp_path), "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "epoch 1/2" in out and "epoch 2/2" in out and "validation loss" in out
-    assert "a sample (temperature 0.8, seed 3)" in out
+    assert "a sample (temperature 0.6, top-k 10, seed 3)" in out
     state = cr.load(tmp_path / "text-charlm.safetensors")
     assert state["epoch"] == 2 and set(state) >= {"model", "optimizer", "scheduler", "settings", "tokenizer"}
 
@@ -30,6 +30,42 @@ def test_bad_options_are_refused(tmp_path, capsys):
     assert main([*TINY, "--width", "32", "--epochs", "2", "--out", str(tmp_path),
                  "--resume", str(tmp_path / "text-charlm.safetensors")]) == 1
     assert "width=16" in capsys.readouterr().err
+
+
+def test_sampling_options_reach_the_sample(tmp_path, capsys):
+    assert main([*TINY, "--epochs", "1", "--out", str(tmp_path), "--temperature", "1.5", "--top-k", "0"]) == 0
+    assert "a sample (temperature 1.5, seed 0)" in capsys.readouterr().out
+    assert main([*TINY, "--epochs", "1", "--out", str(tmp_path), "--top-k", "3", "--dropout", "0.2"]) == 0
+    assert "a sample (temperature 0.6, top-k 3, seed 0)" in capsys.readouterr().out
+    assert cr.load(tmp_path / "text-charlm.safetensors")["settings"].count('"dropout": 0.2') == 1
+    result = charlm.train_charlm(epochs=1, steps_per_epoch=2, out_dir=None, say=lambda _: None, top_k=2,
+                                 **{**TINY_KW, "sample_length": 200})
+    assert result.sample == charlm.generate(result.model, result.tokenizer, "\n", 200, 0.6, 0, top_k=2)
+    with pytest.raises(cr.errors.DomainError, match="charlm: top_k must be a positive int"):
+        charlm.train_charlm(out_dir=None, top_k=0, **TINY_KW)  # refused before training, not after
+
+
+class Fixed(charlm.CharTransformer):
+    """Logits that ignore the input: a fixed distribution over 6 characters, to count what generate draws."""
+
+    def forward(self, ids):
+        return cr.Tensor(np.broadcast_to(np.log([0.3, 0.25, 0.2, 0.15, 0.07, 0.03]), (*np.shape(ids), 6)))
+
+
+def test_generate_draws_from_the_top_k_at_the_temperature():
+    tok = cr.data.CharTokenizer("abcdef")
+    model = Fixed(6, context=4, width=4, layers=1, heads=1, seed=0)
+    counts = np.bincount(tok.encode(charlm.generate(model, tok, "a", 20_000, 0.5, 1, top_k=3)[1:]), minlength=6)
+    p = np.array([0.3, 0.25, 0.2]) ** 2  # temperature 0.5 squares the probabilities; then renormalized over 3
+    expected = np.concatenate([p / p.sum(), np.zeros(3)])
+    np.testing.assert_array_equal(counts[3:], 0)
+    # 20,000 draws: a standard error of at most 0.0035 per frequency; 0.015 is more than four of them
+    np.testing.assert_allclose(counts / counts.sum(), expected, atol=0.015)
+    everything = np.bincount(tok.encode(charlm.generate(model, tok, "a", 20_000, 1.0, 1, top_k=None)[1:]),
+                             minlength=6)
+    np.testing.assert_allclose(everything / everything.sum(), [0.3, 0.25, 0.2, 0.15, 0.07, 0.03], atol=0.015)
+    with pytest.raises(cr.errors.DomainError, match="generate: top_k must be a positive int"):
+        charlm.generate(model, tok, "a", 3, top_k=2.5)
 
 
 def test_loss_decreases():
@@ -53,6 +89,18 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert resumed.sample == whole.sample
     with pytest.raises(ValueError, match="plans 3 epochs"):
         charlm.train_charlm(epochs=4, out_dir=None, resume=checkpoint, **quiet)
+
+
+def test_resume_with_dropout_equals_uninterrupted(tmp_path):
+    # The masks come from (seed, step): a resumed run draws the ones the uninterrupted run drew.
+    quiet = dict(say=lambda _: None, steps_per_epoch=3, dropout=0.3, **TINY_KW)
+    whole = charlm.train_charlm(epochs=2, seed=5, out_dir=tmp_path / "whole", **quiet)
+    charlm.train_charlm(epochs=2, seed=5, out_dir=tmp_path / "part", stop_after=1, **quiet)
+    resumed = charlm.train_charlm(seed=5, out_dir=tmp_path / "part", resume=tmp_path / "part" /
+                                  "text-charlm.safetensors", **quiet)
+    assert resumed.history["batch_loss"] == whole.history["batch_loss"]
+    undropped = charlm.train_charlm(epochs=2, seed=5, out_dir=None, **{**quiet, "dropout": 0.0})
+    assert undropped.history["batch_loss"][0] != whole.history["batch_loss"][0]  # the masks did act
 
 
 def _torch_model(model: charlm.CharTransformer, width: int, heads: int, layers: int):

@@ -45,6 +45,10 @@ BAD_OPTIONS = [
     (["train", "--lr", "1e999"], "--lr", "got '1e999'"),
     (["train", "--lr", "-0.1"], "--lr", "got '-0.1'"),
     (["train", "--lr", "0"], "--lr", "got '0'"),
+    (["train", "--model", "charlm", "--dropout", "1"], "--dropout", "from 0 up to (not including) 1, got '1'"),
+    (["train", "--model", "charlm", "--dropout", "nan"], "--dropout", "got 'nan'"),
+    (["train", "--model", "charlm", "--dropout", "-0.1"], "--dropout", "got '-0.1'"),
+    (["train", "--model", "charlm", "--top-k", "-1"], "--top-k", "from 0 to 1000000, got '-1'"),
     (["derive", "x", "--order", "1000000"], "--order", "from 1 to 6, got '1000000'"),
 ]
 

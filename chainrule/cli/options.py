@@ -37,5 +37,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def probability_below_one(text: str) -> float:
+    """An argparse ``type`` for a probability in [0, 1) (a dropout rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:  # False for nan too
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text!r}")
+    return value
+
+
 #: ``--seed``: a non-negative integer, as NumPy's random generators need.
 seed_option = int_option(0, MAX_SEED, "from 0 to 2**64 - 1")

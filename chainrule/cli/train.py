@@ -33,7 +33,9 @@ from ..errors import ChainruleError, DomainError, ShapeError
 from ..io import check_writable, load, save
 from ..nn import functional as F
 from ..tensor import Tensor
-from .options import int_option, positive_float, seed_option
+from .charlm import DEFAULTS as CHARLM
+from .charlm import SAMPLING
+from .options import int_option, positive_float, probability_below_one, seed_option
 from .processes import Processes, failed
 
 MODELS = ("mlp", "cnn")
@@ -493,7 +495,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="samples per gradient step (default: 32)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="learning rate (default: " + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
-                        + ")")
+                        + f"; peak {CHARLM['lr']:g} for charlm)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default: adam")
     parser.add_argument("--seed", type=seed_option, default=0,
                         help="fixes split, initial weights and batches (default: 0)")
@@ -510,10 +512,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     charlm.add_argument("--warmup", type=int_option(0, 1_000_000), default=None,
                         help="steps of linear warm-up before the cosine decay (default: 100)")
     charlm.add_argument("--clip", type=positive_float, default=None, help="max gradient norm (default: 1)")
+    charlm.add_argument("--dropout", type=probability_below_one, default=None,
+                        help=f"dropout probability in the encoder layers (default: {CHARLM['dropout']:g})")
     charlm.add_argument("--resume", metavar="FILE", default=None,
                         help="continue from a checkpoint (runs/text-charlm.safetensors) up to --epochs")
-    charlm.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="sampling temperature of the generated text (default: 0.8)")
+    charlm.add_argument("--temperature", type=positive_float, default=SAMPLING["temperature"],
+                        help=f"sampling temperature of the generated text (default: {SAMPLING['temperature']:g})")
+    charlm.add_argument("--top-k", type=int_option(0, 1_000_000), default=SAMPLING["top_k"],
+                        help=f"sample from the k most likely characters only; 0: from all (default: "
+                             f"{SAMPLING['top_k']})")
     charlm.add_argument("--sample-length", type=int_option(0, 100_000), default=300,
                         help="characters to generate at the end (default: 300)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None,
@@ -566,10 +573,11 @@ def _run_charlm(args: argparse.Namespace) -> int:
     try:
         with blas_threads(args.threads):
             train_charlm(epochs=args.epochs, seed=args.seed, out_dir=args.out, resume=args.resume,
-                         temperature=args.temperature, sample_length=args.sample_length,
+                         temperature=args.temperature, top_k=args.top_k or None, sample_length=args.sample_length,
                          progress=_shows_progress(args.progress), layers=args.layers, width=args.width,
                          heads=args.heads, context=args.context, batch_size=args.batch_size,
-                         steps_per_epoch=args.steps, lr=args.lr, warmup=args.warmup, clip=args.clip)
+                         steps_per_epoch=args.steps, lr=args.lr, warmup=args.warmup, clip=args.clip,
+                         dropout=args.dropout)
     except FloatingPointError as exc:  # charlm's divergence (it does not import this module: no import cycle)
         print(f"chainrule train: stopped: {exc}", file=sys.stderr)
         return failed()
