@@ -84,6 +84,17 @@ class Linear(Module):
 _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
+def _channels(module: Module, in_channels: int, out_channels: int, groups: int) -> None:
+    """A convolution's ``in_channels``, ``out_channels`` and ``groups``, checked: positive, groups dividing both."""
+    where = type(module).__name__
+    module.in_channels = _positive_int(in_channels, "in_channels", where)
+    module.out_channels = _positive_int(out_channels, "out_channels", where)
+    module.groups = _positive_int(groups, "groups", where)
+    if module.in_channels % module.groups or module.out_channels % module.groups:
+        raise DomainError(f"{where}: groups={groups} must divide in_channels={in_channels} and "
+                          f"out_channels={out_channels}")
+
+
 class Conv2d(Module):
     """2-D convolution of NCHW input; ``weight`` has shape (out_channels, in_channels/groups, kh, kw), ``bias`` (out,).
 
@@ -106,12 +117,7 @@ class Conv2d(Module):
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{where}: padding_mode must be one of {tuple(_PADDING_MODES)}, got {padding_mode!r}")
         self.padding_mode = padding_mode
-        self.in_channels = _positive_int(in_channels, "in_channels", where)
-        self.out_channels = _positive_int(out_channels, "out_channels", where)
-        self.groups = _positive_int(groups, "groups", where)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise DomainError(f"{where}: groups={groups} must divide in_channels={in_channels} and "
-                              f"out_channels={out_channels}")
+        _channels(self, in_channels, out_channels, groups)
         self.kernel_size = self._size(kernel_size, "kernel_size", 1)
         self.stride = self._size(stride, "stride", 1)
         self.dilation = self._size(dilation, "dilation", 1)

@@ -21,8 +21,9 @@ from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .layers import _float_dtype, _positive_int
+from .layers import _channels, _float_dtype, _positive_int
 from .module import Module, Parameter
+from .normalization import running_statistics
 
 
 class ConvTranspose2d(Module):
@@ -45,12 +46,7 @@ class ConvTranspose2d(Module):
         if padding_mode != "zeros":
             raise ValueError(f"{where}: only padding_mode='zeros' is supported (as PyTorch), got {padding_mode!r}")
         self.padding_mode = padding_mode
-        self.in_channels = _positive_int(in_channels, "in_channels", where)
-        self.out_channels = _positive_int(out_channels, "out_channels", where)
-        self.groups = _positive_int(groups, "groups", where)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise DomainError(f"{where}: groups={groups} must divide in_channels={in_channels} and "
-                              f"out_channels={out_channels}")
+        _channels(self, in_channels, out_channels, groups)
         self.kernel_size = self._size(kernel_size, "kernel_size", 1)
         self.stride = self._size(stride, "stride", 1)
         self.padding = self._size(padding, "padding", 0)
@@ -113,21 +109,8 @@ class _InstanceNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, dtype: Any = np.float32) -> None:
         super().__init__()
-        where = type(self).__name__
-        self.num_features = _positive_int(num_features, "num_features", where)
-        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                                     or not 0 <= momentum <= 1):
-            raise DomainError(f"{where}: momentum must be a number in [0, 1] or None, got {momentum!r}")
-        self.eps, self.momentum = float(eps), momentum
-        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        dtype = _float_dtype(dtype, where)
-        self.register_parameter("weight", Parameter(np.ones(self.num_features, dtype)) if self.affine else None)
-        self.register_parameter("bias", Parameter(np.zeros(self.num_features, dtype)) if self.affine else None)
-        track = self.track_running_stats
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype) if track else None)
-        self.register_buffer("running_var", np.ones(self.num_features, dtype) if track else None)
-        # PyTorch registers the counter too (so state dicts match), and instance norm never advances it
-        self.register_buffer("num_batches_tracked", np.zeros((), np.int64) if track else None)
+        # PyTorch registers num_batches_tracked too (so state dicts match); instance norm never advances it
+        running_statistics(self, num_features, eps, momentum, affine, True, track_running_stats, dtype)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)

@@ -132,27 +132,35 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
+def running_statistics(module: Module, num_features: int, eps: float, momentum: float | None, affine: bool,
+                       bias: bool, track_running_stats: bool, dtype: Any) -> None:
+    """The state of a batch or instance norm, as PyTorch's: ``weight`` and ``bias`` per feature (with ``affine``),
+    buffers ``running_mean``, ``running_var`` and ``num_batches_tracked`` (with ``track_running_stats``)."""
+    where = type(module).__name__
+    module.num_features = _positive_int(num_features, "num_features", where)
+    if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
+                                 or not 0 <= momentum <= 1):
+        raise DomainError(f"{where}: momentum must be a number in [0, 1] or None (a cumulative average), got "
+                          f"{momentum!r}")
+    module.eps, module.momentum = float(eps), momentum
+    module.affine, module.track_running_stats = bool(affine), bool(track_running_stats)
+    dtype = _float_dtype(dtype, where)
+    n = module.num_features
+    module.register_parameter("weight", Parameter(np.ones(n, dtype)) if module.affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(n, dtype)) if module.affine and bias else None)
+    track = module.track_running_stats
+    module.register_buffer("running_mean", np.zeros(n, dtype) if track else None)
+    module.register_buffer("running_var", np.ones(n, dtype) if track else None)
+    module.register_buffer("num_batches_tracked", np.zeros((), np.int64) if track else None)
+
+
 class _BatchNorm(Module):
     dims: tuple[int, ...] = (2, 3)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype: Any = np.float32, *, bias: bool = True) -> None:
         super().__init__()
-        where = type(self).__name__
-        self.num_features = _positive_int(num_features, "num_features", where)
-        if momentum is not None and (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                                     or not 0 <= momentum <= 1):
-            raise DomainError(f"{where}: momentum must be a number in [0, 1] or None (a cumulative average), got "
-                              f"{momentum!r}")
-        self.eps, self.momentum = float(eps), momentum
-        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        dtype = _float_dtype(dtype, where)
-        self.register_parameter("weight", Parameter(np.ones(self.num_features, dtype)) if affine else None)
-        self.register_parameter("bias", Parameter(np.zeros(self.num_features, dtype)) if affine and bias else None)
-        track = self.track_running_stats
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype) if track else None)
-        self.register_buffer("running_var", np.ones(self.num_features, dtype) if track else None)
-        self.register_buffer("num_batches_tracked", np.zeros((), np.int64) if track else None)
+        running_statistics(self, num_features, eps, momentum, affine, bias, track_running_stats, dtype)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)

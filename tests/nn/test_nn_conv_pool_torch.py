@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_nn_normalization import TOL, _same_weights, _step
+from test_nn_normalization import TOL, _layer_agrees
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -54,12 +54,8 @@ LAYERS = {  # name -> (ours(dtype), theirs(torch), input shape)
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_agrees_with_torch(torch, name, dtype):
     make, make_t, shape = LAYERS[name]
-    ours, theirs = make(np.dtype(dtype)), make_t(torch).to(getattr(torch, dtype))
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
-        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
-    _same_weights(torch, ours, theirs)
     x = np.random.default_rng(len(name)).standard_normal(shape).astype(dtype)
-    _step(torch, ours, theirs, x, TOL[dtype], 0)
+    _layer_agrees(torch, make(np.dtype(dtype)), make_t(torch).to(getattr(torch, dtype)), x, TOL[dtype])
 
 
 POOLING = [  # kernel, stride, padding, dilation, ceil_mode, input (H, W); chosen so no window is all padding

@@ -58,6 +58,14 @@ def _same_weights(torch, ours, theirs, scale=1.0):
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
 
 
+def _layer_agrees(torch, ours, theirs, x, tol):
+    """A layer and its PyTorch twin: the same state dict names and shapes; with the same weights, one step equal."""
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    _same_weights(torch, ours, theirs)
+    _step(torch, ours, theirs, x, tol, 0)
+
+
 def _step(torch, ours, theirs, x, tol, seed):
     """One forward and backward (with a random upstream gradient) in both; everything compared."""
     xt = torch.tensor(x, requires_grad=x.dtype.kind == "f")
