@@ -135,3 +135,16 @@ def complex_covector(f: Callable, z, eps: float = 1e-6) -> np.ndarray:
             minus.flat[j] -= step
             out.flat[j] += weight * (float(f(plus)) - float(f(minus))) / (2 * eps)
     return out
+
+
+def assert_jvp_matches_vjp(function: Callable, inputs: Sequence, rng: np.random.Generator) -> None:
+    """⟨u, J t⟩ from forward mode equals ⟨Jᵀu, t⟩ from reverse mode, for random tangents t and cotangent u."""
+    tangents = [rng.standard_normal(np.shape(x)) for x in inputs]
+    y, dy = cr.jvp(function, inputs, tangents)
+    u = rng.standard_normal(np.shape(y))
+    _, pullback = cr.vjp(function, *inputs)
+    cotangents = pullback(u)
+    cotangents = cotangents if isinstance(cotangents, tuple) else (cotangents,)
+    np.testing.assert_allclose(np.sum(u * np.asarray(dy)),
+                               sum(np.sum(np.asarray(c) * t) for c, t in zip(cotangents, tangents, strict=True)),
+                               rtol=1e-12)
