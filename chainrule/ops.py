@@ -853,6 +853,33 @@ def constant(value, like):
     return np.asarray(value, dtype=np.dtype(like.dtype))
 
 
+# The constants of rules on Tensors are NumPy arrays, as ``constant``'s (NumPy's namespace makes them).
+def has_zero(raw) -> bool:
+    """Whether a rule must mask the zeros of ``raw = stop(x)``: a test for NumPy values, always for another
+    library's (no test of device values)."""
+    return numpy_math.has_zero(raw) if isinstance(raw, np.ndarray | np.generic) else True
+
+
+def eye(n: int, like):
+    """The n×n identity in like's dtype (a constant)."""
+    return numpy_math.eye(n, like)
+
+
+def tril_mask(n: int, k: int, like):
+    """The n×n triangle of ones on and below diagonal k, in like's dtype (a constant)."""
+    return numpy_math.tril_mask(n, k, like)
+
+
+def arange(n: int, like):
+    """The integers 0, ..., n − 1 (an index)."""
+    return numpy_math.arange(n, like)
+
+
+def one_hot(labels, like):
+    """onehot[n, labels[n]] = 1 in like's shape and dtype (a constant)."""
+    return numpy_math.one_hot(labels, like)
+
+
 def _join(name: str, tensors, axis: int, same_shape: bool):
     if isinstance(tensors, Tensor | np.ndarray) or not isinstance(tensors, Sequence):
         raise TypeError(f"{name}: expected a list or tuple of tensors, got {type(tensors).__name__}")

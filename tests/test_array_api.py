@@ -11,6 +11,7 @@ library's functions and the Array API math namespace), so a wrong forward or der
 from __future__ import annotations
 
 import dis
+import functools
 import inspect
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from helpers import differentiable_inputs, sample_inputs
 import chainrule as cr
 from chainrule import ops
 from chainrule.engine import backends
+from chainrule.rules import numpy_math
 from chainrule.rules.registry import ELEMENTWISE, NO_GRAD, all_rules
 
 TOL = 1e-12
@@ -999,34 +1001,17 @@ def test_float32_stays_float32():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Derivatives that still call NumPy directly (np.<name>) cannot run on another library. This list may only shrink.
+# Derivatives that call NumPy directly (np.<name>) cannot run on another library: none does, and none may.
 # ---------------------------------------------------------------------------------------------------------------
 # NumPy names that only read metadata or guard a NumPy-only fast path (np.shape, isinstance(x, np.ndarray)...):
 # allowed for good.
-NP_METADATA = {"shape", "ndim", "size", "argsort", "ndarray", "generic", "int64"}
-# NumPy calls on values still inside derivatives (directly or in the table's helpers they call), by rule: each has
-# to move behind ``m`` for the rule to run on other libraries. This table may only shrink.
-NP_IN_DERIVATIVES = {
-    "all": {"prod"},
-    "any": {"abs", "angle", "power", "sinc", "xlog1py", "xlogy"},  # branches on NumPy values only
-    "arange": {"cross_entropy"},  # _one_hot's NumPy branch; other libraries use m.one_hot
-    "concatenate": {"lstm"},
-    "empty": {"lstm"},
-    "asarray": {"logabsdet", "logdet"},
-    # eye, ones, tril, full: constant masks built on the host and handed to m.constant, which moves them into the
-    # library once (as a Python number is), on the operand's device: they do run on other libraries.
-    "eye": {"cho_factor", "cholesky", "det", "eig", "eigh", "eigvals", "eigvalsh", "logabsdet", "logdet", "pinv",
-            "qr", "svd"},
-    "full": {"irfftn"},
-    "multiply": {"lstm"},
-    "ones": {"cho_factor", "cholesky", "eigh", "eigvalsh", "qr"},  # cho_factor: cholesky's formula (rules/linalg.py)
-    "prod": {"mean", "prod", "std", "var"},  # mean, std, var: np.prod of a shape (metadata)
-    "result_type": {"logabsdet", "logdet"},  # a Python-number g
-    "subtract": {"gelu_tanh"},
-    "tanh": {"gelu_tanh"},
-    "tril": {"cho_factor", "cholesky", "eigh", "eigvalsh", "qr"},
-    "zeros": {"cross_entropy", "odeint"},  # cross_entropy: _one_hot's NumPy branch
-}
+NP_METADATA = {"shape", "ndim", "size", "argsort", "ndarray"}
+# NumPy calls on values inside derivatives (directly or in the table's helpers they call), by rule: none. Every
+# derivative computes with ``m``, whose constructors (m.eye, m.tril_mask, m.one_hot, m.arange, m.zeros_like) make
+# constants in the operand's library and on its device, and whose ``has_zero`` decides the branches at 0 (always
+# masked on other libraries). NumPy-only fast paths call numpy_math's kernels (in place, on the arrays the forward
+# kept) behind a test that ``m`` is numpy_math. This table must stay empty: a rule that needs np. breaks on GPUs.
+NP_IN_DERIVATIVES = {}
 
 
 def _np_names(function) -> set[str]:
@@ -1045,6 +1030,7 @@ def _np_names(function) -> set[str]:
                 found.add(instruction.argval)
             if instruction.opname == "LOAD_GLOBAL":
                 helper = namespace.get(instruction.argval)
+                helper = inspect.unwrap(helper) if callable(helper) else helper  # (through functools.cache...)
                 if inspect.isfunction(helper) and helper.__module__.startswith("chainrule.rules"):
                     stack.append((helper.__code__, helper.__globals__))
             previous = instruction
@@ -1069,6 +1055,63 @@ def test_the_np_scan_sees_np_calls():
         return np.cos(x) + np.shape(y)[0]
 
     assert _np_names(planted) == {"cos", "shape"}
+
+
+@functools.cache
+def _cached_triangle(n):
+    return np.tri(n)
+
+
+_cached_triangle.__wrapped__.__module__ = "chainrule.rules.planted"  # (the scan follows the table's helpers only)
+
+
+def test_the_np_scan_follows_cached_helpers():
+    def planted(x, y, m):
+        return x * _cached_triangle(3)
+
+    assert _np_names(planted) == {"tri"}
+
+
+_NAMESPACES = ["numpy", "tensor", *LIBRARY_IDS]
+
+
+def _namespace(name, array):
+    """(m, like, read): a namespace, an operand ``like`` of it holding ``array``, and how to read its arrays back."""
+    if name == "numpy":
+        return numpy_math, array, np.asarray
+    if name == "tensor":
+        return ops.tensor_math, cr.tensor(array), np.asarray
+    lib = LIBRARIES[LIBRARY_IDS.index(name)]
+    like = lib.put(array)
+    return backends.backend(like).m, like, lib.get
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+@pytest.mark.parametrize("name", _NAMESPACES)
+def test_the_namespaces_make_constants_like_their_operand(name, dtype):
+    """m.eye, m.tril_mask, m.arange and m.one_hot (what derivatives build constants with): in like's library, on
+    its device and in its dtype, against the matrices written out element by element."""
+    m, like, read = _namespace(name, np.ones((2, 3), dtype=dtype))
+    for n, k in [(3, 0), (4, -1), (3, 1), (1, -1)]:
+        triangle = read(m.tril_mask(n, k, like))
+        np.testing.assert_array_equal(triangle, [[float(j - i <= k) for j in range(n)] for i in range(n)])
+        assert triangle.dtype == dtype
+    identity = read(m.eye(3, like))
+    np.testing.assert_array_equal(identity, [[float(i == j) for j in range(3)] for i in range(3)])
+    assert identity.dtype == dtype
+    np.testing.assert_array_equal(read(m.arange(4, like)), [0, 1, 2, 3])
+    one_hot = read(m.one_hot(np.array([2, 0]), like))
+    np.testing.assert_array_equal(one_hot, [[0, 0, 1], [1, 0, 0]])
+    assert one_hot.dtype == dtype
+
+
+@pytest.mark.parametrize("name", _NAMESPACES)
+def test_has_zero_tests_numpy_values_and_masks_always_elsewhere(name):
+    m, like, _ = _namespace(name, np.array([1.0, 2.0]))
+    raw = m.stop(like)
+    on_numpy = name in ("numpy", "tensor")  # (the Tensor namespace's stop gives the NumPy array)
+    assert m.has_zero(raw) is not on_numpy  # other libraries: True, no test of device values
+    assert m.has_zero(m.stop(_namespace(name, np.array([1.0, 0.0]))[1])) is True
 
 
 def test_readme_example_runs():

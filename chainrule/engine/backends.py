@@ -763,7 +763,6 @@ class ArrayAPIMath:
     """
 
     batched = False
-    branchless = True  # rules mask edge values always rather than test device values (see elementwise._has_zero)
     pi = math.pi
 
     def __init__(self, owner: Backend) -> None:
@@ -817,6 +816,19 @@ class ArrayAPIMath:
 
     def has_nonzero(self, x) -> bool:
         return bool(self.xp.any(x != 0))
+
+    def has_zero(self, raw) -> bool:
+        """True: rules mask edge values always rather than test device values (numpy_math.has_zero)."""
+        return True
+
+    def eye(self, n, like):
+        return self.xp.eye(n, dtype=like.dtype, device=device(like))
+
+    def tril_mask(self, n, k, like):
+        return self.xp.tril(self.xp.ones((n, n), dtype=like.dtype, device=device(like)), k=k)
+
+    def arange(self, n, like):
+        return self.xp.arange(n, device=device(like))
 
     def sinc(self, x):
         """sin(πx)/(πx), 1 at 0: NumPy's operations (x = 0 replaced by 1e-20), so the same rounding."""

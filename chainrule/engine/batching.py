@@ -147,6 +147,12 @@ class BatchingMath:
         """Row-by-row gradients as one batch again."""
         return Batched(self.unbatched.stack(gradients))
 
+    def eye(self, n, like):
+        return self.unbatched.eye(n, _raw(like))
+
+    def tril_mask(self, n, k, like):
+        return self.unbatched.tril_mask(n, k, _raw(like))
+
     def flip(self, x, axis):
         if type(x) is not Batched:
             return self.unbatched.flip(x, axis)

@@ -27,9 +27,7 @@ def _expand(g, x, axis, keepdims, m):
 
 def _count(x, axis) -> int:
     shape = np.shape(x)
-    if axis is None:
-        return int(np.prod(shape, dtype=np.int64))
-    return int(np.prod([shape[a] for a in axis], dtype=np.int64))
+    return math.prod(shape if axis is None else (shape[a] for a in axis))
 
 
 def _numpy_axis(axis):
@@ -253,7 +251,7 @@ register(Rule(
 def _product_of_others(x, y, axis, keepdims, m):
     """For each element, the product of the other elements of its reduction group (exact when some are 0)."""
     data = m.stop(x)
-    if isinstance(data, np.ndarray | np.generic) and np.all(data != 0):  # other libraries: no test of device values
+    if not m.has_zero(data):  # (other libraries: always the products below, no test of device values)
         return _expand(y, x, axis, keepdims, m) / x
     axes = tuple(range(np.ndim(data))) if axis is None else axis
     rest = tuple(a for a in range(np.ndim(data)) if a not in axes)
@@ -361,14 +359,6 @@ def _cross_entropy_saved(y, x):
     return base[y.size:].reshape(np.shape(x))
 
 
-def _one_hot(labels, x, m=None):
-    if hasattr(m, "one_hot"):  # another array library's namespace: made there, on x's device
-        return m.one_hot(labels, x)
-    onehot = np.zeros(np.shape(x), dtype=x.dtype)
-    onehot[np.arange(len(labels)), labels] = 1
-    return onehot
-
-
 def _per_sample(g, x, reduction, m):
     """The upstream gradient of each sample's loss, as a column that broadcasts against x's classes."""
     if reduction == "none":
@@ -377,7 +367,7 @@ def _per_sample(g, x, reduction, m):
 
 
 def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
-    per_sample = m.sum((m.softmax(x, axis=1) - _one_hot(labels, x, m)) * ts[0], axis=1)
+    per_sample = m.sum((m.softmax(x, axis=1) - m.one_hot(labels, x)) * ts[0], axis=1)
     if reduction == "none":
         return per_sample
     total = m.sum(per_sample)
@@ -390,10 +380,10 @@ def _cross_entropy_vjp(g, x, y, m, labels, reduction):
         # subtracted in place.
         saved = _cross_entropy_saved(y, x)
         p = numpy_math.softmax(x, axis=1) if saved is None else saved.copy()
-        p[np.arange(len(labels)), labels] -= 1
+        p[m.arange(len(labels), p), labels] -= 1
         p *= _per_sample(g, x, reduction, m)
         return p
-    return (m.softmax(x, axis=1) - _one_hot(labels, x, m)) * _per_sample(g, x, reduction, m)
+    return (m.softmax(x, axis=1) - m.one_hot(labels, x)) * _per_sample(g, x, reduction, m)
 
 
 register(Rule(

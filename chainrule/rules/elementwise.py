@@ -108,20 +108,12 @@ binary("divide", operator.truediv, lambda a, b, y, m: 1 / b, lambda a, b, y, m: 
        expression=lambda a, b, m: a / b,
        text=("1/b", "-a/b**2"), tex=(r"\frac{1}{b}", r"-\frac{a}{b^2}"), display=r"\frac{a}{b}",
        domain=((-2.0, 2.0), (0.5, 2.0)), aliases=("div", "true_divide"), operator="/")
-def _has_zero(raw, m) -> bool:
-    """Whether a rule must mask zeros of ``raw`` (a value without gradient). A namespace marked ``branchless`` (other
-    array libraries: a test of device values would wait for the device) masks always, which gives the same numbers."""
-    if getattr(m, "branchless", False):
-        return True
-    return isinstance(raw, np.ndarray | np.generic) and bool(np.any(raw == 0))
-
-
 def _d_power_base(a, b, y, m):
     # d/da a**b = b a**(b-1); where b = 0, a**0 = 1 is flat, so 0 even at a = 0 (where the formula is 0·inf = nan).
     if type(b) is int or type(b) is float:
         return b * a ** (b - 1) if b != 0 else m.zeros_like(a)
     raw = m.stop(b)
-    if _has_zero(raw, m):
+    if m.has_zero(raw):
         return b * a ** m.where(raw == 0, 1, b - 1)
     return b * a ** (b - 1)
 
@@ -134,7 +126,7 @@ def _d_power_exponent(a, b, y, m):
     if type(a) is int or type(a) is float:
         return y * m.log(a if a != 0 else 1)
     raw = m.stop(a)
-    if _has_zero(raw, m):
+    if m.has_zero(raw):
         return y * m.log(m.where(raw == 0, 1, a))
     return y * m.log(a)
 
@@ -332,7 +324,7 @@ def d_abs(x, y, m):
         return m.sign(x)
     # |z| is real, not holomorphic: its covector ∂/∂x − i ∂/∂y is conj(z)/|z|; at z = 0 it is 0, as abs'(0) = 0.
     raw = m.stop(y)
-    if np.any(raw == 0):
+    if m.has_zero(raw):
         return m.conj(x) / m.where(raw == 0, 1, y)
     return m.conj(x) / y
 
@@ -349,7 +341,7 @@ def d_angle(x, y, m):
     if not is_complex(x, m):
         return m.zeros_like(x)
     raw = m.stop(x)
-    if _has_zero(raw, m):
+    if m.has_zero(raw):
         return m.where(raw == 0, 0j, -1j / m.where(raw == 0, 1, x))
     return -1j / x
 
@@ -468,7 +460,7 @@ def d_exp2(x, y, m):
 def _sinc_safe(x, m):
     """x with its zeros replaced by 1, so that sinc's derivative formula never divides by 0 (see d_sinc)."""
     raw = m.stop(x)
-    if _has_zero(raw, m):
+    if m.has_zero(raw):
         return m.where(raw == 0, 1, x), raw == 0
     return x, None
 

@@ -46,13 +46,13 @@ def _transform(name, g, axes, norm, m):
     return m.apply_rule(lookup(name), [g], {"s": _sizes(g, axes), "axes": axes, "norm": norm})
 
 
-def _hermitian_weights(n: int, h: int, axis: int, ndim: int) -> np.ndarray:
-    """w_k of irfft along ``axis``: 1 for k = 0 (and k = n/2 when n is even), 2 for the other k < h."""
-    w = np.full(h, 2.0)
-    w[0] = 1
-    if n % 2 == 0 and h > n // 2:
-        w[n // 2] = 1
-    return w.reshape((h,) + (1,) * (ndim - axis - 1))
+def _hermitian_weights(n: int, h: int, axis: int, ndim: int) -> list:
+    """w_k of irfft along ``axis``: 1 for k = 0 (and k = n/2 when n is even), 2 for the other k < h; as nested lists
+    of shape (h, 1, ..., 1), which broadcast along ``axis`` (``m.constant`` makes them an array)."""
+    w = [1.0 if k == 0 or 2 * k == n else 2.0 for k in range(h)]
+    for _ in range(ndim - axis - 1):
+        w = [[v] for v in w]
+    return w
 
 
 def _vjp_c2c(name):

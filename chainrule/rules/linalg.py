@@ -53,7 +53,7 @@ from .registry import GENERAL, Rule, Sample, is_complex, register
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Helpers that work in every namespace: constant masks (NumPy arrays in the operand's dtype) times the operands.
+# Helpers that work in every namespace: constant masks (made by ``m``, in the operand's dtype) times the operands.
 # ---------------------------------------------------------------------------------------------------------------
 def _t(x, m):
     return m.swapaxes(x, -1, -2)
@@ -76,12 +76,12 @@ def _h(x, m):
 
 
 def _eye(x, m, n=None):
-    """The identity in x's dtype, in x's library and on its device (``m.constant``)."""
-    return m.constant(np.eye(np.shape(x)[-1] if n is None else n), x)
+    """The identity in x's dtype, in x's library and on its device."""
+    return m.eye(np.shape(x)[-1] if n is None else n, x)
 
 
 def _strict_lower(x, m):
-    return m.constant(np.tril(np.ones((np.shape(x)[-1],) * 2), -1), x)
+    return m.tril_mask(np.shape(x)[-1], -1, x)
 
 
 def _diag(x, m):
@@ -189,9 +189,12 @@ register(Rule(
 ))
 
 
-def _scalars(g, x):
-    """The upstream gradient of a scalar-per-matrix result as an array (second order may hand a Python number)."""
-    return np.asarray(g, dtype=np.result_type(g, x.dtype)) if isinstance(g, int | float | complex) else g
+def _times_eye(g, x, m):
+    """g·I for each matrix of x, from the upstream gradient g of a scalar-per-matrix result (second order may hand a
+    Python number, which stays a weak scalar)."""
+    if isinstance(g, int | float | complex):
+        return g * _eye(x, m)
+    return g[..., None, None] * _eye(x, m)
 
 
 def _logabsdet(x):
@@ -201,7 +204,7 @@ def _logabsdet(x):
 # log|det X| = Re log det X for complex X: its covector is g X⁻ᵀ as for real X (g is real), its tangent the real part.
 register(Rule(
     name="logabsdet", forward=_logabsdet, kind=GENERAL, arity=1,
-    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x, m)),),
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _times_eye(g, x, m)),),
     jvp=lambda ts, x, y, m: _re(_trace(m.solve(x, ts[0]), m), m), supports_complex=True,
     text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\lvert\det X\rvert",
     samples=(Sample(((3, 3),)), Sample(((2, 3, 3),))),
@@ -217,7 +220,7 @@ def _logdet(x):
 
 register(Rule(
     name="logdet", forward=_logdet, kind=GENERAL, arity=1,
-    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _scalars(g, x)[..., None, None] * _eye(x, m)),),
+    vjps=(lambda g, x, y, m: m.solve(_t(x, m), _times_eye(g, x, m)),),
     jvp=lambda ts, x, y, m: _trace(m.solve(x, ts[0]), m), supports_complex=True,
     text=("g X^-T",), tex=(r"g\, X^{-T}",), display=r"\log\det X",
     samples=(Sample(((3, 3),), values=(np.array([[4.0, 1.0, -0.5], [1.0, 3.0, 0.7], [-0.5, 0.7, 2.5]]),)),),
@@ -348,7 +351,7 @@ def _largest(v, m):
     (the first on a tie, as LAPACK's and argmax pick)."""
     values = m.stop(v)
     rows = (values.real ** 2 + values.imag ** 2).argmax(axis=-2)  # |v|², as LAPACK computes it
-    return np.eye(np.shape(values)[-1], dtype=values.real.dtype)[rows].swapaxes(-1, -2)
+    return _t(m.eye(np.shape(values)[-1], values.real)[rows], m)
 
 
 def _eig_inner(ta, v, m):

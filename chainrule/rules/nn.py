@@ -74,25 +74,25 @@ def _gelu_tanh(x):
 
 def d_gelu_tanh(x, y, m):
     if m is numpy_math and type(x) is np.ndarray and x.ndim and x.dtype.kind == "f":
-        return _d_gelu_tanh_arrays(x)
+        return _d_gelu_tanh_arrays(x, m)
     t = m.tanh(SQRT_2_OVER_PI * x * (1 + GELU_CUBIC * (x * x)))
     return 0.5 * (1 + t) + INV_SQRT_2PI * x * (1 - t * t) * (1 + GELU_CUBIC_3 * (x * x))
 
 
-def _d_gelu_tanh_arrays(x):
-    """``d_gelu_tanh`` on arrays, in place in three temporaries (the formula's own temporaries on the MLP's largest
-    arrays cost twice the time)."""
+def _d_gelu_tanh_arrays(x, m):
+    """``d_gelu_tanh`` on arrays (m is numpy_math), in place in three temporaries (the formula's own temporaries on
+    the MLP's largest arrays cost twice the time)."""
     t = x * x
     square = t.copy()
     t *= GELU_CUBIC
     t += 1
     t *= x
     t *= SQRT_2_OVER_PI
-    np.tanh(t, out=t)
-    second = t * t  # ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²), then ½(1 + t) added
-    np.subtract(1, second, out=second)
+    m.tanh(t, out=t)
+    second = t * t  # ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²) as (t² − 1)·x·(−c), exactly, then ½(1 + t) added
+    second -= 1
     second *= x
-    second *= INV_SQRT_2PI
+    second *= -INV_SQRT_2PI
     square *= GELU_CUBIC_3
     square += 1
     second *= square
@@ -199,36 +199,6 @@ def _lstm_saved(y, size):
     return base[..., 2 * size:6 * size], base[..., 6 * size:]
 
 
-def _lstm_backward_arrays(g, h, c, weight, y, saved):
-    """The pass back through time on arrays, from the gates the forward pass kept: the same formulas as
-    ``_lstm_backward``, written into one preallocated array."""
-    size = weight.shape[1]
-    gates, tanh_c = saved
-    length, batch = y.shape[:2]
-    i, f, gate, o = (gates[..., k * size:(k + 1) * size] for k in range(4))
-    c_prev = np.concatenate([c[None], y[:-1, :, size:]], axis=0)
-    local = np.empty((length, batch, 3, size), dtype=y.dtype)  # ∂c_t/∂z_i, ∂c_t/∂z_f, ∂c_t/∂z_g
-    np.multiply(gate, i * (1 - i), out=local[:, :, 0])
-    np.multiply(c_prev, f * (1 - f), out=local[:, :, 1])
-    np.multiply(i, 1 - gate * gate, out=local[:, :, 2])
-    local_o = tanh_c * o * (1 - o)
-    through_h = o * (1 - tanh_c * tanh_c)
-    g_h, g_c = g[..., :size], g[..., size:]
-    dz = np.empty(gates.shape, dtype=y.dtype)
-    dh = dc = None
-    for t in range(length - 1, -1, -1):
-        dh = g_h[t] if dh is None else g_h[t] + dh
-        dc_t = g_c[t] + dh * through_h[t]
-        if dc is not None:
-            dc_t += dc
-        np.multiply(dc_t[:, None, :], local[t], out=dz[t, :, :3 * size].reshape(batch, 3, size))
-        np.multiply(dh, local_o[t], out=dz[t, :, 3 * size:])
-        dh = dz[t] @ weight
-        dc = dc_t * f[t]
-    h_prev = np.concatenate([h[None], y[:-1, :, :size]], axis=0)
-    return dz, h_prev, dh, dc
-
-
 def _lstm_gates(x, weight, h, c, y, m):
     """Every step's previous h and c, and gates i, f, g, o (each (L, N, H)), recomputed from the output."""
     size = np.shape(weight)[1]
@@ -265,7 +235,7 @@ def _lstm_backward(g, x, weight, h, c, y, m):
     size = np.shape(weight)[1]
     saved = _lstm_saved(y, size) if m is numpy_math and type(g) is np.ndarray else None
     if saved is not None:
-        result = _lstm_backward_arrays(g, h, c, weight, y, saved)
+        result = numpy_math.lstm_backward_saved(g, h, c, weight, y, *saved)
         _LSTM_BACKWARD.put(g, y, result)
         return result
     h_prev, c_prev, (i, f, gate, o) = _lstm_gates(x, weight, h, c, y, m)

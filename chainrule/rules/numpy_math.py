@@ -106,6 +106,45 @@ def has_nonzero(x) -> bool:
     return bool(np.any(x))
 
 
+def has_zero(raw) -> bool:
+    """Whether a rule must mask the zeros of ``raw = m.stop(x)`` (a value without gradient): whether it holds a 0.
+    The namespaces of other array libraries answer True always, as a test of device values would wait for the
+    device; masking where nothing is 0 gives the same numbers."""
+    return bool(np.any(raw == 0))
+
+
+# Constants for rules (identity matrices, triangles, one-hot rows), made in the namespace's own library, in the dtype
+# of ``like`` (and on its device): each namespace has these four.
+def eye(n: int, like):
+    """The n×n identity in like's dtype."""
+    return np.eye(n, dtype=like.dtype)
+
+
+def tril_mask(n: int, k: int, like):
+    """The n×n triangle of ones on and below diagonal k (NumPy's ``tril`` convention: k < 0 below the diagonal),
+    in like's dtype. Read-only and cached: large triangular solves need one every time."""
+    return _tril_mask(n, k, np.dtype(like.dtype))
+
+
+@functools.lru_cache(maxsize=32)
+def _tril_mask(n, k, dtype):
+    mask = np.tri(n, n, k, dtype=dtype)
+    mask.flags.writeable = False
+    return mask
+
+
+def arange(n: int, like):
+    """The integers 0, 1, ..., n − 1 (an index), where like is."""
+    return np.arange(n)
+
+
+def one_hot(labels, like):
+    """onehot[n, labels[n]] = 1, zeros of like's shape and dtype elsewhere."""
+    out = np.zeros(like.shape, dtype=like.dtype)
+    out[np.arange(len(labels)), labels] = 1
+    return out
+
+
 def raw_namespace(raw, m):
     """The namespace to compute constants (masks, counts) from ``raw = m.stop(x)`` in: this one for NumPy values
     (whatever ``m`` is: the Tensor namespace's stop gives NumPy arrays), else ``m`` (another library's namespace,
@@ -299,6 +338,35 @@ def cholesky_vjp_blocked(g, lower, block=CHOLESKY_BLOCK):
         grad[..., j:k, j:k] = np.tril(m_d + m_d.swapaxes(-1, -2)) * (1 - 0.5 * np.eye(k - j, dtype=d.dtype))
         grad[..., k:, j:k] = m_b
     return grad
+
+
+def lstm_backward_saved(g, h, c, weight, y, gates, tanh_c):
+    """lstm's pass back through time on arrays (nn._lstm_backward's formulas), from the gates and tanh(c) its
+    forward kept beside the output ``y``, written into one preallocated array: (∂/∂z, h_prev, ∂/∂h, ∂/∂c)."""
+    size = weight.shape[1]
+    length, batch = y.shape[:2]
+    i, f, gate, o = (gates[..., k * size:(k + 1) * size] for k in range(4))
+    c_prev = np.concatenate([c[None], y[:-1, :, size:]], axis=0)
+    local = np.empty((length, batch, 3, size), dtype=y.dtype)  # ∂c_t/∂z_i, ∂c_t/∂z_f, ∂c_t/∂z_g
+    np.multiply(gate, i * (1 - i), out=local[:, :, 0])
+    np.multiply(c_prev, f * (1 - f), out=local[:, :, 1])
+    np.multiply(i, 1 - gate * gate, out=local[:, :, 2])
+    local_o = tanh_c * o * (1 - o)
+    through_h = o * (1 - tanh_c * tanh_c)
+    g_h, g_c = g[..., :size], g[..., size:]
+    dz = np.empty(gates.shape, dtype=y.dtype)
+    dh = dc = None
+    for t in range(length - 1, -1, -1):
+        dh = g_h[t] if dh is None else g_h[t] + dh
+        dc_t = g_c[t] + dh * through_h[t]
+        if dc is not None:
+            dc_t += dc
+        np.multiply(dc_t[:, None, :], local[t], out=dz[t, :, :3 * size].reshape(batch, 3, size))
+        np.multiply(dh, local_o[t], out=dz[t, :, 3 * size:])
+        dh = dz[t] @ weight
+        dc = dc_t * f[t]
+    h_prev = np.concatenate([h[None], y[:-1, :, :size]], axis=0)
+    return dz, h_prev, dh, dc
 
 
 def _lower_inverse(d):

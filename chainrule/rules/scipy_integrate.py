@@ -97,7 +97,7 @@ def _adjoint(g, y0, t, p, y, m, system, rtol, atol):
     """
     n, d = np.shape(y)
     augmented = _augmented(system, d)
-    adjoint, vjp_p = g[n - 1], np.zeros(np.shape(p), dtype=g.dtype)
+    adjoint, vjp_p = g[n - 1], m.zeros_like(p)
     times = []
     for i in range(n - 1, 0, -1):
         times.append(m.reshape(m.sum(system.f(y[i], t[i], p) * g[i]), (1,)))

@@ -20,7 +20,6 @@ complex derivatives (A = L Lᴴ, Hermitian A read from its lower triangle).
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 
 import numpy as np
@@ -49,16 +48,8 @@ def _solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
 
 def _triangle(a, lower, unit_diagonal, m):
     """The mask of the entries of ``a`` that solve_triangular reads, in a's dtype (in a's library)."""
-    return m.constant(_mask(np.shape(a)[-1], lower, 1 if unit_diagonal else 0), a)
-
-
-@functools.lru_cache(maxsize=32)
-def _mask(n: int, lower: bool, k: int) -> np.ndarray:
-    """A constant n×n triangle from diagonal k (read-only, cached: large triangular solves need it every time)."""
-    ones = np.ones((n, n))
-    mask = np.tril(ones, -k) if lower else np.triu(ones, k)
-    mask.flags.writeable = False
-    return mask
+    below = m.tril_mask(np.shape(a)[-1], -1 if unit_diagonal else 0, a)
+    return below if lower else m.swapaxes(below, -1, -2)
 
 
 def _tri(m, a, b, trans, lower, unit_diagonal):

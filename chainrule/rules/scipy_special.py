@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from . import numpy_math
-from .elementwise import UNARY_SAMPLES, _has_zero
+from .elementwise import UNARY_SAMPLES
 from .registry import ELEMENTWISE, NO_GRAD, Rule, Sample, lookup, register
 
 SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2
@@ -96,7 +96,7 @@ def special(m, name: str, *xs, **params):
 def _zero_where_a_is(a, b, m):
     """a / b, and 0 where a = 0 (b then replaced by 1, so no 0/0 and no nan in a second derivative either)."""
     raw = m.stop(a)
-    if _has_zero(raw, m):
+    if m.has_zero(raw):
         return a / m.where(raw == 0, 1, b)
     return a / b
 

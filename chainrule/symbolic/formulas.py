@@ -140,6 +140,10 @@ class _SympyMath:
     def stop(x):
         return x
 
+    @staticmethod
+    def has_zero(raw):
+        return False  # a formula is the generic case: the rules' masks at 0 are not written into it
+
 
 #: The math namespace that turns the rule table's derivatives into formulas.
 sympy_math = _SympyMath()
