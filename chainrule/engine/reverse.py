@@ -87,7 +87,7 @@ def backward(
             if root.node is not None:
                 heap.append((-root.node.seq, root.node))
     heapq.heapify(heap)
-    stop_at = {id(t): t for t in targets if type(t) is Node}
+    stop_at = {id(t): t for t in targets if type(t) is Node} if targets else {}
 
     if fast and m is numpy_math and wrap is None and on_node is None:
         found = _backward_arrays(heap, pending, stop_at, retain_graph)
@@ -97,7 +97,7 @@ def backward(
     else:
         found = backward_pass(heap, pending, stop_at, retain_graph, m, wrap, on_node)
 
-    results = [found.get(id(t)) if type(t) is Node else pending.pop(t, None) for t in targets]
+    results = [found.get(id(t)) if type(t) is Node else pending.pop(t, None) for t in targets] if targets else []
     if accumulate:
         for leaf, gi in pending.items():
             if type(leaf) is not Node:
@@ -149,9 +149,9 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
     """``backward_pass`` on NumPy arrays, kept lean: the same chain rule, the same numbers, less Python per node.
 
     It inlines ``chain_rule`` for elementwise rules (one call per input, no list), and along a chain it skips the
-    heap: when an elementwise node's first newly reached parent is newer than every node waiting in the heap, that
-    parent is next in the order anyway and its gradient is complete (every node that uses it is newer, so done), and
-    it is processed at once. It reuses memory that only this pass holds (see ``_times_upstream``, ``_accumulate``).
+    heap: when a node's first newly reached parent is newer than every node waiting in the heap, that parent is
+    next in the order anyway and its gradient is complete (every node that uses it is newer, so done), and it is
+    processed at once. It reuses memory that only this pass holds (see ``_times_upstream``, ``_accumulate``).
     tests/test_engine_differential.py checks that it gives bit-identical gradients to ``backward_pass``.
     """
     m = numpy_math
@@ -237,9 +237,14 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                         heappush(heap, (-parent.seq, parent))
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
-        else:
+        else:  # any other rule: chain_rule's gradients, the first newly reached node followed as above
             for parent, gi in zip(node.parents, chain_rule(node, g, m)):  # noqa: B905 - same length
-                if gi is not None:
+                if gi is None:
+                    continue
+                if follow is None and type(parent) is Node and parent not in pending:
+                    pending[parent] = gi
+                    follow = parent
+                else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
         if not retain_graph:
             node.release()
