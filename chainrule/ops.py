@@ -58,7 +58,7 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     values = []
     parents = None
     record = grad_mode.all_recording or thread_mode.enabled
-    flows, real_only = rule.flows, not rule.supports_complex
+    flows, real_only, keep_below, large = rule.flows, not rule.supports_complex, grad_mode.keep_below, False
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a._data
@@ -69,7 +69,11 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
                     parents = [None] * len(args)
                 parents[i] = a.node or a
             a = data
-        if real_only and (type(a) is not np.ndarray or a.dtype.kind == "c"):  # an array's kind is read here
+        if type(a) is np.ndarray:  # arrays' dtypes and sizes read here, for the checks below
+            if real_only and a.dtype.kind == "c":
+                _refuse_complex(rule, (a,))
+            large = large or a.size >= keep_below
+        elif real_only:
             _refuse_complex(rule, (a,))
         values.append(a)
     try:
@@ -82,7 +86,9 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
         raise _shape_error(rule, values, exc) from None
     if parents is None:
         return Tensor._make(out, None, False)
-    values, out_kept = _kept(rule, values, out)
+    out_kept = out
+    if large or (type(out) is np.ndarray and out.size >= keep_below):
+        values, out_kept = _kept(rule, values, out)
     return Tensor._make(out, Node(rule, values, out_kept, parents, params), True)
 
 

@@ -481,7 +481,7 @@ def _linear_vjp_weight(g, x, weight, bias, y, m):
     if m is numpy_math and type(g) is np.ndarray and type(x) is np.ndarray and x.ndim > 1:
         if g.ndim == x.ndim > 2 and np.ndim(weight) == 2:  # gᵀx summed over every leading axis: one product
             return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
-        return np.matmul(g.swapaxes(-1, -2), x)
+        return g.swapaxes(-1, -2) @ x
     if np.ndim(x) == 1:
         return m.expand_dims(g, (-1,)) * x
     return m.matmul(m.swapaxes(g, -1, -2), x)
