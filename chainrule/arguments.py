@@ -70,15 +70,22 @@ def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], w
     return labels.astype(np.intp, copy=False)
 
 
+_UNSIGNED: dict[np.dtype, np.dtype] = {}
+
+
 def labels_in_range(labels: np.ndarray, n_classes: int) -> bool:
     """Whether every integer label is a class, 0..n_classes − 1: one NumPy call, the largest label read as unsigned
     (where a negative label is at least 2^(bits − 1), more than any class of a signed dtype's range)."""
     if not labels.size:
         return True
-    if labels.dtype.kind == "u":
+    dtype = labels.dtype
+    if dtype.kind == "u":
         unsigned = labels
-    elif n_classes <= 1 << (8 * labels.dtype.itemsize - 1):
-        unsigned = labels.view(labels.dtype.str.replace("i", "u"))
+    elif n_classes <= 1 << (8 * dtype.itemsize - 1):
+        unsigned_dtype = _UNSIGNED.get(dtype)
+        if unsigned_dtype is None:  # int64 -> uint64, >i2 -> >u2: made once per dtype
+            unsigned_dtype = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
+        unsigned = labels.view(unsigned_dtype)
     else:  # more classes than the dtype's positive range (int8 labels of 200 classes): check both ends
         return bool(np.minimum.reduce(labels, axis=None) >= 0 and np.maximum.reduce(labels, axis=None) < n_classes)
     return bool(np.maximum.reduce(unsigned, axis=None) < n_classes)

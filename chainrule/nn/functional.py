@@ -15,6 +15,7 @@ found and what it expected.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..arguments import REDUCTIONS, class_labels, image, is_int, labels_in_range, pair
+from ..arguments import REDUCTIONS, class_labels, image, is_int, pair
 from ..engine import bump
 from ..errors import DomainError, ShapeError
 from ..ops import (
@@ -631,18 +632,17 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
     labels = target.numpy() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind == "f" and labels.shape == input.shape:
         return _soft_cross_entropy(input, target, axis, weight, label_smoothing, reduction)
-    if labels.dtype.kind not in "iu":
-        ignored = None  # not class labels: the checks below say so
-    elif is_int(ignore_index) and not 0 <= ignore_index < n_classes and labels_in_range(labels, n_classes):
-        ignored = None  # every label is a class, so none is ignore_index: one NumPy call instead of a comparison
-    else:
-        ignored = labels == ignore_index
-    if weight is None and not label_smoothing and (ignored is None or not ignored.any()):
+    plain = weight is None and not label_smoothing
+    if plain and input.ndim == 2 and not (is_int(ignore_index) and 0 <= ignore_index < n_classes):
+        # The fused rule checks the labels (one NumPy call). Only a label that is no class can be ignore_index here:
+        # the rule refuses it, and the lines below leave it out, or report it when it is not ignored.
+        with contextlib.suppress(DomainError):
+            return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
+    ignored = labels == ignore_index if labels.dtype.kind in "iu" else np.zeros(labels.shape, bool)
+    if plain and not ignored.any():
         if input.ndim == 2:
             return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
         return nll_loss(log_softmax(input, axis=axis), target, reduction)
-    if ignored is None:
-        ignored = np.zeros(labels.shape, bool)
     kept = np.where(ignored, 0, labels) if ignored.any() else labels
     log_p = log_softmax(input, axis=axis)
     picked = -_pick(log_p, kept, "cross_entropy")  # −log p of each target, shape of the labels
