@@ -60,14 +60,12 @@ def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], w
                 and np.all(labels == np.round(labels)) else "")
         raise _not_labels(where, labels.dtype, hint)
     _check_label_shape(labels.shape, n_classes, expected_shape, where)
-    if labels.size:
-        bad = (labels < 0) | (labels >= n_classes)
-        if bad.any():
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise DomainError(
-                f"{where}: target label {int(labels[index])} at index {index} is out of range; with {n_classes} "
-                f"classes labels must be 0..{n_classes - 1}"
-            )
+    if not labels_in_range(labels, n_classes):
+        index = tuple(int(i) for i in np.argwhere((labels < 0) | (labels >= n_classes))[0])
+        raise DomainError(
+            f"{where}: target label {int(labels[index])} at index {index} is out of range; with {n_classes} "
+            f"classes labels must be 0..{n_classes - 1}"
+        )
     return labels.astype(np.intp, copy=False)
 
 
@@ -105,3 +103,24 @@ def _check_label_shape(shape: tuple[int, ...], n_classes: int, expected_shape: t
             f"{where}: targets have shape {shape}, but input of {n_classes} classes expects class labels "
             f"of shape {expected_shape} (one label per sample, classes along axis 1 of the input)"
         )
+
+
+_UNSIGNED: dict[np.dtype, np.dtype] = {}
+
+
+def labels_in_range(labels: np.ndarray, n_classes: int) -> bool:
+    """Whether every integer label is a class, 0..n_classes − 1: one NumPy call, the largest label read as unsigned
+    (where a negative label is at least 2^(bits − 1), more than any class of a signed dtype's range)."""
+    if not labels.size:
+        return True
+    dtype = labels.dtype
+    if dtype.kind == "u":
+        unsigned = labels
+    elif n_classes <= 1 << (8 * dtype.itemsize - 1):
+        unsigned_dtype = _UNSIGNED.get(dtype)
+        if unsigned_dtype is None:  # int64 -> uint64, >i2 -> >u2: made once per dtype
+            unsigned_dtype = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
+        unsigned = labels.view(unsigned_dtype)
+    else:  # more classes than the dtype's positive range (int8 labels of 200 classes): check both ends
+        return bool(np.minimum.reduce(labels, axis=None) >= 0 and np.maximum.reduce(labels, axis=None) < n_classes)
+    return bool(np.maximum.reduce(unsigned, axis=None) < n_classes)

@@ -58,21 +58,24 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     values = []
     parents = None
     record = grad_mode.all_recording or thread_mode.enabled
-    flows = rule.flows
+    flows, real_only, keep_below, large = rule.flows, not rule.supports_complex, grad_mode.keep_below, False
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             data = a._data
             if type(data) is not np.ndarray and type(data) not in NUMPY_SCALARS:
                 return apply_foreign(rule, args, params)  # another array library's tensor
-            values.append(data)
             if record and a.requires_grad and flows[i]:
                 if parents is None:
                     parents = [None] * len(args)
                 parents[i] = a.node or a
-        else:
-            values.append(a)
-    if not rule.supports_complex:
-        _refuse_complex(rule, values)
+            a = data
+        if type(a) is np.ndarray:  # arrays' dtypes and sizes read here, for the checks below
+            if real_only and a.dtype.kind == "c":
+                _refuse_complex(rule, (a,))
+            large = large or a.size >= keep_below
+        elif real_only:
+            _refuse_complex(rule, (a,))
+        values.append(a)
     try:
         out = _array(rule.forward(*values, **params))
     except IndexError as exc:
@@ -83,7 +86,10 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
         raise _shape_error(rule, values, exc) from None
     if parents is None:
         return Tensor._make(out, None, False)
-    return Tensor._make(out, Node(rule, _kept(rule, values), _kept_output(rule, out), parents, params), True)
+    out_kept = out
+    if large or (type(out) is np.ndarray and out.size >= keep_below):
+        values, out_kept = _kept(rule, values, out)
+    return Tensor._make(out, Node(rule, values, out_kept, parents, params), True)
 
 
 def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
@@ -134,6 +140,8 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
 def _refuse_complex(rule: Rule, values) -> None:
     """TypeError when a rule with no complex meaning (maximum, relu, floor, sort...) gets a complex input."""
     for v in values:
+        if type(v) is np.ndarray and v.dtype.kind != "c":
+            continue  # the common case, without the lookups below
         if (getattr(v, "dtype", None) is not None and v.dtype.kind == "c") or type(v) is complex:
             raise TypeError(f"'{rule.name}' does not support complex input (got dtype "
                             f"{np.result_type(v)}); it has no complex meaning (no order on complex numbers, or "
@@ -152,24 +160,16 @@ def _real_only(rule: Rule) -> Callable:
     return checked
 
 
-def _kept(rule: Rule, values: list) -> list:
-    """The inputs a node keeps: large arrays that the rule's derivatives do not read become ``NotSaved``."""
-    saves, keep_below = rule.saves_input, _keep_below()
+def _kept(rule: Rule, values: list, out) -> tuple[list, Any]:
+    """The inputs and output a node keeps: large arrays that the rule's derivatives do not read become ``NotSaved``
+    (from ``grad_mode.keep_below`` elements; this thread keeps all of them inside keep_values)."""
+    keep_below = float("inf") if thread_mode.keep_all else grad_mode.keep_below
     for i, v in enumerate(values):
-        if not saves[i] and type(v) is np.ndarray and v.size >= keep_below:
+        if type(v) is np.ndarray and v.size >= keep_below and not rule.saves_input[i]:
             values[i] = NotSaved(v)
-    return values
-
-
-def _keep_below() -> float:
-    """The size from which this thread's nodes keep only the values their rules read (all of them in keep_values)."""
-    return float("inf") if thread_mode.keep_all else grad_mode.keep_below
-
-
-def _kept_output(rule: Rule, out):
-    if not rule.saves_output and type(out) is np.ndarray and out.size >= _keep_below():
-        return NotSaved(out)
-    return out
+    if type(out) is np.ndarray and out.size >= keep_below and not rule.saves_output:
+        out = NotSaved(out)
+    return values, out
 
 
 def unary_op(rule: Rule) -> Callable[[Any], Tensor]:

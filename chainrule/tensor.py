@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .engine import TrackedArray, backends
+from .engine import backward as backpropagate  # the engine's backward, which Tensor.backward calls
 from .errors import GraphError, ShapeError
 
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
@@ -379,8 +380,6 @@ class Tensor:
         A scalar needs no ``grad``; otherwise ``grad`` (the upstream gradient, of this tensor's shape) is required.
         ``create_graph=True`` records the backward pass too, so the gradients can be differentiated again.
         """
-        from .engine import backward
-
         if not self.requires_grad:
             raise GraphError(
                 "backward() on a tensor that does not require grad: no input of its computation was made with "
@@ -420,15 +419,13 @@ class Tensor:
         if create_graph and not isinstance(seed, Tensor):
             seed = Tensor._make(seed, None, False)
         if create_graph:  # the rules compute on Tensors (the namespace ops installs as Tensor._math): recorded
-            backward([self], [seed], retain_graph=True, m=Tensor._math, wrap=Tensor._from_node)
+            backpropagate([self], [seed], retain_graph=True, m=Tensor._math, wrap=Tensor._from_node)
         else:
-            backward([self], [seed], retain_graph=retain_graph)
+            backpropagate([self], [seed], retain_graph=retain_graph)
 
     def _backward_foreign(self, grad: Any, retain_graph: bool, create_graph: bool) -> None:
         """backward() on another library's tensor: the seed made there (on its device), the plain backward loop
         with that library's math namespace, so every gradient stays in the library and on the device."""
-        from .engine import backward
-
         backend = backends.backend(self._data)
         if grad is None:
             if self.size != 1:
@@ -443,9 +440,9 @@ class Tensor:
                 raise ShapeError(f"backward(): `grad` has shape {seed.shape}; expected the tensor's shape {self.shape}")
         if create_graph:  # the rules compute on Tensors of the library: the backward pass is recorded
             seed = seed if isinstance(seed, Tensor) else Tensor._make(seed, None, False)
-            backward([self], [seed], retain_graph=True, m=Tensor._math, wrap=Tensor._from_node)
+            backpropagate([self], [seed], retain_graph=True, m=Tensor._math, wrap=Tensor._from_node)
         else:
-            backward([self], [seed], retain_graph=retain_graph, m=backend.m, fast=False)
+            backpropagate([self], [seed], retain_graph=retain_graph, m=backend.m, fast=False)
 
     def _accumulate_grad(self, g: Any) -> None:
         """Add ``g`` to ``.grad`` (never in place: an earlier ``.grad`` Tensor keeps its values).
@@ -453,6 +450,21 @@ class Tensor:
         Under a lock: backward passes in several threads may reach the same leaf, and a read-add-write that another
         thread interleaves would lose its update.
         """
+        data = self._data
+        if type(g) is not np.ndarray or type(data) is not np.ndarray or g.dtype != data.dtype \
+                or g.shape != data.shape:  # all but the common case
+            g = self._other_grad(g)
+            if g is None:
+                return
+        _GRAD_LOCK.acquire()  # not `with`: half the cost, on every leaf of every backward
+        try:
+            self.grad = Tensor._make(g if self.grad is None else self.grad._data + g, None, False)
+        finally:
+            _GRAD_LOCK.release()
+
+    def _other_grad(self, g: Any) -> np.ndarray | None:
+        """``_accumulate_grad`` of a Tensor (create_graph) or another library's gradient (done here: None), or the
+        NumPy gradient of the tensor's dtype and shape to add."""
         if isinstance(g, Tensor):
             if g.shape != self._data.shape:
                 raise self._wrong_grad_shape(g.shape)
@@ -463,19 +475,15 @@ class Tensor:
                 self.grad = g if self.grad is None else self.grad + g
             finally:
                 _GRAD_LOCK.release()
-            return
+            return None
         if type(g) is not np.ndarray and backends.is_foreign(self._data):
             self._accumulate_foreign(g)
-            return
+            return None
         if type(g) is not np.ndarray or g.dtype != self._data.dtype:
             g = np.asarray(g, dtype=self._data.dtype)
         if g.shape != self._data.shape:
             raise self._wrong_grad_shape(g.shape)
-        _GRAD_LOCK.acquire()  # not `with`: half the cost, on every leaf of every backward
-        try:
-            self.grad = Tensor._make(g if self.grad is None else self.grad._data + g, None, False)
-        finally:
-            _GRAD_LOCK.release()
+        return g
 
     def _accumulate_foreign(self, g: Any) -> None:
         """``_accumulate_grad`` for another library's tensor: the gradient stays in the library, on the device."""

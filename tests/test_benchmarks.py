@@ -109,3 +109,20 @@ def test_the_scalar_floor_is_right():
     y, dy = tape.scalar_graph(x, constants)
     numeric = (tape.scalar_graph(x + h, constants)[0] - tape.scalar_graph(x - h, constants)[0]) / (2 * h)
     assert dy == pytest.approx(numeric, rel=1e-8)
+
+
+def test_bytecode_counts_are_exact_and_see_the_graph():
+    """The load-free measure of Python overhead: the same count on every run, and chainrule's graph costs
+    bytecodes that the hand-written floor does not run."""
+    import re
+
+    from benchmarks.profiling import bytecodes
+
+    def count(lib):
+        return int(re.search(r": ([\d,]+) bytecodes per call", bytecodes("W1-tiny", lib, calls=3)).group(1)
+                   .replace(",", ""))
+
+    floor, ours = count("numpy"), count("chainrule-nn")
+    assert count("chainrule-nn") == ours
+    assert 100 < floor < ours
+    assert "_backward_arrays" in bytecodes("W1-tiny", "chainrule-nn", calls=1)

@@ -272,3 +272,14 @@ def test_numpy_functions_returning_named_tuples_work_on_data(function):
     for got, want in zip(result, expected, strict=True):
         assert type(got) is type(want)
         np.testing.assert_array_equal(got, want)
+
+
+def test_bump_counts_each_of_several_arrays_once_at_one_time():
+    a, b = np.ones(3), np.ones((2, 2))
+    view = b[0]  # a view counts for the array that owns the memory
+    node_before = next(versions.node_sequence)
+    versions.bump(a, view)
+    assert versions.version(a) == 1 and versions.version(b) == 1 and versions.version(view) == 1
+    assert versions.VERSIONS[id(a)][1] == versions.VERSIONS[id(b)][1] == versions.LAST_WRITE[0] > node_before
+    versions.bump(b)
+    assert versions.version(a) == 1 and versions.version(b) == 2

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import GraphError, NoDerivativeError
+from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, LINEAR, MINUS_ONE, MULTILINEAR, NO_GRAD, ONE
 from .node import Node, NotSaved
 
@@ -25,14 +26,14 @@ from .node import Node, NotSaved
 # ---------------------------------------------------------------------------------------------------------------
 def unbroadcast(g, shape: tuple[int, ...], m):
     """Sum ``g`` over the axes that broadcasting added or stretched, giving an array of ``shape``."""
-    g_shape = np.shape(g)
+    g_shape = _shape(g)
     if g_shape[1:] == shape and len(g_shape) == len(shape) + 1:  # the common case: a bias summed over the batch
         return m.sum(g, axis=0)
     extra = len(g_shape) - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and g_shape[i + extra] != 1)
     if axes:
         g = m.sum(g, axis=axes, keepdims=False)
-    if np.shape(g) != shape:
+    if _shape(g) != shape:
         g = m.reshape(g, shape)
     return g
 
@@ -83,21 +84,26 @@ def chain_rule(node: Node, g, m, xs=None, y=None) -> list:
             gi = g if local is ONE else -g if local is MINUS_ONE else g * local(*xs, y, m, **params)
             grads[i] = _unbroadcast_to(gi, xs[i], m)
         return grads
-    if getattr(m, "batched", False) and not (rule.batchable and m.batches_rules):
+    if m is not numpy_math and getattr(m, "batched", False) and not (rule.batchable and m.batches_rules):
         return _rowwise(node, g, m, xs, y)
-    variadic = rule.arity < 0
     grads = []
-    for i, parent in enumerate(parents):
-        vjp = rule.vjps[0] if variadic else rule.vjps[i]
-        if parent is None or vjp is NO_GRAD:
-            grads.append(None)
-            continue
-        gi = vjp(i, g, xs, y, m, **params) if variadic else vjp(g, *xs, y, m, **params)
-        grads.append(None if gi is None else _unbroadcast_to(gi, xs[i], m))
+    if rule.arity < 0:  # variadic: one vjp, told which input
+        vjp = rule.vjps[0]
+        for i, (parent, x) in enumerate(zip(parents, xs, strict=True)):
+            gi = None if parent is None or vjp is NO_GRAD else vjp(i, g, xs, y, m, **params)
+            grads.append(None if gi is None else _unbroadcast_to(gi, x, m))
+        return grads
+    for vjp, parent, x in zip(rule.vjps, parents, xs, strict=True):
+        gi = None if parent is None or vjp is NO_GRAD else vjp(g, *xs, y, m, **params)
+        grads.append(None if gi is None else _unbroadcast_to(gi, x, m))
     return grads
 
 
 def _unbroadcast_to(gi, x, m):
+    if type(gi) is np.ndarray and type(x) is np.ndarray:  # the common case, without _is_complex's lookups
+        if gi.dtype.kind == "c" and x.dtype.kind != "c":
+            gi = m.real(gi)
+        return gi if gi.shape == x.shape else unbroadcast(gi, x.shape, m)
     shape = _shape(x)
     if _is_complex(gi) and not _is_complex(x):
         gi = m.real(gi)  # a real input receives the real part of a complex gradient (as in autograd and JAX)

@@ -44,18 +44,20 @@ def root(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def bump(array: np.ndarray) -> None:
-    """Count one in-place change of ``array`` (any view of it counts for its root array)."""
-    owner = root(array)
-    key = id(owner)
-    now = LAST_WRITE[0] = next(node_sequence)  # after every node made so far, before every node made later
-    entry = VERSIONS.get(key)
-    if entry is None:
-        VERSIONS[key] = [1, now]
-        weakref.finalize(owner, VERSIONS.pop, key, None).atexit = False  # nothing to tidy at exit
-    else:
-        entry[0] += 1
-        entry[1] = now
+def bump(*arrays: np.ndarray) -> None:
+    """Count one in-place change of each array (any view of it counts for its root array): at one time, after every
+    node made so far, before every node made later."""
+    now = LAST_WRITE[0] = next(node_sequence)
+    for array in arrays:
+        owner = array if array.base is None else root(array)
+        key = id(owner)
+        entry = VERSIONS.get(key)
+        if entry is None:
+            VERSIONS[key] = [1, now]
+            weakref.finalize(owner, VERSIONS.pop, key, None).atexit = False  # nothing to tidy at exit
+        else:
+            entry[0] += 1
+            entry[1] = now
 
 
 def version(array: Any) -> int:

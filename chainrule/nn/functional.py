@@ -15,6 +15,7 @@ found and what it expected.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Sequence
@@ -878,7 +879,13 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
     if labels.dtype.kind == "f" and labels.shape == input.shape:
         return _soft_cross_entropy(input, target, axis, _class_weight(weight, input, axis, "cross_entropy"),
                                    label_smoothing, reduction)
-    if weight is None and not label_smoothing and not (labels.dtype.kind in "iu" and (labels == ignore_index).any()):
+    plain = weight is None and not label_smoothing
+    if plain and input.ndim == 2 and not (is_int(ignore_index) and 0 <= ignore_index < input.shape[axis]):
+        # The fused rule checks the labels (one NumPy call). Only a label that is no class can be ignore_index here:
+        # the rule refuses it, and the lines below leave it out, or report it when it is not ignored.
+        with contextlib.suppress(DomainError):
+            return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
+    if plain and not (labels.dtype.kind in "iu" and (labels == ignore_index).any()):
         if input.ndim == 2:
             return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
         return nll_loss(log_softmax(input, axis=axis), target, reduction)

@@ -66,6 +66,10 @@ class Linear(Module):
         init.default_(self.weight, self.bias, init.generator(seed, rng))
 
     def forward(self, x: Any) -> Tensor:
+        data = x._data if type(x) is Tensor else x
+        if type(data) is np.ndarray and data.dtype.kind == "f" and data.shape and data.shape[-1] == self.in_features \
+                and self.bias is not None:
+            return ops.apply(_LINEAR, (x, self.weight, self.bias))  # checked here: F.linear's checks, once
         shape = x.shape if isinstance(x, Tensor) else np.shape(x)
         if not shape or shape[-1] != self.in_features:
             found = shape[-1] if shape else "no"
@@ -73,8 +77,6 @@ class Linear(Module):
                 f"{self!r} got an input of shape {shape} with {found} features in its last dimension; it expects "
                 f"{self.in_features} (input shape (batch, {self.in_features}))"
             )
-        if self.bias is not None and (type(x) is Tensor or type(x) is np.ndarray) and x.dtype.kind == "f":
-            return ops.apply(_LINEAR, (x, self.weight, self.bias))  # checked above: F.linear's checks, once
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

@@ -44,22 +44,26 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (plain SGD: p −= lr·g, one NumPy call each)."""
-        if any(group["momentum"] or group["weight_decay"] for group in self.param_groups):
-            return super().step()
-        updates = []  # the common case of small models, without the general loop's detours
+        updates, state = [], self.state  # the common case of small models, without the general loop's detours
         for group in self.param_groups:
+            if group["momentum"] or group["weight_decay"] or type(self).update is not SGD.update:
+                return super().step()  # nothing changed yet; a subclass's own update runs there
+            lr = group["lr"]
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                param, grad = p._data, p.grad._data
+                param, grad = p._data, grad._data
                 if type(param) is not np.ndarray or type(grad) is not np.ndarray or grad.dtype != param.dtype \
                         or grad.shape != param.shape or param.dtype.kind == "c":
                     return super().step()  # nothing changed yet: the general loop converts, reports or conjugates
-                updates.append((p, param, grad, group["lr"]))
-        for p, param, grad, lr in updates:
-            self.state.setdefault(id(p), {})
+                updates.append((param, grad, lr))
+                if id(p) not in state:
+                    state[id(p)] = {}
+        for param, grad, lr in updates:
             param -= lr * grad
-            bump(param)
+        if updates:
+            bump(*[param for param, _, _ in updates])  # one write time for all
         return None
 
     def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:

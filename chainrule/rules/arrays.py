@@ -334,17 +334,19 @@ register(Rule(
 def _cross_entropy(x, labels, reduction):
     z = _shifted(x, 1)
     e = np.exp(z)
-    total = e.sum(axis=1)
+    total = np.add.reduce(e, axis=1)
+    # One errstate (each costs µs): log(0) of a row of -inf is -inf without a warning. Such a row, or a +inf logit,
+    # makes the subtraction warn of an invalid value (a nan loss), and then the softmax's division too.
     with np.errstate(divide="ignore"):
         losses = np.log(total) - z[np.arange(len(labels)), labels]
-    value = losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" else losses.sum()
-    if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
-        return value
-    # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the
-    # output is a view of (as lstm keeps its gates), so backward need not recompute it (see _cross_entropy_saved).
-    head = len(labels) if reduction == "none" else 1
-    buffer = np.empty(head + x.size, dtype=x.dtype)
-    with np.errstate(all="ignore"):
+        value = losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" \
+            else losses.sum()
+        if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
+            return value
+        # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the
+        # output is a view of (as lstm keeps its gates), so backward need not recompute it (_cross_entropy_saved).
+        head = len(labels) if reduction == "none" else 1
+        buffer = np.empty(head + x.size, dtype=x.dtype)
         np.divide(e, total[:, None], out=buffer[head:].reshape(x.shape))
     out = buffer[:head]
     out[...] = value
@@ -444,7 +446,7 @@ def _flat_product(a, b):
 
 
 def _linear(x, weight, bias):
-    transposed = np.swapaxes(weight, -1, -2)
+    transposed = weight.swapaxes(-1, -2) if type(weight) is np.ndarray else np.swapaxes(weight, -1, -2)
     out = _flat_product(x, transposed)
     if out is None:
         out = np.matmul(x, transposed)
@@ -464,11 +466,12 @@ def _linear_vjp_input(g, x, weight, bias, y, m):
 
 
 def _linear_vjp_weight(g, x, weight, bias, y, m):
+    if m is numpy_math and type(g) is np.ndarray and type(x) is np.ndarray and x.ndim > 1:
+        if g.ndim == x.ndim > 2 and np.ndim(weight) == 2:  # gᵀx summed over every leading axis: one product
+            return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+        return g.swapaxes(-1, -2) @ x
     if np.ndim(x) == 1:
         return m.expand_dims(g, (-1,)) * x
-    if m is numpy_math and type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == x.ndim > 2 \
-            and np.ndim(weight) == 2:  # gᵀx summed over every leading axis: one product of the rows
-        return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
     return m.matmul(m.swapaxes(g, -1, -2), x)
 
 

@@ -181,3 +181,53 @@ def test_the_cross_entropy_primitive_keeps_float32_and_checks_its_arguments():
         cr.ops.softmax_cross_entropy(cr.tensor(LOGITS), LABELS, reduction="avg")
     with pytest.raises(DomainError, match="target label 7 at index"):
         cr.ops.softmax_cross_entropy(cr.tensor(LOGITS), np.array([0, 7, 1, 1, 2, 3]))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", ">i2", "<i4", "int64", "uint64"])
+def test_labels_in_range_agrees_with_a_plain_comparison(dtype):
+    """The one-call range check (the largest label read as unsigned) against Python's own comparison, at the
+    edges of each integer dtype, on strided and 0-d labels."""
+    from chainrule.arguments import labels_in_range
+
+    info = np.iinfo(np.dtype(dtype))
+    candidates = [v for v in (int(info.min), -1, 0, 1, 4, 5, 6, 127, 200, int(info.max)) if info.min <= v <= info.max]
+    for n_classes in (1, 5, 6, 200):
+        for label in candidates:
+            labels = np.array([0, label, 0, 0], dtype=dtype)[1::2]  # strided: [label, 0]
+            expected = all(0 <= int(v) < n_classes for v in labels.tolist())
+            assert labels_in_range(labels, n_classes) is expected, (dtype, n_classes, label)
+            assert labels_in_range(np.array(label, dtype=dtype), n_classes) is expected
+    assert labels_in_range(np.zeros(0, dtype), 3) is True
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", ">i2", "int64"])
+def test_cross_entropy_accepts_every_integer_label_dtype(dtype):
+    """The loss and gradient against the closed form −log softmax(x)[n, t_n] and (softmax − onehot)/N."""
+    x = np.random.default_rng(7).standard_normal((4, 5))
+    labels = np.array([0, 4, 1, 2], dtype=dtype)
+    t = cr.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(t, labels)
+    loss.backward()
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    rows, cols = np.arange(4), labels.astype(np.int64)
+    assert loss.item() == pytest.approx(-np.log(p[rows, cols]).mean(), rel=1e-14)
+    onehot = np.zeros_like(p)
+    onehot[rows, cols] = 1
+    np.testing.assert_allclose(t.grad.numpy(), (p - onehot) / 4, rtol=1e-13, atol=1e-16)
+
+
+@pytest.mark.parametrize("ignore_index", [7, 2, -100])
+def test_cross_entropy_ignores_its_ignore_index_outside_and_inside_the_classes(ignore_index):
+    """A label equal to ignore_index adds nothing, whether it is a class (2), above the classes (7, as PyTorch
+    allows) or negative; every other label counts. Against the closed form over the labels kept."""
+    x = np.random.default_rng(8).standard_normal((5, 4))
+    labels = np.array([1, ignore_index, 3, 0, ignore_index])
+    kept = labels != ignore_index
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    expected = -np.log(p[np.arange(5)[kept], labels[kept]]).mean()
+    assert F.cross_entropy(cr.tensor(x), labels, ignore_index=ignore_index).item() == pytest.approx(expected,
+                                                                                                   rel=1e-14)
+    with pytest.raises(DomainError, match=r"target label 7 at index \(1,\) is out of range"):
+        F.cross_entropy(cr.tensor(x), np.array([1, 7, 3, 0, 0]), ignore_index=ignore_index + 1)

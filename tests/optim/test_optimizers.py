@@ -189,3 +189,33 @@ def test_scheduler_arguments_are_checked():
         optim.CosineAnnealingLR(opt, T_max=0)
     with pytest.raises(TypeError, match=r"expects a cr\.optim optimizer"):
         optim.StepLR("sgd", step_size=1)
+
+
+def test_plain_sgd_updates_every_parameter_and_counts_one_write_each():
+    """Plain SGD (no momentum, no decay) takes its short path: θ − lr·g for each parameter with a gradient, a state
+    entry for each as the general loop makes, and a version count for each, so a graph that saved them raises."""
+    from chainrule.engine import versions
+
+    a, b, c = nn.Parameter([1.0, -2.0]), nn.Parameter(np.ones((2, 2))), nn.Parameter([3.0])
+    opt = optim.SGD([{"params": [a, c]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    a.grad, b.grad = cr.tensor([10.0, 20.0]), cr.tensor(np.full((2, 2), 4.0))  # c has none: left alone
+    before = [versions.version(p.data) for p in (a, b, c)]
+    opt.step()
+    np.testing.assert_array_equal(a.numpy(), [0.0, -4.0])  # 1 − 0.1·10, −2 − 0.1·20
+    np.testing.assert_array_equal(b.numpy(), np.full((2, 2), -1.0))  # 1 − 0.5·4
+    np.testing.assert_array_equal(c.numpy(), [3.0])
+    assert [versions.version(p.data) - v for p, v in zip((a, b, c), before, strict=True)] == [1, 1, 0]
+    assert sorted(opt.state_dict()["state"]) == [0, 2]  # a and b (numbered a, c, b), as the general loop
+
+
+def test_a_subclass_of_sgd_with_its_own_update_is_used():
+    """SGD's short path for plain updates must not bypass a subclass's update formula."""
+
+    class HalfSGD(optim.SGD):
+        def update(self, param, grad, state, group, xp):
+            return param - 0.5 * group["lr"] * grad
+
+    w = nn.Parameter([1.0, 2.0])
+    w.grad = cr.tensor([4.0, -4.0])
+    HalfSGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(w.numpy(), [0.0, 3.0])  # 1 − 0.25·4, 2 + 0.25·4
