@@ -1652,8 +1652,9 @@ def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None,
         raise ShapeError(f"instance_norm: input of shape {x.shape} has no positions to normalize over; expected "
                          "(N, C, L) or (N, C, H, W)")
     if use_input_stats:
-        if x.size // (x.shape[0] * channels) <= 1:
-            raise ShapeError(f"instance_norm: needs more than one value per channel, got input of shape {x.shape}")
+        if math.prod(x.shape[2:]) <= 1 or not x.shape[0]:  # (an empty batch would average no instances: NaN)
+            raise ShapeError(f"instance_norm: needs at least one sample and more than one value per channel, got "
+                             f"input of shape {x.shape}")
         y = ops.normalize(x, axes, eps)
         data = x.data
         if running_mean is not None:

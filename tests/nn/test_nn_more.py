@@ -341,6 +341,7 @@ def test_losses_agree_with_central_differences(name):
     (lambda: nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect"), ValueError, "zeros"),
     (lambda: nn.InstanceNorm2d(3, affine=True)(np.ones((1, 4, 2, 2))), cr.ShapeError, "channels"),
     (lambda: F.instance_norm(np.ones((2, 3, 1))), cr.ShapeError, "more than one value"),
+    (lambda: nn.InstanceNorm2d(3, track_running_stats=True)(np.ones((0, 3, 2, 2))), cr.ShapeError, "one sample"),
     (lambda: F.local_response_norm(np.ones((2, 3)), 2), cr.ShapeError, "3 or more"),
     (lambda: nn.Bilinear(2, 3, 4)(np.ones((5, 2)), np.ones((4, 3))), cr.ShapeError, "leading"),
     (lambda: nn.ChannelShuffle(4)(np.ones((1, 6, 2))), cr.DomainError, "dividing"),
