@@ -1646,7 +1646,7 @@ def instance_norm(input: Any, running_mean: Any = None, running_var: Any = None,
     instances' means and unbiased variances; without, they normalize instead (evaluation).
     """
     x = _tensor(input, "instance_norm")
-    channels, shape = _channels(x, "instance_norm")
+    _, shape = _channels(x, "instance_norm")
     axes = tuple(range(2, x.ndim))
     if not axes:
         raise ShapeError(f"instance_norm: input of shape {x.shape} has no positions to normalize over; expected "
