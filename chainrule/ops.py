@@ -40,8 +40,12 @@ _PLAIN_RESULTS = (float, int, bool, complex)
 _new = object.__new__  # Tensor construction without __init__'s checks, on the per-op hot path
 
 
-def _shape_error(rule: Rule, values, exc: Exception) -> ShapeError:
+def _shape_error(rule: Rule, values, exc: Exception) -> ShapeError | DomainError:
+    """NumPy's ValueError from a rule's forward, under the rule's name: a ShapeError, or a DomainError for linear
+    algebra's (NaN or inf entries, a singular or indefinite matrix: the values, not the shapes, are wrong)."""
     shapes = ", ".join(str(np.shape(v)) for v in values)
+    if isinstance(exc, np.linalg.LinAlgError):
+        return DomainError(f"'{rule.name}': {exc} (inputs of shapes {shapes})")
     return ShapeError(f"'{rule.name}' cannot be applied to inputs of shapes {shapes}: {exc}")
 
 

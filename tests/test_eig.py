@@ -274,3 +274,10 @@ def test_repeated_eigenvalues():
     with np.errstate(divide="ignore", invalid="ignore"):
         vectors = cr.grad(lambda x: cnp.sum(cnp.abs(cnp.linalg.eig(x)[1])))(a)
     assert np.all(np.isnan(vectors))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_entries_are_a_domain_error(bad):
+    a = np.array([[bad, 0.0], [0.0, 1.0]])
+    with pytest.raises(cr.DomainError, match=r"eig.*infs or NaNs"):
+        cnp.linalg.eig(cr.tensor(a, requires_grad=True))
