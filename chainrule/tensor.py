@@ -37,8 +37,10 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
             raise TypeError(f"dtype {dtype} is not supported; chainrule works with numbers (bool, int, float, complex)")
     if isinstance(data, Tensor):
         data = data._data
-    if type(data) is not np.ndarray and backends.is_foreign(data):
-        return _foreign_array(data, dtype)
+    if type(data) is not np.ndarray:
+        if backends.is_foreign(data):
+            return _foreign_array(data, dtype)
+        refuse_masked(data, "tensor")
     try:
         array = np.array(data, dtype=dtype)
     except (ValueError, TypeError) as exc:
@@ -52,6 +54,13 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
             "expected numbers (bool, int, float or complex)"
         )
     return array
+
+
+def refuse_masked(data: Any, where: str) -> None:
+    """TypeError for a NumPy masked array: converting it would silently use the values its mask hides."""
+    if isinstance(data, np.ndarray) and type(data).__module__.startswith("numpy.ma"):
+        raise TypeError(f"{where}: a masked array's mask would be lost (its hidden values would count); pass "
+                        "np.ma.filled(x, value), or the data and the mask separately (e.g. cr.where(mask, 0, x))")
 
 
 def _foreign_array(data: Any, dtype: Any) -> Any:

@@ -23,7 +23,7 @@ from . import ops, pytree
 from .engine import backends, backward, batching, forward_tangents, is_grad_enabled, set_grad_enabled
 from .errors import ShapeError
 from .rules import numpy_math
-from .tensor import Tensor
+from .tensor import Tensor, refuse_masked
 
 FLOAT, ARRAY, TENSOR = "float", "array", "tensor"
 
@@ -49,6 +49,7 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
         t = Tensor._make(data if backends.is_foreign(data) else x._array(), None, True)  # another library's: kept
         return t, t, TENSOR
     if isinstance(x, np.ndarray | np.generic) and not isinstance(x, np.bool_):
+        refuse_masked(x, where)
         if x.dtype.kind not in "iufc":
             raise TypeError(f"{where}: cannot differentiate with respect to an array of dtype {x.dtype}")
         data = np.asarray(x if x.dtype.kind in "fc" else x.astype(np.float64))

@@ -147,3 +147,11 @@ def test_a_gradient_of_the_wrong_shape_never_reaches_a_leaf():
     with pytest.raises(cr.GraphError, match=r"shape \(2, 2\) for a leaf of shape \(2,\)"):
         t._accumulate_grad(np.ones((2, 2)))
     assert t.grad is None
+
+
+@pytest.mark.parametrize("make", [lambda m: cr.tensor(m), lambda m: cr.grad(lambda x: (x * x).sum())(m),
+                                  lambda m: cr.jacobian(lambda x: x * 2)(m)])
+def test_a_masked_array_is_refused_rather_than_its_mask_dropped(make):
+    masked = np.ma.array([1.0, 2.0], mask=[False, True])  # as data, [1, 2]: the hidden 2 would count
+    with pytest.raises(TypeError, match="mask would be lost"):
+        make(masked)
