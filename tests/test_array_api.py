@@ -85,11 +85,7 @@ KNOWN_GAPS = {
 
 
 # Gaps of one library only. May only shrink.
-LIBRARY_GAPS = {
-    ("torch", "i1", 0): NotImplementedError,  # I_1' = (I_0 + I_2)/2 needs iv, which PyTorch does not have
-    ("torch", "i1", 1): NotImplementedError,
-    ("torch", "i1", 2): NotImplementedError,
-}
+LIBRARY_GAPS: dict = {}
 
 
 def _backend():

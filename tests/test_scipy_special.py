@@ -450,3 +450,12 @@ def test_xlogy_where_a_is_zero_is_flat_in_b_even_at_the_edge(name, edge):
 
     stats.dirichlet.logpdf(x, np.array([1.0, 2.0, 3.0])).backward()
     np.testing.assert_allclose(x.grad.data, [0.0, 1 / 0.4, 2 / 0.6], rtol=1e-15)
+
+
+def test_i1_derivative_at_zero_and_across_the_range_matches_scipy():
+    import scipy.special
+
+    x = np.array([-30.0, -2.5, -1e-8, 0.0, 1e-300, 1e-8, 0.7, 4.0, 50.0])
+    grad = cr.grad(lambda t: special.i1(t).sum())(x)
+    np.testing.assert_allclose(grad, scipy.special.ivp(1, x), rtol=1e-13, atol=0)
+    assert grad[3] == 0.5

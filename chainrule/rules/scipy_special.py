@@ -39,6 +39,16 @@ def _float_dtype(*xs) -> np.dtype:
     return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
+def _d_i1(x, y, m):
+    """I₁'(x) = I₀(x) − I₁(x)/x, and ½ at x = 0 (where the formula is evaluated at 1 and masked)."""
+    raw = m.stop(x)
+    if m.has_zero(raw):
+        zero = raw == 0
+        safe = m.where(zero, 1, x)
+        return m.where(zero, 0.5, special(m, "i0", x) - special(m, "i1", safe) / safe)
+    return special(m, "i0", x) - y / x
+
+
 def _scipy(name: str):
     """The forward of ``scipy.special.<name>``, its result cast to the inputs' float dtype (SciPy computes some
     functions, such as polygamma, in float64 whatever the input)."""
@@ -392,10 +402,12 @@ def _register_all() -> None:
     _entry(
         "i1",
         _scipy("i1"),
-        (lambda x, y, m: 0.5 * (special(m, "i0", x) + special(m, "iv", x, v=2.0)),),
-        text=("(besseli(0, x) + besseli(2, x))/2",),
-        tex=(r"\frac{I_0(x) + I_2(x)}{2}",),
+        (_d_i1,),
+        text=("besseli(0, x) - besseli(1, x)/x",),
+        tex=(r"I_0(x) - \frac{I_1(x)}{x}",),
         display=r"I_1(x)",
+        note="I_1'(0) = 1/2: the formula is evaluated at x = 1 there and masked; written with I_0 and I_1 only "
+             "(= (I_0 + I_2)/2), so libraries without I_v have it too",
         expression=lambda x, m: special(m, "i1", x),
         domain=(-3.0, 3.0),
     )
