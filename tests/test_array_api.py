@@ -79,8 +79,6 @@ TORCH_OWN = {"digamma", "erfcinv", "erfinv", "gammainc", "gammaincc", "gammaln",
 KNOWN_GAPS = {
     ("astype", 0): AttributeError,  # its vjp reads dtype.kind
     ("imag", 0): TypeError,  # the Array API's imag takes complex input only
-    ("getitem", 5): IndexError,  # array indices mixed with slices: not in the Array API
-    ("getitem", 6): IndexError,
 }
 
 
@@ -653,6 +651,42 @@ def test_indexing_with_arrays_adds_repeated_gradients(lib, block, monkeypatch):
     expected[mask] = np.arange(1.0, mask.sum() + 1)  # row-major order, as NumPy's mask
     np.testing.assert_array_equal(lib.get(x.grad._data), expected)
     lib.check_home(x.grad._data)
+
+
+MIXED_INDICES = [
+    (np.array([0, 2, 2, 1]), slice(None), np.array([1, 4, 4, 0])),  # arrays apart: their axes go in front
+    (slice(None), np.array([[3, 0], [3, 1]]), np.array([[1, 1], [4, 0]])),  # adjacent: their axes stay in place
+    (slice(1, None), np.array([-1, 0, -1])),  # negative entries count from the end
+    (np.array([2, 0, 2]), slice(None, None, -2), 3),  # an int is an array with the others; a negative step
+    (Ellipsis, np.array([4, 0, 4])),
+    (1, slice(0, 3), np.array([[2], [2]])),
+]
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+@pytest.mark.parametrize("index", MIXED_INDICES, ids=range(len(MIXED_INDICES)))
+def test_indexing_mixes_arrays_with_slices(lib, index):
+    """Integer arrays mixed with slices, in NumPy's order of axes: the values are NumPy's, the gradient adds up
+    repeated places (np.add.at), and so does the second derivative (made with the scatter on Tensors)."""
+    data = np.random.default_rng(5).standard_normal((3, 4, 5))
+    w = np.random.default_rng(6).standard_normal(data[index].shape)
+    v = np.random.default_rng(7).standard_normal(data.shape)
+    x = cr.tensor(lib.put(data), requires_grad=True)
+    y = x[index]
+    np.testing.assert_array_equal(lib.get(y._data), data[index])
+    (y * cr.tensor(lib.put(w))).sum().backward()
+    expected = np.zeros_like(data)
+    np.add.at(expected, index, w)
+    np.testing.assert_array_equal(lib.get(x.grad._data), expected)
+
+    def cubic(t):
+        return (t[index] ** 3 * cr.tensor(lib.put(w))).sum()
+
+    second = cr.grad(lambda t: (cr.grad(cubic)(t) * cr.tensor(lib.put(v))).sum())(cr.tensor(lib.put(data)))
+    lib.check_home(second._data)
+    expected = np.zeros_like(data)
+    np.add.at(expected, index, 6 * w * data[index] * v[index])
+    np.testing.assert_allclose(lib.get(second._data), expected, rtol=TOL, atol=TOL)
 
 
 @pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)

@@ -472,6 +472,12 @@ class Backend:
         if len(items) < x.ndim and any(is_foreign(i) and self.xp.isdtype(i.dtype, "integral") for i in items) and all(
                 isinstance(i, int) or is_foreign(i) for i in items):
             return self.m.gather(x, items)  # integer arrays on the leading axes only: not in the standard
+        mixed = self.m.split_mixed(items, x.ndim)
+        if mixed is not None:  # integer arrays mixed with slices: the slices, then a gather on the arrays' axes
+            slices, axes, arrays, place = mixed
+            rest = [a for a in range(x.ndim) if a not in axes]
+            picked = self.m.gather(self.xp.permute_dims(self._forward_getitem(x, slices), (*axes, *rest)), arrays)
+            return self.xp.permute_dims(picked, self.m.broadcast_axes_at(place, picked.ndim - len(rest), picked.ndim))
         if self.m.is_basic_index(index):  # (m.index completed it with a ...)
             axes, index = self.m.positive_steps(index, tuple(x.shape))
             if axes:
@@ -1024,9 +1030,37 @@ class ArrayAPIMath:
             axis += 1
         return tuple(axes), tuple(items)
 
+    def split_mixed(self, items, ndim):
+        """For an index that mixes integer arrays (and ints) with slices: (slices, axes, arrays, place), the basic
+        index with ``slice(None)`` on the arrays' axes, those axes, the arrays, and where NumPy puts the axes the
+        arrays broadcast to (at the first array's axis when the arrays are adjacent, else in front); None for any
+        other index (basic, arrays alone, masks, None)."""
+        if any(i is None for i in items) or sum(i is Ellipsis for i in items) > 1:
+            return None
+        at = next((k for k, i in enumerate(items) if i is Ellipsis), len(items))
+        items = (*items[:at], *(slice(None),) * (ndim - len(items) + (at < len(items))), *items[at + 1:])
+        axes = tuple(k for k, i in enumerate(items) if not isinstance(i, slice))
+        arrays = tuple(items[k] for k in axes)
+        if not axes or len(axes) == ndim or len(items) != ndim or not any(is_foreign(i) for i in arrays):
+            return None
+        if not all(isinstance(i, int) or (is_foreign(i) and self.xp.isdtype(i.dtype, "integral")) for i in arrays):
+            return None
+        slices = tuple(slice(None) if k in axes else i for k, i in enumerate(items))
+        adjacent = axes == tuple(range(axes[0], axes[-1] + 1))
+        return slices, axes, arrays, axes[0] if adjacent else 0
+
+    @staticmethod
+    def broadcast_axes_at(place: int, picked: int, ndim: int) -> tuple[int, ...]:
+        """The order of axes that moves the ``picked`` leading axes of a gather's result to position ``place``."""
+        return (*range(picked, picked + place), *range(picked), *range(picked + place, ndim))
+
     def is_basic_index(self, index) -> bool:
         items = index if type(index) is tuple else (index,)
         return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
+
+    def getitem(self, x, index):
+        """``x[index]`` with NumPy's indexing, as getitem's forward does it here."""
+        return self._owner._forward_getitem(x, index)
 
     def scatter(self, g, index, shape):
         """Gradient of ``x[index]``: ``g`` placed into zeros of x's shape. Basic indices (ints, slices, None) in
@@ -1043,6 +1077,19 @@ class ArrayAPIMath:
 
     def _scatter_add(self, g, index, shape):
         items = index if type(index) is tuple else (index,)
+        mixed = self.split_mixed(self.index(items, g), len(shape))  # (NumPy index arrays moved in first)
+        if mixed is not None:  # getitem's steps transposed: undo the axes' move, scatter-add the rows, the slices
+            slices, axes, arrays, place = mixed
+            rest = [a for a in range(len(shape)) if a not in axes]
+            sliced = [len(range(*i.indices(n))) for i, n in zip(slices, shape, strict=True)]
+            picked = len(g.shape) - len(rest)
+            g = self.xp.permute_dims(g, _inverse(self.broadcast_axes_at(place, picked, len(g.shape))))
+            rows = self._scatter_add_leading(g, arrays, tuple(sliced[a] for a in (*axes, *rest)))
+            return self.scatter(self.xp.permute_dims(rows, _inverse((*axes, *rest))), slices, shape)
+        return self._scatter_add_leading(g, items, shape)
+
+    def _scatter_add_leading(self, g, items, shape):
+        """The scatter-add of integer arrays (and ints) or one mask indexing the leading axes."""
         if self._owner.name == "torch" and all(is_foreign(i) or isinstance(i, np.ndarray) for i in items):
             out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
             out.index_put_(tuple(i if is_foreign(i) else self._owner.asarray(i, g) for i in items), g,
@@ -1097,6 +1144,11 @@ class ArrayAPIMath:
             flat = flat * n + i % n  # negative indices count from the end
         picked = tuple(flat.shape)
         return xp.reshape(flat, (-1,)), picked, math.prod(shape[len(items):])
+
+
+def _inverse(order) -> tuple[int, ...]:
+    """The permutation of axes that undoes ``order``."""
+    return tuple(int(a) for a in np.argsort(order))
 
 
 def index_kinds(items) -> str:

@@ -246,6 +246,9 @@ class BatchingMath:
             return self.unbatched.where(condition, a, b)
         return Batched(self.unbatched.where(condition, _raw(a), _raw(b)))
 
+    def getitem(self, x, index):
+        return x[index] if type(x) is Batched else self.unbatched.getitem(x, index)
+
     def scatter(self, g, index, shape):
         if type(g) is not Batched:
             return self.unbatched.scatter(g, index, shape)

@@ -107,7 +107,7 @@ register(Rule(
 ))
 register(Rule(
     name="scatter", forward=numpy_math.scatter, kind=LINEAR, batchable=True, arity=1,
-    vjps=(lambda g, x, y, m, index, shape: g[index],),
+    vjps=(lambda g, x, y, m, index, shape: m.getitem(g, index),),
     text=("g at the indexed places",), tex=("g[i]",), display=r"\operatorname{scatter}(x)",
     samples=(Sample(((3,),), {"index": np.array([0, 2, 2]), "shape": (4,)}),),
 ))

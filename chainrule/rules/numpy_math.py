@@ -157,6 +157,11 @@ def apply_rule(rule, args, params):
     return rule.forward(*args, **params)
 
 
+def getitem(x, index):
+    """``x[index]`` (the scatter's vjp; other libraries' namespaces also take integer arrays mixed with slices)."""
+    return x[index]
+
+
 def index_add(g, index, shape):
     """A zero array of ``shape`` with ``g`` added at ``index``; repeated indices accumulate."""
     out = np.zeros(shape, dtype=g.dtype)
