@@ -1377,3 +1377,25 @@ def test_lstm_layer_against_pytorch(lib):
     for name, p in reference.named_parameters():
         found = getattr(net, name).grad._data
         np.testing.assert_allclose(lib.get(found), p.grad.numpy(), rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+def test_eigh_reads_the_upper_triangle_on_other_libraries(lib):
+    import chainrule.numpy as cnp
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 4))
+    a = a + a.T + np.diag([0.0, 3.0, 6.0, 9.0])  # well separated eigenvalues
+    upper = np.triu(a) + np.tril(rng.standard_normal((4, 4)), -1)  # the lower triangle is noise never read
+    w_ref, v_ref = np.linalg.eigh(upper, "U")
+
+    def loss(t):  # eigenvalues and |V|²: no dependence on the eigenvectors' signs
+        w, v = cnp.linalg.eigh(t, "U")
+        return (w * np.arange(1.0, 5.0)).sum() + ((v * v) * np.cos(np.arange(16.0)).reshape(4, 4)).sum()
+
+    t = cr.tensor(lib.put(upper), requires_grad=True)
+    w, v = cnp.linalg.eigh(t, "U")
+    np.testing.assert_allclose(lib.get(w.data), w_ref, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(np.abs(lib.get(v.data)), np.abs(v_ref), rtol=1e-10, atol=1e-12)
+    loss(t).backward()
+    np.testing.assert_allclose(lib.get(t.grad.data), cr.grad(loss)(upper), rtol=1e-10, atol=1e-12)

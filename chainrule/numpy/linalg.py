@@ -163,7 +163,8 @@ def eigh(a, UPLO: str = "L"):
 
     Eigenvector gradients contain 1/(λ_j − λ_i): inf/nan at repeated eigenvalues; a loss of the eigenvalues alone
     stays finite there. Complex eigenvectors have an arbitrary phase each: only losses that do not depend on it
-    (|v_ij|, V diag(f(λ)) Vᴴ...) have a meaningful gradient.
+    (|v_ij|, V diag(f(λ)) Vᴴ...) have a meaningful gradient. On NumPy arrays the signs (phases) are NumPy's own for
+    either triangle; on another library's arrays they are that library's.
     """
     if not _any_tensor(a):
         return np.linalg.eigh(a, UPLO)
@@ -172,11 +173,7 @@ def eigh(a, UPLO: str = "L"):
     values, vectors = packed[..., 0, :], packed[..., 1:, :]
     if values.dtype.kind == "c":  # packed with complex eigenvectors; the eigenvalues of a Hermitian matrix are real
         values = ops.real(values)
-    if UPLO == "U":
-        if backends.is_foreign(ops.stop(a)):
-            raise NotImplementedError("eigh: UPLO='U' on arrays of other libraries than NumPy is not supported yet "
-                                      "(it aligns the eigenvectors' signs with NumPy's); pass the conjugate transpose "
-                                      "with UPLO='L'")
+    if UPLO == "U" and not backends.is_foreign(ops.stop(a)):  # another library's signs are its own, as for "L"
         # Reading aᴴ's lower triangle, LAPACK may choose another sign (phase) for an eigenvector than NumPy's own
         # eigh(a, "U"); turn those columns by a constant ±1 (unit phase) so values (and derivatives) are NumPy's.
         reference = np.linalg.eigh(ops.stop(a), "U")[1]
