@@ -13,6 +13,7 @@ the end of this module, so ``tensor.py`` imports no op.
 from __future__ import annotations
 
 import builtins  # this module defines sum, max, min, abs and pow: reach Python's own through here
+import functools
 import itertools
 import numbers
 import operator
@@ -838,6 +839,24 @@ def _index_item(i):
     if isinstance(i, float | np.floating):
         raise IndexError(f"tensor indices must be integers, slices, None, ... or arrays, not the float {i}")
     return i
+
+
+def move(x: Tensor, target: Any) -> Tensor:
+    """``x`` in another array library or on another device (``Tensor.to`` of a result of an op): a node whose
+    gradient moves back to x's library and device, so derivatives flow across the hop."""
+    data = x._data
+    source = backends.device(data) if type(data) is not np.ndarray and backends.is_foreign(data) else np
+    return transfer(x, functools.partial(backends.move, target=target), functools.partial(backends.move, target=source))
+
+
+def transfer(x, to, back):
+    """The move rule's vjp and jvp on Tensors: ``to`` applied as a recorded move (``back`` its gradient's way)."""
+    if not isinstance(x, Tensor):
+        return to(x)
+    out = to(x._data)
+    if not (x.requires_grad and (grad_mode.all_recording or thread_mode.enabled)):
+        return Tensor._make(out, None, False)
+    return Tensor._make(out, Node(lookup("move"), [x._data], out, [x.node or x], {"to": to, "back": back}), True)
 
 
 def scatter(g, index, shape):

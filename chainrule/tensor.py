@@ -230,17 +230,15 @@ class Tensor:
         """A copy of this tensor in another array library or on another device: an explicit transfer.
 
         ``target``: a library (``numpy``, ``torch``, ``cupy``, ``array_api_strict``) or a device of one
-        (``torch.device('cuda')``, ``array_api_strict.Device('device1')``). The copy is a new leaf that requires a
-        gradient if this tensor does; moving a result of an op (inside a graph) is not differentiable yet.
+        (``torch.device('cuda')``, ``array_api_strict.Device('device1')``). A leaf's copy is a new leaf that requires
+        a gradient if this tensor does; a result of an op moves differentiably (its gradient moves back).
 
         >>> import numpy, chainrule as cr
         >>> cr.tensor([1.0, 2.0]).to(numpy).tolist()
         [1.0, 2.0]
         """
         if self.node is not None:
-            raise GraphError("to() on a result of an op would cut the graph (moving between libraries is not "
-                             "differentiable yet); call it on leaves (model.to(...) moves parameters), or detach() "
-                             "first")
+            return Tensor._math.move(self, target)
         return Tensor._make(backends.move(self._data, target), None, self.requires_grad)
 
     @property

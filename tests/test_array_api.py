@@ -374,8 +374,64 @@ def test_explicit_moves():
     assert type(as_torch._data) is torch.Tensor and as_torch._data.tolist() == [1.0, 2.0]
     with pytest.raises(TypeError, match="array library"):
         t.to("gpu")
-    with pytest.raises(cr.GraphError, match="leaves"):
-        (on_device * 2).to(np)
+    with pytest.raises(TypeError, match="array library"):
+        (on_device * 2).to("gpu")  # a result of an op: the same check before any node is recorded
+
+
+def _hop_loss(x, there, home):
+    """Σ x · z with z = h·exp(h), h = x·sin(x), computed in ``there`` between two moves (``home`` is x's place)."""
+    h = cr.sin(x) * x
+    moved = h.to(there) if there is not None else h
+    z = cr.exp(moved) * moved
+    return ((z.to(home) if there is not None else z) * x).sum()
+
+
+def _hop_reference(data: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The loss, gradient and Hessian of ``_hop_loss`` by PyTorch's autograd."""
+    def f(x):
+        h = torch.sin(x) * x
+        return (torch.exp(h) * h * x).sum()
+
+    x = torch.tensor(data, requires_grad=True)
+    (grad,) = torch.autograd.grad(f(x), x)
+    return f(x).item(), grad.numpy(), torch.autograd.functional.hessian(f, torch.tensor(data)).numpy()
+
+
+@pytest.mark.parametrize("lib", LIBRARIES, ids=LIBRARY_IDS)
+@pytest.mark.parametrize("direction", ["from-numpy", "to-numpy"])
+def test_moving_a_result_is_differentiable(lib, direction):
+    """t.to(...) on a result of an op is a node: its gradient moves back to t's library and device, so backward,
+    grad, grad of grad, hessian and jvp go through a host<->device hop and equal PyTorch's autograd."""
+    data, tangent = np.array([0.3, -1.2, 2.0]), np.array([1.0, -0.5, 2.0])
+    there = torch if lib.name == "torch" else DEVICE1 if lib.name == "strict-device1" else strict
+    if direction == "from-numpy":
+        start, home = data, np
+    else:
+        start, home, there = lib.put(data), (torch if lib.name == "torch" else backends.device(lib.put(data))), np
+
+    def f(x):
+        return _hop_loss(x, there, home)
+
+    value, grad, hessian = _hop_reference(data)
+    x = cr.tensor(start, requires_grad=True)
+    loss = f(x)
+    assert loss.node.parents[0].parents[0].rule.name == "move"  # sum(z.to(home) * x): the product's first input
+    loss.backward()
+    found = x.grad._data
+    if direction == "to-numpy":
+        lib.check_home(found)
+        found = lib.get(found)
+    assert type(found) is np.ndarray
+    np.testing.assert_allclose(found, grad, rtol=TOL, atol=TOL)
+    wrap = lib.get if direction == "to-numpy" else np.asarray
+    assert abs(float(wrap(loss._data)) - value) < TOL
+    np.testing.assert_allclose(wrap(cr.grad(f)(cr.tensor(start))._data), grad, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(wrap(cr.hessian(f)(cr.tensor(start))._data), hessian, rtol=TOL, atol=TOL)
+    second = cr.grad(lambda t: (cr.grad(f)(t) * cr.tensor(tangent if direction == "from-numpy" else
+                                                         lib.put(tangent))).sum())(cr.tensor(start))
+    np.testing.assert_allclose(wrap(second._data), hessian @ tangent, rtol=TOL, atol=TOL)
+    _, forward = cr.jvp(f, (cr.tensor(start),), (tangent,))
+    assert abs(float(wrap(forward._data)) - float(grad @ tangent)) < TOL
 
 
 def test_numpy_constants_move_into_the_library():
@@ -1399,3 +1455,25 @@ def test_eigh_reads_the_upper_triangle_on_other_libraries(lib):
     np.testing.assert_allclose(np.abs(lib.get(v.data)), np.abs(v_ref), rtol=1e-10, atol=1e-12)
     loss(t).backward()
     np.testing.assert_allclose(lib.get(t.grad.data), cr.grad(loss)(upper), rtol=1e-10, atol=1e-12)
+
+
+def test_numpy_graphs_keep_the_fast_loop_after_a_move(monkeypatch):
+    """A move is found in the graph being differentiated, never remembered: NumPy graphs made after one (in the same
+    process) still take the fast backward loop, and a graph with a move hands over to the per-node loop there."""
+    from chainrule.engine import reverse
+
+    x = cr.tensor(np.arange(3.0), requires_grad=True)
+    (cr.sin(x * 2).to(torch) * 3).sum().to(np).backward()  # a NumPy -> torch -> NumPy graph
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.cos(2 * np.arange(3.0)), rtol=1e-14)
+    calls = []
+    for name in ("_backward_arrays", "backward_pass"):
+        monkeypatch.setattr(reverse, name, (lambda f, n: lambda *a, **k: calls.append(n) or f(*a, **k))(
+            getattr(reverse, name), name))
+    y = cr.tensor(np.arange(3.0), requires_grad=True)
+    (cr.exp(y) * y).sum().backward()
+    assert calls == ["_backward_arrays"]
+    calls.clear()
+    z = cr.tensor(np.arange(3.0), requires_grad=True)
+    cr.exp(cr.exp(z).to(torch)).sum().to(np).backward()
+    assert calls == ["_backward_arrays", "backward_pass"]  # NumPy's part fast, then from the move on per node
+    np.testing.assert_allclose(z.grad.numpy(), np.exp(np.exp(np.arange(3.0))) * np.exp(np.arange(3.0)), rtol=1e-14)

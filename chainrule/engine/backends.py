@@ -451,6 +451,9 @@ class Backend:
         variance = self.xp.mean(centered * centered, axis=axis, keepdims=True)
         return centered * (1 / self.xp.sqrt(variance + eps))
 
+    def _forward_move(self, x, to, back):
+        return to(x)
+
     def _forward_identity(self, x):
         return x
 
@@ -1057,6 +1060,10 @@ class ArrayAPIMath:
     def is_basic_index(self, index) -> bool:
         items = index if type(index) is tuple else (index,)
         return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
+
+    def transfer(self, x, to, back):
+        """x moved by ``to`` (the move rule's vjp and jvp)."""
+        return to(x)
 
     def getitem(self, x, index):
         """``x[index]`` with NumPy's indexing, as getitem's forward does it here."""

@@ -246,6 +246,9 @@ class BatchingMath:
             return self.unbatched.where(condition, a, b)
         return Batched(self.unbatched.where(condition, _raw(a), _raw(b)))
 
+    def transfer(self, x, to, back):
+        return Batched(to(x.value), x.basis) if type(x) is Batched else to(x)
+
     def getitem(self, x, index):
         return x[index] if type(x) is Batched else self.unbatched.getitem(x, index)
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE
-from .backends import is_foreign
+from . import batching
+from .backends import backend, is_foreign
 from .chain import _released, _shape, chain_rule, local_derivative, unbroadcast
 from .mode import set_grad_enabled
 from .node import Node
@@ -49,6 +50,20 @@ def _differentiable_inputs(node: Node, wrap: Callable[..., Any]) -> list:
 #: Layers above attach here without the engine knowing them: cr.distributed's DataParallel averages gradients over
 #: processes at this point, as PyTorch's DDP does by the end of ``loss.backward()``.
 after_backward: list[Callable[[], None]] = []
+
+def _home(node: Node):
+    """An array of the library a node's gradients are computed in: its output's, but a move's input's (its rule
+    only moves g back there, and gradients of several cotangents are stacked there)."""
+    return node.x0 if node.rule.name == "move" else node.output
+
+
+def _namespace_of(node: Node):
+    home = _home(node)
+    return backend(home).m if type(home) is not np.ndarray and is_foreign(home) else numpy_math
+
+
+def _batching_namespace_of(node: Node):
+    return batching.namespace(_home(node))
 
 
 def backward(
@@ -127,7 +142,10 @@ def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, 
         if LAST_WRITE[0] > node.seq:  # something was changed in place after the node was made
             check_versions(node)
         if wrap is None:
-            grads = chain_rule(node, g, m)
+            if node.rule.name == "move" and m is not _namespace_of and m is not _batching_namespace_of:
+                # values cross to another library here: from now on each node computes in its own library's
+                m = _batching_namespace_of if getattr(m, "batched", False) else _namespace_of
+            grads = chain_rule(node, g, m if m is not _namespace_of and m is not _batching_namespace_of else m(node))
         else:
             grads = chain_rule(node, g, m, _differentiable_inputs(node, wrap), wrap(node))
         if on_node is not None:
@@ -240,6 +258,11 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                 else:
                     _accumulate(pending, heap, heappush, parent, gi, g)
         else:
+            if rule.name == "move":  # values cross to another library here: the per-node loop takes over
+                pending[node] = g
+                heappush(heap, (-node.seq, node))
+                found.update(backward_pass(heap, pending, stop_at, retain_graph, _namespace_of))
+                return found
             # Other rules go through the heap: following them too (as above) saves a push and a pop per node, but
             # changes the order in which arrays are freed, and with glibc's default heap settings that decides
             # whether the heap is trimmed after each step (W3's faults per 20 steps: 97,023 with this order, 3

@@ -11,6 +11,7 @@ a batch of cotangents (``batchable=True``, checked rule by rule in tests/test_ba
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -66,6 +67,16 @@ register(Rule(
                                              x.dtype),), shape_only=("x",),
     text=("1 (cast back)",), tex=("1",), display=r"\operatorname{cast}(x)",
     samples=(Sample(((3,),), {"dtype": np.dtype(np.float64)}),),
+))
+
+# A move between array libraries or devices: ``to`` moves x there, ``back`` moves an array to where x was (both
+# functions given by ``Tensor.to``; rules know no library). The gradient goes back, a tangent goes along.
+register(Rule(
+    name="move", forward=lambda x, to, back: to(x), kind=GENERAL, batchable=True, arity=1,
+    vjps=(lambda g, x, y, m, to, back: m.transfer(g, back, to),),
+    jvp=lambda ts, x, y, m, to, back: m.transfer(ts[0], to, back),
+    text=("1 (g moved back to x's library and device)",), tex=("1",), display=r"\operatorname{to}(x)",
+    samples=(Sample(((3,),), {"to": operator.pos, "back": operator.pos}),),  # +x: a copy in any library
 ))
 
 

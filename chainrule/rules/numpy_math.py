@@ -157,6 +157,11 @@ def apply_rule(rule, args, params):
     return rule.forward(*args, **params)
 
 
+def transfer(x, to, back):
+    """x moved by ``to`` (the move rule's vjp and jvp: on arrays, a plain move; ``back`` moves the other way)."""
+    return to(x)
+
+
 def getitem(x, index):
     """``x[index]`` (the scatter's vjp; other libraries' namespaces also take integer arrays mixed with slices)."""
     return x[index]
