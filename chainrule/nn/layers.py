@@ -86,6 +86,17 @@ class Linear(Module):
 _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
+def conv_size(value: Any, name: str, where: str, minimum: int, dims: int) -> tuple[int, ...]:
+    """A convolution's kernel size, stride, padding... as a tuple of ``dims`` ints, each at least ``minimum``."""
+    if dims == 2:
+        return pair(value, name, where, minimum)
+    if isinstance(value, tuple | list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise DomainError(f"{where}: {name} must be an int >= {minimum}, got {value!r}")
+    return (int(value),)
+
+
 def _channels(module: Module, in_channels: int, out_channels: int, groups: int) -> None:
     """A convolution's ``in_channels``, ``out_channels`` and ``groups``, checked: positive, groups dividing both."""
     where = type(module).__name__
@@ -138,7 +149,7 @@ class Conv2d(Module):
         init.default_(self.weight, self.bias, init.generator(seed, rng))
 
     def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
-        return pair(value, name, type(self).__name__, minimum)
+        return conv_size(value, name, type(self).__name__, minimum, 2)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
@@ -207,11 +218,7 @@ class Conv1d(Conv2d):
     """
 
     def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
-        if isinstance(value, tuple | list) and len(value) == 1:
-            value = value[0]
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-            raise DomainError(f"Conv1d: {name} must be an int >= {minimum}, got {value!r}")
-        return (int(value),)
+        return conv_size(value, name, type(self).__name__, minimum, 1)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)

@@ -10,18 +10,16 @@ LocalResponseNorm, Bilinear, Unfold, Fold, ChannelShuffle; and the containers Pa
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from ..arguments import pair
 from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .layers import _channels, _float_dtype, _positive_int
+from .layers import _channels, _float_dtype, _positive_int, conv_size
 from .module import Module, Parameter
 from .normalization import running_statistics
 
@@ -62,13 +60,7 @@ class ConvTranspose2d(Module):
         init.default_(self.weight, self.bias, init.generator(seed, rng))
 
     def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
-        if self.dims == 2:
-            return pair(value, name, type(self).__name__, minimum)
-        if isinstance(value, tuple | list) and len(value) == 1:
-            value = value[0]
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-            raise DomainError(f"{type(self).__name__}: {name} must be an int >= {minimum}, got {value!r}")
-        return (int(value),)
+        return conv_size(value, name, type(self).__name__, minimum, self.dims)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)

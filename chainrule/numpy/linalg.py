@@ -506,8 +506,7 @@ def matrix_transpose(x, /):
     """x with its last two axes swapped."""
     if not _any_tensor(x):
         return np.linalg.matrix_transpose(x)
-    t = _operand(x, "matrix_transpose", "x")
-    return ops.swapaxes(t, -1, -2)
+    return _top("matrix_transpose")(_operand(x, "matrix_transpose", "x"))
 
 
 def matmul(x1, x2, /):
@@ -563,8 +562,7 @@ def vecdot(x1, x2, /, *, axis: int = -1):
     if not _any_tensor(x1, x2):
         return np.linalg.vecdot(x1, x2, axis=axis)
     np.linalg.vecdot(np.ones(np.shape(x1)), np.ones(np.shape(x2)), axis=axis)
-    a, b = as_tensor(x1), as_tensor(x2)
-    return ops.sum((ops.conj(a) if a.dtype.kind == "c" else a) * b, axis=axis)
+    return _top("vecdot")(x1, x2, axis=axis)
 
 
 def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):
