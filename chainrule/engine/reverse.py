@@ -131,6 +131,7 @@ def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, 
     """
     found = {}
     heappop, heappush = heapq.heappop, heapq.heappush
+    per_node = m is _namespace_of or m is _batching_namespace_of  # m(node): the namespace of each node's library
     while heap:
         node = heappop(heap)[1]
         g = pending.pop(node)
@@ -142,10 +143,10 @@ def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, 
         if LAST_WRITE[0] > node.seq:  # something was changed in place after the node was made
             check_versions(node)
         if wrap is None:
-            if node.rule.name == "move" and m is not _namespace_of and m is not _batching_namespace_of:
+            if not per_node and node.rule.name == "move":
                 # values cross to another library here: from now on each node computes in its own library's
-                m = _batching_namespace_of if getattr(m, "batched", False) else _namespace_of
-            grads = chain_rule(node, g, m if m is not _namespace_of and m is not _batching_namespace_of else m(node))
+                m, per_node = (_batching_namespace_of if getattr(m, "batched", False) else _namespace_of), True
+            grads = chain_rule(node, g, m(node) if per_node else m)
         else:
             grads = chain_rule(node, g, m, _differentiable_inputs(node, wrap), wrap(node))
         if on_node is not None:
