@@ -14,6 +14,7 @@ array is first seen (``pip install chainrule[backends]``).
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -265,6 +266,12 @@ class Backend:
                 f"'{name}' has no forward for {self.name} arrays: it needs {_BUILT_ON[name]}, which {self.name} does "
                 f"not have (chainrule never copies to the host silently); move the tensor explicitly with t.to(numpy)")
         composed = getattr(self, "_forward_" + name, None)
+        if composed is None:
+            from .portable import load
+
+            found = load().get(name)
+            if found is not None:
+                return functools.partial(found, self)
         extension = _EXTENSIONS.get(name)
         if composed is not None and extension is not None and not hasattr(getattr(xp, extension[0], None),
                                                                             extension[1]):

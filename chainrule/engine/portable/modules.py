@@ -1,0 +1,1 @@
+"""The modules that register portable forwards (one import line each)."""
