@@ -184,6 +184,11 @@ _OWN_SPECIAL = {
 }
 # Portable forwards built on a library's own special function: rule -> the function it needs.
 _BUILT_ON = {"polygamma": "zeta", "erfcinv": "ndtri"}
+# Linear algebra beyond the standard's linalg extension that a library has itself, in its linalg namespace, used by
+# the portable forwards of those rules (engine/portable/eig.py) in place of their own path. PyTorch's eig is LAPACK's
+# geev, as NumPy's: the same order of eigenvalues, eigenvectors of unit norm with their largest component real (only
+# the sign of a real vector may differ with the LAPACK build); compared with NumPy in tests/test_eig_backends.py.
+_OWN_LINALG = {"torch": ("eig",)}
 
 
 class Backend:
@@ -864,6 +869,19 @@ class ArrayAPIMath:
 
     def eigh(self, x):
         return self._owner._forward_eigh(x)
+
+    def eig(self, x):
+        from ..rules.registry import lookup
+
+        return self._owner.forward(lookup("eig"))(x)
+
+    def largest_component(self, v):
+        """numpy_math.largest_component: the one-hot mask of each column's largest |v|² (the first on a tie)."""
+        xp = self.xp
+        size = xp.real(v * xp.conj(v)) if xp.isdtype(v.dtype, "complex floating") else v * v
+        top = size == xp.max(size, axis=-2, keepdims=True)
+        first = top & (xp.cumulative_sum(xp.astype(top, xp.int64), axis=-2) == 1)
+        return xp.astype(first, size.dtype)
 
     def svd(self, x):
         return self._owner._forward_svd(x)
