@@ -184,11 +184,6 @@ _OWN_SPECIAL = {
 }
 # Portable forwards built on a library's own special function: rule -> the function it needs.
 _BUILT_ON = {"polygamma": "zeta", "erfcinv": "ndtri"}
-# Linear algebra beyond the standard's linalg extension that a library has itself, in its linalg namespace, used by
-# the portable forwards of those rules (engine/portable/eig.py) in place of their own path. PyTorch's eig is LAPACK's
-# geev, as NumPy's: the same order of eigenvalues, eigenvectors of unit norm with their largest component real (only
-# the sign of a real vector may differ with the LAPACK build); compared with NumPy in tests/test_eig_backends.py.
-_OWN_LINALG = {"torch": ("eig",)}
 
 
 class Backend:
