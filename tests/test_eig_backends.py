@@ -305,12 +305,14 @@ def test_torch_uses_its_own_geev_with_numpys_conventions(complex_):
 # ---------------------------------------------------------------------------------------------------------------
 def _eig_loss(t, weights):
     """A loss of eigenvalues and eigenvectors that depends neither on their order nor on the vectors' signs:
-    Σ_j Re λ_j · Σ_i c_i |v_ij|² + (Im λ_j)² + Re λ_j³ · Σ_i c_i |v_ij|⁴."""
+    Σ_j Re λ_j · Σ_i c_i |v_ij|² + (Im λ_j)² + Re λ_j³ · Σ_i c_i |v_ij|⁴ + Σ_i c_i (Re v_ij)² + Re v_ij Im v_ij. The
+    last terms depend on the phase of each vector, so on the gauge (which component is real) the derivative keeps."""
     w, v = cnp.linalg.eig(t)
     size = cr.real(v) ** 2 + cr.imag(v) ** 2
     c = cr.tensor(weights[:, None])
     return (cr.real(w) * (c * size).sum(axis=-2) + cr.imag(w) ** 2
-            + cr.real(w * w * w) * (c * size * size).sum(axis=-2)).sum()
+            + cr.real(w * w * w) * (c * size * size).sum(axis=-2)
+            + (c * cr.real(v) ** 2 + cr.real(v) * cr.imag(v)).sum(axis=-2)).sum()
 
 
 def _eigvals_loss(t, weights):
