@@ -223,6 +223,18 @@ def test_repeated_and_defective_eigenvalues():
     np.testing.assert_allclose(a @ v, v * w, rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("n", [30, 60])
+def test_a_jordan_block_gives_finite_vectors(n):
+    """Back-substitution on a Jordan block divides by the floor ε|λ| in every row: without rescaling its columns the
+    entries overflow (inf and nan by n = 20). Finite, and as LAPACK's: λ = 1 exactly, every vector ≈ e₁."""
+    a = np.eye(n) + np.diag(np.ones(n - 1), 1)
+    w, v = portable_pairs(STRICT, a)
+    np.testing.assert_array_equal(w, np.ones(n))
+    vn = np.linalg.eig(a)[1]
+    np.testing.assert_allclose(v, vn * np.sign(vn[0]), rtol=0, atol=1e-15)  # (LAPACK's alternate in sign)
+    np.testing.assert_allclose(a @ v, v * w, rtol=0, atol=1e-15)
+
+
 def test_sizes_zero_and_one():
     w, v = portable_pairs(STRICT, np.array([[2.5]]))
     np.testing.assert_array_equal(w, [2.5])

@@ -18,12 +18,13 @@ own array operations, batched over leading axes:
    λ_i − λ_k smaller than ε|λ_k| is replaced by that bound, as LAPACK's ztrevc does), then V = Q Z X, normalised as
    LAPACK's: unit 2-norm, the component of largest modulus (the first on a tie) made real and positive.
 
-Accuracy (tests/test_eig_backends.py): eigenvalues within 1e-13·‖A‖ of LAPACK's and eigenvectors within 1e-12 for
-well-conditioned matrices up to n = 50; ill-conditioned eigenvalues (near-defective matrices) lose accuracy as in
-LAPACK, in proportion to their condition numbers. The order of the eigenvalues is the order in which they deflate,
-not LAPACK's. For real input, the eigenvalues that are real (those nearer their own conjugate than any other
-eigenvalue) are made exactly real with their eigenvectors, as LAPACK's are, so that NumPy's real-or-complex result
-type comes out the same; conjugate pairs are conjugate to rounding (LAPACK's exactly).
+Accuracy (tests/test_eig_backends.py, float64): eigenvalues within 6e-15·‖A‖₂ of LAPACK's, eigenvectors within
+3e-14 and residuals ‖AV − VΛ‖ within 2e-15·‖A‖₂ for Gaussian matrices up to n = 50 (real and complex); badly scaled
+matrices keep relative accuracy through balancing; ill-conditioned eigenvalues (near-defective matrices) lose
+accuracy as LAPACK's do, in proportion to their condition numbers. The order of the eigenvalues is the order in
+which they deflate, not LAPACK's. For real input, the eigenvalues that are real (those nearer their own conjugate than
+any other eigenvalue) are made exactly real with their eigenvectors, as LAPACK's are, so that NumPy's real-or-complex
+result type comes out the same; conjugate pairs are conjugate to rounding (LAPACK's exactly).
 """
 
 from __future__ import annotations
@@ -258,6 +259,13 @@ def _triangular_eigenvectors(backend, t, w):
         gap = xp.where(xp.abs(gap) < floor, xp.astype(floor, t.dtype), gap)
         row = xp.where(columns > i, -s / gap, xp.astype(columns == i, t.dtype))
         below = xp.concat([row[..., None, :], below], axis=-2)
+        # Each column solves its own homogeneous recurrence: scaled by a power of two (exact) to a largest entry in
+        # [1, 2), its entries cannot overflow (a Jordan block's grow as 1/ε per row: inf by n = 20 without this).
+        size = xp.max(xp.abs(below), axis=-2, keepdims=True)
+        large = size > 1
+        one = xp.ones_like(size)
+        below = below * xp.astype(xp.where(large, 2.0 ** -xp.floor(xp.log2(xp.where(large, size, one))), one),
+                                  t.dtype)
     return below
 
 
