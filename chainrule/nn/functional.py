@@ -16,9 +16,11 @@ found and what it expected.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,9 +44,34 @@ from . import init
 Pair = tuple[int, int]
 
 
+def one_sample(x: Any, batched_ndim: int, run: Callable[[Any], Any]) -> Any:
+    """PyTorch's unbatched input: a sample without its batch axis (``batched_ndim`` − 1 axes) runs as a batch of one,
+    and every output loses that axis again; any other input goes to ``run`` as it is."""
+    if np.ndim(x) != batched_ndim - 1:
+        return run(x)
+    return _drop_batch(run(ops.unsqueeze(x if isinstance(x, Tensor) else Tensor(x), 0)))
+
+
+def _drop_batch(out: Any) -> Any:
+    if isinstance(out, tuple):
+        return tuple(_drop_batch(item) for item in out)
+    return ops.squeeze(out, 0) if isinstance(out, Tensor) else out[0]
+
+
+def _unbatched(batched_ndim: int) -> Callable:
+    """A functional that also takes one sample without the batch axis, as PyTorch's (``one_sample``)."""
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
+            return one_sample(x, batched_ndim, lambda batch: function(batch, *args, **kwargs))
+        return wrapper
+    return decorate
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Layers as functions.
 # ---------------------------------------------------------------------------------------------------------------
+@_unbatched(4)
 def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
            padding: int | Pair | str = 0, dilation: int | Pair = 1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch) of an NCHW batch with a (out, in/groups, kh, kw) kernel.
@@ -132,6 +159,7 @@ def _pad_same(x: Tensor, kernel: Pair) -> tuple[Tensor, Pair]:
     return x, (padding[0], padding[1])
 
 
+@_unbatched(4)
 def unfold(input: Any, kernel_size: int | Pair, dilation: int | Pair = 1, padding: int | Pair = 0,
            stride: int | Pair = 1) -> Tensor:
     """The sliding kh×kw windows of an NCHW batch as columns (N, C·kh·kw, L), with PyTorch's argument order
@@ -149,6 +177,7 @@ def unfold(input: Any, kernel_size: int | Pair, dilation: int | Pair = 1, paddin
     return ops.reshape(columns, (n, c * kernel_size[0] * kernel_size[1], -1))
 
 
+@_unbatched(3)
 def fold(input: Any, output_size: int | Pair, kernel_size: int | Pair, dilation: int | Pair = 1,
          padding: int | Pair = 0, stride: int | Pair = 1) -> Tensor:
     """Columns (N, C·kh·kw, L) summed back into an (N, C, H, W) image where their windows overlap (col2im), with
@@ -177,6 +206,7 @@ def _span(kernel_size: Pair, dilation: Pair) -> Pair:
     return (dilation[0] * (kernel_size[0] - 1) + 1, dilation[1] * (kernel_size[1] - 1) + 1)
 
 
+@_unbatched(3)
 def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int | str = 0,
            dilation: int = 1, groups: int = 1) -> Tensor:
     """1-D convolution of (N, C, L) input with a (out, in/groups, k) kernel: conv2d on a height of 1."""
@@ -235,6 +265,7 @@ def _pool_arguments(x: Any, kernel_size: Any, stride: Any, padding: Any, dilatio
     return x, kernel_size, stride, pair(padding, "padding", name, 0), pair(dilation, "dilation", name, 1)
 
 
+@_unbatched(4)
 def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
                ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """The mean of each kh×kw window (stride defaults to the kernel size), as PyTorch's: with padding, the zeros
@@ -264,10 +295,11 @@ def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
     return ops.reshape(ops.sum(windows, axis=2), (n, c, oh, ow)) / divisor
 
 
+@_unbatched(4)
 def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
     """Average over oh×ow bins that cover the image: bin i of an axis of size n spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
     x = image(x, "adaptive_avg_pool2d")
-    output_size = pair(output_size, "output_size", "adaptive_avg_pool2d", 1)
+    output_size = _adaptive_size(output_size, x.shape[2:], "adaptive_avg_pool2d")
     for axis, o in ((2, output_size[0]), (3, output_size[1])):  # the bins are products: one axis at a time
         size = x.shape[axis]
         if size % o == 0:  # equal bins: one reshape and one mean
@@ -277,6 +309,16 @@ def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
         bins = [(i * size // o, -(-(i + 1) * size // o)) for i in range(o)]
         x = ops.stack([ops.mean(x[(slice(None),) * axis + (slice(a, b),)], axis=axis) for a, b in bins], axis=axis)
     return x
+
+
+@_unbatched(4)
+def _adaptive_size(output_size: Any, size: tuple[int, ...], where: str) -> Pair:
+    """An adaptive pool's (oh, ow): an int, or a pair of ints or None (None keeps that axis's size), as PyTorch's."""
+    if output_size is None or is_int(output_size):
+        output_size = (output_size, output_size)
+    if not isinstance(output_size, Sequence) or len(output_size) != 2:
+        raise TypeError(f"{where}: output_size must be an int, None or a pair of them, got {output_size!r}")
+    return pair(tuple(n if s is None else s for s, n in zip(output_size, size, strict=True)), "output_size", where, 1)
 
 
 def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
@@ -309,10 +351,15 @@ def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
 
 def _window_max(windows: Tensor) -> tuple[Tensor, Any]:
     """(the maximum of each window of (N, C, K, L) ``windows``, as (N, C, L); its tap (N, C, 1, L)): the gradient
-    goes to the first maximum (a NaN wins, as in NumPy's argmax), as PyTorch's pools."""
+    goes to the first maximum, as PyTorch's pools; a NaN wins, and of several NaNs the last one (PyTorch's kernels
+    scan each window taking a value that is larger or NaN)."""
     data = ops.stop(windows)
     xp, here = _library(data)
     first = xp.argmax(data, axis=2, keepdims=True)
+    nan = xp.isnan(data)
+    if bool(xp.any(nan)):
+        last_nan = windows.shape[2] - 1 - xp.argmax(xp.flip(nan, axis=2), axis=2, keepdims=True)
+        first = xp.where(xp.any(nan, axis=2, keepdims=True), last_nan, first)
     chosen = here(np.arange(windows.shape[2]).reshape(1, 1, -1, 1)) == first
     return ops.sum(ops.where(chosen, windows, np.zeros((), windows.dtype)), axis=2), first
 
@@ -326,21 +373,40 @@ def _library(data: Any) -> tuple[Any, Any]:
     return library.xp, lambda constant: library.asarray(constant, data)
 
 
-def _axis(dim: int | None, axis: int | None, where: str) -> int:
-    """PyTorch's ``dim`` or NumPy's ``axis`` (the same thing; default the last axis)."""
+def _axis(dim: int | None, axis: int | None, where: str, ndim: int | None = None) -> int:
+    """PyTorch's ``dim`` or NumPy's ``axis`` (the same thing). With neither, PyTorch's implicit choice for an input
+    of ``ndim`` axes (0 for 0-, 1- and 3-D input, else 1), with PyTorch's warning; the last axis if ``ndim`` is None."""
     if dim is not None and axis is not None and dim != axis:
         raise TypeError(f"{where}: got dim={dim!r} and axis={axis!r}; give one of them (they name the same axis)")
-    return -1 if dim is None and axis is None else dim if dim is not None else axis
+    if dim is None and axis is None:
+        if ndim is None:
+            return -1
+        implicit = _softmax_dim(None, ndim)
+        warnings.warn(f"Implicit dimension choice for {where} has been deprecated (as in PyTorch, it is {implicit} "
+                      f"for a {ndim}-D input). Change the call to include dim={implicit} as an argument.",
+                      UserWarning, stacklevel=3)
+        return implicit
+    return dim if dim is not None else axis
 
 
-def softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """exp(x) / Σ exp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; default the last axis)."""
-    return ops.softmax(input, _axis(dim, axis, "softmax"))
+def _softmax_input(input: Any, dtype: Any, where: str) -> Tensor:
+    """The input of softmax, log_softmax or softmin, cast to ``dtype`` first if one is given (PyTorch's ``dtype=``)."""
+    if dtype is not None:
+        input = ops.astype(input if isinstance(input, Tensor) else Tensor(input), np.dtype(dtype))
+    return _tensor(input, where)
 
 
-def log_softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """x − logsumexp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; default the last axis)."""
-    return ops.log_softmax(input, _axis(dim, axis, "log_softmax"))
+def softmax(input: Any, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's). Without either, PyTorch's implicit
+    choice: axis 0 for 0-, 1- and 3-D input, else axis 1 (with its deprecation warning)."""
+    x = _softmax_input(input, dtype, "softmax")
+    return ops.softmax(x, _axis(dim, axis, "softmax", x.ndim))
+
+
+def log_softmax(input: Any, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """x − logsumexp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; no axis given: as ``softmax``)."""
+    x = _softmax_input(input, dtype, "log_softmax")
+    return ops.log_softmax(x, _axis(dim, axis, "log_softmax", x.ndim))
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01, *, slope: float | None = None) -> Tensor:
@@ -842,7 +908,10 @@ def _weighted_nll(log_p: Tensor, target: Any, weight: Any, ignore_index: int, la
         smooth = ops.sum(weighted, axis=axis) * valid
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
     if reduction == "mean":
-        return ops.sum(loss) / per_target.sum()
+        total = per_target.sum()
+        if total == 0:  # every target ignored: NaN (0/0) as in PyTorch, and a zero gradient rather than NaN
+            return ops.sum(loss) * 0 + np.asarray(np.nan, log_p.dtype)
+        return ops.sum(loss) / total
     return ops.sum(loss) if reduction == "sum" else loss
 
 
@@ -1095,9 +1164,10 @@ def _softmax_dim(dim: int | None, ndim: int) -> int:
     return dim if dim is not None else 0 if ndim in (0, 1, 3) else 1
 
 
-def softmin(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """softmax(−x) along ``dim`` (default the last axis; ``axis=`` as NumPy's)."""
-    return ops.softmax(ops.negative(_tensor(input, "softmin")), _axis(dim, axis, "softmin"))
+def softmin(input: Any, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """softmax(−x) along ``dim`` (``axis=`` as NumPy's; no axis given: PyTorch's implicit choice, as ``softmax``)."""
+    x = _softmax_input(input, dtype, "softmin")
+    return ops.softmax(ops.negative(x), _axis(dim, axis, "softmin", x.ndim))
 
 
 def softsign(input: Any) -> Tensor:
@@ -1332,14 +1402,7 @@ def adaptive_max_pool2d(input: Any, output_size: int | Sequence[int | None] | No
     where = "adaptive_max_pool2d"
     x, added = _batched(_tensor(input, where), 2, where)
     n, c, h, w = x.shape
-    if output_size is None or is_int(output_size):
-        output_size = (output_size, output_size)
-    if not isinstance(output_size, Sequence) or len(output_size) != 2:
-        raise TypeError(f"{where}: output_size must be an int, None or a pair of them, got {output_size!r}")
-    oh, ow = pair(tuple(size if s is None else s for s, size in zip(output_size, (h, w), strict=True)), "output_size",
-                  where, 1)
-    if oh > h or ow > w:
-        raise ShapeError(f"{where}: output_size {(oh, ow)} is larger than the input's {(h, w)}")
+    oh, ow = _adaptive_size(output_size, (h, w), where)
     rows, cols = _bins(h, oh), _bins(w, ow)
     taps = max(map(len, rows)) * max(map(len, cols))
     # Each bin's positions in the flattened plane, row-major, padded to ``taps`` with the −∞ appended at h·w.
@@ -1565,6 +1628,7 @@ def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepd
 # convolution: a matrix product with the kernel makes each input pixel's columns, and ``fold`` sums them into the
 # (cropped) output, as ``unfold`` gathered them in the forward convolution.
 # ---------------------------------------------------------------------------------------------------------------
+@_unbatched(4)
 def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: int | Pair = 1, padding: int | Pair = 0,
                      output_padding: int | Pair = 0, groups: int = 1, dilation: int | Pair = 1) -> Tensor:
     """2-D transposed convolution of (N, C_in, H, W) input with a (C_in, C_out/groups, kh, kw) kernel: the
@@ -1617,6 +1681,7 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: int | Pa
     return out if bias is None else out + ops.reshape(bias, (out_channels, 1, 1))
 
 
+@_unbatched(3)
 def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
                      output_padding: int = 0, groups: int = 1, dilation: int = 1) -> Tensor:
     """1-D transposed convolution of (N, C_in, L) input with a (C_in, C_out/groups, k) kernel: conv_transpose2d

@@ -62,7 +62,10 @@ class ConvTranspose2d(Module):
     def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
         return conv_size(value, name, type(self).__name__, minimum, self.dims)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
+        return F.one_sample(x, self.dims + 2, self._forward)  # (C, ...) unbatched as PyTorch
+
+    def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
         if len(shape) != self.dims + 2 or shape[1] != self.in_channels:
             positions = "height, width" if self.dims == 2 else "length"
