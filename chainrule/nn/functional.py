@@ -1462,7 +1462,8 @@ def pixel_unshuffle(input: Any, downscale_factor: int) -> Tensor:
     return ops.reshape(x, (*batch, c * r * r, h // r, w // r))
 
 
-_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+_NEAREST = ("nearest", "nearest-exact")
 
 
 def interpolate(input: Any, size: int | Sequence[int] | None = None,
@@ -1471,17 +1472,29 @@ def interpolate(input: Any, size: int | Sequence[int] | None = None,
                 antialias: bool = False) -> Tensor:
     """Resize the spatial axes of (N, C, *spatial) input to ``size``, or to ⌊size·scale_factor⌋, as PyTorch's.
 
-    "nearest": output i reads input ⌊i·s⌋ with s = 1/scale_factor (given) or in/out, in float32 as PyTorch.
+    "nearest": output i reads input ⌊i·s⌋ with s = 1/scale_factor (given) or in/out, in float32 as PyTorch;
+    "nearest-exact": input ⌊(i + ½)·s⌋ (pixel centres, as PIL and scikit-image).
     "linear" (3-D input), "bilinear" (4-D), "trilinear" (5-D): interpolation between the two nearest inputs;
     ``align_corners=True`` maps the corner pixels' centres onto each other (i·(in − 1)/(out − 1)); False (the
     default) maps pixel areas ((i + ½)·s − ½, clamped at 0). ``recompute_scale_factor=True`` uses in/out for s.
+    "area" (3-D, 4-D): the adaptive average pool to the output size. "bicubic" (4-D): Keys' cubic convolution (a = −0.75, as PyTorch) over the four nearest inputs of each axis,
+    the edge values repeated beyond the border, the source position not clamped.
     """
     x = _tensor(input, "interpolate")
     spatial = x.ndim - 2
-    if mode != "nearest" and mode not in _LINEAR:
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use 'nearest', 'linear', "
-                                  "'bilinear' or 'trilinear'")
-    if mode == "nearest":
+    if mode not in _NEAREST and mode not in _LINEAR and mode != "area":
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use 'nearest', 'nearest-exact', "
+                                  "'linear', 'bilinear', 'bicubic', 'trilinear' or 'area'")
+    if mode == "area":
+        if align_corners is not None:
+            raise ValueError("interpolate: align_corners is for the linear and cubic modes, not 'area'")
+        if spatial not in (1, 2):
+            raise ShapeError(f"interpolate: mode 'area' expects 3-D or 4-D input (N, C, ...), got shape {x.shape}")
+        if antialias:
+            raise NotImplementedError("interpolate: antialias=True is not supported")
+        sizes, _ = _output_sizes(x.shape[2:], size, scale_factor, "interpolate")
+        return adaptive_avg_pool1d(x, sizes[0]) if spatial == 1 else adaptive_avg_pool2d(x, tuple(sizes))
+    if mode in _NEAREST:
         if align_corners is not None:
             raise ValueError("interpolate: align_corners is for the linear modes, not 'nearest'")
         if not 1 <= spatial <= 3:
@@ -1497,6 +1510,10 @@ def interpolate(input: Any, size: int | Sequence[int] | None = None,
     for axis, (n, o, s) in enumerate(zip(x.shape[2:], sizes, scales, strict=True), start=2):
         if mode == "nearest":
             x = x[(slice(None),) * axis + (_nearest_sources(n, o, s),)]
+        elif mode == "nearest-exact":
+            x = x[(slice(None),) * axis + (_nearest_exact_sources(n, o, s),)]
+        elif mode == "bicubic":
+            x = _cubic_along(x, axis, n, o, s, bool(align_corners))
         else:
             x = _linear_along(x, axis, n, o, s, bool(align_corners))
     return x
@@ -1534,6 +1551,44 @@ def _nearest_sources(n: int, o: int, scale: float | None) -> np.ndarray:
         return np.arange(o) // 2
     s = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
     return np.minimum(np.floor(np.arange(o, dtype=np.float32) * s).astype(np.intp), n - 1)
+
+
+def _nearest_exact_sources(n: int, o: int, scale: float | None) -> np.ndarray:
+    """PyTorch's "nearest-exact" source of each output position: ⌊(i + ½)·s⌋ (at most n − 1), s in float32."""
+    s = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
+    centres = ((np.arange(o) + 0.5) * np.float64(s)).astype(np.float32)  # PyTorch's floorf of the product
+    return np.minimum(np.floor(centres).astype(np.intp), n - 1)
+
+
+def _cubic_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
+    """Bicubic interpolation along ``axis``: the four taps around each source position with Keys' weights
+    (a = −0.75), indices clamped to the input, all in x's dtype as PyTorch's kernel."""
+    dtype = x.dtype.type
+    position = np.arange(o, dtype=x.dtype)
+    if align_corners:
+        source = position * dtype((n - 1) / (o - 1) if o > 1 else 0)
+    else:
+        s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
+        source = s * (position + dtype(0.5)) - dtype(0.5)  # not clamped at 0, unlike the linear modes
+    floor = np.floor(source)
+    t = (source - floor).astype(x.dtype)
+    a = dtype(-0.75)
+
+    def near(d: np.ndarray) -> np.ndarray:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: np.ndarray) -> np.ndarray:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    shape = (o,) + (1,) * (x.ndim - axis - 1)
+    before = (slice(None),) * axis
+    out = None
+    for k, weight in enumerate(weights):
+        taps = np.clip(floor.astype(np.intp) - 1 + k, 0, n - 1)
+        term = x[before + (taps,)] * weight.astype(x.dtype).reshape(shape)
+        out = term if out is None else out + term
+    return out
 
 
 def _linear_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
