@@ -152,7 +152,7 @@ def check_case(torch: Any, case: Case, dtype: str, mode: str, seed: int = 0) -> 
     outs = _flatten(ours(*xs, **call))
     outs_t = _flatten(theirs(*xts, **call_t))
     assert len(outs) == len(outs_t), f"{len(outs)} outputs, PyTorch's {len(outs_t)}"
-    loss, loss_t, differentiated = 0, 0, False
+    loss, loss_t, differentiated, cotangents = 0, 0, False, {}
     for i, (o, ot) in enumerate(zip(outs, outs_t, strict=True)):
         if ot is None:
             assert o is None, f"output {i}: PyTorch returns None"
@@ -162,6 +162,7 @@ def check_case(torch: Any, case: Case, dtype: str, mode: str, seed: int = 0) -> 
             g = rng.standard_normal(tuple(ot.shape)).astype(dtype)
             loss_t = loss_t + (ot * torch.from_numpy(g)).sum()
             loss = loss + (o * g).sum()
+            cotangents[i] = g
             differentiated = True
     if differentiated:
         loss_t.backward()
@@ -181,6 +182,30 @@ def check_case(torch: Any, case: Case, dtype: str, mode: str, seed: int = 0) -> 
     state_t = theirs.state_dict()
     for name, value in ours.state_dict().items():
         _close(value.numpy(), state_t[name].numpy(), tol, f"{name} after the call")
+    if dtype == "float64" and differentiated and any(grads):
+        _central_differences(ours, arrays, grads, xs, call, cotangents, rng)
+
+
+def _central_differences(ours: nn.Module, arrays: list, grads: list, xs: list, call: dict, cotangents: dict,
+                         rng: np.random.Generator, eps: float = 1e-6) -> None:
+    """Our input gradients against central differences of our forward, along one random direction: the
+    derivative of Σ⟨g, output⟩ along v equals Σ⟨∇x, v⟩ (an independent check of what both libraries computed)."""
+    directions = [rng.standard_normal(a.shape) if g else None for a, g in zip(arrays, grads, strict=True)]
+
+    def value(step: float) -> float:
+        shifted = [cr.tensor(a + step * v) if v is not None else cr.tensor(a)
+                   for a, v in zip(arrays, directions, strict=True)]
+        with cr.no_grad():
+            outs = _flatten(ours(*shifted, **call))
+        return sum(float((outs[i].numpy() * g).sum()) for i, g in cotangents.items())
+
+    numeric = (value(eps) - value(-eps)) / (2 * eps)
+    if not np.isfinite(numeric):  # a NaN output (a mean over no targets): nothing to difference
+        return
+    analytic = sum(float((x.grad.numpy() * v).sum()) for x, v in zip(xs, directions, strict=True)
+                   if v is not None and x.grad is not None)
+    assert abs(numeric - analytic) <= 1e-6 + 1e-6 * abs(analytic), (
+        f"input gradients disagree with central differences: {analytic} (analytic), {numeric} (numeric)")
 
 
 def check_error(torch: Any, case: Case, dtype: str = "float64") -> tuple[type, type]:
