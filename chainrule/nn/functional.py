@@ -1477,8 +1477,9 @@ def interpolate(input: Any, size: int | Sequence[int] | None = None,
     "linear" (3-D input), "bilinear" (4-D), "trilinear" (5-D): interpolation between the two nearest inputs;
     ``align_corners=True`` maps the corner pixels' centres onto each other (i·(in − 1)/(out − 1)); False (the
     default) maps pixel areas ((i + ½)·s − ½, clamped at 0). ``recompute_scale_factor=True`` uses in/out for s.
-    "area" (3-D, 4-D): the adaptive average pool to the output size. "bicubic" (4-D): Keys' cubic convolution (a = −0.75, as PyTorch) over the four nearest inputs of each axis,
-    the edge values repeated beyond the border, the source position not clamped.
+    "area" (3-D, 4-D): the adaptive average pool to the output size. "bicubic" (4-D): Keys' cubic convolution
+    (a = −0.75, as PyTorch) over the four nearest inputs of each axis, the edge values repeated beyond the border,
+    the source position not clamped.
     """
     x = _tensor(input, "interpolate")
     spatial = x.ndim - 2

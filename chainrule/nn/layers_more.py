@@ -89,10 +89,10 @@ class ConvTranspose2d(Module):
             sizes = tuple(operator.index(n) for n in output_size)
         except TypeError:
             raise TypeError(f"{where}: output_size must be a sequence of ints, got {output_size!r}") from None
-        if len(sizes) == self.dims + 2:  # (N, C, *spatial), as PyTorch allows
-            sizes = sizes[2:]
+        if len(sizes) in (self.dims + 1, self.dims + 2):  # (N, C, *spatial) or (C, *spatial), as PyTorch allows
+            sizes = sizes[-self.dims:]
         if len(sizes) != self.dims:
-            raise ValueError(f"{where}: output_size must have {self.dims} or {self.dims + 2} elements (got "
+            raise ValueError(f"{where}: output_size must have {self.dims} to {self.dims + 2} elements (got "
                              f"{len(sizes)})")
         smallest = tuple((n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in zip(
             shape[2:], self.stride, self.padding, self.dilation, self.kernel_size, strict=True))

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from parity import FIXED, INT, MASK, POS, SIGN, Case, U, X, check_case
 
+import chainrule as cr
+import chainrule.nn.functional as F
 from chainrule import nn
 
 C = Case
@@ -297,3 +299,70 @@ def test_layer_matches_torch(torch, case, dtype):
         pytest.skip(f"{case.cls} is compared in {case.dtypes} only")
     for mode in ("train", "eval") if case.mode == "both" else (case.mode,):
         check_case(torch, case, dtype, mode)
+
+
+MORE_CASES = [  # arguments of the forward call and edge cases
+    C("ConvTranspose2d", (2, 3, 3), {"stride": 2, "padding": 1}, inputs=(X(1, 2, 4, 3),), call={"output_size": (8, 6)}),
+    C("ConvTranspose2d", (2, 3, 3), {"stride": (3, 2)}, inputs=(X(2, 3, 3),), call={"output_size": (3, 11, 8)}),
+    C("ConvTranspose1d", (2, 3, 3), {"stride": 3, "output_padding": 1}, inputs=(X(2, 2, 4),),
+      call={"output_size": [12]}),
+    C("TripletMarginLoss", (), {"swap": True, "reduction": "none"},  # positive == anchor: d(a, n) ties d(p, n)
+      inputs=(FIXED([[0.5, -1.0, 2.0], [1.0, 0.0, 0.0]], grad=True),
+              FIXED([[0.5, -1.0, 2.0], [1.0, 0.0, 0.0]], grad=True),
+              FIXED([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0]], grad=True)), differences=False),
+    C("TripletMarginLoss", (0.1,), {"swap": True}, differences=False,
+      inputs=(FIXED([[1.0, 2.0]], grad=True), FIXED([[1.0, 2.0]], grad=True), FIXED([[1.0, 2.0]], grad=True))),
+    C("MaxPool2d", (2, 1), {"return_indices": True}, differences=False,  # ties: the first maximum, as PyTorch
+      inputs=(FIXED(np.round(np.random.default_rng(3).standard_normal((1, 2, 4, 5)), 0), grad=True),)),
+    C("Linear", (3, 2), inputs=(X(1, 3),)), C("Conv2d", (2, 3, 2), inputs=(X(1, 2, 3, 3),)),
+    C("BatchNorm1d", (3,), inputs=(X(2, 3),)), C("LayerNorm", (3,), inputs=(X(0, 3),)),
+    C("Conv1d", (2, 3, 2), inputs=(X(0, 2, 5),)), C("MSELoss", (), inputs=(X(0, 3), X(0, 3))),
+    C("CrossEntropyLoss", (), {"reduction": "sum"}, inputs=(X(0, 3), INT(3, 0))),
+    C("GRU", (3, 4), {"batch_first": True}, inputs=(X(1, 1, 3),)), C("Embedding", (5, 2), inputs=(INT(5, 0),)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", MORE_CASES, ids=[f"{c.cls}-{k}" for k, c in enumerate(MORE_CASES)])
+def test_call_arguments_and_edge_cases_match_torch(torch, case, dtype):
+    for mode in ("train", "eval") if case.mode == "both" else (case.mode,):
+        check_case(torch, case, dtype, mode)
+
+
+@pytest.mark.parametrize("window", ["max_pool1d", "max_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"])
+def test_max_pools_with_nan_pick_pytorchs_nan_and_index(torch, window):
+    """A NaN in a window wins, and of several the last one scanned (PyTorch's ``val > max || isnan(val)``): the
+    same outputs, indices and gradients as PyTorch, with overlapping windows, padding and ceil mode."""
+    rng = np.random.default_rng(5)
+    args = {"max_pool1d": (3, 2, 1, 2, True), "max_pool2d": ((2, 3), (1, 2), (1, 1), (1, 2), True),
+            "adaptive_max_pool1d": (3,), "adaptive_max_pool2d": ((2, 3),)}[window]
+    for _ in range(20):
+        x = rng.standard_normal((2, 2, 5, 7) if window.endswith("2d") else (2, 5, 7))
+        x[rng.random(x.shape) < 0.3] = np.nan
+        xt = torch.tensor(x, requires_grad=True)
+        out_t, index_t = getattr(torch.nn.functional, window)(xt, *args, return_indices=True)
+        out_t.backward(torch.ones_like(out_t))
+        xc = cr.tensor(x, requires_grad=True)
+        out, index = getattr(F, window)(xc, *args, return_indices=True)
+        out.backward(np.ones(out.shape))
+        np.testing.assert_array_equal(out.numpy(), out_t.detach().numpy())
+        np.testing.assert_array_equal(np.asarray(index), index_t.numpy())
+        np.testing.assert_array_equal(xc.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("ndim", [0, 1, 2, 3, 4])
+def test_softmax_family_without_dim_takes_pytorchs_implicit_dim(torch, name, ndim):
+    x = np.random.default_rng(ndim).standard_normal((2, 3, 4, 5)[:ndim])
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        ours = getattr(F, name)(x)
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(x))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-15)
+    module = {"softmax": "Softmax", "log_softmax": "LogSoftmax", "softmin": "Softmin"}[name]
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        np.testing.assert_allclose(getattr(nn, module)()(x).numpy(), theirs.numpy(), rtol=1e-12, atol=1e-15)
+    in_float32 = getattr(F, name)(x, dim=-1, dtype="float32")
+    assert in_float32.dtype == np.float32
+    np.testing.assert_allclose(in_float32.numpy(), getattr(torch.nn.functional, name)(
+        torch.tensor(x), -1, dtype=torch.float32).numpy(), rtol=1e-6, atol=1e-7)
