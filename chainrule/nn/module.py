@@ -408,8 +408,9 @@ class Module:
                     values[name] = array
             for name in state_dict:
                 if isinstance(name, str) and name.startswith(prefix):
-                    head = name[len(prefix):].split(".", 1)[0]
-                    if head not in local and module._modules.get(head) is None:
+                    head, *rest = name[len(prefix):].split(".", 1)
+                    # a dotted name belongs to a child module, a plain one to this module's own entries
+                    if (head not in module._modules) if rest else (head not in local):
                         unexpected.append(name)
             stack.extend(reversed([(f"{prefix}{child_name}.", child) for child_name, child in module.named_children()]))
         if strict:

@@ -366,3 +366,76 @@ def test_softmax_family_without_dim_takes_pytorchs_implicit_dim(torch, name, ndi
     assert in_float32.dtype == np.float32
     np.testing.assert_allclose(in_float32.numpy(), getattr(torch.nn.functional, name)(
         torch.tensor(x), -1, dtype=torch.float32).numpy(), rtol=1e-6, atol=1e-7)
+
+
+def _nested(lib, torch=None):
+    """The same architecture in chainrule (lib=nn) and PyTorch (lib=torch.nn): BatchNorm inside a Sequential inside
+    a custom Module, a ModuleDict, a ParameterList, a direct parameter, buffers, a shared module."""
+    def array(values):
+        return torch.tensor(values) if torch is not None else np.asarray(values)
+
+    class Block(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scale", array([2.0]))
+            self.body = lib.Sequential(lib.Linear(3, 4), lib.BatchNorm1d(4), lib.ReLU())
+            self.gain = lib.Parameter(array([1.0, 2.0, 3.0, 4.0]))
+
+    class Net(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.first = Block()
+            self.heads = lib.ModuleDict({"b": lib.Linear(4, 2), "a": lib.LayerNorm(4)})
+            self.extra = lib.ParameterList([lib.Parameter(array([0.5])), lib.Parameter(array([[1.0, 2.0]]))])
+            self.register_buffer("temporary", array([0.0]), persistent=False)
+            self.shared = self.heads["b"]
+            self.norm = lib.GroupNorm(2, 4)
+
+    return Net()
+
+
+def test_state_dict_keys_and_order_match_torch_for_nested_models(torch):
+    ours, theirs = _nested(nn), _nested(torch.nn, torch)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert "temporary" not in ours.state_dict() and "shared.weight" in ours.state_dict()
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+    assert ours.load_state_dict(state) == ([], [])
+    for key, value in ours.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), state[key], err_msg=key)
+
+
+def test_load_state_dict_reports_what_torch_reports(torch):
+    ours, theirs = _nested(nn), _nested(torch.nn, torch)
+    state_t = dict(theirs.state_dict())
+    for key in ("first.body.1.running_var", "heads.a.bias", "extra.1"):
+        del state_t[key]
+    state_t["first.body.5.weight"] = torch.zeros(2)  # under a module that has no child "5"
+    state_t["heads.c.weight"] = torch.zeros(2)
+    state_t["unknown"] = torch.zeros(1)
+    state_t["norm.weight.extra"] = torch.zeros(1)
+    state = {k: v.numpy() for k, v in state_t.items()}
+    result_t = theirs.load_state_dict(state_t, strict=False)
+    result = ours.load_state_dict(state, strict=False)
+    assert result.missing_keys == result_t.missing_keys
+    assert result.unexpected_keys == result_t.unexpected_keys
+    with pytest.raises(RuntimeError) as info_t:
+        theirs.load_state_dict(state_t)
+    with pytest.raises(RuntimeError) as info:  # StateDictError is a RuntimeError as well as a ValueError
+        ours.load_state_dict(state)
+    for key in (*result_t.missing_keys, *result_t.unexpected_keys):
+        assert key in str(info_t.value) and f"'{key}'" in str(info.value)
+    wrong = {k: v.numpy() for k, v in theirs.state_dict().items()}
+    wrong["heads.b.weight"] = np.zeros((3, 4), np.float32)
+    for strict in (True, False):  # a shape mismatch is an error either way, in both
+        with pytest.raises(RuntimeError, match="size mismatch"):
+            theirs.load_state_dict({k: torch.from_numpy(v) for k, v in wrong.items()}, strict=strict)
+        with pytest.raises(RuntimeError, match=r"size mismatch for 'heads.b.weight'.*\(3, 4\).*\(2, 4\)"):
+            ours.load_state_dict(wrong, strict=strict)
+
+
+def test_a_state_dict_without_num_batches_tracked_loads_as_in_torch(torch):
+    state = {k: v for k, v in nn.BatchNorm1d(3).state_dict().items() if k != "num_batches_tracked"}
+    theirs = torch.nn.BatchNorm1d(3).load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in state.items()})
+    assert nn.BatchNorm1d(3).load_state_dict(state) == (theirs.missing_keys, theirs.unexpected_keys) == ([], [])
