@@ -439,3 +439,12 @@ def test_a_state_dict_without_num_batches_tracked_loads_as_in_torch(torch):
     state = {k: v for k, v in nn.BatchNorm1d(3).state_dict().items() if k != "num_batches_tracked"}
     theirs = torch.nn.BatchNorm1d(3).load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in state.items()})
     assert nn.BatchNorm1d(3).load_state_dict(state) == (theirs.missing_keys, theirs.unexpected_keys) == ([], [])
+
+
+@pytest.mark.parametrize("name", ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss"])
+def test_a_weight_given_first_is_the_weight_as_in_torch(torch, name):
+    weight = np.array([0.5, 2.0, 1.0])
+    ours, theirs = getattr(nn, name)(weight), getattr(torch.nn, name)(torch.tensor(weight))
+    assert ours.reduction == "mean"
+    np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.numpy())
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
