@@ -9,7 +9,7 @@ import inspect
 
 import numpy as np
 import pytest
-from parity import FIXED, INT, MASK, POS, SIGN, Case, U, X, check_case
+from parity import FIXED, INT, MASK, POS, SIGN, Case, U, X, check_case, check_error
 
 import chainrule as cr
 import chainrule.nn.functional as F
@@ -448,3 +448,21 @@ def test_a_weight_given_first_is_the_weight_as_in_torch(torch, name):
     assert ours.reduction == "mean"
     np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.numpy())
     assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+
+
+ERROR_CASES = [  # bad input PyTorch rejects: ours raises an error of the same type (a ShapeError is a ValueError and
+    # a RuntimeError)
+    C("Linear", (3, 2), inputs=(X(2, 4),)), C("Conv2d", (3, 2, 3), inputs=(X(1, 2, 5, 5),)),
+    C("Conv2d", (3, 2, 3), inputs=(X(5, 5),)), C("Conv1d", (1, 1, 5), inputs=(X(1, 1, 3),)),
+    C("BatchNorm1d", (3,), inputs=(X(2, 4),)), C("LayerNorm", (3,), inputs=(X(2, 4),)),
+    C("MaxPool2d", (2,), inputs=(X(5, 5),)), C("GRU", (3, 4), inputs=(X(5, 2, 2),)),
+    C("GroupNorm", (2, 4), inputs=(X(2, 3, 5),)), C("Bilinear", (2, 3, 4), inputs=(X(5, 2), X(4, 3))),
+    C("ConvTranspose2d", (2, 3, 3), inputs=(X(1, 3, 4, 4),)), C("PixelShuffle", (2,), inputs=(X(1, 3, 2, 2),)),
+    C("MSELoss", (), inputs=(X(2, 3), X(3, 2))), C("CrossEntropyLoss", (), inputs=(X(3, 4), INT(4, 4))),
+]
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[f"{c.cls}-{k}" for k, c in enumerate(ERROR_CASES)])
+def test_bad_input_raises_pytorchs_error_type(torch, case):
+    ours, theirs = check_error(torch, case)
+    assert issubclass(ours, theirs), f"ours raises {ours.__name__}, PyTorch a {theirs.__name__}"
