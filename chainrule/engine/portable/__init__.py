@@ -1,9 +1,9 @@
 """Portable forwards: rules whose forward has no Array API function (special functions, matrix functions, ODEs),
 written with a library's own array operations so that values stay in that library and on its device.
 
-Each module registers its forwards with ``@portable("rule name")``; a forward takes the ``Backend`` first, then the
-rule's inputs and parameters as the NumPy forward does. ``Backend.forward`` looks here after a library's own special
-functions and its ``_forward_*`` methods. NumPy never comes here.
+Each module registers its forwards with ``@portable("rule name")`` (``from .registry import portable``); a forward
+takes the ``Backend`` first, then the rule's inputs and parameters as the NumPy forward does. ``Backend.forward``
+looks here after a library's own special functions and its ``_forward_*`` methods. NumPy never comes here.
 """
 
 from __future__ import annotations
@@ -11,17 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-FORWARDS: dict[str, Callable[..., Any]] = {}
+from .registry import FORWARDS, portable
 
-
-def portable(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``function(backend, *inputs, **params)`` as the portable forward of the rule ``name``."""
-    def register(function: Callable[..., Any]) -> Callable[..., Any]:
-        if name in FORWARDS:
-            raise ValueError(f"a portable forward of '{name}' is registered twice")
-        FORWARDS[name] = function
-        return function
-    return register
+__all__ = ["FORWARDS", "load", "portable"]
 
 
 def load() -> dict[str, Callable[..., Any]]:

@@ -1,0 +1,19 @@
+"""The registry of portable forwards (apart from the package, so that the modules that register import it without
+importing the package that imports them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+FORWARDS: dict[str, Callable[..., Any]] = {}
+
+
+def portable(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``function(backend, *inputs, **params)`` as the portable forward of the rule ``name``."""
+    def register(function: Callable[..., Any]) -> Callable[..., Any]:
+        if name in FORWARDS:
+            raise ValueError(f"a portable forward of '{name}' is registered twice")
+        FORWARDS[name] = function
+        return function
+    return register
