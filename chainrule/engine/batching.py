@@ -52,9 +52,9 @@ class Batched:
         value = self.value
         if type(value) is np.ndarray:
             return Batched(np.moveaxis(np.moveaxis(value, 0, -1)[_explicit(index, self.ndim)], -1, 0))
-        m = backends.backend(value).m  # another library: NumPy index arrays move there; ... closes a basic index
+        m = backends.backend(value).m  # another library: NumPy's indexing there (engine.array_index)
         moved = m.xp.moveaxis(value, 0, -1)
-        return Batched(m.xp.moveaxis(moved[m.index(_explicit(index, self.ndim), moved)], -1, 0))
+        return Batched(m.xp.moveaxis(m.getitem(moved, _explicit(index, self.ndim)), -1, 0))
 
     def __neg__(self) -> Batched:
         return Batched(-self.value)
@@ -304,7 +304,7 @@ def _explicit(index, ndim: int) -> tuple:
         return items
     used = 0
     for i in items:
-        if i is None or i is Ellipsis:
+        if i is None or i is Ellipsis or isinstance(i, bool | np.bool_):  # (a boolean scalar adds an axis)
             continue
         used += i.ndim if isinstance(i, np.ndarray) and i.dtype == bool else 1
     position = next(k for k, i in enumerate(items) if i is Ellipsis)
