@@ -149,7 +149,7 @@ _UNARY = {
     "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
     "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
     "abs": "abs", "sign": "sign", "negative": "negative", "square": "square", "floor": "floor", "ceil": "ceil",
-    "trunc": "trunc", "rint": "round", "real": "real", "imag": "imag", "conj": "conj",
+    "trunc": "trunc", "rint": "round", "real": "real", "conj": "conj",
 }
 _BINARY = {
     "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide", "power": "pow",
@@ -313,6 +313,9 @@ class Backend:
         a, b = self._scalar_to_array(a, b)
         xp = self.xp  # the standard has no exp2: 2**-d = e**(-d ln 2)
         return xp.maximum(a, b) + xp.log1p(xp.exp(-xp.abs(a - b) * math.log(2))) / math.log(2)
+
+    def _forward_imag(self, x):
+        return self.m.imag(x)
 
     def _forward_sigmoid(self, x):
         return self.m.sigmoid(x)
@@ -768,7 +771,7 @@ class ArrayAPIMath:
     def __init__(self, owner: Backend) -> None:
         self._owner = owner
         self.xp = xp = owner.xp
-        for name in ("exp", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "abs", "sign", "real", "imag",
+        for name in ("exp", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "abs", "sign", "real",
                      "conj", "zeros_like", "ones_like"):
             setattr(self, name, getattr(xp, name))
         for ours, theirs in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
@@ -806,6 +809,10 @@ class ArrayAPIMath:
 
     def isnan(self, x):
         return self.xp.isnan(x)
+
+    def imag(self, x):
+        """The imaginary part; zeros of x's dtype for a real x, as NumPy's (the standard's imag takes complex x)."""
+        return self.xp.imag(x) if self.xp.isdtype(x.dtype, "complex floating") else self.xp.zeros_like(x)
 
     def flip(self, x, axis):
         return self.xp.flip(x, axis=axis)
