@@ -75,10 +75,7 @@ NO_FORWARD = {
 # torch only. This list may only grow.
 TORCH_OWN = {"digamma", "gammaln", "i0", "i1", "polygamma"}
 # (rule, sample index) that have a forward but do not work yet, with the exception they raise. May only shrink.
-KNOWN_GAPS = {
-    ("astype", 0): AttributeError,  # its vjp reads dtype.kind
-    ("imag", 0): TypeError,  # the Array API's imag takes complex input only
-}
+KNOWN_GAPS: dict = {}
 
 
 # Gaps of one library only. May only shrink.
