@@ -43,7 +43,8 @@ def image(x: Any, where: str) -> Tensor | np.ndarray:
     if x.ndim != 4:
         raise ShapeError(
             f"{where} expects a 4-D input of shape (batch, channels, height, width), got shape {x.shape}; "
-            "for a single image add the batch axis with x.reshape(1, *x.shape)"
+            "for a single image add the batch axis with x.reshape(1, *x.shape) (the nn functions and layers take "
+            "one (channels, height, width) image as PyTorch's do)"
         )
     return x
 

@@ -11,8 +11,11 @@ class ChainruleError(Exception):
     """Base class of chainrule's own exceptions."""
 
 
-class ShapeError(ChainruleError, ValueError):
-    """Operands whose shapes do not fit the operation."""
+class ShapeError(ChainruleError, ValueError, RuntimeError):
+    """Operands whose shapes do not fit the operation.
+
+    A ValueError, and also a RuntimeError: what PyTorch raises for the same mistakes, so code written for PyTorch
+    (``except RuntimeError``) catches it too."""
 
 
 class DomainError(ChainruleError, ValueError):

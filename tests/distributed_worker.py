@@ -150,6 +150,17 @@ def sampling(out: dict) -> None:
                 out[f"sampler/{n}/{drop_last}/{shuffle}"] = sampler.indices()
 
 
+def sampler_lengths(errors: dict) -> None:
+    try:  # each rank with a dataset of its own length: the shares would overlap
+        dist.DistributedSampler(10 + dist.rank())
+    except ValueError as exc:
+        errors["sampler_lengths"] = str(exc)
+    try:
+        cr.data.DataLoader(np.zeros((6 + dist.rank(), 1)), np.zeros(6 + dist.rank()), 2, distributed=True)
+    except ValueError as exc:
+        errors["loader_lengths"] = str(exc)
+
+
 def main() -> None:
     out_dir = Path(sys.argv[1])
     dist.init()
@@ -164,6 +175,7 @@ def main() -> None:
     batch_norm(out)
     collectives(out, errors)
     sampling(out)
+    sampler_lengths(errors)
     np.savez(out_dir / f"rank{dist.rank()}.npz", **out)
     (out_dir / f"rank{dist.rank()}.json").write_text(json.dumps(errors))
 

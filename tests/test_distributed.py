@@ -359,6 +359,13 @@ def test_bad_input_gives_clear_errors(world_of_one):
         pass
 
 
+def test_ranks_with_different_dataset_lengths_get_a_clear_error_not_overlapping_shares(two):
+    for r in two:
+        assert "same number of samples" in r["errors"]["sampler_lengths"]
+        assert "rank 0: 10, rank 1: 11" in r["errors"]["sampler_lengths"]
+        assert "rank 0: 6, rank 1: 7" in r["errors"]["loader_lengths"]
+
+
 @pytest.mark.parametrize("ranks", [1, 2, 3, 4])
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_sampler_matches_pytorch_for_any_size(ranks, drop_last):

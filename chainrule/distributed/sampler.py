@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .comm import _get
 from .comm import rank as _rank
 from .comm import world_size as _world_size
 
@@ -25,6 +26,20 @@ def _count(n: Any) -> int:
     return int(n)
 
 
+def _same_length_everywhere(n: int) -> None:
+    """Every process of the MPI world must share the same number of samples: with different lengths each would
+    shuffle, pad and split its own dataset, so their shares would overlap and their step counts differ (PyTorch's
+    sampler assumes it without a check)."""
+    world = _get()
+    if world.size == 1:
+        return
+    seen = world.comm.allgather(n)
+    if any(other != seen[0] for other in seen):
+        listing = ", ".join(f"rank {r}: {count}" for r, count in enumerate(seen))
+        raise ValueError(f"DistributedSampler: every process must have the same number of samples to share them out; "
+                         f"got {listing}. Give each process the same (whole) dataset; the sampler splits it")
+
+
 class DistributedSampler:
     """The indices of ``n`` samples (or of a dataset) that this process handles: every ``world_size``-th one of a
     permutation that all processes draw alike from ``seed`` and the epoch.
@@ -33,7 +48,8 @@ class DistributedSampler:
     divide ``n``, the permutation is padded with its own first indices (a few samples are seen twice), or, with
     ``drop_last=True``, cut to a multiple of ``world_size`` (a few are not seen this epoch), as in PyTorch. Call
     ``set_epoch(e)`` before each epoch for a new shuffle (``DataLoader(..., distributed=True)`` does it itself).
-    ``num_replicas`` and ``rank`` default to ``cr.distributed.world_size()`` and ``rank()``.
+    ``num_replicas`` and ``rank`` default to ``cr.distributed.world_size()`` and ``rank()``; then the processes also
+    check that they all have the same ``n`` (a ValueError listing each rank's otherwise, where shares would overlap).
 
     >>> [list(DistributedSampler(5, shuffle=False, num_replicas=2, rank=r)) for r in (0, 1)]
     [[0, 2, 4], [1, 3, 0]]
@@ -49,6 +65,8 @@ class DistributedSampler:
         rank: int | None = None,
     ) -> None:
         self.n = _count(n)
+        if num_replicas is None and rank is None:
+            _same_length_everywhere(self.n)
         self.num_replicas = _world_size() if num_replicas is None else num_replicas
         if (
             isinstance(self.num_replicas, bool)

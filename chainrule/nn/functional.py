@@ -16,9 +16,11 @@ found and what it expected.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,9 +44,34 @@ from . import init
 Pair = tuple[int, int]
 
 
+def one_sample(x: Any, batched_ndim: int, run: Callable[[Any], Any]) -> Any:
+    """PyTorch's unbatched input: a sample without its batch axis (``batched_ndim`` − 1 axes) runs as a batch of one,
+    and every output loses that axis again; any other input goes to ``run`` as it is."""
+    if np.ndim(x) != batched_ndim - 1:
+        return run(x)
+    return _drop_batch(run(ops.unsqueeze(x if isinstance(x, Tensor) else Tensor(x), 0)))
+
+
+def _drop_batch(out: Any) -> Any:
+    if isinstance(out, tuple):
+        return tuple(_drop_batch(item) for item in out)
+    return ops.squeeze(out, 0) if isinstance(out, Tensor) else out[0]
+
+
+def _unbatched(batched_ndim: int) -> Callable:
+    """A functional that also takes one sample without the batch axis, as PyTorch's (``one_sample``)."""
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(x: Any, *args: Any, **kwargs: Any) -> Any:
+            return one_sample(x, batched_ndim, lambda batch: function(batch, *args, **kwargs))
+        return wrapper
+    return decorate
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Layers as functions.
 # ---------------------------------------------------------------------------------------------------------------
+@_unbatched(4)
 def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pair = 1,
            padding: int | Pair | str = 0, dilation: int | Pair = 1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch) of an NCHW batch with a (out, in/groups, kh, kw) kernel.
@@ -132,6 +159,7 @@ def _pad_same(x: Tensor, kernel: Pair) -> tuple[Tensor, Pair]:
     return x, (padding[0], padding[1])
 
 
+@_unbatched(4)
 def unfold(input: Any, kernel_size: int | Pair, dilation: int | Pair = 1, padding: int | Pair = 0,
            stride: int | Pair = 1) -> Tensor:
     """The sliding kh×kw windows of an NCHW batch as columns (N, C·kh·kw, L), with PyTorch's argument order
@@ -149,6 +177,7 @@ def unfold(input: Any, kernel_size: int | Pair, dilation: int | Pair = 1, paddin
     return ops.reshape(columns, (n, c * kernel_size[0] * kernel_size[1], -1))
 
 
+@_unbatched(3)
 def fold(input: Any, output_size: int | Pair, kernel_size: int | Pair, dilation: int | Pair = 1,
          padding: int | Pair = 0, stride: int | Pair = 1) -> Tensor:
     """Columns (N, C·kh·kw, L) summed back into an (N, C, H, W) image where their windows overlap (col2im), with
@@ -177,6 +206,7 @@ def _span(kernel_size: Pair, dilation: Pair) -> Pair:
     return (dilation[0] * (kernel_size[0] - 1) + 1, dilation[1] * (kernel_size[1] - 1) + 1)
 
 
+@_unbatched(3)
 def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int | str = 0,
            dilation: int = 1, groups: int = 1) -> Tensor:
     """1-D convolution of (N, C, L) input with a (out, in/groups, k) kernel: conv2d on a height of 1."""
@@ -235,6 +265,7 @@ def _pool_arguments(x: Any, kernel_size: Any, stride: Any, padding: Any, dilatio
     return x, kernel_size, stride, pair(padding, "padding", name, 0), pair(dilation, "dilation", name, 1)
 
 
+@_unbatched(4)
 def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
                ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """The mean of each kh×kw window (stride defaults to the kernel size), as PyTorch's: with padding, the zeros
@@ -264,10 +295,11 @@ def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
     return ops.reshape(ops.sum(windows, axis=2), (n, c, oh, ow)) / divisor
 
 
+@_unbatched(4)
 def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
     """Average over oh×ow bins that cover the image: bin i of an axis of size n spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
     x = image(x, "adaptive_avg_pool2d")
-    output_size = pair(output_size, "output_size", "adaptive_avg_pool2d", 1)
+    output_size = _adaptive_size(output_size, x.shape[2:], "adaptive_avg_pool2d")
     for axis, o in ((2, output_size[0]), (3, output_size[1])):  # the bins are products: one axis at a time
         size = x.shape[axis]
         if size % o == 0:  # equal bins: one reshape and one mean
@@ -277,6 +309,16 @@ def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
         bins = [(i * size // o, -(-(i + 1) * size // o)) for i in range(o)]
         x = ops.stack([ops.mean(x[(slice(None),) * axis + (slice(a, b),)], axis=axis) for a, b in bins], axis=axis)
     return x
+
+
+@_unbatched(4)
+def _adaptive_size(output_size: Any, size: tuple[int, ...], where: str) -> Pair:
+    """An adaptive pool's (oh, ow): an int, or a pair of ints or None (None keeps that axis's size), as PyTorch's."""
+    if output_size is None or is_int(output_size):
+        output_size = (output_size, output_size)
+    if not isinstance(output_size, Sequence) or len(output_size) != 2:
+        raise TypeError(f"{where}: output_size must be an int, None or a pair of them, got {output_size!r}")
+    return pair(tuple(n if s is None else s for s, n in zip(output_size, size, strict=True)), "output_size", where, 1)
 
 
 def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
@@ -309,10 +351,15 @@ def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
 
 def _window_max(windows: Tensor) -> tuple[Tensor, Any]:
     """(the maximum of each window of (N, C, K, L) ``windows``, as (N, C, L); its tap (N, C, 1, L)): the gradient
-    goes to the first maximum (a NaN wins, as in NumPy's argmax), as PyTorch's pools."""
+    goes to the first maximum, as PyTorch's pools; a NaN wins, and of several NaNs the last one (PyTorch's kernels
+    scan each window taking a value that is larger or NaN)."""
     data = ops.stop(windows)
     xp, here = _library(data)
     first = xp.argmax(data, axis=2, keepdims=True)
+    nan = xp.isnan(data)
+    if bool(xp.any(nan)):
+        last_nan = windows.shape[2] - 1 - xp.argmax(xp.flip(nan, axis=2), axis=2, keepdims=True)
+        first = xp.where(xp.any(nan, axis=2, keepdims=True), last_nan, first)
     chosen = here(np.arange(windows.shape[2]).reshape(1, 1, -1, 1)) == first
     return ops.sum(ops.where(chosen, windows, np.zeros((), windows.dtype)), axis=2), first
 
@@ -326,21 +373,40 @@ def _library(data: Any) -> tuple[Any, Any]:
     return library.xp, lambda constant: library.asarray(constant, data)
 
 
-def _axis(dim: int | None, axis: int | None, where: str) -> int:
-    """PyTorch's ``dim`` or NumPy's ``axis`` (the same thing; default the last axis)."""
+def _axis(dim: int | None, axis: int | None, where: str, ndim: int | None = None) -> int:
+    """PyTorch's ``dim`` or NumPy's ``axis`` (the same thing). With neither, PyTorch's implicit choice for an input
+    of ``ndim`` axes (0 for 0-, 1- and 3-D input, else 1), with PyTorch's warning; the last axis if ``ndim`` is None."""
     if dim is not None and axis is not None and dim != axis:
         raise TypeError(f"{where}: got dim={dim!r} and axis={axis!r}; give one of them (they name the same axis)")
-    return -1 if dim is None and axis is None else dim if dim is not None else axis
+    if dim is None and axis is None:
+        if ndim is None:
+            return -1
+        implicit = _softmax_dim(None, ndim)
+        warnings.warn(f"Implicit dimension choice for {where} has been deprecated (as in PyTorch, it is {implicit} "
+                      f"for a {ndim}-D input). Change the call to include dim={implicit} as an argument.",
+                      UserWarning, stacklevel=3)
+        return implicit
+    return dim if dim is not None else axis
 
 
-def softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """exp(x) / Σ exp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; default the last axis)."""
-    return ops.softmax(input, _axis(dim, axis, "softmax"))
+def _softmax_input(input: Any, dtype: Any, where: str) -> Tensor:
+    """The input of softmax, log_softmax or softmin, cast to ``dtype`` first if one is given (PyTorch's ``dtype=``)."""
+    if dtype is not None:
+        input = ops.astype(input if isinstance(input, Tensor) else Tensor(input), np.dtype(dtype))
+    return _tensor(input, where)
 
 
-def log_softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """x − logsumexp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; default the last axis)."""
-    return ops.log_softmax(input, _axis(dim, axis, "log_softmax"))
+def softmax(input: Any, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / Σ exp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's). Without either, PyTorch's implicit
+    choice: axis 0 for 0-, 1- and 3-D input, else axis 1 (with its deprecation warning)."""
+    x = _softmax_input(input, dtype, "softmax")
+    return ops.softmax(x, _axis(dim, axis, "softmax", x.ndim))
+
+
+def log_softmax(input: Any, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """x − logsumexp(x) along ``dim`` (PyTorch's name; ``axis=`` as NumPy's; no axis given: as ``softmax``)."""
+    x = _softmax_input(input, dtype, "log_softmax")
+    return ops.log_softmax(x, _axis(dim, axis, "log_softmax", x.ndim))
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01, *, slope: float | None = None) -> Tensor:
@@ -842,7 +908,10 @@ def _weighted_nll(log_p: Tensor, target: Any, weight: Any, ignore_index: int, la
         smooth = ops.sum(weighted, axis=axis) * valid
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / n_classes)
     if reduction == "mean":
-        return ops.sum(loss) / per_target.sum()
+        total = per_target.sum()
+        if total == 0:  # every target ignored: NaN (0/0) as in PyTorch, and a zero gradient rather than NaN
+            return ops.sum(loss) * 0 + np.asarray(np.nan, log_p.dtype)
+        return ops.sum(loss) / total
     return ops.sum(loss) if reduction == "sum" else loss
 
 
@@ -1095,9 +1164,10 @@ def _softmax_dim(dim: int | None, ndim: int) -> int:
     return dim if dim is not None else 0 if ndim in (0, 1, 3) else 1
 
 
-def softmin(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
-    """softmax(−x) along ``dim`` (default the last axis; ``axis=`` as NumPy's)."""
-    return ops.softmax(ops.negative(_tensor(input, "softmin")), _axis(dim, axis, "softmin"))
+def softmin(input: Any, dim: int | None = None, *, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """softmax(−x) along ``dim`` (``axis=`` as NumPy's; no axis given: PyTorch's implicit choice, as ``softmax``)."""
+    x = _softmax_input(input, dtype, "softmin")
+    return ops.softmax(ops.negative(x), _axis(dim, axis, "softmin", x.ndim))
 
 
 def softsign(input: Any) -> Tensor:
@@ -1332,14 +1402,7 @@ def adaptive_max_pool2d(input: Any, output_size: int | Sequence[int | None] | No
     where = "adaptive_max_pool2d"
     x, added = _batched(_tensor(input, where), 2, where)
     n, c, h, w = x.shape
-    if output_size is None or is_int(output_size):
-        output_size = (output_size, output_size)
-    if not isinstance(output_size, Sequence) or len(output_size) != 2:
-        raise TypeError(f"{where}: output_size must be an int, None or a pair of them, got {output_size!r}")
-    oh, ow = pair(tuple(size if s is None else s for s, size in zip(output_size, (h, w), strict=True)), "output_size",
-                  where, 1)
-    if oh > h or ow > w:
-        raise ShapeError(f"{where}: output_size {(oh, ow)} is larger than the input's {(h, w)}")
+    oh, ow = _adaptive_size(output_size, (h, w), where)
     rows, cols = _bins(h, oh), _bins(w, ow)
     taps = max(map(len, rows)) * max(map(len, cols))
     # Each bin's positions in the flattened plane, row-major, padded to ``taps`` with the −∞ appended at h·w.
@@ -1399,7 +1462,8 @@ def pixel_unshuffle(input: Any, downscale_factor: int) -> Tensor:
     return ops.reshape(x, (*batch, c * r * r, h // r, w // r))
 
 
-_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+_NEAREST = ("nearest", "nearest-exact")
 
 
 def interpolate(input: Any, size: int | Sequence[int] | None = None,
@@ -1408,17 +1472,30 @@ def interpolate(input: Any, size: int | Sequence[int] | None = None,
                 antialias: bool = False) -> Tensor:
     """Resize the spatial axes of (N, C, *spatial) input to ``size``, or to ⌊size·scale_factor⌋, as PyTorch's.
 
-    "nearest": output i reads input ⌊i·s⌋ with s = 1/scale_factor (given) or in/out, in float32 as PyTorch.
+    "nearest": output i reads input ⌊i·s⌋ with s = 1/scale_factor (given) or in/out, in float32 as PyTorch;
+    "nearest-exact": input ⌊(i + ½)·s⌋ (pixel centres, as PIL and scikit-image).
     "linear" (3-D input), "bilinear" (4-D), "trilinear" (5-D): interpolation between the two nearest inputs;
     ``align_corners=True`` maps the corner pixels' centres onto each other (i·(in − 1)/(out − 1)); False (the
     default) maps pixel areas ((i + ½)·s − ½, clamped at 0). ``recompute_scale_factor=True`` uses in/out for s.
+    "area" (3-D, 4-D): the adaptive average pool to the output size. "bicubic" (4-D): Keys' cubic convolution
+    (a = −0.75, as PyTorch) over the four nearest inputs of each axis, the edge values repeated beyond the border,
+    the source position not clamped.
     """
     x = _tensor(input, "interpolate")
     spatial = x.ndim - 2
-    if mode != "nearest" and mode not in _LINEAR:
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use 'nearest', 'linear', "
-                                  "'bilinear' or 'trilinear'")
-    if mode == "nearest":
+    if mode not in _NEAREST and mode not in _LINEAR and mode != "area":
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported; use 'nearest', 'nearest-exact', "
+                                  "'linear', 'bilinear', 'bicubic', 'trilinear' or 'area'")
+    if mode == "area":
+        if align_corners is not None:
+            raise ValueError("interpolate: align_corners is for the linear and cubic modes, not 'area'")
+        if spatial not in (1, 2):
+            raise ShapeError(f"interpolate: mode 'area' expects 3-D or 4-D input (N, C, ...), got shape {x.shape}")
+        if antialias:
+            raise NotImplementedError("interpolate: antialias=True is not supported")
+        sizes, _ = _output_sizes(x.shape[2:], size, scale_factor, "interpolate")
+        return adaptive_avg_pool1d(x, sizes[0]) if spatial == 1 else adaptive_avg_pool2d(x, tuple(sizes))
+    if mode in _NEAREST:
         if align_corners is not None:
             raise ValueError("interpolate: align_corners is for the linear modes, not 'nearest'")
         if not 1 <= spatial <= 3:
@@ -1434,6 +1511,10 @@ def interpolate(input: Any, size: int | Sequence[int] | None = None,
     for axis, (n, o, s) in enumerate(zip(x.shape[2:], sizes, scales, strict=True), start=2):
         if mode == "nearest":
             x = x[(slice(None),) * axis + (_nearest_sources(n, o, s),)]
+        elif mode == "nearest-exact":
+            x = x[(slice(None),) * axis + (_nearest_exact_sources(n, o, s),)]
+        elif mode == "bicubic":
+            x = _cubic_along(x, axis, n, o, s, bool(align_corners))
         else:
             x = _linear_along(x, axis, n, o, s, bool(align_corners))
     return x
@@ -1471,6 +1552,44 @@ def _nearest_sources(n: int, o: int, scale: float | None) -> np.ndarray:
         return np.arange(o) // 2
     s = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
     return np.minimum(np.floor(np.arange(o, dtype=np.float32) * s).astype(np.intp), n - 1)
+
+
+def _nearest_exact_sources(n: int, o: int, scale: float | None) -> np.ndarray:
+    """PyTorch's "nearest-exact" source of each output position: ⌊(i + ½)·s⌋ (at most n − 1), s in float32."""
+    s = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
+    centres = ((np.arange(o) + 0.5) * np.float64(s)).astype(np.float32)  # PyTorch's floorf of the product
+    return np.minimum(np.floor(centres).astype(np.intp), n - 1)
+
+
+def _cubic_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
+    """Bicubic interpolation along ``axis``: the four taps around each source position with Keys' weights
+    (a = −0.75), indices clamped to the input, all in x's dtype as PyTorch's kernel."""
+    dtype = x.dtype.type
+    position = np.arange(o, dtype=x.dtype)
+    if align_corners:
+        source = position * dtype((n - 1) / (o - 1) if o > 1 else 0)
+    else:
+        s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
+        source = s * (position + dtype(0.5)) - dtype(0.5)  # not clamped at 0, unlike the linear modes
+    floor = np.floor(source)
+    t = (source - floor).astype(x.dtype)
+    a = dtype(-0.75)
+
+    def near(d: np.ndarray) -> np.ndarray:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: np.ndarray) -> np.ndarray:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    shape = (o,) + (1,) * (x.ndim - axis - 1)
+    before = (slice(None),) * axis
+    out = None
+    for k, weight in enumerate(weights):
+        taps = np.clip(floor.astype(np.intp) - 1 + k, 0, n - 1)
+        term = x[before + (taps,)] * weight.astype(x.dtype).reshape(shape)
+        out = term if out is None else out + term
+    return out
 
 
 def _linear_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
@@ -1565,6 +1684,7 @@ def pairwise_distance(x1: Any, x2: Any, p: float = 2.0, eps: float = 1e-6, keepd
 # convolution: a matrix product with the kernel makes each input pixel's columns, and ``fold`` sums them into the
 # (cropped) output, as ``unfold`` gathered them in the forward convolution.
 # ---------------------------------------------------------------------------------------------------------------
+@_unbatched(4)
 def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: int | Pair = 1, padding: int | Pair = 0,
                      output_padding: int | Pair = 0, groups: int = 1, dilation: int | Pair = 1) -> Tensor:
     """2-D transposed convolution of (N, C_in, H, W) input with a (C_in, C_out/groups, kh, kw) kernel: the
@@ -1617,6 +1737,7 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: int | Pa
     return out if bias is None else out + ops.reshape(bias, (out_channels, 1, 1))
 
 
+@_unbatched(3)
 def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: int = 1, padding: int = 0,
                      output_padding: int = 0, groups: int = 1, dilation: int = 1) -> Tensor:
     """1-D transposed convolution of (N, C_in, L) input with a (C_in, C_out/groups, k) kernel: conv_transpose2d

@@ -151,12 +151,16 @@ class Conv2d(Module):
     def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
         return conv_size(value, name, type(self).__name__, minimum, 2)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
+        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+
+    def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
         if len(shape) != 4:
             raise ShapeError(
                 f"{self!r} got an input of shape {shape}; it expects 4 dimensions (batch, {self.in_channels}, "
-                "height, width). For one image use x.reshape(1, *x.shape); for flat rows reshape to images first"
+                f"height, width), or 3 for one image ({self.in_channels}, height, width); for flat rows reshape to "
+                "images first"
             )
         if shape[1] != self.in_channels:
             raise ShapeError(
@@ -220,7 +224,10 @@ class Conv1d(Conv2d):
     def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
         return conv_size(value, name, type(self).__name__, minimum, 1)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
+        return F.one_sample(x, 3, self._forward)  # (C, ...) unbatched as PyTorch
+
+    def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
         if len(shape) != 3 or shape[1] != self.in_channels:
             raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, {self.in_channels}, "
@@ -250,7 +257,10 @@ class AvgPool2d(Module):
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = divisor_override
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Any:
+        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+
+    def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
         if len(shape) != 4 or any(k > n + 2 * p for k, n, p in zip(self.kernel_size, shape[2:], self.padding,
                                                                       strict=False)):
@@ -266,15 +276,19 @@ class AvgPool2d(Module):
 class AdaptiveAvgPool2d(Module):
     """Average NCHW input down to ``output_size`` (oh, ow), whatever the input size (bins as PyTorch's)."""
 
-    def __init__(self, output_size: int | tuple[int, int]) -> None:
+    def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
         super().__init__()
-        self.output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
+        if output_size is not None and not isinstance(output_size, tuple | list):
+            output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
+        self.output_size = output_size if output_size is None else tuple(output_size)
 
-    def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x)
-        if len(shape) != 4 or any(o > n for o, n in zip(self.output_size, shape[2:], strict=False)):
-            raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) "
-                             f"with height and width at least {self.output_size}")
+    def forward(self, x: Any) -> Any:
+        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+
+    def _forward(self, x: Any) -> Tensor:
+        if len(np.shape(x)) != 4:
+            raise ShapeError(f"{self!r} got an input of shape {np.shape(x)}; it expects (batch, channels, height, "
+                             "width) or (channels, height, width)")
         return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
@@ -300,7 +314,10 @@ class MaxPool2d(Module):
         self.return_indices = bool(return_indices)
         self.ceil_mode = bool(ceil_mode)
 
-    def forward(self, x: Any) -> Tensor | tuple[Tensor, np.ndarray]:
+    def forward(self, x: Any) -> Any:
+        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+
+    def _forward(self, x: Any) -> Tensor | tuple[Tensor, np.ndarray]:
         shape = np.shape(x)
         span = [d * (k - 1) + 1 - 2 * p for k, d, p in zip(self.kernel_size, self.dilation, self.padding, strict=True)]
         if len(shape) != 4 or any(k > n for k, n in zip(span, shape[2:], strict=False)):
@@ -342,13 +359,17 @@ class Unflatten(Module):
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
         dim = self.dim % len(shape) if shape else 0
-        if not shape or int(np.prod(self.unflattened_size)) != shape[dim]:
+        sizes = self.unflattened_size
+        known = int(np.prod([n for n in sizes if n != -1]))
+        if sizes.count(-1) == 1 and shape and known and shape[dim] % known == 0:  # one -1: inferred, as PyTorch
+            sizes = tuple(shape[dim] // known if n == -1 else n for n in sizes)
+        if not shape or int(np.prod(sizes)) != shape[dim] or any(n < 0 for n in sizes):
             raise ShapeError(
                 f"{self!r} got an input of shape {shape}: axis {self.dim} has "
-                f"{shape[dim] if shape else 'no'} elements, but {self.unflattened_size} needs "
-                f"{int(np.prod(self.unflattened_size))}"
+                f"{shape[dim] if shape else 'no'} elements, which {self.unflattened_size} does not split"
+                " (its product must equal them; one size may be -1)"
             )
-        return ops.reshape(x, shape[:dim] + self.unflattened_size + shape[dim + 1:])
+        return ops.reshape(x, shape[:dim] + sizes + shape[dim + 1:])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
@@ -481,14 +502,15 @@ class LeakyReLU(Module):
 
 
 class Softmax(Module):
-    """exp(x) / Σ exp(x) along ``dim`` (default the last axis), computed without overflow."""
+    """exp(x) / Σ exp(x) along ``dim``, computed without overflow (None: PyTorch's implicit choice, 0 for 0-, 1- and
+    3-D input, else 1, with its warning)."""
 
-    def __init__(self, dim: int = -1) -> None:
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: Any) -> Tensor:
-        return ops.softmax(x, self.dim)
+        return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -10,7 +10,8 @@ LocalResponseNorm, Bilinear, Unfold, Fold, ChannelShuffle; and the containers Pa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import operator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,17 +63,44 @@ class ConvTranspose2d(Module):
     def _size(self, value: Any, name: str, minimum: int) -> tuple[int, ...]:
         return conv_size(value, name, type(self).__name__, minimum, self.dims)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any, output_size: Sequence[int] | None = None) -> Any:
+        """The transposed convolution of (N, C, ...) or unbatched (C, ...) input. ``output_size`` (the spatial sizes,
+        optionally after N and C) picks among the sizes a strided convolution maps to the input's, as PyTorch's:
+        it sets the output padding, in place of the constructor's."""
+        return F.one_sample(x, self.dims + 2, lambda batch: self._forward(batch, output_size))
+
+    def _forward(self, x: Any, output_size: Sequence[int] | None) -> Tensor:
         shape = np.shape(x)
         if len(shape) != self.dims + 2 or shape[1] != self.in_channels:
             positions = "height, width" if self.dims == 2 else "length"
             raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, {self.in_channels}, "
-                             f"{positions})")
+                             f"{positions}) or ({self.in_channels}, {positions})")
+        output_padding = self.output_padding if output_size is None else self._output_padding(shape, output_size)
         if self.dims == 2:
-            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
                                       self.groups, self.dilation)
-        return F.conv_transpose1d(x, self.weight, self.bias, self.stride[0], self.padding[0],
-                                  self.output_padding[0], self.groups, self.dilation[0])
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride[0], self.padding[0], output_padding[0],
+                                  self.groups, self.dilation[0])
+
+    def _output_padding(self, shape: tuple[int, ...], output_size: Any) -> tuple[int, ...]:
+        """The output padding that gives ``output_size``, checked against the sizes the input can produce."""
+        where = type(self).__name__
+        try:
+            sizes = tuple(operator.index(n) for n in output_size)
+        except TypeError:
+            raise TypeError(f"{where}: output_size must be a sequence of ints, got {output_size!r}") from None
+        if len(sizes) in (self.dims + 1, self.dims + 2):  # (N, C, *spatial) or (C, *spatial), as PyTorch allows
+            sizes = sizes[-self.dims:]
+        if len(sizes) != self.dims:
+            raise ValueError(f"{where}: output_size must have {self.dims} to {self.dims + 2} elements (got "
+                             f"{len(sizes)})")
+        smallest = tuple((n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in zip(
+            shape[2:], self.stride, self.padding, self.dilation, self.kernel_size, strict=True))
+        largest = tuple(m + s - 1 for m, s in zip(smallest, self.stride, strict=True))
+        if any(not lo <= n <= hi for n, lo, hi in zip(sizes, smallest, largest, strict=True)):
+            raise ValueError(f"{where}: requested an output size of {list(sizes)}, but valid sizes range from "
+                             f"{list(smallest)} to {list(largest)} (for an input of {list(shape[2:])})")
+        return tuple(n - lo for n, lo in zip(sizes, smallest, strict=True))
 
     def extra_repr(self) -> str:
         extra = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

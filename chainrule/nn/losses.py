@@ -19,6 +19,14 @@ from . import functional as F
 from .module import Module
 
 
+def _weight_given_first(reduction: Any, weight: Any) -> tuple[Any, Any]:
+    """PyTorch's weighted losses take ``weight`` as their first argument (``nn.CrossEntropyLoss(w)``); ours take
+    ``reduction`` there: a first argument that is not a string is the weight."""
+    if reduction is not None and not isinstance(reduction, str) and weight is None:
+        return "mean", reduction
+    return reduction, weight
+
+
 class _Loss(Module):
     function = staticmethod(F.mse_loss)
 
@@ -52,6 +60,7 @@ class BCELoss(_Loss):
     function = staticmethod(F.binary_cross_entropy)
 
     def __init__(self, reduction: str = "mean", *, weight: Any = None) -> None:
+        reduction, weight = _weight_given_first(reduction, weight)
         super().__init__(reduction)
         self._constant("weight", weight)
 
@@ -66,6 +75,7 @@ class BCEWithLogitsLoss(_Loss):
     function = staticmethod(F.binary_cross_entropy_with_logits)
 
     def __init__(self, reduction: str = "mean", *, weight: Any = None, pos_weight: Any = None) -> None:
+        reduction, weight = _weight_given_first(reduction, weight)
         super().__init__(reduction)
         self._constant("weight", weight)
         self._constant("pos_weight", pos_weight)
@@ -85,6 +95,7 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100,
                  label_smoothing: float = 0.0) -> None:
+        reduction, weight = _weight_given_first(reduction, weight)
         super().__init__(reduction)
         self._constant("weight", weight)
         self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
@@ -101,6 +112,7 @@ class NLLLoss(_Loss):
     function = staticmethod(F.nll_loss)
 
     def __init__(self, reduction: str = "mean", *, weight: Any = None, ignore_index: int = -100) -> None:
+        reduction, weight = _weight_given_first(reduction, weight)
         super().__init__(reduction)
         self._constant("weight", weight)
         self.ignore_index = int(ignore_index)

@@ -19,8 +19,11 @@ from ..errors import ChainruleError
 from ..tensor import Tensor
 
 
-class StateDictError(ChainruleError, ValueError):
-    """A state_dict that does not fit the module: missing or unexpected keys, or a value of the wrong shape."""
+class StateDictError(ChainruleError, ValueError, RuntimeError):
+    """A state_dict that does not fit the module: missing or unexpected keys, or a value of the wrong shape.
+
+    A RuntimeError, as PyTorch raises there, and a ValueError, as chainrule's other bad-input errors.
+    """
 
 
 class Parameter(Tensor):
@@ -160,14 +163,20 @@ class Module:
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
-    def register_buffer(self, name: str, value: Any) -> None:
+    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
         """Register state that is not trained but belongs to the model (e.g. input statistics).
 
         A buffer is a Tensor without gradient; it is saved by ``state_dict()`` and restored by
-        ``load_state_dict()``, and ``parameters()`` leaves it out, so optimizers never change it.
+        ``load_state_dict()`` (unless ``persistent=False``), and ``parameters()`` leaves it out, so optimizers never
+        change it.
         """
         if value is not None:
             value = Tensor(value.data if isinstance(value, Tensor) else value)
+        skip = self.__dict__.setdefault("_non_persistent_buffers", set())
+        if persistent:
+            skip.discard(name)
+        else:
+            skip.add(name)
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         self._buffers[name] = value
@@ -335,51 +344,83 @@ class Module:
     # -----------------------------------------------------------------------------------------------------------
     # State.
     # -----------------------------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Tensor]:
-        """Every parameter and buffer by dotted name, as Tensors without gradient that share their memory.
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> dict[str, Tensor]:
+        """Every parameter and persistent buffer by dotted name, as Tensors without gradient that share their memory.
 
-        As in PyTorch the values follow later updates; to keep a snapshot, copy them
-        (``{k: v.numpy().copy() for k, v in model.state_dict().items()}``). ``cr.save`` writes one to disk.
+        The order is PyTorch's: each module's own parameters, then its own buffers, then its children's, depth
+        first; a parameter shared by two modules appears under both names. As in PyTorch the values follow later
+        updates; to keep a snapshot, copy them (``{k: v.numpy().copy() for k, v in model.state_dict().items()}``).
+        ``cr.save`` writes one to disk. ``keep_vars=True`` returns the Parameters themselves.
         """
-        return {name: t.detach() for name, t in self._named_state()}
+        return {name: t if keep_vars else t.detach() for name, t in self._named_state(prefix)}
 
-    def _named_state(self) -> list[tuple[str, Tensor]]:
-        return [*self.named_parameters(), *self.named_buffers()]
+    def _local_state(self) -> list[tuple[str, Tensor]]:
+        """This module's own entries of its state_dict: parameters, then persistent buffers (None left out)."""
+        own = [(name, p) for name, p in self._parameters.items() if p is not None]
+        skip = self.__dict__.get("_non_persistent_buffers", ())
+        return own + [(name, b) for name, b in self._buffers.items() if b is not None and name not in skip]
+
+    def _named_state(self, prefix: str = "") -> list[tuple[str, Tensor]]:
+        """(dotted name, tensor) of every state_dict entry, in PyTorch's order: a module's own entries, then each
+        child's (no de-duplication: a shared module is saved under each of its names, as PyTorch does)."""
+        entries: list[tuple[str, Tensor]] = []
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            entries += [(name + key, value) for key, value in module._local_state()]
+            stack.extend(reversed([(f"{name}{child_name}.", child) for child_name, child in module.named_children()]))
+        return entries
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values (Tensors, arrays or nested lists, e.g. from ``cr.load``) into parameters and buffers, in place.
 
-        With ``strict`` (the default) the keys must match exactly; otherwise the missing and unexpected keys are
-        skipped and returned. A value of the wrong shape is always an error. Values are converted to each
-        parameter's dtype. Nothing is changed unless every check passes.
+        With ``strict`` (the default) the keys must match exactly, as in PyTorch; otherwise missing and unexpected
+        keys are skipped and returned (``IncompatibleKeys(missing_keys, unexpected_keys)``, each in PyTorch's
+        order). A value of the wrong shape is always an error. Values are converted to each parameter's dtype.
+        Nothing is changed unless every check passes.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a dict from names to arrays, not {type(state_dict).__name__}")
         own = dict(self._named_state())
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        problems = []
+        missing: list[str] = []
+        unexpected: list[str] = []
+        problems: list[str] = []
         values = {}
-        for key, param in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if array.dtype.kind not in "biuf":
-                problems.append(f"'{key}' has dtype {array.dtype}; expected numbers")
-            elif array.shape != param.shape:
-                problems.append(f"'{key}' has shape {array.shape} in the state_dict but the model expects "
-                                f"{param.shape}")
-            else:
-                values[key] = array
+        stack: list[tuple[str, Module]] = [("", self)]
+        while stack:  # PyTorch's walk: each module checks its own keys, and which keys below its prefix it lacks
+            prefix, module = stack.pop()
+            local = dict(module._local_state())
+            optional = getattr(module, "_optional_state", ())
+            for key, tensor in local.items():
+                name = prefix + key
+                if name not in state_dict:
+                    if key not in optional:
+                        missing.append(name)
+                    continue
+                value = state_dict[name]
+                array = value.data if isinstance(value, Tensor) else np.asarray(value)
+                if array.dtype.kind not in "biuf":
+                    problems.append(f"'{name}' has dtype {array.dtype}; expected numbers")
+                elif array.shape != tensor.shape:
+                    problems.append(f"size mismatch for '{name}' which has shape {array.shape} in the state_dict but "
+                                    f"the model expects {tensor.shape}")
+                else:
+                    values[name] = array
+            for name in state_dict:
+                if isinstance(name, str) and name.startswith(prefix):
+                    head, *rest = name[len(prefix):].split(".", 1)
+                    # a dotted name belongs to a child module, a plain one to this module's own entries
+                    if (head not in module._modules) if rest else (head not in local):
+                        unexpected.append(name)
+            stack.extend(reversed([(f"{prefix}{child_name}.", child) for child_name, child in module.named_children()]))
         if strict:
-            if missing:
-                problems.append(f"missing key(s) {', '.join(repr(k) for k in missing)}")
             if unexpected:
-                problems.append(f"unexpected key(s) {', '.join(repr(k) for k in unexpected)}")
+                problems.insert(0, f"unexpected key(s) {', '.join(repr(k) for k in unexpected)}")
+            if missing:
+                problems.insert(0, f"missing key(s) {', '.join(repr(k) for k in missing)}")
         if problems:
             raise StateDictError(
-                f"cannot load this state_dict into {type(self).__name__}: " + "; ".join(problems)
+                f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(problems)
                 + f". The model's keys are: {', '.join(own) or '(none)'}. Was it saved from another architecture?"
             )
         for key, array in values.items():

@@ -152,6 +152,8 @@ def running_statistics(module: Module, num_features: int, eps: float, momentum: 
     module.register_buffer("running_mean", np.zeros(n, dtype) if track else None)
     module.register_buffer("running_var", np.ones(n, dtype) if track else None)
     module.register_buffer("num_batches_tracked", np.zeros((), np.int64) if track else None)
+    # PyTorch fills in a counter missing from a state_dict saved without its metadata (e.g. as safetensors)
+    object.__setattr__(module, "_optional_state", ("num_batches_tracked",))
 
 
 class _BatchNorm(Module):

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
 from ..errors import DomainError
 from ..tensor import Tensor
 from . import init
@@ -24,8 +23,6 @@ from .functional import (
     _check_probability,
     _real,
     _shrink_size,
-    _softmax_dim,
-    _tensor,
     alpha_dropout,
     celu,
     dropout1d,
@@ -36,6 +33,7 @@ from .functional import (
     hardsigmoid,
     hardswish,
     hardtanh,
+    log_softmax,
     logsigmoid,
     mish,
     prelu,
@@ -224,8 +222,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Any) -> Tensor:
-        x = _tensor(input, "LogSoftmax")
-        return ops.log_softmax(x, _softmax_dim(self.dim, x.ndim))
+        return log_softmax(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -235,8 +232,7 @@ class Softmin(LogSoftmax):
     """softmax(−x) along ``dim`` (None: PyTorch's implicit choice, as LogSoftmax)."""
 
     def forward(self, input: Any) -> Tensor:
-        x = _tensor(input, "Softmin")
-        return softmin(x, _softmax_dim(self.dim, x.ndim))
+        return softmin(input, self.dim)
 
 
 class _FeatureDropout(Module):

@@ -30,7 +30,7 @@ def step(mode: str, nonlinearity: str, x_projected: Tensor, h: Any, c: Any, w_hh
     """One time step of an RNN ("tanh" or "relu"), LSTM or GRU cell: the new (h, c) (c None but for the LSTM)
     from the input's projection W_ih x + b_ih and the previous state; the gates in PyTorch's order."""
     recurrent = F.linear(h, w_hh, b_hh)
-    size = np.shape(w_hh)[1]
+    size = np.shape(w_hh)[0] // _GATES[mode]  # the hidden size (w_hh's columns are the projection's with proj_size)
     if mode == "RNN":
         total = x_projected + recurrent
         return (ops.tanh(total) if nonlinearity == "tanh" else ops.relu(total)), None
@@ -50,9 +50,16 @@ class _RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = np.float32, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+                 dtype: Any = np.float32, seed: int | None = None, rng: np.random.Generator | None = None,
+                 proj_size: int = 0) -> None:
         super().__init__()
         where = type(self).__name__
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise DomainError(f"{where}: proj_size must be an int >= 0, got {proj_size!r}")
+        if proj_size and (self.mode != "LSTM" or proj_size >= hidden_size):
+            raise DomainError(f"{where}: proj_size must be smaller than hidden_size ({hidden_size}), and only the "
+                              f"LSTM has one; got proj_size={proj_size}")
+        self.proj_size = proj_size
         self.input_size = _positive_int(input_size, "input_size", where)
         self.hidden_size = _positive_int(hidden_size, "hidden_size", where)
         self.num_layers = _positive_int(num_layers, "num_layers", where)
@@ -64,14 +71,21 @@ class _RNNBase(Module):
         gates = _GATES[self.mode] * self.hidden_size
         bound = 1 / math.sqrt(self.hidden_size)  # PyTorch's initialisation: every weight and bias from U(−b, b)
         for layer in range(self.num_layers):
-            width = self.input_size if layer == 0 else self.hidden_size * self.directions
+            width = self.input_size if layer == 0 else self.output_size * self.directions
             for suffix in self._suffixes():
-                shapes = {"weight_ih": (gates, width), "weight_hh": (gates, self.hidden_size)}
+                shapes = {"weight_ih": (gates, width), "weight_hh": (gates, self.output_size)}
                 if self.bias:
                     shapes |= {"bias_ih": (gates,), "bias_hh": (gates,)}
+                if self.proj_size:
+                    shapes["weight_hr"] = (self.proj_size, self.hidden_size)
                 for name, shape in shapes.items():
                     values = self._rng.uniform(-bound, bound, shape).astype(dtype)
                     self.register_parameter(f"{name}_l{layer}{suffix}", Parameter(values))
+
+    @property
+    def output_size(self) -> int:
+        """The size of h: ``proj_size`` if the LSTM projects it, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
 
     @property
     def directions(self) -> int:
@@ -89,13 +103,15 @@ class _RNNBase(Module):
     def _run(self, x: Tensor, h: Tensor, c: Tensor | None, layer: int, suffix: str):
         """One direction of one layer over the sequence x (L, N, width): outputs (L, N, H), final h and c."""
         w_ih = getattr(self, f"weight_ih_l{layer}{suffix}")
-        if self.mode == "LSTM":
+        if self.mode == "LSTM" and not self.proj_size:
             return self._run_lstm(x, h, c, w_ih, layer, suffix)
         projected = F.linear(x, w_ih, getattr(self, f"bias_ih_l{layer}{suffix}") if self.bias else None)
         steps = range(x.shape[0] - 1, -1, -1) if suffix else range(x.shape[0])
         outputs = [None] * x.shape[0]
         for t in steps:
             h, c = self._cell(projected[t], h, c, layer, suffix)
+            if self.proj_size:  # h = W_hr (o ⊙ tanh c)
+                h = F.linear(h, getattr(self, f"weight_hr_l{layer}{suffix}"))
             outputs[t] = h
         return ops.stack(outputs, axis=0), h, c
 
@@ -118,10 +134,12 @@ class _RNNBase(Module):
         if state is None:
             return None
         state = state if isinstance(state, Tensor) else Tensor(state)
-        expected = (self.num_layers * self.directions,) + ((x.shape[1],) if batched else ()) + (self.hidden_size,)
+        size, size_name = (self.hidden_size, "hidden_size") if name == "c_0" else (
+            (self.proj_size, "proj_size") if self.proj_size else (self.hidden_size, "hidden_size"))
+        expected = (self.num_layers * self.directions,) + ((x.shape[1],) if batched else ()) + (size,)
         if state.shape != expected:
             raise ShapeError(f"{type(self).__name__}: {name} must have shape {expected} (num_layers·directions, "
-                             f"batch, hidden_size), got {state.shape}")
+                             f"batch, {size_name}), got {state.shape}")
         return state if batched else ops.unsqueeze(state, 1)
 
     def forward(self, input: Any, hx: Any = None):
@@ -149,12 +167,13 @@ class _RNNBase(Module):
         else:
             h0, c0 = self._check(x, hx, "h_0", batched), None
         zeros = np.zeros((x.shape[1], self.hidden_size), x.dtype)
+        zeros_h = np.zeros((x.shape[1], self.output_size), x.dtype)
         finals_h, finals_c = [], []
         for layer in range(self.num_layers):
             outputs = []
             for d, suffix in enumerate(self._suffixes()):
                 k = layer * self.directions + d
-                h = zeros if h0 is None else h0[k]
+                h = zeros_h if h0 is None else h0[k]
                 c = (zeros if c0 is None else c0[k]) if self.mode == "LSTM" else None
                 out, h, c = self._run(x, h, c, layer, suffix)
                 outputs.append(out)
@@ -177,7 +196,8 @@ class _RNNBase(Module):
         extra = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             extra += f", num_layers={self.num_layers}"
-        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False),
+                              ("proj_size", 0)):
             if getattr(self, name) != default:
                 extra += f", {name}={getattr(self, name)}"
         return extra
@@ -207,9 +227,16 @@ class RNN(_RNNBase):
 
 class LSTM(_RNNBase):
     """LSTM: gates i, f, g, o from W_ih x + b_ih + W_hh h + b_hh; c' = σ(f)c + σ(i)tanh(g), h' = σ(o)tanh(c').
-    ``forward(input, (h_0, c_0))`` returns (output, (h_n, c_n))."""
+    ``forward(input, (h_0, c_0))`` returns (output, (h_n, c_n)). ``proj_size`` > 0 projects h' by ``weight_hr_l{k}``
+    (proj_size, hidden_size), as PyTorch's: the output and h then have proj_size features."""
 
     mode = "LSTM"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 dtype: Any = np.float32, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
+                         seed, rng, proj_size=proj_size)
 
 
 class GRU(_RNNBase):

@@ -145,7 +145,7 @@ def test_jvp_agrees_with_vjp_for_conv_and_pool():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: F.unfold(np.zeros((2, 3, 4)), 2), "4-D input"),
+    (lambda: F.unfold(np.zeros((3, 4)), 2), "4-D input"),  # (C, H, W) is one image, as in PyTorch
     (lambda: F.unfold(np.zeros((1, 1, 3, 3)), 4), "larger than the padded image"),
     (lambda: F.fold(np.zeros((1, 5, 9)), 4, 2), "does not fit"),
     (lambda: F.conv2d(np.zeros((1, 2, 4, 4)), cr.zeros(3, 1, 2, 2)), "2 channels"),

@@ -181,5 +181,5 @@ def test_flatten_and_unflatten():
     x = cr.ones(2, 3, 4)
     assert nn.Flatten()(x).shape == (2, 12)
     assert nn.Unflatten(1, (1, 2, 2))(cr.ones(5, 4)).shape == (5, 1, 2, 2)
-    with pytest.raises(ShapeError, match=r"axis 1 has 5 elements, but \(2, 2\) needs 4"):
+    with pytest.raises(ShapeError, match=r"axis 1 has 5 elements, which \(2, 2\) does not split"):
         nn.Unflatten(1, (2, 2))(cr.ones(3, 5))

@@ -120,7 +120,7 @@ def test_prelu_slope_gradient_at_zero_and_per_channel(torch):
 
 
 @pytest.mark.parametrize("f", [
-    F.elu, F.selu, lambda x: F.celu(x, 0.6), F.logsigmoid, F.softsign, F.tanhshrink, F.mish, F.softmin,
+    F.elu, F.selu, lambda x: F.celu(x, 0.6), F.logsigmoid, F.softsign, F.tanhshrink, F.mish, lambda x: F.softmin(x, 0),
     lambda x: F.glu(x, 0), F.hardswish, lambda x: F.pad(x, (1, 2, 2, 0), mode="reflect"),
     lambda x: F.pad(x, (3, -1, 0, 2), value=2.0), lambda x: F.pad(x, (2, 2, 1, 3), mode="circular"),
     lambda x: F.pixel_unshuffle(x[None], 2), lambda x: F.interpolate(x[None], (5, 3), mode="bilinear"),
@@ -321,11 +321,12 @@ def test_selu_stack_with_alpha_dropout_keeps_unit_variance():
     (lambda: F.pad(np.ones((2, 3)), (-2, -2)), cr.ShapeError, "crop"),
     (lambda: nn.ReflectionPad2d(1)(np.ones((2, 3))), cr.ShapeError, "3-D"),
     (lambda: F.max_pool1d(np.ones((1, 2, 3, 4)), 2), cr.ShapeError, "max_pool1d expects a 3-D"),
-    (lambda: F.adaptive_max_pool2d(np.ones((1, 2, 3, 4)), 5), cr.ShapeError, "larger"),
+    (lambda: F.adaptive_max_pool2d(np.ones((1, 2, 3, 4)), (5, 0)), cr.DomainError, "output_size"),
     (lambda: F.pixel_shuffle(np.ones((1, 6, 2, 2)), 2), cr.ShapeError, "divisible"),
     (lambda: F.interpolate(np.ones((1, 1, 4)), 3, 2.0), ValueError, "exactly one"),
     (lambda: F.interpolate(np.ones((1, 1, 4)), 3, mode="bilinear"), cr.ShapeError, "4-D"),
-    (lambda: F.interpolate(np.ones((1, 1, 4)), 3, mode="bicubic"), NotImplementedError, "bicubic"),
+    (lambda: F.interpolate(np.ones((1, 1, 4)), 3, mode="bicubic"), cr.ShapeError, "'bicubic' expects 4-D"),
+    (lambda: F.interpolate(np.ones((1, 1, 4)), 3, mode="cubic"), NotImplementedError, "'cubic' is not supported"),
     (lambda: F.interpolate(np.ones((1, 1, 4)), 3, align_corners=True), ValueError, "align_corners"),
     (lambda: F.normalize(np.ones(3), dim=1), cr.ShapeError, "dim 1"),
     (lambda: F.pairwise_distance(np.ones(3), np.ones(3), p=0), cr.DomainError, "positive"),

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .registry import FORWARDS, portable  # noqa: F401  (modules import them from .registry: no import cycle)
+from .registry import FORWARDS, portable
+
+__all__ = ["FORWARDS", "load", "portable"]
 
 
 def load() -> dict[str, Callable[..., Any]]:

@@ -1,5 +1,5 @@
-"""The registry of portable forwards, apart from the package's ``__init__`` so that the modules registering in it
-import it without importing the package (whose ``load`` imports them: that would be an import cycle)."""
+"""The registry of portable forwards (apart from the package, so that the modules that register import it without
+importing the package that imports them)."""
 
 from __future__ import annotations
 
