@@ -212,8 +212,9 @@ class Backend:
     def asarray(self, value: Any, like: Any, dtype: Any = None) -> Any:
         """``value`` (a number or a NumPy array) as an array of this library on ``like``'s device. A Python number
         next to a floating-point array takes its dtype (a weak scalar, as NumPy's), so float32 stays float32."""
-        if dtype is None and type(value) in (int, float) and self.m.is_floating(like):
-            dtype = like.dtype
+        if dtype is None and type(value) in (int, float) and self.xp.isdtype(like.dtype, ("real floating",
+                                                                                         "complex floating")):
+            dtype = like.dtype  # (w ** 3 for complex eigenvalues w: complex128 ** int64 has no promotion)
         if isinstance(value, np.ndarray):
             if value.dtype == np.intp and value.dtype != np.int64:
                 value = value.astype(np.int64)  # intp is int64 on 64-bit machines; the Array API has no intp
