@@ -69,12 +69,11 @@ LIBRARY_IDS = [lib.name for lib in LIBRARIES]
 # a portable form accurate to a few ulps, matrix functions, the ODE solver... This list may only shrink.
 NO_FORWARD = {
     "beta", "betainc", "betaln", "digamma", "eig", "eigvals", "erfcinv", "erfinv", "gamma", "gammainc", "gammaincc",
-    "gammaln", "i0", "i1", "iv", "ive", "j0", "j1", "jv", "ndtri", "odeint", "polygamma", "rgamma", "solve_sylvester",
-    "sqrtm", "stdtr", "y0", "y1", "yv",
+    "gammaln", "ndtri", "odeint", "polygamma", "rgamma", "solve_sylvester", "sqrtm", "stdtr",
 }
 # Of those, the ones whose forward is PyTorch's own function (torch.special; backends._OWN_SPECIAL): tested on
 # torch only. This list may only grow.
-TORCH_OWN = {"digamma", "erfcinv", "erfinv", "gammainc", "gammaincc", "gammaln", "i0", "i1", "ndtri", "polygamma"}
+TORCH_OWN = {"digamma", "erfcinv", "erfinv", "gammainc", "gammaincc", "gammaln", "ndtri", "polygamma"}
 # (rule, sample index) that have a forward but do not work yet, with the exception they raise. May only shrink.
 KNOWN_GAPS = {
     ("astype", 0): AttributeError,  # its vjp reads dtype.kind

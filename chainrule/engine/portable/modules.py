@@ -1,1 +1,2 @@
 """The modules that register portable forwards (one import line each)."""
+from . import bessel  # noqa: F401
