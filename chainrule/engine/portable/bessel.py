@@ -18,15 +18,19 @@ the asymptotic coefficients, how far to recur) are computed once in Python. The 
 * negative orders: I_{−v} from its own series where the K_v part matters, else I_v; J_{−v} = cos(vπ) J_v −
   sin(vπ) Y_v, Y_{−v} = sin(vπ) J_v + cos(vπ) Y_v.
 
-Accuracy (float64, against mpmath, tests/test_portable_bessel.py): relative error below 1e-14 for I and 1e-13 for
-J and Y away from their zeros (absolute 1e-15·max(1, |value|) near them), for |v| <= 60; beyond that the forwards
-raise rather than run ever longer recurrences. At x = ±inf the results are nan, as SciPy's (and PyTorch's i0, i1).
+Accuracy (float64, against mpmath over wide grids, tests/test_portable_bessel.py), for |v| <= 60: I_v within 4e-15
+relative; J_v and Y_v within 5e-15·√(J_v² + Y_v²), i.e. absolute near their zeros and within 5e-14 relative where
+the value is at least a twentieth of that size (J_v also relatively below x = v, where it has no zeros). Above
+|v| = 60 the forwards raise rather than run ever longer recurrences. Where SciPy's values are not the functions'
+(I_v overflows at 710 in SciPy's i0, ive is nan beyond 1e300, Y_{−n−1/2}(0) is ±inf, j0 loses digits at 1e20),
+these give the functions' values; at x = ±inf they give nan, as SciPy's (and PyTorch's i0, i1).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 from . import portable
 
@@ -52,8 +56,7 @@ _RGAMMA_1P = (
 
 # -- The order: one real number, and the constants that depend on it (computed in Python). --------------------------
 def _order(backend, name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) and not (hasattr(v, "dtype") and getattr(v, "ndim", 1)
-                                                                       == 0 and v.dtype.kind in "iuf"):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise NotImplementedError(
             f"'{name}' on {backend.name} arrays takes the order v as one real number (a Python or NumPy scalar), not "
             f"{type(v).__name__} {getattr(v, 'shape', '')}; call it once per order, or move x with t.to(numpy)")
@@ -95,7 +98,7 @@ def _hankel_coefficients(v: float, terms: int) -> list[float]:
 @functools.cache
 def _i_asymptotic_edge(v: float) -> tuple[float, int]:
     """(x₀, K): from x₀ on, I_v is e^x/√(2πx) Σ_{k<K} (−1)^k a_k(v)/x^k to 1e-17: its terms fall below 1e-17 (K
-    stops at the smallest one), their largest stays below 10 (no cancellation), and the part in e^(−x) that the
+    stops at the smallest one), their sum cancels little (Σ|term| < 4 |Σ term|), and the part in e^(−x) that the
     expansion leaves out, e^(−2x) Σ |a_k|/x^k, is below 1e-17 too."""
     a = _hankel_coefficients(v, ASYMPTOTIC_TERMS)
     x = I_SERIES_EDGE
@@ -103,14 +106,22 @@ def _i_asymptotic_edge(v: float) -> tuple[float, int]:
         terms = [abs(c) / x ** k for k, c in enumerate(a)]
         smallest = min(range(len(terms)), key=terms.__getitem__)
         kept = terms[:smallest + 1]
-        if kept[-1] < 1e-17 and max(kept) < 10 and math.exp(-2 * x) * sum(kept) < 1e-17:
+        total = abs(sum(c * (-1 / x) ** k for k, c in enumerate(a[:smallest + 1])))
+        if kept[-1] < 1e-17 and sum(kept) < 4 * total and math.exp(-2 * x) * sum(kept) < 1e-17:
             return x, smallest + 1
         x *= 1.1
 
 
 def _miller_top(n: int, x_max: float) -> int:
-    """The order (above μ) to start the backward recurrence at, for orders up to n and x up to x_max."""
+    """The order (above μ) to start J's backward recurrence at, for orders up to n and x up to x_max: J_N(x) falls
+    off only once N passes x, then about like e^(−(N−x)^(3/2)·const/√x)."""
     return int(max(n, x_max) + 10 * math.sqrt(x_max) + 30)
+
+
+def _i_miller_top(n: int, x_max: float) -> int:
+    """The same for I: I_N/I_n ≈ e^(−(N² − n²)/(2x)) for N below x, and the recurrence's error is about its square:
+    N² − n² = 100 x_max makes it e^(−100)."""
+    return int(math.sqrt(n * n + 100 * x_max) + 10)
 
 
 # -- Array helpers. ---------------------------------------------------------------------------------------------------
@@ -128,6 +139,16 @@ def _full(xp, like, value: float):
     return xp.full_like(like, value)
 
 
+def _nonzero(xp, x):
+    """x with its zeros replaced by 1 (the value at 0 is set apart; no method sees 0, tiny x stays as it is)."""
+    return xp.where(x == 0, xp.ones_like(x), x)
+
+
+def _half_power(xp, x, v: float):
+    """(x/2)^v as x^v 2^(−v): exact for subnormal x too (where x/2 drops bits)."""
+    return xp.pow(x, v) * 2.0 ** -v
+
+
 def _horner(xp, coefficients, s):
     out = _full(xp, s, coefficients[-1])
     for c in coefficients[-2::-1]:
@@ -139,7 +160,7 @@ def _horner(xp, coefficients, s):
 def _i_series(xp, x, v: float, terms: int, scaled: bool):
     """(x/2)^v Σ (x²/4)^k / (k! Γ(v+k+1)) [· e^(−x)], for x > 0; v not a negative integer. The sum is taken from
     1 (Γ(v+1) (x/2)^(−v) times it), then multiplied by its first term, which may overflow or underflow alone."""
-    first = xp.pow(x / 2, v) * _rgamma(v + 1)
+    first = _half_power(xp, x, v) * _rgamma(v + 1)
     if scaled:
         first = first * xp.exp(-x)
     return first * _power_sum(xp, x * x / 4, v, terms)
@@ -167,7 +188,7 @@ def _i_asymptotic(xp, x, v: float, scaled: bool):
 
 def _i_small_order(xp, x, v: float, scaled: bool):
     """I_v for 0 <= v < 2 (clamping each method into its own range keeps inf·0 out of the unused one)."""
-    series = _i_series(xp, xp.clip(x, 1e-300, I_SERIES_EDGE), v, I_SERIES_TERMS, scaled)
+    series = _i_series(xp, xp.clip(_nonzero(xp, x), 0.0, I_SERIES_EDGE), v, I_SERIES_TERMS, scaled)
     asymptotic = _i_asymptotic(xp, xp.clip(x, I_SERIES_EDGE, math.inf), v, scaled)
     return xp.where(x < I_SERIES_EDGE, series, asymptotic)
 
@@ -190,7 +211,9 @@ def _iv(backend, name, x, v, scaled=False):
     xp = backend.xp
     v = _order(backend, name, v)
     x, dtype = _inputs(backend, name, x)
-    size = xp.abs(x)
+    if math.isnan(v):
+        return xp.astype(_full(xp, x, math.nan), dtype)
+    size = xp.where(xp.isinf(x), xp.ones_like(x), xp.abs(x))  # (±inf gives nan, set below)
     if v < 0 and v == int(v):
         v = -v  # I_{−n} = I_n
     if v >= 0:
@@ -216,9 +239,9 @@ def _i_nonnegative(xp, x, v: float, scaled: bool):
     n = int(v)
     mu = v - n
     edge = _i_asymptotic_edge(v)[0]
-    small = _i_series(xp, xp.clip(x, 1e-300, SERIES_EDGE), v, SMALL_TERMS, scaled)
+    small = _i_series(xp, xp.clip(_nonzero(xp, x), 0.0, SERIES_EDGE), v, SMALL_TERMS, scaled)
     middle_x = xp.clip(x, SERIES_EDGE, edge)
-    middle = _i_small_order(xp, middle_x, mu, scaled) * _i_ratio(xp, middle_x, mu, n, _miller_top(n, edge))
+    middle = _i_small_order(xp, middle_x, mu, scaled) * _i_ratio(xp, middle_x, mu, n, _i_miller_top(n, edge))
     large = _i_asymptotic(xp, xp.clip(x, edge, math.inf), v, scaled)
     return xp.where(x <= SERIES_EDGE, small, xp.where(x < edge, middle, large))
 
@@ -237,7 +260,7 @@ def _i_negative(xp, x, v: float, scaled: bool):
             break
         edge *= 1.1
     terms = int(edge / 2 + 10 * math.sqrt(edge) + order + 20)
-    series = _i_series(xp, xp.clip(x, 1e-300, edge), v, terms, scaled)
+    series = _i_series(xp, xp.clip(_nonzero(xp, x), 0.0, edge), v, terms, scaled)
     return xp.where(x < edge, series, _i_nonnegative(xp, x, order, scaled))
 
 
@@ -268,7 +291,7 @@ def i1(backend, x):
 # -- J_v and Y_v. ------------------------------------------------------------------------------------------------------
 def _j_series(xp, x, v: float):
     """(x/2)^v Σ (−x²/4)^k / (k! Γ(v+k+1)), for 0 < x <= 2 and v >= 0 (its terms fall from the first on)."""
-    return xp.pow(x / 2, v) * _rgamma(v + 1) * _power_sum(xp, -(x * x) / 4, v, SMALL_TERMS)
+    return _half_power(xp, x, v) * _rgamma(v + 1) * _power_sum(xp, -(x * x) / 4, v, SMALL_TERMS)
 
 
 def _temme_gammas(mu: float) -> tuple[float, float]:
@@ -287,14 +310,14 @@ def _y_temme(xp, x, mu: float):
     gamma1, gamma2 = _temme_gammas(mu)
     ratio = 1.0 if mu == 0 else mu * math.pi / math.sin(mu * math.pi)
     sine2 = 0.0 if mu == 0 else 2 / mu * math.sin(mu * math.pi / 2) ** 2
-    log2x = xp.log(2 / x)
+    log2x = math.log(2) - xp.log(x)  # (2/x overflows for subnormal x)
     sigma = mu * log2x
+    power = _half_power(xp, x, mu)  # e^(−σ), from pow: exact to an ulp, where exp(σ) would carry σ's rounding
     small = xp.abs(sigma) < 0.01
     safe = xp.where(small, _full(xp, x, 1.0), sigma)
     s2 = sigma * sigma
-    sinhc = xp.where(small, 1 + s2 / 6 * (1 + s2 / 20 * (1 + s2 / 42)), xp.sinh(safe) / safe)
-    f = (2 / math.pi) * ratio * (xp.cosh(sigma) * gamma1 + sinhc * log2x * gamma2)
-    power = xp.pow(x / 2, mu)
+    sinhc = xp.where(small, 1 + s2 / 6 * (1 + s2 / 20 * (1 + s2 / 42)), (1 / power - power) / (2 * safe))
+    f = (2 / math.pi) * ratio * ((1 / power + power) / 2 * gamma1 + sinhc * log2x * gamma2)
     p = (math.gamma(1 + mu) / math.pi) / power
     q = (math.gamma(1 - mu) / math.pi) * power
     c = xp.ones_like(x)
@@ -309,12 +332,13 @@ def _y_temme(xp, x, mu: float):
         g = f + sine2 * q
         y0 = y0 + c * g
         y1 = y1 + c * (p - k * g)
-    return -y0, -(2 / x) * y1
+    return -y0, -2 * (y1 / x)  # (2/x overflows for subnormal x)
 
 
 def _j_miller(xp, x, mu: float, n: int, top: int):
     """(J_μ, J_{μ+1}, J_{μ+n}) for x >= 2, |μ| <= 1/2, by the backward recurrence J_{ν−1} = (2ν/x) J_ν − J_{ν+1} from
-    ν = μ + top, normalised by (x/2)^μ/Γ(μ+1) = J_μ + Σ_{k>=1} (μ+2k) e_k J_{μ+2k}, e₁ = 1, e_{k+1} = e_k (μ+k)/(k+1)."""
+    ν = μ + top, normalised by (x/2)^μ/Γ(μ+1) = J_μ + Σ_{k>=1} (μ+2k) e_k J_{μ+2k}, e₁ = 1,
+    e_{k+1} = e_k (μ+k)/(k+1)."""
     weights, e = {}, 1.0
     for k in range(1, top // 2 + 1):
         weights[2 * k] = (mu + 2 * k) * e
@@ -335,7 +359,7 @@ def _j_miller(xp, x, mu: float, n: int, top: int):
                                               first * scale)
     if n == 0:
         kept = current
-    norm = xp.pow(x / 2, mu) * _rgamma(mu + 1) / (total + current)
+    norm = _half_power(xp, x, mu) * _rgamma(mu + 1) / (total + current)
     return current * norm, first * norm, kept * norm
 
 
@@ -379,12 +403,12 @@ def _hankel(xp, x, mu: float):
     return scale * (big_p * cos_w - big_q * sin_w), scale * (big_p * sin_w + big_q * cos_w)
 
 
-def _recur_up(x, mu: float, first, second, n: int):
+def _recur_up(xp, x, mu: float, first, second, n: int):
     """C_{μ+n} from C_μ = first, C_{μ+1} = second by C_{ν+1} = (2ν/x) C_ν − C_{ν−1} (J or Y)."""
     if n == 0:
         return first
-    for k in range(1, n):
-        first, second = second, (2 * (mu + k) / x) * second - first
+    for k in range(1, n):  # (once C overflows, it stays that infinity: no inf − inf)
+        first, second = second, xp.where(xp.isinf(second), second, (2 * (mu + k) / x) * second - first)
     return second
 
 
@@ -399,7 +423,7 @@ def _jy_nonnegative(xp, x, v: float, want_j: bool, want_y: bool):
     n = math.floor(v + 0.5)
     mu = v - n  # in [−1/2, 1/2)
     edge = _jy_edge(v)
-    small_x = xp.clip(x, 1e-300, SERIES_EDGE)
+    small_x = xp.clip(_nonzero(xp, x), 0.0, SERIES_EDGE)
     middle_x = xp.clip(x, SERIES_EDGE, edge)
     large_x = xp.clip(x, edge, math.inf)
     j_mu, j_mu1, j_middle = _j_miller(xp, middle_x, mu, n, _miller_top(n, edge))
@@ -407,16 +431,16 @@ def _jy_nonnegative(xp, x, v: float, want_j: bool, want_y: bool):
     small, middle, large = x <= SERIES_EDGE, x < edge, None
     j = y = None
     if want_j:
-        j_large = _recur_up(large_x, mu, hankel[0][0], hankel[1][0], n)
+        j_large = _recur_up(xp, large_x, mu, hankel[0][0], hankel[1][0], n)
         j = xp.where(small, _j_series(xp, small_x, v), xp.where(middle, j_middle, j_large))
     if want_y:
-        y_small = _recur_up(small_x, mu, *_y_temme(xp, small_x, mu), n)
+        y_small = _recur_up(xp, small_x, mu, *_y_temme(xp, small_x, mu), n)
         p, q = _steed(xp, middle_x, mu, 60)
         derivative = (mu / middle_x) * j_mu - j_mu1  # J'_μ
         y_mu = (p * j_mu - derivative) / q
         y_mu1 = (mu / middle_x) * y_mu - (q * j_mu + p * y_mu)  # Y_{μ+1} = (μ/x) Y_μ − Y'_μ
-        y_middle = _recur_up(middle_x, mu, y_mu, y_mu1, n)
-        y_large = _recur_up(large_x, mu, hankel[0][1], hankel[1][1], n)
+        y_middle = _recur_up(xp, middle_x, mu, y_mu, y_mu1, n)
+        y_large = _recur_up(xp, large_x, mu, hankel[0][1], hankel[1][1], n)
         y = xp.where(small, y_small, xp.where(middle, y_middle, y_large))
     del large
     return j, y
@@ -427,7 +451,9 @@ def _jy(backend, name: str, x, v, want_j: bool):
     xp = backend.xp
     v = _order(backend, name, v)
     x, dtype = _inputs(backend, name, x)
-    size = xp.abs(x)
+    if math.isnan(v):
+        return xp.astype(_full(xp, x, math.nan), dtype)
+    size = xp.where(xp.isinf(x), xp.ones_like(x), xp.abs(x))  # (±inf gives nan, set below)
     order = abs(v)
     integer = v == int(v)
     j, y = _jy_nonnegative(xp, size, order, want_j or (v < 0 and not integer), not want_j or (v < 0 and not integer))
@@ -449,9 +475,10 @@ def _jy(backend, name: str, x, v, want_j: bool):
             out = xp.where(x < 0, _full(xp, x, math.nan), out)
             at_zero = 0.0 if v > 0 else math.copysign(math.inf, _rgamma(v + 1))
     else:
-        # Y_v: nan for x < 0; at 0, −inf, or +inf where the leading term −Γ(|v|)(2/x)^|v| cos(|v|π)/π... changes sign
+        # Y_v: nan for x < 0; at 0, the limit: −inf for v >= 0, and for v < 0 that of cos(vπ) Y_|v| (−inf times the
+        # sign of cos(vπ)), or of sin(vπ) J_|v|, which is 0, at half-integers (where SciPy gives ±inf).
         out = xp.where(x < 0, _full(xp, x, math.nan), out)
-        at_zero = -math.inf if v >= 0 or _cospi(order) > 0 or (integer and order % 2 == 0) else math.inf
+        at_zero = -math.inf if v >= 0 else -math.copysign(math.inf, _cospi(order)) if _cospi(order) else 0.0
     out = xp.where(x == 0, _full(xp, x, at_zero), out)
     out = xp.where(xp.isinf(x), _full(xp, x, math.nan), out)
     return xp.astype(out, dtype)
