@@ -193,6 +193,17 @@ def _i_small_order(xp, x, v: float, scaled: bool):
     return xp.where(x < I_SERIES_EDGE, series, asymptotic)
 
 
+def _rescale_stride(top: int) -> int:
+    """How many steps of a backward recurrence from ``top`` (x >= 2) may pass between rescalings: each step grows
+    the values by at most top + 1, so that many steps stay below 1e100 (and RESCALE·1e100 below overflow)."""
+    return max(1, int(100 / math.log10(top + 1)))
+
+
+def _rescaling(xp, current):
+    """1e-200 where |current| passed RESCALE, else 1."""
+    return xp.where(xp.abs(current) > RESCALE, _full(xp, current, 1 / RESCALE), xp.ones_like(current))
+
+
 def _i_ratio(xp, x, mu: float, n: int, top: int):
     """I_{μ+n}(x)/I_μ(x) by the backward recurrence I_{ν−1} = (2ν/x) I_ν + I_{ν+1} from ν = μ + top (x >= 2)."""
     after, current = xp.zeros_like(x), xp.ones_like(x)
@@ -201,9 +212,9 @@ def _i_ratio(xp, x, mu: float, n: int, top: int):
         if j == n:
             kept = current
         after, current = current, (2 * (mu + j) / x) * current + after
-        big = xp.abs(current) > RESCALE
-        scale = xp.where(big, _full(xp, x, 1 / RESCALE), _full(xp, x, 1.0))
-        after, current, kept = after * scale, current * scale, kept * scale
+        if j % _rescale_stride(top) == 0:
+            scale = _rescaling(xp, current)
+            after, current, kept = after * scale, current * scale, kept * scale
     return current if n == 0 else kept / current
 
 
@@ -353,10 +364,10 @@ def _j_miller(xp, x, mu: float, n: int, top: int):
         if j in weights:
             total = total + weights[j] * current
         after, current = current, (2 * (mu + j) / x) * current - after
-        big = xp.abs(current) > RESCALE
-        scale = xp.where(big, _full(xp, x, 1 / RESCALE), _full(xp, x, 1.0))
-        after, current, kept, total, first = (after * scale, current * scale, kept * scale, total * scale,
-                                              first * scale)
+        if j % _rescale_stride(top) == 0:
+            scale = _rescaling(xp, current)
+            after, current, kept, total, first = (after * scale, current * scale, kept * scale, total * scale,
+                                                  first * scale)
     if n == 0:
         kept = current
     norm = _half_power(xp, x, mu) * _rgamma(mu + 1) / (total + current)
