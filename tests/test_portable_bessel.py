@@ -252,3 +252,22 @@ def test_what_the_portable_forwards_do_not_take_is_said():
         load()["yv"](BACKEND, strict.asarray([1.0 + 1.0j]), v=0.5)
     np.testing.assert_array_equal(forward("jv", [1.0, 2.0], v=float("nan")), [np.nan, np.nan])
     np.testing.assert_allclose(forward("jv", [1.0, 2.0], v=np.float32(2.0)), special.jv(2, [1.0, 2.0]), rtol=1e-15)
+
+
+@pytest.mark.parametrize(("name", "derivative"), [("jv", special.jvp), ("yv", special.yvp), ("iv", special.ivp)])
+def test_public_functions_and_gradients_on_the_device(name, derivative):
+    """chainrule.scipy.special on a float32 tensor of the fake device: values and gradients (the rules' recurrences,
+    which call the portable forwards at v ± 1) stay float32 there and match SciPy's within float32 accuracy."""
+    import chainrule as cr
+    from chainrule.scipy import special as cr_special
+
+    x = np.array([0.5, 1.5, 7.0, 30.0], dtype=np.float32)
+    t = cr.tensor(strict.asarray(x, device=DEVICE1), requires_grad=True)
+    y = getattr(cr_special, name)(2.5, t)
+    y.sum().backward()
+    for found, want in ((y._data, getattr(special, name)(2.5, x.astype(np.float64))),
+                        (t.grad._data, derivative(2.5, x.astype(np.float64)))):
+        assert found.device == DEVICE1 and found.dtype == strict.float32
+        np.testing.assert_allclose(np.asarray(strict.asarray(found, device=CPU)), want, rtol=2e-7)
+    with pytest.raises(NotImplementedError, match="takes the order v as one real number"):
+        cr_special.jv(np.array([0.0, 1.0]), cr.tensor(strict.asarray([1.0, 2.0], device=DEVICE1)))

@@ -70,13 +70,19 @@ def _order(backend, name: str, v) -> float:
 
 def _sinpi(v: float) -> float:
     """sin(πv), exactly 0 at integers and ±1 at half-integers."""
-    r = math.fmod(v, 2.0)
-    return 0.0 if r == int(r) else math.sin(math.pi * r) if abs(r - round(r)) != 0.5 else math.copysign(1.0, math.sin(
-        math.pi * r))
+    r = math.fmod(v, 2.0)  # (exact)
+    if r == int(r):
+        return 0.0
+    s = math.sin(math.pi * r)
+    return math.copysign(1.0, s) if abs(r) % 1 == 0.5 else s
 
 
 def _cospi(v: float) -> float:
-    return _sinpi(v + 0.5)
+    """cos(πv), exactly ±1 at integers and 0 at half-integers."""
+    r = math.fmod(abs(v), 2.0)
+    if r % 1 == 0.5:
+        return 0.0
+    return (1.0 if r == 0 else -1.0) if r == int(r) else math.cos(math.pi * r)
 
 
 def _rgamma(z: float) -> float:
