@@ -445,7 +445,7 @@ def _jy_nonnegative(xp, x, v: float, want_j: bool, want_y: bool):
     large_x = xp.clip(x, edge, math.inf)
     j_mu, j_mu1, j_middle = _j_miller(xp, middle_x, mu, n, _miller_top(n, edge))
     hankel = _hankel(xp, large_x, mu), _hankel(xp, large_x, mu + 1)
-    small, middle, large = x <= SERIES_EDGE, x < edge, None
+    small, middle = x <= SERIES_EDGE, x < edge
     j = y = None
     if want_j:
         j_large = _recur_up(xp, large_x, mu, hankel[0][0], hankel[1][0], n)
@@ -459,7 +459,6 @@ def _jy_nonnegative(xp, x, v: float, want_j: bool, want_y: bool):
         y_middle = _recur_up(xp, middle_x, mu, y_mu, y_mu1, n)
         y_large = _recur_up(xp, large_x, mu, hankel[0][1], hankel[1][1], n)
         y = xp.where(small, y_small, xp.where(middle, y_middle, y_large))
-    del large
     return j, y
 
 
