@@ -68,12 +68,11 @@ LIBRARY_IDS = [lib.name for lib in LIBRARIES]
 # Rules with no forward in the Array API backend yet (NotImplementedError naming them): special functions without
 # a portable form accurate to a few ulps, matrix functions, the ODE solver... This list may only shrink.
 NO_FORWARD = {
-    "beta", "betaln", "digamma", "gamma", "gammaln", "i0", "i1", "iv", "ive", "j0", "j1", "jv", "odeint", "polygamma",
-    "rgamma", "solve_sylvester", "sqrtm", "y0", "y1", "yv",
+    "beta", "betaln", "digamma", "gamma", "gammaln", "odeint", "polygamma", "rgamma", "solve_sylvester", "sqrtm",
 }
 # Of those, the ones whose forward is PyTorch's own function (torch.special; backends._OWN_SPECIAL): tested on
 # torch only. This list may only grow.
-TORCH_OWN = {"digamma", "gammaln", "i0", "i1", "polygamma"}
+TORCH_OWN = {"digamma", "gammaln", "polygamma"}
 # (rule, sample index) that have a forward but do not work yet, with the exception they raise. May only shrink.
 KNOWN_GAPS: dict = {}
 
