@@ -32,7 +32,7 @@ import functools
 import math
 import numbers
 
-from . import portable
+from .registry import portable
 
 MAX_ORDER = 60.0  # |v| above this raises NotImplementedError (the recurrences would grow with v)
 SERIES_EDGE = 2.0  # J_v series and Temme's Y series below, Miller and Steed above
