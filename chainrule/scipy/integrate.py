@@ -23,6 +23,7 @@ import numpy as np
 from .. import numpy as cnp
 from .. import ops
 from .. import transforms as cr_transforms
+from ..engine import backends
 from ..engine import mode as grad_mode
 from ..errors import DomainError, ShapeError
 from ..rules import scipy_integrate  # noqa: F401 - registers odeint
@@ -44,11 +45,13 @@ class _System:
     def f(self, y, t, p):
         return self.function(y, t, p)
 
-    def values(self, y, t, p) -> np.ndarray:
-        """f on arrays, as the solver calls it: a plain array, whatever graph is being recorded around the solve."""
+    def values(self, y, t, p) -> Any:
+        """f on arrays, as the solver calls it: a plain array (of y's library: the portable solver's arrays stay on
+        their device), whatever graph is being recorded around the solve."""
         with grad_mode.no_grad():
             out = self.function(y, t, p)
-        return np.asarray(out.detach().data) if isinstance(out, Tensor) else np.asarray(out)
+        out = out.detach().data if isinstance(out, Tensor) else out
+        return out if backends.is_foreign(out) else np.asarray(out)
 
     def vjp(self, y, t, p, v):
         _, pullback = cr_transforms.vjp(self.function, y, t, p)
