@@ -8,7 +8,7 @@ norm as its LSODA), and the next h is 0.9·err^(−1/5) times this one (between 
 exactly onto each requested time (no interpolation), so its solution there carries only the local errors of the
 steps before. The first step size is Hairer's estimate from f(y₀) and one Euler step. On a smooth problem the result
 agrees with SciPy's LSODA to about the tolerances asked for (tests/test_portable_ode.py measures both against closed
-forms: at rtol = atol = 1e-12, about 1e-13 here and 2e-12 for LSODA).
+forms: at rtol = atol = 1e-12 on y' = −a y + b sin t, within 1e-12 here and 1.5e-11 for LSODA).
 
 The dynamics are user code: ``system.values(y, t, p)`` is called with arrays of the library (y and p as the rule
 received them, t a 0-d array), as the NumPy forward calls it with NumPy arrays. The derivatives (the adjoint and
