@@ -11,17 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-FORWARDS: dict[str, Callable[..., Any]] = {}
+from .registry import FORWARDS, portable
 
-
-def portable(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``function(backend, *inputs, **params)`` as the portable forward of the rule ``name``."""
-    def register(function: Callable[..., Any]) -> Callable[..., Any]:
-        if name in FORWARDS:
-            raise ValueError(f"a portable forward of '{name}' is registered twice")
-        FORWARDS[name] = function
-        return function
-    return register
+__all__ = ["FORWARDS", "load", "portable"]
 
 
 def load() -> dict[str, Callable[..., Any]]:

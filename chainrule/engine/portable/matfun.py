@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DomainError
-from . import portable
+from .registry import portable
 
 SYLVESTER_LIMIT = 1024  # unknowns m·n of solve_sylvester (its Kronecker matrix has (m·n)² entries)
 _EPS = float(np.finfo(np.float64).eps)
@@ -61,9 +61,7 @@ def _eye(xp, n, like):
 
 
 def _device(x):
-    from ..backends import device
-
-    return device(x)
+    return x.device  # (the standard's attribute: backends is not imported here, it imports this package)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DomainError, ShapeError
-from . import portable
+from .registry import portable
 
 MAX_STEPS = 100_000  # per interval between requested times (SciPy's LSODA takes 500 of its own, higher-order steps)
 
@@ -61,9 +61,7 @@ def odeint(backend, y0: Any, t: Any, p: Any, system: Any = None, rtol: float = 1
     xp = backend.xp
     y0, t, p = backend._floats(y0, t, p)
     out_dtype = xp.result_type(y0.dtype, t.dtype, p.dtype, xp.float32)
-    from ..backends import device
-
-    where = device(y0)
+    where = y0.device  # (the standard's attribute: backends is not imported here, it imports this package)
     count, size = t.shape[0], y0.shape[0]
     if size == 0:
         return xp.zeros((count, 0), dtype=out_dtype, device=where)
