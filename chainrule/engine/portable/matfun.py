@@ -8,7 +8,7 @@ stable (errors do not grow): in float64 about as close to the exact root as SciP
 (tests/test_portable_matfun.py). The other cases, as SciPy:
 
 * Eigenvalues on R⁻ (a real matrix then has a complex root, SciPy's convention √(−s²) = +i s): in real arithmetic the
-  iteration cannot converge (M keeps a negative eigenvalue), which is how they are found. The root is then
+  iteration cannot converge (YZ keeps a negative eigenvalue), which is how they are found. The root is then
   e^(iφ/2) √(e^(−iφ) A), a rotation that moves R⁻ off the branch cut; it is the principal root as long as no
   eigenvalue lies in the wedge π − 2φ < −arg λ < π below R⁻ (else that one's root would take the other sign). The
   largest φ in 0.7, 0.35, ... with an empty wedge is chosen by counting eigenvalues there: the trace of the product
@@ -23,8 +23,8 @@ stable (errors do not grow): in float64 about as close to the exact root as SciP
 ``solve_sylvester`` (AX + XB = Q): the Kronecker form (A ⊗ I + I ⊗ Bᵀ) vec X = vec Q (row-major vec) solved by
 ``linalg.solve``, for m·n ≤ SYLVESTER_LIMIT unknowns (a (m·n)² matrix: 8 MiB in float64 at the limit; larger is a
 ValueError, not a memory blow-up). As NumPy's rule, A and −B sharing an eigenvalue is an error: here when the
-Kronecker matrix's smallest singular value is ≤ 16 ε·max(|A|, |B|)·max(m, n) (the same test as the eigenvalue gaps
-for normal matrices; a gap that small leaves no correct digit).
+Kronecker matrix's smallest singular value is ≤ 16 ε·max(|A|, |B|)·m (NumPy's test of the eigenvalue gaps, which
+it equals for normal matrices; a gap that small leaves no correct digit).
 """
 
 from __future__ import annotations
