@@ -68,7 +68,7 @@ LIBRARY_IDS = [lib.name for lib in LIBRARIES]
 # Rules with no forward in the Array API backend yet (NotImplementedError naming them): special functions without
 # a portable form accurate to a few ulps, matrix functions, the ODE solver... This list may only shrink.
 NO_FORWARD = {
-    "beta", "betaln", "digamma", "gamma", "gammaln", "odeint", "polygamma", "rgamma", "solve_sylvester", "sqrtm",
+    "beta", "betaln", "digamma", "gamma", "gammaln", "polygamma", "rgamma",
 }
 # Of those, the ones whose forward is PyTorch's own function (torch.special; backends._OWN_SPECIAL): tested on
 # torch only. This list may only grow.
@@ -79,6 +79,10 @@ KNOWN_GAPS: dict = {}
 
 # Gaps of one library only. May only shrink.
 LIBRARY_GAPS: dict = {}
+# Rules compared with NumPy's at a looser tolerance, and why. odeint: two different solvers (SciPy's LSODA, the
+# portable Dormand–Prince) at the sample's rtol = atol = 1e-12 each err by up to ~2e-12 (LSODA; the portable one by
+# ~1e-13), so they agree to ~1e-11, not to 1e-12.
+RULE_TOL = {"odeint": 1e-10}
 
 
 def _backend():
@@ -218,13 +222,14 @@ def test_values_and_gradients_equal_numpys(rule, k, lib):
     assert yf.shape == yn.shape and yf.dtype == yn.dtype
     found = lib.get(yf._data)
     layout = library_layout(rule.name, yn.data, found, tn[0].shape)
-    np.testing.assert_allclose(found, layout(yn.data), rtol=TOL, atol=TOL)
+    tol = RULE_TOL.get(rule.name, TOL)
+    np.testing.assert_allclose(found, layout(yn.data), rtol=tol, atol=tol)
     for a, b in zip(tn, tf, strict=True):
         if not a.requires_grad:
             continue
         assert b.grad is not None, f"no gradient for an input of {rule.name}"
         lib.check_home(b.grad._data)
-        np.testing.assert_allclose(lib.get(b.grad._data), a.grad.data, rtol=TOL, atol=TOL)
+        np.testing.assert_allclose(lib.get(b.grad._data), a.grad.data, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize(("rule", "k", "lib"), [
