@@ -132,3 +132,11 @@ from .layers_more import *  # noqa: E402, F403
 from .losses_more import *  # noqa: E402, F403
 
 __all__ += _cells.__all__ + _layers_more.__all__ + _losses_more.__all__
+
+# The decoder and whole transformer, bags of embeddings (more in the section "Neural networks" of the README).
+from . import embedding_bag as _embedding_bag  # noqa: E402
+from . import transformer_more as _transformer_more  # noqa: E402
+from .embedding_bag import EmbeddingBag  # noqa: E402
+from .transformer_more import *  # noqa: E402, F403
+
+__all__ += ["EmbeddingBag"] + _transformer_more.__all__

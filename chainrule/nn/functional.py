@@ -2066,3 +2066,8 @@ __all__ += [  # the section "More layers and losses"
     "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "soft_margin_loss",
     "triplet_margin_loss",
 ]
+
+# Functions defined beside their layers in later modules (which import this one's helpers, hence at the end).
+from .embedding_bag import embedding_bag  # noqa: E402
+
+__all__ += ["embedding_bag"]
