@@ -135,8 +135,12 @@ __all__ += _cells.__all__ + _layers_more.__all__ + _losses_more.__all__
 
 # The decoder and whole transformer, bags of embeddings (more in the section "Neural networks" of the README).
 from . import embedding_bag as _embedding_bag  # noqa: E402
+from .adaptive_softmax import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+from . import losses_extra as _losses_extra  # noqa: E402
 from . import transformer_more as _transformer_more  # noqa: E402
 from .embedding_bag import EmbeddingBag  # noqa: E402
+from .losses_extra import CTCLoss, MultiLabelMarginLoss, TripletMarginWithDistanceLoss  # noqa: E402
 from .transformer_more import *  # noqa: E402, F403
 
-__all__ += ["EmbeddingBag"] + _transformer_more.__all__
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "CTCLoss", "EmbeddingBag", "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss"]
+__all__ += _transformer_more.__all__

@@ -2069,5 +2069,6 @@ __all__ += [  # the section "More layers and losses"
 
 # Functions defined beside their layers in later modules (which import this one's helpers, hence at the end).
 from .embedding_bag import embedding_bag  # noqa: E402
+from .losses_extra import ctc_loss, multilabel_margin_loss, triplet_margin_with_distance_loss  # noqa: E402
 
-__all__ += ["embedding_bag"]
+__all__ += ["ctc_loss", "embedding_bag", "multilabel_margin_loss", "triplet_margin_with_distance_loss"]
