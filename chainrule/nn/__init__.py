@@ -139,8 +139,9 @@ from .adaptive_softmax import AdaptiveLogSoftmaxWithLoss  # noqa: E402
 from . import losses_extra as _losses_extra  # noqa: E402
 from . import transformer_more as _transformer_more  # noqa: E402
 from .embedding_bag import EmbeddingBag  # noqa: E402
+from .random_layers import FractionalMaxPool2d, RReLU  # noqa: E402
 from .losses_extra import CTCLoss, MultiLabelMarginLoss, TripletMarginWithDistanceLoss  # noqa: E402
 from .transformer_more import *  # noqa: E402, F403
 
-__all__ += ["AdaptiveLogSoftmaxWithLoss", "CTCLoss", "EmbeddingBag", "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "CTCLoss", "EmbeddingBag", "FractionalMaxPool2d", "MultiLabelMarginLoss", "RReLU", "TripletMarginWithDistanceLoss"]
 __all__ += _transformer_more.__all__

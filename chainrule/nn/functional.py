@@ -2070,5 +2070,7 @@ __all__ += [  # the section "More layers and losses"
 # Functions defined beside their layers in later modules (which import this one's helpers, hence at the end).
 from .embedding_bag import embedding_bag  # noqa: E402
 from .losses_extra import ctc_loss, multilabel_margin_loss, triplet_margin_with_distance_loss  # noqa: E402
+from .random_layers import fractional_max_pool2d, gumbel_softmax, rrelu  # noqa: E402
 
+__all__ += ["fractional_max_pool2d", "gumbel_softmax", "rrelu"]
 __all__ += ["ctc_loss", "embedding_bag", "multilabel_margin_loss", "triplet_margin_with_distance_loss"]
