@@ -66,7 +66,8 @@ def embedding_bag(input: Any, weight: Any, offsets: Any = None, max_norm: float 
     """Reduce bags of rows of ``weight`` (num_embeddings, dim): one output row (bags, dim) per bag.
 
     Bags are the rows of 2-D ``input``, or the runs of 1-D ``input`` that start at ``offsets`` (with
-    ``include_last_offset`` there is one offset more than bags; as PyTorch, the last bag still runs to the end). ``mode``: "sum", "mean" or "max" (per feature).
+    ``include_last_offset`` there is one offset more than bags; as PyTorch, the last bag still runs to the end).
+    ``mode``: "sum", "mean" or "max" (per feature).
     ``per_sample_weights`` (the input's shape, "sum" only) weighs each picked row, and gets its own gradient.
     Indices equal to ``padding_idx`` are left out of their bag (not counted by "mean"); an empty bag gives zeros.
     ``max_norm``/``norm_type`` rescale picked rows in place and ``scale_grad_by_freq`` divides each row's gradient
@@ -126,7 +127,7 @@ def embedding_bag(input: Any, weight: Any, offsets: Any = None, max_norm: float 
 def _bag_max(weight: Tensor, flat: np.ndarray, bag_of: np.ndarray, bags: int, counts: np.ndarray) -> Tensor:
     """Per bag and feature the first largest row (in the bag's order), gathered from ``weight``; zeros for an empty
     bag."""
-    n, dim = weight.shape
+    dim = weight.shape[1]
     values = weight.data[flat]  # (picked, dim)
     chosen = np.zeros((bags, dim), np.int64)
     best = np.full((bags, dim), -np.inf, weight.dtype)
