@@ -57,7 +57,7 @@ def ctc_loss(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: A
 
     >>> import chainrule as cr, numpy as np, chainrule.nn.functional as F
     >>> log_probs = F.log_softmax(cr.zeros(4, 1, 3), -1)  # 4 frames, uniform over blank, a, b
-    >>> round(F.ctc_loss(log_probs, np.array([[1, 2]]), [4], [2], reduction="sum").item(), 4)  # 15 paths of 81: −log(15/81)
+    >>> round(F.ctc_loss(log_probs, np.array([[1, 2]]), [4], [2], reduction="sum").item(), 4)  # −log(15/81)
     1.6864
     """
     where = "ctc_loss"
