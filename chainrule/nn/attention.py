@@ -19,7 +19,7 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .containers import ModuleList
-from .functional import _float, _mask_scores
+from .functional.core import _float, _mask_scores
 from .layers import Dropout, Linear, _float_dtype, _positive_int
 from .module import Module, Parameter
 from .normalization import LayerNorm
@@ -56,7 +56,7 @@ class MultiheadAttention(Module):
             raise DomainError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
         self.kdim = self.embed_dim if kdim is None else _positive_int(kdim, "kdim", where)
         self.vdim = self.embed_dim if vdim is None else _positive_int(vdim, "vdim", where)
-        F._check_probability(dropout, where)
+        F.core._check_probability(dropout, where)
         self.head_dim = self.embed_dim // self.num_heads
         self.dropout, self.batch_first = float(dropout), bool(batch_first)
         self.add_zero_attn = bool(add_zero_attn)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tensor import Tensor
-from .functional import _order, cosine_similarity, pairwise_distance
+from .functional.core import _order, cosine_similarity, pairwise_distance
 from .module import Module
 
 

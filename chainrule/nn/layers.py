@@ -152,7 +152,7 @@ class Conv2d(Module):
         return conv_size(value, name, type(self).__name__, minimum, 2)
 
     def forward(self, x: Any) -> Any:
-        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
@@ -225,7 +225,7 @@ class Conv1d(Conv2d):
         return conv_size(value, name, type(self).__name__, minimum, 1)
 
     def forward(self, x: Any) -> Any:
-        return F.one_sample(x, 3, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, 3, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
@@ -258,7 +258,7 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, x: Any) -> Any:
-        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
@@ -283,7 +283,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size if output_size is None else tuple(output_size)
 
     def forward(self, x: Any) -> Any:
-        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor:
         if len(np.shape(x)) != 4:
@@ -315,7 +315,7 @@ class MaxPool2d(Module):
         self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x: Any) -> Any:
-        return F.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor | tuple[Tensor, np.ndarray]:
         shape = np.shape(x)
@@ -391,7 +391,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False, seed: int | None = None,
                  rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        F._check_probability(p, "Dropout")
+        F.core._check_probability(p, "Dropout")
         self.p, self.inplace = float(p), bool(inplace)  # inplace: see ReLU
         # Its own generator when seeded; else the module-level one, drawn from at each call.
         self._rng = init.generator(seed, rng) if seed is not None or rng is not None else None

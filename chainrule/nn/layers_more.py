@@ -67,7 +67,7 @@ class ConvTranspose2d(Module):
         """The transposed convolution of (N, C, ...) or unbatched (C, ...) input. ``output_size`` (the spatial sizes,
         optionally after N and C) picks among the sizes a strided convolution maps to the input's, as PyTorch's:
         it sets the output padding, in place of the constructor's."""
-        return F.one_sample(x, self.dims + 2, lambda batch: self._forward(batch, output_size))
+        return F.core.one_sample(x, self.dims + 2, lambda batch: self._forward(batch, output_size))
 
     def _forward(self, x: Any, output_size: Sequence[int] | None) -> Tensor:
         shape = np.shape(x)

@@ -39,7 +39,7 @@ class Embedding(Module):
         self.num_embeddings = _positive_int(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _positive_int(embedding_dim, "embedding_dim", "Embedding")
         self.padding_idx = (None if padding_idx is None
-                            else F._padding_index(padding_idx, self.num_embeddings, "Embedding"))
+                            else F.core._padding_index(padding_idx, self.num_embeddings, "Embedding"))
         dtype = _float_dtype(dtype, "Embedding")
         if _weight is not None:  # PyTorch's: these values as they are (the padding row is not zeroed)
             weight = np.array(getattr(_weight, "data", _weight), copy=True)

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DomainError
 from ..tensor import Tensor
 from . import init
-from .functional import (
+from .functional.core import (
     _check_probability,
     _real,
     _shrink_size,

@@ -63,7 +63,7 @@ class _RNNBase(Module):
         self.input_size = _positive_int(input_size, "input_size", where)
         self.hidden_size = _positive_int(hidden_size, "hidden_size", where)
         self.num_layers = _positive_int(num_layers, "num_layers", where)
-        F._check_probability(dropout, where)
+        F.core._check_probability(dropout, where)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = float(dropout)
         self._rng = init.generator(seed, rng)

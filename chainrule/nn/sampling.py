@@ -21,7 +21,7 @@ import numpy as np
 from ..arguments import is_int
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .functional import (
+from .functional.core import (
     _single,
     adaptive_avg_pool1d,
     adaptive_max_pool1d,

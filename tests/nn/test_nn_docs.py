@@ -8,13 +8,14 @@ import importlib
 import pytest
 
 MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainrule.nn.losses",
-           "chainrule.nn.functional", "chainrule.nn.init", "chainrule.optim", "chainrule.optim.sgd",
+           "chainrule.nn.functional.core", "chainrule.nn.init", "chainrule.optim", "chainrule.optim.sgd",
            "chainrule.optim.lr_scheduler", "chainrule.io", "chainrule.cli.train",
            "chainrule.nn.containers", "chainrule.nn.utils", "chainrule.optim.adagrad", "chainrule.data.loader",
            "chainrule.data.text"]
 MODULES += ["chainrule.nn.activation", "chainrule.nn.normalization", "chainrule.nn.attention", "chainrule.nn.recurrent"]
 MODULES += ["chainrule.nn.pointwise", "chainrule.nn.sampling", "chainrule.nn.distance"]
 MODULES += ["chainrule.nn.cells", "chainrule.nn.layers_more", "chainrule.nn.losses_more"]
+MODULES += ["chainrule.nn.functional.bags", "chainrule.nn.functional.ctc_and_margins"]
 
 
 @pytest.mark.parametrize("name", MODULES)

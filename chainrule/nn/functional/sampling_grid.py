@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
-from ..errors import DomainError, ShapeError
-from ..tensor import Tensor
-from .functional import _float, _vector_norm
+from ... import ops
+from ...errors import DomainError, ShapeError
+from ...tensor import Tensor
+from .core import _float, _vector_norm
 
 _DEFAULT_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
                     "Please specify align_corners=True if the old behavior is desired.")

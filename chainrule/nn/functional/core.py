@@ -25,21 +25,21 @@ from typing import Any
 
 import numpy as np
 
-from .. import numpy as cnp
-from .. import ops
-from ..arguments import REDUCTIONS, class_labels, image, is_int, pair
-from ..engine import backends, bump
-from ..errors import DomainError, ShapeError
-from ..ops import (
+from ... import numpy as cnp
+from ... import ops
+from ...arguments import REDUCTIONS, class_labels, image, is_int, pair
+from ...engine import backends, bump
+from ...errors import DomainError, ShapeError
+from ...ops import (
     linear,
     logsumexp,
     relu,
     sigmoid,
     tanh,
 )
-from ..rules import numpy_math
-from ..tensor import Tensor
-from . import init
+from ...rules import numpy_math
+from ...tensor import Tensor
+from .. import init
 
 Pair = tuple[int, int]
 
@@ -2049,7 +2049,8 @@ __all__ = [
     "REDUCTIONS", "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "conv1d", "conv2d", "cross_entropy", "dropout", "embedding", "fold", "gelu",
     "group_norm", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
-    "logsumexp", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "rms_norm", "sigmoid", "silu",
+    "logsumexp", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "rms_norm", "scaled_dot_product_attention",
+    "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
 ]
 
@@ -2066,12 +2067,3 @@ __all__ += [  # the section "More layers and losses"
     "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "soft_margin_loss",
     "triplet_margin_loss",
 ]
-
-# Functions defined beside their layers in later modules (which import this one's helpers, hence at the end).
-from .embedding_bag import embedding_bag  # noqa: E402
-from .losses_extra import ctc_loss, multilabel_margin_loss, triplet_margin_with_distance_loss  # noqa: E402
-from .random_layers import fractional_max_pool2d, gumbel_softmax, rrelu  # noqa: E402
-from .sampling_grid import affine_grid, grid_sample, pdist  # noqa: E402
-
-__all__ += ["affine_grid", "fractional_max_pool2d", "grid_sample", "gumbel_softmax", "pdist", "rrelu"]
-__all__ += ["ctc_loss", "embedding_bag", "multilabel_margin_loss", "triplet_margin_with_distance_loss"]
