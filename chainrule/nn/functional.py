@@ -20,6 +20,7 @@ import functools
 import itertools
 import math
 import numbers
+import operator
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -364,6 +365,7 @@ def _adaptive_size(output_size: Any, size: tuple[int, ...], where: str) -> Sizes
                  where, 1)
 
 
+@_unbatched(4)
 def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
                dilation: int | Pair = 1, ceil_mode: bool = False, return_indices: bool = False
                ) -> Tensor | tuple[Tensor, np.ndarray]:
@@ -1496,6 +1498,259 @@ def adaptive_max_pool1d(input: Any, output_size: int,
     return _from_lines(out, added), index[0] if added else index
 
 
+# 3-D convolutions and pools, power-average pools, max unpooling, channel dropout of volumes (their modules:
+# nn/layers_3d.py). The convolutions and pools are the N-d functions above, on (N, C, D, H, W) batches.
+@_unbatched(5)
+def conv3d(input: Any, weight: Any, bias: Any = None, stride: int | Sizes = 1, padding: int | Sizes | str = 0,
+           dilation: int | Sizes = 1, groups: int = 1) -> Tensor:
+    """3-D convolution of (N, C, D, H, W) input (or one (C, D, H, W) volume) with an (out, in/groups, kd, kh, kw)
+    kernel: conv2d's rule along three axes (``unfold`` into columns, one matrix product per group)."""
+    return convolution(_spatial(input, 3, "conv3d"), weight, bias, stride, padding, dilation, groups, "conv3d")
+
+
+@_unbatched(5)
+def conv_transpose3d(input: Any, weight: Any, bias: Any = None, stride: int | Sizes = 1, padding: int | Sizes = 0,
+                     output_padding: int | Sizes = 0, groups: int = 1, dilation: int | Sizes = 1) -> Tensor:
+    """3-D transposed convolution of (N, C_in, D, H, W) input with a (C_in, C_out/groups, kd, kh, kw) kernel, the
+    gradient of ``conv3d`` with respect to its input (conv_transpose2d's rules along three axes)."""
+    return transposed_convolution(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                                  "conv_transpose3d")
+
+
+@_unbatched(5)
+def max_pool3d(input: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None, padding: int | Sizes = 0,
+               dilation: int | Sizes = 1, ceil_mode: bool = False, return_indices: bool = False
+               ) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum of each kd×kh×kw window of (N, C, D, H, W) or (C, D, H, W) input, with max_pool2d's rules;
+    indices count in the flattened D·H·W volume."""
+    return max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3, "max_pool3d")
+
+
+@_unbatched(5)
+def avg_pool3d(input: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None, padding: int | Sizes = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """The mean of each kd×kh×kw window of (N, C, D, H, W) or (C, D, H, W) input, with avg_pool2d's rules."""
+    return average_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3,
+                        "avg_pool3d")
+
+
+@_unbatched(5)
+def adaptive_avg_pool3d(input: Any, output_size: int | Sequence[int | None] | None) -> Tensor:
+    """Average (N, C, D, H, W) or (C, D, H, W) input over PyTorch's bins down to ``output_size`` (od, oh, ow)."""
+    return adaptive_average_pool(_spatial(input, 3, "adaptive_avg_pool3d"), output_size, "adaptive_avg_pool3d")
+
+
+def adaptive_max_pool3d(input: Any, output_size: int | Sequence[int | None] | None,
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum over each of od×oh×ow bins of (N, C, D, H, W) or (C, D, H, W) input; indices count in the
+    flattened D·H·W volume."""
+    return adaptive_max_pool(input, output_size, return_indices, 3, "adaptive_max_pool3d")
+
+
+def max_pool1d_with_indices(input: Any, kernel_size: int, stride: int | None = None, padding: int = 0,
+                            dilation: int = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``max_pool1d`` returning (output, indices) whatever ``return_indices`` says, as PyTorch's."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: Any, kernel_size: int | Pair, stride: int | Pair | None = None,
+                            padding: int | Pair = 0, dilation: int | Pair = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``max_pool2d`` returning (output, indices) whatever ``return_indices`` says, as PyTorch's."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None,
+                            padding: int | Sizes = 0, dilation: int | Sizes = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``max_pool3d`` returning (output, indices) whatever ``return_indices`` says, as PyTorch's."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: Any, output_size: int,
+                                     return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``adaptive_max_pool1d`` returning (output, indices), as PyTorch's."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Any, output_size: int | Sequence[int | None] | None,
+                                     return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``adaptive_max_pool2d`` returning (output, indices), as PyTorch's."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input: Any, output_size: int | Sequence[int | None] | None,
+                                     return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``adaptive_max_pool3d`` returning (output, indices), as PyTorch's."""
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _lp_pool(input: Any, norm_type: float, kernel_size: Any, stride: Any, ceil_mode: bool, dims: int,
+             where: str) -> Tensor:
+    """(Σ xᵖ over each window)^(1/p), as PyTorch's: the mean of xᵖ (``average_pool``, no padding) times the window
+    size; ∞ is the maximum of |x|, −∞ the minimum. A window whose sum is 0 gets 0 and passes no gradient (the
+    p-th root's derivative is infinite there), as PyTorch's; a negative sum (odd p) gives NaN, as PyTorch's."""
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or norm_type == 0:
+        raise DomainError(f"{where}: norm_type must be a nonzero real number (or ±math.inf), got {norm_type!r}")
+    x = _tensor(input, where)
+    kernel = sizes(kernel_size, dims, "kernel_size", where, 1)
+    if math.isinf(norm_type):
+        def largest(v: Tensor) -> Tensor:
+            return one_sample(v, dims + 2, lambda b: max_pool(b, kernel, stride, 0, 1, ceil_mode, False, dims, where))
+        return largest(ops.abs(x)) if norm_type > 0 else -largest(-ops.abs(x))
+    p = float(norm_type)
+    out = one_sample(ops.power(x, p), dims + 2,
+                     lambda b: average_pool(b, kernel, stride, 0, ceil_mode, True, None, dims, where))
+    zero = ops.stop(out) == 0
+    total = ops.where(zero, np.ones((), out.dtype), out) * math.prod(kernel)
+    return ops.where(zero, np.zeros((), out.dtype), ops.power(total, 1 / p))
+
+
+def lp_pool1d(input: Any, norm_type: float, kernel_size: int, stride: int | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each window along L of (N, C, L) or (C, L) input: (Σ xᵖ)^(1/p) (see ``_lp_pool``)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1, "lp_pool1d")
+
+
+def lp_pool2d(input: Any, norm_type: float, kernel_size: int | Pair, stride: int | Pair | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each kh×kw window of (N, C, H, W) or (C, H, W) input: (Σ xᵖ)^(1/p)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2, "lp_pool2d")
+
+
+def lp_pool3d(input: Any, norm_type: float, kernel_size: int | Sizes, stride: int | Sizes | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each kd×kh×kw window of (N, C, D, H, W) or (C, D, H, W) input: (Σ xᵖ)^(1/p)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3, "lp_pool3d")
+
+
+def _unpool_size(shape: tuple[int, ...], kernel: Sizes, stride: Sizes, padding: Sizes, output_size: Any,
+                 where: str) -> Sizes:
+    """The output size of a max unpooling, as PyTorch's: (n − 1)·stride + kernel − 2·padding per axis, or
+    ``output_size`` (spatial sizes, optionally after N and C), which must lie strictly within a stride of it."""
+    dims = len(kernel)
+    default = tuple((n - 1) * s + k - 2 * p for n, k, s, p in zip(shape[-dims:], kernel, stride, padding,
+                                                                   strict=True))
+    if output_size is None:
+        result = default
+    else:
+        try:
+            result = tuple(int(operator.index(n)) for n in output_size)
+        except TypeError:
+            raise TypeError(f"{where}: output_size must be a sequence of ints, got {output_size!r}") from None
+        if len(result) == dims + 2:
+            result = result[2:]
+        if len(result) != dims:
+            raise ValueError(f"{where}: output_size should have {dims} or {dims + 2} elements, got "
+                             f"{len(result)} ({output_size!r})")
+        for axis, (n, d, s) in enumerate(zip(result, default, stride, strict=True)):
+            if not d - s < n < d + s:
+                raise ValueError(f"{where}: invalid output_size {list(result)} (dim {axis} must be between {d - s} "
+                                 f"and {d + s}, both excluded)")
+    if min(result) < 1:
+        raise ShapeError(f"{where}: the output size {result} is empty (input {shape}, kernel {kernel}, stride "
+                         f"{stride}, padding {padding})")
+    return result
+
+
+def _max_unpool(input: Any, indices: Any, kernel_size: Any, stride: Any, padding: Any, output_size: Any, dims: int,
+                where: str) -> Tensor:
+    """The inverse of a max pooling: zeros, with each input value at the position ``indices`` gives it in its
+    flattened (C's) output plane, as PyTorch's. Where several values name one position, the last one written
+    stays (as PyTorch's kernel) and each of them receives that position's gradient (PyTorch's backward, a gather)."""
+    x, added = _batched(_tensor(input, where), dims, where)
+    index = np.asarray(indices._array() if isinstance(indices, Tensor) else indices)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{where}: indices must be integers (int64, as max_pool returns them), got dtype "
+                        f"{index.dtype}")
+    index = index[None] if added else index
+    if index.shape != x.shape:
+        raise ShapeError(f"{where}: indices of shape {index.shape} must have the input's shape {x.shape}")
+    kernel = sizes(kernel_size, dims, "kernel_size", where, 1)
+    stride = kernel if stride is None else sizes(stride, dims, "stride", where, 1)
+    padding = sizes(padding, dims, "padding", where, 0)
+    out_size = _unpool_size(x.shape, kernel, stride, padding, output_size, where)
+    volume = math.prod(out_size)
+    if index.size and (index.min() < 0 or index.max() >= volume):
+        bad = int(index.min()) if index.min() < 0 else int(index.max())
+        raise ShapeError(f"{where}: index {bad} is out of range for an output of {volume} positions per plane "
+                         f"(output size {out_size})")
+    n, c = x.shape[:2]
+    planes = np.arange(n * c).reshape(n, c, *(1,) * dims) * volume
+    target = (planes + index).ravel()
+    values = ops.reshape(x, (-1,))
+    shape = (n * c * volume,)
+    last = np.zeros(target.size, bool)  # the last value written to each position
+    last[target.size - 1 - np.unique(target[::-1], return_index=True)[1]] = True
+    if last.all():
+        out = ops.scatter(values, target, shape)
+    else:
+        kept = last.astype(x.dtype)
+        rest = ops.scatter(values * (1 - kept), target, shape)  # its value cancels; its gradient is the gather
+        out = ops.scatter(values * kept, target, shape) + (rest - ops.stop(rest))
+    out = ops.reshape(out, (n, c) + out_size)
+    return ops.squeeze(out, 0) if added else out
+
+
+def max_unpool1d(input: Any, indices: Any, kernel_size: int, stride: int | None = None, padding: int = 0,
+                 output_size: Sequence[int] | None = None) -> Tensor:
+    """Undo max_pool1d: (N, C, L) or (C, L) values placed at their ``indices`` along L, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1, "max_unpool1d")
+
+
+def max_unpool2d(input: Any, indices: Any, kernel_size: int | Pair, stride: int | Pair | None = None,
+                 padding: int | Pair = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """Undo max_pool2d: (N, C, H, W) or (C, H, W) values placed at their ``indices`` (flattened H·W), zeros
+    elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2, "max_unpool2d")
+
+
+def max_unpool3d(input: Any, indices: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None,
+                 padding: int | Sizes = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """Undo max_pool3d: (N, C, D, H, W) or (C, D, H, W) values placed at their ``indices`` (flattened D·H·W), zeros
+    elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 3, "max_unpool3d")
+
+
+def dropout3d(input: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+    """Zero each channel of (N, C, D, H, W) or (C, D, H, W) input with probability p, scale the kept ones by
+    1/(1 − p)."""
+    return _feature_dropout(input, p, training, rng, 3, "dropout3d")
+
+
+def upsample(input: Any, size: int | Sequence[int] | None = None, scale_factor: float | Sequence[float] | None = None,
+             mode: str = "nearest", align_corners: bool | None = None) -> Tensor:
+    """``interpolate`` under its old name (deprecated in PyTorch, with its warning)."""
+    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Any, size: int | Sequence[int] | None = None,
+                     scale_factor: float | Sequence[float] | None = None) -> Tensor:
+    """``interpolate(..., mode="nearest")`` (deprecated in PyTorch, with its warning)."""
+    warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Any, size: int | Sequence[int] | None = None,
+                      scale_factor: float | Sequence[float] | None = None) -> Tensor:
+    """``interpolate(..., mode="bilinear", align_corners=True)`` (deprecated in PyTorch, with its warning)."""
+    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+SHAPES_3D = [  # the section above, for __all__
+    "adaptive_avg_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices", "avg_pool3d", "conv3d", "conv_transpose3d",
+    "dropout3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+    "max_pool3d", "max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d", "upsample",
+    "upsample_bilinear", "upsample_nearest",
+]
+
+
 # Pixel shuffle and resizing.
 def pixel_shuffle(input: Any, upscale_factor: int) -> Tensor:
     """(*, C·r², H, W) → (*, C, H·r, W·r): each group of r² channels becomes an r×r block of pixels."""
@@ -2142,3 +2397,4 @@ __all__ += [  # the section "More layers and losses"
     "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "soft_margin_loss",
     "triplet_margin_loss",
 ]
+__all__ += SHAPES_3D  # 3-D convolutions and pools, lp and adaptive pools, unpooling
