@@ -15,6 +15,7 @@ MODULES = ["chainrule.nn", "chainrule.nn.module", "chainrule.nn.layers", "chainr
 MODULES += ["chainrule.nn.activation", "chainrule.nn.normalization", "chainrule.nn.attention", "chainrule.nn.recurrent"]
 MODULES += ["chainrule.nn.pointwise", "chainrule.nn.sampling", "chainrule.nn.distance"]
 MODULES += ["chainrule.nn.cells", "chainrule.nn.layers_more", "chainrule.nn.losses_more"]
+MODULES += ["chainrule.nn.layers_3d"]
 
 
 @pytest.mark.parametrize("name", MODULES)
