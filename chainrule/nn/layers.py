@@ -202,7 +202,7 @@ class Conv2d(Module):
 
     def extra_repr(self) -> str:
         extra = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), (0,)):
+        if isinstance(self.padding, str) or any(self.padding):
             extra += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
         if any(d != 1 for d in self.dilation):
             extra += f", dilation={self.dilation}"
