@@ -133,6 +133,8 @@ def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Ten
     forward = backend.forward(rule)
     try:
         out = forward(*values, **params)
+    except IndexError as exc:  # NumPy's messages (array_index), under the rule's name as on NumPy's path
+        raise IndexError(f"'{rule.name}' on a tensor of shape {tuple(values[0].shape)}: {exc}") from None
     except DomainError:
         raise  # already names the function, the operand and what was expected
     except ValueError as exc:
@@ -832,7 +834,7 @@ def _index(index):
 
 def _index_item(i):
     if isinstance(i, Tensor):
-        i = i._array()
+        i = i._data if type(i._data) is not np.ndarray and backends.is_foreign(i._data) else i._array()
     elif isinstance(i, list):
         i = np.asarray(i) if i else np.asarray(i, dtype=np.intp)
     if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":

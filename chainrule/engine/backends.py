@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import DomainError
 from ..rules import numpy_math
+from . import array_index
 
 # Libraries whose arrays are recognised without array-api-compat's help (PyTorch's tensors have no
 # __array_namespace__ method); any array that has that method is recognised too.
@@ -148,7 +149,7 @@ _UNARY = {
     "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
     "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
     "abs": "abs", "sign": "sign", "negative": "negative", "square": "square", "floor": "floor", "ceil": "ceil",
-    "trunc": "trunc", "rint": "round", "real": "real", "imag": "imag", "conj": "conj",
+    "trunc": "trunc", "rint": "round", "real": "real", "conj": "conj",
 }
 _BINARY = {
     "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide", "power": "pow",
@@ -211,8 +212,9 @@ class Backend:
     def asarray(self, value: Any, like: Any, dtype: Any = None) -> Any:
         """``value`` (a number or a NumPy array) as an array of this library on ``like``'s device. A Python number
         next to a floating-point array takes its dtype (a weak scalar, as NumPy's), so float32 stays float32."""
-        if dtype is None and type(value) in (int, float) and self.m.is_floating(like):
-            dtype = like.dtype
+        if dtype is None and type(value) in (int, float) and self.xp.isdtype(like.dtype, ("real floating",
+                                                                                         "complex floating")):
+            dtype = like.dtype  # (w ** 3 for complex eigenvalues w: complex128 ** int64 has no promotion)
         if isinstance(value, np.ndarray):
             if value.dtype == np.intp and value.dtype != np.int64:
                 value = value.astype(np.int64)  # intp is int64 on 64-bit machines; the Array API has no intp
@@ -314,6 +316,9 @@ class Backend:
         a, b = self._scalar_to_array(a, b)
         xp = self.xp  # the standard has no exp2: 2**-d = e**(-d ln 2)
         return xp.maximum(a, b) + xp.log1p(xp.exp(-xp.abs(a - b) * math.log(2))) / math.log(2)
+
+    def _forward_imag(self, x):
+        return self.m.imag(x)
 
     def _forward_sigmoid(self, x):
         return self.m.sigmoid(x)
@@ -476,22 +481,7 @@ class Backend:
         return self.m.astype(x, dtype)
 
     def _forward_getitem(self, x, index):
-        index = self.m.index(index, x)
-        items = index if type(index) is tuple else (index,)
-        if len(items) < x.ndim and any(is_foreign(i) and self.xp.isdtype(i.dtype, "integral") for i in items) and all(
-                isinstance(i, int) or is_foreign(i) for i in items):
-            return self.m.gather(x, items)  # integer arrays on the leading axes only: not in the standard
-        mixed = self.m.split_mixed(items, x.ndim)
-        if mixed is not None:  # integer arrays mixed with slices: the slices, then a gather on the arrays' axes
-            slices, axes, arrays, place = mixed
-            rest = [a for a in range(x.ndim) if a not in axes]
-            picked = self.m.gather(self.xp.permute_dims(self._forward_getitem(x, slices), (*axes, *rest)), arrays)
-            return self.xp.permute_dims(picked, self.m.broadcast_axes_at(place, picked.ndim - len(rest), picked.ndim))
-        if self.m.is_basic_index(index):  # (m.index completed it with a ...)
-            axes, index = self.m.positive_steps(index, tuple(x.shape))
-            if axes:
-                x = self.xp.flip(x, axis=axes)
-        return x[index]
+        return array_index.take(self, x, array_index.plan(self, index, tuple(x.shape), x))
 
     def _forward_sum(self, x, axis=None, keepdims=False):
         return self.m.sum(x, axis=axis, keepdims=keepdims)
@@ -506,7 +496,8 @@ class Backend:
         return self.xp.min(x, axis=axis, keepdims=keepdims)
 
     def _forward_scatter(self, g, index, shape):
-        return self.m.scatter(g, index, shape)  # getitem's derivative on Tensors (create_graph, hessian)
+        """getitem's derivative on Tensors (create_graph, hessian), or a scatter-add asked for directly."""
+        return array_index.put(self, g, array_index.plan(self, index, tuple(shape), g))
 
     def _forward_concatenate(self, *xs, axis):
         return self.xp.concat(self.operands(list(xs)), axis=axis)
@@ -564,9 +555,6 @@ class Backend:
 
     def _forward_step(self, x):
         return self.m.step(x)
-
-    def _forward_scatter(self, x, index, shape):
-        return self.m.scatter(x, index, shape)
 
     # Image patches (convolutions, pooling; 1 to 3 spatial axes): one strided slice per kernel offset, with the
     # standard's functions.
@@ -785,7 +773,7 @@ class ArrayAPIMath:
     def __init__(self, owner: Backend) -> None:
         self._owner = owner
         self.xp = xp = owner.xp
-        for name in ("exp", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "abs", "sign", "real", "imag",
+        for name in ("exp", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "abs", "sign", "real",
                      "conj", "zeros_like", "ones_like"):
             setattr(self, name, getattr(xp, name))
         for ours, theirs in (("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arcsinh", "asinh"),
@@ -823,6 +811,10 @@ class ArrayAPIMath:
 
     def isnan(self, x):
         return self.xp.isnan(x)
+
+    def imag(self, x):
+        """The imaginary part; zeros of x's dtype for a real x, as NumPy's (the standard's imag takes complex x)."""
+        return self.xp.imag(x) if self.xp.isdtype(x.dtype, "complex floating") else self.xp.zeros_like(x)
 
     def flip(self, x, axis):
         return self.xp.flip(x, axis=axis)
@@ -865,6 +857,19 @@ class ArrayAPIMath:
 
     def eigh(self, x):
         return self._owner._forward_eigh(x)
+
+    def eig(self, x):
+        from ..rules.registry import lookup
+
+        return self._owner.forward(lookup("eig"))(x)
+
+    def largest_component(self, v):
+        """numpy_math.largest_component: the one-hot mask of each column's largest |v|² (the first on a tie)."""
+        xp = self.xp
+        size = xp.real(v * xp.conj(v)) if xp.isdtype(v.dtype, "complex floating") else v * v
+        top = size == xp.max(size, axis=-2, keepdims=True)
+        first = top & (xp.cumulative_sum(xp.astype(top, xp.int64), axis=-2) == 1)
+        return xp.astype(first, size.dtype)
 
     def svd(self, x):
         return self._owner._forward_svd(x)
@@ -1007,164 +1012,19 @@ class ArrayAPIMath:
             labels = self._owner.asarray(labels, like)
         return xp.astype(classes[None, :] == labels[:, None], like.dtype)
 
-    def index(self, index, like):
-        """An index for ``like``: NumPy integer and boolean arrays in it moved to like's library and device; a
-        basic index (ints, slices, None) completed with a trailing ``...``, which the Array API asks for when it
-        does not name every axis (x[0] on a matrix is x[0, ...])."""
-        items = index if type(index) is tuple else (index,)
-        moved = tuple(self._owner.asarray(i, like) if isinstance(i, np.ndarray) else
-                      int(i) if isinstance(i, np.integer) else i for i in items)
-        if all(i is None or isinstance(i, int | slice) for i in moved):  # (identity tests: == on arrays is theirs)
-            return (*moved, Ellipsis)
-        return moved if type(index) is tuple else moved[0]
-
-    def positive_steps(self, index, shape):
-        """(axes, index) for a basic index as ``index`` completes it (with its ``...``): each slice of negative step
-        replaced by the slice that picks the same elements, in the same order, from the array reversed along
-        ``axes`` (PyTorch's slices take no negative step); ((), index) when it has none."""
-        items = list(index)
-        if not any(isinstance(i, slice) and i.step is not None and i.step < 0 for i in items):
-            return (), index
-        after = sum(1 for i in items[items.index(Ellipsis) + 1:] if i is not None)
-        axes, axis = [], 0
-        for k, i in enumerate(items):
-            if i is Ellipsis:  # axes count from the front before the ..., from the back after it
-                axis = len(shape) - after
-                continue
-            if i is None:
-                continue
-            if isinstance(i, slice) and i.step is not None and i.step < 0:
-                n = shape[axis]
-                picked = range(*i.indices(n))
-                items[k] = slice(n - 1 - picked[0], n - picked[-1], -i.step) if picked else slice(0, 0)
-                axes.append(axis)
-            axis += 1
-        return tuple(axes), tuple(items)
-
-    def split_mixed(self, items, ndim):
-        """For an index that mixes integer arrays (and ints) with slices: (slices, axes, arrays, place), the basic
-        index with ``slice(None)`` on the arrays' axes, those axes, the arrays, and where NumPy puts the axes the
-        arrays broadcast to (at the first array's axis when the arrays are adjacent, else in front); None for any
-        other index (basic, arrays alone, masks, None)."""
-        if any(i is None for i in items) or sum(i is Ellipsis for i in items) > 1:
-            return None
-        at = next((k for k, i in enumerate(items) if i is Ellipsis), len(items))
-        items = (*items[:at], *(slice(None),) * (ndim - len(items) + (at < len(items))), *items[at + 1:])
-        axes = tuple(k for k, i in enumerate(items) if not isinstance(i, slice))
-        arrays = tuple(items[k] for k in axes)
-        if not axes or len(axes) == ndim or len(items) != ndim or not any(is_foreign(i) for i in arrays):
-            return None
-        if not all(isinstance(i, int) or (is_foreign(i) and self.xp.isdtype(i.dtype, "integral")) for i in arrays):
-            return None
-        slices = tuple(slice(None) if k in axes else i for k, i in enumerate(items))
-        adjacent = axes == tuple(range(axes[0], axes[-1] + 1))
-        return slices, axes, arrays, axes[0] if adjacent else 0
-
-    @staticmethod
-    def broadcast_axes_at(place: int, picked: int, ndim: int) -> tuple[int, ...]:
-        """The order of axes that moves the ``picked`` leading axes of a gather's result to position ``place``."""
-        return (*range(picked, picked + place), *range(picked), *range(picked + place, ndim))
-
-    def is_basic_index(self, index) -> bool:
-        items = index if type(index) is tuple else (index,)
-        return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in items)
-
     def transfer(self, x, to, back):
         """x moved by ``to`` (the move rule's vjp and jvp)."""
         return to(x)
 
     def getitem(self, x, index):
-        """``x[index]`` with NumPy's indexing, as getitem's forward does it here."""
-        return self._owner._forward_getitem(x, index)
+        """``x[index]`` with NumPy's indexing (the scatter's vjp: the index was checked by the forward)."""
+        owner = self._owner
+        return array_index.take(owner, x, array_index.plan(owner, index, tuple(x.shape), x, check=False))
 
     def scatter(self, g, index, shape):
-        """Gradient of ``x[index]``: ``g`` placed into zeros of x's shape. Basic indices (ints, slices, None) in
-        any library; integer arrays and masks (repeated indices add up: a scatter-add, which the Array API has not
-        standardised) where the library has one: PyTorch's ``index_put_(..., accumulate=True)``."""
-        if not self.is_basic_index(index):
-            return self._scatter_add(g, index, shape)
-        out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
-        items = index if type(index) is tuple else (index,)
-        target = self.index(tuple(i for i in items if i is not None), out)  # None only added axes of size 1:
-        axes, target = self.positive_steps(target, tuple(shape))
-        out[target] = self.xp.reshape(g, out[target].shape)  # the same elements, in the same order, without them
-        return self.xp.flip(out, axis=axes) if axes else out
+        """Gradient of ``x[index]``: ``g`` added into zeros of x's shape at the indexed places (repeats add up)."""
+        owner = self._owner
+        return array_index.put(owner, g, array_index.plan(owner, index, tuple(shape), g, check=False))
 
-    def _scatter_add(self, g, index, shape):
-        items = index if type(index) is tuple else (index,)
-        mixed = self.split_mixed(self.index(items, g), len(shape))  # (NumPy index arrays moved in first)
-        if mixed is not None:  # getitem's steps transposed: undo the axes' move, scatter-add the rows, the slices
-            slices, axes, arrays, place = mixed
-            rest = [a for a in range(len(shape)) if a not in axes]
-            sliced = [len(range(*i.indices(n))) for i, n in zip(slices, shape, strict=True)]
-            picked = len(g.shape) - len(rest)
-            g = self.xp.permute_dims(g, _inverse(self.broadcast_axes_at(place, picked, len(g.shape))))
-            rows = self._scatter_add_leading(g, arrays, tuple(sliced[a] for a in (*axes, *rest)))
-            return self.scatter(self.xp.permute_dims(rows, _inverse((*axes, *rest))), slices, shape)
-        return self._scatter_add_leading(g, items, shape)
-
-    def _scatter_add_leading(self, g, items, shape):
-        """The scatter-add of integer arrays (and ints) or one mask indexing the leading axes."""
-        if self._owner.name == "torch" and all(is_foreign(i) or isinstance(i, np.ndarray) for i in items):
-            out = self.xp.zeros(tuple(shape), dtype=g.dtype, device=device(g))
-            out.index_put_(tuple(i if is_foreign(i) else self._owner.asarray(i, g) for i in items), g,
-                           accumulate=True)
-            return out
-        return self._one_hot_scatter_add(g, items, tuple(shape))
-
-    # How many elements a one-hot block may hold; larger index arrays are taken in chunks of rows.
+    # How many elements a one-hot block of the scatter-add may hold (array_index; not PyTorch, which has its own).
     ONE_HOT_BLOCK = 1 << 22
-
-    def _one_hot_scatter_add(self, g, items, shape):
-        """The scatter-add in any library: the flat positions p_k of g's rows (``positions``), then the sum over k
-        of onehot(p_k)ᵀ g_k, a matrix product per block of rows. Repeated positions add up; every sum is of g's own
-        values (no differences of running sums)."""
-        xp = self.xp
-        flat, _, width = self.positions(items, shape, g)
-        size = math.prod(shape) // width
-        rows = xp.reshape(g, (flat.shape[0], width))
-        places = xp.arange(size, device=device(g))
-        out = xp.zeros((size, width), dtype=g.dtype, device=device(g))
-        step = max(1, self.ONE_HOT_BLOCK // max(size, 1))
-        count = flat.shape[0]
-        for start in range(0, count, step):
-            block = slice(start, min(start + step, count))  # the standard takes no stop past the end
-            one_hot = xp.astype(flat[block, None] == places[None, :], g.dtype)
-            out = out + xp.matmul(xp.matrix_transpose(one_hot), rows[block, ...])
-        return xp.reshape(out, shape)
-
-    def gather(self, x, items):
-        """x[items] for integer arrays (and ints) indexing fewer axes than x has, which the standard does not take:
-        the rows of x, flattened over the indexed axes, at their flat positions."""
-        flat, picked, width = self.positions(items, tuple(x.shape), x)
-        rows = self.xp.take(self.xp.reshape(x, (-1, width)), flat, axis=0)
-        return self.xp.reshape(rows, picked + tuple(x.shape[len(items):]))
-
-    def positions(self, items, shape, like):
-        """(p, shape of the selection, width): for integer arrays and ints (or one boolean mask) indexing the
-        leading axes of an array of ``shape``, the flat position p of each selected row over those axes (1-D, in
-        NumPy's order), the shape the index arrays broadcast to, and the number of elements of each row."""
-        xp = self.xp
-        items = [self._owner.asarray(i, like) if isinstance(i, np.ndarray) else
-                 int(i) if isinstance(i, np.integer) else i for i in items]
-        if len(items) == 1 and is_foreign(items[0]) and xp.isdtype(items[0].dtype, "bool"):
-            items = list(xp.nonzero(items[0]))  # a mask: the positions it selects, in row-major order
-        if not all(isinstance(i, int) or (is_foreign(i) and xp.isdtype(i.dtype, "integral")) for i in items):
-            raise NotImplementedError(
-                f"the gradient of indexing with {index_kinds(items)} is not supported for {self._owner.name} arrays "
-                "yet (integer arrays or one boolean mask on the leading axes are); index in two steps, or move the "
-                "tensor explicitly with t.to(numpy)")
-        flat = 0
-        for i, n in zip(items, shape[:len(items)], strict=True):
-            flat = flat * n + i % n  # negative indices count from the end
-        picked = tuple(flat.shape)
-        return xp.reshape(flat, (-1,)), picked, math.prod(shape[len(items):])
-
-
-def _inverse(order) -> tuple[int, ...]:
-    """The permutation of axes that undoes ``order``."""
-    return tuple(int(a) for a in np.argsort(order))
-
-
-def index_kinds(items) -> str:
-    return "an index of " + ", ".join(type(i).__name__ for i in items)

@@ -51,10 +51,10 @@ class Batched:
         # but it never touches trailing axes that the index does not reach.
         value = self.value
         if type(value) is np.ndarray:
-            return Batched(np.moveaxis(np.moveaxis(value, 0, -1)[_explicit(index, self.ndim)], -1, 0))
-        m = backends.backend(value).m  # another library: NumPy index arrays move there; ... closes a basic index
+            return Batched(np.moveaxis(np.moveaxis(value, 0, -1)[_explicit(index)], -1, 0))
+        m = backends.backend(value).m  # another library: NumPy's indexing there (engine.array_index)
         moved = m.xp.moveaxis(value, 0, -1)
-        return Batched(m.xp.moveaxis(moved[m.index(_explicit(index, self.ndim), moved)], -1, 0))
+        return Batched(m.xp.moveaxis(m.getitem(moved, _explicit(index)), -1, 0))
 
     def __neg__(self) -> Batched:
         return Batched(-self.value)
@@ -255,13 +255,12 @@ class BatchingMath:
     def scatter(self, g, index, shape):
         if type(g) is not Batched:
             return self.unbatched.scatter(g, index, shape)
-        index = _explicit(index, len(shape))
         if g.basis is not None and numpy_math.is_basic_index(index):
             order = np.arange(np.prod(shape, dtype=np.intp)).reshape(shape)[index].ravel()  # host metadata only
             if order.size and order[0] == 0 and order[-1] == order.size - 1 and (np.diff(order) == 1).all():
                 return self.reshape(g, shape)  # the index took every element in order (as [..., 0] of (k, 1))
         # The batch axis last, as in Batched.__getitem__: the index then reaches the same axes as unbatched.
-        out = self.unbatched.scatter(self.xp.moveaxis(g.value, 0, -1), index, (*shape, g.value.shape[0]))
+        out = self.unbatched.scatter(self.xp.moveaxis(g.value, 0, -1), _explicit(index), (*shape, g.value.shape[0]))
         return Batched(self.xp.moveaxis(out, -1, 0))
 
 
@@ -297,16 +296,9 @@ def _reshape(value, shape):
     return backends.backend(value).xp.reshape(value, tuple(shape))
 
 
-def _explicit(index, ndim: int) -> tuple:
-    """``index`` as a tuple that names every axis it reaches, with no Ellipsis (so a trailing axis stays free)."""
+def _explicit(index) -> tuple:
+    """``index`` for the array with a trailing batch axis: a ``...`` in it stops before that axis (a trailing
+    ``:`` names it). The ``...`` itself stays, even when it stands for no axis: between two index arrays it still
+    parts them, and NumPy then moves their axes to the front."""
     items = index if isinstance(index, tuple) else (index,)
-    if not any(i is Ellipsis for i in items):
-        return items
-    used = 0
-    for i in items:
-        if i is None or i is Ellipsis:
-            continue
-        used += i.ndim if isinstance(i, np.ndarray) and i.dtype == bool else 1
-    position = next(k for k, i in enumerate(items) if i is Ellipsis)
-    fill = (slice(None),) * (ndim - used)
-    return items[:position] + fill + tuple(i for i in items[position + 1:] if i is not Ellipsis)
+    return (*items, slice(None)) if any(i is Ellipsis for i in items) else items

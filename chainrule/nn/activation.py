@@ -31,10 +31,17 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x·σ(x) (also called swish)."""
+    """x·σ(x) (also called swish); ``inplace`` as ReLU's (accepted, the input unchanged)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x: Any) -> Tensor:
         return F.silu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Softplus(Module):

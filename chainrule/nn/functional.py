@@ -2398,3 +2398,12 @@ __all__ += [  # the section "More layers and losses"
     "triplet_margin_loss",
 ]
 __all__ += SHAPES_3D  # 3-D convolutions and pools, lp and adaptive pools, unpooling
+
+# Functions defined beside their layers in later modules (which import this one's helpers, hence at the end).
+from .embedding_bag import embedding_bag  # noqa: E402
+from .losses_extra import ctc_loss, multilabel_margin_loss, triplet_margin_with_distance_loss  # noqa: E402
+from .random_layers import fractional_max_pool2d, gumbel_softmax, rrelu  # noqa: E402
+from .sampling_grid import affine_grid, grid_sample, pdist  # noqa: E402
+
+__all__ += ["affine_grid", "fractional_max_pool2d", "grid_sample", "gumbel_softmax", "pdist", "rrelu"]
+__all__ += ["ctc_loss", "embedding_bag", "multilabel_margin_loss", "triplet_margin_with_distance_loss"]

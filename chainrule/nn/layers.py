@@ -401,10 +401,11 @@ class Dropout(Module):
     [1.0, 1.0, 1.0]
     """
 
-    def __init__(self, p: float = 0.5, seed: int | None = None, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False, seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
         super().__init__()
         F._check_probability(p, "Dropout")
-        self.p = float(p)
+        self.p, self.inplace = float(p), bool(inplace)  # inplace: see ReLU
         # Its own generator when seeded; else the module-level one, drawn from at each call.
         self._rng = init.generator(seed, rng) if seed is not None or rng is not None else None
 
@@ -412,7 +413,7 @@ class Dropout(Module):
         return F.dropout(x, self.p, self.training, self._rng)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Sequential(Module):
@@ -494,24 +495,36 @@ class Tanh(Module):
 
 
 class ReLU(Module):
-    """max(x, 0); the derivative is 1 for x > 0 and 0 otherwise (0 at the kink)."""
+    """max(x, 0); the derivative is 1 for x > 0 and 0 otherwise (0 at the kink).
+
+    ``inplace=True`` (here and on the other activations and dropouts) is accepted for PyTorch's code and changes
+    nothing: the result is always a new Tensor and the input keeps its values, because the graph keeps every input
+    as it was for the pass back (in PyTorch the flag only saves memory; ``x = relu(x)`` reads the same either way).
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x: Any) -> Tensor:
         return ops.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
     """x for x > 0, else negative_slope·x."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope, self.inplace = float(negative_slope), bool(inplace)  # inplace: see ReLU
 
     def forward(self, x: Any) -> Tensor:
         return ops.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Softmax(Module):

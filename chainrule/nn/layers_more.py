@@ -127,10 +127,11 @@ class _InstanceNorm(Module):
     dims = 3
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
-                 track_running_stats: bool = False, dtype: Any = np.float32) -> None:
+                 track_running_stats: bool = False, dtype: Any = np.float32, *, bias: bool = True) -> None:
         super().__init__()
-        # PyTorch registers num_batches_tracked too (so state dicts match); instance norm never advances it
-        running_statistics(self, num_features, eps, momentum, affine, True, track_running_stats, dtype)
+        # PyTorch registers num_batches_tracked too (so state dicts match); instance norm never advances it.
+        # bias=False (with affine=True): a scale without a shift, as PyTorch's keyword
+        running_statistics(self, num_features, eps, momentum, affine, bias, track_running_stats, dtype)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x)

@@ -31,8 +31,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                 sparse: bool = False, dtype: Any = np.float32, seed: int | None = None,
-                 rng: np.random.Generator | None = None) -> None:
+                 sparse: bool = False, _weight: Any = None, _freeze: bool = False, dtype: Any = np.float32,
+                 seed: int | None = None, rng: np.random.Generator | None = None) -> None:
         super().__init__()
         self.max_norm, self.norm_type = max_norm, float(norm_type)
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), bool(sparse)
@@ -41,10 +41,31 @@ class Embedding(Module):
         self.padding_idx = (None if padding_idx is None
                             else F._padding_index(padding_idx, self.num_embeddings, "Embedding"))
         dtype = _float_dtype(dtype, "Embedding")
-        weight = init.generator(seed, rng).standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype)
-        if self.padding_idx is not None:
-            weight[self.padding_idx] = 0
-        self.weight = Parameter(weight)
+        if _weight is not None:  # PyTorch's: these values as they are (the padding row is not zeroed)
+            weight = np.array(getattr(_weight, "data", _weight), copy=True)
+            if weight.shape != (self.num_embeddings, self.embedding_dim) or weight.dtype.kind != "f":
+                raise ShapeError(f"Embedding: _weight must be a float array of shape ({self.num_embeddings}, "
+                                 f"{self.embedding_dim}) (num_embeddings, embedding_dim), got "
+                                 f"{weight.dtype} {weight.shape}")
+        else:
+            weight = init.generator(seed, rng).standard_normal((self.num_embeddings, self.embedding_dim))
+            weight = weight.astype(dtype)
+            if self.padding_idx is not None:
+                weight[self.padding_idx] = 0
+        # _freeze: a fixed table (no gradient), as from_pretrained(freeze=True)
+        self.weight = Parameter(weight, requires_grad=not _freeze)
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
+        """An Embedding holding ``embeddings`` (a 2-D array or Tensor, copied); ``freeze``: no gradient."""
+        if np.ndim(getattr(embeddings, "data", embeddings)) != 2:
+            raise ShapeError(f"Embedding.from_pretrained: embeddings must be 2-D (num_embeddings, embedding_dim), "
+                             f"got shape {np.shape(getattr(embeddings, 'data', embeddings))}")
+        rows, dim = np.shape(getattr(embeddings, "data", embeddings))
+        return cls(rows, dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, _weight=embeddings,
+                   _freeze=freeze)
 
     def forward(self, x: Any) -> Tensor:
         return F.embedding(x, self.weight, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,

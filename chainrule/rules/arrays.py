@@ -63,7 +63,8 @@ register(Rule(
 ))
 register(Rule(
     name="astype", forward=lambda x, dtype: x.astype(dtype), kind=LINEAR, batchable=True, arity=1,
-    vjps=(lambda g, x, y, m, dtype: m.astype(g if x.dtype.kind == "c" or g.dtype.kind != "c" else m.real(g),
+    # Back to x's dtype; a complex g for a real x keeps its real part (the covector of a real input).
+    vjps=(lambda g, x, y, m, dtype: m.astype(m.real(g) if is_complex(g, m) and not is_complex(x, m) else g,
                                              x.dtype),), shape_only=("x",),
     text=("1 (cast back)",), tex=("1",), display=r"\operatorname{cast}(x)",
     samples=(Sample(((3,),), {"dtype": np.dtype(np.float64)}),),

@@ -350,8 +350,7 @@ def _largest(v, m):
     """The one-hot mask (..., n, n), in v's real dtype, of each column's largest component, which LAPACK makes real
     (the first on a tie, as LAPACK's and argmax pick)."""
     values = m.stop(v)
-    rows = (values.real ** 2 + values.imag ** 2).argmax(axis=-2)  # |v|², as LAPACK computes it
-    return _t(m.eye(np.shape(values)[-1], values.real)[rows], m)
+    return numpy_math.raw_namespace(values, m).largest_component(values)
 
 
 def _eig_inner(ta, v, m):

@@ -307,6 +307,13 @@ def eig(x):
     return np.concatenate([w[..., None, :], v], axis=-2).astype(np.result_type(x.dtype, np.complex64), copy=False)
 
 
+def largest_component(v):
+    """The one-hot mask (..., n, n), in v's real dtype, of each column's component of largest |v|² (the first on a
+    tie, as LAPACK's idamax and argmax pick): the component that LAPACK's eig makes real."""
+    rows = (v.real ** 2 + v.imag ** 2).argmax(axis=-2)
+    return np.swapaxes(np.eye(v.shape[-1], dtype=v.real.dtype)[rows], -1, -2)
+
+
 def svd(x):
     """The reduced SVD U, S, Vh of x, packed as one array (..., m·k + k + k·n), k = min(m, n)."""
     u, s, vh = np.linalg.svd(x, full_matrices=False)

@@ -97,17 +97,17 @@ def _adjoint(g, y0, t, p, y, m, system, rtol, atol):
     """
     n, d = np.shape(y)
     augmented = _augmented(system, d)
-    adjoint, vjp_p = g[n - 1], m.zeros_like(p)
+    adjoint, vjp_p = g[n - 1, ...], m.zeros_like(p)  # (i, ...): the Array API's indexing of rows
     times = []
     for i in range(n - 1, 0, -1):
-        times.append(m.reshape(m.sum(system.f(y[i], t[i], p) * g[i]), (1,)))
-        start = m.concatenate([y[i], adjoint, vjp_p])
-        back = _solve(m, start, m.stack([t[i], t[i - 1]]), p, augmented, rtol, atol)[1]
+        times.append(m.reshape(m.sum(system.f(y[i, ...], t[i], p) * g[i, ...]), (1,)))
+        start = m.concatenate([y[i, ...], adjoint, vjp_p])
+        back = _solve(m, start, m.stack([t[i], t[i - 1]]), p, augmented, rtol, atol)[1, ...]
         adjoint, vjp_p = back[d : 2 * d], back[2 * d :]
         if i > 1:
-            adjoint = adjoint + g[i - 1]
+            adjoint = adjoint + g[i - 1, ...]
     times.append(m.reshape(-m.sum(system.f(y0, t[0], p) * adjoint), (1,)))
-    return adjoint + g[0], m.concatenate(times[::-1]), vjp_p
+    return adjoint + g[0, ...], m.concatenate(times[::-1]), vjp_p
 
 
 def _jvp(ts, y0, t, p, y, m, system=None, rtol=1.4e-8, atol=1.4e-8):
@@ -116,15 +116,24 @@ def _jvp(ts, y0, t, p, y, m, system=None, rtol=1.4e-8, atol=1.4e-8):
     start = m.concatenate([y0, ty0 - system.f(y0, t[0], p) * tt[0]])
     q = m.concatenate([p, tp])
     delta = _solve(m, start, t, q, _tangent(system, d, np.shape(p)[0]), rtol, atol)[:, d:]
-    rates = m.stack([system.f(y[i], t[i], p) for i in range(n)])
+    rates = m.stack([system.f(y[i, ...], t[i], p) for i in range(n)])
     return delta + rates * m.reshape(tt, (n, 1))
 
 
-class _Decay:
-    """The rule's sample: ẏ = −p₀ y + p₁ sin t, with its derivatives by hand (on arrays; first order)."""
+def _namespace(*xs):
+    """NumPy for NumPy arrays and numbers, else the arrays' own library (array-api-compat's namespace): the sample
+    runs in every library (tests/test_array_api.py)."""
+    foreign = [x for x in xs if not isinstance(x, np.ndarray | np.generic | int | float)]
+    if not foreign:
+        return np
+    import array_api_compat
 
-    concatenate = staticmethod(np.concatenate)
-    reshape = staticmethod(np.reshape)
+    return array_api_compat.array_namespace(*foreign)
+
+
+class _Decay:
+    """The rule's sample: ẏ = −p₀ y + p₁ sin t, with its derivatives by hand (on arrays of any library; first
+    order)."""
 
     def __init__(self, f=None):
         self.function = f
@@ -132,15 +141,21 @@ class _Decay:
     def f(self, y, t, p):
         if self.function is not None:
             return self.function(y, t, p)
-        return -p[0] * y + p[1] * np.sin(t)
+        return -p[0] * y + p[1] * _namespace(y, t, p).sin(t)
 
     values = f
 
+    def concatenate(self, xs):
+        xp = _namespace(*xs)
+        return xp.concatenate(xs) if xp is np else xp.concat(xs)
+
     def vjp(self, y, t, p, v):
-        return -p[0] * v, p[1] * np.cos(t) * np.sum(v), np.array([-np.sum(v * y), np.sin(t) * np.sum(v)])
+        xp = _namespace(y, t, p, v)
+        return -p[0] * v, p[1] * xp.cos(t) * xp.sum(v), xp.stack([-xp.sum(v * y), xp.sin(t) * xp.sum(v)])
 
     def jvp(self, y, t, p, dy, dt, dp):
-        return -p[0] * dy + p[1] * np.cos(t) * dt - dp[0] * y + dp[1] * np.sin(t)
+        xp = _namespace(y, t, p, dy, dp)
+        return -p[0] * dy + p[1] * xp.cos(t) * dt - dp[0] * y + dp[1] * xp.sin(t)
 
     def derive(self, f):
         return _Decay(f)

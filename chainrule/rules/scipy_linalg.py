@@ -83,6 +83,11 @@ def _solve_triangular_jvp(ts, a, b, y, m, trans=0, lower=False, unit_diagonal=Fa
 def _solve_sylvester(a, b, q):
     from scipy import linalg
 
+    if any(np.iscomplexobj(v) for v in (a, b, q)):
+        # SciPy 1.17 solves real A or B with a complex other input wrongly (residuals of order 1; only all-real and
+        # all-complex are right), so all three are made complex first
+        dtype = np.result_type(a, b, q)
+        a, b, q = (np.asarray(v, dtype=dtype) for v in (a, b, q))
     # A and −B sharing an eigenvalue (λ + μ = 0) makes the equation singular; LAPACK then perturbs it silently and
     # returns huge finite numbers, so the spectra are compared first (to rounding, relative to the matrices' size)
     gaps = np.abs(np.linalg.eigvals(a)[..., :, None] + np.linalg.eigvals(b)[..., None, :])

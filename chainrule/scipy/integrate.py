@@ -23,10 +23,11 @@ import numpy as np
 from .. import numpy as cnp
 from .. import ops
 from .. import transforms as cr_transforms
+from ..engine import backends
 from ..engine import mode as grad_mode
 from ..errors import DomainError, ShapeError
 from ..rules import scipy_integrate  # noqa: F401 - registers odeint
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from ._util import apply, operand
 
 __all__ = ["odeint"]
@@ -42,13 +43,21 @@ class _System:
         self.function = function
 
     def f(self, y, t, p):
+        if not any(isinstance(v, Tensor) for v in (y, t, p)) and any(backends.is_foreign(v) for v in (y, t, p)):
+            # Arrays of another library (the derivatives on plain arrays): chainrule.numpy's functions would take
+            # them for NumPy's, so func sees constant Tensors of them, and its result's array comes back.
+            with grad_mode.no_grad():
+                out = self.function(*(v if isinstance(v, int | float) else as_tensor(v) for v in (y, t, p)))
+            return out.detach().data if isinstance(out, Tensor) else out
         return self.function(y, t, p)
 
-    def values(self, y, t, p) -> np.ndarray:
-        """f on arrays, as the solver calls it: a plain array, whatever graph is being recorded around the solve."""
+    def values(self, y, t, p) -> Any:
+        """f on arrays, as the solver calls it: a plain array (of y's library: the portable solver's arrays stay on
+        their device), whatever graph is being recorded around the solve."""
         with grad_mode.no_grad():
-            out = self.function(y, t, p)
-        return np.asarray(out.detach().data) if isinstance(out, Tensor) else np.asarray(out)
+            out = self.f(y, t, p)
+        out = out.detach().data if isinstance(out, Tensor) else out
+        return out if backends.is_foreign(out) else np.asarray(out)
 
     def vjp(self, y, t, p, v):
         _, pullback = cr_transforms.vjp(self.function, y, t, p)
@@ -85,7 +94,12 @@ def odeint(
             f"{where}: `y0` has shape {y0.shape} and `t` {t.shape}; expected a vector (or number) y0 "
             "and a non-empty vector of times t"
         )
-    if not np.all(np.isfinite(t.data if isinstance(t, Tensor) else t)):
+    times = t.data if isinstance(t, Tensor) else t
+    if backends.is_foreign(times):  # checked in its library, on its device
+        finite = bool(backends.backend(times).xp.all(backends.backend(times).xp.isfinite(times)))
+    else:
+        finite = bool(np.all(np.isfinite(times)))
+    if not finite:
         raise DomainError(f"{where}: `t` holds nan or inf; expected finite times")
     for name, value in (("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:

@@ -280,6 +280,130 @@ def _encoders(torch, n, norm):
     return ours, theirs
 
 
+def _decoders(torch, n, norm):
+    torch.manual_seed(0)
+    layer_t = torch.nn.TransformerDecoderLayer(4, 2, 8, 0.0, norm_first=True)
+    theirs = torch.nn.TransformerDecoder(layer_t, n, torch.nn.LayerNorm(4) if norm else None)
+    ours = nn.TransformerDecoder(nn.TransformerDecoderLayer(4, 2, 8, 0.0, norm_first=True), n,
+                                 nn.LayerNorm(4) if norm else None)
+    return ours, theirs
+
+
+def _lazy(name, args, shape):
+    """A lazy layer of each library, built by a first call on zeros of ``shape``."""
+    def build(torch):
+        torch.manual_seed(0)
+        theirs, ours = getattr(torch.nn, name)(*args), getattr(nn, name)(*args)
+        theirs(torch.zeros(shape))
+        ours(np.zeros(shape, np.float32))
+        return ours, theirs
+    return build
+
+
+def _ctc(torch, **kwargs):
+    """CTCLoss after log_softmax in both libraries: PyTorch's gradient is the exact one only through log_softmax
+    (with respect to a leaf of log-probabilities it adds exp(log_probs), pytorch/pytorch#52241; a test below)."""
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.loss = nn.CTCLoss(**kwargs)
+
+        def forward(self, x, *args):
+            return self.loss(F.log_softmax(x, -1), *args)
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.loss = torch.nn.CTCLoss(**kwargs)
+
+        def forward(self, x, *args):
+            return self.loss(x.log_softmax(-1), *args)
+
+    return Ours(), Theirs()
+
+
+def _l1_distance(a, b):
+    return (a - b).abs().sum(-1)
+
+
+_CAUSAL = np.triu(np.full((3, 3), -np.inf), 1)
+_TARGETS = [[1, 2, 2, 0], [3, 1, 3, 3], [4, 1, 0, 0]]
+CASES.update({  # the layers of the last sweep (tests of their random modes and functionals: test_nn_extra.py)
+    "TransformerDecoderLayer": [
+        C("TransformerDecoderLayer", (4, 2, 8, 0.0), inputs=(X(3, 2, 4), X(5, 2, 4))),
+        C("TransformerDecoderLayer", (4, 2, 8, 0.0), {"batch_first": True, "norm_first": True, "activation": "gelu"},
+          inputs=(X(2, 3, 4), X(2, 5, 4)),
+          call={"tgt_mask": FIXED(_CAUSAL), "memory_key_padding_mask": MASK(2, 5, fixed=[[0, 0, 1, 0, 1], [0] * 5]),
+                "tgt_key_padding_mask": MASK(2, 3, fixed=[[0, 0, 1], [0, 0, 0]])}),
+        C("TransformerDecoderLayer", (4, 2, 8), {"bias": False}, inputs=(X(3, 4), X(2, 4)), mode="eval",
+          call={"tgt_mask": MASK(3, 3, fixed=np.triu(np.ones((3, 3)), 1)), "tgt_is_causal": True})],
+    "TransformerDecoder": [
+        C("TransformerDecoder", build=lambda torch: _decoders(torch, 2, norm=False), inputs=(X(3, 2, 4), X(4, 2, 4))),
+        C("TransformerDecoder", build=lambda torch: _decoders(torch, 2, norm=True), inputs=(X(3, 2, 4), X(4, 2, 4)),
+          call={"tgt_mask": MASK(3, 3, fixed=np.triu(np.ones((3, 3)), 1)), "memory_mask": X(3, 4)}, mode="eval")],
+    "Transformer": [
+        C("Transformer", (4, 2, 2, 1, 8, 0.0), inputs=(X(5, 2, 4), X(3, 2, 4)), call={"tgt_mask": FIXED(_CAUSAL)}),
+        C("Transformer", (4, 2, 1, 2, 8, 0.0), {"batch_first": True, "norm_first": True, "activation": "gelu"},
+          inputs=(X(2, 5, 4), X(2, 3, 4)),
+          call={"src_key_padding_mask": MASK(2, 5, fixed=[[0, 0, 0, 1, 1], [0] * 5]),
+                "memory_key_padding_mask": MASK(2, 5, fixed=[[0, 0, 0, 1, 1], [0] * 5])},
+          tol=10),  # three pre-norm layers of width 4 in float32: 1.2e-5 apart at most (float64 agrees to 1e-10)
+        C("Transformer", (4, 1, 1, 1, 6), {"bias": False}, inputs=(X(4, 4), X(3, 4)), mode="eval")],
+    "EmbeddingBag": [
+        C("EmbeddingBag", (10, 3), inputs=(INT(10, 4, 3),)),
+        C("EmbeddingBag", (10, 3), {"mode": "sum"},
+          inputs=(INT(10, fixed=[1, 2, 4, 5, 4, 3, 2, 9]), INT(9, fixed=[0, 2, 2, 5]), X(8))),
+        C("EmbeddingBag", (10, 3), {"mode": "max", "padding_idx": 2},
+          inputs=(INT(10, fixed=[1, 2, 4, 5, 4, 3, 2, 9, 2]), INT(9, fixed=[0, 2, 3, 5, 8]))),
+        C("EmbeddingBag", (10, 3), {"mode": "mean", "include_last_offset": True, "padding_idx": 4},
+          inputs=(INT(10, fixed=[1, 2, 4, 5, 4, 3, 2, 9]), INT(9, fixed=[0, 2, 2, 5, 8]))),
+        C("EmbeddingBag", (10, 3), {"mode": "max"}, inputs=(INT(10, 3, 4),))],  # scale_grad_by_freq: test_nn_extra
+    "CTCLoss": [
+        C("CTCLoss", build=lambda torch: _ctc(torch), inputs=(X(7, 3, 5), INT(5, fixed=_TARGETS),
+                                                               INT(8, fixed=[7, 6, 4]), INT(5, fixed=[3, 4, 2]))),
+        C("CTCLoss", build=lambda torch: _ctc(torch, blank=4, reduction="sum"),
+          inputs=(X(6, 2, 5), INT(4, fixed=[1, 2, 2, 0, 3, 3]), INT(7, fixed=[6, 5]), INT(5, fixed=[4, 2]))),
+        C("CTCLoss", build=lambda torch: _ctc(torch, reduction="none", zero_infinity=True),  # sample 1: too short
+          inputs=(X(5, 3, 5), INT(5, fixed=_TARGETS), INT(6, fixed=[5, 4, 5]), INT(5, fixed=[3, 4, 0]))),
+        C("CTCLoss", build=lambda torch: _ctc(torch, reduction="none"),
+          inputs=(X(6, 4), INT(4, fixed=[1, 3, 3]), INT(7, fixed=6), INT(4, fixed=3)))],
+    "MultiLabelMarginLoss": [
+        C("MultiLabelMarginLoss", (), {"reduction": r},
+          inputs=(X(3, 5), INT(5, fixed=[[3, 0, -1, 1, 2], [1, 2, 3, 4, 0], [-1, 2, 3, 0, 0]])))
+        for r in ("mean", "sum", "none")] + [
+        C("MultiLabelMarginLoss", (), inputs=(X(4), INT(4, fixed=[2, 1, -1, 0])))],
+    "TripletMarginWithDistanceLoss": [
+        C("TripletMarginWithDistanceLoss", (), inputs=(X(3, 4), X(3, 4), X(3, 4))),
+        C("TripletMarginWithDistanceLoss", (), {"margin": 0.5, "swap": True, "reduction": "none"},
+          inputs=(X(3, 4), X(3, 4), X(3, 4))),
+        C("TripletMarginWithDistanceLoss", (), {"distance_function": _l1_distance, "reduction": "sum"},
+          inputs=(X(5, 2), X(5, 2), X(5, 2)))],
+    "RReLU": [C("RReLU", inputs=(X(3, 4),), mode="eval"), C("RReLU", (0.1, 0.6), inputs=(X(2, 3, 4),), mode="eval")],
+    "FractionalMaxPool2d": [
+        C("FractionalMaxPool2d", (2,), {"output_size": (3, 4), "_random_samples": np.array(
+            [[[0.1, 0.7], [0.5, 0.25], [0.9, 0.0]], [[0.3, 0.3], [0.99, 0.6], [0.45, 0.8]]])},
+          inputs=(X(2, 3, 7, 9),)),
+        C("FractionalMaxPool2d", ((3, 2),), {"output_ratio": (0.5, 0.7), "return_indices": True,
+                                             "_random_samples": np.array([[[0.2, 0.8], [0.6, 0.4]]])},
+          inputs=(X(2, 10, 8),))],
+    "LazyLinear": [C("LazyLinear", build=_lazy("LazyLinear", (3,), (2, 5)), inputs=(X(4, 5),))],
+    "LazyConv1d": [C("LazyConv1d", build=_lazy("LazyConv1d", (4, 3), (1, 2, 6)), inputs=(X(2, 2, 7),))],
+    "LazyConv2d": [C("LazyConv2d", build=_lazy("LazyConv2d", (4, 2, 1, 1), (1, 2, 5, 5)), inputs=(X(2, 2, 5, 4),))],
+    "LazyBatchNorm1d": [C("LazyBatchNorm1d", build=_lazy("LazyBatchNorm1d", (), (2, 3)), inputs=(X(4, 3),))],
+    "LazyBatchNorm2d": [C("LazyBatchNorm2d", build=_lazy("LazyBatchNorm2d", (), (2, 3, 2, 2)),
+                          inputs=(X(2, 3, 4, 2),))],
+    "AdaptiveLogSoftmaxWithLoss": [
+        C("AdaptiveLogSoftmaxWithLoss", (6, 12, [3, 7]), {"div_value": 2.0},
+          inputs=(X(5, 6), INT(12, fixed=[0, 4, 11, 8, 2]))),
+        C("AdaptiveLogSoftmaxWithLoss", (6, 12, [3]), {"head_bias": True}, inputs=(X(6), INT(12, fixed=9)))],
+    "TransformerEncoder+": [  # the masks of the encoder, with PyTorch's nested-tensor switch off and on (ignored)
+        C("TransformerEncoder", build=lambda torch: _encoders(torch, 2, norm=True), inputs=(X(3, 2, 4),),
+          call={"src_key_padding_mask": MASK(2, 3, fixed=[[0, 0, 1], [0, 0, 0]])}),
+        C("TransformerEncoder", build=lambda torch: _encoders(torch, 1, norm=False), inputs=(X(3, 2, 4),),
+          call={"mask": FIXED(_CAUSAL), "is_causal": True})],
+})
+
+
 CONTAINERS = {"Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"}  # see below
 
 

@@ -1,5 +1,6 @@
-"""The registry of portable forwards (apart from the package, so that the modules that register import it without
-importing the package that imports them)."""
+"""The registry of portable forwards: ``FORWARDS`` and the ``@portable("rule name")`` decorator. A module of its own,
+so that the modules that register (``from .registry import portable``) do not import the package, whose ``load``
+imports them: that would be an import cycle (tests/test_imports.py)."""
 
 from __future__ import annotations
 
