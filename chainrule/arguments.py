@@ -36,6 +36,22 @@ def pair(value: Any, name: str, where: str, minimum: int) -> Pair:
     return result
 
 
+def sizes(value: Any, dims: int, name: str, where: str, minimum: int) -> tuple[int, ...]:
+    """An int or ``dims`` ints as a ``dims``-tuple (``pair`` for two), each at least ``minimum``: the kernel size,
+    stride, padding... of a layer over 1, 2 or 3 spatial axes."""
+    if dims == 2:
+        return pair(value, name, where, minimum)
+    if is_int(value):
+        result = (int(value),) * dims
+    elif isinstance(value, tuple | list) and len(value) == dims and all(is_int(v) for v in value):
+        result = tuple(int(v) for v in value)
+    else:
+        raise TypeError(f"{where}: {name} must be an int or {dims} ints, not {value!r}")
+    if min(result) < minimum:
+        raise DomainError(f"{where}: {name} must be >= {minimum}, got {value!r}")
+    return result
+
+
 def image(x: Any, where: str) -> Tensor | np.ndarray:
     """Check that ``x`` is a 4-D NCHW batch of images."""
     if not isinstance(x, Tensor):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins  # this module defines sum, max, min, abs and pow: reach Python's own through here
 import functools
 import itertools
+import math
 import numbers
 import operator
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import REDUCTIONS, class_labels, image, pair
+from .arguments import REDUCTIONS, class_labels, image, sizes
 from .engine import Node, NotSaved, backends, grad_mode, node_sequence, thread_mode
 from .engine.backends import NUMPY_SCALARS, NUMPY_TYPES
 from .errors import DomainError, ShapeError
@@ -1021,12 +1022,16 @@ def unfold(x: Any, kernel_size: int | Pair, stride: int | Pair = 1, padding: int
     """im2col: the kh×kw windows of an (N, C, H, W) batch as columns, shape (N, C·kh·kw, OH·OW).
 
     The layout is ``torch.nn.functional.unfold``'s. Windows start every ``stride`` pixels of the image padded with
-    ``padding`` zeros on each side. Its gradient is ``fold``.
+    ``padding`` zeros on each side. Its gradient is ``fold``. An (N, C, L) or (N, C, D, H, W) batch works the same
+    way, with one kernel size, stride and padding per spatial axis.
     """
-    x = image(x, "unfold")
-    kernel_size = pair(kernel_size, "kernel_size", "unfold", 1)
-    stride = pair(stride, "stride", "unfold", 1)
-    padding = pair(padding, "padding", "unfold", 0)
+    if not isinstance(x, Tensor):
+        x = np.asarray(x)
+    x = x if x.ndim in (3, 5) else image(x, "unfold")
+    dims = x.ndim - 2
+    kernel_size = sizes(kernel_size, dims, "kernel_size", "unfold", 1)
+    stride = sizes(stride, dims, "stride", "unfold", 1)
+    padding = sizes(padding, dims, "padding", "unfold", 0)
     padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], padding, strict=True))
     if any(k > n for k, n in zip(kernel_size, padded, strict=True)):
         raise ShapeError(
@@ -1038,19 +1043,23 @@ def unfold(x: Any, kernel_size: int | Pair, stride: int | Pair = 1, padding: int
 
 def fold(x: Any, output_size: int | Pair, kernel_size: int | Pair, stride: int | Pair = 1,
          padding: int | Pair = 0) -> Tensor:
-    """col2im: columns (N, C·kh·kw, L) added back into an (N, C, H, W) image; overlaps add up. Adjoint of unfold."""
+    """col2im: columns (N, C·kh·kw, L) added back into an (N, C, H, W) image; overlaps add up. Adjoint of unfold.
+
+    As many spatial axes as ``output_size`` or ``kernel_size`` has (two when both are ints)."""
     if not isinstance(x, Tensor):
         x = np.asarray(x)
-    output_size = pair(output_size, "output_size", "fold", 1)
-    kernel_size = pair(kernel_size, "kernel_size", "fold", 1)
-    stride = pair(stride, "stride", "fold", 1)
-    padding = pair(padding, "padding", "fold", 0)
-    oh, ow = numpy_math.count_windows(output_size, kernel_size, stride, padding)
-    k = kernel_size[0] * kernel_size[1]
-    if x.ndim != 3 or x.shape[1] % k or x.shape[2] != oh * ow or builtins.min(oh, ow) < 1:
+    dims = next((len(v) for v in (output_size, kernel_size) if isinstance(v, tuple | list)), 2)
+    output_size = sizes(output_size, dims, "output_size", "fold", 1)
+    kernel_size = sizes(kernel_size, dims, "kernel_size", "fold", 1)
+    stride = sizes(stride, dims, "stride", "fold", 1)
+    padding = sizes(padding, dims, "padding", "fold", 0)
+    counts = numpy_math.count_windows(output_size, kernel_size, stride, padding)
+    k = math.prod(kernel_size)
+    windows = math.prod(builtins.max(o, 0) for o in counts)
+    if x.ndim != 3 or x.shape[1] % k or x.shape[2] != windows or builtins.min(counts) < 1:
         raise ShapeError(
             f"fold: input of shape {x.shape} does not fit output_size {output_size}, kernel_size {kernel_size}, "
-            f"stride {stride}, padding {padding}; expected (N, C·{k}, {builtins.max(oh, 0) * builtins.max(ow, 0)})"
+            f"stride {stride}, padding {padding}; expected (N, C·{k}, {windows})"
         )
     return apply(lookup("fold"), (x,), {"output_size": output_size, "kernel_size": kernel_size, "stride": stride,
                                         "padding": padding})

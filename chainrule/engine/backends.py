@@ -556,34 +556,36 @@ class Backend:
     def _forward_step(self, x):
         return self.m.step(x)
 
-    # Image patches (conv2d, conv1d, pooling): one strided slice per kernel offset, with the standard's functions.
+    # Image patches (convolutions, pooling; 1 to 3 spatial axes): one strided slice per kernel offset, with the
+    # standard's functions.
     def _forward_unfold(self, x, kernel_size, stride=(1, 1), padding=(0, 0)):
         xp = self.xp
         n, c = x.shape[:2]
-        (kh, kw), (sh, sw) = kernel_size, stride
-        oh, ow = numpy_math.count_windows(x.shape[2:], kernel_size, stride, padding)
+        counts = numpy_math.count_windows(x.shape[2:], kernel_size, stride, padding)
         x = self._pad(x, padding)
-        windows = [x[:, :, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw]
-                   for i in range(kh) for j in range(kw)]
-        return xp.reshape(xp.stack(windows, axis=2), (n, c * kh * kw, oh * ow))  # rows (c, i, j), as NumPy's
+        windows = [x[(slice(None), slice(None)) + tuple(slice(i, i + (o - 1) * s + 1, s)
+                                                        for i, o, s in zip(offset, counts, stride, strict=True))]
+                   for offset in np.ndindex(*kernel_size)]
+        # rows (c, *offset), as NumPy's
+        return xp.reshape(xp.stack(windows, axis=2), (n, c * math.prod(kernel_size), math.prod(counts)))
 
     def _forward_fold(self, x, output_size, kernel_size, stride=(1, 1), padding=(0, 0)):
         n = x.shape[0]
-        (h, w), (kh, kw), (sh, sw), (ph, pw) = output_size, kernel_size, stride, padding
-        c = x.shape[1] // (kh * kw)
-        oh, ow = numpy_math.count_windows(output_size, kernel_size, stride, padding)
-        patches = self.xp.reshape(x, (n, c, kh, kw, oh, ow))
-        image = self.xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype, device=device(x))
-        for i in range(kh):  # in NumPy's order, so the same sums
-            for j in range(kw):
-                window = (slice(None), slice(None), slice(i, i + (oh - 1) * sh + 1, sh),
-                          slice(j, j + (ow - 1) * sw + 1, sw))
-                image[window] = image[window] + patches[:, :, i, j, ...]
-        return image[:, :, ph : ph + h, pw : pw + w]
+        c = x.shape[1] // math.prod(kernel_size)
+        counts = numpy_math.count_windows(output_size, kernel_size, stride, padding)
+        patches = self.xp.reshape(x, (n, c, math.prod(kernel_size)) + counts)
+        padded = tuple(m + 2 * p for m, p in zip(output_size, padding, strict=True))
+        image = self.xp.zeros((n, c) + padded, dtype=x.dtype, device=device(x))
+        for k, offset in enumerate(np.ndindex(*kernel_size)):  # in NumPy's order, so the same sums
+            window = (slice(None), slice(None)) + tuple(slice(i, i + (o - 1) * s + 1, s)
+                                                        for i, o, s in zip(offset, counts, stride, strict=True))
+            image[window] = image[window] + patches[:, :, k, ...]
+        return image[(slice(None), slice(None)) + tuple(slice(p, p + m)
+                                                        for m, p in zip(output_size, padding, strict=True))]
 
     def _pad(self, x, padding):
-        """x with ``padding`` zeros on both sides of its last two axes."""
-        for axis, p in ((-2, padding[0]), (-1, padding[1])):
+        """x with ``padding`` zeros on both sides of its last len(padding) axes."""
+        for axis, p in zip(range(-len(padding), 0), padding, strict=True):
             if p:
                 shape = list(x.shape)
                 shape[axis] = p

@@ -125,13 +125,16 @@ __all__ += [
 
 # The recurrent cells, transposed convolutions, instance norms, parameter containers and the margin losses.
 from . import cells as _cells  # noqa: E402
+from . import layers_3d as _layers_3d  # noqa: E402
 from . import layers_more as _layers_more  # noqa: E402
 from . import losses_more as _losses_more  # noqa: E402
 from .cells import *  # noqa: E402, F403
+from .layers_3d import *  # noqa: E402, F403
 from .layers_more import *  # noqa: E402, F403
 from .losses_more import *  # noqa: E402, F403
 
 __all__ += _cells.__all__ + _layers_more.__all__ + _losses_more.__all__
+__all__ += _layers_3d.__all__  # the 3-D layers and the remaining shape layers
 
 # The decoder and whole transformer, bags of embeddings, CTC and the other later losses, lazy layers, the random
 # layers (more in the section "Neural networks" of the README).

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import numpy as cnp
 from .. import ops
-from ..arguments import pair
+from ..arguments import sizes
 from ..errors import DomainError, ShapeError
 from ..rules.registry import lookup
 from ..tensor import Tensor
@@ -88,8 +88,8 @@ _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"
 
 def conv_size(value: Any, name: str, where: str, minimum: int, dims: int) -> tuple[int, ...]:
     """A convolution's kernel size, stride, padding... as a tuple of ``dims`` ints, each at least ``minimum``."""
-    if dims == 2:
-        return pair(value, name, where, minimum)
+    if dims != 1:
+        return sizes(value, dims, name, where, minimum)
     if isinstance(value, tuple | list) and len(value) == 1:
         value = value[0]
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
@@ -202,7 +202,7 @@ class Conv2d(Module):
 
     def extra_repr(self) -> str:
         extra = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), (0,)):
+        if isinstance(self.padding, str) or any(self.padding):
             extra += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
         if any(d != 1 for d in self.dilation):
             extra += f", dilation={self.dilation}"
@@ -243,53 +243,62 @@ class AvgPool2d(Module):
     zero padding counts in the mean unless ``count_include_pad=False``; ``ceil_mode`` keeps a last partial window;
     ``divisor_override`` divides each window's sum by that number."""
 
-    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+    dims = 2  # spatial axes (AvgPool3d: 3)
+
+    def __init__(self, kernel_size: int | tuple[int, ...], stride: int | tuple[int, ...] | None = None,
+                 padding: int | tuple[int, ...] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
         super().__init__()
-        self.kernel_size = pair(kernel_size, "kernel_size", "AvgPool2d", 1)
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "AvgPool2d", 1)
-        self.padding = pair(padding, "padding", "AvgPool2d", 0)
+        where = type(self).__name__
+        self.kernel_size = sizes(kernel_size, self.dims, "kernel_size", where, 1)
+        self.stride = self.kernel_size if stride is None else sizes(stride, self.dims, "stride", where, 1)
+        self.padding = sizes(padding, self.dims, "padding", where, 0)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
-            raise DomainError(f"AvgPool2d: padding {self.padding} must be at most half the kernel size "
+            raise DomainError(f"{where}: padding {self.padding} must be at most half the kernel size "
                               f"{self.kernel_size}")
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = divisor_override
 
     def forward(self, x: Any) -> Any:
-        return F.core.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, self.dims + 2, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor:
         shape = np.shape(x)
-        if len(shape) != 4 or any(k > n + 2 * p for k, n, p in zip(self.kernel_size, shape[2:], self.padding,
-                                                                      strict=False)):
-            raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) "
-                             f"at least as large as the kernel {self.kernel_size}")
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
-                            self.divisor_override)
+        if len(shape) != self.dims + 2 or any(k > n + 2 * p for k, n, p in zip(self.kernel_size, shape[2:],
+                                                                                self.padding, strict=False)):
+            raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, channels, "
+                             f"{_POSITIONS[self.dims]}) at least as large as the kernel {self.kernel_size}")
+        return F.core.average_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                   self.count_include_pad, self.divisor_override, self.dims, f"avg_pool{self.dims}d")
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+_POSITIONS = {1: "length", 2: "height, width", 3: "depth, height, width"}
+
+
 class AdaptiveAvgPool2d(Module):
     """Average NCHW input down to ``output_size`` (oh, ow), whatever the input size (bins as PyTorch's)."""
 
-    def __init__(self, output_size: int | tuple[int | None, int | None] | None) -> None:
+    dims = 2  # spatial axes (AdaptiveAvgPool3d: 3)
+
+    def __init__(self, output_size: int | tuple[int | None, ...] | None) -> None:
         super().__init__()
         if output_size is not None and not isinstance(output_size, tuple | list):
-            output_size = pair(output_size, "output_size", "AdaptiveAvgPool2d", 1)
+            output_size = sizes(output_size, self.dims, "output_size", type(self).__name__, 1)
         self.output_size = output_size if output_size is None else tuple(output_size)
 
     def forward(self, x: Any) -> Any:
-        return F.core.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, self.dims + 2, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor:
-        if len(np.shape(x)) != 4:
-            raise ShapeError(f"{self!r} got an input of shape {np.shape(x)}; it expects (batch, channels, height, "
-                             "width) or (channels, height, width)")
-        return F.adaptive_avg_pool2d(x, self.output_size)
+        if len(np.shape(x)) != self.dims + 2:
+            raise ShapeError(f"{self!r} got an input of shape {np.shape(x)}; it expects (batch, channels, "
+                             f"{_POSITIONS[self.dims]}) or (channels, {_POSITIONS[self.dims]})")
+        return F.core.adaptive_average_pool(x if isinstance(x, Tensor) else Tensor(x), self.output_size,
+                                       f"adaptive_avg_pool{self.dims}d")
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -300,37 +309,41 @@ class MaxPool2d(Module):
     (padding is −∞; ``dilation``, ``ceil_mode``, ``return_indices``). The gradient goes to each window's first
     maximum, as in PyTorch."""
 
-    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+    dims = 2  # spatial axes (MaxPool3d: 3)
+
+    def __init__(self, kernel_size: int | tuple[int, ...], stride: int | tuple[int, ...] | None = None,
+                 padding: int | tuple[int, ...] = 0, dilation: int | tuple[int, ...] = 1,
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
-        self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d", 1)
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d", 1)
-        self.padding = pair(padding, "padding", "MaxPool2d", 0)
-        self.dilation = pair(dilation, "dilation", "MaxPool2d", 1)
+        where = type(self).__name__
+        self.kernel_size = sizes(kernel_size, self.dims, "kernel_size", where, 1)
+        self.stride = self.kernel_size if stride is None else sizes(stride, self.dims, "stride", where, 1)
+        self.padding = sizes(padding, self.dims, "padding", where, 0)
+        self.dilation = sizes(dilation, self.dims, "dilation", where, 1)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
-            raise DomainError(f"MaxPool2d: padding {self.padding} must be at most half the kernel size "
+            raise DomainError(f"{where}: padding {self.padding} must be at most half the kernel size "
                               f"{self.kernel_size}")
         self.return_indices = bool(return_indices)
         self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x: Any) -> Any:
-        return F.core.one_sample(x, 4, self._forward)  # (C, ...) unbatched as PyTorch
+        return F.core.one_sample(x, self.dims + 2, self._forward)  # (C, ...) unbatched as PyTorch
 
     def _forward(self, x: Any) -> Tensor | tuple[Tensor, np.ndarray]:
         shape = np.shape(x)
         span = [d * (k - 1) + 1 - 2 * p for k, d, p in zip(self.kernel_size, self.dilation, self.padding, strict=True)]
-        if len(shape) != 4 or any(k > n for k, n in zip(span, shape[2:], strict=False)):
+        if len(shape) != self.dims + 2 or any(k > n for k, n in zip(span, shape[2:], strict=False)):
             raise ShapeError(
-                f"{self!r} got an input of shape {shape}; it expects (batch, channels, height, width) with height "
-                f"and width at least {tuple(max(k, 1) for k in span)}"
+                f"{self!r} got an input of shape {shape}; it expects (batch, channels, {_POSITIONS[self.dims]}) "
+                f"with sizes at least {tuple(max(k, 1) for k in span)}"
             )
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+        return F.core.max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                          self.return_indices, self.dims, f"max_pool{self.dims}d")
 
     def extra_repr(self) -> str:
         extra = "".join(f", {name}={getattr(self, name)}" for name, default in (
-            ("padding", (0, 0)), ("dilation", (1, 1)), ("ceil_mode", False)) if getattr(self, name) != default)
+            ("padding", (0,) * self.dims), ("dilation", (1,) * self.dims), ("ceil_mode", False))
+            if getattr(self, name) != default)
         return f"kernel_size={self.kernel_size}, stride={self.stride}{extra}"
 
 

@@ -72,13 +72,13 @@ class ConvTranspose2d(Module):
     def _forward(self, x: Any, output_size: Sequence[int] | None) -> Tensor:
         shape = np.shape(x)
         if len(shape) != self.dims + 2 or shape[1] != self.in_channels:
-            positions = "height, width" if self.dims == 2 else "length"
+            positions = {1: "length", 2: "height, width", 3: "depth, height, width"}[self.dims]
             raise ShapeError(f"{self!r} got an input of shape {shape}; it expects (batch, {self.in_channels}, "
                              f"{positions}) or ({self.in_channels}, {positions})")
         output_padding = self.output_padding if output_size is None else self._output_padding(shape, output_size)
-        if self.dims == 2:
-            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                      self.groups, self.dilation)
+        if self.dims != 1:
+            return F.core.transposed_convolution(x, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                            self.groups, self.dilation, self.dims, f"conv_transpose{self.dims}d")
         return F.conv_transpose1d(x, self.weight, self.bias, self.stride[0], self.padding[0], output_padding[0],
                                   self.groups, self.dilation[0])
 

@@ -37,23 +37,30 @@ from .module import Module
 
 
 class _Pad2d(Module):
-    """Pad the last two axes of (N, C, H, W) or (C, H, W) input by (left, right, top, bottom) (or one int)."""
+    """Pad the last two axes of (N, C, H, W) or (C, H, W) input by (left, right, top, bottom) (or one int); the 1-D
+    and 3-D pads (nn/layers_3d.py) pad the last ``dims`` axes, (before, after) of the last axis first."""
 
     mode = "constant"
+    dims = 2
 
     def __init__(self, padding: int | Sequence[int]) -> None:
         super().__init__()
         where = type(self).__name__
+        count = 2 * self.dims
         if is_int(padding):
-            padding = (int(padding),) * 4
-        if not isinstance(padding, Sequence) or len(padding) != 4 or not all(is_int(w) for w in padding):
-            raise TypeError(f"{where}: padding must be an int or 4 ints (left, right, top, bottom), got {padding!r}")
+            padding = (int(padding),) * count
+        if not isinstance(padding, Sequence) or len(padding) != count or not all(is_int(w) for w in padding):
+            names = {1: "(left, right)", 2: "(left, right, top, bottom)",
+                     3: "(left, right, top, bottom, front, back)"}[self.dims]
+            raise TypeError(f"{where}: padding must be an int or {count} ints {names}, got {padding!r}")
         self.padding = tuple(int(w) for w in padding)
 
     def forward(self, input: Any) -> Tensor:
-        if np.ndim(input) not in (3, 4):
-            raise ShapeError(f"{self!r} expects a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
-                             f"{np.shape(input)}")
+        ndim = np.ndim(input)
+        # PyTorch's constant pads take any input with enough axes; the others a sample or a batch of samples
+        if ndim < self.dims or (self.mode != "constant" and ndim not in (self.dims + 1, self.dims + 2)):
+            raise ShapeError(f"{self!r} expects a {self.dims + 1}-D (C, ...) or {self.dims + 2}-D (N, C, ...) "
+                             f"input, got shape {np.shape(input)}")
         return pad(input, self.padding, self.mode, getattr(self, "value", None))
 
     def extra_repr(self) -> str:

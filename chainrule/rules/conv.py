@@ -3,7 +3,8 @@
 ``unfold`` cuts every ``kh × kw`` window out of a (zero-padded) NCHW image and lays the windows out as columns:
 the result has shape (N, C·kh·kw, L), L = OH·OW windows, the layout of ``torch.nn.functional.unfold``. Row
 ``(c, i, j)`` holds pixel (i, j) of channel c's window. A convolution is then one matrix product of the reshaped
-weight with these columns, and max pooling a max over each window, so neither needs a rule of its own.
+weight with these columns, and max pooling a max over each window, so neither needs a rule of its own. The same two
+entries serve (N, C, L) and (N, C, D, H, W) input, with one kernel size, stride and padding per spatial axis.
 
 Both ops are linear, and each is the other's transpose: the vjp of ``unfold`` is ``fold`` (every patch element
 is added back to the pixel it was copied from — overlapping windows add up) and the vjp of ``fold`` is ``unfold``.
@@ -25,7 +26,9 @@ register(Rule(
     text=("fold g: add each patch element back to the pixel it came from",), tex=(r"\operatorname{fold}(g)",),
     display=r"\operatorname{unfold}(x)",
     samples=(Sample(((2, 3, 5, 5),), {"kernel_size": (3, 3), "stride": (1, 1), "padding": (1, 1)}),
-             Sample(((1, 2, 5, 6),), {"kernel_size": (2, 3), "stride": (2, 2), "padding": (0, 1)})),
+             Sample(((1, 2, 5, 6),), {"kernel_size": (2, 3), "stride": (2, 2), "padding": (0, 1)}),
+             Sample(((2, 2, 7),), {"kernel_size": (3,), "stride": (2,), "padding": (1,)}),
+             Sample(((1, 2, 3, 4, 5),), {"kernel_size": (2, 2, 3), "stride": (1, 2, 2), "padding": (0, 1, 1)})),
     note="overlapping windows add their gradients",
 ))
 register(Rule(
@@ -36,5 +39,7 @@ register(Rule(
     samples=(Sample(((2, 12, 9),), {"output_size": (4, 4), "kernel_size": (2, 2), "stride": (1, 1),
                                     "padding": (0, 0)}),
              Sample(((1, 18, 6),), {"output_size": (5, 6), "kernel_size": (3, 3), "stride": (2, 2),
-                                    "padding": (1, 0)})),
+                                    "padding": (1, 0)}),
+             Sample(((1, 24, 18),), {"output_size": (3, 4, 5), "kernel_size": (2, 2, 3), "stride": (1, 2, 2),
+                                     "padding": (0, 1, 1)})),
 ))

@@ -8,6 +8,7 @@ Every function here keeps the dtype of its array arguments (Python numbers are N
 from __future__ import annotations
 
 import functools
+import math
 import sys
 
 import numpy as np
@@ -219,41 +220,47 @@ def step(x):
 logical_not = np.logical_not
 
 
-# Image patches: unfold (im2col) and its adjoint fold (col2im), the forwards of the rules in conv.py.
-Pair = tuple[int, int]
+# Image patches: unfold (im2col) and its adjoint fold (col2im), the forwards of the rules in conv.py. One code path
+# for 1, 2 or 3 spatial axes: the sizes are tuples with one entry per spatial axis, (kh, kw) for images.
+Pair = tuple[int, ...]
 
 
 def count_windows(size: Pair, kernel_size: Pair, stride: Pair, padding: Pair) -> Pair:
-    """(OH, OW): how many windows fit along each axis of an image of ``size`` after padding."""
+    """(OH, OW) (one count per spatial axis): how many windows fit along each axis of ``size`` after padding."""
     return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(size, kernel_size, stride, padding, strict=True))
 
 
 def unfold(x: np.ndarray, kernel_size: Pair, stride: Pair = (1, 1), padding: Pair = (0, 0)) -> np.ndarray:
-    """The windows of an (N, C, H, W) array as columns: shape (N, C·kh·kw, OH·OW)."""
+    """The windows of an (N, C, *spatial) array as columns: shape (N, C·kh·kw, OH·OW) for images, rows ordered
+    (c, *kernel offset) and columns (*window position), each row-major; the same for 1 or 3 spatial axes."""
     n, c = x.shape[:2]
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    oh, ow = count_windows(x.shape[2:], kernel_size, stride, padding)
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    # A view (N, C, H', W', kh, kw) of every window at stride 1; keep every s-th one; copy once into columns.
-    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    dims = len(kernel_size)
+    counts = count_windows(x.shape[2:], kernel_size, stride, padding)
+    if any(padding):
+        x = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding))
+    # A view (N, C, *positions, *kernel) of every window at stride 1; keep every s-th one; copy once into columns.
+    axes = tuple(range(2, 2 + dims))
+    keep = tuple(slice(None, (o - 1) * s + 1, s) for o, s in zip(counts, stride, strict=True))
+    windows = sliding_window_view(x, kernel_size, axis=axes)[(slice(None), slice(None)) + keep]
+    order = (0, 1) + tuple(range(2 + dims, 2 + 2 * dims)) + axes
+    return windows.transpose(order).reshape(n, c * math.prod(kernel_size), math.prod(counts))
 
 
 def fold(x: np.ndarray, output_size: Pair, kernel_size: Pair, stride: Pair = (1, 1),
          padding: Pair = (0, 0)) -> np.ndarray:
-    """Columns (N, C·kh·kw, L) added back into an (N, C, H, W) image; overlapping windows add up (col2im)."""
+    """Columns (N, C·kh·kw, L) added back into an (N, C, H, W) image (any number of spatial axes, as ``unfold``);
+    overlapping windows add up (col2im)."""
     n = x.shape[0]
-    (h, w), (kh, kw), (sh, sw), (ph, pw) = output_size, kernel_size, stride, padding
-    c = x.shape[1] // (kh * kw)
-    oh, ow = count_windows(output_size, kernel_size, stride, padding)
-    patches = x.reshape(n, c, kh, kw, oh, ow)
-    image = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    c = x.shape[1] // math.prod(kernel_size)
+    counts = count_windows(output_size, kernel_size, stride, padding)
+    patches = x.reshape((n, c) + tuple(kernel_size) + counts)
+    image = np.zeros((n, c) + tuple(m + 2 * p for m, p in zip(output_size, padding, strict=True)), dtype=x.dtype)
     # One strided add per kernel offset: kh·kw NumPy operations, whatever the image size.
-    for i in range(kh):
-        for j in range(kw):
-            image[:, :, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw] += patches[:, :, i, j]
-    return np.ascontiguousarray(image[:, :, ph : ph + h, pw : pw + w])
+    for offset in np.ndindex(*kernel_size):
+        window = tuple(slice(i, i + (o - 1) * s + 1, s) for i, o, s in zip(offset, counts, stride, strict=True))
+        image[(slice(None), slice(None)) + window] += patches[(slice(None), slice(None)) + offset]
+    crop = tuple(slice(p, p + m) for m, p in zip(output_size, padding, strict=True))
+    return np.ascontiguousarray(image[(slice(None), slice(None)) + crop])
 
 
 # Linear algebra: the forwards of the rules in linalg.py, and what their derivatives call on arrays. NumPy's

@@ -16,6 +16,7 @@ MODULES += ["chainrule.nn.activation", "chainrule.nn.normalization", "chainrule.
 MODULES += ["chainrule.nn.pointwise", "chainrule.nn.sampling", "chainrule.nn.distance"]
 MODULES += ["chainrule.nn.cells", "chainrule.nn.layers_more", "chainrule.nn.losses_more"]
 MODULES += ["chainrule.nn.functional.bags", "chainrule.nn.functional.ctc_and_margins"]
+MODULES += ["chainrule.nn.layers_3d"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -9,6 +9,7 @@ import inspect
 
 import numpy as np
 import pytest
+from cases_3d import CASES_3D, ERROR_CASES_3D, MORE_CASES_3D
 from parity import FIXED, INT, MASK, POS, SIGN, Case, U, X, check_case, check_error
 
 import chainrule as cr
@@ -266,6 +267,8 @@ CASES: dict[str, list[Case]] = {
                             inputs=(X(4), X(4), X(4)))],
 }
 
+CASES.update(CASES_3D)  # the 3-D layers and the remaining shape layers (cases_3d.py)
+
 
 def _encoders(torch, n, norm):
     torch.manual_seed(0)
@@ -443,7 +446,7 @@ MORE_CASES = [  # arguments of the forward call and edge cases
     C("Conv1d", (2, 3, 2), inputs=(X(0, 2, 5),)), C("MSELoss", (), inputs=(X(0, 3), X(0, 3))),
     C("CrossEntropyLoss", (), {"reduction": "sum"}, inputs=(X(0, 3), INT(3, 0))),
     C("GRU", (3, 4), {"batch_first": True}, inputs=(X(1, 1, 3),)), C("Embedding", (5, 2), inputs=(INT(5, 0),)),
-]
+] + MORE_CASES_3D
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -583,7 +586,7 @@ ERROR_CASES = [  # bad input PyTorch rejects: ours raises an error of the same t
     C("GroupNorm", (2, 4), inputs=(X(2, 3, 5),)), C("Bilinear", (2, 3, 4), inputs=(X(5, 2), X(4, 3))),
     C("ConvTranspose2d", (2, 3, 3), inputs=(X(1, 3, 4, 4),)), C("PixelShuffle", (2,), inputs=(X(1, 3, 2, 2),)),
     C("MSELoss", (), inputs=(X(2, 3), X(3, 2))), C("CrossEntropyLoss", (), inputs=(X(3, 4), INT(4, 4))),
-]
+] + ERROR_CASES_3D
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=[f"{c.cls}-{k}" for k, c in enumerate(ERROR_CASES)])

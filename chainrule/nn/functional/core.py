@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import math
 import numbers
+import operator
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,7 +29,7 @@ import numpy as np
 
 from ... import numpy as cnp
 from ... import ops
-from ...arguments import REDUCTIONS, class_labels, image, is_int, pair
+from ...arguments import REDUCTIONS, class_labels, image, is_int, pair, sizes
 from ...engine import backends, bump
 from ...errors import DomainError, ShapeError
 from ...ops import (
@@ -42,6 +44,7 @@ from ...tensor import Tensor
 from .. import init
 
 Pair = tuple[int, int]
+Sizes = tuple[int, ...]  # one per spatial axis
 
 
 def one_sample(x: Any, batched_ndim: int, run: Callable[[Any], Any]) -> Any:
@@ -82,57 +85,78 @@ def conv2d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int | Pai
     ``dilation`` spreads the kernel (a kernel with zeros between its taps); ``groups`` convolves each of
     ``groups`` slices of the channels with its own slice of the filters, then concatenates.
     """
-    x = image(x, "conv2d")
-    if np.ndim(weight) != 4:
-        raise ShapeError(f"conv2d: the weight must be 4-D (out_channels, in_channels/groups, kh, kw), got shape "
-                         f"{np.shape(weight)}")
-    out_channels, in_per_group, kh, kw = np.shape(weight)
+    return convolution(image(x, "conv2d"), weight, bias, stride, padding, dilation, groups, "conv2d")
+
+
+def _spatial(x: Any, dims: int, where: str) -> Tensor | np.ndarray:
+    """``x`` checked to be a batch (N, C, *spatial) with ``dims`` spatial axes (``image`` for two)."""
+    if dims == 2:
+        return image(x, where)
+    x = x if isinstance(x, Tensor) else np.asarray(x)
+    if x.ndim != dims + 2:
+        names = {1: "length", 3: "depth, height, width"}[dims]
+        raise ShapeError(f"{where} expects a {dims + 2}-D input of shape (batch, channels, {names}), or "
+                         f"{dims + 1}-D for one sample (channels, {names}); got shape {x.shape}")
+    return x
+
+
+def convolution(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: int,
+                where: str) -> Tensor:
+    """The convolution of an (N, C, *spatial) batch with an (out, in/groups, *kernel) weight, for 1 to 3 spatial
+    axes (conv2d's rule along each): ``unfold`` and one matrix product per group."""
+    dims = np.ndim(x) - 2
+    if np.ndim(weight) != dims + 2:
+        kernel = ", ".join(("kd", "kh", "kw")[3 - dims:]) if dims > 1 else "k"
+        raise ShapeError(f"{where}: the weight must be {dims + 2}-D (out_channels, in_channels/groups, {kernel}), "
+                         f"got shape {np.shape(weight)}")
+    out_channels, in_per_group = np.shape(weight)[:2]
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 \
             or out_channels % groups:
-        raise DomainError(f"conv2d: groups must be a positive int dividing the {out_channels} output channels, got "
-                          f"{groups!r}")
+        raise DomainError(f"{where}: groups must be a positive int dividing the {out_channels} output channels, "
+                          f"got {groups!r}")
     if bias is not None and np.shape(bias) != (out_channels,):
-        raise ShapeError(f"conv2d: bias of shape {np.shape(bias)} does not fit {out_channels} output channels; "
+        raise ShapeError(f"{where}: bias of shape {np.shape(bias)} does not fit {out_channels} output channels; "
                          f"expected ({out_channels},)")
     if x.shape[1] != in_per_group * groups:
         raise ShapeError(
-            f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape {np.shape(weight)}"
-            f" with groups={groups} expects {in_per_group * groups} (inputs are (batch, channels, height, width))"
+            f"{where}: input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape "
+            f"{np.shape(weight)} with groups={groups} expects {in_per_group * groups} (inputs are (batch, channels, "
+            "...))"
         )
-    stride, dilation = pair(stride, "stride", "conv2d", 1), pair(dilation, "dilation", "conv2d", 1)
-    if dilation != (1, 1):
+    stride = sizes(stride, dims, "stride", where, 1)
+    dilation = sizes(dilation, dims, "dilation", where, 1)
+    if any(d != 1 for d in dilation):
         weight = _dilate(weight, dilation)
-        kh, kw = np.shape(weight)[2:]
-    if padding == "same":
-        if stride != (1, 1):
-            raise DomainError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
-        x, padding = _pad_same(x, (kh, kw))
-    elif padding == "valid":
-        padding = (0, 0)
-    padding = pair(padding, "padding", "conv2d", 0)
+    if isinstance(padding, str) and padding == "same":
+        if any(s != 1 for s in stride):
+            raise DomainError(f"{where}: padding='same' needs stride 1, got stride {stride}")
+        x, padding = _pad_same(x, np.shape(weight)[2:])
+    elif isinstance(padding, str) and padding == "valid":
+        padding = (0,) * dims
+    padding = sizes(padding, dims, "padding", where, 0)
     if groups == 1:
         return _convolve(x, weight, bias, stride, padding)
     per_out = out_channels // groups
     outs = [_convolve(x[:, g * in_per_group:(g + 1) * in_per_group], weight[g * per_out:(g + 1) * per_out], None,
                       stride, padding) for g in range(groups)]
     out = ops.concatenate(outs, axis=1)
-    return out if bias is None else out + ops.reshape(bias, (out_channels, 1, 1))
+    return out if bias is None else out + ops.reshape(bias, (out_channels,) + (1,) * dims)
 
 
-def _convolve(x: Tensor, weight: Any, bias: Any, stride: Pair, padding: Pair) -> Tensor:
-    out_channels, in_channels, kh, kw = np.shape(weight)
+def _convolve(x: Tensor, weight: Any, bias: Any, stride: Sizes, padding: Sizes) -> Tensor:
+    out_channels, in_channels, *kernel = np.shape(weight)
     n = x.shape[0]
-    oh, ow = numpy_math.count_windows(x.shape[2:], (kh, kw), stride, padding)
-    columns = ops.unfold(x, (kh, kw), stride, padding)
-    out = ops.matmul(ops.reshape(weight, (out_channels, in_channels * kh * kw)), columns)
+    counts = numpy_math.count_windows(x.shape[2:], tuple(kernel), stride, padding)
+    columns = ops.unfold(x, tuple(kernel), stride, padding)
+    out = ops.matmul(ops.reshape(weight, (out_channels, in_channels * math.prod(kernel))), columns)
     if bias is not None:
         out = out + ops.reshape(bias, (out_channels, 1))
-    return ops.reshape(out, (n, out_channels, oh, ow))
+    return ops.reshape(out, (n, out_channels) + counts)
 
 
-def _dilate(weight: Any, dilation: Pair) -> Tensor:
-    """The kernel with d − 1 zeros between neighbouring taps along each axis (size (k − 1)·d + 1)."""
-    for axis, d in ((2, dilation[0]), (3, dilation[1])):
+def _dilate(weight: Any, dilation: Sizes) -> Tensor:
+    """The kernel with d − 1 zeros between neighbouring taps along each spatial axis (size (k − 1)·d + 1)."""
+    for axis, d in enumerate(dilation, start=2):
         if d == 1:
             continue
         shape = np.shape(weight)
@@ -146,17 +170,30 @@ def _dilate(weight: Any, dilation: Pair) -> Tensor:
     return weight
 
 
-def _pad_same(x: Tensor, kernel: Pair) -> tuple[Tensor, Pair]:
-    """(x with the odd extra zero row/column at the end, the symmetric padding) for output size = input size."""
+def _pad_same(x: Tensor, kernel: Sizes) -> tuple[Tensor, Sizes]:
+    """(x with the odd extra zero at the end of each axis that needs one, the symmetric padding) for output size =
+    input size."""
     padding = []
-    for axis, k in ((2, kernel[0]), (3, kernel[1])):
+    for axis, k in enumerate(kernel, start=2):
         total = k - 1
         if total % 2:
             shape = list(x.shape)
             shape[axis] = 1
             x = ops.concatenate([x, np.zeros(shape, x.dtype)], axis=axis)
         padding.append(total // 2)
-    return x, (padding[0], padding[1])
+    return x, tuple(padding)
+
+
+def _windows(x: Any, kernel_size: Sizes, dilation: Sizes, stride: Sizes, padding: Sizes | int = 0) -> Tensor:
+    """The windows of (N, C, *spatial) ``x`` (zero-padded) as columns (N, C·taps, L), ``dilation`` spreading each
+    window's taps: the windows of the spread extent, every d-th tap kept."""
+    if all(d == 1 for d in dilation):
+        return ops.unfold(x, kernel_size, stride, padding)
+    n, c = x.shape[:2]
+    span = _span(kernel_size, dilation)
+    columns = ops.reshape(ops.unfold(x, span, stride, padding), (n, c) + span + (-1,))
+    columns = columns[(slice(None), slice(None)) + tuple(slice(None, None, d) for d in dilation)]
+    return ops.reshape(columns, (n, c * math.prod(kernel_size), -1))
 
 
 @_unbatched(4)
@@ -168,13 +205,7 @@ def unfold(input: Any, kernel_size: int | Pair, dilation: int | Pair = 1, paddin
     kernel_size = pair(kernel_size, "kernel_size", "unfold", 1)
     dilation, padding = pair(dilation, "dilation", "unfold", 1), pair(padding, "padding", "unfold", 0)
     stride = pair(stride, "stride", "unfold", 1)
-    if dilation == (1, 1):
-        return ops.unfold(x, kernel_size, stride, padding)
-    n, c = x.shape[:2]
-    span = _span(kernel_size, dilation)
-    columns = ops.reshape(ops.unfold(x, span, stride, padding), (n, c, span[0], span[1], -1))
-    columns = columns[:, :, :: dilation[0], :: dilation[1]]  # every d-th tap of the spread window
-    return ops.reshape(columns, (n, c * kernel_size[0] * kernel_size[1], -1))
+    return _windows(x, kernel_size, dilation, stride, padding)
 
 
 @_unbatched(3)
@@ -201,9 +232,9 @@ def fold(input: Any, output_size: int | Pair, kernel_size: int | Pair, dilation:
     return ops.fold(x, output_size, span, stride, padding)
 
 
-def _span(kernel_size: Pair, dilation: Pair) -> Pair:
+def _span(kernel_size: Sizes, dilation: Sizes) -> Sizes:
     """The extent of a dilated kernel: (k − 1)·d + 1 along each axis."""
-    return (dilation[0] * (kernel_size[0] - 1) + 1, dilation[1] * (kernel_size[1] - 1) + 1)
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation, strict=True))
 
 
 @_unbatched(3)
@@ -219,10 +250,10 @@ def conv1d(x: Any, weight: Tensor, bias: Tensor | None = None, stride: int = 1, 
     return ops.squeeze(out, 2)
 
 
-def _pool_geometry(size: Pair, kernel_size: Pair, stride: Pair, padding: Pair, dilation: Pair, ceil_mode: bool,
-                   name: str) -> tuple[Pair, Pair]:
-    """((OH, OW), the extra rows and columns past the bottom/right padding that ``ceil_mode`` windows reach), with
-    PyTorch's rule: a last window must start inside the input or its left padding."""
+def _pool_geometry(size: Sizes, kernel_size: Sizes, stride: Sizes, padding: Sizes, dilation: Sizes,
+                   ceil_mode: bool, name: str) -> tuple[Sizes, Sizes]:
+    """((OH, OW), the extra rows and columns past the bottom/right padding that ``ceil_mode`` windows reach), one
+    entry per spatial axis, with PyTorch's rule: a last window must start inside the input or its left padding."""
     out, extra = [], []
     for n, k, s, p, d in zip(size, kernel_size, stride, padding, dilation, strict=True):
         span = d * (k - 1) + 1
@@ -238,16 +269,16 @@ def _pool_geometry(size: Pair, kernel_size: Pair, stride: Pair, padding: Pair, d
             o -= 1
         out.append(o)
         extra.append(max(0, (o - 1) * s + span - (n + 2 * p)))
-    return (out[0], out[1]), (extra[0], extra[1])
+    return tuple(out), tuple(extra)
 
 
-def _pool_windows(x: Any, kernel_size: Pair, stride: Pair, padding: Pair, dilation: Pair, extra: Pair,
+def _pool_windows(x: Any, kernel_size: Sizes, stride: Sizes, padding: Sizes, dilation: Sizes, extra: Sizes,
                   fill: float) -> Tensor:
-    """The windows of NCHW ``x``, padded with ``fill`` (and ``extra`` more at the bottom/right), as
-    (N, C, kh·kw, OH·OW)."""
+    """The windows of (N, C, *spatial) ``x``, padded with ``fill`` (and ``extra`` more at the end of each axis), as
+    (N, C, taps, windows): (N, C, kh·kw, OH·OW) for images."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     n, c = x.shape[:2]
-    for axis, p, e in ((2, padding[0], extra[0]), (3, padding[1], extra[1])):
+    for axis, p, e in zip(range(2, x.ndim), padding, extra, strict=True):
         if p or e:
             shape = list(x.shape)
             parts = []
@@ -255,14 +286,14 @@ def _pool_windows(x: Any, kernel_size: Pair, stride: Pair, padding: Pair, dilati
                 shape[axis] = width
                 parts.append(np.full(shape, fill, x.dtype))
             x = ops.concatenate([parts[0], x, parts[1]], axis=axis)
-    return ops.reshape(unfold(x, kernel_size, dilation, 0, stride), (n, c, kernel_size[0] * kernel_size[1], -1))
+    return ops.reshape(_windows(x, kernel_size, dilation, stride), (n, c, math.prod(kernel_size), -1))
 
 
-def _pool_arguments(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, name: str):
-    x = image(x, name)
-    kernel_size = pair(kernel_size, "kernel_size", name, 1)
-    stride = kernel_size if stride is None else pair(stride, "stride", name, 1)
-    return x, kernel_size, stride, pair(padding, "padding", name, 0), pair(dilation, "dilation", name, 1)
+def _pool_arguments(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, name: str, dims: int = 2):
+    x = _spatial(x, dims, name)
+    kernel_size = sizes(kernel_size, dims, "kernel_size", name, 1)
+    stride = kernel_size if stride is None else sizes(stride, dims, "stride", name, 1)
+    return x, kernel_size, stride, sizes(padding, dims, "padding", name, 0), sizes(dilation, dims, "dilation", name, 1)
 
 
 @_unbatched(4)
@@ -271,36 +302,46 @@ def avg_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
     """The mean of each kh×kw window (stride defaults to the kernel size), as PyTorch's: with padding, the zeros
     count in the mean unless ``count_include_pad=False``; ``ceil_mode`` keeps a last partial window (the part past
     the padding never counts); ``divisor_override`` divides every window's sum by that number instead."""
-    x, kernel_size, stride, padding, _ = _pool_arguments(x, kernel_size, stride, padding, 1, "avg_pool2d")
+    return average_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
+                        "avg_pool2d")
+
+
+def average_pool(x: Any, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, count_include_pad: bool,
+                 divisor_override: int | None, dims: int, where: str) -> Tensor:
+    """The mean of each window of an (N, C, *spatial) batch with ``dims`` spatial axes (avg_pool2d's rules)."""
+    x, kernel_size, stride, padding, dilation = _pool_arguments(x, kernel_size, stride, padding, 1, where, dims)
     if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral)
                                          or isinstance(divisor_override, bool) or divisor_override < 1):
-        raise DomainError(f"avg_pool2d: divisor_override must be a positive int or None, got {divisor_override!r}")
+        raise DomainError(f"{where}: divisor_override must be a positive int or None, got {divisor_override!r}")
     n, c = x.shape[:2]
-    (oh, ow), extra = _pool_geometry(x.shape[2:], kernel_size, stride, padding, (1, 1), bool(ceil_mode),
-                                     "avg_pool2d")
-    windows = _pool_windows(x, kernel_size, stride, padding, (1, 1), extra, 0.0)
-    if divisor_override is None and extra == (0, 0) and (count_include_pad or padding == (0, 0)):
-        return ops.reshape(ops.mean(windows, axis=2), (n, c, oh, ow))
+    counts, extra = _pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, bool(ceil_mode), where)
+    windows = _pool_windows(x, kernel_size, stride, padding, dilation, extra, 0.0)
+    if divisor_override is None and not any(extra) and (count_include_pad or not any(padding)):
+        return ops.reshape(ops.mean(windows, axis=2), (n, c) + counts)
     if divisor_override is not None:
         divisor = np.asarray(divisor_override, dtype=x.dtype)
     else:  # per axis: the window's extent within the padded (or, without count_include_pad, the real) input
         extents = []
-        for size, o, k, s, p in zip(x.shape[2:], (oh, ow), kernel_size, stride, padding, strict=True):
+        for size, o, k, s, p in zip(x.shape[2:], counts, kernel_size, stride, padding, strict=True):
             start = np.arange(o) * s - p
             end = np.minimum(start + k, size + p)
             if not count_include_pad:
                 start, end = np.maximum(start, 0), np.minimum(end, size)
             extents.append(end - start)
-        divisor = np.multiply.outer(*extents).astype(x.dtype).reshape(1, 1, oh, ow)
-    return ops.reshape(ops.sum(windows, axis=2), (n, c, oh, ow)) / divisor
+        divisor = functools.reduce(np.multiply.outer, extents).astype(x.dtype).reshape((1, 1) + counts)
+    return ops.reshape(ops.sum(windows, axis=2), (n, c) + counts) / divisor
 
 
 @_unbatched(4)
 def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
     """Average over oh×ow bins that cover the image: bin i of an axis of size n spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
-    x = image(x, "adaptive_avg_pool2d")
-    output_size = _adaptive_size(output_size, x.shape[2:], "adaptive_avg_pool2d")
-    for axis, o in ((2, output_size[0]), (3, output_size[1])):  # the bins are products: one axis at a time
+    return adaptive_average_pool(image(x, "adaptive_avg_pool2d"), output_size, "adaptive_avg_pool2d")
+
+
+def adaptive_average_pool(x: Any, output_size: Any, where: str) -> Tensor:
+    """adaptive_avg_pool2d's bins along each spatial axis of an (N, C, *spatial) batch."""
+    output_size = _adaptive_size(output_size, x.shape[2:], where)
+    for axis, o in enumerate(output_size, start=2):  # the bins are products: one axis at a time
         size = x.shape[axis]
         if size % o == 0:  # equal bins: one reshape and one mean
             shape = x.shape[:axis] + (o, size // o) + x.shape[axis + 1:]
@@ -308,19 +349,23 @@ def adaptive_avg_pool2d(x: Any, output_size: int | Pair) -> Tensor:
             continue
         bins = [(i * size // o, -(-(i + 1) * size // o)) for i in range(o)]
         x = ops.stack([ops.mean(x[(slice(None),) * axis + (slice(a, b),)], axis=axis) for a, b in bins], axis=axis)
-    return x
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _adaptive_size(output_size: Any, size: tuple[int, ...], where: str) -> Sizes:
+    """An adaptive pool's output size, one per spatial axis: an int, or ints or None (None keeps that axis's
+    size), as PyTorch's."""
+    dims = len(size)
+    if output_size is None or is_int(output_size):
+        output_size = (output_size,) * dims
+    if not isinstance(output_size, Sequence) or len(output_size) != dims:
+        kind = "a pair" if dims == 2 else f"{dims}"
+        raise TypeError(f"{where}: output_size must be an int, None or {kind} of them, got {output_size!r}")
+    return sizes(tuple(n if s is None else s for s, n in zip(output_size, size, strict=True)), dims, "output_size",
+                 where, 1)
 
 
 @_unbatched(4)
-def _adaptive_size(output_size: Any, size: tuple[int, ...], where: str) -> Pair:
-    """An adaptive pool's (oh, ow): an int, or a pair of ints or None (None keeps that axis's size), as PyTorch's."""
-    if output_size is None or is_int(output_size):
-        output_size = (output_size, output_size)
-    if not isinstance(output_size, Sequence) or len(output_size) != 2:
-        raise TypeError(f"{where}: output_size must be an int, None or a pair of them, got {output_size!r}")
-    return pair(tuple(n if s is None else s for s, n in zip(output_size, size, strict=True)), "output_size", where, 1)
-
-
 def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None, padding: int | Pair = 0,
                dilation: int | Pair = 1, ceil_mode: bool = False, return_indices: bool = False
                ) -> Tensor | tuple[Tensor, np.ndarray]:
@@ -328,25 +373,38 @@ def max_pool2d(x: Any, kernel_size: int | Pair, stride: int | Pair | None = None
     ``dilation`` spreads the window's taps, ``ceil_mode`` keeps a last partial window. The gradient goes to the
     first maximum of each window in row-major order (as PyTorch and JAX; a NaN counts as the maximum).
     ``return_indices=True`` also returns each maximum's position in its input plane (flattened H·W, int64)."""
-    x, kernel_size, stride, padding, dilation = _pool_arguments(x, kernel_size, stride, padding, dilation,
-                                                                "max_pool2d")
-    n, c, h, w = x.shape
-    (oh, ow), extra = _pool_geometry((h, w), kernel_size, stride, padding, dilation, bool(ceil_mode), "max_pool2d")
+    return max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
+
+
+def max_pool(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
+             return_indices: bool, dims: int, where: str) -> Tensor | tuple[Tensor, np.ndarray]:
+    """max_pool2d's rules over the ``dims`` spatial axes of an (N, C, *spatial) batch; indices count in the
+    flattened spatial volume (D·H·W for three axes)."""
+    x, kernel_size, stride, padding, dilation = _pool_arguments(x, kernel_size, stride, padding, dilation, where,
+                                                                dims)
+    n, c = x.shape[:2]
+    counts, extra = _pool_geometry(x.shape[2:], kernel_size, stride, padding, dilation, bool(ceil_mode), where)
     lowest = -np.inf if np.dtype(x.dtype).kind == "f" else np.iinfo(x.dtype).min if np.dtype(x.dtype).kind in "iu" \
         else None
     if lowest is None:
-        raise TypeError(f"max_pool2d: expects real numbers (float or int), got dtype {x.dtype}")
+        raise TypeError(f"{where}: expects real numbers (float or int), got dtype {x.dtype}")
     windows = _pool_windows(x, kernel_size, stride, padding, dilation, extra, lowest)
     out, first = _window_max(windows)
-    out = ops.reshape(out, (n, c, oh, ow))
+    out = ops.reshape(out, (n, c) + counts)
     if not return_indices:
         return out
     xp, here = _library(ops.stop(windows))
-    first = xp.reshape(first, (n, c, oh, ow))
-    tap_row, tap_col = first // kernel_size[1], first % kernel_size[1]
-    rows = here((np.arange(oh) * stride[0] - padding[0])[:, None]) + tap_row * dilation[0]
-    cols = here((np.arange(ow) * stride[1] - padding[1])[None, :]) + tap_col * dilation[1]
-    return out, xp.astype(rows * w + cols, xp.int64) if xp is not np else (rows * w + cols).astype(np.int64)
+    tap = xp.reshape(first, (n, c) + counts)
+    index = None
+    for axis in reversed(range(dims)):  # the tap's offset along each axis, from the last (row-major taps)
+        k, o = kernel_size[axis], counts[axis]
+        offset = tap % k
+        tap = tap // k
+        starts = (np.arange(o) * stride[axis] - padding[axis]).reshape((o,) + (1,) * (dims - 1 - axis))
+        position = here(starts) + offset * dilation[axis]
+        weight = math.prod(x.shape[3 + axis:])  # the flattened volume's stride of this axis
+        index = position * weight if index is None else index + position * weight
+    return out, xp.astype(index, xp.int64) if xp is not np else index.astype(np.int64)
 
 
 def _window_max(windows: Tensor) -> tuple[Tensor, Any]:
@@ -1336,7 +1394,7 @@ def _batched(input: Any, spatial: int, where: str) -> tuple[Tensor, bool]:
     """(input with a batch axis, whether one was added): (N, C, *spatial) or (C, *spatial) input."""
     x = input if isinstance(input, Tensor) else Tensor(input)
     if x.ndim not in (spatial + 1, spatial + 2):
-        names = ("L",) if spatial == 1 else ("H", "W")
+        names = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[spatial]
         raise ShapeError(f"{where} expects a {spatial + 2}-D (N, C, {', '.join(names)}) or {spatial + 1}-D "
                          f"(C, {', '.join(names)}) input, got shape {x.shape}")
     return (ops.unsqueeze(x, 0), True) if x.ndim == spatial + 1 else (x, False)
@@ -1399,24 +1457,31 @@ def adaptive_max_pool2d(input: Any, output_size: int | Sequence[int | None] | No
     """The maximum over each of oh×ow bins covering (N, C, H, W) or (C, H, W) input (PyTorch's bins; None keeps
     that axis's size). The gradient goes to each bin's first maximum in row-major order; ``return_indices`` also
     gives its position in the flattened H·W plane (int64)."""
-    where = "adaptive_max_pool2d"
-    x, added = _batched(_tensor(input, where), 2, where)
-    n, c, h, w = x.shape
-    oh, ow = _adaptive_size(output_size, (h, w), where)
-    rows, cols = _bins(h, oh), _bins(w, ow)
-    taps = max(map(len, rows)) * max(map(len, cols))
-    # Each bin's positions in the flattened plane, row-major, padded to ``taps`` with the −∞ appended at h·w.
-    index = np.full((taps, oh * ow), h * w, dtype=np.intp)
-    for k, (r, q) in enumerate((r, q) for r in rows for q in cols):
-        positions = (np.asarray(r)[:, None] * w + np.asarray(q)[None, :]).ravel()
+    return adaptive_max_pool(input, output_size, return_indices, 2, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool(input: Any, output_size: Any, return_indices: bool, dims: int,
+                      where: str) -> Tensor | tuple[Tensor, np.ndarray]:
+    """adaptive_max_pool2d's rules over the ``dims`` spatial axes of (N, C, *spatial) or (C, *spatial) input."""
+    x, added = _batched(_tensor(input, where), dims, where)
+    n, c, *size = x.shape
+    counts = _adaptive_size(output_size, tuple(size), where)
+    volume = math.prod(size)
+    bins = [_bins(s, o) for s, o in zip(size, counts, strict=True)]
+    taps = math.prod(max(map(len, b)) for b in bins)
+    # Each bin's positions in the flattened volume, row-major, padded to ``taps`` with the −∞ appended at the end.
+    index = np.full((taps, math.prod(counts)), volume, dtype=np.intp)
+    for k, ranges in enumerate(itertools.product(*bins)):
+        positions = np.ravel_multi_index(np.ix_(*ranges), size).ravel()
         index[:len(positions), k] = positions
-    flat = ops.concatenate([ops.reshape(x, (n, c, h * w)), np.full((n, c, 1), -np.inf, x.dtype)], axis=2)
+    flat = ops.concatenate([ops.reshape(x, (n, c, volume)), np.full((n, c, 1), -np.inf, x.dtype)], axis=2)
     out, first = _window_max(flat[:, :, index])
-    out = ops.reshape(out, (n, c, oh, ow))
+    out = ops.reshape(out, (n, c) + counts)
     out = ops.squeeze(out, 0) if added else out
     if not return_indices:
         return out
-    chosen = index[np.asarray(first)[:, :, 0, :], np.arange(oh * ow)].astype(np.int64).reshape(n, c, oh, ow)
+    chosen = index[np.asarray(first)[:, :, 0, :], np.arange(math.prod(counts))].astype(np.int64)
+    chosen = chosen.reshape((n, c) + counts)
     return out, chosen[0] if added else chosen
 
 
@@ -1431,6 +1496,259 @@ def adaptive_max_pool1d(input: Any, output_size: int,
     out, index = out
     index = index[:, :, 0]
     return _from_lines(out, added), index[0] if added else index
+
+
+# 3-D convolutions and pools, power-average pools, max unpooling, channel dropout of volumes (their modules:
+# nn/layers_3d.py). The convolutions and pools are the N-d functions above, on (N, C, D, H, W) batches.
+@_unbatched(5)
+def conv3d(input: Any, weight: Any, bias: Any = None, stride: int | Sizes = 1, padding: int | Sizes | str = 0,
+           dilation: int | Sizes = 1, groups: int = 1) -> Tensor:
+    """3-D convolution of (N, C, D, H, W) input (or one (C, D, H, W) volume) with an (out, in/groups, kd, kh, kw)
+    kernel: conv2d's rule along three axes (``unfold`` into columns, one matrix product per group)."""
+    return convolution(_spatial(input, 3, "conv3d"), weight, bias, stride, padding, dilation, groups, "conv3d")
+
+
+@_unbatched(5)
+def conv_transpose3d(input: Any, weight: Any, bias: Any = None, stride: int | Sizes = 1, padding: int | Sizes = 0,
+                     output_padding: int | Sizes = 0, groups: int = 1, dilation: int | Sizes = 1) -> Tensor:
+    """3-D transposed convolution of (N, C_in, D, H, W) input with a (C_in, C_out/groups, kd, kh, kw) kernel, the
+    gradient of ``conv3d`` with respect to its input (conv_transpose2d's rules along three axes)."""
+    return transposed_convolution(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                                  "conv_transpose3d")
+
+
+@_unbatched(5)
+def max_pool3d(input: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None, padding: int | Sizes = 0,
+               dilation: int | Sizes = 1, ceil_mode: bool = False, return_indices: bool = False
+               ) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum of each kd×kh×kw window of (N, C, D, H, W) or (C, D, H, W) input, with max_pool2d's rules;
+    indices count in the flattened D·H·W volume."""
+    return max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3, "max_pool3d")
+
+
+@_unbatched(5)
+def avg_pool3d(input: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None, padding: int | Sizes = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """The mean of each kd×kh×kw window of (N, C, D, H, W) or (C, D, H, W) input, with avg_pool2d's rules."""
+    return average_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3,
+                        "avg_pool3d")
+
+
+@_unbatched(5)
+def adaptive_avg_pool3d(input: Any, output_size: int | Sequence[int | None] | None) -> Tensor:
+    """Average (N, C, D, H, W) or (C, D, H, W) input over PyTorch's bins down to ``output_size`` (od, oh, ow)."""
+    return adaptive_average_pool(_spatial(input, 3, "adaptive_avg_pool3d"), output_size, "adaptive_avg_pool3d")
+
+
+def adaptive_max_pool3d(input: Any, output_size: int | Sequence[int | None] | None,
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, np.ndarray]:
+    """The maximum over each of od×oh×ow bins of (N, C, D, H, W) or (C, D, H, W) input; indices count in the
+    flattened D·H·W volume."""
+    return adaptive_max_pool(input, output_size, return_indices, 3, "adaptive_max_pool3d")
+
+
+def max_pool1d_with_indices(input: Any, kernel_size: int, stride: int | None = None, padding: int = 0,
+                            dilation: int = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``max_pool1d`` returning (output, indices) whatever ``return_indices`` says, as PyTorch's."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: Any, kernel_size: int | Pair, stride: int | Pair | None = None,
+                            padding: int | Pair = 0, dilation: int | Pair = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``max_pool2d`` returning (output, indices) whatever ``return_indices`` says, as PyTorch's."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None,
+                            padding: int | Sizes = 0, dilation: int | Sizes = 1, ceil_mode: bool = False,
+                            return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``max_pool3d`` returning (output, indices) whatever ``return_indices`` says, as PyTorch's."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: Any, output_size: int,
+                                     return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``adaptive_max_pool1d`` returning (output, indices), as PyTorch's."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Any, output_size: int | Sequence[int | None] | None,
+                                     return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``adaptive_max_pool2d`` returning (output, indices), as PyTorch's."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input: Any, output_size: int | Sequence[int | None] | None,
+                                     return_indices: bool = False) -> tuple[Tensor, np.ndarray]:
+    """``adaptive_max_pool3d`` returning (output, indices), as PyTorch's."""
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _lp_pool(input: Any, norm_type: float, kernel_size: Any, stride: Any, ceil_mode: bool, dims: int,
+             where: str) -> Tensor:
+    """(Σ xᵖ over each window)^(1/p), as PyTorch's: the mean of xᵖ (``average_pool``, no padding) times the window
+    size; ∞ is the maximum of |x|, −∞ the minimum. A window whose sum is 0 gets 0 and passes no gradient (the
+    p-th root's derivative is infinite there), as PyTorch's; a negative sum (odd p) gives NaN, as PyTorch's."""
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or norm_type == 0:
+        raise DomainError(f"{where}: norm_type must be a nonzero real number (or ±math.inf), got {norm_type!r}")
+    x = _tensor(input, where)
+    kernel = sizes(kernel_size, dims, "kernel_size", where, 1)
+    if math.isinf(norm_type):
+        def largest(v: Tensor) -> Tensor:
+            return one_sample(v, dims + 2, lambda b: max_pool(b, kernel, stride, 0, 1, ceil_mode, False, dims, where))
+        return largest(ops.abs(x)) if norm_type > 0 else -largest(-ops.abs(x))
+    p = float(norm_type)
+    out = one_sample(ops.power(x, p), dims + 2,
+                     lambda b: average_pool(b, kernel, stride, 0, ceil_mode, True, None, dims, where))
+    zero = ops.stop(out) == 0
+    total = ops.where(zero, np.ones((), out.dtype), out) * math.prod(kernel)
+    return ops.where(zero, np.zeros((), out.dtype), ops.power(total, 1 / p))
+
+
+def lp_pool1d(input: Any, norm_type: float, kernel_size: int, stride: int | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each window along L of (N, C, L) or (C, L) input: (Σ xᵖ)^(1/p) (see ``_lp_pool``)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1, "lp_pool1d")
+
+
+def lp_pool2d(input: Any, norm_type: float, kernel_size: int | Pair, stride: int | Pair | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each kh×kw window of (N, C, H, W) or (C, H, W) input: (Σ xᵖ)^(1/p)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2, "lp_pool2d")
+
+
+def lp_pool3d(input: Any, norm_type: float, kernel_size: int | Sizes, stride: int | Sizes | None = None,
+              ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each kd×kh×kw window of (N, C, D, H, W) or (C, D, H, W) input: (Σ xᵖ)^(1/p)."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3, "lp_pool3d")
+
+
+def _unpool_size(shape: tuple[int, ...], kernel: Sizes, stride: Sizes, padding: Sizes, output_size: Any,
+                 where: str) -> Sizes:
+    """The output size of a max unpooling, as PyTorch's: (n − 1)·stride + kernel − 2·padding per axis, or
+    ``output_size`` (spatial sizes, optionally after N and C), which must lie strictly within a stride of it."""
+    dims = len(kernel)
+    default = tuple((n - 1) * s + k - 2 * p for n, k, s, p in zip(shape[-dims:], kernel, stride, padding,
+                                                                   strict=True))
+    if output_size is None:
+        result = default
+    else:
+        try:
+            result = tuple(int(operator.index(n)) for n in output_size)
+        except TypeError:
+            raise TypeError(f"{where}: output_size must be a sequence of ints, got {output_size!r}") from None
+        if len(result) == dims + 2:
+            result = result[2:]
+        if len(result) != dims:
+            raise ValueError(f"{where}: output_size should have {dims} or {dims + 2} elements, got "
+                             f"{len(result)} ({output_size!r})")
+        for axis, (n, d, s) in enumerate(zip(result, default, stride, strict=True)):
+            if not d - s < n < d + s:
+                raise ValueError(f"{where}: invalid output_size {list(result)} (dim {axis} must be between {d - s} "
+                                 f"and {d + s}, both excluded)")
+    if min(result) < 1:
+        raise ShapeError(f"{where}: the output size {result} is empty (input {shape}, kernel {kernel}, stride "
+                         f"{stride}, padding {padding})")
+    return result
+
+
+def _max_unpool(input: Any, indices: Any, kernel_size: Any, stride: Any, padding: Any, output_size: Any, dims: int,
+                where: str) -> Tensor:
+    """The inverse of a max pooling: zeros, with each input value at the position ``indices`` gives it in its
+    flattened (C's) output plane, as PyTorch's. Where several values name one position, the last one written
+    stays (as PyTorch's kernel) and each of them receives that position's gradient (PyTorch's backward, a gather)."""
+    x, added = _batched(_tensor(input, where), dims, where)
+    index = np.asarray(indices._array() if isinstance(indices, Tensor) else indices)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{where}: indices must be integers (int64, as max_pool returns them), got dtype "
+                        f"{index.dtype}")
+    index = index[None] if added else index
+    if index.shape != x.shape:
+        raise ShapeError(f"{where}: indices of shape {index.shape} must have the input's shape {x.shape}")
+    kernel = sizes(kernel_size, dims, "kernel_size", where, 1)
+    stride = kernel if stride is None else sizes(stride, dims, "stride", where, 1)
+    padding = sizes(padding, dims, "padding", where, 0)
+    out_size = _unpool_size(x.shape, kernel, stride, padding, output_size, where)
+    volume = math.prod(out_size)
+    if index.size and (index.min() < 0 or index.max() >= volume):
+        bad = int(index.min()) if index.min() < 0 else int(index.max())
+        raise ShapeError(f"{where}: index {bad} is out of range for an output of {volume} positions per plane "
+                         f"(output size {out_size})")
+    n, c = x.shape[:2]
+    planes = np.arange(n * c).reshape(n, c, *(1,) * dims) * volume
+    target = (planes + index).ravel()
+    values = ops.reshape(x, (-1,))
+    shape = (n * c * volume,)
+    last = np.zeros(target.size, bool)  # the last value written to each position
+    last[target.size - 1 - np.unique(target[::-1], return_index=True)[1]] = True
+    if last.all():
+        out = ops.scatter(values, target, shape)
+    else:
+        kept = last.astype(x.dtype)
+        rest = ops.scatter(values * (1 - kept), target, shape)  # its value cancels; its gradient is the gather
+        out = ops.scatter(values * kept, target, shape) + (rest - ops.stop(rest))
+    out = ops.reshape(out, (n, c) + out_size)
+    return ops.squeeze(out, 0) if added else out
+
+
+def max_unpool1d(input: Any, indices: Any, kernel_size: int, stride: int | None = None, padding: int = 0,
+                 output_size: Sequence[int] | None = None) -> Tensor:
+    """Undo max_pool1d: (N, C, L) or (C, L) values placed at their ``indices`` along L, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1, "max_unpool1d")
+
+
+def max_unpool2d(input: Any, indices: Any, kernel_size: int | Pair, stride: int | Pair | None = None,
+                 padding: int | Pair = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """Undo max_pool2d: (N, C, H, W) or (C, H, W) values placed at their ``indices`` (flattened H·W), zeros
+    elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2, "max_unpool2d")
+
+
+def max_unpool3d(input: Any, indices: Any, kernel_size: int | Sizes, stride: int | Sizes | None = None,
+                 padding: int | Sizes = 0, output_size: Sequence[int] | None = None) -> Tensor:
+    """Undo max_pool3d: (N, C, D, H, W) or (C, D, H, W) values placed at their ``indices`` (flattened D·H·W), zeros
+    elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 3, "max_unpool3d")
+
+
+def dropout3d(input: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+    """Zero each channel of (N, C, D, H, W) or (C, D, H, W) input with probability p, scale the kept ones by
+    1/(1 − p)."""
+    return _feature_dropout(input, p, training, rng, 3, "dropout3d")
+
+
+def upsample(input: Any, size: int | Sequence[int] | None = None, scale_factor: float | Sequence[float] | None = None,
+             mode: str = "nearest", align_corners: bool | None = None) -> Tensor:
+    """``interpolate`` under its old name (deprecated in PyTorch, with its warning)."""
+    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Any, size: int | Sequence[int] | None = None,
+                     scale_factor: float | Sequence[float] | None = None) -> Tensor:
+    """``interpolate(..., mode="nearest")`` (deprecated in PyTorch, with its warning)."""
+    warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Any, size: int | Sequence[int] | None = None,
+                      scale_factor: float | Sequence[float] | None = None) -> Tensor:
+    """``interpolate(..., mode="bilinear", align_corners=True)`` (deprecated in PyTorch, with its warning)."""
+    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+SHAPES_3D = [  # the section above, for __all__
+    "adaptive_avg_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices", "avg_pool3d", "conv3d", "conv_transpose3d",
+    "dropout3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+    "max_pool3d", "max_pool3d_with_indices", "max_unpool1d", "max_unpool2d", "max_unpool3d", "upsample",
+    "upsample_bilinear", "upsample_nearest",
+]
 
 
 # Pixel shuffle and resizing.
@@ -1694,47 +2012,60 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: int | Pa
     adds its value times the kernel at stride-spaced places; ``padding`` crops that many rows/columns on each
     side, ``output_padding`` adds rows/columns at the end (bottom, right).
     """
-    where = "conv_transpose2d"
+    return transposed_convolution(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                                  "conv_transpose2d")
+
+
+def transposed_convolution(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_padding: Any,
+                           groups: int, dilation: Any, dims: int, where: str) -> Tensor:
+    """conv_transpose2d's rules over ``dims`` spatial axes: input (N, C_in, *spatial), weight
+    (C_in, C_out/groups, *kernel)."""
     x = _float(input, "input", where)
-    if x.ndim != 4 or np.ndim(weight) != 4:
-        raise ShapeError(f"{where}: expects input (N, C_in, H, W) and weight (C_in, C_out/groups, kh, kw), got "
-                         f"shapes {x.shape} and {np.shape(weight)}")
-    in_channels, out_per_group, kh, kw = np.shape(weight)
+    if x.ndim != dims + 2 or np.ndim(weight) != dims + 2:
+        axes = {1: ("L", "k"), 2: ("H, W", "kh, kw"), 3: ("D, H, W", "kd, kh, kw")}[dims]
+        raise ShapeError(f"{where}: expects input (N, C_in, {axes[0]}) and weight (C_in, C_out/groups, {axes[1]}), "
+                         f"got shapes {x.shape} and {np.shape(weight)}")
+    in_channels, out_per_group, *kernel = np.shape(weight)
+    kernel = tuple(kernel)
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1 or in_channels % groups:
         raise DomainError(f"{where}: groups must be a positive int dividing the weight's {in_channels} input "
                           f"channels, got {groups!r}")
     if x.shape[1] != in_channels:
         raise ShapeError(f"{where}: input of shape {x.shape} has {x.shape[1]} channels, but the weight of shape "
-                         f"{np.shape(weight)} expects {in_channels} (weights are (C_in, C_out/groups, kh, kw))")
+                         f"{np.shape(weight)} expects {in_channels} (weights are (C_in, C_out/groups, ...))")
     out_channels = out_per_group * groups
     if bias is not None and np.shape(bias) != (out_channels,):
         raise ShapeError(f"{where}: bias of shape {np.shape(bias)} does not fit {out_channels} output channels; "
                          f"expected ({out_channels},)")
-    stride, dilation = pair(stride, "stride", where, 1), pair(dilation, "dilation", where, 1)
-    padding, output_padding = pair(padding, "padding", where, 0), pair(output_padding, "output_padding", where, 0)
+    stride, dilation = sizes(stride, dims, "stride", where, 1), sizes(dilation, dims, "dilation", where, 1)
+    padding = sizes(padding, dims, "padding", where, 0)
+    output_padding = sizes(output_padding, dims, "output_padding", where, 0)
     if any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation, strict=True)):
         raise DomainError(f"{where}: output_padding {output_padding} must be smaller than the stride {stride} or "
                           f"the dilation {dilation}")
-    n, _, h, w = x.shape
-    full = tuple((size - 1) * s + d * (k - 1) + 1
-                 for size, s, d, k in zip((h, w), stride, dilation, (kh, kw), strict=True))
+    n, _, *size = x.shape
+    full = tuple((m - 1) * s + d * (k - 1) + 1 for m, s, d, k in zip(size, stride, dilation, kernel, strict=True))
     out_size = tuple(f - 2 * p + o for f, p, o in zip(full, padding, output_padding, strict=True))
     if min(out_size) < 1:
-        raise ShapeError(f"{where}: padding {padding} crops the whole output (input {h}×{w}, kernel {kh}×{kw})")
-    # Columns: for each group, (C_out/g·kh·kw, C_in/g) times the input pixels (C_in/g, H·W); one batched product.
-    in_per_group, taps = in_channels // groups, kh * kw
-    kernel = ops.swapaxes(ops.reshape(weight, (groups, in_per_group, out_per_group * taps)), 1, 2)
-    pixels = ops.reshape(x, (n, groups, in_per_group, h * w))
-    columns = ops.reshape(ops.matmul(kernel, pixels), (n, out_channels * taps, h * w))
-    out = fold(columns, full, (kh, kw), dilation, 0, stride)
-    for axis, p, size in ((2, padding[0], out_size[0]), (3, padding[1], out_size[1])):
-        end = min(p + size, out.shape[axis])
+        raise ShapeError(f"{where}: padding {padding} crops the whole output (input {tuple(size)}, kernel "
+                         f"{kernel})")
+    # Columns: for each group, (C_out/g·taps, C_in/g) times the input positions (C_in/g, L); one batched product.
+    in_per_group, taps, positions = in_channels // groups, math.prod(kernel), math.prod(size)
+    weights = ops.swapaxes(ops.reshape(weight, (groups, in_per_group, out_per_group * taps)), 1, 2)
+    values = ops.reshape(x, (n, groups, in_per_group, positions))
+    columns = ops.reshape(ops.matmul(weights, values), (n, out_channels * taps, positions))
+    if any(d != 1 for d in dilation):  # spread the taps with zeros: a dilated window is a larger one with holes
+        spread = _dilate(ops.reshape(columns, (n, out_channels) + kernel + (positions,)), dilation)
+        columns = ops.reshape(spread, (n, out_channels * math.prod(_span(kernel, dilation)), positions))
+    out = ops.fold(columns, full, _span(kernel, dilation), stride, 0)
+    for axis, p, length in zip(range(2, dims + 2), padding, out_size, strict=True):
+        end = min(p + length, out.shape[axis])
         out = out[(slice(None),) * axis + (slice(p, end),)]
-        if p + size > end:  # output_padding past the full extent: rows no input pixel reaches
+        if p + length > end:  # output_padding past the full extent: positions no input reaches
             shape = list(out.shape)
-            shape[axis] = p + size - end
+            shape[axis] = p + length - end
             out = ops.concatenate([out, np.zeros(shape, out.dtype)], axis=axis)
-    return out if bias is None else out + ops.reshape(bias, (out_channels, 1, 1))
+    return out if bias is None else out + ops.reshape(bias, (out_channels,) + (1,) * dims)
 
 
 @_unbatched(3)
@@ -2067,3 +2398,4 @@ __all__ += [  # the section "More layers and losses"
     "multi_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss", "soft_margin_loss",
     "triplet_margin_loss",
 ]
+__all__ += SHAPES_3D  # 3-D convolutions and pools, lp and adaptive pools, unpooling
