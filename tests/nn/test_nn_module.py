@@ -185,7 +185,7 @@ def test_repr_is_a_tree():
         "    (0): ReLU()\n"
         "    (1): Linear(in_features=3, out_features=2, bias=True)\n"
         "  )\n"
-        "  (drop): Dropout(p=0.5)\n"
+        "  (drop): Dropout(p=0.5, inplace=False)\n"
         ")"
     )
 

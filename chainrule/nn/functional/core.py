@@ -1949,9 +1949,14 @@ def _vector_norm(x: Tensor, p: float, axis: int, keepdims: bool = False) -> Tens
         return ops.max(ops.abs(x), axis=axis, keepdims=keepdims)
     if p == 1:
         return ops.sum(ops.abs(x), axis=axis, keepdims=keepdims)
+    if p < 1:  # |x|ᵖ has an infinite slope at 0: a zero vector is replaced by ones before the power, too
+        empty = ~np.any(x.data != 0, axis=axis, keepdims=True)
+        x = ops.where(empty, np.ones((), x.dtype), x) if empty.any() else x
     powers = x * x if p == 2 else ops.power(ops.abs(x), p)
     total = ops.sum(powers, axis=axis, keepdims=keepdims)
     zero = total.data == 0
+    if p < 1:
+        zero = zero | (empty if keepdims else np.any(empty, axis=axis))
     safe = ops.where(zero, np.ones((), total.dtype), total)
     root = ops.sqrt(safe) if p == 2 else ops.power(safe, 1 / p)
     return ops.where(zero, np.zeros((), total.dtype), root)

@@ -132,7 +132,8 @@ def _ctc_negative_log_likelihood(x: Tensor, rows: list[np.ndarray], input_length
         a = alpha if isinstance(alpha, Tensor) else Tensor(alpha)
         stay = a
         step = ops.concatenate([pad1, a[:, :-1]], axis=1)
-        jump = ops.where(skip, ops.concatenate([pad2, a[:, :-2]], axis=1), log_zero)
+        # [:, :width]: with width 1 (an empty target) a[:, :-2] is empty and the padding alone is 2 wide
+        jump = ops.where(skip, ops.concatenate([pad2, a[:, :-2]], axis=1)[:, :width], log_zero)
         moved = ops.logsumexp(ops.stack([stay, step, jump]), axis=0) + emissions[t]
         active = (t < input_lengths)[:, None]
         alpha = ops.where(active, moved, a) if not active.all() else moved
