@@ -174,19 +174,21 @@ _OPERATORS = {"add": operator.add, "subtract": operator.sub, "multiply": operato
 # Special functions (scipy.special's rules) that a library has itself: rule -> (module, function), called with
 # SciPy's arguments in SciPy's order (a parameter such as polygamma's n or gammainc's a first). Each one listed was
 # compared with SciPy first; left out for PyTorch 2.13 (CPU, float64): logit (log(x/(1-x)): 1e-8 relative near x =
-# 1/2), ndtr (0 below x = -30), bessel_j0, j1, y0, y1 (errors of 4e-7), polygamma(1, x) (5e-10 relative) and
+# 1/2), ndtr (0 below x = -30), bessel_j0, j1, y0, y1 (errors of 4e-7), polygamma(1, x) (5e-10 relative),
 # gammainc, gammaincc (1.4e-9 relative at a = 24.5, x = 19.4; the portable ones in engine/portable/incomplete.py are
-# within 2e-16 there). Rules not listed use the portable forms (Backend._forward_*, engine/portable/) where one is
-# accurate, else they raise.
+# within 2e-16 there), digamma (3e-2 relative next to its root 1.4616...; the portable one in engine/portable/gamma.py
+# keeps 4e-16) and zeta (polygamma's portable Hurwitz zeta is within 4e-16 of mpmath, torch's 9e-16). Rules not
+# listed use the portable forms (Backend._forward_*, engine/portable/) where one is accurate, else they raise.
 _OWN_SPECIAL = {
     "torch": {name: ("torch.special", name) for name in (
-        "erfc", "erfinv", "ndtri", "log_ndtr", "gammaln", "digamma", "i0", "i1", "zeta")},
+        "erfc", "erfinv", "ndtri", "log_ndtr", "gammaln", "i0", "i1")},
     # CuPy (not run here: no GPU): the functions of cupyx.scipy.special that its reference lists, SciPy's signatures.
     "cupy": {name: ("cupyx.scipy.special", name) for name in (
         "erfc", "erfinv", "erfcinv", "ndtr", "gammaln", "digamma", "polygamma", "i0", "i1", "zeta")},
 }
-# Portable forwards built on a library's own special function: rule -> the function it needs.
-_BUILT_ON = {"polygamma": "zeta"}
+# Portable forwards built on a library's own special function: rule -> the function it needs (none now: polygamma
+# has its own Hurwitz zeta in engine/portable/gamma.py).
+_BUILT_ON: dict[str, str] = {}
 
 
 class Backend:
@@ -409,16 +411,6 @@ class Backend:
         left = -0.5 * (v * v) + xp.log(self.m.erfc_scaled(-v * math.sqrt(0.5))) - math.log(2)
         out = xp.where(v > 0, xp.log1p(-half_erfc), xp.log(half_erfc))
         return xp.astype(xp.where(v < -math.sqrt(2), left, out), x.dtype)
-
-    def _forward_polygamma(self, x, n=1):
-        """ψ⁽ⁿ⁾(x) = (−1)ⁿ⁺¹ n! ζ(n + 1, x) for n >= 1 (SciPy's own formula), ψ for n = 0, with the library's ζ."""
-        if not isinstance(n, int | np.integer) or n < 0:
-            raise NotImplementedError(f"'polygamma' on {self.name} arrays takes a non-negative integer n, not {n!r}")
-        if n == 0:
-            return self._special("digamma")(x)
-        (x,) = self._floats(x)
-        order = self.asarray(float(n + 1), x, x.dtype)
-        return (-1) ** (n + 1) * math.factorial(n) * self._special("zeta")(order, x)
 
     def _forward_xlogy(self, a, b):
         return self._x_log(a, b, self.xp.log)
