@@ -13,6 +13,9 @@ import pytest
 
 import chainrule as cr
 from chainrule import data
+from chainrule.cli import charlm
+from chainrule.cli.train import main as train_main
+from chainrule.io import SafetensorsError
 
 torch = pytest.importorskip("torch")
 
@@ -191,3 +194,270 @@ def test_a_vjp_with_the_wrong_signature_is_refused_when_given():
     ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, b))
     (ta * tb).backward()
     assert cr.grad(q, argnums=(0, 1))(a, b) == (ta.grad.item(), tb.grad.item())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# io: cr.save / cr.load
+# ---------------------------------------------------------------------------------------------------------------
+def test_an_int_too_long_to_load_back_is_refused_by_save_and_the_old_file_kept(tmp_path):
+    # Was: save wrote the file, then load refused it ("unknown tag or bad value"): a checkpoint that cannot be read.
+    path = tmp_path / "c.safetensors"
+    cr.save({"w": np.ones(2), "step": 10**399}, path)
+    assert cr.load(path)["step"] == 10**399
+    for n in (10**400, -(10**400), 10**5000):
+        with pytest.raises(SafetensorsError, match="more than 400 digits"):
+            cr.save({"w": np.zeros(2), "step": n}, path)
+    assert cr.load(path)["step"] == 10**399
+    np.testing.assert_array_equal(cr.load(path)["w"], np.ones(2))
+
+
+def test_a_tensor_of_another_array_library_is_saved_and_a_raw_one_named(tmp_path):
+    # Was: "value 'a' is a Tensor; expected a Tensor or a NumPy array" for cr.tensor(torch_tensor).
+    path = tmp_path / "t.safetensors"
+    values = torch.tensor([1.5, -2.0, 3.25], dtype=torch.float64)
+    cr.save({"a": cr.tensor(values)}, path)
+    loaded = cr.load(path)["a"]
+    assert loaded.dtype == np.float64
+    np.testing.assert_array_equal(loaded, values.numpy())
+    with pytest.raises(TypeError, match=r"is a torch\.Tensor"):
+        cr.save({"a": values}, path)
+    with pytest.raises(TypeError, match=r"is a torch\.Tensor"):
+        cr.save({"a": {"b": values}}, path)
+
+
+def test_a_masked_array_is_not_saved_without_its_mask(tmp_path):
+    # Was: saved as plain data, the hidden value (2.0) coming back as if valid.
+    with pytest.raises(TypeError, match="masked array"):
+        cr.save({"a": np.ma.array([1.0, 2.0], mask=[0, 1])}, tmp_path / "m.safetensors")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("path", [3, None, 1.5, [b"x"]])
+def test_save_and_load_name_a_path_of_the_wrong_type(tmp_path, path):
+    # Was: pathlib's "expected str, bytes or os.PathLike object, not int".
+    with pytest.raises(TypeError, match=r"save: path must be a str or a pathlib\.Path"):
+        cr.save({"a": np.ones(1)}, path)
+    with pytest.raises(TypeError, match=r"load: path must be a str or a pathlib\.Path"):
+        cr.load(path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------------------
+class _Lying(data.Dataset):
+    """Claims 10 samples but has 5."""
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        if i >= 5:
+            raise IndexError(i)
+        return np.ones(2), i
+
+
+def test_a_dataset_whose_len_lies_is_named_with_the_index():
+    # Was: the dataset's bare IndexError(5) (or KeyError(0) for a dict with str keys).
+    with pytest.raises(IndexError, match=r"dataset\[5\] raised IndexError\(5\), but len\(dataset\) is 10"):
+        list(data.DataLoader(_Lying(), batch_size=3))
+    with pytest.raises(KeyError, match=r"dataset\[0\] raised KeyError"):
+        list(data.DataLoader({"a": 1.0, "b": 2.0}, batch_size=2))
+    assert [b.tolist() for b in data.DataLoader({0: 1.0, 1: 2.0, 2: 3.0}, batch_size=2)] == [[1.0, 2.0], [3.0]]
+
+
+@pytest.mark.parametrize("length", [-1, 2.5, "3"])
+def test_a_bad_len_is_named(length):
+    # Was: Python's "__len__() should return >= 0" or "'float' object cannot be interpreted as an integer".
+    class Bad(data.Dataset):
+        def __len__(self):
+            return length
+
+        def __getitem__(self, i):
+            return 1.0
+
+    with pytest.raises(TypeError, match=r"DataLoader: len\(dataset\) must be an int >= 0"):
+        list(data.DataLoader(Bad(), batch_size=2))
+
+
+@pytest.mark.parametrize(("option", "value"), [("seed", "a"), ("seed", -1), ("seed", 1.5), ("seed", True),
+                                               ("shuffle", "no"), ("drop_last", "no"), ("shuffle", 2)])
+def test_loader_options_are_checked(option, value):
+    # Was: NumPy's SeedSequence errors for a bad seed; shuffle="no" meant shuffle=True, silently.
+    with pytest.raises(TypeError, match=f"DataLoader: {option} must be"):
+        data.DataLoader([1.0, 2.0], batch_size=1, **{option: value})
+
+
+def test_loader_flags_and_seeds_that_are_right_still_work():
+    loader = data.DataLoader(np.arange(6.0), batch_size=2, shuffle=1, drop_last=np.bool_(False), seed=np.int64(3))
+    again = data.DataLoader(np.arange(6.0), batch_size=2, shuffle=True, seed=np.random.default_rng(3))
+    first = [b[0].tolist() for b in loader]
+    assert sorted(v for batch in first for v in batch) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert first == [b[0].tolist() for b in again]  # seed 3 and a Generator seeded 3 draw the same order
+
+
+@pytest.mark.parametrize("column", [np.array(["a", "b"]), np.array([None, 1.0], dtype=object)])
+def test_a_dataset_of_strings_or_objects_is_refused_when_made(column):
+    # Was: accepted, then "cannot make a tensor" at the first batch of the first epoch.
+    with pytest.raises(TypeError, match="TensorDataset: argument 1 has dtype"):
+        data.TensorDataset(np.zeros((2, 3)), column)
+    with pytest.raises(TypeError, match="TensorDataset: argument 0 has dtype"):
+        data.DataLoader(column, np.zeros(2), 2)
+
+
+def test_ragged_rows_are_a_shape_error():
+    # Was: NumPy's "setting an array element with a sequence ... inhomogeneous shape".
+    with pytest.raises(cr.ShapeError, match="ragged list"):
+        data.DataLoader([[1.0], [2.0, 3.0]], [0, 1], 2)
+
+
+@pytest.mark.parametrize(("text", "message"), [(None, "got NoneType"), (b"abc", "decode it first"),
+                                               (3, "got int")])
+def test_char_tokenizer_names_text_of_the_wrong_type(text, message):
+    # Was: "'NoneType' object is not iterable", and "got a int" for bytes (it iterated over the bytes).
+    with pytest.raises(TypeError, match=f"CharTokenizer expects text .*{message}"):
+        data.CharTokenizer(text)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Command line: chainrule train
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("option", [["--resume", "runs/text-charlm.safetensors"], ["--layers", "3"],
+                                    ["--dropout", "0.1"], ["--temperature", "0.9"], ["--top-k", "3"]])
+def test_charlm_options_given_to_another_model_are_refused_before_training(tmp_path, capsys, option):
+    # Was: ignored: `chainrule train --resume FILE` trained an MLP from scratch and overwrote the saved model.
+    model = tmp_path / "digits-mlp.safetensors"
+    model.write_bytes(b"the previous model")
+    assert train_main(["--epochs", "1", "--out", str(tmp_path), "--no-progress", *option]) == 2
+    assert f"{option[0]} is for --model charlm only" in capsys.readouterr().err
+    assert model.read_bytes() == b"the previous model"
+
+
+@pytest.fixture(scope="module")
+def charlm_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("charlm")
+    charlm.train_charlm(epochs=2, stop_after=1, out_dir=out, say=lambda _: None, sample_length=2, layers=1, width=8,
+                        heads=2, context=8, steps_per_epoch=2, batch_size=2, val_batches=1)
+    return cr.load(out / "text-charlm.safetensors")
+
+
+CRAFTED = [
+    ("settings", "nope", "its settings are not a JSON object"),
+    ("settings", "[1]", "its settings are not a JSON object"),
+    ("settings", np.ones(1), "its settings are not a JSON object"),
+    ("settings", json.dumps({"layers": 1}), "its settings have epochs=None"),
+    ("epoch", "x", "its epoch is 'x'"),
+    ("epoch", -5, "its epoch is -5"),
+    ("tokenizer", {}, "it holds no tokenizer"),
+    ("tokenizer", 3, "it holds no tokenizer"),
+    ("history", 5, "its history is not a dict of lists"),
+    ("model", {"foo": np.ones(1)}, "missing key"),
+    ("optimizer", {"foo": 1}, "parameter group"),
+    ("scheduler", {"foo": 1}, "saved schedulers"),
+]
+
+
+@pytest.mark.parametrize(("part", "value", "message"), CRAFTED, ids=[f"{p}-{m[:12]}" for p, _, m in CRAFTED])
+def test_a_wrong_or_crafted_checkpoint_to_resume_is_a_clear_value_error(tmp_path, capsys, charlm_checkpoint, part,
+                                                                        value, message):
+    # Was: JSONDecodeError, KeyError('epochs'), AttributeError ('int' object has no attribute 'items'),
+    # NumPy's "expected non-negative integer" for epoch -5... (AttributeError even left the CLI with a traceback).
+    path = tmp_path / "bad.safetensors"
+    cr.save({**charlm_checkpoint, part: value}, path)
+    with pytest.raises(ValueError, match=f"is not a usable charlm checkpoint: .*{message}"):
+        charlm.train_charlm(resume=path, out_dir=None, say=lambda _: None, sample_length=2)
+    assert train_main(["--model", "charlm", "--resume", str(path), "--out", str(tmp_path), "--no-progress"]) == 1
+    assert "is not a usable charlm checkpoint" in capsys.readouterr().err
+
+
+def test_a_resumed_checkpoint_too_large_to_build_is_one_line_on_the_command_line(tmp_path, capsys,
+                                                                                charlm_checkpoint):
+    # Was: a MemoryError traceback (the sizes come from the file, past the command line's bounds).
+    settings = {**json.loads(charlm_checkpoint["settings"]), "width": 10**9, "heads": 1}
+    path = tmp_path / "huge.safetensors"
+    cr.save({**charlm_checkpoint, "settings": json.dumps(settings)}, path)
+    assert train_main(["--model", "charlm", "--resume", str(path), "--out", str(tmp_path), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule train: ") and "more memory than this machine can allocate" in err
+    assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Explanations, optimizers' saved state
+# ---------------------------------------------------------------------------------------------------------------
+def test_explaining_a_loss_whose_graph_backward_released_says_so():
+    # Was: "float() argument must be a string or a real number, not 'NoneType'" from inside the step records.
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward()
+    with pytest.raises(ValueError, match=r"released by loss.backward\(\).*retain_graph=True"):
+        cr.explain(loss)
+    kept = (w * w).sum()
+    kept.backward(retain_graph=True)
+    np.testing.assert_allclose(cr.explain(kept).gradients["p1"], 2 * np.array([1.0, 2.0]), rtol=1e-15)
+
+
+def _stepped_adam():
+    model = cr.nn.Linear(2, 1).to(np.float64)
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+    model(cr.tensor([[1.0, 2.0]])).sum().backward()
+    opt.step()
+    return model, opt.state_dict()
+
+
+def _edit(state, edit):
+    import copy
+
+    state = copy.deepcopy(state)
+    edit(state)
+    return state
+
+
+BAD_OPTIMIZER_STATES = [
+    (lambda s: s["state"].__setitem__(7, s["state"][0]), "entry 7 that is not a parameter index"),
+    (lambda s: s["state"].__setitem__("x", s["state"][0]), "entry 'x' that is not a parameter index"),
+    (lambda s: s.__setitem__("state", 5), "'state' is a int"),
+    (lambda s: s["state"][0].__setitem__("exp_avg", np.ones(7)), r"'exp_avg' of parameter 0 has shape \(7,\)"),
+    (lambda s: s["state"][0].__setitem__("step", "x"), "'step' of parameter 0 is a str"),
+    (lambda s: s["param_groups"][0].__setitem__("lr", "abc"), "group 0 has lr='abc'"),
+    (lambda s: s["param_groups"][0].__setitem__("lr", float("nan")), "group 0 has lr=nan"),
+    (lambda s: s["param_groups"][0].__setitem__("betas", [0.9]), r"betas=\[0.9\]; expected 2 finite numbers"),
+    (lambda s: s["param_groups"][0].pop("params"), "group 0 is not a dict with a 'params' list"),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), BAD_OPTIMIZER_STATES, ids=[m[:20] for _, m in BAD_OPTIMIZER_STATES])
+def test_a_wrong_optimizer_state_is_refused_and_leaves_the_optimizer_as_it_was(edit, message):
+    # Was: IndexError, AttributeError, a broadcasting error or a str/float TypeError at the next step(), or nan
+    # parameters (lr=nan), after half the state had been replaced.
+    model, good = _stepped_adam()
+    opt = cr.optim.Adam(model.parameters(), lr=5e-2)
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(_edit(good, edit))
+    assert opt.param_groups[0]["lr"] == 5e-2 and not opt.state
+    with pytest.raises(TypeError, match=r"Adam\.load_state_dict expects the dict saved by state_dict"):
+        opt.load_state_dict(None)
+
+
+def test_a_right_optimizer_state_still_loads_and_steps_as_pytorch():
+    model, good = _stepped_adam()
+    reloaded = cr.optim.Adam(model.parameters(), lr=1.0)
+    reloaded.load_state_dict(good)
+    assert reloaded.param_groups[0]["lr"] == 1e-3
+    twin = torch.nn.Linear(2, 1).double()
+    with torch.no_grad():
+        twin.weight.copy_(torch.tensor(model.weight.data, dtype=torch.float64))
+        twin.bias.copy_(torch.tensor(model.bias.data, dtype=torch.float64))
+    torch_opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+    torch_state = torch_opt.state_dict()
+    for i, saved in good["state"].items():
+        torch_state["state"][i] = {k: torch.tensor(np.asarray(v)) for k, v in saved.items()}
+    torch_opt.load_state_dict(torch_state)
+    x = np.array([[0.5, -1.5]])
+    reloaded.zero_grad()
+    model(cr.tensor(x)).sum().backward()
+    reloaded.step()
+    torch_opt.zero_grad()
+    twin(torch.tensor(x)).sum().backward()
+    torch_opt.step()
+    np.testing.assert_allclose(model.weight.data, twin.weight.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(model.bias.data, twin.bias.detach().numpy(), rtol=1e-12)
