@@ -461,3 +461,39 @@ def test_a_right_optimizer_state_still_loads_and_steps_as_pytorch():
     torch_opt.step()
     np.testing.assert_allclose(model.weight.data, twin.weight.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(model.bias.data, twin.bias.detach().numpy(), rtol=1e-12)
+
+
+def test_json_output_is_standard_json_even_for_an_infinite_derivative(capsys):
+    # Was: "Infinity" tokens (Python's extension), which JavaScript's JSON.parse and strict readers refuse.
+    def strict(text):
+        return json.loads(text, parse_constant=lambda token: pytest.fail(f"non-standard JSON token {token}"))
+
+    explanation = cr.explain("sqrt(x)", x=0.0)
+    assert strict(explanation.to_json())["gradients"] == {"x": "inf"}
+    assert strict(explanation.to_json(indent=None))["value"] == 0.0
+    from chainrule.cli import main
+
+    assert main(["derive", "sqrt(x)", "--at", "x=0", "--format", "json", "--explain"]) == 0
+    out = strict(capsys.readouterr().out)
+    assert out["gradient"] == {"x": "inf"} and out["explanation"]["gradients"] == {"x": "inf"}
+    finite = strict(cr.explain("sin(x) * y", x=0.5, y=2.0).to_json())  # finite numbers stay numbers
+    assert finite["gradients"] == {"x": pytest.approx(2 * np.cos(0.5), rel=1e-15), "y": np.sin(0.5)}
+    with pytest.raises(TypeError, match="indent must be None or an int"):
+        explanation.to_json(indent="a")
+    with pytest.raises(ValueError, match="indent must be None or an int"):
+        explanation.to_json(indent=-5)
+
+
+def test_draw_checks_max_nodes_and_names():
+    # Was: "'>' not supported between 'int' and 'str'", "sequence item 0: expected str instance", and a name given
+    # to a non-Tensor silently dropped.
+    x = cr.tensor(1.0, requires_grad=True)
+    y = cr.sin(x)
+    with pytest.raises(TypeError, match="max_nodes must be an int >= 1"):
+        cr.draw(y, max_nodes="a")
+    with pytest.raises(ValueError, match="max_nodes must be an int >= 1"):
+        cr.draw(y, max_nodes=-1)
+    for names in ({3: x}, {"x": 3}, [("x", x)]):
+        with pytest.raises(TypeError, match="names must map names"):
+            cr.draw(y, names=names)
+    assert 'label="x\\nvalue = 1"' in str(cr.draw(y, names={"x": x}))
