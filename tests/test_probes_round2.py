@@ -497,3 +497,59 @@ def test_draw_checks_max_nodes_and_names():
         with pytest.raises(TypeError, match="names must map names"):
             cr.draw(y, names=names)
     assert 'label="x\\nvalue = 1"' in str(cr.draw(y, names={"x": x}))
+
+
+def _schedulers(opt):
+    return {
+        "StepLR": cr.optim.StepLR(opt, 2),
+        "CosineAnnealingLR": cr.optim.CosineAnnealingLR(opt, 5),
+        "OneCycleLR": cr.optim.OneCycleLR(opt, 1.0, total_steps=10),
+        "ReduceLROnPlateau": cr.optim.ReduceLROnPlateau(opt),
+    }
+
+
+BAD_SCHEDULER_STATES = [
+    ("StepLR", "step_size", "x", "'step_size' is 'x'; expected a number"),
+    ("StepLR", "last_epoch", None, "'last_epoch' is None; expected a number"),
+    ("StepLR", "gamma", float("nan"), "'gamma' is nan; expected a number"),
+    ("StepLR", "base_lrs", 0.1, r"'base_lrs' is 0.1; expected a list of 1"),
+    ("StepLR", "step", 5, "'step' is not an entry of a saved scheduler"),
+    ("StepLR", "optimizer", None, "'optimizer' is not an entry"),
+    ("CosineAnnealingLR", "eta_min", "x", "'eta_min' is 'x'"),
+    ("OneCycleLR", "phases", None, "'phases' is None; expected a list of 2"),
+    ("OneCycleLR", "use_beta1", "x", "'use_beta1' is 'x'; expected True or False"),
+    ("ReduceLROnPlateau", "mode", 3, "'mode' is 3; expected a string"),
+    ("ReduceLROnPlateau", "best", float("nan"), "'best' is nan"),
+]
+
+
+@pytest.mark.parametrize(("kind", "key", "value", "message"), BAD_SCHEDULER_STATES,
+                         ids=[f"{k}-{key}" for k, key, _, _ in BAD_SCHEDULER_STATES])
+def test_a_wrong_scheduler_state_is_refused_before_it_changes_anything(kind, key, value, message):
+    # Was: stored as given: a str step_size or a None last_epoch failed at the next step() deep inside, nan gave nan
+    # learning rates, and a key 'step' replaced the method (then "'int' object is not callable").
+    model = cr.nn.Linear(2, 1)
+    opt = cr.optim.SGD(model.parameters(), lr=0.5)
+    scheduler = _schedulers(opt)[kind]
+    saved = scheduler.state_dict()
+    before = dict(scheduler.__dict__)
+    with pytest.raises(ValueError, match=f"{kind}.load_state_dict: {message}"):
+        scheduler.load_state_dict({**saved, key: value})
+    assert scheduler.__dict__ == before
+
+
+def test_a_right_scheduler_state_still_loads_and_continues_as_pytorch():
+    model = cr.nn.Linear(2, 1)
+    opt = cr.optim.SGD(model.parameters(), lr=1)  # an int rate: the saved rates are floats, and load them
+    scheduler = cr.optim.StepLR(opt, 2, gamma=0.5)
+    twin_opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1)
+    twin = torch.optim.lr_scheduler.StepLR(twin_opt, 2, gamma=0.5)
+    for _ in range(3):
+        opt.step(), scheduler.step(), twin_opt.step(), twin.step()
+    resumed_opt = cr.optim.SGD(model.parameters(), lr=1)
+    resumed_opt.load_state_dict(opt.state_dict())  # the optimizer's int lr=1 takes the saved float rate
+    resumed = cr.optim.StepLR(resumed_opt, 2, gamma=0.5)
+    resumed.load_state_dict(scheduler.state_dict())
+    for _ in range(3):
+        resumed.step(), twin_opt.step(), twin.step()
+        assert resumed.get_last_lr() == twin.get_last_lr()
