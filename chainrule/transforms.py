@@ -530,6 +530,7 @@ def _check_jacobian_fits(rows: int, columns: int, dtype) -> None:
 
 def _jacobian_rows_differentiable(trace: _Trace, out: Tensor, scale: complex = 1) -> list:
     """Row by row, recording each backward pass, so the Jacobian itself can be differentiated (nesting)."""
+    _check_jacobian_fits(out.size, sum(t.size for t in trace.inputs), out.dtype)  # before out.size recorded passes
     rows: list[list] = [[] for _ in trace.inputs]
     for k in range(out.size):
         seed = np.zeros(out.size, dtype=out.dtype)

@@ -104,6 +104,19 @@ def test_transforms_refuse_something_that_is_not_a_function_when_made(transform)
         cr.jvp("sin(x)", (1.0,), (1.0,))
 
 
+def test_a_nested_jacobian_too_large_to_hold_is_a_memory_error_before_the_work():
+    # Was: one recorded backward pass per output element (200,000 of them) before running out of memory: a hang.
+    with pytest.raises(MemoryError, match="200,000 × 200,000 entries"):
+        cr.grad(lambda x: cr.jacobian(lambda y: y * 2)(x).sum())(np.ones(200_000))
+    x = np.array([0.5, -1.5, 2.0])
+    ours = cr.grad(lambda v: (cr.jacobian(lambda y: y ** 3)(v) ** 2).sum())(x)
+    xt = torch.tensor(x, requires_grad=True)
+    jac = torch.autograd.functional.jacobian(lambda y: y ** 3, xt, create_graph=True)
+    (jac ** 2).sum().backward()
+    np.testing.assert_allclose(ours, xt.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(ours, central_difference(lambda v: float(((3 * v ** 2) ** 2).sum()), x), rtol=1e-7)
+
+
 def test_a_container_nested_past_the_recursion_limit_is_a_clear_error():
     # Was: RecursionError from deep inside the container walk.
     deep = 1.0
