@@ -566,3 +566,19 @@ def test_a_right_scheduler_state_still_loads_and_continues_as_pytorch():
     for _ in range(3):
         resumed.step(), twin_opt.step(), twin.step()
         assert resumed.get_last_lr() == twin.get_last_lr()
+
+
+@pytest.mark.parametrize("register", ["add_module", "register_parameter", "register_buffer"])
+def test_a_name_that_would_collide_in_state_dict_keys_is_refused(register):
+    # Was: accepted; a module named 'a.b' and a module 'a' holding 'b' wrote the same keys 'a.b.weight', and one
+    # model's weights silently overwrote the other's in state_dict() (and so in a saved file).
+    value = {"add_module": cr.nn.Linear(2, 1), "register_parameter": cr.nn.Parameter(np.ones(2)),
+             "register_buffer": np.ones(2)}[register]
+    for name in ("a.b", ""):
+        with pytest.raises(KeyError, match=r"non-empty and contain no '\.'"):
+            getattr(cr.nn.Module(), register)(name, value)
+    with pytest.raises(TypeError, match="the name must be a str"):
+        getattr(cr.nn.Module(), register)(3, value)
+    model = cr.nn.Module()
+    getattr(model, register)("ok", value)
+    assert [k for k in model.state_dict() if k.startswith("ok")]
