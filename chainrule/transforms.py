@@ -253,25 +253,30 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     """
 
     _check_callable(f, "value_and_grad")
+    return _value_and_grad(f, argnums, has_aux, holomorphic, "grad")
+
+
+def _value_and_grad(f: Callable, argnums, has_aux: bool, holomorphic: bool, where: str) -> Callable:
+    """value_and_grad, its errors naming ``where`` (the transform the user called: grad, or hessian)."""
 
     def value_and_grad_f(*args, **kwargs):
-        trace = _Trace(f, args, argnums, "grad", kwargs)
+        trace = _Trace(f, args, argnums, where, kwargs)
         if has_aux:
-            trace.split_aux("grad")
-        out = trace.output_tensor("grad")
+            trace.split_aux(where)
+        out = trace.output_tensor(where)
         if out.dtype.kind == "b":
-            raise TypeError("grad needs a function with a number output, but it returned a boolean (a comparison "
+            raise TypeError(f"{where} needs a function with a number output, but it returned a boolean (a comparison "
                             "such as np.allclose, which has no derivative); return a float")
         if out.size != 1:
             raise ShapeError(
-                f"grad needs a function with a scalar output, but it returned shape {out.shape}; "
+                f"{where} needs a function with a scalar output, but it returned shape {out.shape}; "
                 "reduce it (e.g. .sum()) or use cr.jacobian"
             )
         if out.dtype.kind == "c" and not holomorphic:
             raise TypeError(
-                f"grad needs a real scalar output, but the function returned a complex one ({out.dtype}); take its "
+                f"{where} needs a real scalar output, but the function returned a complex one ({out.dtype}); take its "
                 "real part, imaginary part or modulus (cnp.real, cnp.imag, cnp.abs), or, for a holomorphic f, ask "
-                "for f'(z) with cr.grad(f, holomorphic=True)"
+                f"for f'(z) with cr.{where}(f, holomorphic=True)"
             )
         data = out._data
         seed = backends.backend(data).xp.ones_like(data) if backends.is_foreign(data) else np.ones_like(data)
@@ -450,15 +455,14 @@ def _jacobian(f: Callable, argnums, holomorphic: bool, where: str) -> Callable:
     _check_callable(f, where)
 
     def jacobian_f(*args, **kwargs):
-        trace = _Trace(f, args, argnums, "jacobian", kwargs)
+        trace = _Trace(f, args, argnums, where, kwargs)
         complex_input = any(t.dtype.kind == "c" for t in trace.inputs)
         if holomorphic and not all(t.dtype.kind == "c" for t in trace.inputs):
             dtypes = ", ".join(str(t.dtype) for t in trace.inputs)
             raise TypeError(f"{where}(holomorphic=True) needs complex inputs, got dtype {dtypes}; pass them as "
                             "complex arrays (x.astype(complex)) or drop holomorphic=True")
         leaves, tree = pytree.flatten(trace.output)
-        outs = [trace.output_tensor("jacobian")] if tree.is_leaf else [trace.output_tensor("jacobian", o)
-                                                                        for o in leaves]
+        outs = [trace.output_tensor(where)] if tree.is_leaf else [trace.output_tensor(where, o) for o in leaves]
         if complex_input and not holomorphic and any(o.dtype.kind == "c" for o in outs):
             what = ("the gradient of a function of complex input is complex-valued and not holomorphic"
                     if where == "hessian" else "f has complex input and complex output")
@@ -553,6 +557,11 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = F
            [ 0., 12.]])
     """
     _check_callable(f, "hessian")
-    h = _jacobian(grad(f, argnums, holomorphic=holomorphic), argnums, holomorphic, "hessian")
+    value_and_gradient = _value_and_grad(f, argnums, False, holomorphic, "hessian")
+
+    def gradient(*args, **kwargs):
+        return value_and_gradient(*args, **kwargs)[1]
+
+    h = _jacobian(gradient, argnums, holomorphic, "hessian")
     h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return h

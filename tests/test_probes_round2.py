@@ -117,6 +117,27 @@ def test_a_nested_jacobian_too_large_to_hold_is_a_memory_error_before_the_work()
     np.testing.assert_allclose(ours, central_difference(lambda v: float(((3 * v ** 2) ** 2).sum()), x), rtol=1e-7)
 
 
+def test_hessian_errors_name_hessian():
+    # Was: "grad needs a function with a scalar output" and "jacobian: cannot differentiate ..." from cr.hessian.
+    with pytest.raises(cr.ShapeError, match=r"^hessian needs a function with a scalar output, .* shape \(2,\)"):
+        cr.hessian(lambda x: x ** 3)(np.ones(2))
+    with pytest.raises(TypeError, match=r"^hessian: cannot differentiate with respect to str"):
+        cr.hessian(lambda x: (x ** 2).sum())("abc")
+    with pytest.raises(TypeError, match=r"with cr\.hessian\(f, holomorphic=True\)"):
+        cr.hessian(lambda x: x * 1j)(1.0)
+    x = np.array([0.5, -2.0])
+    xt = torch.tensor(x, requires_grad=True)
+    reference = torch.autograd.functional.hessian(lambda v: (v ** 3).sum() * v[0], xt).numpy()
+    ours = cr.hessian(lambda v: (v ** 3).sum() * v[0])(x)
+    np.testing.assert_allclose(ours, reference, rtol=1e-14)
+
+    def gradient(v):  # of (Σ v³)·v₀, written out
+        return 3 * v ** 2 * v[0] + np.array([(v ** 3).sum(), 0.0])
+
+    by_differences = np.stack([central_difference(lambda v, i=i: gradient(v)[i], x) for i in range(2)])
+    np.testing.assert_allclose(ours, by_differences, rtol=1e-7)
+
+
 def test_a_container_nested_past_the_recursion_limit_is_a_clear_error():
     # Was: RecursionError from deep inside the container walk.
     deep = 1.0
