@@ -105,6 +105,7 @@ class Primitive:
             if vjp is not None and not callable(vjp):
                 raise TypeError(f"primitive '{self.name}': vjp {i} must be a function vjp(g, y, *args) or None, "
                                 f"not {type(vjp).__name__}")
+            self._check_callable_as(vjp, i, "vjp", "g", n)
         self.vjps = vjps
         if self.jvps is not None and len(self.jvps) != n:
             self.jvps = None  # the arguments changed: an old defjvp no longer fits
@@ -125,6 +126,7 @@ class Primitive:
             if jvp is not None and not callable(jvp):
                 raise TypeError(f"primitive '{self.name}': jvp {i} must be a function jvp(t, y, *args) or None, "
                                 f"not {type(jvp).__name__}")
+            self._check_callable_as(jvp, i, "jvp", "t", len(jvps))
         self.jvps = jvps
         self._register()
         return self
@@ -155,6 +157,23 @@ class Primitive:
         return apply(rule, args, params)
 
     # -----------------------------------------------------------------------------------------------------------
+    def _check_callable_as(self, function: Any, i: int, what: str, first: str, n: int) -> None:
+        """A vjp (jvp) is called ``function(g, y, *args)``: refuse one whose signature cannot take that, now, rather
+        than with Python's bare "takes 1 positional argument but 3 were given" in the middle of a backward pass."""
+        if function is None:
+            return
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):  # a builtin without a signature: nothing to check
+            return
+        try:
+            signature.bind(*range(n + 2))
+        except TypeError:
+            args = ", ".join(self._arg_names(n))
+            raise TypeError(f"primitive '{self.name}': {what} {i} has the signature {signature}, but it is called as "
+                            f"{what}({first}, y, {args}): the upstream {'gradient' if what == 'vjp' else 'tangent'}, "
+                            "the output, then every argument of the forward") from None
+
     def _check_arity(self, n: int, what: str) -> None:
         if n == 0:
             raise ValueError(f"primitive '{self.name}': give one {what} per argument of the forward")
@@ -308,9 +327,14 @@ def _gradient_shape_ok(shape: tuple[int, ...], x: Any, y: Any) -> bool:
         return False
 
 
-def _as_result(value: Any, like: Any, differentiable: bool, m: Any) -> Any:
+def _as_result(value: Any, like: Any, differentiable: bool, m: Any, what: str = "the function") -> Any:
     """The user's result as the engine needs it: an array (numbers) or a Tensor (recorded), in like's float dtype."""
     dtype = getattr(like, "dtype", None)
+    if not isinstance(value, Tensor):
+        found = np.asarray(value)
+        if found.dtype.kind not in "biufc":  # None, strings, dates: NumPy would make nan or day counts, silently
+            got = f"an array of dtype {found.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+            raise TypeError(f"{what} returned {got}; return numbers (an array or a Tensor)")
     if differentiable:
         if not isinstance(value, Tensor):
             value = Tensor._make(np.asarray(value), None, False)  # independent of every input: a constant
@@ -350,7 +374,7 @@ def _vjp_entry(name: str, i: int, arg: str, user_vjp: Callable[..., Any]) -> Cal
         if out is None:
             raise TypeError(f"{what} returned None; return the gradient, an array of shape {_shape(xs[i])} "
                             "(zeros if it is zero)")
-        out = _as_result(out, xs[i], differentiable, m)
+        out = _as_result(out, xs[i], differentiable, m, what)
         expected, shape = _shape(xs[i]), _shape(out)
         if not _gradient_shape_ok(shape, xs[i], y):
             raise ShapeError(f"{what} returned shape {shape}; expected the argument's shape {expected} (or "
@@ -381,7 +405,8 @@ def _jvp_entry(name: str, args: tuple[str, ...], user_jvps: tuple, nondiff: tupl
             if user_jvps[i] is None:
                 MissingDerivative(name, i, args[i], "jvp")()
             what = f"the jvp for argument {i} ('{args[i]}') of primitive '{name}'"
-            term = _as_result(_call(user_jvps[i], what, t, y, xs, params, differentiable), y, differentiable, m)
+            term = _as_result(_call(user_jvps[i], what, t, y, xs, params, differentiable), y, differentiable, m,
+                              what)
             if _shape(term) != _shape(y):
                 raise ShapeError(f"{what} returned shape {_shape(term)}; expected the output's shape {_shape(y)}")
             out = term if out is None else out + term

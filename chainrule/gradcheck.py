@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,10 +17,44 @@ def _as_float64(x: Any, i: int) -> np.ndarray:
     data = x.data if isinstance(x, Tensor) else x
     try:
         array = np.array(data)
+        if array.dtype.kind not in "biufc":  # None, strings, objects: NumPy would make nan of None, silently
+            raise TypeError
         array = array.astype(np.complex128 if array.dtype.kind == "c" else np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"gradcheck: input {i} is {type(x).__name__}; expected a Tensor, array or number") from None
     return array
+
+
+def _output(out: Any) -> np.ndarray:
+    """f's value as an array of numbers, or a TypeError saying what f returned instead."""
+    value = out.data if isinstance(out, Tensor) else out
+    array = np.asarray(value) if isinstance(value, np.ndarray | np.generic | int | float | complex) else None
+    if array is None or array.dtype.kind not in "biufc":
+        raise TypeError(f"gradcheck: the function must return a Tensor or a number, not {type(out).__name__}")
+    return array
+
+
+def _check_tolerances(eps: Any, atol: Any, rtol: Any) -> None:
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"gradcheck: {name} must be a number, got {type(value).__name__} {value!r:.40}")
+        low_ok = value > 0 if name == "eps" else value >= 0
+        if not (math.isfinite(value) and low_ok):
+            raise ValueError(f"gradcheck: {name} must be a finite number {'> 0' if name == 'eps' else '>= 0'}, "
+                             f"got {value!r}")
+
+
+def _check_jacobian_fits(outputs: int, arrays: list[np.ndarray]) -> None:
+    """A clear MemoryError before any work when the Jacobians that gradcheck builds cannot be held."""
+    size = outputs * sum(a.size for a in arrays) * 8
+    try:
+        np.empty(2 * size, dtype=np.uint8)  # analytic and numerical, asked for once and untouched
+    except MemoryError:
+        raise MemoryError(
+            f"gradcheck: checking {sum(a.size for a in arrays):,} input elements against {outputs:,} outputs "
+            f"element by element needs Jacobians of {2 * size / 2**30:.1f} GiB, more than this machine can "
+            "allocate; check a smaller input, or one direction at a time (cr.jvp against a central difference)"
+        ) from None
 
 
 def _split_complex(f: Callable, arrays: list[np.ndarray]) -> tuple[Callable, list[np.ndarray], list[str]] | None:
@@ -55,7 +90,7 @@ def _split_complex(f: Callable, arrays: list[np.ndarray]) -> tuple[Callable, lis
 def _evaluate(f: Callable, arrays: list[np.ndarray]) -> np.ndarray:
     with set_grad_enabled(False):
         out = f(*[Tensor._make(a, None, False) for a in arrays])
-    return np.array(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+    return np.array(_output(out), dtype=np.float64)
 
 
 def numerical_jacobian(f: Callable, arrays: list[np.ndarray], i: int, eps: float) -> np.ndarray:
@@ -81,7 +116,8 @@ def analytical_jacobians(f: Callable, arrays: list[np.ndarray]) -> tuple[np.ndar
     with set_grad_enabled(True):
         out = f(*inputs)
     if not isinstance(out, Tensor):
-        out = Tensor(np.asarray(out, dtype=np.float64))
+        out = Tensor(np.asarray(_output(out), dtype=np.float64))
+    _check_jacobian_fits(out.size, arrays)
     jacobians = [np.zeros((out.size, a.size)) for a in arrays]
     if out.requires_grad:
         for k in range(out.size):
@@ -106,8 +142,11 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
     >>> cr.gradcheck(lambda x: cr.sin(x) * x, cr.tensor([0.5, 1.5]))
     True
     """
+    if not callable(f):
+        raise TypeError(f"gradcheck expects a function as its first argument, got {type(f).__name__}")
     if not inputs:
         raise ValueError("gradcheck needs at least one input to differentiate with respect to")
+    _check_tolerances(eps, atol, rtol)
     arrays = [_as_float64(x, i) for i, x in enumerate(inputs)]
     names = [str(i) for i in range(len(arrays))]
     split = _split_complex(f, arrays)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .engine import backends
 from .errors import ChainruleError, require
 from .tensor import Tensor
 
@@ -76,8 +77,15 @@ def _as_array(name: Any, value: Any) -> np.ndarray:
     if name == "__metadata__":
         raise SafetensorsError("save: '__metadata__' is reserved by the format; pass metadata=... instead")
     array = value.data if isinstance(value, Tensor) else value
+    if isinstance(value, Tensor) and backends.is_foreign(array):
+        array = backends.to_numpy(array)  # writing a file reads the values to the host: saving is the transfer
     if not isinstance(array, np.ndarray | np.generic):
-        raise TypeError(f"save: value '{name}' is a {type(value).__name__}; expected a Tensor or a NumPy array")
+        raise TypeError(f"save: value '{name}' is a {_type_name(value)}; expected a Tensor or a NumPy array"
+                        + (" (wrap it: cr.tensor(x))" if backends.is_foreign(value) else ""))
+    if isinstance(array, np.ma.MaskedArray):
+        raise TypeError(f"save: value '{name}' is a masked array, whose mask safetensors cannot store (its hidden "
+                        "values would be saved as if valid); save np.ma.filled(x, value), or the data and the mask "
+                        "as two arrays")
     array = np.asarray(array)
     if array.dtype.newbyteorder("=") not in _NAMES:
         raise SafetensorsError(
@@ -86,6 +94,19 @@ def _as_array(name: Any, value: Any) -> np.ndarray:
         )
     # Little-endian and contiguous, as the format stores it; a copy only when the array is not already so.
     return array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)
+
+
+def _type_name(value: Any) -> str:
+    """A type's name as users know it: ``torch.Tensor`` rather than ``Tensor`` for another library's."""
+    kind = type(value)
+    library = kind.__module__.partition(".")[0]
+    return kind.__name__ if library in ("builtins", "numpy", "chainrule") else f"{library}.{kind.__name__}"
+
+
+def _path(path: Any, function: str) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{function}: path must be a str or a pathlib.Path, got {type(path).__name__} {path!r:.60}")
+    return Path(path)
 
 
 def _checked(state_dict: Mapping[str, Any], metadata: Mapping[str, str] | None) -> dict[str, np.ndarray]:
@@ -119,7 +140,7 @@ def save(state_dict: Any, path: PathLike, metadata: Mapping[str, str] | None = N
     state_dict, metadata = _flatten_if_nested(state_dict, metadata)
     arrays = _checked(state_dict, metadata)
     st = _safetensors()
-    path = Path(path)
+    path = _path(path, "save")
     fd, temporary = _temporary_next_to(path)
     try:
         os.close(fd)
@@ -138,7 +159,7 @@ def check_writable(path: PathLike) -> None:
     """Raise the error ``save(..., path)`` would raise for an unusable place (a missing directory or one that is a
     file, no permission, ``path`` a directory), without writing anything: create the temporary file ``save`` would
     use, and remove it. A long job calls this first, so a bad path fails at once instead of after the work."""
-    fd, temporary = _temporary_next_to(Path(path))
+    fd, temporary = _temporary_next_to(_path(path, "save"))
     os.close(fd)
     os.unlink(temporary)
 
@@ -292,7 +313,7 @@ def load(path: PathLike, with_metadata: bool = False) -> Any:
     With ``with_metadata=True`` returns ``(arrays, metadata)``. A truncated, corrupted or crafted file raises
     ``SafetensorsError`` naming the problem, after reading only its header.
     """
-    path = Path(path)
+    path = _path(path, "load")
     if not path.is_file():
         if path.is_dir():
             raise FileNotFoundError(f"load: no file at {path} (it is a directory)")
@@ -326,6 +347,7 @@ def load(path: PathLike, with_metadata: bool = False) -> Any:
 # ---------------------------------------------------------------------------------------------------------------
 CHECKPOINT_KEY = "chainrule.checkpoint"
 MAX_DEPTH = 64
+MAX_INT_DIGITS = 400  # an int of a checkpoint (an epoch, a step count) is never longer
 
 
 def _is_flat(obj: Any) -> bool:
@@ -357,7 +379,12 @@ def _flatten_if_nested(obj: Any, metadata: Mapping[str, str] | None) -> tuple[An
         if isinstance(value, bool | np.bool_):
             return ["bool", bool(value)]
         if isinstance(value, int | np.integer):
-            return ["int", str(int(value))]
+            # A longer int would be written and then refused by load (a file that cannot be read back).
+            text = str(int(value)) if int(value).bit_length() <= 4 * MAX_INT_DIGITS else ""
+            if not text or len(text.lstrip("-")) > MAX_INT_DIGITS:
+                raise SafetensorsError(f"save: the int at {where(path)} has more than {MAX_INT_DIGITS} digits, "
+                                       "more than cr.load reads back; store it as a string")
+            return ["int", text]
         if isinstance(value, float | np.floating):
             return ["float", repr(float(value))]
         if isinstance(value, str):
@@ -373,7 +400,7 @@ def _flatten_if_nested(obj: Any, metadata: Mapping[str, str] | None) -> tuple[An
                                     "numbers, bools or None")
                 items.append([encode(k, path), encode(v, [*path, k])])
             return ["dict", items]
-        raise TypeError(f"save: the value at {where(path)} is a {type(value).__name__}; cr.save stores Tensors, "
+        raise TypeError(f"save: the value at {where(path)} is a {_type_name(value)}; cr.save stores Tensors, "
                         "arrays, None, bools, numbers, strings, and lists/tuples/dicts of them (never pickle)")
 
     tree = encode(obj, [])
@@ -414,7 +441,7 @@ def _rebuild_if_nested(arrays: dict[str, np.ndarray], metadata: dict[str, str], 
             return Tensor(arrays[value]) if tag == "tensor" else arrays[value]
         if tag == "bool" and isinstance(value, bool):
             return value
-        if tag == "int" and isinstance(value, str) and len(value) <= 400:
+        if tag == "int" and isinstance(value, str) and len(value) <= MAX_INT_DIGITS + 1:  # with a sign
             with contextlib.suppress(ValueError):
                 return int(value)
         if tag == "float" and isinstance(value, str) and len(value) <= 40:

@@ -124,7 +124,12 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
     ``is_leaf(x)`` may stop the descent at a container (it is then one leaf).
     """
     leaves: list = []
-    return leaves, _structure(tree, leaves, is_leaf)
+    try:
+        return leaves, _structure(tree, leaves, is_leaf)
+    except RecursionError:
+        raise ValueError("a container (dicts, lists, tuples) nested too deeply to walk (deeper than Python's "
+                         "recursion limit); pass a flatter structure, e.g. a list of arrays or one stacked array"
+                         ) from None
 
 
 def unflatten(treedef: TreeDef, leaves: list | tuple) -> Any:

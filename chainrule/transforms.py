@@ -52,7 +52,8 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
         refuse_masked(x, where)
         if x.dtype.kind not in "iufc":
             raise TypeError(f"{where}: cannot differentiate with respect to an array of dtype {x.dtype}")
-        data = np.asarray(x if x.dtype.kind in "fc" else x.astype(np.float64))
+        # A copy: a function that writes into its input (x.data[0] = ...) must not change the caller's array.
+        data = np.array(x if x.dtype.kind in "fc" else x.astype(np.float64))
         t = Tensor._make(data, None, True)
         return t, t, ARRAY if isinstance(x, np.ndarray) else FLOAT
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
@@ -99,6 +100,21 @@ def _scalar(value: np.ndarray) -> Any:
     if value.dtype == np.complex128:
         return complex(value)
     return value[()]
+
+
+def _check_callable(f: Any, where: str) -> None:
+    if not callable(f):
+        raise TypeError(f"{where} expects a function to differentiate as its first argument, got "
+                        f"{type(f).__name__} {f!r:.60}; e.g. cr.{where}(lambda x: (x ** 2).sum())")
+
+
+def _numbers(value: Any, what: str) -> None:
+    """Refuse a cotangent or tangent that is not numbers (None, strings, dates, objects): NumPy would turn None into
+    nan and a date into a count of days, silently, or fail deep inside with its own message."""
+    kind = np.asarray(value).dtype.kind if not isinstance(value, Tensor) else value.dtype.kind
+    if kind not in "biufc" and not isinstance(value, numbers.Number):  # a Decimal or Fraction converts exactly
+        got = type(value).__name__ if not isinstance(value, np.ndarray) else f"an array of dtype {value.dtype}"
+        raise TypeError(f"{what} must be numbers (a float, an array or a Tensor), got {got}")
 
 
 def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[tuple[int, ...], bool]:
@@ -236,24 +252,31 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     (6.0, {'w': 3.0, 'b': 2.0})
     """
 
+    _check_callable(f, "value_and_grad")
+    return _value_and_grad(f, argnums, has_aux, holomorphic, "grad")
+
+
+def _value_and_grad(f: Callable, argnums, has_aux: bool, holomorphic: bool, where: str) -> Callable:
+    """value_and_grad, its errors naming ``where`` (the transform the user called: grad, or hessian)."""
+
     def value_and_grad_f(*args, **kwargs):
-        trace = _Trace(f, args, argnums, "grad", kwargs)
+        trace = _Trace(f, args, argnums, where, kwargs)
         if has_aux:
-            trace.split_aux("grad")
-        out = trace.output_tensor("grad")
+            trace.split_aux(where)
+        out = trace.output_tensor(where)
         if out.dtype.kind == "b":
-            raise TypeError("grad needs a function with a number output, but it returned a boolean (a comparison "
+            raise TypeError(f"{where} needs a function with a number output, but it returned a boolean (a comparison "
                             "such as np.allclose, which has no derivative); return a float")
         if out.size != 1:
             raise ShapeError(
-                f"grad needs a function with a scalar output, but it returned shape {out.shape}; "
+                f"{where} needs a function with a scalar output, but it returned shape {out.shape}; "
                 "reduce it (e.g. .sum()) or use cr.jacobian"
             )
         if out.dtype.kind == "c" and not holomorphic:
             raise TypeError(
-                f"grad needs a real scalar output, but the function returned a complex one ({out.dtype}); take its "
+                f"{where} needs a real scalar output, but the function returned a complex one ({out.dtype}); take its "
                 "real part, imaginary part or modulus (cnp.real, cnp.imag, cnp.abs), or, for a holomorphic f, ask "
-                "for f'(z) with cr.grad(f, holomorphic=True)"
+                f"for f'(z) with cr.{where}(f, holomorphic=True)"
             )
         data = out._data
         seed = backends.backend(data).xp.ones_like(data) if backends.is_foreign(data) else np.ones_like(data)
@@ -282,6 +305,7 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, h
     >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)
     12.0
     """
+    _check_callable(f, "grad")
     vg = value_and_grad(f, argnums, has_aux, holomorphic)
 
     def grad_f(*args, **kwargs):
@@ -300,6 +324,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     ``vjp_fn`` may be called many times; it always returns a tuple with one entry per primal. f may return a
     container (nested dicts, lists, tuples); the cotangent then has the same structure.
     """
+    _check_callable(f, "vjp")
     trace = _Trace(f, primals, tuple(range(len(primals))), "vjp")
     leaves, out_tree = pytree.flatten(trace.output)
     outs = [trace.output_tensor("vjp", o) for o in leaves]
@@ -318,10 +343,12 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
         )
         seeds = []
         for path, out, c in zip(out_tree.paths(), outs, cotangents, strict=True):
+            where = "" if out_tree.is_leaf else f" at {path}"
+            if not backends.is_foreign(c):
+                _numbers(c, f"vjp: the cotangent{where}")
             if isinstance(c, Tensor) and not create_graph:
                 c = c._data
             if np.shape(c) != out.shape:
-                where = "" if out_tree.is_leaf else f" at {path}"
                 raise ShapeError(f"vjp: the cotangent{where} has shape {np.shape(c)}; expected the output's "
                                  f"{out.shape}")
             if isinstance(c, Tensor) or backends.is_foreign(c):
@@ -344,6 +371,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
 
     A primal may be a container; its tangent then has the same structure.
     """
+    _check_callable(f, "jvp")
     if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
         raise TypeError("jvp: primals and tangents must be tuples (one entry per argument of f)")
     if len(primals) != len(tangents):
@@ -364,6 +392,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     )
     seeds = {}
     for name, t, key, tangent in zip(names, trace.inputs, trace.keys, flat_tangents, strict=True):
+        if not backends.is_foreign(tangent):
+            _numbers(tangent, f"jvp: tangent {name}")
         if np.shape(tangent) != t.shape:
             raise ShapeError(f"jvp: tangent {name} has shape {np.shape(tangent)}; "
                              f"expected its primal's shape {t.shape}")
@@ -422,16 +452,17 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = 
 
 
 def _jacobian(f: Callable, argnums, holomorphic: bool, where: str) -> Callable:
+    _check_callable(f, where)
+
     def jacobian_f(*args, **kwargs):
-        trace = _Trace(f, args, argnums, "jacobian", kwargs)
+        trace = _Trace(f, args, argnums, where, kwargs)
         complex_input = any(t.dtype.kind == "c" for t in trace.inputs)
         if holomorphic and not all(t.dtype.kind == "c" for t in trace.inputs):
             dtypes = ", ".join(str(t.dtype) for t in trace.inputs)
             raise TypeError(f"{where}(holomorphic=True) needs complex inputs, got dtype {dtypes}; pass them as "
                             "complex arrays (x.astype(complex)) or drop holomorphic=True")
         leaves, tree = pytree.flatten(trace.output)
-        outs = [trace.output_tensor("jacobian")] if tree.is_leaf else [trace.output_tensor("jacobian", o)
-                                                                        for o in leaves]
+        outs = [trace.output_tensor(where)] if tree.is_leaf else [trace.output_tensor(where, o) for o in leaves]
         if complex_input and not holomorphic and any(o.dtype.kind == "c" for o in outs):
             what = ("the gradient of a function of complex input is complex-valued and not holomorphic"
                     if where == "hessian" else "f has complex input and complex output")
@@ -503,6 +534,7 @@ def _check_jacobian_fits(rows: int, columns: int, dtype) -> None:
 
 def _jacobian_rows_differentiable(trace: _Trace, out: Tensor, scale: complex = 1) -> list:
     """Row by row, recording each backward pass, so the Jacobian itself can be differentiated (nesting)."""
+    _check_jacobian_fits(out.size, sum(t.size for t in trace.inputs), out.dtype)  # before out.size recorded passes
     rows: list[list] = [[] for _ in trace.inputs]
     for k in range(out.size):
         seed = np.zeros(out.size, dtype=out.dtype)
@@ -524,6 +556,12 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0, holomorphic: bool = F
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    h = _jacobian(grad(f, argnums, holomorphic=holomorphic), argnums, holomorphic, "hessian")
+    _check_callable(f, "hessian")
+    value_and_gradient = _value_and_grad(f, argnums, False, holomorphic, "hessian")
+
+    def gradient(*args, **kwargs):
+        return value_and_gradient(*args, **kwargs)[1]
+
+    h = _jacobian(gradient, argnums, holomorphic, "hessian")
     h.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return h

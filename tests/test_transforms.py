@@ -310,8 +310,8 @@ def test_grad_of_a_non_scalar_function_names_the_shape():
 @pytest.mark.parametrize("transform", [cr.grad, cr.value_and_grad, cr.jacobian, cr.hessian])
 def test_argnums_out_of_range_says_so(transform, argnums, bad):
     # Out of range, not "names an argument twice" (which an out-of-range number used to be counted as).
-    # The message names the transform that checks: grad is value_and_grad's, hessian is jacobian(grad(f)).
-    name = {cr.value_and_grad: "grad", cr.hessian: "jacobian"}.get(transform, transform.__name__)
+    # The message names the transform that checks: grad is value_and_grad's; hessian names itself.
+    name = {cr.value_and_grad: "grad"}.get(transform, transform.__name__)
     message = (f"{name}: argnums {argnums!r}: argument {bad} is out of range for a function called with 2 "
                "arguments; valid: -2 to 1")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):

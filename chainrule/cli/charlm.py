@@ -211,11 +211,7 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
     _check_sampling(temperature, top_k, "charlm")  # before training, not after it
     state = None
     if resume is not None:
-        state = load(resume)
-        if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "epoch", "settings"} <= set(state):
-            raise ValueError(f"{resume} is not a charlm checkpoint (expected model, optimizer, scheduler, epoch "
-                             "and settings in it)")
-        saved = json.loads(state["settings"])
+        state, saved = _read_checkpoint(resume)
         for name, value in options.items():
             if value is not None and name in saved and saved[name] != value:
                 raise ValueError(f"--resume: the checkpoint was trained with {name}={saved[name]!r}, not {value!r}")
@@ -255,9 +251,12 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
         if any(saved.get(k) != settings[k] for k in ARCHITECTURE):
             raise ValueError(f"--resume: {resume} was trained with different settings: "
                              + ", ".join(f"{k}={saved.get(k)!r}" for k in ARCHITECTURE))
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["scheduler"])
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["scheduler"])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"{resume} is not a usable charlm checkpoint: {exc}") from None
         history = {k: list(v) for k, v in state.get("history", history).items()}
         first_epoch = int(state["epoch"]) + 1
         say(f"resuming from {resume} after epoch {first_epoch - 1}")
@@ -321,6 +320,42 @@ def train_charlm(epochs: int | None = None, seed: int = 0, out_dir: str | Path |
         say(f"saved the checkpoint to {checkpoint} (a run stopped early continues with --resume {checkpoint})")
         result.plot_path = plot_losses(history, Path(out_dir) / "text-charlm.png", settings["steps_per_epoch"], say)
     return result
+
+
+def _read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the checkpoint, its settings), each part checked, so that a wrong or crafted file is a ValueError that says
+    what is wrong instead of a KeyError, AttributeError or JSON error from the middle of resuming."""
+    state = load(path)
+
+    def bad(problem: str) -> ValueError:
+        return ValueError(f"{path} is not a usable charlm checkpoint: {problem}")
+
+    if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "epoch", "settings"} <= set(state):
+        raise ValueError(f"{path} is not a charlm checkpoint (expected model, optimizer, scheduler, epoch "
+                         "and settings in it)")
+    try:
+        saved = json.loads(state["settings"]) if isinstance(state["settings"], str) else None
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict):
+        raise bad("its settings are not a JSON object of the run's settings")
+    for name in ("epochs", "seed", *(k for k in DEFAULTS if k in ARCHITECTURE)):
+        value = saved.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "seed" else 1):
+            raise bad(f"its settings have {name}={value!r}; expected an int >= {0 if name == 'seed' else 1}")
+    epoch = state["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= saved["epochs"]:
+        raise bad(f"its epoch is {epoch!r}; expected an int from 0 to the planned {saved['epochs']}")
+    tokenizer = state.get("tokenizer")
+    if not (isinstance(tokenizer, dict) and isinstance(tokenizer.get("chars"), str) and tokenizer["chars"]):
+        raise bad("it holds no tokenizer (a dict with the vocabulary's characters as a str)")
+    history = state.get("history", {})
+    if not (isinstance(history, dict) and all(isinstance(v, list) for v in history.values())):
+        raise bad("its history is not a dict of lists of losses")
+    for part in ("model", "optimizer", "scheduler"):
+        if not isinstance(state[part], dict):
+            raise bad(f"its {part} is a {type(state[part]).__name__}, not a state dict")
+    return state, saved
 
 
 def _bar(steps: range, description: str, enabled: bool):

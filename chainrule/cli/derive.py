@@ -23,6 +23,7 @@ import numpy as np
 from .. import ops
 from ..engine import no_grad
 from ..errors import ChainruleError, DomainError, ExpressionError, MissingDependencyError, require
+from ..explain.render import finite_json
 from ..explain.steps import explain, expression_math, fmt
 from ..symbolic import parser
 from ..tensor import Tensor
@@ -196,7 +197,7 @@ def derive(expression: str, at: str = "", wrt: str | None = None, order: int = 1
         }
         if explain_steps:
             data["explanation"] = explanation.to_dict()
-        return json.dumps(data, indent=2, ensure_ascii=False)
+        return json.dumps(finite_json(data), indent=2, ensure_ascii=False, allow_nan=False)  # inf as "inf"
     if explain_steps:
         body = {"text": explanation.to_text, "markdown": explanation.to_markdown,
                 "latex": explanation.to_latex}[format]()

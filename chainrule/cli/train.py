@@ -537,6 +537,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.model == "charlm":
         return _run_charlm(args)
+    ignored = _charlm_only_options(args)
+    if ignored:  # silently ignored, --resume would train from scratch and overwrite the saved model
+        print(f"chainrule train: {', '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} for --model charlm "
+              f"only; the {args.model} model has no such option{'s' if len(ignored) > 1 else ''}", file=sys.stderr)
+        return 2
     try:
         train(model=args.model, epochs=args.epochs, batch_size=args.batch_size or 32, lr=args.lr,
               optimizer=args.optimizer, seed=args.seed, out_dir=args.out, mnist=args.mnist, progress=args.progress,
@@ -548,6 +553,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"chainrule train: {exc}", file=sys.stderr)
         return failed()
     return 0
+
+
+def _charlm_only_options(args: argparse.Namespace) -> list[str]:
+    """The charlm options given on the command line (their values differ from the defaults)."""
+    defaults = {"temperature": SAMPLING["temperature"], "top_k": SAMPLING["top_k"], "sample_length": 300}
+    names = ("layers", "width", "heads", "context", "steps", "warmup", "clip", "dropout", "resume", "temperature",
+             "top_k", "sample_length")
+    return [f"--{name.replace('_', '-')}" for name in names
+            if getattr(args, name, None) != defaults.get(name)]
 
 
 def keep_freed_memory() -> bool:
@@ -581,7 +595,7 @@ def _run_charlm(args: argparse.Namespace) -> int:
     except FloatingPointError as exc:  # charlm's divergence (it does not import this module: no import cycle)
         print(f"chainrule train: stopped: {exc}", file=sys.stderr)
         return failed()
-    except (ValueError, TypeError, KeyError, OSError) as exc:
+    except (ValueError, TypeError, KeyError, OSError, MemoryError) as exc:  # MemoryError: sizes from a --resume file
         print(f"chainrule train: {exc}", file=sys.stderr)
         return failed()
     return 0

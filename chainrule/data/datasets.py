@@ -273,7 +273,11 @@ def _as_array(data: object) -> np.ndarray:
     inner = getattr(data, "data", None)
     if not isinstance(data, np.ndarray) and isinstance(inner, np.ndarray):
         return inner
-    return np.asarray(data)
+    try:
+        return np.asarray(data)
+    except ValueError as exc:  # a ragged list: NumPy's "inhomogeneous shape" message
+        raise ShapeError(f"expected an array (or a list of equally long rows), got a ragged "
+                         f"{type(data).__name__} ({exc})") from None
 
 
 def _check_pair(X: np.ndarray, y: np.ndarray, where: str) -> None:

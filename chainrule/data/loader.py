@@ -75,6 +75,9 @@ class TensorDataset(Dataset):
             raise ShapeError("TensorDataset needs at least one array or Tensor")
         self.arrays = [_as_array(t) for t in tensors]
         for i, a in enumerate(self.arrays):
+            if a.dtype.kind not in "biufc":  # found now, not when the first batch is made
+                raise TypeError(f"TensorDataset: argument {i} has dtype {a.dtype}; expected numbers (bool, int, "
+                                "float or complex): encode labels as ints first")
             if a.ndim == 0:
                 raise ShapeError(f"TensorDataset: argument {i} is a scalar (shape ()); expected one row per sample")
             if a.shape[0] != self.arrays[0].shape[0]:
@@ -154,6 +157,13 @@ def default_collate(batch: Sequence[Any]) -> Any:
                     "arrays, numbers, Tensors, strings, or tuples/dicts of them, or pass collate_fn=...")
 
 
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no option: True, False (or 1, 0); ``shuffle="no"`` would otherwise count as True."""
+    if isinstance(value, bool | np.bool_) or (_is_index(value) and operator.index(value) in (0, 1)):
+        return bool(value)
+    raise TypeError(f"DataLoader: {name} must be True or False, got {value!r:.60}")
+
+
 def _is_index(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -230,10 +240,15 @@ class DataLoader:
             raise TypeError(f"DataLoader: collate_fn must be a function of a list of samples, got "
                             f"{given['collate_fn']!r}")
         self.collate_fn = given["collate_fn"]
-        self.shuffle = shuffle_default if given["shuffle"] is None else bool(given["shuffle"])
-        self.drop_last = bool(given["drop_last"])
+        self.shuffle = shuffle_default if given["shuffle"] is None else _flag(given["shuffle"], "shuffle")
+        self.drop_last = False if given["drop_last"] is None else _flag(given["drop_last"], "drop_last")
         self._arrays_form = arrays_form
-        self._rng = np.random.default_rng(given["seed"])
+        seed = given["seed"]
+        if isinstance(seed, bool) or not (seed is None or isinstance(seed, np.random.Generator)
+                                          or (_is_index(seed) and operator.index(seed) >= 0)):
+            raise TypeError(f"DataLoader: seed must be None, an int >= 0 or a numpy.random.Generator, got "
+                            f"{seed!r:.60}")
+        self._rng = np.random.default_rng(seed)
         self.sampler: Any = None
         if not isinstance(distributed, bool):
             raise TypeError(f"DataLoader: distributed must be True or False, got {distributed!r}")
@@ -257,7 +272,10 @@ class DataLoader:
         self.sampler.set_epoch(epoch)
 
     def _count(self) -> int:
-        n = len(self.dataset)
+        try:
+            n = type(self.dataset).__len__(self.dataset)  # Python's len() refuses a bad value with its own message
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TypeError(f"DataLoader: len(dataset) must be an int >= 0, and it failed ({exc})") from None
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise TypeError(f"DataLoader: len(dataset) must be an int >= 0, got {n!r}")
         return int(n)
@@ -289,7 +307,15 @@ class DataLoader:
             if fast:
                 yield self.dataset._batch(idx)
             else:
-                yield collate([self.dataset[int(i)] for i in idx])
+                yield collate([self._sample(int(i)) for i in idx])
+
+    def _sample(self, i: int) -> Any:
+        try:
+            return self.dataset[i]
+        except (IndexError, KeyError) as exc:  # the dataset's own bug: say which index and why it was asked for
+            raise type(exc)(f"DataLoader: dataset[{i}] raised {type(exc).__name__}({exc}), but len(dataset) is "
+                            f"{self._count()}: a dataset's __getitem__ must accept every index from 0 to len - 1 "
+                            "(is __len__ right?)") from exc
 
     def __repr__(self) -> str:
         share = "" if self.sampler is None else f", rank={self.sampler.rank} of {self.sampler.num_replicas}"

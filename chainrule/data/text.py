@@ -43,6 +43,9 @@ class CharTokenizer:
     def __init__(self, text: str | Iterable[str]) -> None:
         if isinstance(text, str):
             chars = set(text)
+        elif isinstance(text, bytes | bytearray) or not isinstance(text, Iterable):
+            hint = "; decode it first, e.g. text.decode('utf-8')" if isinstance(text, bytes | bytearray) else ""
+            raise TypeError(f"CharTokenizer expects text (a str or strings), got {type(text).__name__}{hint}")
         else:
             chars = set()
             for piece in text:

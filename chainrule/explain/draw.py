@@ -186,6 +186,12 @@ def draw(obj: Any, format: str = "dot", *, names: Mapping[str, Tensor] | None = 
     """
     if format not in FORMATS:
         raise ValueError(f"draw: format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        error = ValueError if isinstance(max_nodes, int) and not isinstance(max_nodes, bool) else TypeError
+        raise error(f"draw: max_nodes must be an int >= 1, got {max_nodes!r:.40}")
+    if names is not None and (not isinstance(names, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in names.items())):
+        raise TypeError("draw: names must map names (str) to the leaf Tensors they label, e.g. names={'w': w}")
     from .render import Explanation
 
     if isinstance(obj, Explanation):

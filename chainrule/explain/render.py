@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -350,8 +351,13 @@ class Explanation:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=True)
+        """JSON text of :meth:`to_dict`: standard JSON, which has no infinities or NaN, so those numbers (e.g. the
+        derivative of sqrt at 0) are the strings ``"inf"``, ``"-inf"`` and ``"nan"``."""
+        if indent is not None and (isinstance(indent, bool) or not isinstance(indent, int)):
+            raise TypeError(f"to_json: indent must be None or an int >= 0, got {indent!r:.40}")
+        if indent is not None and indent < 0:
+            raise ValueError(f"to_json: indent must be None or an int >= 0, got {indent}")
+        return json.dumps(finite_json(self.to_dict()), indent=indent, ensure_ascii=False, allow_nan=False)
 
     def to_html(self, title: str | None = None) -> str:
         """One self-contained interactive HTML page (scripts, styles and data inline; works offline).
@@ -437,3 +443,15 @@ class Explanation:
         if self.formula_note:
             parts.append(f"<p><i>{e(self.formula_note)}</i></p>")
         return "\n".join(parts)
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float as a string: Python writes them as Infinity and NaN, which are not JSON
+    (JavaScript's JSON.parse and most other readers refuse the whole document)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value

@@ -556,6 +556,9 @@ def _explain_tensor(loss: Tensor, model: Any = None, **unexpected: Any):
     if backends.is_foreign(loss._data):
         loss, host_leaf = _host_copy(loss)
     out = _scalar_output(loss)
+    if any(node.output is None for node in reachable_nodes(out)):
+        raise ExpressionError("explain(loss): the graph's saved values were released by loss.backward(); explain "
+                              "before backward, or call loss.backward(retain_graph=True)")
     named: dict[int, str] = {}
     owners: dict[int, str] = {}  # parameter id -> the name of the module that holds it
     if model is not None:

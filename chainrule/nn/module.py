@@ -53,6 +53,16 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+def _check_name(name: Any, where: str) -> None:
+    """A name in state_dict keys: a dot would make 'a.b' (one module) and 'a' → 'b' (two) write the same key, so
+    that one silently overwrites the other in a saved file (PyTorch refuses it too)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: the name must be a str, got {type(name).__name__} {name!r:.40}")
+    if not name or "." in name:
+        raise KeyError(f"{where}: the name must be non-empty and contain no '.', got {name!r}; state_dict keys "
+                       "join names with dots")
+
+
 class Module:
     """Base class of layers and networks: subclass it, assign layers in ``__init__`` and write ``forward``.
 
@@ -158,6 +168,7 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or None, an absent optional parameter such as a bias) under ``name``."""
+        _check_name(name, "register_parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter('{name}'): expected a Parameter or None, not {type(param).__name__}")
         self._parameters[name] = param
@@ -170,6 +181,7 @@ class Module:
         ``load_state_dict()`` (unless ``persistent=False``), and ``parameters()`` leaves it out, so optimizers never
         change it.
         """
+        _check_name(name, "register_buffer")
         if value is not None:
             value = Tensor(value.data if isinstance(value, Tensor) else value)
         skip = self.__dict__.setdefault("_non_persistent_buffers", set())
@@ -184,6 +196,7 @@ class Module:
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` under ``name`` (what attribute assignment does)."""
+        _check_name(name, "add_module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module('{name}'): expected a Module or None, not {type(module).__name__}")
         self._modules[name] = module

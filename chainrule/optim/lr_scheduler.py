@@ -115,10 +115,48 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned (the optimizer's own state is loaded separately)."""
+        name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict) or "last_epoch" not in state_dict:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: expected a dict saved by state_dict(), "
-                             f"got {type(state_dict).__name__}")
+            raise ValueError(f"{name}: expected a dict saved by state_dict(), got "
+                             + ("one without 'last_epoch'" if isinstance(state_dict, dict)
+                                else type(state_dict).__name__))
+        # Checked before anything changes: a value of another kind than this scheduler's (a str step_size, a None
+        # last_epoch, nan) fails later in step() deep inside, or sets nan learning rates; a key naming a method
+        # ('step') or the optimizer would replace it.
+        current = self.state_dict()
+        for key, value in state_dict.items():
+            if not isinstance(key, str) or key == "optimizer" or hasattr(type(self), key):
+                raise ValueError(f"{name}: {key!r:.40} is not an entry of a saved scheduler")
+            if key in current:
+                _check_like(value, current[key], f"{name}: {key!r}")
         self.__dict__.update(copy.deepcopy(state_dict))
+
+
+def _check_like(value: Any, like: Any, where: str) -> None:
+    """``value`` must be of the kind of ``like`` (this scheduler's own value): numbers (never NaN), bools, strings,
+    lists of the same length, dicts, recursively."""
+    def bad(expected: str) -> ValueError:
+        return ValueError(f"{where} is {value!r:.60}; expected {expected} (like this scheduler's {like!r:.60})")
+
+    if isinstance(like, bool):
+        if not isinstance(value, bool):
+            raise bad("True or False")
+    elif isinstance(like, numbers.Real):  # an int or a float: a rate built from lr=1 is an int, saved ones floats
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+            raise bad("a number")
+    elif isinstance(like, str):
+        if not isinstance(value, str):
+            raise bad("a string")
+    elif isinstance(like, list | tuple):
+        if not isinstance(value, list | tuple) or len(value) != len(like):
+            raise bad(f"a list of {len(like)}")
+        for i, (v, w) in enumerate(zip(value, like, strict=True)):
+            _check_like(v, w, f"{where}[{i}]")
+    elif isinstance(like, dict):
+        if not isinstance(value, dict):
+            raise bad("a dict")
+        for k in value.keys() & like.keys():
+            _check_like(value[k], like[k], f"{where}[{k!r}]")
 
 
 class StepLR(LRScheduler):

@@ -143,12 +143,20 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore settings and buffers saved by ``state_dict`` from an optimizer over the same parameters."""
+        """Restore settings and buffers saved by ``state_dict`` from an optimizer over the same parameters.
+
+        Everything is checked before anything changes: a wrong or crafted state dict raises ValueError (TypeError for
+        a non-dict) and leaves the optimizer as it was.
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name} expects the dict saved by state_dict(), got {type(state_dict).__name__}")
         groups = state_dict.get("param_groups")
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: expected {len(self.param_groups)} "
                              "parameter group(s) as saved by state_dict()")
         params = [p for group in self.param_groups for p in group["params"]]
+        _check_saved(name, groups, self.param_groups, state_dict.get("state", {}), params)
         for saved, group in zip(groups, self.param_groups, strict=True):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{type(self).__name__}.load_state_dict: a saved group has {len(saved['params'])} "
@@ -196,6 +204,44 @@ def _copied(value: Any) -> Any:
     if is_foreign(value):
         return backends.backend(value).xp.asarray(value, copy=True)
     return value
+
+
+def _check_saved(name: str, groups: list, current: list[dict], state: Any, params: list[Tensor]) -> None:
+    """Refuse a saved optimizer state that would fail (or give nan) in the next step(): groups that are not dicts
+    of numbers like this optimizer's, buffers of other parameters' shapes, indices out of range."""
+    for i, (saved, group) in enumerate(zip(groups, current, strict=True)):
+        if not isinstance(saved, dict) or not isinstance(saved.get("params"), list):
+            raise ValueError(f"{name}: parameter group {i} is not a dict with a 'params' list")
+        for k, v in saved.items():
+            now = group.get(k)
+            if k == "params" or now is None or isinstance(now, str):
+                continue
+            values = list(v) if isinstance(now, tuple) and isinstance(v, list | tuple) else [v]
+            expected = len(now) if isinstance(now, tuple) else 1
+            if len(values) != expected or not all(
+                    isinstance(x, numbers.Real) and (isinstance(x, bool) == isinstance(now, bool))
+                    and math.isfinite(x) for x in values):
+                what = "a finite number" if expected == 1 else f"{expected} finite numbers"
+                raise ValueError(f"{name}: group {i} has {k}={v!r:.60}; expected {what}, like this optimizer's "
+                                 f"{now!r}")
+    if not isinstance(state, dict):
+        raise ValueError(f"{name}: 'state' is a {type(state).__name__}, not a dict from parameter index to buffers")
+    for i, buffers in state.items():
+        try:
+            index = int(i)
+        except (TypeError, ValueError):
+            index = -1
+        if not 0 <= index < len(params) or not isinstance(buffers, dict):
+            raise ValueError(f"{name}: 'state' has an entry {i!r:.40} that is not a parameter index from 0 to "
+                             f"{len(params) - 1} with a dict of buffers")
+        for k, v in buffers.items():
+            shape = getattr(v, "shape", None)
+            if shape is not None and len(shape) > 0 and tuple(shape) != params[index].shape:
+                raise ValueError(f"{name}: the buffer {k!r} of parameter {index} has shape {tuple(shape)}, but the "
+                                 f"parameter has shape {params[index].shape}; was it saved for another model?")
+            if shape is None and not isinstance(v, numbers.Number):
+                raise ValueError(f"{name}: the buffer {k!r} of parameter {index} is a {type(v).__name__}; expected "
+                                 "an array or a number")
 
 
 def _restored(value: Any, param: Tensor) -> Any:
