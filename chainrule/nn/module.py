@@ -93,6 +93,9 @@ class Module:
 
         @functools.wraps(init)
         def checked_init(self, *args: Any, **kw: Any) -> None:
+            if type(self).__init__ is not checked_init:  # a base class's __init__ called through super(): the
+                init(self, *args, **kw)  # outermost one names the layer with the arguments the user passed
+                return
             try:
                 init(self, *args, **kw)
             except MemoryError as exc:
