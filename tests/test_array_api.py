@@ -65,18 +65,9 @@ class Library:
 LIBRARIES = [Library("strict"), Library("strict-device1"), Library("torch")]
 LIBRARY_IDS = [lib.name for lib in LIBRARIES]
 
-# Rules with no forward in the Array API backend yet (NotImplementedError naming them): special functions without
-# a portable form accurate to a few ulps, matrix functions, the ODE solver... This list may only shrink.
-NO_FORWARD: set[str] = set()
-# Of those, the ones whose forward is PyTorch's own function (torch.special; backends._OWN_SPECIAL): tested on
-# torch only. This list may only grow.
-TORCH_OWN: set[str] = set()
-# (rule, sample index) that have a forward but do not work yet, with the exception they raise. May only shrink.
-KNOWN_GAPS: dict = {}
-
-
-# Gaps of one library only. May only shrink.
-LIBRARY_GAPS: dict = {}
+# Rules whose forward on PyTorch is PyTorch's own function (torch.special, listed in backends._OWN_SPECIAL): their
+# gradients are checked against central differences on PyTorch too (the portable forwards, on array-api-strict).
+TORCH_OWN = set(backends._OWN_SPECIAL["torch"])
 # Rules compared with NumPy's at a looser tolerance, and why. odeint: two different solvers (SciPy's LSODA, the
 # portable Dormand–Prince) at the sample's rtol = atol = 1e-12 each err by up to ~2e-12 (LSODA; the portable one by
 # ~1e-13), so they agree to ~1e-11, not to 1e-12.
@@ -87,47 +78,26 @@ def _backend():
     return backends.backend(strict.asarray(0.0))
 
 
-def _without_forward(lib):
-    return NO_FORWARD - TORCH_OWN if lib.name == "torch" else NO_FORWARD
-
-
-def _table_cases(lib=None):
-    """(rule, sample index) of every rule with a forward in ``lib`` (on array-api-strict when None)."""
-    missing = _without_forward(lib or LIBRARIES[0])
-    cases = []
-    for rule in all_rules():
-        if rule.name in missing:
-            continue
-        for k in range(len(rule.samples)):
-            if (rule.name, k) not in KNOWN_GAPS:
-                cases.append(pytest.param(rule, k, id=f"{rule.name}-{k}"))
-    return cases
+def _table_cases():
+    """(rule, sample index) of every rule of the table."""
+    return [pytest.param(rule, k, id=f"{rule.name}-{k}") for rule in all_rules() for k in range(len(rule.samples))]
 
 
 def _library_cases():
     return [pytest.param(*case.values, lib, id=f"{case.id}-{lib.name}") for lib in LIBRARIES
-            for case in _table_cases(lib)]
+            for case in _table_cases()]
 
 
-@pytest.mark.parametrize("lib", [LIBRARIES[0], LIBRARIES[2]], ids=["strict", "torch"])
-def test_rules_without_forward_are_exactly_the_listed_ones(lib):
+@pytest.mark.parametrize("lib", [LIBRARIES[0], LIBRARIES[1], LIBRARIES[2]], ids=LIBRARY_IDS)
+def test_every_rule_has_a_forward_in_every_library(lib):
     backend = backends.backend(lib.put(np.zeros(1)))
-    missing = set()
+    missing = []
     for rule in all_rules():
         try:
             backend.forward(rule)
         except NotImplementedError as exc:
-            assert f"'{rule.name}'" in str(exc) and backend.name in str(exc)
-            missing.add(rule.name)
-    assert missing == _without_forward(lib)
-
-
-@pytest.mark.parametrize(("name", "k"), sorted(KNOWN_GAPS))
-def test_known_gaps_still_fail_loudly(name, k):
-    """Each listed gap raises (never a wrong number); when one starts to work, remove it from KNOWN_GAPS."""
-    rule = next(r for r in all_rules() if r.name == name)
-    with pytest.raises(KNOWN_GAPS[(name, k)]):
-        _run(rule, k, LIBRARIES[0])
+            missing.append(f"{rule.name}: {exc}")
+    assert missing == []
 
 
 def _run(rule, k, lib):
@@ -210,11 +180,6 @@ def _weighted(out: np.ndarray, w: np.ndarray) -> float:
 
 @pytest.mark.parametrize(("rule", "k", "lib"), _library_cases())
 def test_values_and_gradients_equal_numpys(rule, k, lib):
-    gap = LIBRARY_GAPS.get((lib.name, rule.name, k))
-    if gap is not None:
-        with pytest.raises(gap):
-            _run(rule, k, lib)
-        return
     tn, yn, tf, yf, _ = _run(rule, k, lib)
     lib.check_home(yf._data)
     assert yf.shape == yn.shape and yf.dtype == yn.dtype
@@ -232,11 +197,10 @@ def test_values_and_gradients_equal_numpys(rule, k, lib):
 
 @pytest.mark.parametrize(("rule", "k", "lib"), [
     case for case in _library_cases() if case.values[2].name == "strict" or (
-        case.values[0].name in TORCH_OWN and (case.values[2].name, case.values[0].name, case.values[1]) not in
-        LIBRARY_GAPS)])
+        case.values[2].name == "torch" and case.values[0].name in TORCH_OWN)])
 def test_gradients_match_central_differences_in_the_library(rule, k, lib):
     """⟨grad, v⟩ against (f(x + εv) − f(x − εv)) / 2ε of the library's own forward, for each input (on
-    array-api-strict; the rules that only PyTorch has, on PyTorch)."""
+    array-api-strict; the rules whose forward is PyTorch's own function, on PyTorch)."""
     _, _, tf, _, w = _run(rule, k, lib)
     if w is None:
         pytest.skip("no gradient flows through this rule")
@@ -259,9 +223,9 @@ def test_gradients_match_central_differences_in_the_library(rule, k, lib):
         assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric)), (rule.name, i, numeric, analytic)
 
 
-def test_every_elementwise_rule_with_a_forward_is_tested():
+def test_every_elementwise_rule_is_tested():
     tested = {p.values[0].name for p in _table_cases()}
-    elementwise = {r.name for r in all_rules() if r.kind == ELEMENTWISE and r.name not in NO_FORWARD}
+    elementwise = {r.name for r in all_rules() if r.kind == ELEMENTWISE}
     assert elementwise <= tested
 
 
