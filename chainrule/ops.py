@@ -289,6 +289,66 @@ def binary_op(rule: Rule, defer: bool = False) -> Callable[[Any, Any], Tensor]:
     return function
 
 
+def ternary_op(rule: Rule) -> Callable[[Any, Any, Any], Tensor]:
+    """The function that applies a rule of three inputs and no parameters (``linear``) to NumPy arrays and Tensors
+    that hold them: what ``apply`` does for that case, written out per operand, the node made directly.
+
+    Any other operand (a number, a NumPy scalar, another library's tensor, a complex array for a real rule) takes
+    ``apply``, and so does a forward that raises (apply words the error): the result is the same either way.
+    """
+    if rule.arity != 3 or rule.kind == ELEMENTWISE:
+        raise ValueError(f"ternary_op is for rules of three inputs; '{rule.name}' has arity {rule.arity}")
+    forward, (flow_x, flow_w, flow_b), real_only = rule.forward, rule.flows, not rule.supports_complex
+    ndarray = np.ndarray
+
+    def function(x: Any, w: Any, b: Any) -> Tensor:
+        # Each operand: its array, and the parent its gradient goes to (None: a constant, or no gradient needed).
+        record = grad_mode.all_recording or thread_mode.enabled
+        if type(x) is ndarray:
+            xv, px = x, None
+        elif isinstance(x, Tensor) and type(x._data) is ndarray:
+            xv, px = x._data, (x.node or x) if record and x.requires_grad and flow_x else None
+        else:
+            return apply(rule, (x, w, b))
+        if type(w) is ndarray:
+            wv, pw = w, None
+        elif isinstance(w, Tensor) and type(w._data) is ndarray:
+            wv, pw = w._data, (w.node or w) if record and w.requires_grad and flow_w else None
+        else:
+            return apply(rule, (x, w, b))
+        if type(b) is ndarray:
+            bv, pb = b, None
+        elif isinstance(b, Tensor) and type(b._data) is ndarray:
+            bv, pb = b._data, (b.node or b) if record and b.requires_grad and flow_b else None
+        else:
+            return apply(rule, (x, w, b))
+        if real_only and "c" in (xv.dtype.kind, wv.dtype.kind, bv.dtype.kind):
+            return apply(rule, (x, w, b))  # which refuses it
+        try:
+            out = forward(xv, wv, bv)
+        except (ValueError, IndexError):
+            return apply(rule, (x, w, b))  # raises again, in apply's words
+        if type(out) is not ndarray:
+            out = np.asarray(out)
+        t = _new(Tensor)
+        t._data, t.grad = out, None
+        if px is None and pw is None and pb is None:
+            t.node, t.requires_grad = None, False
+            return t
+        values, kept, keep_below = (xv, wv, bv), out, grad_mode.keep_below
+        if out.size >= keep_below or xv.size >= keep_below or wv.size >= keep_below or bv.size >= keep_below:
+            values, kept = _kept(rule, [xv, wv, bv], out)
+            values = tuple(values)
+        node = _new(Node)  # Node's fields set here rather than through its __init__, as unary_op does
+        node.rule, node.x0, node.p0, node.output, node.params = rule, values, (px, pw, pb), kept, _EMPTY
+        node.seq = next(node_sequence)
+        t.node, t.requires_grad = node, True
+        return t
+
+    function.__name__ = function.__qualname__ = rule.name
+    return function
+
+
 _OPS: dict[str, Callable] = {}  # rule name -> its unary_op / binary_op
 
 
@@ -670,6 +730,12 @@ def softmax_cross_entropy(x, labels, reduction: str = "mean", *, where: str = "s
         raise TypeError(f"{where}: logits must be floating point, got dtype {x.dtype}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return checked_softmax_cross_entropy(x, labels, reduction, where)
+
+
+def checked_softmax_cross_entropy(x: Tensor, labels: Any, reduction: str, where: str) -> Tensor:
+    """``softmax_cross_entropy`` after its checks of the logits and the reduction, which the caller made
+    (nn.functional.cross_entropy): x a Tensor of floating-point (N, C) logits. The labels are checked here."""
     labels = class_labels(labels, x.shape[1], x.shape[:1], where, like=x._data)
     return apply(_CROSS_ENTROPY, (x,), {"labels": labels, "reduction": reduction})
 
@@ -982,10 +1048,10 @@ def linear(x, weight, bias=None):
     if _shape_of(bias) not in ((sw[0],), ()):
         raise ShapeError(f"linear: bias of shape {np.shape(bias)} does not fit the weight of shape {sw}; "
                          f"expected ({sw[0]},)")
-    return apply(_LINEAR, (x, weight, bias))
+    return _linear(x, weight, bias)
 
 
-_LINEAR = lookup("linear")
+_linear = ternary_op(lookup("linear"))
 
 
 def matmul(a, b):

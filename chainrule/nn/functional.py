@@ -15,7 +15,6 @@ found and what it expected.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 from collections.abc import Sequence
@@ -883,11 +882,13 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean", *, weight: A
     if plain and input.ndim == 2 and not (is_int(ignore_index) and 0 <= ignore_index < input.shape[axis]):
         # The fused rule checks the labels (one NumPy call). Only a label that is no class can be ignore_index here:
         # the rule refuses it, and the lines below leave it out, or report it when it is not ignored.
-        with contextlib.suppress(DomainError):
-            return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
+        try:
+            return ops.checked_softmax_cross_entropy(input, target, reduction, "cross_entropy")
+        except DomainError:
+            pass
     if plain and not (labels.dtype.kind in "iu" and (labels == ignore_index).any()):
         if input.ndim == 2:
-            return ops.softmax_cross_entropy(input, target, reduction, where="cross_entropy")
+            return ops.checked_softmax_cross_entropy(input, target, reduction, "cross_entropy")
         return nll_loss(log_softmax(input, axis=axis), target, reduction)
     return _weighted_nll(log_softmax(input, axis=axis), labels, weight, ignore_index, label_smoothing, reduction,
                          "cross_entropy")

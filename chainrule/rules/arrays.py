@@ -343,22 +343,30 @@ register(Rule(
 # nn.functional.cross_entropy uses for (N, C) logits): one node instead of log_softmax, indexing and a mean, and
 # the gradient (softmax(x) − onehot) · g formed at once. ``reduction`` is "mean", "sum" or "none".
 def _cross_entropy(x, labels, reduction):
-    z = _shifted(x, 1)
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.size:
+        peak = x.max(axis=1, keepdims=True)
+        if math.isfinite(np.add.reduce(peak, axis=None)):
+            # Every row's maximum is finite (one NumPy call to know): each row of exp(x − max) then holds a 1, so no
+            # total is 0 and nothing needs an errstate (each costs µs); the shift is _shifted's, without its guard.
+            return _cross_entropy_of_shifted(x - peak, x, labels, reduction)
+    # One errstate: log(0) of a row of -inf is -inf without a warning. Such a row, or a +inf logit, makes the
+    # subtraction warn of an invalid value (a nan loss), and then the softmax's division too.
+    with np.errstate(divide="ignore"):
+        return _cross_entropy_of_shifted(_shifted(x, 1), x, labels, reduction)
+
+
+def _cross_entropy_of_shifted(z, x, labels, reduction):
     e = np.exp(z)
     total = np.add.reduce(e, axis=1)
-    # One errstate (each costs µs): log(0) of a row of -inf is -inf without a warning. Such a row, or a +inf logit,
-    # makes the subtraction warn of an invalid value (a nan loss), and then the softmax's division too.
-    with np.errstate(divide="ignore"):
-        losses = np.log(total) - z[np.arange(len(labels)), labels]
-        value = losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" \
-            else losses.sum()
-        if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
-            return value
-        # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the
-        # output is a view of (as lstm keeps its gates), so backward need not recompute it (_cross_entropy_saved).
-        head = len(labels) if reduction == "none" else 1
-        buffer = np.empty(head + x.size, dtype=x.dtype)
-        np.divide(e, total[:, None], out=buffer[head:].reshape(x.shape))
+    losses = np.log(total) - z[np.arange(len(labels)), labels]
+    value = losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" else losses.sum()
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
+        return value
+    # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the output
+    # is a view of (as lstm keeps its gates), so backward need not recompute it (_cross_entropy_saved).
+    head = len(labels) if reduction == "none" else 1
+    buffer = np.empty(head + x.size, dtype=x.dtype)
+    np.divide(e, total[:, None], out=buffer[head:].reshape(x.shape))
     out = buffer[:head]
     out[...] = value
     return out if reduction == "none" else out.reshape(())
