@@ -256,6 +256,9 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
+        data = self._data
+        if type(data) is np.ndarray and data.size == 1:  # the common case, without the size property's object
+            return data.item()
         if self.size != 1:
             raise ShapeError(f"item() needs a tensor with one element, but this one has shape {self.shape}")
         if type(self._data) is not np.ndarray and backends.is_foreign(self._data):

@@ -285,15 +285,12 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     xs, parents = (node.x0, node.x1), (node.p0, node.p1)
                 else:
                     xs, parents = node.x0, node.p0
-                i = -1
-                for parent in parents:
-                    i += 1
-                    if parent is None or vjps[i] is NO_GRAD:
+                for parent, vjp, x in zip(parents, vjps, xs):  # noqa: B905 - one vjp per input
+                    if parent is None or vjp is NO_GRAD:
                         continue
-                    gi = vjps[i](g, *xs, y, m, **params) if params else vjps[i](g, *xs, y, m)
+                    gi = vjp(g, *xs, y, m, **params) if params else vjp(g, *xs, y, m)
                     if gi is None:
                         continue
-                    x = xs[i]
                     if type(gi) is np.ndarray and type(x) is np.ndarray and gi.dtype is x.dtype:
                         if gi.shape != x.shape:  # a bias summed over the batch (unbroadcast's first case), or
                             gi = np.add.reduce(gi, axis=0) if gi.shape[1:] == x.shape and gi.ndim == x.ndim + 1 \
@@ -310,7 +307,7 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
                     else:
                         _accumulate(pending, heap, heappush, parent, gi, g)
         if not retain_graph:
-            node.release()
+            node.output = node.x0 = node.x1 = None  # node.release(), inline
         if follow is None:
             node = None
         elif heap and -heap[0][0] > follow.seq:  # a newer node waits: follow takes its turn

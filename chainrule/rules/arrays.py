@@ -375,16 +375,19 @@ def _cross_entropy_of_shifted(z, x, labels, reduction):
 def _cross_entropy_saved(y, x):
     """The softmax of x that ``_cross_entropy`` kept beside its output y, or None (y a Tensor, or another array)."""
     base = y.base if type(y) is np.ndarray else None
-    if type(base) is not np.ndarray or base.shape != (y.size + np.size(x),) or base.dtype != y.dtype:
+    shape = x.shape if type(x) is np.ndarray else np.shape(x)  # (np.shape's dispatch costs more than the rest)
+    if type(base) is not np.ndarray or base.shape != (y.size + math.prod(shape),) or base.dtype != y.dtype:
         return None
-    return base[y.size:].reshape(np.shape(x))
+    return base[y.size:].reshape(shape)
 
 
 def _per_sample(g, x, reduction, m):
     """The upstream gradient of each sample's loss, as a column that broadcasts against x's classes."""
     if reduction == "none":
         return m.expand_dims(g, 1)
-    return g / np.shape(x)[0] if reduction == "mean" else g
+    if reduction == "mean":
+        return g / (x.shape[0] if type(x) is np.ndarray else np.shape(x)[0])
+    return g
 
 
 def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
@@ -396,7 +399,7 @@ def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
 
 
 def _cross_entropy_vjp(g, x, y, m, labels, reduction):
-    if m is numpy_math and type(x) is np.ndarray and np.ndim(g) == 0:
+    if m is numpy_math and type(x) is np.ndarray and (isinstance(g, np.generic) or np.ndim(g) == 0):
         # On arrays, the same numbers with fewer passes: the softmax the forward kept (else computed), the one-hot
         # subtracted in place.
         saved = _cross_entropy_saved(y, x)
@@ -466,7 +469,7 @@ def _flat_product(a, b):
 
 def _linear(x, weight, bias):
     transposed = weight.swapaxes(-1, -2) if type(weight) is np.ndarray else np.swapaxes(weight, -1, -2)
-    out = _flat_product(x, transposed)
+    out = _flat_product(x, transposed) if type(x) is not np.ndarray or x.ndim > 2 else None
     if out is None:
         out = np.matmul(x, transposed)
     if type(out) is np.ndarray and (bias.dtype == out.dtype if type(bias) is np.ndarray
@@ -477,7 +480,7 @@ def _linear(x, weight, bias):
 
 
 def _linear_vjp_input(g, x, weight, bias, y, m):
-    if m is numpy_math:
+    if m is numpy_math and (type(g) is not np.ndarray or g.ndim > 2):
         out = _flat_product(g, weight)
         if out is not None:
             return out
