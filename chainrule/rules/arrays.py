@@ -344,10 +344,11 @@ register(Rule(
 # the gradient (softmax(x) − onehot) · g formed at once. ``reduction`` is "mean", "sum" or "none".
 def _cross_entropy(x, labels, reduction):
     if type(x) is np.ndarray and x.dtype.kind == "f" and x.size:
-        peak = x.max(axis=1, keepdims=True)
-        if math.isfinite(np.add.reduce(peak, axis=None)):
-            # Every row's maximum is finite (one NumPy call to know): each row of exp(x − max) then holds a 1, so no
-            # total is 0 and nothing needs an errstate (each costs µs); the shift is _shifted's, without its guard.
+        peak = np.maximum.reduce(x, axis=1, keepdims=True)  # x.max's own call, without its Python wrapper
+        if np.count_nonzero(np.isfinite(peak)) == len(peak):
+            # Every row's maximum is finite (two quick NumPy calls, which never warn, to know): each row of
+            # exp(x − max) then holds a 1, so no total is 0 and nothing needs an errstate (each costs µs); the shift
+            # is _shifted's, without its guard.
             return _cross_entropy_of_shifted(x - peak, x, labels, reduction)
     # One errstate: log(0) of a row of -inf is -inf without a warning. Such a row, or a +inf logit, makes the
     # subtraction warn of an invalid value (a nan loss), and then the softmax's division too.
@@ -359,7 +360,9 @@ def _cross_entropy_of_shifted(z, x, labels, reduction):
     e = np.exp(z)
     total = np.add.reduce(e, axis=1)
     losses = np.log(total) - z[np.arange(len(labels)), labels]
-    value = losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" else losses.sum()
+    # np.add.reduce: what losses.sum() calls, without its Python wrapper
+    value = losses if reduction == "none" else np.add.reduce(losses, axis=None) / len(labels) if reduction == "mean" \
+        else np.add.reduce(losses, axis=None)
     if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
         return value
     # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the output
