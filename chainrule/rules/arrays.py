@@ -402,7 +402,7 @@ def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
 
 
 def _cross_entropy_vjp(g, x, y, m, labels, reduction):
-    if m is numpy_math and type(x) is np.ndarray and (isinstance(g, np.generic) or np.ndim(g) == 0):
+    if m is numpy_math and type(x) is np.ndarray and (getattr(g, "ndim", None) == 0 or np.ndim(g) == 0):
         # On arrays, the same numbers with fewer passes: the softmax the forward kept (else computed), the one-hot
         # subtracted in place.
         saved = _cross_entropy_saved(y, x)
