@@ -304,24 +304,20 @@ def ternary_op(rule: Rule) -> Callable[[Any, Any, Any], Tensor]:
     def function(x: Any, w: Any, b: Any) -> Tensor:
         # Each operand: its array, and the parent its gradient goes to (None: a constant, or no gradient needed).
         record = grad_mode.all_recording or thread_mode.enabled
-        if type(x) is ndarray:
-            xv, px = x, None
-        elif isinstance(x, Tensor) and type(x._data) is ndarray:
+        if isinstance(x, Tensor):
             xv, px = x._data, (x.node or x) if record and x.requires_grad and flow_x else None
         else:
-            return apply(rule, (x, w, b))
-        if type(w) is ndarray:
-            wv, pw = w, None
-        elif isinstance(w, Tensor) and type(w._data) is ndarray:
+            xv, px = x, None
+        if isinstance(w, Tensor):
             wv, pw = w._data, (w.node or w) if record and w.requires_grad and flow_w else None
         else:
-            return apply(rule, (x, w, b))
-        if type(b) is ndarray:
-            bv, pb = b, None
-        elif isinstance(b, Tensor) and type(b._data) is ndarray:
+            wv, pw = w, None
+        if isinstance(b, Tensor):
             bv, pb = b._data, (b.node or b) if record and b.requires_grad and flow_b else None
         else:
-            return apply(rule, (x, w, b))
+            bv, pb = b, None
+        if type(xv) is not ndarray or type(wv) is not ndarray or type(bv) is not ndarray:
+            return apply(rule, (x, w, b))  # numbers, NumPy scalars, other libraries' arrays
         if real_only and "c" in (xv.dtype.kind, wv.dtype.kind, bv.dtype.kind):
             return apply(rule, (x, w, b))  # which refuses it
         try:
