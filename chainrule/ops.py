@@ -50,14 +50,6 @@ def _shape_error(rule: Rule, values, exc: Exception) -> ShapeError | DomainError
     return ShapeError(f"'{rule.name}' cannot be applied to inputs of shapes {shapes}: {exc}")
 
 
-def _array(out):
-    """Results of the general path (reductions, softmax, indexing...) as NumPy arrays, 0-d ones included.
-
-    Only the scalar fast paths (apply_unary / apply_binary on 0-d values) keep NumPy scalars, for speed.
-    """
-    return out if type(out) is np.ndarray else np.asarray(out)
-
-
 def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     """Apply ``rule`` to ``args`` (Tensors, arrays or numbers), recording a node when a gradient is needed."""
     values = []
@@ -82,19 +74,25 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
             _refuse_complex(rule, (a,))
         values.append(a)
     try:
-        out = _array(rule.forward(*values, **params))
+        out = rule.forward(*values, **params)
+        if type(out) is not np.ndarray:  # results of this path are arrays, 0-d ones included: only the scalar fast
+            out = np.asarray(out)  # paths (unary_op and binary_op on 0-d values) keep NumPy scalars, for speed
     except IndexError as exc:
         raise IndexError(f"'{rule.name}' on a tensor of shape {np.shape(values[0])}: {exc}") from None
     except DomainError:  # a forward's own message (a singular matrix...), already naming the function
         raise
     except ValueError as exc:
         raise _shape_error(rule, values, exc) from None
+    t = _new(Tensor)  # Tensor._make, inline
+    t._data, t.grad = out, None
     if parents is None:
-        return Tensor._make(out, None, False)
+        t.node, t.requires_grad = None, False
+        return t
     out_kept = out
-    if large or (type(out) is np.ndarray and out.size >= keep_below):
+    if large or out.size >= keep_below:
         values, out_kept = _kept(rule, values, out)
-    return Tensor._make(out, Node(rule, values, out_kept, parents, params), True)
+    t.node, t.requires_grad = Node(rule, values, out_kept, parents, params), True
+    return t
 
 
 def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
