@@ -68,10 +68,13 @@ def image(x: Any, where: str) -> Tensor | np.ndarray:
 def class_labels(target: Any, n_classes: int, expected_shape: tuple[int, ...], where: str, like: Any = None) -> Any:
     """Integer class labels: checked for dtype, shape and range. Labels of another array library (on its device)
     stay there and are checked there (``like``: the logits' array, whose library and device they must share)."""
-    data = target._data if isinstance(target, Tensor) else target
-    if type(data) is not np.ndarray and backends.is_foreign(data):
-        return _labels_in_library(data, n_classes, expected_shape, where, like)
-    labels = target._array() if isinstance(target, Tensor) else np.asarray(target)
+    if type(target) is np.ndarray:  # the common case first
+        labels = target
+    else:
+        data = target._data if isinstance(target, Tensor) else target
+        if type(data) is not np.ndarray and backends.is_foreign(data):
+            return _labels_in_library(data, n_classes, expected_shape, where, like)
+        labels = target._array() if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind not in "iu":
         hint = ("; convert them with .astype(np.int64)" if labels.dtype.kind == "f" and labels.size
                 and np.all(labels == np.round(labels)) else "")

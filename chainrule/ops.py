@@ -51,14 +51,6 @@ def _shape_error(rule: Rule, values, exc: Exception) -> ShapeError | DomainError
     return ShapeError(f"'{rule.name}' cannot be applied to inputs of shapes {shapes}: {exc}")
 
 
-def _array(out):
-    """Results of the general path (reductions, softmax, indexing...) as NumPy arrays, 0-d ones included.
-
-    Only the scalar fast paths (apply_unary / apply_binary on 0-d values) keep NumPy scalars, for speed.
-    """
-    return out if type(out) is np.ndarray else np.asarray(out)
-
-
 def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
     """Apply ``rule`` to ``args`` (Tensors, arrays or numbers), recording a node when a gradient is needed."""
     values = []
@@ -83,19 +75,25 @@ def apply(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
             _refuse_complex(rule, (a,))
         values.append(a)
     try:
-        out = _array(rule.forward(*values, **params))
+        out = rule.forward(*values, **params)
+        if type(out) is not np.ndarray:  # results of this path are arrays, 0-d ones included: only the scalar fast
+            out = np.asarray(out)  # paths (unary_op and binary_op on 0-d values) keep NumPy scalars, for speed
     except IndexError as exc:
         raise IndexError(f"'{rule.name}' on a tensor of shape {np.shape(values[0])}: {exc}") from None
     except DomainError:  # a forward's own message (a singular matrix...), already naming the function
         raise
     except ValueError as exc:
         raise _shape_error(rule, values, exc) from None
+    t = _new(Tensor)  # Tensor._make, inline
+    t._data, t.grad = out, None
     if parents is None:
-        return Tensor._make(out, None, False)
+        t.node, t.requires_grad = None, False
+        return t
     out_kept = out
-    if large or (type(out) is np.ndarray and out.size >= keep_below):
+    if large or out.size >= keep_below:
         values, out_kept = _kept(rule, values, out)
-    return Tensor._make(out, Node(rule, values, out_kept, parents, params), True)
+    t.node, t.requires_grad = Node(rule, values, out_kept, parents, params), True
+    return t
 
 
 def apply_foreign(rule: Rule, args: Sequence[Any], params: dict = _EMPTY) -> Tensor:
@@ -289,6 +287,62 @@ def binary_op(rule: Rule, defer: bool = False) -> Callable[[Any, Any], Tensor]:
         return t
 
     function.__name__ = function.__qualname__ = name
+    return function
+
+
+def ternary_op(rule: Rule) -> Callable[[Any, Any, Any], Tensor]:
+    """The function that applies a rule of three inputs and no parameters (``linear``) to NumPy arrays and Tensors
+    that hold them: what ``apply`` does for that case, written out per operand, the node made directly.
+
+    Any other operand (a number, a NumPy scalar, another library's tensor, a complex array for a real rule) takes
+    ``apply``, and so does a forward that raises (apply words the error): the result is the same either way.
+    """
+    if rule.arity != 3 or rule.kind == ELEMENTWISE:
+        raise ValueError(f"ternary_op is for rules of three inputs; '{rule.name}' has arity {rule.arity}")
+    forward, (flow_x, flow_w, flow_b), real_only = rule.forward, rule.flows, not rule.supports_complex
+    ndarray = np.ndarray
+
+    def function(x: Any, w: Any, b: Any) -> Tensor:
+        # Each operand: its array, and the parent its gradient goes to (None: a constant, or no gradient needed).
+        record = grad_mode.all_recording or thread_mode.enabled
+        if isinstance(x, Tensor):
+            xv, px = x._data, (x.node or x) if record and x.requires_grad and flow_x else None
+        else:
+            xv, px = x, None
+        if isinstance(w, Tensor):
+            wv, pw = w._data, (w.node or w) if record and w.requires_grad and flow_w else None
+        else:
+            wv, pw = w, None
+        if isinstance(b, Tensor):
+            bv, pb = b._data, (b.node or b) if record and b.requires_grad and flow_b else None
+        else:
+            bv, pb = b, None
+        if type(xv) is not ndarray or type(wv) is not ndarray or type(bv) is not ndarray:
+            return apply(rule, (x, w, b))  # numbers, NumPy scalars, other libraries' arrays
+        if real_only and "c" in (xv.dtype.kind, wv.dtype.kind, bv.dtype.kind):
+            return apply(rule, (x, w, b))  # which refuses it
+        try:
+            out = forward(xv, wv, bv)
+        except (ValueError, IndexError):
+            return apply(rule, (x, w, b))  # raises again, in apply's words
+        if type(out) is not ndarray:
+            out = np.asarray(out)
+        t = _new(Tensor)
+        t._data, t.grad = out, None
+        if px is None and pw is None and pb is None:
+            t.node, t.requires_grad = None, False
+            return t
+        values, kept, keep_below = (xv, wv, bv), out, grad_mode.keep_below
+        if out.size >= keep_below or xv.size >= keep_below or wv.size >= keep_below or bv.size >= keep_below:
+            values, kept = _kept(rule, [xv, wv, bv], out)
+            values = tuple(values)
+        node = _new(Node)  # Node's fields set here rather than through its __init__, as unary_op does
+        node.rule, node.x0, node.p0, node.output, node.params = rule, values, (px, pw, pb), kept, _EMPTY
+        node.seq = next(node_sequence)
+        t.node, t.requires_grad = node, True
+        return t
+
+    function.__name__ = function.__qualname__ = rule.name
     return function
 
 
@@ -673,6 +727,12 @@ def softmax_cross_entropy(x, labels, reduction: str = "mean", *, where: str = "s
         raise TypeError(f"{where}: logits must be floating point, got dtype {x.dtype}")
     if reduction not in REDUCTIONS:
         raise ValueError(f"{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return checked_softmax_cross_entropy(x, labels, reduction, where)
+
+
+def checked_softmax_cross_entropy(x: Tensor, labels: Any, reduction: str, where: str) -> Tensor:
+    """``softmax_cross_entropy`` after its checks of the logits and the reduction, which the caller made
+    (nn.functional.cross_entropy): x a Tensor of floating-point (N, C) logits. The labels are checked here."""
     labels = class_labels(labels, x.shape[1], x.shape[:1], where, like=x._data)
     return apply(_CROSS_ENTROPY, (x,), {"labels": labels, "reduction": reduction})
 
@@ -985,10 +1045,10 @@ def linear(x, weight, bias=None):
     if _shape_of(bias) not in ((sw[0],), ()):
         raise ShapeError(f"linear: bias of shape {np.shape(bias)} does not fit the weight of shape {sw}; "
                          f"expected ({sw[0]},)")
-    return apply(_LINEAR, (x, weight, bias))
+    return _linear(x, weight, bias)
 
 
-_LINEAR = lookup("linear")
+_linear = ternary_op(lookup("linear"))
 
 
 def matmul(a, b):

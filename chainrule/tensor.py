@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .engine import TrackedArray, backends
+from .engine import Node, TrackedArray, backends
 from .engine import backward as backpropagate  # the engine's backward, which Tensor.backward calls
 from .errors import GraphError, ShapeError
 
+_new = object.__new__
 _GRAD_LOCK = threading.Lock()  # guards every leaf's .grad update (see Tensor._accumulate_grad)
 
 _REAL_KINDS = "biufc"  # bool, integers, floats and complex numbers
@@ -255,6 +256,9 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
+        data = self._data
+        if type(data) is np.ndarray and data.size == 1:  # the common case, without the size property's object
+            return data.item()
         if self.size != 1:
             raise ShapeError(f"item() needs a tensor with one element, but this one has shape {self.shape}")
         if type(self._data) is not np.ndarray and backends.is_foreign(self._data):
@@ -468,6 +472,29 @@ class Tensor:
             self.grad = Tensor._make(g if self.grad is None else self.grad._data + g, None, False)
         finally:
             _GRAD_LOCK.release()
+
+    def _accumulate_grads(self, gradients: dict) -> None:
+        """``_accumulate_grad`` of each leaf Tensor among the keys of ``gradients`` (graph nodes are skipped), under
+        one lock: what backward does at its end. ``self`` is any of the leaves."""
+        others = []
+        _GRAD_LOCK.acquire()
+        try:
+            for leaf, g in gradients.items():
+                if type(leaf) is Node:
+                    continue
+                data = leaf._data
+                if type(g) is not np.ndarray or type(data) is not np.ndarray or g.dtype != data.dtype \
+                        or g.shape != data.shape:  # all but the common case, after the lock
+                    others.append((leaf, g))
+                    continue
+                grad = leaf.grad
+                t = _new(Tensor)
+                t._data, t.grad, t.node, t.requires_grad = g if grad is None else grad._data + g, None, None, False
+                leaf.grad = t
+        finally:
+            _GRAD_LOCK.release()
+        for leaf, g in others:
+            leaf._accumulate_grad(g)
 
     def _other_grad(self, g: Any) -> np.ndarray | None:
         """``_accumulate_grad`` of a Tensor (create_graph) or another library's gradient (done here: None), or the

@@ -18,7 +18,7 @@ from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE
 from . import batching
 from .backends import backend, is_foreign
-from .chain import _released, _shape, chain_rule, local_derivative, unbroadcast
+from .chain import _released, _shape, _unbroadcast_to, chain_rule, local_derivative, unbroadcast
 from .mode import set_grad_enabled
 from .node import Node
 from .versions import LAST_WRITE
@@ -116,9 +116,10 @@ def backward(
 
     results = [found.get(id(t)) if type(t) is Node else pending.pop(t, None) for t in targets] if targets else []
     if accumulate:
-        for leaf, gi in pending.items():
-            if type(leaf) is not Node:
-                leaf._accumulate_grad(gi)
+        for leaf in pending:
+            if type(leaf) is not Node:  # a leaf Tensor: it adds every leaf's gradient to its .grad
+                leaf._accumulate_grads(pending)
+                break
         for hook in after_backward:
             hook()
     return results
@@ -268,11 +269,45 @@ def _backward_arrays(heap: list, pending: dict, stop_at: dict, retain_graph: boo
             # changes the order in which arrays are freed, and with glibc's default heap settings that decides
             # whether the heap is trimmed after each step (W3's faults per 20 steps: 97,023 with this order, 3
             # with the other), which tests/test_allocator.py's control measures.
-            for parent, gi in zip(node.parents, chain_rule(node, g, m)):  # noqa: B905 - same length
-                if gi is not None:
-                    _accumulate(pending, heap, heappush, parent, gi, g)
+            arity = rule.arity
+            if arity < 0:  # variadic (concatenate, stack): chain_rule tells its one vjp each input
+                for parent, gi in zip(node.parents, chain_rule(node, g, m)):  # noqa: B905 - same length
+                    if gi is not None:
+                        _accumulate(pending, heap, heappush, parent, gi, g)
+            else:
+                # chain_rule's loop for a rule of fixed arity (linear, matmul, cross_entropy, sum...), inlined: the
+                # same calls on the same arrays, without the list of gradients and a call per input. (Inline, not
+                # a helper: _sole_view counts the names that hold g.)
+                params, vjps = node.params, rule.vjps
+                if arity == 1:
+                    xs, parents = (node.x0,), (node.p0,)
+                elif arity == 2:
+                    xs, parents = (node.x0, node.x1), (node.p0, node.p1)
+                else:
+                    xs, parents = node.x0, node.p0
+                for parent, vjp, x in zip(parents, vjps, xs):  # noqa: B905 - one vjp per input
+                    if parent is None or vjp is NO_GRAD:
+                        continue
+                    gi = vjp(g, *xs, y, m, **params) if params else vjp(g, *xs, y, m)
+                    if gi is None:
+                        continue
+                    if type(gi) is np.ndarray and type(x) is np.ndarray and gi.dtype is x.dtype:
+                        if gi.shape != x.shape:  # a bias summed over the batch (unbroadcast's first case), or
+                            gi = np.add.reduce(gi, axis=0) if gi.shape[1:] == x.shape and gi.ndim == x.ndim + 1 \
+                                else unbroadcast(gi, x.shape, m)  # any other broadcasting
+                    else:
+                        gi = _unbroadcast_to(gi, x, m)  # also the real part of a complex gradient of a real input
+                    if parent in pending:
+                        _accumulate(pending, heap, heappush, parent, gi, g)
+                    elif type(parent) is Node:  # the common cases, inlined
+                        pending[parent] = gi
+                        heappush(heap, (-parent.seq, parent))
+                    elif type(gi) is np.ndarray and gi.base is None and gi is not g:
+                        pending[parent] = gi  # a fresh array (a weight's gᵀx, a bias's sum): the leaf may keep it
+                    else:
+                        _accumulate(pending, heap, heappush, parent, gi, g)
         if not retain_graph:
-            node.release()
+            node.output = node.x0 = node.x1 = None  # node.release(), inline
         if follow is None:
             node = None
         elif heap and -heap[0][0] > follow.seq:  # a newer node waits: follow takes its turn

@@ -48,13 +48,14 @@ def bump(*arrays: np.ndarray) -> None:
     """Count one in-place change of each array (any view of it counts for its root array): at one time, after every
     node made so far, before every node made later."""
     now = LAST_WRITE[0] = next(node_sequence)
+    entries = VERSIONS
     for array in arrays:
         owner = array if array.base is None else root(array)
-        key = id(owner)
-        entry = VERSIONS.get(key)
+        entry = entries.get(id(owner))
         if entry is None:
-            VERSIONS[key] = [1, now]
-            weakref.finalize(owner, VERSIONS.pop, key, None).atexit = False  # nothing to tidy at exit
+            key = id(owner)
+            entries[key] = [1, now]
+            weakref.finalize(owner, entries.pop, key, None).atexit = False  # nothing to tidy at exit
         else:
             entry[0] += 1
             entry[1] = now

@@ -24,7 +24,7 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
-_LINEAR = lookup("linear")
+_linear = ops.ternary_op(lookup("linear"))
 
 
 def _positive_int(value: Any, name: str, where: str) -> int:
@@ -69,7 +69,7 @@ class Linear(Module):
         data = x._data if type(x) is Tensor else x
         if type(data) is np.ndarray and data.dtype.kind == "f" and data.shape and data.shape[-1] == self.in_features \
                 and self.bias is not None:
-            return ops.apply(_LINEAR, (x, self.weight, self.bias))  # checked here: F.linear's checks, once
+            return _linear(x, self.weight, self.bias)  # checked here: F.linear's checks, once
         shape = x.shape if isinstance(x, Tensor) else np.shape(x)
         if not shape or shape[-1] != self.in_features:
             found = shape[-1] if shape else "no"

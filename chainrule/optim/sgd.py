@@ -44,7 +44,8 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (plain SGD: p −= lr·g, one NumPy call each)."""
-        updates, state = [], self.state  # the common case of small models, without the general loop's detours
+        params, updates, state = [], [], self.state  # the common case of small models, without the general loop's
+        ndarray = np.ndarray  # detours
         for group in self.param_groups:
             if group["momentum"] or group["weight_decay"] or type(self).update is not SGD.update:
                 return super().step()  # nothing changed yet; a subclass's own update runs there
@@ -54,16 +55,17 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 param, grad = p._data, grad._data
-                if type(param) is not np.ndarray or type(grad) is not np.ndarray or grad.dtype != param.dtype \
-                        or grad.shape != param.shape or param.dtype.kind == "c":
+                if type(param) is not ndarray or type(grad) is not ndarray or grad.shape != param.shape \
+                        or grad.dtype != param.dtype or param.dtype.kind == "c":
                     return super().step()  # nothing changed yet: the general loop converts, reports or conjugates
+                params.append(param)
                 updates.append((param, grad, lr))
                 if id(p) not in state:
                     state[id(p)] = {}
         for param, grad, lr in updates:
             param -= lr * grad
-        if updates:
-            bump(*[param for param, _, _ in updates])  # one write time for all
+        if params:
+            bump(*params)  # one write time for all
         return None
 
     def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:

@@ -344,22 +344,33 @@ register(Rule(
 # nn.functional.cross_entropy uses for (N, C) logits): one node instead of log_softmax, indexing and a mean, and
 # the gradient (softmax(x) − onehot) · g formed at once. ``reduction`` is "mean", "sum" or "none".
 def _cross_entropy(x, labels, reduction):
-    z = _shifted(x, 1)
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.size:
+        peak = np.maximum.reduce(x, axis=1, keepdims=True)  # x.max's own call, without its Python wrapper
+        if np.count_nonzero(np.isfinite(peak)) == len(peak):
+            # Every row's maximum is finite (two quick NumPy calls, which never warn, to know): each row of
+            # exp(x − max) then holds a 1, so no total is 0 and nothing needs an errstate (each costs µs); the shift
+            # is _shifted's, without its guard.
+            return _cross_entropy_of_shifted(x - peak, x, labels, reduction)
+    # One errstate: log(0) of a row of -inf is -inf without a warning. Such a row, or a +inf logit, makes the
+    # subtraction warn of an invalid value (a nan loss), and then the softmax's division too.
+    with np.errstate(divide="ignore"):
+        return _cross_entropy_of_shifted(_shifted(x, 1), x, labels, reduction)
+
+
+def _cross_entropy_of_shifted(z, x, labels, reduction):
     e = np.exp(z)
     total = np.add.reduce(e, axis=1)
-    # One errstate (each costs µs): log(0) of a row of -inf is -inf without a warning. Such a row, or a +inf logit,
-    # makes the subtraction warn of an invalid value (a nan loss), and then the softmax's division too.
-    with np.errstate(divide="ignore"):
-        losses = np.log(total) - z[np.arange(len(labels)), labels]
-        value = losses if reduction == "none" else losses.sum() / len(labels) if reduction == "mean" \
-            else losses.sum()
-        if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
-            return value
-        # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the
-        # output is a view of (as lstm keeps its gates), so backward need not recompute it (_cross_entropy_saved).
-        head = len(labels) if reduction == "none" else 1
-        buffer = np.empty(head + x.size, dtype=x.dtype)
-        np.divide(e, total[:, None], out=buffer[head:].reshape(x.shape))
+    losses = np.log(total) - z[np.arange(len(labels)), labels]
+    # np.add.reduce: what losses.sum() calls, without its Python wrapper
+    value = losses if reduction == "none" else np.add.reduce(losses, axis=None) / len(labels) if reduction == "mean" \
+        else np.add.reduce(losses, axis=None)
+    if type(x) is not np.ndarray or x.dtype.kind != "f" or not x.size:
+        return value
+    # The softmax, which the gradient needs, is at hand here: it is kept beside the output, in the buffer the output
+    # is a view of (as lstm keeps its gates), so backward need not recompute it (_cross_entropy_saved).
+    head = len(labels) if reduction == "none" else 1
+    buffer = np.empty(head + x.size, dtype=x.dtype)
+    np.divide(e, total[:, None], out=buffer[head:].reshape(x.shape))
     out = buffer[:head]
     out[...] = value
     return out if reduction == "none" else out.reshape(())
@@ -368,16 +379,19 @@ def _cross_entropy(x, labels, reduction):
 def _cross_entropy_saved(y, x):
     """The softmax of x that ``_cross_entropy`` kept beside its output y, or None (y a Tensor, or another array)."""
     base = y.base if type(y) is np.ndarray else None
-    if type(base) is not np.ndarray or base.shape != (y.size + np.size(x),) or base.dtype != y.dtype:
+    shape = x.shape if type(x) is np.ndarray else np.shape(x)  # (np.shape's dispatch costs more than the rest)
+    if type(base) is not np.ndarray or base.shape != (y.size + math.prod(shape),) or base.dtype != y.dtype:
         return None
-    return base[y.size:].reshape(np.shape(x))
+    return base[y.size:].reshape(shape)
 
 
 def _per_sample(g, x, reduction, m):
     """The upstream gradient of each sample's loss, as a column that broadcasts against x's classes."""
     if reduction == "none":
         return m.expand_dims(g, 1)
-    return g / np.shape(x)[0] if reduction == "mean" else g
+    if reduction == "mean":
+        return g / (x.shape[0] if type(x) is np.ndarray else np.shape(x)[0])
+    return g
 
 
 def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
@@ -389,7 +403,7 @@ def _cross_entropy_jvp(ts, x, y, m, labels, reduction):
 
 
 def _cross_entropy_vjp(g, x, y, m, labels, reduction):
-    if m is numpy_math and type(x) is np.ndarray and np.ndim(g) == 0:
+    if m is numpy_math and type(x) is np.ndarray and (getattr(g, "ndim", None) == 0 or np.ndim(g) == 0):
         # On arrays, the same numbers with fewer passes: the softmax the forward kept (else computed), the one-hot
         # subtracted in place.
         saved = _cross_entropy_saved(y, x)
@@ -459,7 +473,7 @@ def _flat_product(a, b):
 
 def _linear(x, weight, bias):
     transposed = weight.swapaxes(-1, -2) if type(weight) is np.ndarray else np.swapaxes(weight, -1, -2)
-    out = _flat_product(x, transposed)
+    out = _flat_product(x, transposed) if type(x) is not np.ndarray or x.ndim > 2 else None
     if out is None:
         out = np.matmul(x, transposed)
     if type(out) is np.ndarray and (bias.dtype == out.dtype if type(bias) is np.ndarray
@@ -470,7 +484,7 @@ def _linear(x, weight, bias):
 
 
 def _linear_vjp_input(g, x, weight, bias, y, m):
-    if m is numpy_math:
+    if m is numpy_math and (type(g) is not np.ndarray or g.ndim > 2):
         out = _flat_product(g, weight)
         if out is not None:
             return out
