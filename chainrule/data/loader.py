@@ -1,10 +1,12 @@
-"""Datasets and the DataLoader: mini-batches of Tensors, reshuffled every epoch.
+"""TensorDataset, default_collate and the DataLoader: mini-batches of Tensors, reshuffled every epoch.
 
 Two forms, as in PyTorch plus chainrule's original one:
 
 - ``DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, seed=None)``: any object with
-  ``__len__`` and ``__getitem__`` (a ``Dataset``, a ``TensorDataset``, a list of samples); each batch is
-  ``collate_fn([dataset[i] for i in batch_indices])``, by default ``default_collate``.
+  ``__len__`` and ``__getitem__`` (a ``Dataset``, a ``TensorDataset``, a list of samples), or an
+  ``IterableDataset``; each batch is ``collate_fn([dataset[i] for i in batch_indices])``, by default
+  ``default_collate``. PyTorch's other arguments (``sampler``, ``batch_sampler``, ``generator``, the worker
+  options) are taken by keyword, with PyTorch's checks; loading stays in the main process.
 - ``DataLoader(X, y, batch_size, shuffle=True, seed=None, drop_last=False)``: arrays sharing their first
   dimension, yielding ``(xb, yb)``; it is ``TensorDataset(X, y)`` with shuffling on by default.
 
@@ -12,9 +14,9 @@ Either form takes ``distributed=True`` (training over MPI, see ``cr.distributed`
 its own share, a ``cr.distributed.DistributedSampler`` (``loader.sampler``) whose shuffle all processes draw alike
 and that moves to the next epoch at each iteration; ``batch_size`` is per process.
 
-The loader only ever asks for ``dataset[i]`` with ``0 <= i < len(dataset)``. (Before, a dataset object went through
-``np.asarray``, which iterates with ``__getitem__`` until an IndexError: a dataset that builds a sample for any
-index never raises one, and the loader hung.)
+With the built-in samplers the loader only ever asks for ``dataset[i]`` with ``0 <= i < len(dataset)``. (Before, a
+dataset object went through ``np.asarray``, which iterates with ``__getitem__`` until an IndexError: a dataset that
+builds a sample for any index never raises one, and the loader hung.)
 """
 
 from __future__ import annotations

@@ -52,13 +52,11 @@ def _bool(value: Any, owner: str, name: str) -> bool:
     return bool(value)
 
 
-def _length(data_source: Any, owner: str) -> int:
-    try:
-        n = len(data_source)
-    except TypeError:
+def _check_sized(data_source: Any, owner: str) -> None:
+    # Only that it has a length: len() itself is asked each epoch (a dataset may grow), as in PyTorch.
+    if not hasattr(type(data_source), "__len__"):
         raise TypeError(f"{owner} needs a data source with a length (a dataset, a list, range(n)), got a "
-                        f"{type(data_source).__name__}") from None
-    return n
+                        f"{type(data_source).__name__}")
 
 
 def make_generator(generator: Any, seed: Any, owner: str) -> np.random.Generator:
@@ -104,7 +102,7 @@ class SequentialSampler(Sampler):
     """
 
     def __init__(self, data_source: Sized) -> None:
-        _length(data_source, "SequentialSampler")
+        _check_sized(data_source, "SequentialSampler")
         self.data_source = data_source
 
     def _order(self) -> np.ndarray:
@@ -131,7 +129,7 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source: Sized, replacement: bool = False, num_samples: int | None = None,
                  generator: np.random.Generator | None = None, *, seed: int | None = None) -> None:
-        _length(data_source, "RandomSampler")
+        _check_sized(data_source, "RandomSampler")
         self.data_source = data_source
         self.replacement = _bool(replacement, "RandomSampler", "replacement")
         self._num_samples = None if num_samples is None else _positive_int(num_samples, "RandomSampler",
