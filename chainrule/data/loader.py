@@ -323,7 +323,7 @@ class DataLoader:
         if self._iterable:
             for name, value in (("shuffle", self.shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler),
                                 ("distributed", self._distributed)):
-                if value not in (None, False):
+                if value is not None and value is not False:  # identity: a NumPy array sampler has no truth
                     raise ValueError(f"DataLoader with an IterableDataset: expected no {name} option, got "
                                      f"{name}={value!r:.60}; an IterableDataset is read in the order it yields its "
                                      "samples (shuffle or shard inside its __iter__)")
