@@ -1,5 +1,5 @@
-"""Data for training: the bundled 8x8 digits and English text, MNIST IDX files, a train/test split, datasets and a
-mini-batch loader."""
+"""Data for training: the bundled 8x8 digits and English text, MNIST IDX files, a train/test split, datasets, samplers
+and a mini-batch loader (PyTorch's ``torch.utils.data`` names and semantics; loading stays in the main process)."""
 
 from .datasets import (
     DataFormatError,
@@ -9,20 +9,44 @@ from .datasets import (
     read_idx,
     train_test_split,
 )
-from .loader import DataLoader, Dataset, TensorDataset, default_collate
+from .datasets_more import ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, random_split
+from .loader import DataLoader, TensorDataset, default_collate
+from .samplers import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from .text import CharTokenizer, load_text
+from .workers import WorkerInfo, get_worker_info
 
 __all__ = [
+    "BatchSampler",
+    "ChainDataset",
     "CharTokenizer",
+    "ConcatDataset",
     "DataFormatError",
     "DataLoader",
     "Dataset",
+    "IterableDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "StackDataset",
+    "Subset",
+    "SubsetRandomSampler",
     "TensorDataset",
+    "WeightedRandomSampler",
+    "WorkerInfo",
     "default_collate",
+    "get_worker_info",
     "load_digits",
     "load_mnist",
     "load_mnist_files",
     "load_text",
+    "random_split",
     "read_idx",
     "train_test_split",
 ]
