@@ -124,7 +124,8 @@ class _Orthogonal(Module):
             value = _qr_positive(np.concatenate([value, extra.astype(value.dtype)], axis=-1))
         self.base = Tensor(np.array(value, dtype=q.dtype))
         neg_eye = np.zeros(self.shape, dtype=q.dtype)
-        np.einsum("...ii->...i", neg_eye)[...] = -1.0
+        diagonal = np.arange(min(self.shape[-2:]))
+        neg_eye[..., diagonal, diagonal] = -1.0
         return Tensor(neg_eye)
 
 
