@@ -180,7 +180,8 @@ def _dimensions(tensor: Tensor, allowed: tuple[int, ...], where: str) -> None:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{where} fills a Tensor (or Parameter) in place, not {type(tensor).__name__}")
     if tensor.ndim not in allowed:
-        wanted = " or ".join(map(str, allowed)) if len(allowed) < 4 else f"at least {allowed[0]}"
+        wanted = (", ".join(map(str, allowed[:-1])) + " or " if len(allowed) > 1 else "") + str(allowed[-1])
+        wanted = wanted if len(allowed) < 4 else f"at least {allowed[0]}"
         raise ShapeError(f"{where}: only tensors with {wanted} dimensions are supported, got shape {tensor.shape}")
 
 

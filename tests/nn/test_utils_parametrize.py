@@ -193,7 +193,8 @@ def test_register_parametrization_chains_caches_and_removes():
     np.testing.assert_allclose(layer.weight.numpy(), start * 2)
     Double.calls = 0
     with parametrize.cached():
-        layer.weight, layer.weight
+        first, second = layer.weight, layer.weight
+    assert first is second
     assert Double.calls == 2  # one evaluation of the chain of two
     layer.weight = cr.tensor(np.ones((2, 2)))
     np.testing.assert_allclose(param.numpy(), np.full((2, 2), 0.25))
@@ -275,7 +276,7 @@ def test_fuse_conv_bn_and_linear_bn_equal_torch(torch):
     np.testing.assert_allclose(nn.utils.fuse_linear_bn_eval(lin, bn1)(cr.tensor(x)).numpy(),
                                torch.nn.utils.fuse_linear_bn_eval(lin_t, bn1_t)(torch.tensor(x)).detach().numpy(),
                                rtol=1e-13)
-    with pytest.raises(ValueError, match="must equal bn.num_features"):
+    with pytest.raises(ValueError, match=r"must equal bn\.num_features"):
         nn.utils.fuse_linear_bn_eval(lin, nn.BatchNorm1d(3).eval())
 
 
