@@ -202,6 +202,7 @@ CASES = [
     ("renorm", lambda L, a: a.renorm(2, 0, 1.5), [normal(3, 4)]),
     ("renorm p1 dim1", lambda L, a: a.renorm(1, 1, 2.0), [normal(3, 4)]),
     ("lerp", lambda L, a, b: a.lerp(b, 0.3), [normal(5), normal(5)]),
+    ("lerp large weight", lambda L, a, b: a.lerp(b, 0.8), [normal(5), normal(5)]),
     ("lerp tensor weight", lambda L, a, b, w: a.lerp(b, w), [normal(6), normal(6), RNG.uniform(-0.5, 1.5, 6)]),
     ("nan_to_num", lambda L, a: (a / a.new_tensor([0.0, 1.0, 0.0, 2.0])).nan_to_num(posinf=9.0),
      [I([0.0, 1.5, -2.0, 3.0])]),
@@ -619,3 +620,13 @@ def test_scatter_reads_the_leading_block_of_a_larger_src():
     for name in ("scatter", "scatter_add"):
         assert cr.gradcheck(lambda a, s, name=name: (getattr(a, name)(1, cr.tensor(index), s) * w).sum(), cr.tensor(x),
                             cr.tensor(src), atol=1e-7, rtol=1e-6)
+
+
+def test_lerp_is_exact_at_its_ends_as_torchs():
+    """From end when |weight| >= 1/2: weight 1 gives end itself (self + (end - self) may be an ulp off)."""
+    a, b = normal(200) * 1e3, normal(200)  # end small next to self: self + (end − self) loses end's low bits
+    for weight in (0.0, 0.2, 0.5, 0.9, 1.0):
+        ours = cr.tensor(a).lerp(cr.tensor(b), weight).numpy()  # torch's kernel may fuse the multiply-add: an ulp
+        np.testing.assert_allclose(ours, torch.tensor(a).lerp(torch.tensor(b), weight).numpy(), rtol=3e-16, atol=0)
+    np.testing.assert_array_equal(cr.tensor(a).lerp(cr.tensor(b), 1.0).numpy(), b)
+    np.testing.assert_array_equal(cr.tensor(a).lerp(cr.tensor(b), 0.0).numpy(), a)
