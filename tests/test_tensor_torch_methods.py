@@ -630,3 +630,27 @@ def test_lerp_is_exact_at_its_ends_as_torchs():
         np.testing.assert_allclose(ours, torch.tensor(a).lerp(torch.tensor(b), weight).numpy(), rtol=3e-16, atol=0)
     np.testing.assert_array_equal(cr.tensor(a).lerp(cr.tensor(b), 1.0).numpy(), b)
     np.testing.assert_array_equal(cr.tensor(a).lerp(cr.tensor(b), 0.0).numpy(), a)
+
+
+@pytest.mark.parametrize("n", [9, 64, 65, 1000, 20_000])
+def test_logcumsumexp_of_long_slices_matches_torch_in_blocks(n):
+    """Slices longer than one block (8) go through the carried block totals: the values and the gradient equal
+    torch's and a direct n² prefix logsumexp (for n <= 1000), also across blocks of very different sizes."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((2, n)) * 30
+    x[0, n // 2:] -= 800  # later blocks far below the carry, then far above it
+    x[1, n // 2:] += 800
+    w = rng.standard_normal((2, n))
+    t, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y = t.logcumsumexp(1)
+    (y * cr.tensor(w)).sum().backward()
+    yt = torch.logcumsumexp(tt, 1)
+    (yt * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-14, atol=0)
+    scale = np.max(np.abs(tt.grad.numpy()))
+    np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=0, atol=1e-11 * scale)
+    if n <= 1000:
+        prefix = np.where(np.tril(np.ones((n, n), bool)), x[:, None, :], -np.inf)
+        top = prefix.max(-1, keepdims=True)
+        direct = np.log(np.exp(prefix - top).sum(-1)) + top[..., 0]
+        np.testing.assert_allclose(y.numpy(), direct, rtol=1e-14, atol=0)
