@@ -4,7 +4,6 @@ get_last_lr, last_epoch and the state_dict entries both keep; every scheduler re
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from chainrule import nn, optim
