@@ -1891,16 +1891,25 @@ def _nearest_exact_sources(n: int, o: int, scale: float | None) -> np.ndarray:
     return np.minimum(np.floor(centres).astype(np.intp), n - 1)
 
 
+def _source_positions(n: int, o: int, scale: float | None, align_corners: bool, dtype: Any,
+                      clamp: bool) -> np.ndarray:
+    """The input position each of ``o`` outputs reads along an axis of size ``n``, in ``dtype`` as PyTorch's
+    kernels: i·(n − 1)/(o − 1) with align_corners, else (i + ½)·s − ½ with s = 1/scale (or n/o), at least 0 when
+    ``clamp`` (the linear modes; bicubic reads the taps before 0 and clamps their indices instead)."""
+    dtype = np.dtype(dtype).type
+    position = np.arange(o, dtype=dtype)
+    if align_corners:
+        return position * dtype((n - 1) / (o - 1) if o > 1 else 0)
+    s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
+    source = s * (position + dtype(0.5)) - dtype(0.5)
+    return np.maximum(source, dtype(0)) if clamp else source
+
+
 def _cubic_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
     """Bicubic interpolation along ``axis``: the four taps around each source position with Keys' weights
     (a = −0.75), indices clamped to the input, all in x's dtype as PyTorch's kernel."""
     dtype = x.dtype.type
-    position = np.arange(o, dtype=x.dtype)
-    if align_corners:
-        source = position * dtype((n - 1) / (o - 1) if o > 1 else 0)
-    else:
-        s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
-        source = s * (position + dtype(0.5)) - dtype(0.5)  # not clamped at 0, unlike the linear modes
+    source = _source_positions(n, o, scale, align_corners, x.dtype, clamp=False)
     floor = np.floor(source)
     t = (source - floor).astype(x.dtype)
     a = dtype(-0.75)
@@ -1924,13 +1933,7 @@ def _cubic_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, alig
 
 def _linear_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
     """Linear interpolation along ``axis``: weights and indices computed in x's dtype, as PyTorch's kernels."""
-    dtype = x.dtype.type
-    position = np.arange(o, dtype=x.dtype)
-    if align_corners:
-        source = position * dtype((n - 1) / (o - 1) if o > 1 else 0)
-    else:
-        s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
-        source = np.maximum(s * (position + dtype(0.5)) - dtype(0.5), dtype(0))
+    source = _source_positions(n, o, scale, align_corners, x.dtype, clamp=True)
     low = source.astype(np.intp)
     high = low + (low < n - 1)
     upper = (source - low).astype(x.dtype)
