@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DomainError, ShapeError
+from .dataset_classes import Dataset, IterableDataset, Subset
 from .datasets import _as_array, _check_pair
-from .datasets_more import Dataset, IterableDataset, Subset
 from .samplers import (
     BatchSampler,
     RandomSampler,
@@ -47,7 +47,7 @@ from .workers import call_worker_init_fn
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]  # Dataset: from datasets_more
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]  # Dataset: from dataset_classes
 
 
 class TensorDataset(Dataset):
