@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import operator
 from fractions import Fraction
+from typing import Any
 
 from .registry import portable
 
@@ -96,12 +97,12 @@ def _horner(coefficients, z):
 # ---------------------------------------------------------------------------------------------------------------
 # Pieces (float64 arrays of one namespace xp).
 # ---------------------------------------------------------------------------------------------------------------
-def log_gamma_2(z):
+def log_gamma_2(z: Any) -> Any:
     """log Γ(2 + z) for |z| ≤ ½."""
     return z * _horner(_LOG_GAMMA_2, z)
 
 
-def stirling_correction(x):
+def stirling_correction(x: Any) -> Any:
     """Σ_k B₂ₖ / (2k(2k − 1) x^(2k−1)) for x ≥ 10: log Γ(x) minus its leading terms."""
     return _horner(_STIRLING, 1 / (x * x)) / x
 
@@ -118,7 +119,7 @@ def _reduced(xp, x, low=1.5):
     return v, product, reciprocals
 
 
-def log_gamma_positive(xp, x):
+def log_gamma_positive(xp: Any, x: Any) -> Any:
     """log Γ(x) for x ≥ −½ (|x| for x in (−½, ½): log |Γ|), away from 0."""
     small = xp.clip(x, -0.5, 0.5)
     near_0 = log_gamma_2(small) - xp.log1p(small) - xp.log(xp.abs(small))
@@ -209,7 +210,7 @@ def _float64(backend, *xs):
 
 
 @portable("gammaln")
-def gammaln(backend, x):
+def gammaln(backend: Any, x: Any) -> Any:
     """log |Γ(x)|: +inf at the poles (0, −1, −2, …) and at +inf, −inf at −inf (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -228,7 +229,7 @@ def _log_gamma(xp, x):
 
 
 @portable("gamma")
-def gamma(backend, x):
+def gamma(backend: Any, x: Any) -> Any:
     """Γ(x): ±inf at ±0, nan at the negative integers and −inf, inf past 171.62, ±0 below −171.6 (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -244,7 +245,7 @@ def _gamma(xp, x):
 
 
 @portable("rgamma")
-def rgamma(backend, x):
+def rgamma(backend: Any, x: Any) -> Any:
     """1/Γ(x): 0 at the poles and at ±inf, ±inf where Γ underflows below −171.6 (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -262,7 +263,7 @@ def _rgamma(xp, x):
 
 
 @portable("digamma")
-def digamma(backend, x):
+def digamma(backend: Any, x: Any) -> Any:
     """ψ(x) = Γ'(x)/Γ(x): −inf at +0, +inf at −0, nan at the negative integers and −inf (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -338,7 +339,7 @@ def _polygamma(xp, n: int, x):
 
 
 @portable("polygamma")
-def polygamma(backend, x, n=1):
+def polygamma(backend: Any, x: Any, n: Any = 1) -> Any:
     """ψ⁽ⁿ⁾(x) for an integer order n ≥ 0 (ψ itself for n = 0)."""
     if isinstance(n, float) or not hasattr(n, "__index__") or operator.index(n) < 0:
         raise ValueError(f"'polygamma' takes an integer order n >= 0, not {n!r}")
@@ -491,14 +492,14 @@ def _gamma_sign(xp, x):
 
 
 @portable("beta")
-def beta(backend, a, b):
+def beta(backend: Any, a: Any, b: Any) -> Any:
     """B(a, b) = Γ(a) Γ(b) / Γ(a + b), with SciPy's values at the poles (see _beta)."""
     (a, b), dtype = _float64(backend, a, b)
     return backend.xp.astype(_beta(backend.xp, a, b, log=False), dtype)
 
 
 @portable("betaln")
-def betaln(backend, a, b):
+def betaln(backend: Any, a: Any, b: Any) -> Any:
     """log |B(a, b)|, accurate also where log Γ(a) and log Γ(a + b) are large and nearly equal."""
     (a, b), dtype = _float64(backend, a, b)
     return backend.xp.astype(_beta(backend.xp, a, b, log=True), dtype)
