@@ -1,6 +1,7 @@
 """Data for training: the bundled 8x8 digits and English text, MNIST IDX files, a train/test split, datasets, samplers
 and a mini-batch loader (PyTorch's ``torch.utils.data`` names and semantics; loading stays in the main process)."""
 
+from .dataset_classes import ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, random_split
 from .datasets import (
     DataFormatError,
     load_digits,
@@ -9,7 +10,6 @@ from .datasets import (
     read_idx,
     train_test_split,
 )
-from .datasets_more import ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, random_split
 from .loader import DataLoader, TensorDataset, default_collate
 from .samplers import (
     BatchSampler,

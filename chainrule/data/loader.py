@@ -31,14 +31,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DomainError, ShapeError
+from .dataset_classes import Dataset, IterableDataset, Subset
 from .datasets import _as_array, _check_pair
-from .datasets_more import Dataset, IterableDataset, Subset
 from .samplers import (
     BatchSampler,
     RandomSampler,
     SequentialSampler,
     SubsetRandomSampler,
     WeightedRandomSampler,
+    _is_int,
     make_generator,
 )
 from .workers import call_worker_init_fn
@@ -46,7 +47,7 @@ from .workers import call_worker_init_fn
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]  # Dataset: from datasets_more
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]  # Dataset: from dataset_classes
 
 
 class TensorDataset(Dataset):
@@ -157,19 +158,9 @@ def default_collate(batch: Sequence[Any]) -> Any:
 
 def _flag(value: Any, name: str) -> bool:
     """A yes/no option: True, False (or 1, 0); ``shuffle="no"`` would otherwise count as True."""
-    if isinstance(value, bool | np.bool_) or (_is_index(value) and operator.index(value) in (0, 1)):
+    if isinstance(value, bool | np.bool_) or (_is_int(value) and operator.index(value) in (0, 1)):
         return bool(value)
     raise TypeError(f"DataLoader: {name} must be True or False, got {value!r:.60}")
-
-
-def _is_index(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    try:
-        operator.index(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _fast_batcher(dataset: Any) -> Callable[[np.ndarray], Any] | None:
@@ -228,7 +219,7 @@ class DataLoader:
                  seed: int | np.random.Generator | None = None, distributed: bool = False) -> None:
         given = {"batch_size": batch_size, "shuffle": shuffle, "drop_last": drop_last, "collate_fn": collate_fn,
                  "seed": seed}
-        arrays_form = bool(args) and not _is_index(args[0]) and not isinstance(dataset, Dataset)
+        arrays_form = bool(args) and not _is_int(args[0]) and not isinstance(dataset, Dataset)
         if arrays_form:  # DataLoader(X, y, batch_size, shuffle=True, seed=None, drop_last=False)
             names = ("y", "batch_size", "shuffle", "seed", "drop_last")
         else:  # DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, seed=None)
@@ -309,7 +300,7 @@ class DataLoader:
     @staticmethod
     def _generator(seed: Any, generator: Any) -> np.random.Generator:
         if isinstance(seed, bool) or not (seed is None or isinstance(seed, np.random.Generator)
-                                          or (_is_index(seed) and operator.index(seed) >= 0)):
+                                          or (_is_int(seed) and operator.index(seed) >= 0)):
             raise TypeError(f"DataLoader: seed must be None, an int >= 0 or a numpy.random.Generator, got "
                             f"{seed!r:.60}")
         if generator is None:
@@ -348,7 +339,7 @@ class DataLoader:
                        worker_init_fn: Any, multiprocessing_context: Any, pin_memory: Any, pin_memory_device: Any,
                        in_order: Any) -> None:
         """PyTorch's checks on the worker options (loading itself stays in this process)."""
-        if not _is_index(num_workers):
+        if not _is_int(num_workers):
             raise TypeError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r:.60}")
         if num_workers < 0:
             raise ValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers}; use "
@@ -363,7 +354,7 @@ class DataLoader:
             if num_workers == 0:
                 raise ValueError("DataLoader: prefetch_factor option could only be specified with num_workers > 0; "
                                  "let num_workers > 0, otherwise set prefetch_factor to None")
-            if not _is_index(prefetch_factor) or prefetch_factor < 0:
+            if not _is_int(prefetch_factor) or prefetch_factor < 0:
                 raise ValueError(f"DataLoader: prefetch_factor option should be an int >= 0, got "
                                  f"{prefetch_factor!r:.60}")
         for name, value in (("persistent_workers", persistent_workers), ("pin_memory", pin_memory),
@@ -500,8 +491,8 @@ class DataLoader:
             if fast is not None:
                 return fast(self._checked(indices, n))
             if callable(getitems):  # PyTorch's protocol for a dataset that reads a batch at once
-                return collate(getitems([operator.index(i) if _is_index(i) else i for i in indices]))
-            return collate([self._sample(operator.index(i) if _is_index(i) else i, n) for i in indices])
+                return collate(getitems([operator.index(i) if _is_int(i) else i for i in indices]))
+            return collate([self._sample(operator.index(i) if _is_int(i) else i, n) for i in indices])
 
         return fetch
 

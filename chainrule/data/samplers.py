@@ -28,6 +28,7 @@ __all__ = [
 
 
 def _is_int(value: Any) -> bool:
+    """An integer as ``operator.index`` takes it (NumPy's too), not a bool (the loader and datasets use it too)."""
     if isinstance(value, bool | np.bool_):
         return False
     try:

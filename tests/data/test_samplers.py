@@ -46,7 +46,7 @@ def test_chi2_table_is_right():
         assert abs(stats.chi2.ppf(0.999, df) - value) < 1e-3
 
 
-@pytest.mark.parametrize("module", ["samplers", "datasets_more", "loader", "workers"])
+@pytest.mark.parametrize("module", ["samplers", "dataset_classes", "loader", "workers"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(f"chainrule.data.{module}"))
     assert result.attempted > 0 and result.failed == 0

@@ -303,3 +303,20 @@ def test_functional_call_equals_torch_and_restores(torch):
     assert twice.shape == (4, 3)
     with pytest.raises(ValueError, match="which are tied"):
         nn.utils.functional_call(shared, {"0.weight": wc, "1.weight": cr.tensor(w)}, (cr.tensor(x),))
+
+
+def test_fuse_transposed_conv_bn_scales_the_output_channels_axis_as_torch(torch):
+    # ConvTranspose2d's weight is (in, out, kh, kw): the BatchNorm's scale goes along axis 1 (transpose=True)
+    conv_t, bn_t = torch.nn.ConvTranspose2d(2, 3, 3).double().eval(), torch.nn.BatchNorm2d(3).double().eval()
+    with torch.no_grad():
+        bn_t.running_mean.uniform_(-1, 1), bn_t.running_var.uniform_(0.5, 2), bn_t.weight.uniform_(0.5, 2)
+        bn_t.bias.uniform_(-1, 1)
+    conv, bn = nn.ConvTranspose2d(2, 3, 3, dtype=np.float64).eval(), nn.BatchNorm2d(3, dtype=np.float64).eval()
+    conv.load_state_dict({k: v.numpy() for k, v in conv_t.state_dict().items()})
+    bn.load_state_dict({k: v.numpy() for k, v in bn_t.state_dict().items()})
+    fused = nn.utils.fuse_conv_bn_eval(conv, bn, transpose=True)
+    fused_t = torch.nn.utils.fuse_conv_bn_eval(conv_t, bn_t, transpose=True)
+    np.testing.assert_allclose(fused.weight.numpy(), fused_t.weight.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(fused.bias.numpy(), fused_t.bias.detach().numpy(), rtol=1e-14)
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
+    np.testing.assert_allclose(fused(cr.tensor(x)).numpy(), bn(conv(cr.tensor(x))).numpy(), rtol=1e-12, atol=1e-13)

@@ -35,22 +35,31 @@ def _check_eval(layer: Module, bn: Module, where: str) -> None:
                          "there is nothing fixed to fold in")
 
 
+def _fold(weight: Tensor, bias: Tensor | None, bn_rm: Tensor, bn_rv: Tensor, bn_eps: float, bn_w: Tensor | None,
+          bn_b: Tensor | None, out_axis: int, bias_dtype_of_bias: bool) -> tuple[Parameter, Parameter]:
+    """The fused (W', b') of the formula above, W scaled along its output axis ``out_axis``. b' takes W's dtype, or
+    the bias's own when ``bias_dtype_of_bias`` and there is one (PyTorch's conv casts to it, its linear does not)."""
+    w = _array(weight)
+    mean, var = _array(bn_rm), _array(bn_rv)
+    b = np.zeros_like(mean) if bias is None else _array(bias)
+    gamma = np.ones_like(mean) if bn_w is None else _array(bn_w)
+    beta = np.zeros_like(mean) if bn_b is None else _array(bn_b)
+    scale = gamma / np.sqrt(var + bn_eps)
+    shape = [1] * w.ndim
+    shape[out_axis] = -1
+    fused_w = (w * scale.reshape(shape)).astype(w.dtype)
+    fused_b = ((b - mean) * scale + beta).astype(b.dtype if bias_dtype_of_bias and bias is not None else w.dtype)
+    requires = weight.requires_grad if isinstance(weight, Tensor) else True
+    requires_b = bias.requires_grad if isinstance(bias, Tensor) else False
+    return Parameter(fused_w, requires_grad=requires), Parameter(fused_b, requires_grad=requires_b)
+
+
 def fuse_conv_bn_weights(conv_w: Tensor, conv_b: Tensor | None, bn_rm: Tensor, bn_rv: Tensor, bn_eps: float,
                          bn_w: Tensor | None, bn_b: Tensor | None,
                          transpose: bool = False) -> tuple[Parameter, Parameter]:
     """The fused convolution's (weight, bias); ``transpose``: a transposed convolution (out channels on axis 1)."""
-    w = _array(conv_w)
-    mean, var = _array(bn_rm), _array(bn_rv)
-    b = np.zeros_like(mean) if conv_b is None else _array(conv_b)
-    gamma = np.ones_like(mean) if bn_w is None else _array(bn_w)
-    beta = np.zeros_like(mean) if bn_b is None else _array(bn_b)
-    scale = gamma / np.sqrt(var + bn_eps)
-    shape = ([1, -1] if transpose else [-1, 1]) + [1] * (w.ndim - 2)
-    fused_w = (w * scale.reshape(shape)).astype(w.dtype)
-    fused_b = ((b - mean) * scale + beta).astype(w.dtype if conv_b is None else b.dtype)
-    requires = conv_w.requires_grad if isinstance(conv_w, Tensor) else True
-    requires_b = conv_b.requires_grad if isinstance(conv_b, Tensor) else False
-    return Parameter(fused_w, requires_grad=requires), Parameter(fused_b, requires_grad=requires_b)
+    out_axis = 1 if transpose else 0
+    return _fold(conv_w, conv_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, out_axis, bias_dtype_of_bias=True)
 
 
 def fuse_conv_bn_eval(conv: Module, bn: Module, transpose: bool = False) -> Module:
@@ -65,17 +74,7 @@ def fuse_conv_bn_eval(conv: Module, bn: Module, transpose: bool = False) -> Modu
 def fuse_linear_bn_weights(linear_w: Tensor, linear_b: Tensor | None, bn_rm: Tensor, bn_rv: Tensor, bn_eps: float,
                            bn_w: Tensor | None, bn_b: Tensor | None) -> tuple[Parameter, Parameter]:
     """The fused linear layer's (weight, bias)."""
-    w = _array(linear_w)
-    mean, var = _array(bn_rm), _array(bn_rv)
-    b = np.zeros_like(mean) if linear_b is None else _array(linear_b)
-    gamma = np.ones_like(mean) if bn_w is None else _array(bn_w)
-    beta = np.zeros_like(mean) if bn_b is None else _array(bn_b)
-    scale = gamma / np.sqrt(var + bn_eps)
-    fused_w = (w * scale[:, None]).astype(w.dtype)
-    fused_b = ((b - mean) * scale + beta).astype(w.dtype)
-    requires = linear_w.requires_grad if isinstance(linear_w, Tensor) else True
-    requires_b = linear_b.requires_grad if isinstance(linear_b, Tensor) else False
-    return Parameter(fused_w, requires_grad=requires), Parameter(fused_b, requires_grad=requires_b)
+    return _fold(linear_w, linear_b, bn_rm, bn_rv, bn_eps, bn_w, bn_b, 0, bias_dtype_of_bias=False)
 
 
 def fuse_linear_bn_eval(linear: Module, bn: Module) -> Module:

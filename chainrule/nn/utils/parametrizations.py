@@ -205,30 +205,35 @@ def _normalize(x: np.ndarray, eps: float) -> np.ndarray:
     return x / max(float(np.sqrt(np.sum(x * x))), eps)
 
 
+def _weight_matrix(weight: Any, dim: int) -> Any:
+    """The weight (an array or a Tensor) as a matrix with axis ``dim`` as its rows (spectral norm's W)."""
+    if dim != 0:
+        order = (dim, *[d for d in range(weight.ndim) if d != dim])
+        weight = weight.transpose(order) if isinstance(weight, np.ndarray) else ops.transpose(weight, order)
+    return weight.reshape(weight.shape[0], -1) if isinstance(weight, np.ndarray) else \
+        ops.reshape(weight, (weight.shape[0], -1))
+
+
+def _check_power_iterations(n_power_iterations: Any) -> None:
+    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int) or n_power_iterations <= 0:
+        raise ValueError(f"spectral_norm: expected n_power_iterations to be a positive int, got "
+                         f"{n_power_iterations!r}")
+
+
 class _SpectralNorm(Module):
     def __init__(self, weight: Tensor, n_power_iterations: int = 1, dim: int = 0, eps: float = 1e-12) -> None:
         super().__init__()
         ndim = weight.ndim
         dim = _check_dim(dim, ndim, "spectral_norm")
-        if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int) or n_power_iterations <= 0:
-            raise ValueError(f"spectral_norm: expected n_power_iterations to be a positive int, got "
-                             f"{n_power_iterations!r}")
+        _check_power_iterations(n_power_iterations)
         self.dim, self.eps = dim, float(eps)
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
-            matrix = self._matrix(np.asarray(weight.data))
+            matrix = _weight_matrix(np.asarray(weight.data), dim)
             rng = init.default_generator()
             self.register_buffer("_u", _normalize(rng.standard_normal(matrix.shape[0]), eps).astype(weight.dtype))
             self.register_buffer("_v", _normalize(rng.standard_normal(matrix.shape[1]), eps).astype(weight.dtype))
             self._power_method(matrix, 15)
-
-    def _matrix(self, weight: Any) -> Any:
-        """The weight as a matrix with axis ``dim`` as its rows."""
-        if self.dim != 0:
-            order = (self.dim, *[d for d in range(weight.ndim) if d != self.dim])
-            weight = weight.transpose(order) if isinstance(weight, np.ndarray) else ops.transpose(weight, order)
-        return weight.reshape(weight.shape[0], -1) if isinstance(weight, np.ndarray) else \
-            ops.reshape(weight, (weight.shape[0], -1))
 
     def _power_method(self, matrix: np.ndarray, iterations: int) -> None:
         """u ← W v / ‖W v‖, v ← Wᵀu / ‖Wᵀu‖, in place in the buffers (PyTorch's order, no gradient)."""
@@ -241,7 +246,7 @@ class _SpectralNorm(Module):
         if weight.ndim == 1:
             norm = ops.sqrt(ops.sum(weight * weight))
             return weight / ops.maximum(norm, _const(self.eps, weight))
-        matrix = self._matrix(weight)
+        matrix = _weight_matrix(weight, self.dim)
         if self.training:
             self._power_method(np.asarray(matrix.data), self.n_power_iterations)
         u, v = Tensor(np.array(self._u.data)), Tensor(np.array(self._v.data))

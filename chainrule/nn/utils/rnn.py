@@ -75,6 +75,7 @@ def _lengths(lengths: Any, batch: int, where: str) -> np.ndarray:
 
 
 def invert_permutation(permutation: np.ndarray) -> np.ndarray:
+    """The permutation q with q[p[i]] = i, which undoes p (PyTorch's ``torch.nn.utils.rnn.invert_permutation``)."""
     inverse = np.empty_like(permutation)
     inverse[permutation] = np.arange(permutation.size)
     return inverse

@@ -13,6 +13,7 @@ import numpy as np
 
 from ... import ops
 from ...tensor import Tensor
+from .. import init
 from ..module import Module, Parameter
 from . import parametrizations as _p
 
@@ -43,6 +44,16 @@ def _hooks_of(module: Module, kind: type) -> list[tuple[int, Any]]:
             if isinstance(hook, kind)]
 
 
+def _remove(module: Module, kind: type, name: str, where: str) -> Module:
+    """Take the ``kind`` hook of parameter ``name`` off ``module``, leaving one plain parameter."""
+    for key, hook in _hooks_of(module, kind):
+        if hook.name == name:
+            hook.remove(module)
+            del module._forward_pre_hooks[key]
+            return module
+    raise ValueError(f"{where} of {name!r} not found in {type(module).__name__}")
+
+
 def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Module:
     """Deprecated in PyTorch, in favour of ``parametrizations.weight_norm`` (it warns likewise): replace
     parameter ``name`` by ``<name>_g`` (its norm over every axis but ``dim``) and ``<name>_v`` (its direction)."""
@@ -70,12 +81,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     """Undo ``weight_norm``: ``name`` becomes one parameter again, holding g · v / ‖v‖."""
-    for key, hook in _hooks_of(module, WeightNorm):
-        if hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"weight_norm of {name!r} not found in {type(module).__name__}")
+    return _remove(module, WeightNorm, name, "weight_norm")
 
 
 class SpectralNorm:
@@ -85,19 +91,12 @@ class SpectralNorm:
     def __init__(self, name: str, n_power_iterations: int, dim: int, eps: float) -> None:
         self.name, self.n_power_iterations, self.dim, self.eps = name, n_power_iterations, dim, eps
 
-    def matrix(self, weight: Any) -> Any:
-        if self.dim != 0:
-            order = (self.dim, *[d for d in range(weight.ndim) if d != self.dim])
-            weight = weight.transpose(order) if isinstance(weight, np.ndarray) else ops.transpose(weight, order)
-        return weight.reshape(weight.shape[0], -1) if isinstance(weight, np.ndarray) else \
-            ops.reshape(weight, (weight.shape[0], -1))
-
     def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
         weight = getattr(module, self.name + "_orig")
         u_buffer, v_buffer = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
-        matrix = self.matrix(weight)
+        matrix = _p._weight_matrix(weight, self.dim)
         if do_power_iteration:
-            values = self.matrix(np.asarray(weight.data))
+            values = _p._weight_matrix(np.asarray(weight.data), self.dim)
             u, v = u_buffer._array(), v_buffer._array()
             for _ in range(self.n_power_iterations):
                 v[...] = _p._normalize(values.T @ u, self.eps)
@@ -127,15 +126,13 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     weight = module._parameters.get(name)
     if weight is None:
         raise ValueError(f"spectral_norm: {type(module).__name__} has no parameter named {name!r}")
-    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int) or n_power_iterations <= 0:
-        raise ValueError(f"spectral_norm: expected n_power_iterations to be a positive int, got "
-                         f"{n_power_iterations!r}")
+    _p._check_power_iterations(n_power_iterations)
     if dim is None:
         dim = 1 if type(module).__name__.startswith("ConvTranspose") else 0
     dim = _p._check_dim(dim, weight.ndim, "spectral_norm")
     hook = SpectralNorm(name, n_power_iterations, dim, float(eps))
-    h, w = hook.matrix(np.asarray(weight.data)).shape
-    rng = _p.init.default_generator()
+    h, w = _p._weight_matrix(np.asarray(weight.data), dim).shape
+    rng = init.default_generator()
     del module._parameters[name]
     object.__delattr__(module, name)
     module.register_parameter(name + "_orig", weight)
@@ -148,12 +145,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
 
 def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     """Undo ``spectral_norm``: ``name`` becomes one parameter again, holding W / σ with the current u and v."""
-    for key, hook in _hooks_of(module, SpectralNorm):
-        if hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"spectral_norm of {name!r} not found in {type(module).__name__}")
+    return _remove(module, SpectralNorm, name, "spectral_norm")
 
 
 __all__ = ["remove_spectral_norm", "remove_weight_norm", "spectral_norm", "weight_norm"]

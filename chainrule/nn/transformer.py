@@ -1,6 +1,7 @@
-"""The decoder half of PyTorch's transformer and the whole model: ``TransformerDecoderLayer``, ``TransformerDecoder``
-and ``Transformer``, with PyTorch's submodule names (``self_attn``, ``multihead_attn``, ``linear1/2``, ``norm1/2/3``;
-``encoder.layers.{i}``, ``encoder.norm``, ``decoder.layers.{i}``, ``decoder.norm``), so a PyTorch state dict loads.
+"""The decoder half of PyTorch's transformer and the whole model (the encoder half is in attention.py):
+``TransformerDecoderLayer``, ``TransformerDecoder`` and ``Transformer``, with PyTorch's submodule names
+(``self_attn``, ``multihead_attn``, ``linear1/2``, ``norm1/2/3``; ``encoder.layers.{i}``, ``encoder.norm``,
+``decoder.layers.{i}``, ``decoder.norm``), so a PyTorch state dict loads.
 
 Masks follow ``MultiheadAttention``: a boolean mask marks with True what may NOT be attended, a float mask is added to
 the scores (``Transformer.generate_square_subsequent_mask(n)`` gives the causal one, −∞ above the diagonal).
