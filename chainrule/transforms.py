@@ -52,8 +52,9 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
         refuse_masked(x, where)
         if x.dtype.kind not in "iufc":
             raise TypeError(f"{where}: cannot differentiate with respect to an array of dtype {x.dtype}")
-        # A copy: a function that writes into its input (x.data[0] = ...) must not change the caller's array.
-        data = np.array(x if x.dtype.kind in "fc" else x.astype(np.float64))
+        # No copy (W3's arrays are megabytes): the input shares the caller's array, as a NumPy function's argument
+        # does, so a function that writes into it (x.data[0] = ...) writes into the caller's array.
+        data = np.asarray(x) if x.dtype.kind in "fc" else x.astype(np.float64)
         t = Tensor._make(data, None, True)
         return t, t, ARRAY if isinstance(x, np.ndarray) else FLOAT
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
