@@ -17,6 +17,8 @@ from ..engine import bump
 from ..engine.mode import call_observers, observe_call
 from ..errors import ChainruleError
 from ..tensor import Tensor
+from . import backward_hooks
+from .backward_hooks import hooked_modules
 
 
 class StateDictError(ChainruleError, ValueError, RuntimeError):
@@ -212,9 +214,22 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if hooked_modules and id(self) in hooked_modules:  # full backward hooks: see backward_hooks.py
+            return backward_hooks.call_with_backward_hooks(self, self._observed_forward, args, kwargs)
         if call_observers:  # an explanation is noting which nodes each module makes (cr.explain(...).layers)
             return observe_call(self, self.forward, *args, **kwargs)
         return self.forward(*args, **kwargs)
+
+    def _observed_forward(self, *args: Any, **kwargs: Any) -> Any:
+        """``forward``, seen by ``call_observers`` when there are some (__call__'s own way, for hooked modules)."""
+        if call_observers:
+            return observe_call(self, self.forward, *args, **kwargs)
+        return self.forward(*args, **kwargs)
+
+    # Full backward hooks, as PyTorch's (backward_hooks.py): see and replace the gradients at a module's outputs
+    # and inputs.
+    register_full_backward_hook = backward_hooks.register_full_backward_hook
+    register_full_backward_pre_hook = backward_hooks.register_full_backward_pre_hook
 
     # -----------------------------------------------------------------------------------------------------------
     # Walking the tree.
