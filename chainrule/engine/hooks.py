@@ -149,6 +149,29 @@ def retains(node: Node | None, tensor: Any) -> bool:
     return record is not None and record.retain is not None and record.retain[0]() is tensor
 
 
+def share(source: Any, node: Node) -> None:
+    """Run ``source``'s hooks (a leaf's, or a node's and its retain_grad) on the gradient of ``node``, an identity
+    of it that a transform differentiates against: as torch.autograd.grad runs the hooks of the tensors it
+    differentiates with respect to, and returns what they give."""
+    if not getattr(source, "_hooks", None):
+        return
+    ref = weakref.ref(source)
+
+    def run_source_hooks(g: Any) -> Any:
+        record = getattr(ref(), "_hooks", None)
+        if record is None:
+            return None
+        for function in list(record.pre.values()):
+            result = function(g)
+            if result is not None:
+                g = result
+        if record.retain is not None:
+            record.retain[1](g)
+        return g
+
+    add_hook(node, run_source_hooks)
+
+
 def add_group(members: list[Node | None], function: Callable[[list], list | None]) -> Group:
     """Call ``function`` with the gradients of all ``members`` at once (see ``Group``); it lives as long as they."""
     group = Group(members, function)
