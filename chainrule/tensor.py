@@ -631,8 +631,8 @@ def _gradient_hook(hook: Callable) -> Callable:
 
 
 def hook_gradient(result: Any, g: Any, where: str) -> Any:
-    """A hook's replacement for the gradient ``g``, in g's form (an array, or a Tensor under create_graph), checked:
-    a Tensor of g's shape; another floating dtype is converted to g's, as PyTorch does."""
+    """A hook's replacement for the gradient ``g``, in g's form (an array, or a Tensor under create_graph), checked
+    as PyTorch checks it: a Tensor of g's shape and dtype."""
     shape = tuple(g.shape) if hasattr(g, "shape") else np.shape(g)
     if not isinstance(result, Tensor):
         raise TypeError(f"{where} returned {type(result).__name__} {result!r:.40}; expected a Tensor of the gradient's "
@@ -643,16 +643,10 @@ def hook_gradient(result: Any, g: Any, where: str) -> Any:
     dtype = getattr(g, "dtype", None)
     if not isinstance(dtype, np.dtype):  # a Python number's, or another library's dtype
         dtype = np.result_type(g) if dtype is None else backends.numpy_dtype(dtype)
-    if (result.dtype.kind == "c") != (dtype.kind == "c"):
-        raise TypeError(f"{where} returned a gradient of dtype {result.dtype} for one of dtype {dtype}; a real "
-                        "gradient stays real and a complex one complex")
-    if isinstance(g, Tensor):
-        return result if result.dtype == dtype else result.astype(dtype)
-    value = result._data
     if result.dtype != dtype:
-        value = backends.backend(value).xp.astype(value, getattr(g, "dtype", dtype)) if backends.is_foreign(value) \
-            else np.asarray(value, dtype=dtype)
-    return value
+        raise TypeError(f"{where} changed the gradient's dtype from {dtype} to {result.dtype}; return it in {dtype} "
+                        f"(e.g. g.astype('{dtype}')), or None to keep the gradient")
+    return result if isinstance(g, Tensor) else result._data
 
 
 def _retained(ref: weakref.ref) -> Callable[[Any], None]:
