@@ -482,3 +482,29 @@ def test_module_hook_errors(torch):
     with pytest.raises(cr.ShapeError, match=r"grad_output\[0\]"), \
             lin.register_full_backward_pre_hook(lambda m, go: (go[0].sum(),)):
         lin(cr.tensor(X)).sum().backward()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The examples in the docstrings and in the README run as written.
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["chainrule.engine.hooks", "chainrule.nn.backward_hooks"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_readme_hooks_example():
+    import doctest
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Watching one gradient"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    test = doctest.DocTestParser().get_doctest(code, {"cr": cr}, "README hooks", "README.md", 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0 and test.examples
