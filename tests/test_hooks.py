@@ -470,6 +470,24 @@ def test_module_hooks_twice_with_retain_graph_then_removed(torch):
     assert counts[0] == counts[1] == ["pre", "full", "pre", "full"]
 
 
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_copies_keep_module_hooks_and_drop_tensor_hooks_as_torch(torch):
+    import copy
+
+    seen = []
+    for lin, lib in ((nn.Linear(3, 2, dtype="float64", seed=0), cr), (torch.nn.Linear(3, 2).double(), torch)):
+        calls = []
+        lin.weight.register_hook(lambda g: g * 0)
+        handle = lin.register_full_backward_pre_hook(lambda m, go, calls=calls: calls.append(m))
+        twin = copy.deepcopy(lin)
+        handle.remove()  # the original's only
+        twin(lib.tensor(X[:, :3])).sum().backward()
+        lin(lib.tensor(X[:, :3])).sum().backward()
+        seen.append((calls == [twin], float(twin.weight.grad.abs().sum()) > 0, float(lin.weight.grad.abs().sum())))
+        del twin, calls
+    assert seen[0] == seen[1] == (True, True, 0.0)
+
+
 def test_module_hook_errors(torch):
     lin = nn.Linear(3, 2, dtype="float64", seed=0)
     with pytest.raises(TypeError, match="register_full_backward_hook expects a function"):

@@ -48,6 +48,9 @@ class Hooks:
     def __bool__(self) -> bool:
         return bool(self.pre or self.retain or self.post or self.groups)
 
+    def __deepcopy__(self, memo: dict) -> None:
+        return None  # a copy of a tensor has no hooks (PyTorch's copies neither)
+
 
 class Group:
     """A hook on several nodes' gradients at once: ``function(grads)`` (None where no gradient came) returns None

@@ -22,9 +22,31 @@ from .. import ops
 from ..engine import backends, hooks, is_grad_enabled
 from ..tensor import Tensor, hook_gradient
 
-#: id(module) for every module with a full backward (pre-)hook now: Module.__call__ looks here (one check while
-#: it is empty) before taking the way through ``call_with_backward_hooks``.
+#: id() of every module's hook tables that hold a hook now: Module.__call__ looks here (one check while it is
+#: empty) before taking the way through ``call_with_backward_hooks``.
 hooked_modules: set[int] = set()
+
+
+class _Tables:
+    """A module's full backward hooks and pre-hooks, by handle id. A copy of the module (copy.deepcopy) has its own
+    tables with the same hooks, as in PyTorch, where the hooks are part of the module's state."""
+
+    __slots__ = ("__weakref__", "full", "pre")
+
+    def __init__(self, full: dict | None = None, pre: dict | None = None) -> None:
+        self.full: dict[int, Callable] = full or {}
+        self.pre: dict[int, Callable] = pre or {}
+        weakref.finalize(self, hooked_modules.discard, id(self))
+        self.update()
+
+    def update(self) -> None:
+        if self.full or self.pre:
+            hooked_modules.add(id(self))
+        else:
+            hooked_modules.discard(id(self))  # Module.__call__ takes its plain way again
+
+    def __deepcopy__(self, memo: dict) -> _Tables:
+        return _Tables(dict(self.full), dict(self.pre))
 
 
 def register_full_backward_hook(module: Any, hook: Callable, prepend: bool = False) -> hooks.RemovableHandle:
@@ -37,42 +59,41 @@ def register_full_backward_hook(module: Any, hook: Callable, prepend: bool = Fal
     >>> layer(cr.ones(4, 3, requires_grad=True)).sum().backward()
     (4, 3) (4, 2)
     """
-    return _register(module, "_backward_hooks", hook, prepend)
+    return _register(module, "full", hook, prepend)
 
 
 def register_full_backward_pre_hook(module: Any, hook: Callable, prepend: bool = False) -> hooks.RemovableHandle:
     """``hook(module, grad_output)`` each time the gradients with respect to the module's outputs are computed,
     before they go into the module; it may return a tuple that replaces grad_output."""
-    return _register(module, "_backward_pre_hooks", hook, prepend)
+    return _register(module, "pre", hook, prepend)
 
 
 def _register(module: Any, table: str, hook: Callable, prepend: bool) -> hooks.RemovableHandle:
     if not callable(hook):
-        raise TypeError(f"register_full{table[:-6]}_hook expects a function of the module and gradients, got "
-                        f"{type(hook).__name__} {hook!r:.60}")
+        raise TypeError(f"register_full_backward{'_pre' if table == 'pre' else ''}_hook expects a function of the "
+                        f"module and gradients, got {type(hook).__name__} {hook!r:.60}")
     tables = module.__dict__.get("_backward_hook_tables")
     if tables is None:
-        tables = {"_backward": {}, "_backward_pre": {}}
+        tables = _Tables()
         object.__setattr__(module, "_backward_hook_tables", tables)
-    key = id(module)
-    if key not in hooked_modules:
-        hooked_modules.add(key)
-        weakref.finalize(module, hooked_modules.discard, key)
-    ref = weakref.ref(module)
+    ref = weakref.ref(tables)
 
     def remove(hook_id: int) -> None:
-        tables[table[:-6]].pop(hook_id, None)
-        if not any(tables.values()) and ref() is not None:
-            hooked_modules.discard(key)  # Module.__call__ takes its plain way again
+        tables = ref()
+        if tables is not None:
+            getattr(tables, table).pop(hook_id, None)
+            tables.update()
 
-    return hooks.add_to_table(tables[table[:-6]], hook, prepend, remove)
+    handle = hooks.add_to_table(getattr(tables, table), hook, prepend, remove)
+    tables.update()
+    return handle
 
 
 def call_with_backward_hooks(module: Any, call: Callable, args: tuple, kwargs: dict) -> Any:
     """``call(*args, **kwargs)`` (the module's forward) with the module's backward hooks set up on its inputs and
     outputs. The hooks are those registered now, as PyTorch takes them at call time."""
     tables = module.__dict__["_backward_hook_tables"]
-    pre_hooks, full_hooks = list(tables["_backward_pre"].values()), list(tables["_backward"].values())
+    pre_hooks, full_hooks = list(tables.pre.values()), list(tables.full.values())
     call_state = _Call(module, pre_hooks, full_hooks, len(args))
     if is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args):
         args = call_state.inputs(args)

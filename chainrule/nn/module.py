@@ -214,7 +214,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if hooked_modules and id(self) in hooked_modules:  # full backward hooks: see backward_hooks.py
+        if hooked_modules and id(self.__dict__.get("_backward_hook_tables")) in hooked_modules:  # backward_hooks.py
             return backward_hooks.call_with_backward_hooks(self, self._observed_forward, args, kwargs)
         if call_observers:  # an explanation is noting which nodes each module makes (cr.explain(...).layers)
             return observe_call(self, self.forward, *args, **kwargs)
