@@ -488,6 +488,28 @@ def test_copies_keep_module_hooks_and_drop_tensor_hooks_as_torch(torch):
     assert seen[0] == seen[1] == (True, True, 0.0)
 
 
+def test_graphs_with_hooks_are_freed_without_the_garbage_collector():
+    """No reference cycle: a hooked graph (and its arrays) goes as soon as its last use does."""
+    net = nn.Sequential(nn.Linear(3, 5, dtype="float64", seed=0), nn.Tanh(), nn.Linear(5, 2, dtype="float64", seed=1))
+    x = cr.tensor(X, requires_grad=True)
+    handles = [net[2].register_full_backward_hook(lambda m, gi, go: None),
+               net[1].register_full_backward_pre_hook(lambda m, go: None), x.register_hook(lambda g: g)]
+    gc.disable()
+    try:
+        for _ in range(3):
+            h = net(x)
+            h.retain_grad()
+            h.register_hook(lambda g: g * 1)
+            (h ** 2).sum().backward()
+            del h
+        assert [type(ref()) for ref in hooks.owners.values()] == [cr.Tensor]  # x's own hook only
+    finally:
+        gc.enable()
+    for handle in handles:
+        handle.remove()
+    assert not hooks.owners and not hooked_modules
+
+
 def test_module_hook_errors(torch):
     lin = nn.Linear(3, 2, dtype="float64", seed=0)
     with pytest.raises(TypeError, match="register_full_backward_hook expects a function"):

@@ -61,7 +61,10 @@ class Group:
     __slots__ = ("fired", "function", "members")
 
     def __init__(self, members: list[Node | None], function: Callable[[list], list | None]) -> None:
-        self.members, self.function, self.fired = members, function, None
+        # Weakly: each member holds the group, so a strong reference back would make every graph a cycle, kept
+        # (with its arrays) until the garbage collector's next run instead of freed when the last use goes.
+        self.members = [None if m is None else weakref.ref(m) for m in members]
+        self.function, self.fired = function, None
 
 
 class RemovableHandle:
@@ -221,6 +224,16 @@ def _call_group(function: Callable, grads: list) -> list | None:
     return out
 
 
+def _snapshot(table: dict) -> list:
+    """The items of ``table`` now. Its weak references' callbacks remove entries whenever an owner dies, which the
+    garbage collector may make happen in the middle of copying: then copy again."""
+    while True:
+        try:
+            return list(table.items())
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # One backward pass with hooks: called by the plain loop before each node and after it.
 # ---------------------------------------------------------------------------------------------------------------
@@ -237,7 +250,7 @@ class Pass:
         """id(node) -> the hooked leaves whose gradient is complete once that node is done: the oldest node that
         uses each one, among those this pass reaches (as PyTorch's engine runs a leaf's AccumulateGrad as soon as
         it is ready). A walk of the graph, made only when some leaf has hooks."""
-        leaves = {key for key, ref in list(owners.items()) if type(ref()) is not Node}
+        leaves = {key for key, ref in _snapshot(owners) if type(ref()) is not Node}
         if not leaves:
             return {}
         last: dict[int, tuple[Node, Any]] = {}
@@ -280,12 +293,12 @@ class Pass:
 
     def _fire(self, group: Group, node: Node, g: Any) -> Any:
         pending = self.pending
-        grads = [g if member is node else None if member is None else pending.get(member)
-                 for member in group.members]
+        members = [None if ref is None else ref() for ref in group.members]
+        grads = [g if member is node else None if member is None else pending.get(member) for member in members]
         new = _call_group(group.function, grads)
         if new is None:
             return g
-        for member, old, value in zip(group.members, grads, new, strict=True):
+        for member, old, value in zip(members, grads, new, strict=True):
             if member is None or value is None or value is old:
                 continue
             if value is DROP:
