@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING  # noqa: I001 - tensor first, then ops
 
 from .tensor import Tensor, arange, eye, full, ones, rand, randn, tensor, zeros
 from . import ops as _ops
+from . import torch_methods as _torch_methods  # PyTorch's method names on Tensor
 from .ops import (
     astype, broadcast_to, concatenate, expand_dims, flatten, log_softmax, logsumexp, matmul, max, mean, min, prod,
     reshape, softmax, split, squeeze, stack, std, sum, swapaxes, transpose, unsqueeze, var,

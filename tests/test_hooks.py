@@ -510,6 +510,28 @@ def test_graphs_with_hooks_are_freed_without_the_garbage_collector():
     assert not hooks.owners and not hooked_modules
 
 
+def test_forward_and_backward_hooks_compose_as_torch(torch):
+    """PyTorch's order: forward pre-hooks, the inputs' side of the backward hooks, forward, forward hooks, the
+    outputs' side: grad_output is the gradient of the output the forward hooks made, grad_input of the arguments
+    the pre-hooks made."""
+    logs = []
+    for lin, lib in ((nn.Linear(3, 2, dtype="float64", seed=0), cr), (torch.nn.Linear(3, 2).double(), torch)):
+        log = []
+        lin.register_forward_pre_hook(lambda m, args: (args[0] * 3,))
+        lin.register_forward_hook(lambda m, args, out: out ** 2)
+        _module_log(lin, log, "linear")
+        x = lib.tensor(X, requires_grad=True)
+        lin(x).sum().backward()
+        logs.append((log, x.grad))
+    assert [e[0] for e in logs[0][0]] == [e[0] for e in logs[1][0]] == ["pre linear", "full linear"]
+    ours, theirs = logs[0][0], logs[1][0]
+    np.testing.assert_allclose(_values(ours[0][1][0]), 1.0)  # d(sum)/d(out²): ones, the hook's output's gradient
+    np.testing.assert_allclose(_values(theirs[0][1][0]), 1.0)
+    # grad_input is for the tripled argument: dL/dx = 3 · grad_input
+    np.testing.assert_allclose(logs[0][1].numpy(), 3 * _values(ours[1][1][0]), rtol=1e-14)
+    np.testing.assert_allclose(logs[1][1].numpy(), 3 * _values(theirs[1][1][0]), rtol=1e-14)
+
+
 def test_module_hook_errors(torch):
     lin = nn.Linear(3, 2, dtype="float64", seed=0)
     with pytest.raises(TypeError, match="register_full_backward_hook expects a function"):

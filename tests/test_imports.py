@@ -99,7 +99,7 @@ LAYERS = (
     ("chainrule.rules",),
     ("chainrule.engine",),
     ("chainrule.tensor",),
-    ("chainrule.arguments", "chainrule.ops"),
+    ("chainrule.arguments", "chainrule.ops", "chainrule.torch_methods"),
     ("chainrule.transforms", "chainrule.gradcheck", "chainrule.extend", "chainrule.rulecheck", "chainrule.symbolic",
      "chainrule.numpy", "chainrule.pytree"),
     ("chainrule.explain",),

@@ -138,17 +138,17 @@ __all__ += _layers_3d.__all__  # the 3-D layers and the remaining shape layers
 
 # The decoder and whole transformer, bags of embeddings, CTC and the other later losses, lazy layers, the random
 # layers (more in the section "Neural networks" of the README).
-from . import transformer_more as _transformer_more  # noqa: E402
+from . import transformer as _transformer  # noqa: E402
 from .adaptive_softmax import AdaptiveLogSoftmaxWithLoss  # noqa: E402
 from .embedding_bag import EmbeddingBag  # noqa: E402
 from .lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d, LazyLinear  # noqa: E402
 from .losses_extra import CTCLoss, MultiLabelMarginLoss, TripletMarginWithDistanceLoss  # noqa: E402
 from .random_layers import FractionalMaxPool2d, RReLU  # noqa: E402
-from .transformer_more import *  # noqa: E402, F403
+from .transformer import *  # noqa: E402, F403
 
 __all__ += [
     "AdaptiveLogSoftmaxWithLoss", "CTCLoss", "EmbeddingBag", "FractionalMaxPool2d", "LazyBatchNorm1d",
     "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d", "LazyLinear", "MultiLabelMarginLoss", "RReLU",
     "TripletMarginWithDistanceLoss",
 ]
-__all__ += _transformer_more.__all__
+__all__ += _transformer.__all__

@@ -224,18 +224,27 @@ class TransformerEncoderLayer(Module):
 _MODULE_OVERHEAD = 64 * 1024
 
 
-def _check_copies_fit(layer: Module, copies: int) -> None:
-    """A clear MemoryError, before copying, when ``copies`` copies of ``layer`` cannot be held (deep-copying ten
-    million layers one by one would otherwise run for hours before NumPy or Python gave up)."""
+def layer_copies(layer: Module, num_layers: int, norm: Module | None, where: str, name: str) -> ModuleList:
+    """``num_layers`` deep copies of ``layer`` (so they start equal, as in PyTorch) for the stacks TransformerEncoder
+    and TransformerDecoder, after checking the arguments, and with a clear MemoryError, before copying, when the
+    copies cannot be held (deep-copying ten million layers one by one would otherwise run for hours)."""
+    if not isinstance(layer, Module):
+        raise TypeError(f"{where}: {name} must be a Module (e.g. {where}Layer), not {type(layer).__name__}")
+    if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or num_layers < 1:
+        raise DomainError(f"{where}: num_layers must be a positive int, got {num_layers!r}")
+    if norm is not None and not isinstance(norm, Module):
+        raise TypeError(f"{where}: norm must be a Module or None, not {type(norm).__name__}")
+    copies = int(num_layers)
     per_copy = sum(p.data.nbytes for p in layer.parameters()) + _MODULE_OVERHEAD * len(list(layer.modules()))
     size = per_copy * copies
     try:
         np.empty(size, dtype=np.uint8)  # asks for the bytes once, untouched (so no page is filled)
     except (MemoryError, ValueError):
         raise MemoryError(
-            f"nn.TransformerEncoder: {copies:,} copies of the layer need about {size / 2**30:,.1f} GiB, more than this "
+            f"nn.{where}: {copies:,} copies of the layer need about {size / 2**30:,.1f} GiB, more than this "
             "machine can allocate; expected a num_layers that fits in memory"
         ) from None
+    return ModuleList([copy.deepcopy(layer) for _ in range(copies)])
 
 
 class TransformerEncoder(Module):
@@ -256,15 +265,7 @@ class TransformerEncoder(Module):
         # enable_nested_tensor and mask_check are PyTorch's speed switches (its nested-tensor fast path); accepted so
         # that PyTorch code runs unchanged, with no effect here
         super().__init__()
-        if not isinstance(encoder_layer, Module):
-            raise TypeError(f"TransformerEncoder: encoder_layer must be a Module (e.g. TransformerEncoderLayer), "
-                            f"not {type(encoder_layer).__name__}")
-        if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or num_layers < 1:
-            raise DomainError(f"TransformerEncoder: num_layers must be a positive int, got {num_layers!r}")
-        if norm is not None and not isinstance(norm, Module):
-            raise TypeError(f"TransformerEncoder: norm must be a Module or None, not {type(norm).__name__}")
-        _check_copies_fit(encoder_layer, int(num_layers))
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(int(num_layers))])
+        self.layers = layer_copies(encoder_layer, num_layers, norm, "TransformerEncoder", "encoder_layer")
         self.num_layers = int(num_layers)
         self.norm = norm
 

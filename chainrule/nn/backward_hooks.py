@@ -89,18 +89,18 @@ def _register(module: Any, table: str, hook: Callable, prepend: bool) -> hooks.R
     return handle
 
 
-def call_with_backward_hooks(module: Any, call: Callable, args: tuple, kwargs: dict) -> Any:
-    """``call(*args, **kwargs)`` (the module's forward) with the module's backward hooks set up on its inputs and
-    outputs. The hooks are those registered now, as PyTorch takes them at call time."""
-    tables = module.__dict__["_backward_hook_tables"]
-    pre_hooks, full_hooks = list(tables.pre.values()), list(tables.full.values())
-    call_state = _Call(module, pre_hooks, full_hooks, len(args))
+def begin(module: Any, args: tuple) -> tuple[tuple, _Call | None]:
+    """The module's backward hooks set up for one call, after its forward pre-hooks, as PyTorch does: the tensor
+    arguments, each through an identity node when one needs a gradient; and the call's state, whose ``outputs``
+    does the same for what the forward (and its forward hooks) return. The hooks are those registered now, as
+    PyTorch takes them at call time. (args, None) for a module without backward hooks."""
+    tables = module.__dict__.get("_backward_hook_tables")
+    if tables is None or not (tables.pre or tables.full):
+        return args, None
+    call_state = _Call(module, list(tables.pre.values()), list(tables.full.values()), len(args))
     if is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args):
         args = call_state.inputs(args)
-    out = call(*args, **kwargs)
-    if not is_grad_enabled():
-        return out
-    return call_state.outputs(out)
+    return args, call_state
 
 
 class _Call:
@@ -123,6 +123,8 @@ class _Call:
         return tuple(args)
 
     def outputs(self, out: Any) -> Any:
+        if not is_grad_enabled():
+            return out
         single = not isinstance(out, tuple)
         outs = [out] if single else list(out)
         positions = [i for i, o in enumerate(outs) if isinstance(o, Tensor)]

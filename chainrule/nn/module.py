@@ -19,6 +19,7 @@ from ..errors import ChainruleError
 from ..tensor import Tensor
 from . import backward_hooks
 from .backward_hooks import hooked_modules
+from .hooks import RemovableHandle, add_hook, call_with_hooks
 
 
 class StateDictError(ChainruleError, ValueError, RuntimeError):
@@ -207,6 +208,65 @@ class Module:
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Alias of ``add_module``, as PyTorch."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at the dotted path ``target`` (``""``: this module), e.g. ``net.get_submodule("0.fc")``."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_submodule expects a dotted path (str), not {type(target).__name__}")
+        module: Module = self
+        if target == "":
+            return module
+        walked = type(self).__name__
+        for item in target.split("."):
+            if item not in module.__dict__.get("_modules", {}):
+                raise AttributeError(f"get_submodule({target!r}): {walked} has no submodule {item!r}"
+                                     + (f" ({item!r} is not a Module)" if hasattr(module, item) else "")
+                                     + f"; its submodules are {[n for n, _ in module.named_children()]}")
+            module = module._modules[item]
+            if module is None:
+                raise AttributeError(f"get_submodule({target!r}): submodule {item!r} of {walked} is None")
+            walked = f"{walked}.{item}"
+        return module
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Put ``module`` at the dotted path ``target``: its parent must exist; with ``strict`` the last name must
+        already be a submodule (else a new one is added)."""
+        if not isinstance(target, str) or target == "":
+            raise ValueError(f"set_submodule expects a non-empty dotted path, got {target!r}")
+        if not isinstance(module, Module):
+            raise TypeError(f"set_submodule({target!r}): expected a Module, not {type(module).__name__}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if strict and name not in parent._modules:
+            raise AttributeError(f"set_submodule({target!r}, strict=True): {type(parent).__name__} has no submodule "
+                                 f"{name!r} to replace")
+        if name not in parent._modules and hasattr(parent, name):
+            raise AttributeError(f"set_submodule({target!r}): {name!r} of {type(parent).__name__} is not a Module")
+        parent.add_module(name, module)
+
+    def _get_entry(self, target: str, table: str, kind: str) -> Any:
+        if not isinstance(target, str):
+            raise TypeError(f"get_{kind} expects a dotted path (str), not {type(target).__name__}")
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        entries = module.__dict__[table]
+        if name not in entries:
+            other = "" if not hasattr(module, name) else f" ({name!r} is an attribute but not a {kind})"
+            raise AttributeError(f"get_{kind}({target!r}): {type(module).__name__} has no {kind} {name!r}{other}; "
+                                 f"its {kind}s are {sorted(entries)}")
+        return entries[name]
+
+    def get_parameter(self, target: str) -> Parameter | None:
+        """The parameter at the dotted path ``target`` (``"encoder.fc.weight"``)."""
+        return self._get_entry(target, "_parameters", "parameter")
+
+    def get_buffer(self, target: str) -> Tensor | None:
+        """The buffer at the dotted path ``target`` (``"bn.running_mean"``)."""
+        return self._get_entry(target, "_buffers", "buffer")
+
     # -----------------------------------------------------------------------------------------------------------
     # Calling.
     # -----------------------------------------------------------------------------------------------------------
@@ -214,22 +274,73 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if hooked_modules and id(self.__dict__.get("_backward_hook_tables")) in hooked_modules:  # backward_hooks.py
-            return backward_hooks.call_with_backward_hooks(self, self._observed_forward, args, kwargs)
+        if "_forward_pre_hooks" in self.__dict__ or "_forward_hooks" in self.__dict__ or (
+                hooked_modules and id(self.__dict__.get("_backward_hook_tables")) in hooked_modules):
+            return call_with_hooks(self, self._call_forward, args, kwargs)
         if call_observers:  # an explanation is noting which nodes each module makes (cr.explain(...).layers)
             return observe_call(self, self.forward, *args, **kwargs)
         return self.forward(*args, **kwargs)
 
-    def _observed_forward(self, *args: Any, **kwargs: Any) -> Any:
-        """``forward``, seen by ``call_observers`` when there are some (__call__'s own way, for hooked modules)."""
+    def _call_forward(self, *args: Any, **kwargs: Any) -> Any:
         if call_observers:
             return observe_call(self, self.forward, *args, **kwargs)
         return self.forward(*args, **kwargs)
+
+    # -----------------------------------------------------------------------------------------------------------
+    # Hooks (PyTorch's signatures; each register_* returns a handle whose remove() unregisters the hook).
+    # -----------------------------------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each forward (``hook(module, args, kwargs)`` with ``with_kwargs``); a
+        result other than None replaces the arguments (a tuple ``(args, kwargs)`` with ``with_kwargs``)."""
+        return add_hook(self, "_forward_pre_hooks", hook, (hook, bool(with_kwargs)), prepend,
+                        "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each forward (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``); a result other than None replaces the output. ``always_call``: also when forward raised."""
+        return add_hook(self, "_forward_hooks", hook, (hook, bool(with_kwargs), bool(always_call)), prepend,
+                        "register_forward_hook")
 
     # Full backward hooks, as PyTorch's (backward_hooks.py): see and replace the gradients at a module's outputs
     # and inputs.
     register_full_backward_hook = backward_hooks.register_full_backward_hook
     register_full_backward_pre_hook = backward_hooks.register_full_backward_pre_hook
+
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, prefix, keep_vars)`` before ``state_dict()`` collects this module's entries."""
+        return add_hook(self, "_state_dict_pre_hooks", hook, hook, where="register_state_dict_pre_hook")
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata)`` once this module's entries (and its
+        children's) are in ``state_dict``; it may change the dict in place and must return None."""
+        return add_hook(self, "_state_dict_hooks", hook, hook, where="register_state_dict_post_hook")
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` before ``load_state_dict`` checks the keys; it may change (a copy of) the state_dict and append
+        to the three lists."""
+        return add_hook(self, "_load_state_dict_pre_hooks", hook, hook, where="register_load_state_dict_pre_hook")
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, incompatible_keys)`` after ``load_state_dict`` loaded; it may edit the two lists of
+        ``incompatible_keys`` in place, which ``load_state_dict`` then returns."""
+        return add_hook(self, "_load_state_dict_post_hooks", hook, hook, where="register_load_state_dict_post_hook")
+
+    def get_extra_state(self) -> Any:
+        """Override (with ``set_extra_state``) to save more than tensors: ``state_dict()`` keeps the value under
+        ``'<prefix>_extra_state'``, as PyTorch."""
+        raise RuntimeError(f"{type(self).__name__}.get_extra_state() is only called when a subclass overrides it; "
+                           "define get_extra_state and set_extra_state together")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Override (with ``get_extra_state``): ``load_state_dict`` passes it what get_extra_state returned."""
+        raise RuntimeError(f"{type(self).__name__}.set_extra_state() is only called when a subclass overrides it; "
+                           "define get_extra_state and set_extra_state together")
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
 
     # -----------------------------------------------------------------------------------------------------------
     # Walking the tree.
@@ -367,6 +478,18 @@ class Module:
             tensor.grad = None
         return self
 
+    def float(self) -> Module:
+        """Every floating-point parameter and buffer to float32 (``to('float32')``); returns self."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Every floating-point parameter and buffer to float64; returns self."""
+        return self.to(np.float64)
+
+    def half(self) -> Module:
+        """Every floating-point parameter and buffer to float16; returns self."""
+        return self.to(np.float16)
+
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``.grad = None``), before the next backward pass."""
         for param in self.parameters():
@@ -375,15 +498,45 @@ class Module:
     # -----------------------------------------------------------------------------------------------------------
     # State.
     # -----------------------------------------------------------------------------------------------------------
-    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> dict[str, Tensor]:
+    def state_dict(self, *, destination: dict[str, Any] | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> dict[str, Tensor]:
         """Every parameter and persistent buffer by dotted name, as Tensors without gradient that share their memory.
 
         The order is PyTorch's: each module's own parameters, then its own buffers, then its children's, depth
         first; a parameter shared by two modules appears under both names. As in PyTorch the values follow later
         updates; to keep a snapshot, copy them (``{k: v.numpy().copy() for k, v in model.state_dict().items()}``).
         ``cr.save`` writes one to disk. ``keep_vars=True`` returns the Parameters themselves.
+        If a module overrides ``get_extra_state``, its value is saved under ``'<prefix>_extra_state'``; state_dict
+        hooks run as in PyTorch (``register_state_dict_pre_hook``, ``register_state_dict_post_hook``).
         """
-        return {name: t if keep_vars else t.detach() for name, t in self._named_state(prefix)}
+        destination = {} if destination is None else destination
+        self._save_to(destination, prefix, keep_vars)
+        return destination
+
+    def _save_to(self, destination: dict[str, Any], prefix: str, keep_vars: bool) -> None:
+        """This module's entries, then its children's (depth first), between its state_dict hooks."""
+        for hook in list(self.__dict__.get("_state_dict_pre_hooks", {}).values()):
+            hook(self, prefix, keep_vars)
+        for name, t in self._local_state():
+            destination[prefix + name] = t if keep_vars else t.detach()
+        if self._has_extra_state():
+            destination[prefix + "_extra_state"] = self.get_extra_state()
+        for child_name, child in self.named_children():
+            child._save_to(destination, f"{prefix}{child_name}.", keep_vars)
+        for hook in list(self.__dict__.get("_state_dict_hooks", {}).values()):
+            if hook(self, destination, prefix, {}) is not None:
+                raise RuntimeError(f"a state_dict post hook of {type(self).__name__} returned a value; it must change "
+                                   "the state_dict in place and return None")
+
+    def _prefixed_modules(self) -> list[tuple[str, Module]]:
+        """(``prefix.``, module) for this module and each below it, depth first; a shared module under each name."""
+        found: list[tuple[str, Module]] = []
+        stack: list[tuple[str, Module]] = [("", self)]
+        while stack:
+            prefix, module = stack.pop()
+            found.append((prefix, module))
+            stack.extend(reversed([(f"{prefix}{child_name}.", child) for child_name, child in module.named_children()]))
+        return found
 
     def _local_state(self) -> list[tuple[str, Tensor]]:
         """This module's own entries of its state_dict: parameters, then persistent buffers (None left out)."""
@@ -412,15 +565,24 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a dict from names to arrays, not {type(state_dict).__name__}")
-        own = dict(self._named_state())
+        state_dict = dict(state_dict)  # pre-hooks may change it; the caller's stays as it was
         missing: list[str] = []
         unexpected: list[str] = []
         problems: list[str] = []
         values = {}
-        stack: list[tuple[str, Module]] = [("", self)]
-        while stack:  # PyTorch's walk: each module checks its own keys, and which keys below its prefix it lacks
-            prefix, module = stack.pop()
+        extras: list[tuple[Module, Any]] = []
+        walk = self._prefixed_modules()
+        for prefix, module in walk:
+            for hook in list(module.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
+                hook(module, state_dict, prefix, {}, strict, missing, unexpected, problems)
+        own = dict(self._named_state())
+        for prefix, module in walk:  # PyTorch's walk: each module checks its keys, and which below its prefix it lacks
             local = dict(module._local_state())
+            if module._has_extra_state():
+                if prefix + "_extra_state" in state_dict:
+                    extras.append((module, state_dict[prefix + "_extra_state"]))
+                else:
+                    missing.append(prefix + "_extra_state")
             optional = getattr(module, "_optional_state", ())
             for key, tensor in local.items():
                 name = prefix + key
@@ -441,9 +603,9 @@ class Module:
                 if isinstance(name, str) and name.startswith(prefix):
                     head, *rest = name[len(prefix):].split(".", 1)
                     # a dotted name belongs to a child module, a plain one to this module's own entries
-                    if (head not in module._modules) if rest else (head not in local):
+                    if (head not in module._modules) if rest else (
+                            head not in local and not (head == "_extra_state" and module._has_extra_state())):
                         unexpected.append(name)
-            stack.extend(reversed([(f"{prefix}{child_name}.", child) for child_name, child in module.named_children()]))
         if strict:
             if unexpected:
                 problems.insert(0, f"unexpected key(s) {', '.join(repr(k) for k in unexpected)}")
@@ -458,7 +620,13 @@ class Module:
             target = own[key]._array()
             target[...] = array
             bump(target)  # a graph that saved the old values must not backpropagate through them now
-        return IncompatibleKeys(missing, unexpected)
+        for module, state in extras:
+            module.set_extra_state(state)
+        result = IncompatibleKeys(missing, unexpected)
+        for _, module in walk:
+            for hook in list(module.__dict__.get("_load_state_dict_post_hooks", {}).values()):
+                hook(module, result)
+        return result
 
     # -----------------------------------------------------------------------------------------------------------
     # Printing.

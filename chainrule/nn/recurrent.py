@@ -22,6 +22,7 @@ from . import functional as F
 from . import init
 from .layers import _float_dtype, _positive_int
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -100,18 +101,27 @@ class _RNNBase(Module):
         b_hh = getattr(self, f"bias_hh_l{layer}{suffix}") if self.bias else None
         return step(self.mode, getattr(self, "nonlinearity", "tanh"), x_projected, h, c, w_hh, b_hh)
 
-    def _run(self, x: Tensor, h: Tensor, c: Tensor | None, layer: int, suffix: str):
-        """One direction of one layer over the sequence x (L, N, width): outputs (L, N, H), final h and c."""
+    def _run(self, x: Tensor, h: Tensor, c: Tensor | None, layer: int, suffix: str,
+             lengths: np.ndarray | None = None):
+        """One direction of one layer over the sequence x (L, N, width): outputs (L, N, H), final h and c.
+
+        With ``lengths`` (a packed batch), sequence n only steps while t < lengths[n]: its state stays as it was
+        elsewhere, so the forward direction ends at its last real step and the reverse one starts there."""
         w_ih = getattr(self, f"weight_ih_l{layer}{suffix}")
-        if self.mode == "LSTM" and not self.proj_size:
+        if self.mode == "LSTM" and not self.proj_size and lengths is None:
             return self._run_lstm(x, h, c, w_ih, layer, suffix)
         projected = F.linear(x, w_ih, getattr(self, f"bias_ih_l{layer}{suffix}") if self.bias else None)
         steps = range(x.shape[0] - 1, -1, -1) if suffix else range(x.shape[0])
         outputs = [None] * x.shape[0]
         for t in steps:
-            h, c = self._cell(projected[t], h, c, layer, suffix)
+            h_new, c_new = self._cell(projected[t], h, c, layer, suffix)
             if self.proj_size:  # h = W_hr (o ⊙ tanh c)
-                h = F.linear(h, getattr(self, f"weight_hr_l{layer}{suffix}"))
+                h_new = F.linear(h_new, getattr(self, f"weight_hr_l{layer}{suffix}"))
+            if lengths is not None and not (t < lengths).all():
+                running = Tensor((t < lengths)[:, None])
+                h_new = ops.where(running, h_new, h)
+                c_new = None if c is None else ops.where(running, c_new, c)
+            h, c = h_new, c_new
             outputs[t] = h
         return ops.stack(outputs, axis=0), h, c
 
@@ -143,6 +153,8 @@ class _RNNBase(Module):
         return state if batched else ops.unsqueeze(state, 1)
 
     def forward(self, input: Any, hx: Any = None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         where = type(self).__name__
         x = input if isinstance(input, Tensor) else Tensor(input)
         if x.dtype.kind != "f":
@@ -166,6 +178,17 @@ class _RNNBase(Module):
             h0, c0 = self._check(x, h0, "h_0", batched), self._check(x, c0, "c_0", batched)
         else:
             h0, c0 = self._check(x, hx, "h_0", batched), None
+        x, h_n, c_n = self._layers(x, h0, c0)
+        if not batched:
+            x = ops.squeeze(x, 1)
+            h_n = ops.squeeze(h_n, 1)
+            c_n = None if c_n is None else ops.squeeze(c_n, 1)
+        elif self.batch_first:
+            x = ops.swapaxes(x, 0, 1)
+        return x, ((h_n, c_n) if self.mode == "LSTM" else h_n)
+
+    def _layers(self, x: Tensor, h0: Tensor | None, c0: Tensor | None, lengths: np.ndarray | None = None):
+        """Every layer and direction over x (L, N, input_size): the last layer's outputs, h_n and c_n."""
         zeros = np.zeros((x.shape[1], self.hidden_size), x.dtype)
         zeros_h = np.zeros((x.shape[1], self.output_size), x.dtype)
         finals_h, finals_c = [], []
@@ -175,7 +198,7 @@ class _RNNBase(Module):
                 k = layer * self.directions + d
                 h = zeros_h if h0 is None else h0[k]
                 c = (zeros if c0 is None else c0[k]) if self.mode == "LSTM" else None
-                out, h, c = self._run(x, h, c, layer, suffix)
+                out, h, c = self._run(x, h, c, layer, suffix, lengths)
                 outputs.append(out)
                 finals_h.append(h)
                 finals_c.append(c)
@@ -184,13 +207,38 @@ class _RNNBase(Module):
                 x = F.dropout(x, self.dropout, True, self._rng)
         h_n = ops.stack(finals_h, axis=0)
         c_n = ops.stack(finals_c, axis=0) if self.mode == "LSTM" else None
-        if not batched:
-            x = ops.squeeze(x, 1)
-            h_n = ops.squeeze(h_n, 1)
-            c_n = None if c_n is None else ops.squeeze(c_n, 1)
-        elif self.batch_first:
-            x = ops.swapaxes(x, 0, 1)
-        return x, ((h_n, c_n) if self.mode == "LSTM" else h_n)
+        return x, h_n, c_n
+
+    def _forward_packed(self, packed: PackedSequence, hx: Any):
+        """A PackedSequence in, one out (same batch_sizes and indices), as PyTorch: each sequence runs for its own
+        length; h_0/c_0 and h_n/c_n are in the batch's original order."""
+        where = type(self).__name__
+        data = packed.data
+        if data.dtype.kind != "f":
+            raise TypeError(f"{where}: the packed input must be floating point, got dtype {data.dtype}")
+        if data.ndim != 2 or data.shape[-1] != self.input_size:
+            raise ShapeError(f"{where}: a PackedSequence's data must be (sum of lengths, input_size) with input_size "
+                             f"= {self.input_size}, got shape {data.shape}")
+        padded, lengths = pad_packed_sequence(PackedSequence(data, packed.batch_sizes))  # in the sorted order
+        lengths = np.asarray(lengths.data)
+        order = None if packed.sorted_indices is None else np.asarray(packed.sorted_indices.data)
+        if self.mode == "LSTM":
+            if hx is not None and not (isinstance(hx, tuple | list) and len(hx) == 2):
+                raise TypeError(f"{where}: hx must be the pair (h_0, c_0) or None, got {type(hx).__name__}")
+            states = (None, None) if hx is None else hx
+        else:
+            states = (hx, None)
+        checked = [self._check(padded, state, name, True) for state, name in zip(states, ("h_0", "c_0"), strict=True)]
+        if order is not None:
+            checked = [None if state is None else state[:, order] for state in checked]
+        x, h_n, c_n = self._layers(padded, *checked, lengths=lengths)
+        output = pack_padded_sequence(x, lengths).data
+        if packed.unsorted_indices is not None:
+            back = np.asarray(packed.unsorted_indices.data)
+            h_n = h_n[:, back]
+            c_n = None if c_n is None else c_n[:, back]
+        result = PackedSequence(output, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        return result, ((h_n, c_n) if self.mode == "LSTM" else h_n)
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"

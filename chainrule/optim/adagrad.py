@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _non_negative
+from .optimizer import Optimizer, _non_negative, torch_flags
 
 
 class Adagrad(Optimizer):
@@ -23,9 +23,13 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-2, lr_decay: float = 0.0,
-                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                 foreach: bool | None = None, *, maximize: bool = False, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
+        flags = torch_flags(maximize, foreach, False, differentiable, fused,
+                            names=("maximize", "foreach", "differentiable", "fused"))
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
-                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps})
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps, **flags})
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import DomainError
 from ..tensor import Tensor
-from .optimizer import Optimizer, _beta, _non_negative, lerped
+from .optimizer import Optimizer, _beta, _non_negative, lerped, torch_flags
 
 
 class Adam(Optimizer):
@@ -21,17 +21,19 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 amsgrad: bool = False) -> None:
+                 amsgrad: bool = False, *, foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                  "amsgrad": amsgrad})
+                                  "amsgrad": amsgrad, **torch_flags(maximize, foreach, capturable, differentiable,
+                                                                    fused)})
+        if decoupled_weight_decay:  # torch's Adam(decoupled_weight_decay=True) is AdamW
+            self.decoupled = True
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
         name = type(self).__name__
-        if len(group["betas"]) != 2:
-            raise DomainError(f"{name}: betas must be a pair (beta1, beta2), got {group['betas']!r}")
-        _beta(group["betas"][0], "betas[0]", name)
-        _beta(group["betas"][1], "betas[1]", name)
+        _check_betas(group["betas"], name)
         _non_negative(group["eps"], "eps", name)
         _non_negative(group["weight_decay"], "weight_decay", name)
 
@@ -70,8 +72,10 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 amsgrad: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 amsgrad: bool = False, *, maximize: bool = False, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False, fused: bool | None = None) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused)
 
 
 class RMSprop(Optimizer):
@@ -82,9 +86,13 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-2, alpha: float = 0.99,
-                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
+        flags = torch_flags(maximize, foreach, capturable, differentiable,
+                            names=("maximize", "foreach", "capturable", "differentiable"))
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-                                  "momentum": momentum, "centered": centered})
+                                  "momentum": momentum, "centered": centered, **flags})
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
@@ -114,3 +122,11 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"] = state["momentum_buffer"] * momentum + grad / avg
             return param - lr * buf
         return param - lr * (grad / avg)
+
+
+def _check_betas(betas: Any, name: str) -> None:
+    """betas = (β₁, β₂), each in [0, 1), as torch.optim's Adam family checks."""
+    if not isinstance(betas, tuple | list) or len(betas) != 2:
+        raise DomainError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+    _beta(betas[0], "betas[0]", name)
+    _beta(betas[1], "betas[1]", name)

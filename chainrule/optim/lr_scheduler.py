@@ -85,10 +85,13 @@ class LRScheduler:
     def get_lr(self) -> list[float]:
         raise NotImplementedError
 
-    def step(self) -> None:
-        """Move to the next epoch and set its learning rates."""
+    def step(self, epoch: int | None = None) -> None:
+        """Move to the next epoch and set its learning rates; ``step(epoch)`` jumps to ``epoch`` (torch's deprecated
+        form: the closed-form rate where the schedule has one)."""
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0):
+            raise DomainError(f"{type(self).__name__}.step: epoch must be an int >= 0, got {epoch!r}")
+        self._update_lr(None if epoch is None else int(epoch))
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
@@ -226,16 +229,17 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 1
+        where = type(self).__name__
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
-                raise DomainError(f"LambdaLR: expected {n} lr_lambda function(s), one per parameter group, "
+                raise DomainError(f"{where}: expected {n} lr_lambda function(s), one per parameter group, "
                                   f"got {len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
         for fn in self.lr_lambdas:
             if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda must be a function of the epoch, got {fn!r}")
+                raise TypeError(f"{where}: lr_lambda must be a function of the epoch, got {fn!r}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -530,3 +534,261 @@ class SequentialLR(LRScheduler):
         super().load_state_dict(state)
         for s, saved in zip(self._schedulers, inner, strict=True):
             s.load_state_dict(saved)
+
+
+class ConstantLR(LRScheduler):
+    """Multiply the rate by ``factor`` for the first ``total_iters`` epochs, then give back the base rate
+    (lr = base_lr·factor while epoch < total_iters, base_lr after), as ``torch.optim.lr_scheduler.ConstantLR``."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        self.factor = _number(factor, "factor", "ConstantLR", 0.0, 1.0)
+        if isinstance(total_iters, bool) or not isinstance(total_iters, numbers.Integral) or total_iters < 0:
+            raise DomainError(f"ConstantLR: total_iters must be an int >= 0, got {total_iters!r}")
+        self.total_iters = int(total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._rates()]
+        if self.last_epoch != self.total_iters:
+            return self._rates()
+        if self.factor == 0:  # torch divides by the factor here (ZeroDivisionError); the base rate is meant
+            return list(self.base_lrs)
+        return [lr * (1.0 / self.factor) for lr in self._rates()]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base in self.base_lrs]
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the current rate by ``lr_lambda(epoch)`` each epoch (one function, or one per group), as
+    ``torch.optim.lr_scheduler.MultiplicativeLR``: lr_epoch = lr_(epoch−1)·lr_lambda(epoch)."""
+
+    def get_lr(self) -> list[float]:
+        if self._initial:
+            return self._rates()
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._rates(), strict=True)]
+
+    _closed_form_lr = None  # no closed form: step(epoch) multiplies once by lr_lambda(epoch), as torch
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the rate to zero over ``total_iters`` epochs along a polynomial of degree ``power``:
+    lr = base_lr·(1 − min(epoch, total_iters)/total_iters)^power, computed recursively as torch does."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        self.total_iters = _positive_int(total_iters, "total_iters", "PolynomialLR")
+        self.power = _number(power, "power", "PolynomialLR")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._initial or self.last_epoch > self.total_iters:
+            return self._rates()
+        t, n = self.last_epoch, self.total_iters
+        decay = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power
+        return [lr * decay for lr in self._rates()]
+
+    def _closed_form_lr(self) -> list[float]:
+        share = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * (1.0 - share) ** self.power for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter, 2017): cosine annealing from the base rate to ``eta_min`` over T_i epochs, then a
+    restart, with T_0 for the first period and T_(i+1) = T_mult·T_i:
+
+    lr = eta_min + (base_lr − eta_min)(1 + cos(π·T_cur/T_i))/2, T_cur the epochs since the last restart.
+    ``step(epoch)`` accepts a fractional epoch (e.g. ``epoch + batch / batches`` per batch), as torch's.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
+        where = "CosineAnnealingWarmRestarts"
+        self.T_0 = _positive_int(T_0, "T_0", where)
+        self.T_i = self.T_0
+        if isinstance(T_mult, bool) or not isinstance(T_mult, numbers.Integral) or T_mult < 1:
+            raise DomainError(f"{where}: T_mult must be an int >= 1, got {T_mult!r}")
+        self.T_mult = int(T_mult)
+        self.eta_min = _number(eta_min, "eta_min", where)
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or go to ``epoch`` (an int or a fraction of an epoch, >= 0)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real) or not 0 <= epoch < math.inf:
+                raise DomainError(f"CosineAnnealingWarmRestarts.step: epoch must be a finite number >= 0, got "
+                                  f"{epoch!r}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:  # the restart before epoch: T_0(T_mult^n − 1)/(T_mult − 1) <= epoch
+                    n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = self._rates()
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith, 2017), stepped once per batch, as ``torch.optim.lr_scheduler.CyclicLR``:
+    the rate goes from ``base_lr`` up to ``max_lr`` in ``step_size_up`` steps and back in ``step_size_down``;
+    the height of each cycle is scaled by mode "triangular" (1), "triangular2" (halved each cycle), "exp_range"
+    (gamma^step), or by ``scale_fn`` of the cycle or the step (``scale_mode``). With ``cycle_momentum`` the
+    momentum (or Adam's β₁) moves the other way between ``max_momentum`` and ``base_momentum``.
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | list[float], max_lr: float | list[float],
+                 step_size_up: int = 2000, step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: float | list[float] = 0.8,
+                 max_momentum: float | list[float] = 0.9, last_epoch: int = -1) -> None:
+        where = "CyclicLR"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{where} expects a cr.optim optimizer, not {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        base_lrs = _per_group(base_lr, "base_lr", optimizer, where)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
+                group["lr"] = lr
+        self.max_lrs = _per_group(max_lr, "max_lr", optimizer, where)
+        up = _number(step_size_up, "step_size_up", where, 0.0)
+        down = up if step_size_down is None else _number(step_size_down, "step_size_down", where, 0.0)
+        if up + down == 0 or up == 0:
+            raise DomainError(f"{where}: step_size_up must be > 0 (and the cycle longer than 0 steps), got "
+                              f"step_size_up={step_size_up!r}, step_size_down={step_size_down!r}")
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise DomainError(f"{where}: mode must be 'triangular', 'triangular2' or 'exp_range' (or give scale_fn), "
+                              f"got {mode!r}")
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"{where}: scale_fn must be a function of the cycle or step, got {scale_fn!r}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise DomainError(f"{where}: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}")
+        self.mode, self.gamma = mode, _number(gamma, "gamma", where)
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else \
+            ("iterations" if mode == "exp_range" else "cycle")
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise DomainError(f"{where}: cycle_momentum=True needs an optimizer with momentum or betas "
+                                  f"({type(optimizer).__name__} has neither); pass cycle_momentum=False")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group(base_momentum, "base_momentum", optimizer, where)
+            self.max_momentums = _per_group(max_momentum, "max_momentum", optimizer, where)
+            if last_epoch == -1:
+                for high, low, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups,
+                                            strict=True):
+                    self._set_momentum(group, high)
+                    group["max_momentum"], group["base_momentum"] = high, low
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _set_momentum(self, group: dict[str, Any], value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def scale_fn(self, x: float) -> float:
+        """The height of the cycle: the given scale_fn, or the mode's."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        rates = [base + (top - base) * scale_factor * scale
+                 for base, top in zip(self.base_lrs, self.max_lrs, strict=True)]
+        if self.cycle_momentum:
+            for group, low, high in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums,
+                                        strict=True):
+                self._set_momentum(group, high - (high - low) * scale_factor * scale)
+        return rates
+
+    def state_dict(self) -> dict[str, Any]:
+        """As torch's: a plain scale_fn is left out; a callable object's attributes are kept."""
+        fn = self._scale_fn_custom
+        state = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_scale_fn_custom")})
+        state["_scale_fn_custom"] = None if fn is None or _is_function(fn) else copy.deepcopy(fn.__dict__)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        attributes = state.pop("_scale_fn_custom", None)
+        super().load_state_dict(state)
+        if attributes is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(copy.deepcopy(attributes))
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together, each multiplying in its own change (e.g. ConstantLR
+    then ExponentialLR), as ``torch.optim.lr_scheduler.ChainedScheduler``."""
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
+        where = "ChainedScheduler"
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise DomainError(f"{where} expects at least one scheduler to chain, got none")
+        optimizer = optimizer or schedulers[0].optimizer if isinstance(schedulers[0], LRScheduler) else optimizer
+        for i, s in enumerate(schedulers):
+            if isinstance(s, ReduceLROnPlateau) or not isinstance(s, LRScheduler):
+                raise TypeError(f"{where}: scheduler {i} is a {type(s).__name__}; expected an LRScheduler other than "
+                                "ReduceLROnPlateau (whose step needs a metric)")
+            if s.optimizer is not optimizer:
+                raise DomainError(f"{where}: scheduler {i} ({type(s).__name__}) belongs to another optimizer")
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = self._rates()
+
+    def step(self) -> None:  # type: ignore[override]
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._rates()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")})
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict) if isinstance(state_dict, dict) else state_dict
+        inner = state.pop("_schedulers", None) if isinstance(state, dict) else None
+        if not isinstance(inner, list) or len(inner) != len(self._schedulers):
+            raise ValueError(f"ChainedScheduler.load_state_dict: expected {len(self._schedulers)} saved schedulers")
+        if "_last_lr" in state:
+            _check_like(state["_last_lr"], self._last_lr, "ChainedScheduler.load_state_dict: '_last_lr'")
+        for s, saved in zip(self._schedulers, inner, strict=True):
+            s.load_state_dict(saved)
+        self._last_lr = list(state.get("_last_lr", self._last_lr))

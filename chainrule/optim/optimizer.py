@@ -74,6 +74,12 @@ class Optimizer:
     def _check(self, group: dict[str, Any]) -> None:
         """Validate a group's settings (subclasses extend this)."""
         _non_negative(group["lr"], "lr", type(self).__name__)
+        _check_torch_flags(group, type(self).__name__)
+
+    def _buffer_shape(self, key: str, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The shape a saved buffer ``key`` must have for a parameter of ``shape`` (None: any); load_state_dict
+        checks it. Buffers have the parameter's shape unless an optimizer says otherwise (Adafactor's factors)."""
+        return shape
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient (``.grad = None``) before the next backward pass."""
@@ -84,29 +90,36 @@ class Optimizer:
                 else:
                     p.grad = Tensor(np.zeros_like(p._data))
 
-    def step(self) -> None:
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient: a NumPy parameter in place, another library's parameter
-        (``model.to(xp)``) with a new array of that library, on its device; ``update`` holds the formula once."""
+        (``model.to(xp)``) with a new array of that library, on its device; ``update`` holds the formula once.
+        ``closure`` (optional, as torch's): a function that recomputes the loss and gradients, called first; its
+        loss is returned."""
+        loss = closure() if closure is not None else None
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self.state.setdefault(id(p), {})
                 in_place = _updates_in_place(type(self))
+                if group.get("maximize"):  # torch negates the gradient first, before weight decay
+                    p_grad = -p.grad._data
+                else:
+                    p_grad = p.grad._data
                 if is_foreign(p._data):
                     if in_place:
                         raise NotImplementedError(
                             f"{type(self).__name__} updates NumPy arrays in place (update(param, grad, state, "
                             f"group)), so it cannot update parameters of {type(p._data).__module__}; write "
                             "update(param, grad, state, group, xp) returning the new values with xp's functions")
-                    param, grad = p._data, p.grad._data
+                    param, grad = p._data, p_grad
                     if tuple(grad.shape) != tuple(p.shape):
                         raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} has a gradient of "
                                          f"shape {tuple(grad.shape)}")
                     p._data = self.update(param, grad, state, group, backends.backend(param).xp)
                     continue
                 param = p._array()
-                grad = p.grad._data
+                grad = p_grad
                 if type(grad) is not np.ndarray or grad.dtype != param.dtype:
                     grad = np.asarray(grad, dtype=param.dtype)
                 if grad.shape != param.shape:
@@ -120,6 +133,7 @@ class Optimizer:
                 else:
                     param[...] = self.update(param, grad, state, group, np)
                 bump(param)  # a graph that saved the old values must not backpropagate through them now
+        return loss
 
     def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any], xp: Any) -> Any:
         """The parameter's new values (a new array of ``xp``, the parameter's array library); the state's buffers
@@ -156,7 +170,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}.load_state_dict: expected {len(self.param_groups)} "
                              "parameter group(s) as saved by state_dict()")
         params = [p for group in self.param_groups for p in group["params"]]
-        _check_saved(name, groups, self.param_groups, state_dict.get("state", {}), params)
+        _check_saved(name, groups, self.param_groups, state_dict.get("state", {}), params, self._buffer_shape)
         for saved, group in zip(groups, self.param_groups, strict=True):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"{type(self).__name__}.load_state_dict: a saved group has {len(saved['params'])} "
@@ -206,7 +220,8 @@ def _copied(value: Any) -> Any:
     return value
 
 
-def _check_saved(name: str, groups: list, current: list[dict], state: Any, params: list[Tensor]) -> None:
+def _check_saved(name: str, groups: list, current: list[dict], state: Any, params: list[Tensor],
+                 buffer_shape: Callable[[str, tuple[int, ...]], tuple[int, ...] | None]) -> None:
     """Refuse a saved optimizer state that would fail (or give nan) in the next step(): groups that are not dicts
     of numbers like this optimizer's, buffers of other parameters' shapes, indices out of range."""
     for i, (saved, group) in enumerate(zip(groups, current, strict=True)):
@@ -218,9 +233,11 @@ def _check_saved(name: str, groups: list, current: list[dict], state: Any, param
                 continue
             values = list(v) if isinstance(now, tuple) and isinstance(v, list | tuple) else [v]
             expected = len(now) if isinstance(now, tuple) else 1
+            likes = list(now) if isinstance(now, tuple) else [now]  # a None inside (Adafactor's eps) takes None too
             if len(values) != expected or not all(
-                    isinstance(x, numbers.Real) and (isinstance(x, bool) == isinstance(now, bool))
-                    and math.isfinite(x) for x in values):
+                    (x is None and like is None) or (isinstance(x, numbers.Real) and math.isfinite(x)
+                                                      and isinstance(x, bool) == isinstance(like, bool))
+                    for x, like in zip(values, likes, strict=False)):
                 what = "a finite number" if expected == 1 else f"{expected} finite numbers"
                 raise ValueError(f"{name}: group {i} has {k}={v!r:.60}; expected {what}, like this optimizer's "
                                  f"{now!r}")
@@ -236,10 +253,14 @@ def _check_saved(name: str, groups: list, current: list[dict], state: Any, param
                              f"{len(params) - 1} with a dict of buffers")
         for k, v in buffers.items():
             shape = getattr(v, "shape", None)
-            if shape is not None and len(shape) > 0 and tuple(shape) != params[index].shape:
-                raise ValueError(f"{name}: the buffer {k!r} of parameter {index} has shape {tuple(shape)}, but the "
-                                 f"parameter has shape {params[index].shape}; was it saved for another model?")
-            if shape is None and not isinstance(v, numbers.Number):
+            expected_shape = buffer_shape(k, params[index].shape)
+            if shape is not None and len(shape) > 0 and expected_shape is not None \
+                    and tuple(shape) != expected_shape:
+                raise ValueError(f"{name}: the buffer {k!r} of parameter {index} has shape {tuple(shape)}, but "
+                                 f"expected {expected_shape} for a parameter of shape {params[index].shape}; was it "
+                                 "saved for another model?")
+            history = expected_shape is None and isinstance(v, list)  # LBFGS: lists of flat vectors
+            if shape is None and not isinstance(v, numbers.Number) and not history:
                 raise ValueError(f"{name}: the buffer {k!r} of parameter {index} is a {type(v).__name__}; expected "
                                  "an array or a number")
 
@@ -264,6 +285,40 @@ def _non_negative(value: Any, name: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
         raise DomainError(f"{where}: {name} must be a finite number >= 0, got {value!r}")
     return float(value)
+
+
+_FLAGS = ("maximize", "foreach", "fused", "capturable", "differentiable")
+
+
+def _check_torch_flags(group: dict[str, Any], where: str) -> None:
+    """torch.optim's switches: ``maximize`` (ascend: the gradient is negated first) is honoured; ``foreach`` and
+    ``fused`` choose torch's kernels, not the update, so any value is accepted and our one NumPy loop runs;
+    ``capturable`` (CUDA-graph capture) and ``differentiable`` (autograd through the step) change what a step is,
+    and chainrule has neither: True raises."""
+    for name in _FLAGS:
+        if name not in group:
+            continue
+        value = group[name]
+        optional = name in ("foreach", "fused")
+        if not (isinstance(value, bool) or (optional and value is None)):
+            expected = "True, False or None" if optional else "True or False"
+            raise TypeError(f"{where}: {name} must be {expected}, got {value!r}")
+    if group.get("capturable"):
+        raise DomainError(f"{where}: capturable=True (a step captured in a CUDA graph) is not supported: chainrule's "
+                          "optimizers step on the host, with NumPy; leave capturable=False")
+    if group.get("differentiable"):
+        raise DomainError(f"{where}: differentiable=True (autograd through the optimizer step) is not supported: "
+                          "the step writes .data outside the graph; write the update with chainrule ops inside the "
+                          "function you differentiate (e.g. with cr.grad) instead")
+
+
+def torch_flags(maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                differentiable: bool = False, fused: bool | None = None, *, names: tuple[str, ...] = _FLAGS
+                ) -> dict[str, Any]:
+    """The switches a torch.optim optimizer takes (``names``: those it has), as settings of its groups."""
+    given = {"maximize": maximize, "foreach": foreach, "capturable": capturable, "differentiable": differentiable,
+             "fused": fused}
+    return {name: given[name] for name in names}
 
 
 def _beta(value: Any, name: str, where: str) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,7 @@ import numpy as np
 from ..engine import bump
 from ..errors import DomainError
 from ..tensor import Tensor
-from .optimizer import Optimizer, _non_negative
+from .optimizer import Optimizer, _non_negative, torch_flags
 
 
 class SGD(Optimizer):
@@ -28,9 +28,13 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
+        flags = torch_flags(maximize, foreach, False, differentiable, fused,
+                            names=("maximize", "foreach", "differentiable", "fused"))
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov})
+                                  "weight_decay": weight_decay, "nesterov": nesterov, **flags})
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
@@ -42,12 +46,17 @@ class SGD(Optimizer):
                 f"dampening={group['dampening']}"
             )
 
-    def step(self) -> None:
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place (plain SGD: p −= lr·g, one NumPy call each)."""
+        if closure is not None:
+            loss = closure()
+            self.step()
+            return loss
         params, updates, state = [], [], self.state  # the common case of small models, without the general loop's
         ndarray = np.ndarray  # detours
         for group in self.param_groups:
-            if group["momentum"] or group["weight_decay"] or type(self).update is not SGD.update:
+            if group["momentum"] or group["weight_decay"] or group.get("maximize") \
+                    or type(self).update is not SGD.update:
                 return super().step()  # nothing changed yet; a subclass's own update runs there
             lr = group["lr"]
             for p in group["params"]:

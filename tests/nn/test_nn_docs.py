@@ -17,6 +17,11 @@ MODULES += ["chainrule.nn.pointwise", "chainrule.nn.sampling", "chainrule.nn.dis
 MODULES += ["chainrule.nn.cells", "chainrule.nn.layers_more", "chainrule.nn.losses_more"]
 MODULES += ["chainrule.nn.functional.bags", "chainrule.nn.functional.ctc_and_margins"]
 MODULES += ["chainrule.nn.layers_3d"]
+MODULES += ["chainrule.nn.hooks", "chainrule.nn.utils.rnn", "chainrule.nn.utils.parametrize",
+            "chainrule.nn.utils.parametrizations", "chainrule.nn.utils.stateless", "chainrule.nn.utils.fusion",
+            "chainrule.nn.utils.convert_parameters"]
+MODULES += ["chainrule.nn.transformer", "chainrule.nn.embedding_bag", "chainrule.nn.lazy",
+            "chainrule.nn.adaptive_softmax", "chainrule.nn.random_layers", "chainrule.nn.utils.clip_grad"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -115,7 +115,7 @@ def test_xavier_and_kaiming_have_the_textbook_spread():
     cr.nn.init.kaiming_uniform_(w, mode="fan_out", nonlinearity="relu", rng=np.random.default_rng(0))
     assert np.abs(w.numpy()).max() <= math.sqrt(2) * math.sqrt(3 / 300)
     assert cr.nn.init.calculate_gain("tanh") == pytest.approx(5 / 3)
-    with pytest.raises(ValueError, match="unknown nonlinearity 'swish'"):
+    with pytest.raises(ValueError, match="unsupported nonlinearity 'swish'"):
         cr.nn.init.calculate_gain("swish")
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from typing import Any
 
 from .registry import portable
 
@@ -282,25 +283,25 @@ def _i_negative(xp, x, v: float, scaled: bool):
 
 
 @portable("iv")
-def iv(backend, x, v=1.5):
+def iv(backend: Any, x: Any, v: Any = 1.5) -> Any:
     """I_v(x), the modified Bessel function of the first kind of real order v."""
     return _iv(backend, "iv", x, v)
 
 
 @portable("ive")
-def ive(backend, x, v=1.5):
+def ive(backend: Any, x: Any, v: Any = 1.5) -> Any:
     """I_v(x) e^(−|x|), never overflowing."""
     return _iv(backend, "ive", x, v, scaled=True)
 
 
 @portable("i0")
-def i0(backend, x):
+def i0(backend: Any, x: Any) -> Any:
     """I_0(x)."""
     return _iv(backend, "i0", x, 0.0)
 
 
 @portable("i1")
-def i1(backend, x):
+def i1(backend: Any, x: Any) -> Any:
     """I_1(x)."""
     return _iv(backend, "i1", x, 1.0)
 
@@ -501,36 +502,36 @@ def _jy(backend, name: str, x, v, want_j: bool):
 
 
 @portable("jv")
-def jv(backend, x, v=1.5):
+def jv(backend: Any, x: Any, v: Any = 1.5) -> Any:
     """J_v(x), the Bessel function of the first kind of real order v."""
     return _jy(backend, "jv", x, v, want_j=True)
 
 
 @portable("yv")
-def yv(backend, x, v=1.5):
+def yv(backend: Any, x: Any, v: Any = 1.5) -> Any:
     """Y_v(x), the Bessel function of the second kind of real order v."""
     return _jy(backend, "yv", x, v, want_j=False)
 
 
 @portable("j0")
-def j0(backend, x):
+def j0(backend: Any, x: Any) -> Any:
     """J_0(x)."""
     return _jy(backend, "j0", x, 0.0, want_j=True)
 
 
 @portable("j1")
-def j1(backend, x):
+def j1(backend: Any, x: Any) -> Any:
     """J_1(x)."""
     return _jy(backend, "j1", x, 1.0, want_j=True)
 
 
 @portable("y0")
-def y0(backend, x):
+def y0(backend: Any, x: Any) -> Any:
     """Y_0(x)."""
     return _jy(backend, "y0", x, 0.0, want_j=False)
 
 
 @portable("y1")
-def y1(backend, x):
+def y1(backend: Any, x: Any) -> Any:
     """Y_1(x)."""
     return _jy(backend, "y1", x, 1.0, want_j=False)

@@ -49,7 +49,7 @@ MAX_SWEEPS = 32
 
 
 @portable("eig")
-def eig(backend, x: Any) -> Any:
+def eig(backend: Any, x: Any) -> Any:
     """Eigenvalues (row 0) and right eigenvectors (below) of the square matrices x, packed as (..., n + 1, n)."""
     x = _square(backend, x)
     xp = backend.xp
@@ -61,8 +61,9 @@ def eig(backend, x: Any) -> Any:
 
 
 @portable("eigvals")
-def eigvals(backend, x: Any) -> Any:
-    # From eig, as NumPy's forward: the derivatives read V from the same call, so the orders agree.
+def eigvals(backend: Any, x: Any) -> Any:
+    """The eigenvalues of each matrix of x, from ``eig`` as NumPy's forward (the derivatives read V from the same
+    call, so the orders agree)."""
     return backend.m.eig(x)[..., 0, :]
 
 
@@ -76,7 +77,7 @@ def _square(backend, x):
     return x
 
 
-def eigenpairs(backend, a: Any) -> tuple[Any, Any]:
+def eigenpairs(backend: Any, a: Any) -> tuple[Any, Any]:
     """(w, V) with A V = V diag(w), for square finite ``a`` (..., n, n), by the portable path (module docstring)."""
     xp = backend.xp
     dtype = xp.complex64 if a.dtype in (xp.float32, xp.complex64) else xp.complex128

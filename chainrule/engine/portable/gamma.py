@@ -5,7 +5,7 @@ with its input clamped into the piece's range and the right piece selected with 
 branch, no host copy. SciPy's values at the poles, at ±0, ±inf and nan are kept exactly (tests/test_portable_gamma.py
 compares them). The pieces:
 
-- log Γ(2 + z) = (1 − γ) z + Σ_{k≥2} (−1)ᵏ (ζ(k) − 1)/k zᵏ for |z| ≤ ½ (``_log_gamma_2``): relatively accurate near
+- log Γ(2 + z) = (1 − γ) z + Σ_{k≥2} (−1)ᵏ (ζ(k) − 1)/k zᵏ for |z| ≤ ½ (``log_gamma_2``): relatively accurate near
   the roots of log Γ at 1 and 2; other x < 10 are brought to [1.5, 2.5) by Γ(x + 1) = x Γ(x), and x ≥ 10 use
   Stirling's series (1/x up to x⁻¹⁷). Negative x by reflection, Γ(x) Γ(1 − x) = π / sin(πx), with sin(πx)
   reduced exactly to sin(π(x − round x)).
@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 import operator
 from fractions import Fraction
+from typing import Any
 
 from .registry import portable
 
 
-def _bernoulli(count: int) -> list[Fraction]:
+def bernoulli(count: int) -> list[Fraction]:
     """B₀ … B_count exactly, from Σ_{k=0}^{m} C(m + 1, k) B_k = 0."""
     numbers = [Fraction(1)]
     for m in range(1, count + 1):
@@ -39,9 +40,9 @@ def _bernoulli(count: int) -> list[Fraction]:
     return numbers
 
 
-_B = _bernoulli(40)
-_EULER_GAMMA = 0.57721566490153286061
-_HALF_LOG_2PI = 0.91893853320467274178  # ½ log 2π
+_B = bernoulli(40)
+EULER_GAMMA = 0.57721566490153286061
+HALF_LOG_2PI = 0.91893853320467274178  # ½ log 2π
 _LOG_PI = 1.1447298858494001741
 _SQRT_2PI = 2.5066282746310005024
 _BIG = 10.0  # from here on the asymptotic series (log Γ, Γ, ψ) reach 1e-19 with nine terms
@@ -78,7 +79,7 @@ def _zeta_float(s: int, a: float, shift: int = 16) -> float:
 
 
 # log Γ(2 + z) = (1 − γ) z + Σ_{k≥2} (−1)ᵏ (ζ(k) − 1)/k zᵏ: for |z| ≤ ½ the terms fall like 4⁻ᵏ/k.
-_LOG_GAMMA_2 = (1 - _EULER_GAMMA,) + tuple((-1) ** k * _zeta_float(k, 2.0) / k for k in range(2, 30))
+_LOG_GAMMA_2 = (1 - EULER_GAMMA,) + tuple((-1) ** k * _zeta_float(k, 2.0) / k for k in range(2, 30))
 
 # ψ's positive root in two parts (x₀ = 1.46163214496836234126…: high + low, computed with mpmath at 50 digits),
 # and ψ(x₀ + t) = Σ_{k≥1} (−1)ᵏ⁺¹ ζ(k + 1, x₀) tᵏ, for |t| ≤ 0.54 (terms fall like 0.37ᵏ).
@@ -96,12 +97,12 @@ def _horner(coefficients, z):
 # ---------------------------------------------------------------------------------------------------------------
 # Pieces (float64 arrays of one namespace xp).
 # ---------------------------------------------------------------------------------------------------------------
-def _log_gamma_2(z):
+def log_gamma_2(z: Any) -> Any:
     """log Γ(2 + z) for |z| ≤ ½."""
     return z * _horner(_LOG_GAMMA_2, z)
 
 
-def _stirling_correction(x):
+def stirling_correction(x: Any) -> Any:
     """Σ_k B₂ₖ / (2k(2k − 1) x^(2k−1)) for x ≥ 10: log Γ(x) minus its leading terms."""
     return _horner(_STIRLING, 1 / (x * x)) / x
 
@@ -118,30 +119,30 @@ def _reduced(xp, x, low=1.5):
     return v, product, reciprocals
 
 
-def _log_gamma_positive(xp, x):
+def log_gamma_positive(xp: Any, x: Any) -> Any:
     """log Γ(x) for x ≥ −½ (|x| for x in (−½, ½): log |Γ|), away from 0."""
     small = xp.clip(x, -0.5, 0.5)
-    near_0 = _log_gamma_2(small) - xp.log1p(small) - xp.log(xp.abs(small))
-    near_1 = _log_gamma_2(xp.clip(x, 0.5, 1.5) - 1) - xp.log(xp.clip(x, 0.5, 1.5))
+    near_0 = log_gamma_2(small) - xp.log1p(small) - xp.log(xp.abs(small))
+    near_1 = log_gamma_2(xp.clip(x, 0.5, 1.5) - 1) - xp.log(xp.clip(x, 0.5, 1.5))
     v, product, _ = _reduced(xp, xp.clip(x, 1.5, _BIG))
-    middle = _log_gamma_2(v - 2) + xp.log(product)
+    middle = log_gamma_2(v - 2) + xp.log(product)
     big = xp.clip(x, _BIG, math.inf)
-    stirling = (big - 0.5) * (xp.log(big) - 1) + (_HALF_LOG_2PI - 0.5) + _stirling_correction(big)
+    stirling = (big - 0.5) * (xp.log(big) - 1) + (HALF_LOG_2PI - 0.5) + stirling_correction(big)
     return xp.where(x < 0.5, near_0, xp.where(x < 1.5, near_1, xp.where(x < _BIG, middle, stirling)))
 
 
 def _gamma_positive(xp, x):
     """Γ(x) for x ≥ −½ (x ≠ 0), inf past 171.62."""
     small = xp.clip(x, -0.5, 0.5)
-    near_0 = xp.exp(_log_gamma_2(small)) / (small * (small + 1))
-    near_1 = xp.exp(_log_gamma_2(xp.clip(x, 0.5, 1.5) - 1)) / xp.clip(x, 0.5, 1.5)
+    near_0 = xp.exp(log_gamma_2(small)) / (small * (small + 1))
+    near_1 = xp.exp(log_gamma_2(xp.clip(x, 0.5, 1.5) - 1)) / xp.clip(x, 0.5, 1.5)
     v, product, _ = _reduced(xp, xp.clip(x, 1.5, _BIG))
-    middle = xp.exp(_log_gamma_2(v - 2)) * product
+    middle = xp.exp(log_gamma_2(v - 2)) * product
     # Stirling: √(2π) x^(x − ½) e^(−x) e^δ, with x^(x − ½) as a square (p = x^(x/2 − ¼)) so that nothing overflows
     # before Γ does.
     big = xp.clip(x, _BIG, 172.0)
     p = big ** (0.5 * big - 0.25)
-    stirling = p * (p * xp.exp(-big)) * (_SQRT_2PI * xp.exp(_stirling_correction(big)))
+    stirling = p * (p * xp.exp(-big)) * (_SQRT_2PI * xp.exp(stirling_correction(big)))
     stirling = xp.where(x > 171.7, math.inf, stirling)
     return xp.where(x < 0.5, near_0, xp.where(x < 1.5, near_1, xp.where(x < _BIG, middle, stirling)))
 
@@ -209,7 +210,7 @@ def _float64(backend, *xs):
 
 
 @portable("gammaln")
-def gammaln(backend, x):
+def gammaln(backend: Any, x: Any) -> Any:
     """log |Γ(x)|: +inf at the poles (0, −1, −2, …) and at +inf, −inf at −inf (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -219,7 +220,7 @@ def gammaln(backend, x):
 def _log_gamma(xp, x):
     # Reflection with Γ(1 − x) = −x Γ(−x): −x is exact, 1 − x is not (and Γ's logarithmic derivative is large).
     y = xp.where(x <= -0.5, -x, x)
-    positive = _log_gamma_positive(xp, y)
+    positive = log_gamma_positive(xp, y)
     left = xp.where(x <= -0.5, x, -0.5)  # (so that no unused branch takes log 0)
     reflected = _LOG_PI - xp.log(xp.abs(_sin_pi(xp, left))) - (xp.log(-left) + positive)
     out = xp.where(x <= -0.5, reflected, positive)
@@ -228,7 +229,7 @@ def _log_gamma(xp, x):
 
 
 @portable("gamma")
-def gamma(backend, x):
+def gamma(backend: Any, x: Any) -> Any:
     """Γ(x): ±inf at ±0, nan at the negative integers and −inf, inf past 171.62, ±0 below −171.6 (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -244,7 +245,7 @@ def _gamma(xp, x):
 
 
 @portable("rgamma")
-def rgamma(backend, x):
+def rgamma(backend: Any, x: Any) -> Any:
     """1/Γ(x): 0 at the poles and at ±inf, ±inf where Γ underflows below −171.6 (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -253,7 +254,7 @@ def rgamma(backend, x):
 
 def _rgamma(xp, x):
     small = xp.clip(x, -0.5, 0.5)  # x (x + 1) / Γ(x + 2): no 1/0 at 0
-    near_0 = small * (small + 1) * xp.exp(-_log_gamma_2(small))
+    near_0 = small * (small + 1) * xp.exp(-log_gamma_2(small))
     y = xp.where(x <= -0.5, -x, x)
     positive = _gamma_positive(xp, y)
     out = xp.where(x <= -0.5, -_sin_pi(xp, x) * (x * positive) / math.pi, 1 / positive)
@@ -262,7 +263,7 @@ def _rgamma(xp, x):
 
 
 @portable("digamma")
-def digamma(backend, x):
+def digamma(backend: Any, x: Any) -> Any:
     """ψ(x) = Γ'(x)/Γ(x): −inf at +0, +inf at −0, nan at the negative integers and −inf (SciPy's)."""
     xp = backend.xp
     (x,), dtype = _float64(backend, x)
@@ -338,7 +339,7 @@ def _polygamma(xp, n: int, x):
 
 
 @portable("polygamma")
-def polygamma(backend, x, n=1):
+def polygamma(backend: Any, x: Any, n: Any = 1) -> Any:
     """ψ⁽ⁿ⁾(x) for an integer order n ≥ 0 (ψ itself for n = 0)."""
     if isinstance(n, float) or not hasattr(n, "__index__") or operator.index(n) < 0:
         raise ValueError(f"'polygamma' takes an integer order n >= 0, not {n!r}")
@@ -359,7 +360,7 @@ _INT_LIMIT = 2.0 ** 31  # SciPy reads a non-positive integer argument as an int 
 def _mid_exponent(xp, p, q):
     """log Γ(q) − log Γ(p + q) + p log(p + q) for q ≥ 10 and p + q ≥ 10, from Stirling's series without the
     cancellation of two large logarithms: δ(q) − δ(p + q) + p − (q − ½) log1p(p/q) (of the order of p²/q)."""
-    return _stirling_correction(q) - _stirling_correction(p + q) + (p - (q - 0.5) * xp.log1p(p / q))
+    return stirling_correction(q) - stirling_correction(p + q) + (p - (q - 0.5) * xp.log1p(p / q))
 
 
 def _big_log_beta(xp, p, q):
@@ -367,8 +368,8 @@ def _big_log_beta(xp, p, q):
     + q log1p(−p/(p + q))."""
     total = p + q
     share = xp.where(xp.isfinite(total), p / xp.where(xp.isfinite(total), total, 1.0), 1 / (1 + q / p))
-    return (_HALF_LOG_2PI - 0.5 * xp.log(q) + _stirling_correction(p) + _stirling_correction(q)
-            - _stirling_correction(p + q) + (p - 0.5) * xp.log(share) + q * xp.log1p(-share))
+    return (HALF_LOG_2PI - 0.5 * xp.log(q) + stirling_correction(p) + stirling_correction(q)
+            - stirling_correction(p + q) + (p - 0.5) * xp.log(share) + q * xp.log1p(-share))
 
 
 def _is_whole(xp, x):
@@ -491,14 +492,14 @@ def _gamma_sign(xp, x):
 
 
 @portable("beta")
-def beta(backend, a, b):
+def beta(backend: Any, a: Any, b: Any) -> Any:
     """B(a, b) = Γ(a) Γ(b) / Γ(a + b), with SciPy's values at the poles (see _beta)."""
     (a, b), dtype = _float64(backend, a, b)
     return backend.xp.astype(_beta(backend.xp, a, b, log=False), dtype)
 
 
 @portable("betaln")
-def betaln(backend, a, b):
+def betaln(backend: Any, a: Any, b: Any) -> Any:
     """log |B(a, b)|, accurate also where log Γ(a) and log Γ(a + b) are large and nearly equal."""
     (a, b), dtype = _float64(backend, a, b)
     return backend.xp.astype(_beta(backend.xp, a, b, log=True), dtype)

@@ -26,10 +26,8 @@ import math
 from fractions import Fraction
 from typing import Any
 
+from .gamma import HALF_LOG_2PI, bernoulli, log_gamma_2, log_gamma_positive, stirling_correction
 from .registry import portable
-
-HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-EULER_GAMMA = 0.5772156649015329
 
 
 class _Float64:
@@ -51,77 +49,24 @@ class _Float64:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# log Γ and its relatives, for positive arguments (a private helper: accurate to ~1e-15 absolute).
+# log Γ and its relatives for positive arguments, from gamma.py's pieces (a few units in the last place).
 # ---------------------------------------------------------------------------------------------------------------
-# B_2k / (2k(2k − 1)), k = 1..8: log Γ*(a) = Σ_k those / a^(2k−1) for a >= 10 (the last term is below 3e-17 there).
-_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156, -3617 / 122400)
-
-
-def _log_gamma_star_large(k: _Float64, a: Any) -> Any:
-    """log Γ*(a) = log Γ(a) − (a − ½) log a + a − ½ log 2π for a >= 10 (Stirling's series)."""
-    z = 1 / (a * a)
-    total = k.xp.zeros_like(a) + _STIRLING[-1]
-    for c in _STIRLING[-2::-1]:
-        total = total * z + c
-    return total / a
-
-
 def _lgamma(k: _Float64, a: Any) -> Any:
-    """log Γ(a) for a > 0, to ~1e-15 absolute: Stirling's series from 10 on; from ½ to 10,
-    log Γ(r) + log(r(r + 1)...(r + n − 1)) with r = a − n in [½, 3/2) and log Γ(r) = log Γ(1 + (r − 1)) by Taylor
-    (no large terms cancel); below ½, log Γ(1 + a) − log a."""
-    xp = k.xp
-    large = xp.maximum(a, k.c(10.0))
-    stirling = (large - 0.5) * xp.log(large) - large + HALF_LOG_2PI + _log_gamma_star_large(k, large)
-    n = xp.clip(xp.floor(a - 0.5), 0.0, 9.0)
-    r = xp.clip(a - n, 0.5, 1.5)
-    product = xp.ones_like(a)
-    for j in range(9):
-        product = product * xp.where(j < n, r + j, k.c(1.0))
-    middle = _lgamma1p_taylor(k, r - 1) + xp.log(product)
-    small = xp.clip(a, 1e-320, 0.5)
-    tiny = _lgamma1p_taylor(k, small) - xp.log(small)
-    return xp.where(a >= 10, stirling, xp.where(a >= 0.5, middle, tiny))
-
-
-@functools.cache
-def _lgamma1p_coefficients(count: int = 52) -> tuple[float, ...]:
-    """(−1)ᵏ ζ(k)/k for k = 2..count+1, the Taylor coefficients of log Γ(1 + a) beyond −γa; ζ(k) by Euler–Maclaurin
-    with ten terms summed (its remainder is far below 1e-17 for k >= 2)."""
-    bernoulli = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730)
-    out = []
-    for s in range(2, count + 2):
-        n = 10
-        zeta = sum(j ** -s for j in range(1, n)) + n ** (1 - s) / (s - 1) + 0.5 * n ** -s
-        rising, power = s, n ** (-s - 1)
-        for j, b in enumerate(bernoulli, start=1):  # B_2j/(2j)! · s(s+1)...(s+2j−2) · n^(−s−2j+1)
-            zeta += b / math.factorial(2 * j) * rising * power
-            rising *= (s + 2 * j - 1) * (s + 2 * j)
-            power /= n * n
-        out.append((-1) ** s * zeta / s)
-    return tuple(out)
-
-
-def _lgamma1p_taylor(k: _Float64, a: Any) -> Any:
-    """log Γ(1 + a) for |a| <= ½, relatively accurate near 0: −γa + Σ (−1)ᵏ ζ(k) aᵏ/k (terms below 2e-17 by k = 53)."""
-    coefficients = _lgamma1p_coefficients()
-    total = k.xp.zeros_like(a) + coefficients[-1]
-    for c in coefficients[-2::-1]:
-        total = total * a + c
-    return a * (total * a - EULER_GAMMA)
+    """log Γ(a) for a > 0."""
+    return log_gamma_positive(k.xp, a)
 
 
 def _lgamma1p(k: _Float64, a: Any) -> Any:
-    """log Γ(1 + a) for a > 0 (relatively accurate for small a)."""
+    """log Γ(1 + a) for a > 0, relatively accurate for small a: log Γ(2 + a) − log(1 + a) up to ½."""
     xp = k.xp
     small = xp.where(a <= 0.5, a, k.c(0.5))
-    return xp.where(a <= 0.5, _lgamma1p_taylor(k, small), _lgamma(k, xp.where(a <= 0.5, k.c(1.5), a + 1)))
+    return xp.where(a <= 0.5, log_gamma_2(small) - xp.log1p(small), _lgamma(k, xp.where(a <= 0.5, k.c(1.5), a + 1)))
 
 
 def _log_gamma_star(k: _Float64, a: Any) -> Any:
-    """log Γ*(a) for a > 0 (Stirling's series from 10 on, else from log Γ)."""
+    """log Γ*(a) = log Γ(a) − (a − ½) log a + a − ½ log 2π for a > 0 (Stirling's series from 10 on)."""
     xp = k.xp
-    large = _log_gamma_star_large(k, xp.maximum(a, k.c(10.0)))
+    large = stirling_correction(xp.maximum(a, k.c(10.0)))
     small = xp.minimum(a, k.c(10.0))
     return xp.where(a >= 10, large, _lgamma(k, small) - (small - 0.5) * xp.log(small) + small - HALF_LOG_2PI)
 
@@ -259,22 +204,15 @@ def _temme_coefficients(terms: int = _TEMME[0], order: int = _TEMME[1]) -> tuple
 
 def _gamma_star_coefficients(terms: int) -> list[Fraction]:
     """g_k with Γ*(a) ~ Σ g_k a^(−k): the exponential of Stirling's series Σ B_2j/(2j(2j − 1)) a^(1−2j)."""
-    bernoulli = _bernoulli(2 * terms + 2)
+    numbers = bernoulli(2 * terms + 2)
     log_series = [Fraction(0)] * (terms + 1)
     for j in range(1, terms // 2 + 2):
         if 2 * j - 1 <= terms:
-            log_series[2 * j - 1] = bernoulli[2 * j] / (2 * j * (2 * j - 1))
+            log_series[2 * j - 1] = numbers[2 * j] / (2 * j * (2 * j - 1))
     out = [Fraction(1)] + [Fraction(0)] * terms  # exp of a series s with s₀ = 0: n eₙ = Σ j sⱼ e_{n−j}
     for n in range(1, terms + 1):
         out[n] = sum(j * log_series[j] * out[n - j] for j in range(1, n + 1)) / n
     return out
-
-
-def _bernoulli(count: int) -> list[Fraction]:
-    b = [Fraction(1)]
-    for n in range(1, count + 1):
-        b.append(-sum(math.comb(n + 1, j) * b[j] for j in range(n)) / (n + 1))
-    return b
 
 
 def _gamma_prefactor(k: _Float64, a: Any, x: Any) -> Any:

@@ -194,7 +194,7 @@ def _null_projector(backend, a):
 
 
 @portable("sqrtm")
-def sqrtm(backend, a: Any) -> Any:
+def sqrtm(backend: Any, a: Any) -> Any:
     """SciPy's principal square root (see the module's docstring): real for a real matrix without eigenvalues on
     R⁻, else complex; float32 and complex64 in, the same precision out (computed in float64)."""
     xp = backend.xp
@@ -231,7 +231,7 @@ def sqrtm(backend, a: Any) -> Any:
 # solve_sylvester
 # ---------------------------------------------------------------------------------------------------------------
 @portable("solve_sylvester")
-def solve_sylvester(backend, a: Any, b: Any, q: Any) -> Any:
+def solve_sylvester(backend: Any, a: Any, b: Any, q: Any) -> Any:
     """X with AX + XB = Q by the Kronecker form (see the module's docstring); stacks broadcast."""
     xp = backend.xp
     a, b, q = backend._floats(a, b, q)

@@ -56,7 +56,8 @@ def _combination(weights, ks):
 
 
 @portable("odeint")
-def odeint(backend, y0: Any, t: Any, p: Any, system: Any = None, rtol: float = 1.4e-8, atol: float = 1.4e-8) -> Any:
+def odeint(backend: Any, y0: Any, t: Any, p: Any, system: Any = None, rtol: float = 1.4e-8,
+           atol: float = 1.4e-8) -> Any:
     """The solution of dy/dt = f(y, t, p) at the times t, shape (len(t), len(y0)), in the library of y0."""
     xp = backend.xp
     y0, t, p = backend._floats(y0, t, p)

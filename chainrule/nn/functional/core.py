@@ -492,11 +492,16 @@ def _check_probability(p: float, where: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # Activations.
 # ---------------------------------------------------------------------------------------------------------------
-def _tensor(x: Any, where: str) -> Tensor:
+def _float(x: Any, name: str, where: str) -> Tensor:
+    """``x`` as a Tensor, which must hold floating-point numbers (``name`` is the argument the message names)."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.dtype.kind != "f":
-        raise TypeError(f"{where}: input must be floating point, got dtype {x.dtype}")
+        raise TypeError(f"{where}: {name} must be floating point, got dtype {x.dtype}")
     return x
+
+
+def _tensor(x: Any, where: str) -> Tensor:
+    return _float(x, "input", where)
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
@@ -740,13 +745,6 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 # ---------------------------------------------------------------------------------------------------------------
 # Attention.
 # ---------------------------------------------------------------------------------------------------------------
-def _float(x: Any, name: str, where: str) -> Tensor:
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{where}: {name} must be floating point, got dtype {x.dtype}")
-    return x
-
-
 def _mask_scores(scores: Tensor, mask: Any, allowed_when: bool, where: str) -> Tensor:
     """Scores with a mask applied: a boolean mask keeps the places equal to ``allowed_when`` (the others get −inf,
     so softmax gives them weight 0 and no gradient); a float mask is added."""
@@ -1891,16 +1889,25 @@ def _nearest_exact_sources(n: int, o: int, scale: float | None) -> np.ndarray:
     return np.minimum(np.floor(centres).astype(np.intp), n - 1)
 
 
+def _source_positions(n: int, o: int, scale: float | None, align_corners: bool, dtype: Any,
+                      clamp: bool) -> np.ndarray:
+    """The input position each of ``o`` outputs reads along an axis of size ``n``, in ``dtype`` as PyTorch's
+    kernels: i·(n − 1)/(o − 1) with align_corners, else (i + ½)·s − ½ with s = 1/scale (or n/o), at least 0 when
+    ``clamp`` (the linear modes; bicubic reads the taps before 0 and clamps their indices instead)."""
+    dtype = np.dtype(dtype).type
+    position = np.arange(o, dtype=dtype)
+    if align_corners:
+        return position * dtype((n - 1) / (o - 1) if o > 1 else 0)
+    s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
+    source = s * (position + dtype(0.5)) - dtype(0.5)
+    return np.maximum(source, dtype(0)) if clamp else source
+
+
 def _cubic_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
     """Bicubic interpolation along ``axis``: the four taps around each source position with Keys' weights
     (a = −0.75), indices clamped to the input, all in x's dtype as PyTorch's kernel."""
     dtype = x.dtype.type
-    position = np.arange(o, dtype=x.dtype)
-    if align_corners:
-        source = position * dtype((n - 1) / (o - 1) if o > 1 else 0)
-    else:
-        s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
-        source = s * (position + dtype(0.5)) - dtype(0.5)  # not clamped at 0, unlike the linear modes
+    source = _source_positions(n, o, scale, align_corners, x.dtype, clamp=False)
     floor = np.floor(source)
     t = (source - floor).astype(x.dtype)
     a = dtype(-0.75)
@@ -1924,13 +1931,7 @@ def _cubic_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, alig
 
 def _linear_along(x: Tensor, axis: int, n: int, o: int, scale: float | None, align_corners: bool) -> Tensor:
     """Linear interpolation along ``axis``: weights and indices computed in x's dtype, as PyTorch's kernels."""
-    dtype = x.dtype.type
-    position = np.arange(o, dtype=x.dtype)
-    if align_corners:
-        source = position * dtype((n - 1) / (o - 1) if o > 1 else 0)
-    else:
-        s = dtype(1.0 / scale) if scale else dtype(n) / dtype(o)
-        source = np.maximum(s * (position + dtype(0.5)) - dtype(0.5), dtype(0))
+    source = _source_positions(n, o, scale, align_corners, x.dtype, clamp=True)
     low = source.astype(np.intp)
     high = low + (low < n - 1)
     upper = (source - low).astype(x.dtype)
@@ -2221,12 +2222,6 @@ def _constant(value: Any, like: Tensor, name: str, where: str) -> np.ndarray:
     return array.astype(like.dtype)
 
 
-def _number(value: Any, name: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a real number, got {value!r}")
-    return float(value)
-
-
 def poisson_nll_loss(input: Any, target: Any, log_input: bool = True, full: bool = False, eps: float = 1e-8,
                      reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of a Poisson target: exp(x) − t·x with ``log_input`` (x the log-rate), else
@@ -2236,7 +2231,7 @@ def poisson_nll_loss(input: Any, target: Any, log_input: bool = True, full: bool
     x = _float(input, "input", where)
     t = _constant(target, x, "target", where)
     _same_shape(x, t, where)
-    loss = ops.exp(x) - t * x if log_input else x - t * ops.log(x + _number(eps, "eps", where))
+    loss = ops.exp(x) - t * x if log_input else x - t * ops.log(x + _real(eps, "eps", where))
     if full:
         big = np.where(t > 1, t, 1)  # Stirling's term is 0 where t <= 1
         loss = loss + np.where(t > 1, big * np.log(big) - big + 0.5 * np.log(2 * math.pi * big), 0).astype(x.dtype)
@@ -2267,7 +2262,7 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps
                              f"{x.shape}, {x.shape[:-1]}, or {x.shape} with one axis of size 1")
     t = target if isinstance(target, Tensor) else _constant(target, x, "target", where)
     _same_shape(x, t, where)
-    v = v + (ops.clip(values, _number(eps, "eps", where), None) - values)  # clamped values, v's own gradient
+    v = v + (ops.clip(values, _real(eps, "eps", where), None) - values)  # clamped values, v's own gradient
     diff = x - t
     loss = 0.5 * (ops.log(v) + diff * diff / v)
     if full:
@@ -2283,7 +2278,7 @@ def margin_ranking_loss(input1: Any, input2: Any, target: Any, margin: float = 0
     y = _signs(target, x1, where)
     _same_shape(x1, x2, where)
     _same_shape(x1, y, where)
-    return _reduce(_hinge(-y * (x1 - x2) + _number(margin, "margin", where)), reduction, where)
+    return _reduce(_hinge(-y * (x1 - x2) + _real(margin, "margin", where)), reduction, where)
 
 
 def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0, reduction: str = "mean") -> Tensor:
@@ -2294,7 +2289,7 @@ def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0, reduction
     y = _signs(target, x, where)
     _same_shape(x, y, where)
     zero = np.zeros((), x.dtype)
-    loss = ops.where(y != 1, _hinge(_number(margin, "margin", where) - x), zero) + ops.where(y != -1, x, zero)
+    loss = ops.where(y != 1, _hinge(_real(margin, "margin", where) - x), zero) + ops.where(y != -1, x, zero)
     return _reduce(loss, reduction, where)
 
 
@@ -2346,7 +2341,7 @@ def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float =
     norms = (ops.sum(x1 * x1, axis=-1) + epsilon) * (ops.sum(x2 * x2, axis=-1) + epsilon)
     cos = ops.sum(x1 * x2, axis=-1) / ops.sqrt(norms)
     zero = np.zeros((), x1.dtype)
-    loss = ops.where(y == 1, 1 - cos, zero) + ops.where(y == -1, _hinge(cos - _number(margin, "margin", where)),
+    loss = ops.where(y == 1, 1 - cos, zero) + ops.where(y == -1, _hinge(cos - _real(margin, "margin", where)),
                                                        zero)
     return _reduce(loss, reduction, where)
 
@@ -2365,7 +2360,7 @@ def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float
     d_pos, d_neg = pairwise_distance(a, pos, p, eps), pairwise_distance(a, neg, p, eps)
     if swap:
         d_neg = ops.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
-    return _reduce(_hinge(d_pos - d_neg + _number(margin, "margin", where)), reduction, where)
+    return _reduce(_hinge(d_pos - d_neg + _real(margin, "margin", where)), reduction, where)
 
 
 def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
@@ -2382,7 +2377,7 @@ def multi_margin_loss(input: Any, target: Any, p: int = 1, margin: float = 1.0, 
     classes = x.shape[-1]
     labels = class_labels(target, classes, x.shape[:-1], where)
     picked = x[np.arange(x.shape[0]), labels] if x.ndim == 2 else x[labels]  # each sample's x_y
-    z = ops.relu(_number(margin, "margin", where) - ops.unsqueeze(picked, -1) + x)
+    z = ops.relu(_real(margin, "margin", where) - ops.unsqueeze(picked, -1) + x)
     others = (np.arange(classes) != np.asarray(labels)[..., None]).astype(x.dtype)  # the target's own term is out
     terms = (z if p == 1 else z * z) * others
     if weight is not None:

@@ -22,7 +22,7 @@ import numpy as np
 from ... import ops
 from ...errors import DomainError, ShapeError
 from ...tensor import Tensor
-from .core import _check_reduction, _float, _hinge, _number, _reduce, pairwise_distance
+from .core import _check_reduction, _float, _hinge, _real, _reduce, pairwise_distance
 
 
 def _lengths(value: Any, count: int, limit: int | None, name: str, where: str) -> np.ndarray:
@@ -186,7 +186,7 @@ def triplet_margin_with_distance_loss(anchor: Any, positive: Any, negative: Any,
     min(d(a, n), d(p, n)) as the negative distance. The hinge passes the gradient at 0, as PyTorch's clamp_min."""
     where = "triplet_margin_with_distance_loss"
     _check_reduction(reduction, where)
-    margin = _number(margin, "margin", where)
+    margin = _real(margin, "margin", where)
     if margin <= 0:
         raise DomainError(f"{where}: margin must be greater than 0, got {margin}")
     a, p, n = (_float(v, name, where) for v, name in ((anchor, "anchor"), (positive, "positive"),

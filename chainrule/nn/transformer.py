@@ -1,6 +1,7 @@
-"""The decoder half of PyTorch's transformer and the whole model: ``TransformerDecoderLayer``, ``TransformerDecoder``
-and ``Transformer``, with PyTorch's submodule names (``self_attn``, ``multihead_attn``, ``linear1/2``, ``norm1/2/3``;
-``encoder.layers.{i}``, ``encoder.norm``, ``decoder.layers.{i}``, ``decoder.norm``), so a PyTorch state dict loads.
+"""The decoder half of PyTorch's transformer and the whole model (the encoder half is in attention.py):
+``TransformerDecoderLayer``, ``TransformerDecoder`` and ``Transformer``, with PyTorch's submodule names
+(``self_attn``, ``multihead_attn``, ``linear1/2``, ``norm1/2/3``; ``encoder.layers.{i}``, ``encoder.norm``,
+``decoder.layers.{i}``, ``decoder.norm``), so a PyTorch state dict loads.
 
 Masks follow ``MultiheadAttention``: a boolean mask marks with True what may NOT be attended, a float mask is added to
 the scores (``Transformer.generate_square_subsequent_mask(n)`` gives the causal one, −∞ above the diagonal).
@@ -8,7 +9,6 @@ the scores (``Transformer.generate_square_subsequent_mask(n)`` gives the causal 
 
 from __future__ import annotations
 
-import copy
 import numbers
 from typing import Any
 
@@ -18,8 +18,7 @@ from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer, _check_copies_fit
-from .containers import ModuleList
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer, layer_copies
 from .layers import Dropout, Linear
 from .module import Module
 from .normalization import LayerNorm
@@ -111,15 +110,7 @@ class TransformerDecoder(Module):
 
     def __init__(self, decoder_layer: Module, num_layers: int, norm: Module | None = None) -> None:
         super().__init__()
-        if not isinstance(decoder_layer, Module):
-            raise TypeError(f"TransformerDecoder: decoder_layer must be a Module (e.g. TransformerDecoderLayer), "
-                            f"not {type(decoder_layer).__name__}")
-        if isinstance(num_layers, bool) or not isinstance(num_layers, numbers.Integral) or num_layers < 1:
-            raise DomainError(f"TransformerDecoder: num_layers must be a positive int, got {num_layers!r}")
-        if norm is not None and not isinstance(norm, Module):
-            raise TypeError(f"TransformerDecoder: norm must be a Module or None, not {type(norm).__name__}")
-        _check_copies_fit(decoder_layer, int(num_layers))
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(int(num_layers))])
+        self.layers = layer_copies(decoder_layer, num_layers, norm, "TransformerDecoder", "decoder_layer")
         self.num_layers = int(num_layers)
         self.norm = norm
 
