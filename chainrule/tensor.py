@@ -12,11 +12,13 @@ import functools
 import math
 import numbers
 import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .engine import Node, TrackedArray, backends
+from .engine import Node, TrackedArray, backends, hooks, set_grad_enabled
 from .engine import backward as backpropagate  # the engine's backward, which Tensor.backward calls
 from .errors import GraphError, ShapeError
 
@@ -98,7 +100,7 @@ class Tensor:
     # cheaper than on 0-d arrays); ``.data`` turns it into a 0-d array the first time it is read, so users always see
     # an array (and in-place changes to it stick). _view: the TrackedArray that ``.data`` handed out for _data, made
     # on the first read (never by ops, which read _data); see chainrule.engine.versions.
-    __slots__ = ("__weakref__", "_data", "_view", "grad", "node", "requires_grad")
+    __slots__ = ("__weakref__", "_data", "_hooks", "_view", "grad", "node", "requires_grad")
     _math: Any = None  # the differentiable math namespace (chainrule.ops installs it): create_graph's rules use it
     # NumPy's protocols: np.sin(t), np.sum(t, axis=0), np.dot(t, t), ndarray + t run chainrule.numpy's functions.
     # The module that does it (chainrule.numpy._protocol) is above this layer: chainrule's __init__ installs a loader.
@@ -538,6 +540,69 @@ class Tensor:
         return GraphError(f"backward computed a gradient of shape {shape} for a leaf of shape {self.shape}; "
                           "this is a bug in chainrule's engine or in a rule's vjp, please report it")
 
+    # -----------------------------------------------------------------------------------------------------------
+    # Gradient hooks, as PyTorch's (chainrule.engine.hooks runs them): see a gradient while backward computes it.
+    # -----------------------------------------------------------------------------------------------------------
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> hooks.RemovableHandle:
+        """Call ``hook(grad)`` with this tensor's gradient each time a backward pass computes it; a Tensor it returns
+        replaces the gradient (what flows on, or what a leaf accumulates), None keeps it. Hooks run in the order
+        they were registered; for a leaf, before its ``.grad`` is updated. Returns a handle: ``handle.remove()``.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x * 3
+        >>> _ = h.register_hook(lambda g: print("dL/dh =", g.tolist()))
+        >>> (h ** 2).sum().backward()
+        dL/dh = [6.0, 12.0]
+        """
+        self._check_hook(hook, "register_hook")
+        return hooks.add_hook(self if self.node is None else self.node, _gradient_hook(hook))
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> hooks.RemovableHandle:
+        """Call ``hook(tensor)`` on this leaf after backward added to its ``.grad`` (e.g. to update it right away)."""
+        self._check_hook(hook, "register_post_accumulate_grad_hook")
+        if self.node is not None:
+            raise GraphError("post accumulate grad hooks cannot be registered on non-leaf tensors (a result of an op "
+                             "has no .grad to update); use register_hook, or retain_grad() to keep its gradient")
+        ref = weakref.ref(self)
+
+        def after_accumulation() -> None:
+            tensor = ref()
+            if tensor is not None:
+                hook(tensor)
+
+        return hooks.add_hook(self, after_accumulation, "post")
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (it adds up over backward calls, as a
+        leaf's does); on a leaf, which keeps it anyway, nothing to do. Set after this tensor's other hooks ran.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor(2.0, requires_grad=True)
+        >>> h = x * x
+        >>> h.retain_grad()
+        >>> (3 * h).backward()
+        >>> float(h.grad), float(x.grad)
+        (3.0, 12.0)
+        """
+        if not self.requires_grad:
+            raise GraphError("can't retain_grad on a tensor that does not require grad (requires_grad=False): no "
+                             "gradient is computed for it")
+        if self.node is not None and not hooks.retains(self.node, self):
+            hooks.set_retain(self.node, self, _retained(weakref.ref(self)))
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether this non-leaf tensor keeps its gradient in ``.grad`` (``retain_grad()``); False for a leaf."""
+        return self.node is not None and hooks.retains(self.node, self)
+
+    def _check_hook(self, hook: Any, where: str) -> None:
+        if not callable(hook):
+            raise TypeError(f"{where} expects a function, got {type(hook).__name__} {hook!r:.60}")
+        if not self.requires_grad:
+            raise GraphError(f"cannot register a hook on a tensor that doesn't require gradient: no gradient is "
+                             f"computed for it; make the leaf with requires_grad=True ({where})")
+
     def __setitem__(self, index, value):
         raise TypeError(
             "tensors do not support item assignment (it would silently break gradients); build a new tensor with "
@@ -547,6 +612,61 @@ class Tensor:
     # Operators (+ - * / ** @, comparisons, indexing), ``.T`` and the methods that mirror chainrule's functions
     # (``t.sum()``, ``t.reshape()``, ``t.exp()``...) are those functions themselves, installed on the class by
     # chainrule.ops: this module knows no op.
+
+
+def _gradient_hook(hook: Callable) -> Callable:
+    """The engine's form of a user's gradient hook: raw gradients in and out (Tensors under create_graph). Outside
+    create_graph the hook runs without recording, as backward itself does (PyTorch's grad mode in backward)."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+
+    def run(g: Any) -> Any:
+        if isinstance(g, Tensor):
+            result = hook(g)
+        else:
+            with set_grad_enabled(False):
+                result = hook(Tensor._make(g, None, False))
+        return None if result is None else hook_gradient(result, g, f"the hook {name!r}")
+
+    return run
+
+
+def hook_gradient(result: Any, g: Any, where: str) -> Any:
+    """A hook's replacement for the gradient ``g``, in g's form (an array, or a Tensor under create_graph), checked
+    as PyTorch checks it: a Tensor of g's shape and dtype."""
+    shape = tuple(g.shape) if hasattr(g, "shape") else np.shape(g)
+    if not isinstance(result, Tensor):
+        raise TypeError(f"{where} returned {type(result).__name__} {result!r:.40}; expected a Tensor of the gradient's "
+                        f"shape {shape}, or None to keep the gradient")
+    if tuple(result.shape) != shape:
+        raise ShapeError(f"{where} changed the gradient's shape from {shape} to {tuple(result.shape)}; a hook must "
+                         "return a gradient of the same shape (or None)")
+    dtype = getattr(g, "dtype", None)
+    if not isinstance(dtype, np.dtype):  # a Python number's, or another library's dtype
+        dtype = np.result_type(g) if dtype is None else backends.numpy_dtype(dtype)
+    if result.dtype != dtype:
+        raise TypeError(f"{where} changed the gradient's dtype from {dtype} to {result.dtype}; return it in {dtype} "
+                        f"(e.g. g.astype('{dtype}')), or None to keep the gradient")
+    return result if isinstance(g, Tensor) else result._data
+
+
+def _retained(ref: weakref.ref) -> Callable[[Any], None]:
+    """retain_grad's function: the tensor's ``.grad`` plus the gradient (a copy: later in-place changes to either
+    array must not reach the other)."""
+
+    def keep(g: Any) -> None:
+        tensor = ref()
+        if tensor is None:
+            return
+        if isinstance(g, Tensor):  # create_graph: a Tensor in the graph
+            tensor.grad = g if tensor.grad is None else tensor.grad + g
+            return
+        if backends.is_foreign(g):
+            g = backends.backend(g).xp.asarray(g, copy=True)
+        else:
+            g = np.array(g)
+        tensor.grad = Tensor._make(g if tensor.grad is None else tensor.grad._data + g, None, False)
+
+    return keep
 
 
 def as_tensor(x: Any) -> Tensor:

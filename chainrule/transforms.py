@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import ops, pytree
-from .engine import backends, backward, batching, forward_tangents, is_grad_enabled, set_grad_enabled
+from .engine import backends, backward, batching, forward_tangents, hooks, is_grad_enabled, set_grad_enabled
 from .errors import ShapeError
 from .rules import numpy_math
 from .tensor import Tensor, refuse_masked
@@ -44,6 +44,7 @@ def _input(x: Any, where: str) -> tuple[Tensor, Any, str]:
             x = x.astype(np.float64)
         if x.requires_grad:
             t = ops.identity(x)  # connected to the outer graph, with its own node to differentiate against
+            hooks.share(x.node or x, t.node)  # x's gradient hooks run on it, as torch.autograd.grad runs them
             return t, t.node, TENSOR
         data = x._data
         t = Tensor._make(data if backends.is_foreign(data) else x._array(), None, True)  # another library's: kept

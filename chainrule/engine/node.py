@@ -31,7 +31,9 @@ class Node:
     ``inputs`` and ``parents`` give tuples either way.
     """
 
-    __slots__ = ("output", "p0", "p1", "params", "rule", "seq", "x0", "x1")
+    # _hooks (unset unless a hook is registered on the node's tensor: see hooks.py) and __weakref__ cost nothing
+    # per op: ops set the other fields directly and never touch these.
+    __slots__ = ("__weakref__", "_hooks", "output", "p0", "p1", "params", "rule", "seq", "x0", "x1")
 
     def __init__(self, rule, inputs, output, parents, params) -> None:
         self.rule = rule

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..rules import numpy_math
 from ..rules.registry import ELEMENTWISE, MINUS_ONE, NO_GRAD, ONE
-from . import batching
+from . import batching, hooks
 from .backends import backend, is_foreign
 from .chain import _released, _shape, _unbroadcast_to, chain_rule, local_derivative, unbroadcast
 from .mode import set_grad_enabled
@@ -106,13 +106,18 @@ def backward(
     heapq.heapify(heap)
     stop_at = {id(t): t for t in targets if type(t) is Node} if targets else {}
 
+    hooked = None
+    if hooks.owners:  # some tensor or module has gradient hooks: the plain loop, which runs them (hooks.py)
+        hooked, fast = hooks.Pass(heap, pending, stop_at, accumulate, targets), False
     if fast and m is numpy_math and wrap is None and on_node is None:
         found = _backward_arrays(heap, pending, stop_at, retain_graph)
     elif wrap is not None:
         with set_grad_enabled(True):
-            found = backward_pass(heap, pending, stop_at, retain_graph, m, wrap, on_node)
+            found = backward_pass(heap, pending, stop_at, retain_graph, m, wrap, on_node, hooked)
     else:
-        found = backward_pass(heap, pending, stop_at, retain_graph, m, wrap, on_node)
+        found = backward_pass(heap, pending, stop_at, retain_graph, m, wrap, on_node, hooked)
+    if hooked is not None:
+        hooked.finish()
 
     results = [found.get(id(t)) if type(t) is Node else pending.pop(t, None) for t in targets] if targets else []
     if accumulate:
@@ -125,10 +130,12 @@ def backward(
     return results
 
 
-def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, m, wrap=None, on_node=None) -> dict:
+def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, m, wrap=None, on_node=None,
+                  hooked: hooks.Pass | None = None) -> dict:
     """The backward loop: pop the newest node, apply the chain rule, add each input's share to what it has so far.
 
     Returns the gradients that reached the ``stop_at`` nodes (by id); leaves' gradients stay in ``pending``.
+    ``hooked`` runs the gradient hooks: a node's before its gradient is used, a leaf's once it is complete.
     """
     found = {}
     heappop, heappush = heapq.heappop, heapq.heappush
@@ -136,6 +143,10 @@ def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, 
     while heap:
         node = heappop(heap)[1]
         g = pending.pop(node)
+        if hooked is not None:
+            g = hooked.before(node, g)
+            if g is None:  # a module's backward hook dropped it
+                continue
         if stop_at and id(node) in stop_at:
             found[id(node)] = g
             continue
@@ -164,6 +175,8 @@ def backward_pass(heap: list, pending: dict, stop_at: dict, retain_graph: bool, 
                     heappush(heap, (-parent.seq, parent))
             else:
                 pending[parent] = previous + gi
+        if hooked is not None and hooked.leaves_after:
+            hooked.after(node)
     return found
 
 

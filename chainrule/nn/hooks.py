@@ -21,6 +21,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from . import backward_hooks
+
 _ids = itertools.count()
 
 
@@ -66,7 +68,8 @@ def add_hook(owner: Any, attribute: str, hook: Callable, entry: Any, prepend: bo
 
 
 def call_with_hooks(module: Any, call: Callable, args: tuple, kwargs: dict) -> Any:
-    """``call(*args, **kwargs)`` between the module's forward pre-hooks and forward hooks, as PyTorch's order:
+    """``call(*args, **kwargs)`` between the module's forward pre-hooks and forward hooks, as PyTorch's order
+    (full backward hooks set up after the pre-hooks and on the final output, see backward_hooks.py):
     pre-hooks may replace the arguments, hooks the output; hooks registered with ``always_call`` also run when the
     forward (or an earlier hook) raised, before the error goes on."""
     pre = module.__dict__.get("_forward_pre_hooks") or {}
@@ -86,13 +89,14 @@ def call_with_hooks(module: Any, call: Callable, args: tuple, kwargs: dict) -> A
                 result = hook(module, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        args, backward = backward_hooks.begin(module, args)  # full backward hooks: the inputs' side
         output = call(*args, **kwargs)
         for key, (hook, with_kwargs, _always) in list(post.items()):
             called.add(key)
             result = hook(module, args, kwargs, output) if with_kwargs else hook(module, args, output)
             if result is not None:
                 output = result
-        return output
+        return output if backward is None else backward.outputs(output)  # and the outputs' side
     except Exception:
         for key, (hook, with_kwargs, always) in list(post.items()):
             if always and key not in called:

@@ -17,6 +17,8 @@ from ..engine import bump
 from ..engine.mode import call_observers, observe_call
 from ..errors import ChainruleError
 from ..tensor import Tensor
+from . import backward_hooks
+from .backward_hooks import hooked_modules
 from .hooks import RemovableHandle, add_hook, call_with_hooks
 
 
@@ -272,7 +274,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if "_forward_pre_hooks" in self.__dict__ or "_forward_hooks" in self.__dict__:
+        if "_forward_pre_hooks" in self.__dict__ or "_forward_hooks" in self.__dict__ or (
+                hooked_modules and id(self.__dict__.get("_backward_hook_tables")) in hooked_modules):
             return call_with_hooks(self, self._call_forward, args, kwargs)
         if call_observers:  # an explanation is noting which nodes each module makes (cr.explain(...).layers)
             return observe_call(self, self.forward, *args, **kwargs)
@@ -299,6 +302,11 @@ class Module:
         ``with_kwargs``); a result other than None replaces the output. ``always_call``: also when forward raised."""
         return add_hook(self, "_forward_hooks", hook, (hook, bool(with_kwargs), bool(always_call)), prepend,
                         "register_forward_hook")
+
+    # Full backward hooks, as PyTorch's (backward_hooks.py): see and replace the gradients at a module's outputs
+    # and inputs.
+    register_full_backward_hook = backward_hooks.register_full_backward_hook
+    register_full_backward_pre_hook = backward_hooks.register_full_backward_pre_hook
 
     def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
         """Call ``hook(module, prefix, keep_vars)`` before ``state_dict()`` collects this module's entries."""
