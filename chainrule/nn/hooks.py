@@ -21,30 +21,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ..engine.hooks import RemovableHandle
 from . import backward_hooks
 
 _ids = itertools.count()
-
-
-class RemovableHandle:
-    """What a ``register_*hook`` returns: ``remove()`` unregisters the hook (once; again is a no-op)."""
-
-    def __init__(self, hooks: dict[int, Any], *extra: dict[int, Any]) -> None:
-        self.id = next(_ids)
-        self._dicts = (hooks, *extra)
-
-    def remove(self) -> None:
-        for hooks in self._dicts:
-            hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.remove()
-
-    def __repr__(self) -> str:
-        return f"RemovableHandle(id={self.id})"
 
 
 def add_hook(owner: Any, attribute: str, hook: Callable, entry: Any, prepend: bool = False,
@@ -57,7 +37,7 @@ def add_hook(owner: Any, attribute: str, hook: Callable, entry: Any, prepend: bo
     if hooks is None:
         hooks = {}
         object.__setattr__(owner, attribute, hooks)
-    handle = RemovableHandle(hooks)
+    handle = RemovableHandle(lambda hook_id: hooks.pop(hook_id, None), next(_ids))
     hooks[handle.id] = entry
     if prepend:
         rest = [(k, v) for k, v in hooks.items() if k != handle.id]
