@@ -624,8 +624,26 @@ def _reduce(name: str, x, axis, keepdims, **extra):
     return apply(lookup(name), (x,), {"axis": axis, "keepdims": bool(keepdims), **extra})
 
 
-def sum(x, axis=None, keepdims: bool = False):
-    """Sum over ``axis`` (None: all). The gradient is 1 for every summed element."""
+def _dim_alias(name, axis, keepdims, dim, keepdim):
+    """PyTorch's ``dim=``/``keepdim=`` spellings of ``axis``/``keepdims`` (reductions whose meaning is the same)."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis or dim (PyTorch's name for it), not both")
+        axis = dim
+    return axis, keepdims if keepdim is None else keepdim
+
+
+def _no_dim(name, dim, why):
+    if dim is not None:
+        raise TypeError(f"{name}: dim= is PyTorch's spelling, and its {name} differs from NumPy's, which chainrule "
+                        f"keeps ({why}); use axis=")
+
+
+def sum(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Sum over ``axis`` (None: all; ``dim``/``keepdim`` as PyTorch's names). The gradient is 1 for every summed
+    element."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _dim_alias("sum", axis, keepdims, dim, keepdim)
     return _reduce("sum", x, axis, keepdims)
 
 
@@ -641,38 +659,49 @@ def cumsum(x, axis=None):
     return apply(lookup("cumsum"), (x,), {"axis": axis})
 
 
-def mean(x, axis=None, keepdims: bool = False):
-    """Mean over ``axis``. The gradient is 1/n for every averaged element."""
+def mean(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Mean over ``axis`` (or PyTorch's ``dim``/``keepdim``). The gradient is 1/n for every averaged element."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _dim_alias("mean", axis, keepdims, dim, keepdim)
     return _reduce("mean", x, axis, keepdims)
 
 
-def max(x, axis=None, keepdims: bool = False):
+def max(x, axis=None, keepdims: bool = False, *, dim=None):
     """Maximum over ``axis``; tied maxima share the gradient evenly."""
+    _no_dim("max", dim, "NumPy's max gives the values only, PyTorch's max(dim) (values, indices): use max(axis=...) "
+                   "and argmax(axis=...)")
     return _reduce("max", x, axis, keepdims)
 
 
-def min(x, axis=None, keepdims: bool = False):
+def min(x, axis=None, keepdims: bool = False, *, dim=None):
     """Minimum over ``axis``; tied minima share the gradient evenly."""
+    _no_dim("min", dim, "NumPy's min gives the values only, PyTorch's min(dim) (values, indices): use min(axis=...) "
+                   "and argmin(axis=...)")
     return _reduce("min", x, axis, keepdims)
 
 
-def prod(x, axis=None, keepdims: bool = False):
-    """Product over ``axis``. ∂/∂x_i is the product of the other elements (exact when some are zero)."""
+def prod(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Product over ``axis`` (or PyTorch's ``dim``/``keepdim``). ∂/∂x_i is the product of the other elements (exact
+    when some are zero)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _dim_alias("prod", axis, keepdims, dim, keepdim)
     return _reduce("prod", x, axis, keepdims)
 
 
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0):
+def var(x, axis=None, keepdims: bool = False, ddof: int = 0, *, dim=None):
     """Variance over ``axis`` with NumPy's ``ddof=0`` default. ∂/∂x_i = 2(x_i − mean)/(n − ddof).
 
     Complex x: NumPy's real variance, the mean of |x − mean|², as a composition of rules.
     """
+    _no_dim("var", dim, "ddof=0 by default, PyTorch's var(dim) divides by n − 1")
     if isinstance(x, Tensor) and x.dtype.kind == "c":
         return _complex_var(x, axis, keepdims, int(ddof))
     return _reduce("var", x, axis, keepdims, ddof=int(ddof))
 
 
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0):
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0, *, dim=None):
     """Standard deviation over ``axis`` (``ddof=0`` by default)."""
+    _no_dim("std", dim, "ddof=0 by default, PyTorch's std(dim) divides by n − 1")
     if isinstance(x, Tensor) and x.dtype.kind == "c":
         variance = _complex_var(x, axis, keepdims, int(ddof))
         if _group_size(x, normalize_axis(axis, x.ndim, "std")) == 1 and int(ddof) == 0:
@@ -692,8 +721,11 @@ def _complex_var(x, axis, keepdims: bool, ddof: int):
     return _reduce("sum", real(d * conj(d)), axes, keepdims) / (n - ddof)
 
 
-def logsumexp(x, axis=None, keepdims: bool = False):
-    """log(sum(exp(x))) over ``axis``, computed without overflow. Its gradient is softmax(x)."""
+def logsumexp(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """log(sum(exp(x))) over ``axis`` (or PyTorch's ``dim``/``keepdim``), computed without overflow. Its gradient is
+    softmax(x)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _dim_alias("logsumexp", axis, keepdims, dim, keepdim)
     return _reduce("logsumexp", x, axis, keepdims)
 
 
@@ -1242,9 +1274,11 @@ def clone(x):
     return y
 
 
-def argmax(x, axis=None, keepdims: bool = False):
-    """Index of the largest value (along ``axis``; over the flattened tensor by default), an int64 Tensor without
-    gradient (the index is piecewise constant)."""
+def argmax(x, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
+    """Index of the largest value (along ``axis`` or PyTorch's ``dim``; over the flattened tensor by default), an
+    int64 Tensor without gradient (the index is piecewise constant)."""
+    if dim is not None or keepdim is not None:
+        axis, keepdims = _dim_alias("argmax", axis, keepdims, dim, keepdim)
     x = _tensor_arg(x, "argmax")
     if axis is not None:
         axis = normalize_axis(axis, x.ndim, "argmax")[0]

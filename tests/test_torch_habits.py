@@ -75,3 +75,31 @@ def test_size_numel_argmax_grad_fn(torch):
         y.grad_fn = None
     with pytest.raises(cr.errors.ShapeError, match="give all 3 axes"):
         leaf.permute(1, 0)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "prod", "logsumexp", "argmax"])
+@pytest.mark.parametrize(("dim", "keepdim"), [(1, False), (0, True), (-1, True), ((0, 1), False)])
+def test_reductions_take_pytorchs_dim_and_keepdim(name, dim, keepdim):
+    torch = pytest.importorskip("torch")
+    if name in ("argmax", "prod") and isinstance(dim, tuple):
+        dim = 1  # PyTorch's argmax and prod take one dim
+    x = np.random.default_rng(3).standard_normal((3, 4))
+    t, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours = getattr(t, name)(dim=dim, keepdim=keepdim)
+    theirs = getattr(tt, name)(dim=dim, keepdim=keepdim)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-14)
+    if name != "argmax":
+        w = np.random.default_rng(4).standard_normal(ours.shape)
+        (ours * cr.tensor(w)).sum().backward()
+        (theirs * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-13)
+
+
+@pytest.mark.parametrize(("name", "hint"), [("max", "argmax"), ("min", "argmin"), ("std", "n − 1"), ("var", "n − 1")])
+def test_dim_is_refused_where_pytorchs_reduction_means_something_else(name, hint):
+    t = cr.tensor(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=hint):
+        getattr(t, name)(dim=1)
+    with pytest.raises(TypeError, match="not both"):
+        t.sum(axis=0, dim=1)
