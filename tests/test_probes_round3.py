@@ -266,3 +266,77 @@ def test_transformer_decoder_layer_on_a_zero_length_sequence_as_torch(empty):
     out = layer(cr.tensor(tgt), cr.tensor(memory))
     assert out.shape == expected.shape
     np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data: samplers and datasets
+# ---------------------------------------------------------------------------------------------------------------
+import itertools  # noqa: E402
+
+from chainrule import data  # noqa: E402
+
+
+class _Count(data.IterableDataset):
+    def __iter__(self):
+        return iter(range(3))
+
+
+def test_list_of_an_iterable_dataset_without_len():
+    # Was: NotImplementedError "must define __len__" from list(), whose length_hint only forgives a TypeError.
+    assert list(_Count()) == [0, 1, 2]
+    assert list(data.ChainDataset([_Count(), _Count()])) == [0, 1, 2, 0, 1, 2]
+    with pytest.raises(TypeError, match="_Count has no len"):
+        len(_Count())
+
+
+def test_a_stream_that_raises_inside_a_chain_raises_its_own_error():
+    class Broken(data.IterableDataset):
+        def __iter__(self):
+            yield 1
+            raise KeyError("the stream broke")
+
+    with pytest.raises(KeyError, match="the stream broke"):  # (was: "Broken must define __len__")
+        list(data.ChainDataset([Broken()]))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: data.RandomSampler(range(5), replacement=True, num_samples=10**12, seed=0),
+    lambda: data.RandomSampler(range(5), num_samples=10**12, seed=0),
+    lambda: data.WeightedRandomSampler([1.0, 2.0, 0.0], 10**12, seed=0),
+])
+def test_samplers_with_a_huge_num_samples_stream(make):
+    # Was: the whole epoch drawn at once, a NumPy MemoryError "Unable to allocate 7.28 TiB" (and for 10⁸ samples a
+    # multi-GB Python list); PyTorch's RandomSampler streams too.
+    started = time.perf_counter()
+    sampler = make()
+    first = list(itertools.islice(sampler, 100_000))
+    assert len(sampler) == 10**12 and len(first) == 100_000 and set(first) <= {0, 1, 2, 3, 4}
+    loader = data.DataLoader(np.arange(5.0), batch_size=3, sampler=make())
+    assert len(next(iter(loader))[0]) == 3
+    assert time.perf_counter() - started < 5.0
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_streamed_draws_are_the_draws_of_one_call(replacement):
+    """Drawing in chunks keeps the numbers: the same seed gives the same epoch as one call of NumPy's generator
+    (across a chunk boundary), and DataLoader's array path (short epochs) and iteration agree."""
+    count = 3 * (1 << 16) + 5
+    weights = np.array([0.5, 1.0, 2.0, 0.0, 3.0])
+    sampler = data.WeightedRandomSampler(weights, count if replacement else 4, replacement, seed=7)
+    rng = np.random.default_rng(7)
+    if replacement:
+        cdf = np.cumsum(weights)
+        expected = np.searchsorted(cdf, rng.random(count) * cdf[-1], side="right")
+    else:
+        expected = np.argsort(rng.standard_exponential(5) / weights, kind="stable")[:4]
+    np.testing.assert_array_equal(list(sampler), expected)
+    uniform = data.RandomSampler(range(7), replacement=replacement, num_samples=count, seed=3)
+    rng = np.random.default_rng(3)
+    if replacement:
+        expected = rng.integers(7, size=count, dtype=np.int64)
+    else:
+        expected = np.concatenate([rng.permutation(7) for _ in range(count // 7)] + [rng.permutation(7)[:count % 7]])
+    np.testing.assert_array_equal(list(uniform), expected)
+    loader = data.DataLoader(np.arange(7), batch_size=1000,
+                             sampler=data.RandomSampler(range(7), replacement=replacement, num_samples=count, seed=3))
+    np.testing.assert_array_equal(np.concatenate([b.data for (b,) in loader]), expected)
