@@ -340,3 +340,37 @@ def test_streamed_draws_are_the_draws_of_one_call(replacement):
     loader = data.DataLoader(np.arange(7), batch_size=1000,
                              sampler=data.RandomSampler(range(7), replacement=replacement, num_samples=count, seed=3))
     np.testing.assert_array_equal(np.concatenate([b.data for (b,) in loader]), expected)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# nn.utils.rnn: PyTorch raises RuntimeError for inconsistent lengths; ShapeError is a RuntimeError too
+# ---------------------------------------------------------------------------------------------------------------
+from chainrule.nn.utils import rnn as cr_rnn  # noqa: E402
+
+X = np.random.default_rng(3).standard_normal((4, 3, 2))
+
+
+@pytest.mark.parametrize(("call", "message", "error"), [
+    (lambda m, x: m.pack_padded_sequence(x, [2, 4, 1]), "must be sorted in decreasing order", RuntimeError),
+    (lambda m, x: m.pack_padded_sequence(x, [4, 2, 0]), "> 0|greater than 0", RuntimeError),
+    (lambda m, x: m.pack_sequence([]), "empty list of sequences", RuntimeError),
+    (lambda m, x: m.pad_sequence([]), "empty list of sequences", RuntimeError),
+    (lambda m, x: m.pad_packed_sequence(m.pack_padded_sequence(x, [4, 2, 1]), total_length=2), "total_length",
+     ValueError),
+])
+def test_sequence_utilities_raise_what_torch_code_catches(call, message, error):
+    # Was: ValueError only, so `except RuntimeError` (PyTorch's type for most of these) missed them.
+    with pytest.raises(error, match=message):
+        call(torch.nn.utils.rnn, torch.asarray(X))
+    with pytest.raises(error, match=message) as caught:
+        call(cr_rnn, cr.tensor(X))
+    assert isinstance(caught.value, ValueError)  # (and still a ValueError, as before)
+
+
+def test_packing_an_empty_batch_is_a_clear_error():
+    # Was: NumPy's IndexError "index 0 is out of bounds for axis 0 with size 0"; PyTorch: "Cannot pack empty tensors".
+    with pytest.raises(RuntimeError, match=r"has no sequences; expected at least one to pack"):
+        cr_rnn.pack_padded_sequence(cr.tensor(X[:, :0]), np.zeros(0, np.int64))
+    packed = cr_rnn.pack_padded_sequence(cr.tensor(X), [4, 2, 1])
+    expected = torch.nn.utils.rnn.pack_padded_sequence(torch.asarray(X), torch.tensor([4, 2, 1]))
+    np.testing.assert_array_equal(packed.data.data, expected.data.numpy())
