@@ -374,3 +374,26 @@ def test_packing_an_empty_batch_is_a_clear_error():
     packed = cr_rnn.pack_padded_sequence(cr.tensor(X), [4, 2, 1])
     expected = torch.nn.utils.rnn.pack_padded_sequence(torch.asarray(X), torch.tensor([4, 2, 1]))
     np.testing.assert_array_equal(packed.data.data, expected.data.numpy())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# affine_grid / grid_sample
+# ---------------------------------------------------------------------------------------------------------------
+def test_grid_sample_of_an_empty_image_is_a_clear_error():
+    # Was: IndexError "'getitem' on a tensor of shape (2, 3, 0, 5): index -1 is out of bounds for axis 2".
+    rng = np.random.default_rng(4)
+    image, grid = rng.standard_normal((2, 3, 0, 5)), rng.uniform(-1, 1, (2, 3, 3, 2))
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.grid_sample(torch.asarray(image), torch.asarray(grid), align_corners=False)
+    with pytest.raises(RuntimeError, match=r"expected input with non-empty spatial dimensions, got shape"):
+        F.grid_sample(cr.tensor(image), cr.tensor(grid), align_corners=False)
+
+
+def test_affine_grid_too_large_for_memory_names_itself():
+    # Was: NumPy's "Unable to allocate 7.28 TiB for an array with shape (1000000, 1000000)", naming no function.
+    theta = np.tile(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (2, 1, 1))
+    with pytest.raises(MemoryError, match=r"affine_grid: a grid of size \(2, 3, 1000000, 1000000\)"):
+        F.affine_grid(cr.tensor(theta), (2, 3, 10**6, 10**6), align_corners=False)
+    small = F.affine_grid(cr.tensor(theta), (2, 3, 2, 3), align_corners=False).data
+    expected = torch.nn.functional.affine_grid(torch.asarray(theta), (2, 3, 2, 3), align_corners=False).numpy()
+    np.testing.assert_allclose(small, expected, rtol=1e-15)
