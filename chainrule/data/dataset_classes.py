@@ -40,7 +40,9 @@ class Dataset:
     """
 
     def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of samples)")
+        # A TypeError, as Python's for an object without len(): list(dataset) and other callers of
+        # operator.length_hint then do without it (a NotImplementedError broke list() of every IterableDataset).
+        raise TypeError(f"{type(self).__name__} has no len(): define __len__ (the number of samples)")
 
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) returning one sample")

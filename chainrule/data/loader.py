@@ -444,7 +444,8 @@ class DataLoader:
             self.sampler.set_epoch(self.sampler.epoch + 1)
             return self._sliced(order, fetch, self.batch_sampler.batch_size, self.batch_sampler.drop_last)
         bs = self.batch_sampler
-        if type(bs) is BatchSampler and type(bs.sampler).__iter__ in {s.__iter__ for s in _ARRAY_SAMPLERS}:
+        if (type(bs) is BatchSampler and type(bs.sampler).__iter__ in {s.__iter__ for s in _ARRAY_SAMPLERS}
+                and len(bs.sampler) <= 1 << 24):  # (a longer epoch streams from the sampler: no huge array)
             return self._sliced(bs.sampler._order(), fetch, bs.batch_size, bs.drop_last)
         batches = iter(bs)  # as PyTorch, the sampler's epoch starts now
         return (fetch(indices) for indices in batches)

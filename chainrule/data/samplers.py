@@ -27,6 +27,16 @@ __all__ = [
 ]
 
 
+# Draws with replacement are made this many at a time (even: NumPy's bounded 32-bit integers use both halves of each
+# 64-bit draw, so the stream is the one a single call would give).
+CHUNK = 1 << 16
+
+
+def _stream(blocks: Iterator[np.ndarray]) -> Iterator[int]:
+    for block in blocks:
+        yield from block.tolist()
+
+
 def _is_int(value: Any) -> bool:
     """An integer as ``operator.index`` takes it (NumPy's too), not a bool (the loader and datasets use it too)."""
     if isinstance(value, bool | np.bool_):
@@ -141,23 +151,29 @@ class RandomSampler(Sampler):
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _order(self) -> np.ndarray:
-        """One epoch's indices, drawn now."""
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """One epoch's indices, in blocks drawn as they are needed (so that a huge num_samples streams)."""
         n, count = len(self.data_source), self.num_samples
         if count == 0:
-            return np.arange(0)
+            return
         if n == 0:
             raise ValueError(f"RandomSampler: cannot draw {count} samples from an empty data source")
         if self.replacement:
-            return self.generator.integers(n, size=count, dtype=np.int64)
+            for start in range(0, count, CHUNK):
+                yield self.generator.integers(n, size=min(CHUNK, count - start), dtype=np.int64)
+            return
         # Whole permutations, then the start of one more (PyTorch's order of draws, not its numbers).
-        blocks = [self.generator.permutation(n) for _ in range(count // n)]
+        for _ in range(count // n):
+            yield self.generator.permutation(n)
         if count % n:
-            blocks.append(self.generator.permutation(n)[: count % n])
-        return np.concatenate(blocks)
+            yield self.generator.permutation(n)[: count % n]
+
+    def _order(self) -> np.ndarray:
+        """One epoch's indices, drawn now."""
+        return np.concatenate([np.arange(0), *self._blocks()])
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._order().tolist())
+        return _stream(self._blocks())
 
     def __len__(self) -> int:
         return self.num_samples
@@ -227,20 +243,26 @@ class WeightedRandomSampler(Sampler):
         self.weights = w
         self.generator = make_generator(generator, seed, owner)
 
-    def _order(self) -> np.ndarray:
+    def _blocks(self) -> Iterator[np.ndarray]:
+        """The indices, in blocks drawn as they are needed (so that a huge num_samples streams)."""
         w, rng = self.weights, self.generator
         if self.replacement:  # inverse CDF: a zero weight owns an empty interval, so it is never drawn
             cdf = np.cumsum(w)
-            u = rng.random(self.num_samples) * cdf[-1]
-            return np.minimum(np.searchsorted(cdf, u, side="right"), w.size - 1).astype(np.int64)
+            for start in range(0, self.num_samples, CHUNK):
+                u = rng.random(min(CHUNK, self.num_samples - start)) * cdf[-1]
+                yield np.minimum(np.searchsorted(cdf, u, side="right"), w.size - 1).astype(np.int64)
+            return
         # Exponential races: index i finishes at E_i / w_i; sorting the finishing times gives successive draws
         # proportional to the remaining weights (the order, not only the set, is multinomial's).
         with np.errstate(divide="ignore"):
             times = rng.standard_exponential(w.size) / w
-        return np.argsort(times, kind="stable")[: self.num_samples].astype(np.int64)
+        yield np.argsort(times, kind="stable")[: self.num_samples].astype(np.int64)
+
+    def _order(self) -> np.ndarray:
+        return np.concatenate([np.arange(0), *self._blocks()])
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._order().tolist())
+        return _stream(self._blocks())
 
     def __len__(self) -> int:
         return self.num_samples

@@ -186,6 +186,9 @@ _OWN_SPECIAL = {
     "cupy": {name: ("cupyx.scipy.special", name) for name in (
         "erfc", "erfinv", "erfcinv", "ndtr", "gammaln", "digamma", "polygamma", "i0", "i1", "zeta")},
 }
+# scipy.special's rules that take complex input on NumPy but whose forwards here are real only: complex input is
+# refused by name, never cast to real (PyTorch's astype drops the imaginary part: erf(0.5+0.5j) gave erf(0.5)).
+_REAL_ONLY_HERE = ("erf", "erfc", "ndtr", "log_ndtr", "gamma", "rgamma")
 # Portable forwards built on a library's own special function: rule -> the function it needs (none now: polygamma
 # has its own Hurwitz zeta in engine/portable/gamma.py).
 _BUILT_ON: dict[str, str] = {}
@@ -253,8 +256,20 @@ class Backend:
         """The rule's forward in this library; NotImplementedError when it has none (never a host copy)."""
         found = self._forwards.get(rule.name)
         if found is None:
-            found = self._forwards[rule.name] = self._make_forward(rule.name)
+            found = self._make_forward(rule.name)
+            if rule.name in _REAL_ONLY_HERE:
+                found = self._real_only(rule.name, found)
+            self._forwards[rule.name] = found
         return found
+
+    def _real_only(self, name: str, forward: Callable) -> Callable:
+        def checked(*xs, **params):
+            if any(is_foreign(x) and self.xp.isdtype(x.dtype, "complex floating") for x in xs):
+                raise NotImplementedError(f"'{name}' on {self.name} arrays takes real x; complex x needs NumPy "
+                                          "(move it explicitly with t.to(numpy))")
+            return forward(*xs, **params)
+
+        return checked
 
     def _make_forward(self, name: str) -> Callable:
         xp = self.xp
@@ -323,7 +338,9 @@ class Backend:
         return self.m.imag(x)
 
     def _forward_sigmoid(self, x):
-        return self.m.sigmoid(x)
+        if self.xp.isdtype(x.dtype, "bool"):
+            raise TypeError(f"'sigmoid' is not defined for a tensor of dtype {numpy_dtype(x.dtype)}")  # (NumPy's)
+        return self.m.sigmoid(self._floats(x)[0])  # integers in float64, as NumPy's
 
     def _forward_softplus(self, x):
         return self.xp.logaddexp(self.asarray(0.0, x), x)
@@ -399,6 +416,7 @@ class Backend:
 
     def _forward_ndtr(self, x):
         # Φ(x) = erfc(−x/√2)/2 for every x: accurate relatively in both tails (PyTorch's own ndtr is 0 below −30).
+        (x,) = self._floats(x)  # (integers and bools in float64, as SciPy's; −x of uint8 would wrap around)
         return 0.5 * self._special("erfc")(-x * math.sqrt(0.5))
 
     def _forward_log_ndtr(self, x):

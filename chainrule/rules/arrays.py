@@ -292,6 +292,8 @@ register(Rule(
 # formulas (SciPy's softmax and log_softmax shift by NumPy's complex max, logsumexp by the largest real part).
 # ---------------------------------------------------------------------------------------------------------------
 def _shifted(x, axis):
+    if x.size == 0:  # (an empty axis has no maximum, and nothing to shift)
+        return x
     # The array method skips np.max's dispatch: a few µs per call, which count on small batches.
     peak = x.max(axis=axis, keepdims=True) if type(x) is np.ndarray else np.max(x, axis=axis, keepdims=True)
     return x - np.where(np.isfinite(peak), peak, 0)
@@ -299,8 +301,11 @@ def _shifted(x, axis):
 
 def _logsumexp(x, axis, keepdims):
     # complex x is shifted by its largest real part: the log of the sum is then the principal one, SciPy's value
-    peak = np.max(np.real(x) if np.iscomplexobj(x) else x, axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0)
+    if np.size(x) == 0:  # (an empty axis has no maximum: no shift, and its sum is 0, so −inf as PyTorch's)
+        peak = 0.0
+    else:
+        peak = np.max(np.real(x) if np.iscomplexobj(x) else x, axis=axis, keepdims=True)
+        peak = np.where(np.isfinite(peak), peak, 0)
     with np.errstate(divide="ignore"):
         out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
     return out if keepdims else np.squeeze(out, axis=axis)

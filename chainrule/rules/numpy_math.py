@@ -75,6 +75,8 @@ def softmax(x, axis=-1):
     """exp(x) / Σ exp(x) along ``axis``, from the shifted values, so it never overflows."""
     if type(x) is not np.ndarray:
         x = np.asarray(x)
+    if x.size == 0:  # (an empty axis has no maximum; exp gives the empty result in softmax's dtype)
+        return np.exp(x)
     peak = x.max(axis=axis, keepdims=True)  # methods rather than np.max / np.sum: no dispatch, µs on small arrays
     e = np.exp(x - np.where(np.isfinite(peak), peak, 0))
     e /= e.sum(axis=axis, keepdims=True)

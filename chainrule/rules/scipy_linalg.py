@@ -88,6 +88,9 @@ def _solve_sylvester(a, b, q):
         # all-complex are right), so all three are made complex first
         dtype = np.result_type(a, b, q)
         a, b, q = (np.asarray(v, dtype=dtype) for v in (a, b, q))
+    for name, v in (("a", a), ("b", b), ("q", q)):  # (nan in q used to be reported as a shared eigenvalue)
+        if not np.all(np.isfinite(v)):
+            raise DomainError(f"solve_sylvester: `{name}` holds inf or nan; expected finite matrices")
     # A and −B sharing an eigenvalue (λ + μ = 0) makes the equation singular; LAPACK then perturbs it silently and
     # returns huge finite numbers, so the spectra are compared first (to rounding, relative to the matrices' size)
     gaps = np.abs(np.linalg.eigvals(a)[..., :, None] + np.linalg.eigvals(b)[..., None, :])

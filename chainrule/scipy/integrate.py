@@ -104,6 +104,8 @@ def odeint(
     for name, value in (("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:
             raise DomainError(f"{where}: `{name}` must be a finite number >= 0; got {value!r}")
+    if rtol == 0 and atol == 0:  # (no step would ever pass; SciPy's LSODA calls it illegal input)
+        raise DomainError(f"{where}: `rtol` and `atol` are both 0; expected at least one of them positive")
     y0 = ops.reshape(y0, (-1,)) if isinstance(y0, Tensor) else np.reshape(y0, (-1,)).astype(np.float64)
     arrays = [operand(a, f"args[{i}]", where) for i, a in enumerate(args)]
     shapes = [np.shape(a) for a in arrays]

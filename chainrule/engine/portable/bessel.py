@@ -186,7 +186,7 @@ def _power_sum(xp, q, v: float, terms: int):
 def _i_asymptotic(xp, x, v: float, scaled: bool):
     """I_v(x) ≈ e^x/√(2πx) Σ (−1)^k a_k(v)/x^k, for x beyond _i_asymptotic_edge(v)."""
     a = [c * (-1) ** k for k, c in enumerate(_hankel_coefficients(v, _i_asymptotic_edge(v)[1]))]
-    out = _horner(xp, a, 1 / x) / xp.sqrt(2 * math.pi * x)
+    out = _horner(xp, a, 1 / x) / (xp.sqrt(x) * math.sqrt(2 * math.pi))  # (2πx overflows past x = 2.8e307)
     if scaled:
         return out
     half = xp.exp(x / 2)  # e^x in two halves: finite up to x = 713 as I_v itself

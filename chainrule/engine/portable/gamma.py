@@ -316,7 +316,7 @@ def _cot_derivative_polynomial(n: int) -> tuple[int, ...]:
         for k, c in enumerate(derivative):
             p[k] -= c
             p[k + 2] -= c
-    return tuple(p)
+    return tuple(float(c) for c in p)  # (floats: past n = 19 the integers no longer fit the arrays' int64)
 
 
 def _polygamma(xp, n: int, x):
@@ -341,9 +341,17 @@ def _polygamma(xp, n: int, x):
 @portable("polygamma")
 def polygamma(backend: Any, x: Any, n: Any = 1) -> Any:
     """ψ⁽ⁿ⁾(x) for an integer order n ≥ 0 (ψ itself for n = 0)."""
+    if getattr(n, "ndim", 0):  # (an array of orders, broadcast against x: NumPy's path takes it)
+        raise NotImplementedError(f"'polygamma' on {backend.name} arrays takes one integer order n; got an array "
+                                  "of orders: call it once per order, or move x explicitly with t.to(numpy)")
     if isinstance(n, float) or not hasattr(n, "__index__") or operator.index(n) < 0:
         raise ValueError(f"'polygamma' takes an integer order n >= 0, not {n!r}")
     n = operator.index(n)
+    if n > 163:  # Pₙ's coefficients overflow float64 from n = 164 (and building Pₙ takes minutes for n ~ 10⁴)
+        raise NotImplementedError(
+            f"'polygamma' on {backend.name} arrays is implemented for orders n <= 163, not n = {n} (from n = 171, "
+            "n! overflows float64 and SciPy's values are ±inf or nan); move x explicitly with t.to(numpy) for "
+            "higher orders")
     if n == 0:
         return digamma(backend, x)
     (x,), dtype = _float64(backend, x)

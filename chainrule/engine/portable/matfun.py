@@ -254,13 +254,12 @@ def solve_sylvester(backend: Any, a: Any, b: Any, q: Any) -> Any:
             + eye_m[:, None, :, None] * xp.matrix_transpose(b)[..., None, :, None, :])
     kron = xp.broadcast_to(xp.reshape(kron, tuple(kron.shape[:-4]) + (m * n, m * n)), batch + (m * n, m * n))
     rhs = xp.reshape(xp.broadcast_to(q, batch + (m, n)), batch + (m * n, 1))
-    finite = (xp.all(xp.isfinite(xp.broadcast_to(a, batch + (m, m))), axis=(-2, -1))
-              & xp.all(xp.isfinite(xp.broadcast_to(b, batch + (n, n))), axis=(-2, -1)))
-    kron = xp.where(finite[..., None, None], kron, _eye(xp, m * n, a))  # nan or inf in A or B: nan out
-    rhs = xp.where(finite[..., None, None], rhs, xp.full_like(rhs, math.nan))
-    scale = max(float(xp.max(xp.where(xp.isfinite(v), xp.abs(v), xp.zeros_like(xp.abs(v))))) for v in (a, b))
+    for name, v in (("a", a), ("b", b), ("q", q)):  # (as on NumPy's path: SciPy refuses them)
+        if not bool(xp.all(xp.isfinite(v))):
+            raise DomainError(f"solve_sylvester: `{name}` holds inf or nan; expected finite matrices")
+    scale = max(float(xp.max(xp.abs(v))) for v in (a, b))
     smallest = xp.linalg.svdvals(kron)[..., -1]
-    if bool(xp.any(finite & (smallest <= 16 * _EPS * max(scale, float(np.finfo(float).tiny)) * max(m, 1)))):
+    if bool(xp.any(smallest <= 16 * _EPS * max(scale, float(np.finfo(float).tiny)) * max(m, 1))):
         raise DomainError(
             "solve_sylvester: A and -B share an eigenvalue, so AX + XB = Q has no unique solution; "
             "expected A and -B with disjoint spectra"

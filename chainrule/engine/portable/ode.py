@@ -77,8 +77,11 @@ def odeint(backend: Any, y0: Any, t: Any, p: Any, system: Any = None, rtol: floa
     def rate(state, time: float):
         value = system.values(state, xp.asarray(time, dtype=xp.float64, device=where), p)
         if not hasattr(value, "shape") or not hasattr(value, "dtype"):
-            value = backend.asarray(np.asarray(value, dtype=np.float64), state)
-        elif isinstance(value, np.ndarray | np.generic):
+            value = np.asarray(value)
+        if isinstance(value, np.ndarray | np.generic):  # (None or objects: refused here, not by the library)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"integrate.odeint: func(y, t) returned {value.dtype} values; expected real "
+                                f"numbers, an array of the shape of y0 ({size},)")
             value = backend.asarray(np.asarray(value), state)
         if not xp.isdtype(value.dtype, ("bool", "integral", "real floating")):
             raise TypeError(f"integrate.odeint: func(y, t) returned {value.dtype} values; expected real numbers, an "

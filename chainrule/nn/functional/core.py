@@ -190,9 +190,11 @@ def _windows(x: Any, kernel_size: Sizes, dilation: Sizes, stride: Sizes, padding
         return ops.unfold(x, kernel_size, stride, padding)
     n, c = x.shape[:2]
     span = _span(kernel_size, dilation)
-    columns = ops.reshape(ops.unfold(x, span, stride, padding), (n, c) + span + (-1,))
+    columns = ops.unfold(x, span, stride, padding)
+    count = columns.shape[-1]  # (not -1 in the shapes: an empty batch has no size to infer it from)
+    columns = ops.reshape(columns, (n, c) + span + (count,))
     columns = columns[(slice(None), slice(None)) + tuple(slice(None, None, d) for d in dilation)]
-    return ops.reshape(columns, (n, c * math.prod(kernel_size), -1))
+    return ops.reshape(columns, (n, c * math.prod(kernel_size), count))
 
 
 @_unbatched(4)
@@ -285,7 +287,8 @@ def _pool_windows(x: Any, kernel_size: Sizes, stride: Sizes, padding: Sizes, dil
                 shape[axis] = width
                 parts.append(np.full(shape, fill, x.dtype))
             x = ops.concatenate([parts[0], x, parts[1]], axis=axis)
-    return ops.reshape(_windows(x, kernel_size, dilation, stride), (n, c, math.prod(kernel_size), -1))
+    columns = _windows(x, kernel_size, dilation, stride)
+    return ops.reshape(columns, (n, c, math.prod(kernel_size), columns.shape[-1]))  # (an empty batch: no -1)
 
 
 def _pool_arguments(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, name: str, dims: int = 2):
@@ -355,6 +358,9 @@ def _adaptive_size(output_size: Any, size: tuple[int, ...], where: str) -> Sizes
     """An adaptive pool's output size, one per spatial axis: an int, or ints or None (None keeps that axis's
     size), as PyTorch's."""
     dims = len(size)
+    if 0 in size:  # (PyTorch's RuntimeError; the mean of an empty bin was nan, its max a NumPy argmax error)
+        raise ShapeError(f"{where}: the input's spatial sizes {tuple(size)} include 0; expected non-empty spatial "
+                         "axes, which an adaptive pool divides into bins")
     if output_size is None or is_int(output_size):
         output_size = (output_size,) * dims
     if not isinstance(output_size, Sequence) or len(output_size) != dims:

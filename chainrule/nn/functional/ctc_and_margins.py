@@ -29,8 +29,9 @@ def _lengths(value: Any, count: int, limit: int | None, name: str, where: str) -
     array = np.asarray(getattr(value, "data", value))
     if array.dtype.kind not in "iu":
         raise TypeError(f"{where}: {name} must hold integers, got dtype {array.dtype}")
-    array = np.broadcast_to(array.reshape(-1) if array.ndim else array, (count,)) if array.size in (1, count) \
-        else None
+    # (one number serves every sample; an array needs one length per sample, as PyTorch's: [6] for a batch of 2
+    # was taken as [6, 6])
+    array = np.broadcast_to(array, (count,)) if array.ndim == 0 or array.shape == (count,) else None
     if array is None:
         raise ShapeError(f"{where}: {name} must have one length per sample ({count}), got shape "
                          f"{np.shape(getattr(value, 'data', value))}")
@@ -68,6 +69,8 @@ def ctc_loss(log_probs: Any, targets: Any, input_lengths: Any, target_lengths: A
     if not batched:
         x = ops.unsqueeze(x, 1)
     frames, n, classes = x.shape
+    if n == 0:  # (PyTorch's RuntimeError too; the loss of no sample was an IndexError from NumPy)
+        raise ShapeError(f"{where}: log_probs of shape {x.shape} has an empty batch; expected at least one sample")
     if isinstance(blank, bool) or not isinstance(blank, int | np.integer) or not 0 <= blank < classes:
         raise DomainError(f"{where}: blank must be a class index in [0, {classes}), got {blank!r}")
     input_lengths = _lengths(input_lengths, n, frames, "input_lengths", where)

@@ -61,9 +61,14 @@ def affine_grid(theta: Any, size: Sequence[int], align_corners: bool | None = No
     if min(size) <= 0:
         raise ValueError(f"{where}: expected a positive output size, got {size}")
     axes = [_positions(n, align, t.dtype) for n in reversed(size[2:])]  # x (width) first
-    mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]  # each of shape size[2:]
-    base = np.stack([*mesh, np.ones(size[2:], t.dtype)], axis=-1).reshape(-1, spatial + 1)  # (points, k+1)
-    grid = ops.matmul(base, ops.swapaxes(t, 1, 2))  # (N, points, k)
+    try:
+        mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]  # each of shape size[2:]
+        base = np.stack([*mesh, np.ones(size[2:], t.dtype)], axis=-1).reshape(-1, spatial + 1)  # (points, k+1)
+        grid = ops.matmul(base, ops.swapaxes(t, 1, 2))  # (N, points, k)
+    except MemoryError:
+        points = size[0] * math.prod(size[2:])
+        raise MemoryError(f"{where}: a grid of size {size} ({points:,} points of {spatial} coordinates) needs more "
+                          "memory than this machine can allocate; expected a smaller output size") from None
     return ops.reshape(grid, (size[0], *size[2:], spatial))
 
 
@@ -130,6 +135,8 @@ def grid_sample(input: Any, grid: Any, mode: str = "bilinear", padding_mode: str
                          f"{x.shape} and {g.shape}")
     if x.dtype != g.dtype:
         raise TypeError(f"{where}: input and grid must have the same dtype, got {x.dtype} and {g.dtype}")
+    if 0 in x.shape[2:]:  # (PyTorch's RuntimeError; there is no pixel to sample, it was NumPy's IndexError)
+        raise ShapeError(f"{where}: expected input with non-empty spatial dimensions, got shape {x.shape}")
     n, _, h, w = x.shape
     ix = _source(g[..., 0], w, padding_mode, align)
     iy = _source(g[..., 1], h, padding_mode, align)

@@ -70,7 +70,7 @@ def _lengths(lengths: Any, batch: int, where: str) -> np.ndarray:
     if values.shape[0] != batch:
         raise ShapeError(f"{where}: lengths has {values.shape[0]} entries but the batch has {batch} sequences")
     if np.any(values <= 0):
-        raise ValueError(f"{where}: every length must be > 0, got {values.tolist()}")
+        raise ShapeError(f"{where}: every length must be > 0, got {values.tolist()}")
     return values
 
 
@@ -92,12 +92,14 @@ def pack_padded_sequence(input: Any, lengths: Any, batch_first: bool = False,
     if batch_first:
         x = ops.swapaxes(x, 0, 1)
     steps, batch = x.shape[0], x.shape[1]
+    if batch == 0:  # (was NumPy's "index 0 is out of bounds")
+        raise ShapeError(f"{where}: input of shape {x.shape} has no sequences; expected at least one to pack")
     lengths = _lengths(lengths, batch, where)
     if np.any(lengths > steps):
-        raise ValueError(f"{where}: a length ({lengths.max()}) is larger than the padded sequence ({steps} steps)")
+        raise ShapeError(f"{where}: a length ({lengths.max()}) is larger than the padded sequence ({steps} steps)")
     if enforce_sorted:
         if np.any(np.diff(lengths) > 0):
-            raise ValueError(f"{where}: `lengths` array must be sorted in decreasing order when `enforce_sorted` is "
+            raise ShapeError(f"{where}: `lengths` array must be sorted in decreasing order when `enforce_sorted` is "
                              f"True (got {lengths.tolist()}). You can pass `enforce_sorted=False` to "
                              "pack_padded_sequence and/or pack_sequence to sidestep this requirement")
         order, sorted_indices, unsorted_indices = np.arange(batch), None, None
@@ -130,7 +132,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     steps, batch = len(sizes), int(sizes[0])
     if total_length is not None:
         if total_length < steps:
-            raise ValueError(f"{where}: expected total_length to be at least the length of the longest sequence in "
+            raise ShapeError(f"{where}: expected total_length to be at least the length of the longest sequence in "
                              f"input, but got total_length={total_length} and max sequence length being {steps}")
         steps = int(total_length)
     data = sequence.data
@@ -160,7 +162,7 @@ def pad_sequence(sequences: Sequence[Any], batch_first: bool = False, padding_va
         sequences = list(sequences)
     seqs = [_as_tensor(s, where, f"sequence {i}") for i, s in enumerate(sequences)]
     if not seqs:
-        raise ValueError(f"{where}: received an empty list of sequences")
+        raise ShapeError(f"{where}: received an empty list of sequences")
     trailing = seqs[0].shape[1:]
     for i, s in enumerate(seqs):
         if s.ndim < 1 or s.shape[1:] != trailing:
@@ -188,7 +190,7 @@ def unpad_sequence(padded_sequences: Tensor, lengths: Any, batch_first: bool = F
         x = ops.swapaxes(x, 0, 1)
     lengths = _lengths(lengths, x.shape[0], where)
     if np.any(lengths > x.shape[1]):
-        raise ValueError(f"{where}: a length ({lengths.max()}) is larger than the padded sequences ({x.shape[1]})")
+        raise ShapeError(f"{where}: a length ({lengths.max()}) is larger than the padded sequences ({x.shape[1]})")
     return [x[b, :int(n)] for b, n in enumerate(lengths)]
 
 
