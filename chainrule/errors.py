@@ -18,8 +18,11 @@ class ShapeError(ChainruleError, ValueError, RuntimeError):
     (``except RuntimeError``) catches it too."""
 
 
-class DomainError(ChainruleError, ValueError):
-    """An argument outside the domain an operation accepts (e.g. a non-integer exponent order)."""
+class DomainError(ChainruleError, ValueError, RuntimeError):
+    """An argument outside the domain an operation accepts (e.g. a non-integer exponent order).
+
+    A ValueError, and also a RuntimeError, as ShapeError: PyTorch raises RuntimeError for many of the same mistakes
+    (lengths and labels out of range in its losses, bad sampler weights)."""
 
 
 class GraphError(ChainruleError, RuntimeError):

@@ -123,7 +123,8 @@ def plan(backend: Any, index: Any, shape: tuple[int, ...], like: Any, check: boo
     try:
         picked = np.broadcast_shapes(*(tuple(a.shape) for a in arrays))
     except ValueError:
-        shapes = " ".join(_numpy_shape(a.shape) for k, a in enumerate(arrays) if k not in from_ints)
+        # NumPy's message leaves out the ints and 0-d arrays (scalars to it)
+        shapes = " ".join(_numpy_shape(a.shape) for k, a in enumerate(arrays) if k not in from_ints and a.shape)
         raise IndexError(f"shape mismatch: indexing arrays could not be broadcast together with shapes {shapes} ") \
             from None
     for k, axis in unchecked:  # (NumPy checks no bounds when the arrays pick nothing)
