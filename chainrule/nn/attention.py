@@ -193,14 +193,7 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
-        if activation == "relu":
-            activation = ops.relu
-        elif activation == "gelu":
-            activation = F.gelu
-        elif not callable(activation):
-            raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a function, got "
-                             f"{activation!r}")
-        self.activation = activation
+        self.activation = feed_forward_activation(activation, "TransformerEncoderLayer")
 
     def _self_attention(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
         out, _ = self.self_attn(x, x, x, key_padding_mask=padding, need_weights=False, attn_mask=mask,
@@ -222,6 +215,17 @@ class TransformerEncoderLayer(Module):
 
 # What one copy of a layer costs beyond its parameters: the Python objects of its modules (a generous estimate).
 _MODULE_OVERHEAD = 64 * 1024
+
+
+def feed_forward_activation(activation: Any, where: str) -> Any:
+    """The transformer layers' ``activation``: "relu", "gelu" or a function, as PyTorch takes it."""
+    if activation == "relu":
+        return ops.relu
+    if activation == "gelu":
+        return F.gelu
+    if not callable(activation):
+        raise ValueError(f"{where}: activation must be 'relu', 'gelu' or a function, got {activation!r}")
+    return activation
 
 
 def layer_copies(layer: Module, num_layers: int, norm: Module | None, where: str, name: str) -> ModuleList:

@@ -16,23 +16,17 @@ import numpy as np
 
 from ..errors import DomainError, ShapeError
 from ..tensor import Tensor
-from . import functional as F
 from . import init
-from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer, layer_copies
+from .attention import (
+    MultiheadAttention,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    feed_forward_activation,
+    layer_copies,
+)
 from .layers import Dropout, Linear
 from .module import Module
 from .normalization import LayerNorm
-
-
-def _activation(activation: Any, where: str) -> Any:
-    """"relu", "gelu" or a function, as PyTorch takes it."""
-    if activation == "relu":
-        return F.relu
-    if activation == "gelu":
-        return F.gelu
-    if not callable(activation):
-        raise ValueError(f"{where}: activation must be 'relu', 'gelu' or a function, got {activation!r}")
-    return activation
 
 
 class TransformerDecoderLayer(Module):
@@ -68,7 +62,7 @@ class TransformerDecoderLayer(Module):
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
         self.dropout3 = Dropout(dropout, rng=rng)
-        self.activation = _activation(activation, "TransformerDecoderLayer")
+        self.activation = feed_forward_activation(activation, "TransformerDecoderLayer")
 
     def _self_attention(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
         out, _ = self.self_attn(x, x, x, key_padding_mask=padding, need_weights=False, attn_mask=mask,
