@@ -126,7 +126,27 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
-class RandomSampler(Sampler):
+class _DrawnInBlocks(Sampler):
+    """A sampler of ``num_samples`` indices that draws them in blocks (``_blocks``), so that an epoch of 10¹² draws
+    is a stream, not one allocation."""
+
+    num_samples: int
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def _order(self) -> np.ndarray:
+        """One epoch's indices, drawn now."""
+        return np.concatenate([np.arange(0), *self._blocks()])
+
+    def __iter__(self) -> Iterator[int]:
+        return _stream(self._blocks())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class RandomSampler(_DrawnInBlocks):
     """A random order of ``range(len(data_source))``, new each epoch; with ``replacement=True``, ``num_samples``
     independent uniform draws. Without replacement, ``num_samples`` (default ``len(data_source)``) beyond the length
     continues with further permutations, as PyTorch's.
@@ -168,16 +188,6 @@ class RandomSampler(Sampler):
         if count % n:
             yield self.generator.permutation(n)[: count % n]
 
-    def _order(self) -> np.ndarray:
-        """One epoch's indices, drawn now."""
-        return np.concatenate([np.arange(0), *self._blocks()])
-
-    def __iter__(self) -> Iterator[int]:
-        return _stream(self._blocks())
-
-    def __len__(self) -> int:
-        return self.num_samples
-
 
 class SubsetRandomSampler(Sampler):
     """The given indices in a random order, new each epoch (without replacement).
@@ -208,7 +218,7 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
-class WeightedRandomSampler(Sampler):
+class WeightedRandomSampler(_DrawnInBlocks):
     """``num_samples`` indices of ``range(len(weights))``, index i drawn with probability weights[i] / sum(weights);
     without replacement, each draw among the indices not drawn yet, with the remaining weights (PyTorch's
     ``torch.multinomial``). The weights need not sum to 1.
@@ -257,15 +267,6 @@ class WeightedRandomSampler(Sampler):
         with np.errstate(divide="ignore"):
             times = rng.standard_exponential(w.size) / w
         yield np.argsort(times, kind="stable")[: self.num_samples].astype(np.int64)
-
-    def _order(self) -> np.ndarray:
-        return np.concatenate([np.arange(0), *self._blocks()])
-
-    def __iter__(self) -> Iterator[int]:
-        return _stream(self._blocks())
-
-    def __len__(self) -> int:
-        return self.num_samples
 
 
 class BatchSampler(Sampler):

@@ -477,6 +477,22 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = self._rates()
 
 
+def _composite_state(composite: Any) -> dict[str, Any]:
+    """The state of a scheduler made of others (SequentialLR, ChainedScheduler): its own, and each inner one's."""
+    state = copy.deepcopy({k: v for k, v in composite.__dict__.items() if k not in ("optimizer", "_schedulers")})
+    state["_schedulers"] = [s.state_dict() for s in composite._schedulers]
+    return state
+
+
+def _split_composite_state(state_dict: Any, schedulers: list, where: str) -> tuple[dict[str, Any], list]:
+    """(own state, inner states) of a saved composite scheduler, checked against its ``schedulers``."""
+    state = dict(state_dict) if isinstance(state_dict, dict) else None
+    inner = None if state is None else state.pop("_schedulers", None)
+    if not isinstance(inner, list) or len(inner) != len(schedulers):
+        raise ValueError(f"{where}.load_state_dict: expected {len(schedulers)} saved schedulers")
+    return state, inner
+
+
 class SequentialLR(LRScheduler):
     """Run ``schedulers`` one after another, switching at the epochs in ``milestones`` (one fewer than schedulers);
     each scheduler restarts from its own epoch 0 at its milestone. E.g. a LinearLR warm-up then CosineAnnealingLR."""
@@ -522,15 +538,10 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:
-        state = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")})
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _composite_state(self)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        inner = state.pop("_schedulers", None)
-        if not isinstance(inner, list) or len(inner) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: expected {len(self._schedulers)} saved schedulers")
+        state, inner = _split_composite_state(state_dict, self._schedulers, "SequentialLR")
         super().load_state_dict(state)
         for s, saved in zip(self._schedulers, inner, strict=True):
             s.load_state_dict(saved)
@@ -778,15 +789,10 @@ class ChainedScheduler(LRScheduler):
         self._last_lr = self._rates()
 
     def state_dict(self) -> dict[str, Any]:
-        state = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")})
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
+        return _composite_state(self)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict) if isinstance(state_dict, dict) else state_dict
-        inner = state.pop("_schedulers", None) if isinstance(state, dict) else None
-        if not isinstance(inner, list) or len(inner) != len(self._schedulers):
-            raise ValueError(f"ChainedScheduler.load_state_dict: expected {len(self._schedulers)} saved schedulers")
+        state, inner = _split_composite_state(state_dict, self._schedulers, "ChainedScheduler")
         if "_last_lr" in state:
             _check_like(state["_last_lr"], self._last_lr, "ChainedScheduler.load_state_dict: '_last_lr'")
         for s, saved in zip(self._schedulers, inner, strict=True):
